@@ -1,0 +1,101 @@
+// The composition root: builds every part from a Config and starts the HTTP server and the jobs.
+// main.ts calls it for `npm start`; tests call it to run the real server on a free port.
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { ApolloServer } from '@apollo/server';
+import { createTokenVerifier } from './auth/staffTokens';
+import type { Config } from './config';
+import type { Db } from './db/db';
+import { migrate } from './db/migrate';
+import { openDb } from './db/open';
+import type { GraphQLContext } from './graphql/context';
+import { createApolloServer } from './graphql/server';
+import { createHttpApp } from './http/app';
+import { type Job, JobRunner } from './jobs/runner';
+import type { Logger } from './observability/logger';
+import { flushSentry } from './observability/sentry';
+import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredentials';
+
+export interface RunningApp {
+  url: string;
+  db: Db;
+  devCredentials: DevCredentials | undefined;
+  jobs: JobRunner;
+  /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
+  stop: () => Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this database instead of opening one from config (tests). Migrations still run. */
+  db?: Db;
+  /** Where sandbox mode keeps its dev credentials; undefined keeps them in memory only. */
+  devCredentialsFile?: string;
+  jobs?: Job[];
+}
+
+export const DEFAULT_DEV_CREDENTIALS_FILE = join('.data', 'dev-credentials.json');
+
+export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApp> {
+  const db = options.db ?? (await openDb(config.database));
+  const migrated = await migrate(db);
+  if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
+
+  const devCredentials =
+    config.stripe.mode === 'sandbox' && !config.isProduction
+      ? await ensureDevCredentials(db, {
+          file: options.devCredentialsFile,
+          jwtSecret: config.auth.jwtSecret,
+          audience: config.auth.audience,
+          issuer: config.auth.issuer,
+        })
+      : undefined;
+  const verifyToken = createTokenVerifier({
+    jwtSecret: config.auth.jwtSecret ?? devCredentials?.jwtSecret,
+    jwksUrl: config.auth.jwksUrl,
+    audience: config.auth.audience,
+    issuer: config.auth.issuer,
+  });
+
+  const apollo: ApolloServer<GraphQLContext> = await createApolloServer(config, logger);
+  let accepting = true;
+  const app = createHttpApp({ apollo, auth: { db, verifyToken }, db, config, logger, isAcceptingTraffic: () => accepting });
+
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+
+  const jobs = new JobRunner(logger);
+  jobs.start(options.jobs ?? []);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      accepting = false;
+      const deadline = config.http.shutdownTimeoutMs;
+      // Stop accepting connections; requests in flight finish, idle keep-alive sockets close.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadline))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && 'closeAllConnections' in server) {
+        logger.warn({ timeoutMs: deadline }, 'shutdown timeout: closing the connections still open');
+        server.closeAllConnections();
+      }
+      await jobs.stop(deadline);
+      await apollo.stop();
+      if (!options.db) await db.close();
+      await flushSentry();
+    })());
+
+  return { url, db, devCredentials, jobs, stop };
+}

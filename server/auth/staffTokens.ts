@@ -1,0 +1,85 @@
+// Verification of Supabase Auth JWTs: HS256 with the project's JWT secret, or RS256/ES256 through the
+// project's JWKS. Staff carry their role in app_metadata.role (set by an admin through Supabase's
+// admin API, so users cannot change it themselves) or in a `user_role` claim added by a custom access
+// token hook; a valid token without a staff role is a customer.
+import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import type { Role } from './viewer';
+
+export interface TokenVerifierOptions {
+  jwtSecret?: string;
+  jwksUrl?: string;
+  audience: string;
+  issuer?: string;
+}
+
+export interface VerifiedToken {
+  userId: string;
+  email: string | null;
+  role: Role;
+}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function roleFromClaims(payload: JWTPayload): Role {
+  const appMetadata = payload.app_metadata as Record<string, unknown> | undefined;
+  const staffRole = appMetadata?.role ?? payload.user_role;
+  if (staffRole === 'admin') return 'ADMIN';
+  if (staffRole === 'support') return 'SUPPORT';
+  return 'CUSTOMER';
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const key = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    : options.jwtSecret
+      ? new TextEncoder().encode(options.jwtSecret)
+      : undefined;
+  const algorithms = options.jwksUrl ? ['RS256', 'ES256'] : ['HS256'];
+
+  return async (token) => {
+    if (!key) throw new InvalidTokenError('Bearer tokens are not accepted: no JWT secret or JWKS URL is configured');
+    let payload: JWTPayload;
+    try {
+      const verified =
+        key instanceof Uint8Array
+          ? await jwtVerify(token, key, { algorithms, audience: options.audience, issuer: options.issuer })
+          : await jwtVerify(token, key, { algorithms, audience: options.audience, issuer: options.issuer });
+      payload = verified.payload;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      throw new InvalidTokenError(code === 'ERR_JWT_EXPIRED' ? 'The bearer token has expired' : 'The bearer token is not valid');
+    }
+    if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new InvalidTokenError('The bearer token has no user id');
+    if (payload.exp === undefined) throw new InvalidTokenError('The bearer token has no expiry');
+    return {
+      userId: payload.sub,
+      email: typeof payload.email === 'string' ? payload.email : null,
+      role: roleFromClaims(payload),
+    };
+  };
+}
+
+/** Signs a token in Supabase's shape; used by the sandbox's dev sign-in and by tests. */
+export async function signStaffToken(
+  secret: string,
+  claims: { userId: string; email: string; staffRole?: 'admin' | 'support'; audience: string; issuer?: string; expiresIn: string | number },
+): Promise<string> {
+  const jwt = new SignJWT({
+    email: claims.email,
+    role: 'authenticated',
+    app_metadata: claims.staffRole ? { role: claims.staffRole, provider: 'email' } : { provider: 'email' },
+  })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.userId)
+    .setAudience(claims.audience)
+    .setIssuedAt()
+    .setExpirationTime(claims.expiresIn);
+  if (claims.issuer) jwt.setIssuer(claims.issuer);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,17 @@
+import type { Role } from '../graphql/generated/resolvers-types';
+
+export type { Role };
+
+/** The authenticated caller, as every resolver sees it. */
+export interface Viewer {
+  role: Role;
+  /** Supabase Auth user id (staff, customers) or API key id (machine clients). */
+  id: string | null;
+  /** Email for people, key name for API keys. */
+  name: string | null;
+  kind: 'anonymous' | 'user' | 'api_key';
+}
+
+export const ANONYMOUS_VIEWER: Viewer = Object.freeze({ role: 'ANONYMOUS', id: null, name: null, kind: 'anonymous' });
+
+export const STAFF_ROLES: readonly Role[] = ['SUPPORT', 'ADMIN'];

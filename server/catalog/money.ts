@@ -1,0 +1,15 @@
+/** An amount in the currency's minor unit, as stored and as Stripe sends it. */
+export interface MoneyValue {
+  amount: number;
+  currency: string;
+}
+
+// Currencies Stripe treats as zero-decimal: their minor unit is the whole unit.
+const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+
+export function formatMoney({ amount, currency }: MoneyValue): string {
+  const digits = ZERO_DECIMAL.has(currency) ? 0 : 2;
+  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: digits }).format(
+    amount / 10 ** digits,
+  );
+}

@@ -1,0 +1,177 @@
+// Every environment variable the server reads is parsed and checked here, once, at start-up.
+// Nothing else in the server reads process.env: the rest of the code receives a typed Config.
+import { z } from 'zod';
+
+const emptyToUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(emptyToUndefined, schema.optional());
+const withDefault = <T extends z.ZodType>(schema: T, fallback: z.input<T>) =>
+  z.preprocess(emptyToUndefined, schema.default(fallback as never));
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `an integer from ${min} to ${max}` })
+    .int({ error: `an integer from ${min} to ${max}` })
+    .min(min, { error: `an integer from ${min} to ${max}` })
+    .max(max, { error: `an integer from ${min} to ${max}` });
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+    error: 'a postgres:// or postgresql:// connection URL',
+  });
+
+const httpUrl = z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+  error: 'an http:// or https:// URL',
+});
+
+const webhookSecrets = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((list) => list.length > 0 && list.every((s) => /^whsec_[A-Za-z0-9+/=_-]{8,}$/.test(s)), {
+    error: 'one or more comma-separated secrets starting with whsec_',
+  });
+
+const envSchema = z.object({
+  NODE_ENV: withDefault(z.enum(['development', 'test', 'production'], { error: 'development, test or production' }), 'development'),
+  HOST: withDefault(z.string().regex(/^[A-Za-z0-9.:_-]+$/, { error: 'a host name or IP address' }), '127.0.0.1'),
+  PORT: withDefault(integer(0, 65535), 4000),
+  LOG_LEVEL: withDefault(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'one of fatal, error, warn, info, debug, trace, silent',
+    }),
+    'info',
+  ),
+  DATABASE_URL: optional(postgresUrl),
+  DATABASE_POOL_MAX: withDefault(integer(1, 200), 10),
+  PGLITE_DATA_DIR: withDefault(z.string().min(1), './.data/pglite'),
+  STRIPE_SECRET_KEY: optional(
+    z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, {
+      error: 'a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_test_…, rk_live_…)',
+    }),
+  ),
+  STRIPE_PUBLISHABLE_KEY: optional(
+    z.string().regex(/^pk_(test|live)_[A-Za-z0-9]{8,}$/, { error: 'a Stripe publishable key (pk_test_… or pk_live_…)' }),
+  ),
+  STRIPE_WEBHOOK_SECRET: optional(webhookSecrets),
+  SUPABASE_URL: optional(httpUrl),
+  SUPABASE_ANON_KEY: optional(z.string().min(20, { error: 'the project anon (publishable) key' })),
+  SUPABASE_JWT_SECRET: optional(z.string().min(32, { error: 'the JWT secret, at least 32 characters' })),
+  SUPABASE_JWKS_URL: optional(httpUrl),
+  AUTH_JWT_AUDIENCE: withDefault(z.string().min(1), 'authenticated'),
+  AUTH_JWT_ISSUER: optional(z.string().min(1)),
+  SENTRY_DSN: optional(httpUrl),
+  SENTRY_ENVIRONMENT: optional(z.string().min(1)),
+  HTTP_BODY_LIMIT_BYTES: withDefault(integer(1024, 50 * 1024 * 1024), 1024 * 1024),
+  GRAPHQL_MAX_DEPTH: withDefault(integer(2, 50), 10),
+  GRAPHQL_MAX_COST: withDefault(integer(10, 1_000_000), 5000),
+  GRAPHQL_MAX_ALIASES: withDefault(integer(1, 1000), 30),
+  SHUTDOWN_TIMEOUT_MS: withDefault(integer(0, 600_000), 10_000),
+  CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
+});
+
+export type StripeMode = 'sandbox' | 'test' | 'live';
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  stripe: {
+    mode: StripeMode;
+    secretKey: string | undefined;
+    publishableKey: string | undefined;
+    webhookSecrets: string[];
+  };
+  auth: {
+    supabaseUrl: string | undefined;
+    supabaseAnonKey: string | undefined;
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    audience: string;
+    issuer: string | undefined;
+  };
+  sentry: { dsn: string | undefined; environment: string };
+  http: { bodyLimitBytes: number; shutdownTimeoutMs: number; consoleDistDir: string };
+  graphql: { maxDepth: number; maxCost: number; maxAliases: number };
+}
+
+/** Start-up fails with one line per bad variable: its name and what was expected. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      // Never echo the value: it may be a secret.
+      const expected = issue.code === 'invalid_type' && env[name] === undefined ? 'a value (it is required)' : issue.message;
+      return `Invalid environment variable ${name}: expected ${expected}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const stripeMode: StripeMode = !e.STRIPE_SECRET_KEY ? 'sandbox' : e.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test';
+
+  const problems: string[] = [];
+  if (e.STRIPE_PUBLISHABLE_KEY && e.STRIPE_SECRET_KEY && stripeMode !== (e.STRIPE_PUBLISHABLE_KEY.includes('_live_') ? 'live' : 'test')) {
+    problems.push('Invalid environment variable STRIPE_PUBLISHABLE_KEY: expected a key of the same mode (test or live) as STRIPE_SECRET_KEY');
+  }
+  if (e.SUPABASE_JWT_SECRET && e.SUPABASE_JWKS_URL) {
+    problems.push('Invalid environment variable SUPABASE_JWKS_URL: expected either SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL, not both');
+  }
+  if (e.NODE_ENV === 'production') {
+    // No silent sandbox in production: every real dependency must be configured explicitly.
+    const required: Array<[string, unknown]> = [
+      ['DATABASE_URL', e.DATABASE_URL],
+      ['STRIPE_SECRET_KEY', e.STRIPE_SECRET_KEY],
+      ['STRIPE_PUBLISHABLE_KEY', e.STRIPE_PUBLISHABLE_KEY],
+      ['STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET],
+    ];
+    for (const [name, value] of required) {
+      if (value === undefined) problems.push(`Invalid environment variable ${name}: expected a value (required when NODE_ENV=production)`);
+    }
+    if (!e.SUPABASE_JWT_SECRET && !e.SUPABASE_JWKS_URL) {
+      problems.push(
+        'Invalid environment variable SUPABASE_JWT_SECRET: expected SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL (required when NODE_ENV=production)',
+      );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    isProduction: e.NODE_ENV === 'production',
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
+    stripe: {
+      mode: stripeMode,
+      secretKey: e.STRIPE_SECRET_KEY,
+      publishableKey: e.STRIPE_PUBLISHABLE_KEY,
+      webhookSecrets: e.STRIPE_WEBHOOK_SECRET ?? [],
+    },
+    auth: {
+      supabaseUrl: e.SUPABASE_URL,
+      supabaseAnonKey: e.SUPABASE_ANON_KEY,
+      jwtSecret: e.SUPABASE_JWT_SECRET,
+      jwksUrl: e.SUPABASE_JWKS_URL,
+      audience: e.AUTH_JWT_AUDIENCE,
+      issuer: e.AUTH_JWT_ISSUER,
+    },
+    sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
+    http: { bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS, consoleDistDir: e.CONSOLE_DIST_DIR },
+    graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxAliases: e.GRAPHQL_MAX_ALIASES },
+  };
+}

@@ -1,0 +1,23 @@
+import type { Resolvers } from '../generated/resolvers-types';
+import { catalogResolvers } from './catalog';
+import { viewerResolvers } from './viewer';
+
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers];
+
+/**
+ * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not
+ * values) so the access marks of inheritAccess() survive, and a field defined twice is an error.
+ */
+export function buildResolvers(maps: Resolvers[] = DOMAIN_RESOLVERS): Resolvers {
+  const merged: Record<string, object> = {};
+  for (const map of maps) {
+    for (const [typeName, fields] of Object.entries(map) as Array<[string, object]>) {
+      const target = (merged[typeName] ??= {});
+      for (const key of Reflect.ownKeys(fields)) {
+        if (typeof key === 'string' && key in target) throw new Error(`Resolver ${typeName}.${key} is defined twice`);
+        Object.defineProperty(target, key, Object.getOwnPropertyDescriptor(fields, key)!);
+      }
+    }
+  }
+  return merged as Resolvers;
+}

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config';
+import type { Logger } from '../observability/logger';
+import { assertEveryFieldHasARule } from './access';
+import type { GraphQLContext } from './context';
+import { createErrorFormatter } from './errors';
+import { buildResolvers } from './resolvers';
+
+export const SCHEMA_PATH = new URL('../../schema.graphql', import.meta.url);
+
+export function buildSchema(): GraphQLSchema {
+  const resolvers = buildResolvers();
+  const schema = makeExecutableSchema({ typeDefs: readFileSync(SCHEMA_PATH, 'utf8'), resolvers: resolvers as never });
+  assertEveryFieldHasARule(schema, resolvers as Record<string, object>);
+  return schema;
+}
+
+export async function createApolloServer(config: Config, logger: Logger): Promise<ApolloServer<GraphQLContext>> {
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: buildSchema(),
+    introspection: !config.isProduction,
+    includeStacktraceInErrorResponses: false,
+    formatError: createErrorFormatter({ logger, exposeInternals: config.nodeEnv === 'development' }),
+    // Limits are validation rules: an over-limit query is refused before any resolver runs.
+    validationRules: [
+      maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
+      costLimitRule({ maxCost: config.graphql.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+      maxAliasesRule({ n: config.graphql.maxAliases, exposeLimits: true }),
+    ],
+    logger,
+    plugins: [
+      config.isProduction
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+    ],
+  });
+  await apollo.start();
+  return apollo;
+}

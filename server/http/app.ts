@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Db } from '../db/db';
+import type { Logger } from '../observability/logger';
+import { withLogScope } from '../observability/logger';
+import { captureError } from '../observability/sentry';
+import { graphqlRoute, type GraphQLRouteDeps } from './graphqlRoute';
+import type { AppEnv } from './types';
+
+export interface HttpAppDeps extends GraphQLRouteDeps {
+  db: Db;
+  logger: Logger;
+  /** False while the process drains for shutdown: /readyz then answers 503 so balancers move away. */
+  isAcceptingTraffic: () => boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+const CONSOLE_PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Payments ops console</title></head>
+<body><main><h1>Payments ops console</h1><p>The console has not been built. Run <code>npm run build:console</code> (npm start does it for you).</p></main></body></html>`;
+
+export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { logger } = deps;
+
+  // A request id on every response and every log line written while serving the request.
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
+    const started = performance.now();
+    await withLogScope({ requestId }, async () => {
+      await next();
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      if (c.req.path !== '/healthz') logger.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request');
+    });
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    if (!deps.isAcceptingTraffic()) return c.json({ status: 'draining' }, 503);
+    try {
+      await withTimeout(deps.db.query('select 1'), 2000);
+      return c.json({ status: 'ready', database: deps.db.engine });
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed: database unreachable');
+      return c.json({ status: 'unavailable', reason: 'database unreachable' }, 503);
+    }
+  });
+
+  const limit = bodyLimit({
+    maxSize: deps.config.http.bodyLimitBytes,
+    onError: (c) =>
+      c.json(
+        { errors: [{ message: `The request body is larger than ${deps.config.http.bodyLimitBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] },
+        413,
+      ),
+  });
+  const graphql = graphqlRoute(deps);
+  app.on(['GET', 'POST'], '/graphql', limit, graphql);
+  app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
+
+  mountConsole(app, deps.config.http.consoleDistDir);
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    logger.error({ err: error }, 'unhandled error while serving a request');
+    captureError(error, { requestId: c.get('requestId') });
+    return c.json({ error: 'internal', message: 'Internal server error', requestId: c.get('requestId') }, 500);
+  });
+  return app;
+}
+
+/** The built console (Vite's output) at `/`, with index.html for client-side routes; a placeholder when not built. */
+function mountConsole(app: Hono<AppEnv>, distDir: string) {
+  const root = resolve(distDir);
+  const indexPath = join(root, 'index.html');
+  if (!existsSync(indexPath)) {
+    app.get('/', (c) => c.html(CONSOLE_PLACEHOLDER));
+    return;
+  }
+  const indexHtml = readFileSync(indexPath, 'utf8');
+  app.use('/assets/*', serveStatic({ root, onFound: (_path, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable') }));
+  app.use('/*', serveStatic({ root }));
+  app.get('*', (c, next) => (c.req.header('accept')?.includes('text/html') || c.req.path === '/' ? c.html(indexHtml) : next()));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

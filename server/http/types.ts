@@ -1,0 +1,2 @@
+/** Variables every route can read from Hono's context. */
+export type AppEnv = { Variables: { requestId: string } };

@@ -1,0 +1,73 @@
+// `npm start`: read the configuration, start everything, print one banner, stop cleanly on a signal.
+import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, type RunningApp } from './app';
+import { type Config, ConfigError, loadConfig } from './config';
+import { createLogger } from './observability/logger';
+import { initSentry } from './observability/sentry';
+
+function banner(config: Config, app: RunningApp): string {
+  const database = config.database.kind === 'postgres' ? `PostgreSQL (${redactUrl(config.database.url)})` : `embedded PGlite (${config.database.dataDir})`;
+  const stripe = { sandbox: 'sandbox (offline emulator, no Stripe key set)', test: 'Stripe test mode', live: 'Stripe LIVE mode' }[config.stripe.mode];
+  const lines = [
+    '',
+    `  Payments ops is running (${config.nodeEnv})`,
+    `  Console   ${app.url}/`,
+    `  GraphQL   ${app.url}/graphql`,
+    `  Health    ${app.url}/healthz  ${app.url}/readyz`,
+    `  Database  ${database}`,
+    `  Stripe    ${stripe}`,
+  ];
+  if (app.devCredentials) {
+    lines.push(
+      '',
+      '  Sandbox credentials (kept in .data/, valid for this sandbox only):',
+      `  Storefront API key  ${app.devCredentials.storefrontApiKey}`,
+      `  Support token       ${app.devCredentials.supportToken}`,
+      `  Admin token         ${app.devCredentials.adminToken}`,
+      `  Try: curl -s ${app.url}/graphql -H 'content-type: application/json' \\`,
+      `         -H 'authorization: Bearer ${app.devCredentials.storefrontApiKey}' \\`,
+      `         -d '{"query":"{ pricing { name prices { unitAmount { formatted } } } viewer { role } }"}'`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  initSentry(config.sentry);
+  const app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE });
+  process.stdout.write(banner(config, app));
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down: draining requests and stopping jobs');
+    app.stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`Start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
