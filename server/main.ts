@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 // `npm start`: read the configuration, start everything, print one banner, stop cleanly on a signal.
 import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, type RunningApp } from './app';
 import { type Config, ConfigError, loadConfig } from './config';
@@ -40,6 +41,8 @@ function redactUrl(url: string): string {
 async function main() {
   let config: Config;
   try {
+    // A .env file in the working directory, if any; variables already set in the environment win.
+    if (existsSync('.env')) process.loadEnvFile('.env');
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,0 +1,73 @@
+// GraphQL edge benchmark: the `pricing` query (public, one SQL query) and `viewer` with an API key
+// (one indexed lookup), through our server (Hono, body limit, request ids, auth, Apollo), against the
+// peer: Apollo Server's stock standalone HTTP server on the same schema, resolvers and database.
+// The ratio is the cost of our HTTP edge.
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { ApolloServer } from '@apollo/server';
+import { startApp } from '../server/app';
+import { authenticate } from '../server/auth/authenticate';
+import { createApiKey } from '../server/auth/apiKeys';
+import { createTokenVerifier } from '../server/auth/staffTokens';
+import { loadConfig } from '../server/config';
+import { migrate } from '../server/db/migrate';
+import { openPglite } from '../server/db/pglite';
+import type { GraphQLContext } from '../server/graphql/context';
+import { buildSchema } from '../server/graphql/server';
+import { createLogger } from '../server/observability/logger';
+import { load, median, printTable } from './load';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = 10;
+
+export async function benchGraphql() {
+  const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent' });
+  const db = await openPglite();
+  await migrate(db);
+  const { key } = await createApiKey(db, 'bench', 'storefront');
+
+  const ours = await startApp(config, silent, { db });
+
+  const verifyToken = createTokenVerifier({ audience: 'authenticated' });
+  const peer = new ApolloServer<GraphQLContext>({ schema: buildSchema(), logger: silent });
+  const { url: peerUrl } = await startStandaloneServer(peer, {
+    listen: { port: 0, host: '127.0.0.1' },
+    context: async ({ req }) => ({
+      viewer: await authenticate({ db, verifyToken }, { authorization: req.headers.authorization ?? null }),
+      db,
+      logger: silent,
+      requestId: 'bench',
+      config,
+    }),
+  });
+
+  const cases = [
+    { name: 'pricing (anonymous)', body: JSON.stringify({ query: '{ pricing { id name prices { id unitAmount { amount currency formatted } } } }' }), headers: {} },
+    { name: 'viewer (API key)', body: JSON.stringify({ query: '{ viewer { role id name } }' }), headers: { authorization: `Bearer ${key}` } },
+  ];
+  for (const c of cases) {
+    const oursRuns = [];
+    const peerRuns = [];
+    // Alternate ours and peer so drift in machine load hits both alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      const headers = { 'content-type': 'application/json', ...c.headers };
+      oursRuns.push(await load({ url: `${ours.url}/graphql`, body: c.body, headers, seconds: SECONDS, connections: CONNECTIONS }));
+      peerRuns.push(await load({ url: peerUrl, body: c.body, headers, seconds: SECONDS, connections: CONNECTIONS }));
+    }
+    const bad = [...oursRuns, ...peerRuns].reduce((n, r) => n + r.errors + r.non2xx, 0);
+    if (bad > 0) throw new Error(`${c.name}: ${bad} failed requests during the benchmark`);
+    printTable(`GraphQL ${c.name}: ${CONNECTIONS} connections, median of ${ROUNDS} x ${SECONDS}s (peer: Apollo standalone)`, [
+      ['throughput', median(oursRuns.map((r) => r.rps)), median(peerRuns.map((r) => r.rps)), ' req/s'],
+      ['latency p50', median(oursRuns.map((r) => r.p50)), median(peerRuns.map((r) => r.p50)), ' ms'],
+      ['latency p99', median(oursRuns.map((r) => r.p99)), median(peerRuns.map((r) => r.p99)), ' ms'],
+    ]);
+  }
+  console.log(`memory after load: rss ${Math.round(process.memoryUsage().rss / 1048576)} MiB, heap used ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB (both servers, one process)`);
+
+  await ours.stop();
+  await peer.stop();
+  await db.close();
+}

@@ -1,0 +1,5 @@
+// `npm run bench`: every benchmark, each printing its figures and its peer's from the same run.
+// BENCH_ROUNDS and BENCH_SECONDS shorten or lengthen the runs.
+import { benchGraphql } from './graphql.bench';
+
+await benchGraphql();

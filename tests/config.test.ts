@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../server/config';
+
+const PRODUCTION_ENV = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://app:pw@db.internal:5432/payments',
+  STRIPE_SECRET_KEY: 'sk_live_abcdefghijklmnop',
+  STRIPE_PUBLISHABLE_KEY: 'pk_live_abcdefghijklmnop',
+  STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop',
+  SUPABASE_JWT_SECRET: 'a-very-long-jwt-secret-of-at-least-32-chars',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('runs with no variables at all: development, PGlite under .data, Stripe sandbox, port 4000', () => {
+    const config = loadConfig({});
+    expect(config.nodeEnv).toBe('development');
+    expect(config.port).toBe(4000);
+    expect(config.database).toEqual({ kind: 'pglite', dataDir: './.data/pglite' });
+    expect(config.stripe.mode).toBe('sandbox');
+    expect(config.stripe.webhookSecrets).toEqual([]);
+  });
+
+  it('switches to PostgreSQL when DATABASE_URL is set', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgresql://u:p@localhost:5432/db', DATABASE_POOL_MAX: '5' });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://u:p@localhost:5432/db', poolMax: 5 });
+  });
+
+  it('derives the Stripe mode from the secret key', () => {
+    expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_test_abcdefghij' }).stripe.mode).toBe('test');
+    expect(loadConfig({ STRIPE_SECRET_KEY: 'rk_live_abcdefghij' }).stripe.mode).toBe('live');
+  });
+
+  it('splits comma-separated webhook secrets for rotation', () => {
+    const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_oldsecret123, whsec_newsecret456' });
+    expect(config.stripe.webhookSecrets).toEqual(['whsec_oldsecret123', 'whsec_newsecret456']);
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: ' ', STRIPE_SECRET_KEY: '' }).database.kind).toBe('pglite');
+  });
+
+  it.each([
+    ['PORT', 'abc', 'Invalid environment variable PORT: expected an integer from 0 to 65535'],
+    ['PORT', '70000', 'Invalid environment variable PORT: expected an integer from 0 to 65535'],
+    ['PORT', '40.5', 'Invalid environment variable PORT: expected an integer from 0 to 65535'],
+    ['NODE_ENV', 'staging', 'Invalid environment variable NODE_ENV: expected development, test or production'],
+    ['LOG_LEVEL', 'loud', 'Invalid environment variable LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent'],
+    ['DATABASE_URL', 'mysql://x@y/z', 'Invalid environment variable DATABASE_URL: expected a postgres:// or postgresql:// connection URL'],
+    ['DATABASE_POOL_MAX', '0', 'Invalid environment variable DATABASE_POOL_MAX: expected an integer from 1 to 200'],
+    ['STRIPE_SECRET_KEY', 'pk_test_abcdefghij', 'Invalid environment variable STRIPE_SECRET_KEY: expected a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_test_…, rk_live_…)'],
+    ['STRIPE_PUBLISHABLE_KEY', 'sk_test_abcdefghij', 'Invalid environment variable STRIPE_PUBLISHABLE_KEY: expected a Stripe publishable key (pk_test_… or pk_live_…)'],
+    ['STRIPE_WEBHOOK_SECRET', 'whsec_good12345,nope', 'Invalid environment variable STRIPE_WEBHOOK_SECRET: expected one or more comma-separated secrets starting with whsec_'],
+    ['SUPABASE_URL', 'not a url', 'Invalid environment variable SUPABASE_URL: expected an http:// or https:// URL'],
+    ['SUPABASE_JWKS_URL', 'ftp://x/jwks', 'Invalid environment variable SUPABASE_JWKS_URL: expected an http:// or https:// URL'],
+    ['SUPABASE_JWT_SECRET', 'short', 'Invalid environment variable SUPABASE_JWT_SECRET: expected the JWT secret, at least 32 characters'],
+    ['SENTRY_DSN', 'nope', 'Invalid environment variable SENTRY_DSN: expected an http:// or https:// URL'],
+    ['HTTP_BODY_LIMIT_BYTES', '10', 'Invalid environment variable HTTP_BODY_LIMIT_BYTES: expected an integer from 1024 to 52428800'],
+    ['GRAPHQL_MAX_DEPTH', '1', 'Invalid environment variable GRAPHQL_MAX_DEPTH: expected an integer from 2 to 50'],
+    ['GRAPHQL_MAX_COST', 'lots', 'Invalid environment variable GRAPHQL_MAX_COST: expected an integer from 10 to 1000000'],
+    ['SHUTDOWN_TIMEOUT_MS', '-1', 'Invalid environment variable SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000'],
+  ])('refuses %s=%s with one line naming the variable and what was expected', (name, value, line) => {
+    expect(problemsOf({ [name]: value })).toEqual([line]);
+  });
+
+  it('never echoes a bad value, which may be a secret', () => {
+    const problems = problemsOf({ STRIPE_SECRET_KEY: 'sk_tset_supersecretvalue' });
+    expect(problems.join('\n')).not.toContain('supersecretvalue');
+  });
+
+  it('reports every bad variable at once, one line each', () => {
+    expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
+  });
+
+  it('refuses a publishable key of the other mode than the secret key', () => {
+    expect(problemsOf({ STRIPE_SECRET_KEY: 'sk_test_abcdefghij', STRIPE_PUBLISHABLE_KEY: 'pk_live_abcdefghij' })).toEqual([
+      'Invalid environment variable STRIPE_PUBLISHABLE_KEY: expected a key of the same mode (test or live) as STRIPE_SECRET_KEY',
+    ]);
+  });
+
+  it('refuses both a JWT secret and a JWKS URL', () => {
+    expect(
+      problemsOf({ SUPABASE_JWT_SECRET: 'a-very-long-jwt-secret-of-at-least-32-chars', SUPABASE_JWKS_URL: 'https://x.supabase.co/auth/v1/.well-known/jwks.json' }),
+    ).toHaveLength(1);
+  });
+
+  it('accepts a complete production configuration', () => {
+    const config = loadConfig(PRODUCTION_ENV);
+    expect(config.isProduction).toBe(true);
+    expect(config.stripe.mode).toBe('live');
+    expect(config.database.kind).toBe('postgres');
+  });
+
+  it.each(['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'])(
+    'refuses to start in production without %s (no silent sandbox or embedded database)',
+    (name) => {
+      const env: Record<string, string> = { ...PRODUCTION_ENV };
+      delete env[name];
+      expect(problemsOf(env)).toEqual([`Invalid environment variable ${name}: expected a value (required when NODE_ENV=production)`]);
+    },
+  );
+
+  it('refuses to start in production without staff auth settings', () => {
+    const { SUPABASE_JWT_SECRET: _omitted, ...env } = PRODUCTION_ENV;
+    expect(problemsOf(env)).toEqual([
+      'Invalid environment variable SUPABASE_JWT_SECRET: expected SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL (required when NODE_ENV=production)',
+    ]);
+    expect(loadConfig({ ...env, SUPABASE_JWKS_URL: 'https://p.supabase.co/auth/v1/.well-known/jwks.json' }).auth.jwksUrl).toBeDefined();
+  });
+});
+
+describe('npm start with a bad variable', () => {
+  it('stops before doing anything, printing one line that names the variable', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: { PATH: process.env.PATH, PORT: 'not-a-port' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('Invalid environment variable PORT: expected an integer from 0 to 65535');
+    expect(result.stdout).toBe('');
+  });
+});
