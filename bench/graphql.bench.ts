@@ -45,7 +45,7 @@ export async function benchGraphql() {
   });
 
   const cases = [
-    { name: 'pricing (anonymous)', body: JSON.stringify({ query: '{ pricing { id name prices { id unitAmount { amount currency formatted } } } }' }), headers: {} },
+    { name: 'pricing (anonymous)', body: JSON.stringify({ query: '{ pricing { id name prices { id unitAmount { amount currency formatted } } } }' }), headers: {} as Record<string, string> },
     { name: 'viewer (API key)', body: JSON.stringify({ query: '{ viewer { role id name } }' }), headers: { authorization: `Bearer ${key}` } },
   ];
   for (const c of cases) {

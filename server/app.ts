@@ -41,8 +41,9 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const migrated = await migrate(db);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
 
+  // Dev tokens are HS256, so they are made only where HS256 tokens are accepted (not with a JWKS).
   const devCredentials =
-    config.stripe.mode === 'sandbox' && !config.isProduction
+    config.stripe.mode === 'sandbox' && !config.isProduction && !config.auth.jwksUrl
       ? await ensureDevCredentials(db, {
           file: options.devCredentialsFile,
           jwtSecret: config.auth.jwtSecret,

@@ -14,13 +14,13 @@ export interface AuthDeps {
 export async function authenticate(deps: AuthDeps, headers: { authorization?: string | null; apiKey?: string | null }): Promise<Viewer> {
   const credential = readCredential(headers);
   if (!credential) return ANONYMOUS_VIEWER;
-  if (looksLikeApiKey(credential)) {
-    const key = await verifyApiKey(deps.db, credential);
+  if (credential.kind === 'api_key' || looksLikeApiKey(credential.value)) {
+    const key = await verifyApiKey(deps.db, credential.value);
     if (!key) throw new UnauthenticatedError('The API key is not valid or has been revoked');
     return { role: key.scope === 'make' ? 'MAKE' : 'STOREFRONT', id: key.id, name: key.name, kind: 'api_key' };
   }
   try {
-    const token = await deps.verifyToken(credential);
+    const token = await deps.verifyToken(credential.value);
     return { role: token.role, id: token.userId, name: token.email, kind: 'user' };
   } catch (error) {
     if (error instanceof InvalidTokenError) throw new UnauthenticatedError(error.message);
@@ -28,12 +28,16 @@ export async function authenticate(deps: AuthDeps, headers: { authorization?: st
   }
 }
 
-function readCredential(headers: { authorization?: string | null; apiKey?: string | null }): string | null {
+type Credential = { kind: 'api_key' | 'bearer'; value: string };
+
+function readCredential(headers: { authorization?: string | null; apiKey?: string | null }): Credential | null {
   const apiKey = headers.apiKey?.trim();
-  if (apiKey) return apiKey;
   const authorization = headers.authorization?.trim();
+  // Two credentials could name two different callers; refuse rather than pick one silently.
+  if (apiKey && authorization) throw new UnauthenticatedError('Send one credential: either X-API-Key or Authorization, not both');
+  if (apiKey) return { kind: 'api_key', value: apiKey };
   if (!authorization) return null;
   const match = /^Bearer\s+(\S{1,4096})$/i.exec(authorization);
   if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token or API key>"');
-  return match[1]!;
+  return { kind: 'bearer', value: match[1]! };
 }

@@ -6,7 +6,8 @@ function wrap(target: PGlite | Transaction): Queryable {
   return {
     async query<Row>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<Row>> {
       const result = await target.query<Row>(sql, params as unknown[]);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT; node-postgres's rowCount is then the rows returned.
+      return { rows: result.rows, rowCount: Math.max(result.affectedRows ?? 0, result.rows.length) };
     },
     async exec(sql: string): Promise<void> {
       await target.exec(sql);
@@ -21,11 +22,14 @@ function wrap(target: PGlite | Transaction): Queryable {
  */
 export async function openPglite(dataDir?: string): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const pg = await PGlite.create(dataDir ? { dataDir } : {});
-  const base = wrap(pg);
+  return openPgliteWith(await PGlite.create(dataDir ? { dataDir } : {}));
+}
+
+/** The Db port over a PGlite instance made elsewhere (e.g. loaded from a data-directory tarball). */
+export function openPgliteWith(pg: PGlite): Db {
   return {
     engine: 'pglite',
-    ...base,
+    ...wrap(pg),
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
     close: () => pg.close(),
   };

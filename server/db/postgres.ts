@@ -37,7 +37,10 @@ export function openPostgres(url: string, options: { max?: number; applicationNa
       try {
         await client.query('begin');
         const result = await fn(wrap(client));
-        await client.query('commit');
+        // COMMIT of a transaction in which a statement failed (the error caught inside fn) rolls back
+        // without raising; refuse to report it as committed, as PGlite does.
+        const committed = await client.query('commit');
+        if (committed.command === 'ROLLBACK') throw new Error('Transaction was rolled back instead of committed: a statement in it failed');
         return result;
       } catch (error) {
         await client.query('rollback').catch(() => {});

@@ -6,7 +6,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema, ValidationContext } from 'graphql';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 import { assertEveryFieldHasARule } from './access';
@@ -23,6 +23,14 @@ export function buildSchema(): GraphQLSchema {
   return schema;
 }
 
+// The armor rules throw on rejection by default, and graphql's validate() does not catch that: Apollo
+// would answer 500 INTERNAL. Reported to the validation context instead, an over-limit query is an
+// ordinary validation error (400, BAD_USER_INPUT with reason GRAPHQL_VALIDATION_FAILED).
+const reportRejection = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
 export async function createApolloServer(config: Config, logger: Logger): Promise<ApolloServer<GraphQLContext>> {
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
@@ -31,9 +39,9 @@ export async function createApolloServer(config: Config, logger: Logger): Promis
     formatError: createErrorFormatter({ logger, exposeInternals: config.nodeEnv === 'development' }),
     // Limits are validation rules: an over-limit query is refused before any resolver runs.
     validationRules: [
-      maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
-      costLimitRule({ maxCost: config.graphql.maxCost, ignoreIntrospection: true, exposeLimits: true }),
-      maxAliasesRule({ n: config.graphql.maxAliases, exposeLimits: true }),
+      maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...reportRejection }),
+      costLimitRule({ maxCost: config.graphql.maxCost, ignoreIntrospection: true, exposeLimits: true, ...reportRejection }),
+      maxAliasesRule({ n: config.graphql.maxAliases, exposeLimits: true, ...reportRejection }),
     ],
     logger,
     plugins: [

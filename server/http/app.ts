@@ -36,6 +36,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
     const started = performance.now();
     await withLogScope({ requestId }, async () => {
       await next();
+      // While draining, close each connection once its response is sent: an idle keep-alive socket
+      // would otherwise hold shutdown open until its keep-alive timeout.
+      if (!deps.isAcceptingTraffic()) c.header('Connection', 'close');
       const ms = Math.round((performance.now() - started) * 10) / 10;
       if (c.req.path !== '/healthz') logger.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request');
     });

@@ -3,10 +3,13 @@
 // when TEST_ENGINE=postgres (`npm run test:pg`). Every test file gets its own database, so files run
 // in parallel without seeing each other's rows.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { inject } from 'vitest';
 import pg from 'pg';
 import type { Db } from '../../server/db/db';
 import { migrate } from '../../server/db/migrate';
-import { openPglite } from '../../server/db/pglite';
+import { openPglite, openPgliteWith } from '../../server/db/pglite';
 import { openPostgres } from '../../server/db/postgres';
 
 export const TEST_ENGINE: 'pglite' | 'postgres' = process.env.TEST_ENGINE === 'postgres' ? 'postgres' : 'pglite';
@@ -53,6 +56,13 @@ export async function createEmptyTestDb(): Promise<TestDb> {
 }
 
 export async function createTestDb(): Promise<TestDb> {
+  if (TEST_ENGINE === 'pglite') {
+    // A copy of the migrated template that globalSetup built once for the whole run.
+    const template = new Blob([readFileSync(inject('pgliteTemplate'))]);
+    const db = openPgliteWith(await PGlite.create({ loadDataDir: template }));
+    await migrate(db); // a no-op on the template; keeps the "migrated" promise honest
+    return { db, url: undefined, close: () => db.close() };
+  }
   const testDb = await createEmptyTestDb();
   await migrate(testDb.db);
   return testDb;

@@ -1,0 +1,262 @@
+// The migration runner: applies supabase/migrations in order, once, records them where the Supabase
+// CLI does, refuses edited or badly named files, rolls a failed run back entirely, serialises
+// concurrent runs, adopts what the CLI applied, and its Supabase shim leaves existing objects alone.
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../server/db/db';
+import { DEFAULT_MIGRATIONS_DIR, type MigrateResult, MigrationError, migrate, readMigrations } from '../../server/db/migrate';
+import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
+
+const SHIM = '20261122000000_supabase_shim';
+const CORE = '20261122000100_core_schema';
+const FIXED_UID = '11111111-2222-4333-8444-555555555555';
+
+let fresh: TestDb;
+let firstRun: MigrateResult;
+let supabaseLike: TestDb;
+const tempDirs: string[] = [];
+
+beforeAll(async () => {
+  // A fresh, empty database, migrated once with the project's migrations.
+  fresh = await createEmptyTestDb();
+  firstRun = await migrate(fresh.db);
+});
+
+afterAll(async () => {
+  await fresh?.close();
+  await supabaseLike?.close();
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+// Each test writes its own migration files, with versions and table names no other test uses, so the
+// tests share one database without seeing each other's migrations.
+let versionSeq = 0;
+function nextVersion(): string {
+  versionSeq += 1;
+  return `2099010100${String(versionSeq).padStart(4, '0')}`;
+}
+
+async function migrationDir(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'payments-ops-migrations-'));
+  tempDirs.push(dir);
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, name), sql);
+  return dir;
+}
+
+async function recorded(db: Db, versions: string[]) {
+  const { rows } = await db.query<{ version: string; name: string; statements: string[] }>(
+    'select version, name, statements from supabase_migrations.schema_migrations where version = any($1::text[]) order by version',
+    [versions],
+  );
+  return rows;
+}
+
+async function tableExists(db: Db, name: string): Promise<boolean> {
+  const { rows } = await db.query<{ oid: string | null }>('select to_regclass($1)::text as oid', [name]);
+  return rows[0]!.oid !== null;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('migrate on a fresh database', () => {
+  it('applies every migration file in version order and reports them', async () => {
+    expect(firstRun).toEqual({ applied: [SHIM, CORE], alreadyApplied: 0 });
+    expect(await tableExists(fresh.db, 'public.orders')).toBe(true);
+  });
+
+  it('records each migration where the Supabase CLI does: version, name and its statements', async () => {
+    const rows = await recorded(fresh.db, ['20261122000000', '20261122000100']);
+    expect(rows.map((r) => [r.version, r.name])).toEqual([
+      ['20261122000000', 'supabase_shim'],
+      ['20261122000100', 'core_schema'],
+    ]);
+    const files = await readMigrations();
+    for (const [i, row] of rows.entries()) {
+      expect(Array.isArray(row.statements)).toBe(true);
+      expect(row.statements.length).toBeGreaterThan(0);
+      expect(row.statements.join('\n')).toContain(files[i]!.sql.trim());
+    }
+    expect(rows[1]!.statements.join('\n')).toContain('create table products');
+  });
+
+  it('keeps a SHA-256 checksum of each applied file beside the CLI table', async () => {
+    const files = await readMigrations();
+    const { rows } = await fresh.db.query<{ version: string; sha256: string }>(
+      'select version, sha256 from supabase_migrations.migration_checksums order by version',
+    );
+    expect(rows).toEqual(files.map((f) => ({ version: f.version, sha256: sha256(f.sql) })));
+  });
+
+  it('applies nothing on a second run', async () => {
+    const before = await fresh.db.query('select count(*)::int as n from supabase_migrations.schema_migrations');
+    const second = await migrate(fresh.db);
+    expect(second.applied).toEqual([]);
+    expect(second.alreadyApplied).toBe(2);
+    const after = await fresh.db.query('select count(*)::int as n from supabase_migrations.schema_migrations');
+    expect(after.rows).toEqual(before.rows);
+  });
+});
+
+describe('migration files', () => {
+  it('applies files in version order, so a later file may build on an earlier one', async () => {
+    const [v1, v2] = [nextVersion(), nextVersion()];
+    // Written in reverse so the directory's creation order is not the version order.
+    const dir = await migrationDir({
+      [`${v2}_add_note.sql`]: 'alter table ordered_things add column note text;',
+      [`${v1}_ordered_things.sql`]: 'create table ordered_things (id int primary key);',
+    });
+    const result = await migrate(fresh.db, dir);
+    expect(result.applied).toEqual([`${v1}_ordered_things`, `${v2}_add_note`]);
+    const { rows } = await fresh.db.query<{ column_name: string }>(
+      "select column_name from information_schema.columns where table_name = 'ordered_things' order by ordinal_position",
+    );
+    expect(rows.map((r) => r.column_name)).toEqual(['id', 'note']);
+  });
+
+  it('refuses to run when an applied file was edited, naming the file, and applies nothing else', async () => {
+    const [v1, v2] = [nextVersion(), nextVersion()];
+    const dir = await migrationDir({ [`${v1}_edited_things.sql`]: 'create table edited_things (id int primary key);' });
+    await migrate(fresh.db, dir);
+    await writeFile(join(dir, `${v1}_edited_things.sql`), 'create table edited_things (id int primary key, extra text);');
+    await writeFile(join(dir, `${v2}_after_edit.sql`), 'create table after_edit (id int);');
+
+    const run = migrate(fresh.db, dir);
+    await expect(run).rejects.toBeInstanceOf(MigrationError);
+    await expect(run).rejects.toThrow(`${v1}_edited_things.sql`);
+    expect(await recorded(fresh.db, [v2])).toEqual([]);
+    expect(await tableExists(fresh.db, 'public.after_edit')).toBe(false);
+  });
+
+  it('refuses a file not named <version>_<name>.sql, naming it, and applies nothing', async () => {
+    const v1 = nextVersion();
+    const dir = await migrationDir({
+      [`${v1}_well_named.sql`]: 'create table well_named (id int);',
+      'add_badly_named.sql': 'create table badly_named (id int);',
+    });
+    const run = migrate(fresh.db, dir);
+    await expect(run).rejects.toBeInstanceOf(MigrationError);
+    await expect(run).rejects.toThrow('add_badly_named.sql');
+    expect(await recorded(fresh.db, [v1])).toEqual([]);
+    expect(await tableExists(fresh.db, 'public.well_named')).toBe(false);
+  });
+
+  it('refuses two files that share a version', async () => {
+    const v1 = nextVersion();
+    const dir = await migrationDir({
+      [`${v1}_first.sql`]: 'create table dup_first (id int);',
+      [`${v1}_second.sql`]: 'create table dup_second (id int);',
+    });
+    await expect(migrate(fresh.db, dir)).rejects.toThrow(new MigrationError(`Two migration files share the version ${v1}`));
+    expect(await tableExists(fresh.db, 'public.dup_first')).toBe(false);
+  });
+
+  it('rolls a failing run back entirely: nothing recorded and no partial table', async () => {
+    const [v1, v2] = [nextVersion(), nextVersion()];
+    const dir = await migrationDir({
+      [`${v1}_good_before_bad.sql`]: 'create table good_before_bad (id int);',
+      [`${v2}_half_done.sql`]: 'create table half_done (id int);\ninsert into half_done values (1);\nselect 1 / 0;',
+    });
+    const run = migrate(fresh.db, dir);
+    await expect(run).rejects.toBeInstanceOf(MigrationError);
+    await expect(run).rejects.toThrow(`${v2}_half_done.sql failed: division by zero`);
+
+    expect(await recorded(fresh.db, [v1, v2])).toEqual([]);
+    const { rows } = await fresh.db.query('select version from supabase_migrations.migration_checksums where version = any($1::text[])', [[v1, v2]]);
+    expect(rows).toEqual([]);
+    expect(await tableExists(fresh.db, 'public.half_done')).toBe(false);
+    expect(await tableExists(fresh.db, 'public.good_before_bad')).toBe(false);
+  });
+
+  it(`applies each file once when two runs start at the same time (${TEST_ENGINE})`, async () => {
+    const [v1, v2] = [nextVersion(), nextVersion()];
+    // Not idempotent on purpose: a second application would fail on the existing table and the duplicate key.
+    const dir = await migrationDir({
+      [`${v1}_raced_things.sql`]: 'create table raced_things (id int primary key);\ninsert into raced_things values (1);',
+      [`${v2}_raced_more.sql`]: 'insert into raced_things values (2);',
+    });
+    const results = await Promise.all([migrate(fresh.db, dir), migrate(fresh.db, dir)]);
+
+    const applied = results.map((r) => r.applied).sort((a, b) => b.length - a.length);
+    expect(applied).toEqual([[`${v1}_raced_things`, `${v2}_raced_more`], []]);
+    expect((await recorded(fresh.db, [v1, v2])).map((r) => r.version)).toEqual([v1, v2]);
+    const { rows } = await fresh.db.query<{ id: number }>('select id from raced_things order by id');
+    expect(rows).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('adopts a migration the Supabase CLI applied (no checksum row) without running it again', async () => {
+    const v1 = nextVersion();
+    const sql = 'create table cli_applied (id int primary key);';
+    const dir = await migrationDir({ [`${v1}_cli_applied.sql`]: sql });
+    // What `supabase db push` leaves behind: the effect of the file and a row in its own table only.
+    await fresh.db.exec(sql);
+    await fresh.db.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
+      v1,
+      'cli_applied',
+      [sql],
+    ]);
+
+    const result = await migrate(fresh.db, dir);
+
+    expect(result.applied).toEqual([]);
+    const { rows } = await fresh.db.query('select sha256 from supabase_migrations.migration_checksums where version = $1', [v1]);
+    expect(rows).toEqual([{ sha256: sha256(sql) }]);
+    // Once adopted, the file is as immutable as one the runner applied itself.
+    await writeFile(join(dir, `${v1}_cli_applied.sql`), 'create table cli_applied (id bigint primary key);');
+    await expect(migrate(fresh.db, dir)).rejects.toThrow(`${v1}_cli_applied.sql`);
+  });
+});
+
+describe('the Supabase shim', () => {
+  beforeAll(async () => {
+    // A database that already has what a Supabase project ships (auth schema, auth.uid(), auth.jwt()),
+    // with an auth.uid() that answers a fixed id, so the test can tell whether the shim replaced it.
+    supabaseLike = await createEmptyTestDb();
+    await supabaseLike.db.exec(`
+      create schema auth;
+      create function auth.uid() returns uuid language sql stable as $$ select '${FIXED_UID}'::uuid $$;
+      create function auth.jwt() returns jsonb language sql stable as $$ select '{"supabase": true}'::jsonb $$;
+    `);
+  });
+
+  it('keeps an existing auth.uid() and auth.jwt() and still applies every migration', async () => {
+    const result = await migrate(supabaseLike.db);
+
+    expect(result.applied).toEqual([SHIM, CORE]);
+    const { rows } = await supabaseLike.db.query<{ uid: string; jwt: unknown }>('select auth.uid()::text as uid, auth.jwt() as jwt');
+    expect(rows).toEqual([{ uid: FIXED_UID, jwt: { supabase: true } }]);
+  });
+
+  it('is a no-op when run again over the objects it created itself', async () => {
+    const shim = await readFile(join(DEFAULT_MIGRATIONS_DIR, `${SHIM}.sql`), 'utf8');
+    const definition = () =>
+      fresh.db.query<{ name: string; body: string }>(
+        "select p.oid::regprocedure::text as name, p.prosrc as body from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'auth' order by 1",
+      );
+    const before = await definition();
+
+    await fresh.db.exec(shim);
+
+    expect(await definition()).toEqual(before);
+    expect(before.rows.map((r) => r.name)).toEqual(['auth.jwt()', 'auth.role()', 'auth.uid()']);
+    const roles = await fresh.db.query<{ rolname: string; rolcanlogin: boolean; rolbypassrls: boolean }>(
+      "select rolname, rolcanlogin, rolbypassrls from pg_roles where rolname in ('anon', 'authenticated', 'service_role') order by rolname",
+    );
+    expect(roles.rows).toEqual([
+      { rolname: 'anon', rolcanlogin: false, rolbypassrls: false },
+      { rolname: 'authenticated', rolcanlogin: false, rolbypassrls: false },
+      { rolname: 'service_role', rolcanlogin: false, rolbypassrls: true },
+    ]);
+  });
+
+  it('lets auth.uid() read the subject from request.jwt.claims', async () => {
+    const uid = await fresh.db.transaction(async (tx) => {
+      await tx.query("select set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: FIXED_UID, role: 'authenticated' })]);
+      const { rows } = await tx.query<{ uid: string; role: string }>('select auth.uid()::text as uid, auth.role() as role');
+      return rows[0];
+    });
+    expect(uid).toEqual({ uid: FIXED_UID, role: 'authenticated' });
+  });
+});
