@@ -14,6 +14,30 @@ export type Scalars = {
   Float: { input: number; output: number; }
 };
 
+/** Who is calling. Storefronts and Make scenarios use API keys; staff and customers use Supabase Auth JWTs. */
+export type Role =
+  /** No credentials: only public fields (the price list) are open. */
+  | 'ANONYMOUS'
+  /** A signed-in shop customer (a Supabase Auth user without a staff role). */
+  | 'CUSTOMER'
+  /** A storefront's server, with an API key of scope storefront. */
+  | 'STOREFRONT'
+  /** A Make.com scenario, with an API key of scope make. */
+  | 'MAKE'
+  /** Support staff: read everything, run syncs, retries and replays. */
+  | 'SUPPORT'
+  /** Admin staff: everything support may do, and refunds. */
+  | 'ADMIN';
+
+export type Viewer = {
+  __typename?: 'Viewer';
+  role: Role;
+  /** The Supabase Auth user id, or the API key id; null when anonymous. */
+  id?: Maybe<Scalars['ID']['output']>;
+  /** The staff member's or customer's email, when the token carries one; the key's name for API keys. */
+  name?: Maybe<Scalars['String']['output']>;
+};
+
 /** An amount of money in the currency's minor unit (cents for USD). */
 export type Money = {
   __typename?: 'Money';
@@ -24,25 +48,25 @@ export type Money = {
   formatted: Scalars['String']['output'];
 };
 
-export type Price = {
-  __typename?: 'Price';
-  id: Scalars['ID']['output'];
-  kind: PriceKind;
-  /** day, week, month or year for recurring prices. */
-  recurringInterval?: Maybe<Scalars['String']['output']>;
-  unitAmount: Money;
-};
-
 export type PriceKind =
   | 'ONE_TIME'
   | 'RECURRING';
 
+export type Price = {
+  __typename?: 'Price';
+  id: Scalars['ID']['output'];
+  unitAmount: Money;
+  kind: PriceKind;
+  /** day, week, month or year for recurring prices. */
+  recurringInterval?: Maybe<Scalars['String']['output']>;
+};
+
 /** A product track the shop sells. */
 export type Product = {
   __typename?: 'Product';
-  description: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
+  description: Scalars['String']['output'];
   prices: Array<Price>;
 };
 
@@ -52,30 +76,6 @@ export type Query = {
   pricing: Array<Product>;
   /** Who the caller is and which role the server gives them. */
   viewer: Viewer;
-};
-
-/** Who is calling. Storefronts and Make scenarios use API keys; staff and customers use Supabase Auth JWTs. */
-export type Role =
-  /** Admin staff: everything support may do, and refunds. */
-  | 'ADMIN'
-  /** No credentials: only public fields (the price list) are open. */
-  | 'ANONYMOUS'
-  /** A signed-in shop customer (a Supabase Auth user without a staff role). */
-  | 'CUSTOMER'
-  /** A Make.com scenario, with an API key of scope make. */
-  | 'MAKE'
-  /** A storefront's server, with an API key of scope storefront. */
-  | 'STOREFRONT'
-  /** Support staff: read everything, run syncs, retries and replays. */
-  | 'SUPPORT';
-
-export type Viewer = {
-  __typename?: 'Viewer';
-  /** The Supabase Auth user id, or the API key id; null when anonymous. */
-  id?: Maybe<Scalars['ID']['output']>;
-  /** The staff member's or customer's email, when the token carries one; the key's name for API keys. */
-  name?: Maybe<Scalars['String']['output']>;
-  role: Role;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -152,30 +152,36 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Role: Role;
+  Viewer: ResolverTypeWrapper<Viewer>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   Money: ResolverTypeWrapper<MoneyValue>;
-  Price: ResolverTypeWrapper<PriceRow>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   PriceKind: PriceKind;
+  Price: ResolverTypeWrapper<PriceRow>;
   Product: ResolverTypeWrapper<ProductRow>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Role: Role;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Viewer: ResolverTypeWrapper<Viewer>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  Boolean: Scalars['Boolean']['output'];
+  Viewer: Viewer;
   ID: Scalars['ID']['output'];
-  Int: Scalars['Int']['output'];
+  String: Scalars['String']['output'];
   Money: MoneyValue;
+  Int: Scalars['Int']['output'];
   Price: PriceRow;
   Product: ProductRow;
   Query: Record<PropertyKey, never>;
-  String: Scalars['String']['output'];
-  Viewer: Viewer;
+  Boolean: Scalars['Boolean']['output'];
+}>;
+
+export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  id?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
@@ -186,15 +192,15 @@ export type MoneyResolvers<ContextType = GraphQLContext, ParentType extends Reso
 
 export type PriceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Price'] = ResolversParentTypes['Price']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  unitAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['PriceKind'], ParentType, ContextType>;
   recurringInterval?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  unitAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
 }>;
 
 export type ProductResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product']> = ResolversObject<{
-  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   prices?: Resolver<Array<ResolversTypes['Price']>, ParentType, ContextType>;
 }>;
 
@@ -203,17 +209,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
-export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
-  id?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
-  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
-}>;
-
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
+  Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Price?: PriceResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
-  Viewer?: ViewerResolvers<ContextType>;
 }>;
 
