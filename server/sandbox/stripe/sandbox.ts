@@ -1,0 +1,100 @@
+// The Stripe sandbox: a stateful, offline emulator of the part of Stripe's API this project uses,
+// written once as a fetch-style handler. `npm start` serves it over HTTP (the official SDK reaches it
+// through host/port/protocol) and tests mount the same handler under msw.
+import type Stripe from 'stripe';
+import { SandboxCore, type SandboxCoreOptions } from './core';
+import { type ApiFault, type Route, Router } from './router';
+import { clockHandlers, resourceRoutes } from './resources';
+import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
+import type { WebhookFaults } from './webhooks';
+
+export interface StripeSandbox {
+  /** Handles one request: the Stripe API under /v1, hosted pages, and the /_sandbox control API. */
+  handle: (request: Request) => Promise<Response>;
+  core: SandboxCore;
+  /** Registers a webhook endpoint directly (as `npm start` does for the server) and returns it with its secret. */
+  addWebhookEndpoint: (url: string, enabledEvents?: string[]) => Stripe.WebhookEndpoint;
+  /** Fail the next API calls, in order, with these faults. */
+  failNext: (...faults: ApiFault[]) => void;
+  webhookFaults: WebhookFaults;
+  /** Delivers every webhook due now; resolves when all attempts are done. */
+  flushWebhooks: () => Promise<void>;
+  advanceClock: (seconds: number) => Promise<void>;
+  reset: () => void;
+}
+
+export function createStripeSandbox(options: SandboxCoreOptions & { extraRoutes?: Route[] }): StripeSandbox {
+  const core = new SandboxCore(options);
+  const router = new Router(core);
+  router.add(resourceRoutes);
+  if (options.extraRoutes) router.add(options.extraRoutes);
+
+  const sandbox: StripeSandbox = {
+    core,
+    async handle(request) {
+      const url = new URL(request.url);
+      if (url.pathname.startsWith('/v1/')) return router.handle(request, url);
+      if (url.pathname.startsWith(HOSTED_PAGE_PREFIX)) return handleHostedPage(core, request, url);
+      if (url.pathname.startsWith('/_sandbox/')) return control(sandbox, request, url);
+      return new Response('Not found', { status: 404 });
+    },
+    addWebhookEndpoint: (url, enabledEvents = ['*']) => core.events.createEndpoint(url, enabledEvents),
+    failNext: (...faults) => router.pendingFaults.push(...faults),
+    webhookFaults: core.events.faults,
+    flushWebhooks: () => core.events.flush(),
+    async advanceClock(seconds) {
+      core.clock.advance(seconds);
+      await onClockAdvanced(core);
+      await core.events.flush();
+    },
+    reset() {
+      core.reset();
+      router.reset();
+    },
+  };
+  return sandbox;
+}
+
+/** Time-driven work (expiring sessions, rolling subscription periods), in resource order. */
+async function onClockAdvanced(core: SandboxCore) {
+  for (const handler of clockHandlers) await handler(core);
+}
+
+/** The control API for tests and people driving the sandbox over HTTP (never part of Stripe's API). */
+async function control(sandbox: StripeSandbox, request: Request, url: URL): Promise<Response> {
+  const json = (body: unknown, status = 200) => Response.json(body, { status });
+  if (request.method !== 'POST') return json({ error: 'POST only' }, 405);
+  const body = (await request.json().catch(() => ({}))) as Record<string, unknown>;
+  switch (url.pathname) {
+    case '/_sandbox/reset':
+      sandbox.reset();
+      return json({ ok: true });
+    case '/_sandbox/clock/advance': {
+      const seconds = Number(body.seconds);
+      if (!Number.isInteger(seconds) || seconds < 0) return json({ error: 'seconds must be a non-negative integer' }, 400);
+      await sandbox.advanceClock(seconds);
+      return json({ now: sandbox.core.clock.now() });
+    }
+    case '/_sandbox/faults/api': {
+      const faults = body.faults;
+      if (!Array.isArray(faults) || !faults.every((f) => ['rate_limit', 'api_error', 'connection_reset'].includes(f))) {
+        return json({ error: 'faults must be a list of rate_limit, api_error, connection_reset' }, 400);
+      }
+      sandbox.failNext(...(faults as ApiFault[]));
+      return json({ ok: true });
+    }
+    case '/_sandbox/faults/webhooks': {
+      const faults = sandbox.webhookFaults;
+      if (body.dropNext !== undefined) faults.dropNext = Number(body.dropNext);
+      if (body.duplicateNext !== undefined) faults.duplicateNext = Number(body.duplicateNext);
+      if (body.reorder !== undefined) faults.reorder = Boolean(body.reorder);
+      if (body.delaySeconds !== undefined) faults.delaySeconds = Number(body.delaySeconds);
+      return json(faults);
+    }
+    case '/_sandbox/webhooks/flush':
+      await sandbox.flushWebhooks();
+      return json({ ok: true, pending: sandbox.core.events.pendingDeliveries() });
+    default:
+      return json({ error: `unknown control route ${url.pathname}` }, 404);
+  }
+}

@@ -1,0 +1,232 @@
+// Events and their signed delivery to registered webhook endpoints, as Stripe does it: every state
+// change emits an Event (listable for 30 days), each enabled endpoint gets a POST signed with its
+// secret, and a delivery that does not get a 2xx is retried with backoff. Faults can be injected
+// (drop, duplicate, reorder, delay) to test a receiver's handling of what Stripe really does.
+import { randomBytes } from 'node:crypto';
+import type Stripe from 'stripe';
+import type { SandboxClock } from './clock';
+import { newId } from './ids';
+import { signatureHeader } from './signing';
+import type { Collection, Store } from './store';
+
+export const SANDBOX_API_VERSION = '2026-10-28.endive';
+export const EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
+
+// Test mode retries a few times over hours (live mode: up to 3 days). In sandbox seconds.
+const RETRY_BACKOFF_SECONDS = [60, 300, 1800, 3600, 3 * 3600, 6 * 3600];
+
+export interface WebhookFaults {
+  /** The next N deliveries are silently lost (the event still exists and is listable). */
+  dropNext: number;
+  /** The next N deliveries are sent twice. */
+  duplicateNext: number;
+  /** Deliveries due together are sent newest first instead of oldest first. */
+  reorder: boolean;
+  /** Every new delivery waits this many sandbox seconds before its first attempt. */
+  delaySeconds: number;
+}
+
+export const noWebhookFaults = (): WebhookFaults => ({ dropNext: 0, duplicateNext: 0, reorder: false, delaySeconds: 0 });
+
+interface Delivery {
+  eventId: string;
+  endpointId: string;
+  attempt: number;
+  dueAt: number;
+}
+
+export interface DeliveryRecord {
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  url: string;
+  attempt: number;
+  status: number | 'network_error' | 'dropped';
+  at: number;
+}
+
+export type WebhookEndpoint = Stripe.WebhookEndpoint;
+
+export class EventBus {
+  readonly faults: WebhookFaults = noWebhookFaults();
+  /** Every delivery attempt, newest last: what tests and the console can inspect. */
+  readonly log: DeliveryRecord[] = [];
+  private queue: Delivery[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  readonly events: Collection<Stripe.Event>;
+  readonly endpoints: Collection<WebhookEndpoint>;
+  /** Endpoint secrets are shown only on creation, so they live beside the objects. */
+  private readonly secrets = new Map<string, string>();
+
+  constructor(
+    store: Store,
+    private readonly clock: SandboxClock,
+    private readonly fetchImpl: typeof fetch,
+  ) {
+    this.events = store.collection<Stripe.Event>('event');
+    this.endpoints = store.collection<WebhookEndpoint>('webhook_endpoint');
+  }
+
+  createEndpoint(url: string, enabledEvents: string[], extra: { description?: string | null; metadata?: Record<string, string>; secret?: string } = {}): WebhookEndpoint {
+    const secret = extra.secret ?? `whsec_${randomBytes(24).toString('base64url')}`;
+    const endpoint = {
+      id: newId('we'),
+      object: 'webhook_endpoint',
+      api_version: SANDBOX_API_VERSION,
+      application: null,
+      created: this.clock.now(),
+      description: extra.description ?? null,
+      enabled_events: enabledEvents,
+      livemode: false,
+      metadata: extra.metadata ?? {},
+      status: 'enabled',
+      url,
+    } as unknown as WebhookEndpoint;
+    this.endpoints.insert(endpoint);
+    this.secrets.set(endpoint.id, secret);
+    return { ...endpoint, secret } as WebhookEndpoint;
+  }
+
+  secretOf(endpointId: string): string | undefined {
+    return this.secrets.get(endpointId);
+  }
+
+  deleteEndpoint(id: string): void {
+    this.endpoints.delete(id);
+    this.secrets.delete(id);
+    this.queue = this.queue.filter((d) => d.endpointId !== id);
+  }
+
+  /** Records an Event for a state change and queues its delivery to every endpoint that wants it. */
+  emit(type: string, object: { id: string; object: string }, options: { previousAttributes?: Record<string, unknown>; request?: { id: string | null; idempotency_key: string | null } } = {}): Stripe.Event {
+    const targets = this.endpoints.newestFirst((e) => e.status === 'enabled' && (e.enabled_events.includes('*') || e.enabled_events.includes(type as never)));
+    const event = {
+      id: newId('evt'),
+      object: 'event',
+      api_version: SANDBOX_API_VERSION,
+      created: this.clock.now(),
+      data: {
+        object: structuredClone(object),
+        ...(options.previousAttributes ? { previous_attributes: structuredClone(options.previousAttributes) } : {}),
+      },
+      livemode: false,
+      pending_webhooks: targets.length,
+      request: options.request ?? { id: null, idempotency_key: null },
+      type,
+    } as unknown as Stripe.Event;
+    this.events.insert(event);
+    for (const endpoint of targets.reverse()) {
+      this.queue.push({ eventId: event.id, endpointId: endpoint.id, attempt: 1, dueAt: this.clock.now() + this.faults.delaySeconds });
+    }
+    this.kick();
+    return event;
+  }
+
+  /** Events still retained (30 days), newest first. */
+  retainedEvents(): Stripe.Event[] {
+    const horizon = this.clock.now() - EVENT_RETENTION_SECONDS;
+    return this.events.newestFirst((e) => e.created >= horizon);
+  }
+
+  /** Delivers in the background as deliveries fall due (npm start). Tests may use flush() instead. */
+  startAutoDelivery(intervalMs = 50): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer.unref();
+  }
+
+  stopAutoDelivery(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Attempts every delivery due now (and those that fall due while doing so); resolves when done. */
+  async flush(): Promise<void> {
+    while (this.pumping) await this.pumping;
+    await this.pump();
+  }
+
+  pendingDeliveries(): number {
+    return this.queue.length;
+  }
+
+  reset(): void {
+    this.queue = [];
+    this.log.length = 0;
+    this.secrets.clear();
+    Object.assign(this.faults, noWebhookFaults());
+  }
+
+  private kick(): void {
+    if (this.timer && !this.pumping) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return this.pumping;
+    this.pumping = (async () => {
+      try {
+        for (;;) {
+          const now = this.clock.now();
+          const due = this.queue.filter((d) => d.dueAt <= now);
+          if (due.length === 0) return;
+          this.queue = this.queue.filter((d) => d.dueAt > now);
+          if (this.faults.reorder) due.reverse();
+          for (const delivery of due) await this.attempt(delivery);
+        }
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    return this.pumping;
+  }
+
+  private async attempt(delivery: Delivery): Promise<void> {
+    const event = this.events.get(delivery.eventId);
+    const endpoint = this.endpoints.get(delivery.endpointId);
+    const secret = this.secrets.get(delivery.endpointId);
+    if (!event || !endpoint || !secret) return;
+    const record = { eventId: event.id, eventType: event.type, endpointId: endpoint.id, url: endpoint.url, attempt: delivery.attempt, at: this.clock.now() };
+    if (this.faults.dropNext > 0) {
+      this.faults.dropNext--;
+      this.log.push({ ...record, status: 'dropped' });
+      return;
+    }
+    const copies = this.faults.duplicateNext > 0 ? 2 : 1;
+    if (copies === 2) this.faults.duplicateNext--;
+    let ok = false;
+    for (let i = 0; i < copies; i++) {
+      const status = await this.post(endpoint.url, event, secret);
+      this.log.push({ ...record, status });
+      ok ||= typeof status === 'number' && status >= 200 && status < 300;
+    }
+    if (ok) {
+      (event as { pending_webhooks: number }).pending_webhooks = Math.max(0, event.pending_webhooks - 1);
+      return;
+    }
+    const backoff = RETRY_BACKOFF_SECONDS[delivery.attempt - 1];
+    if (backoff !== undefined) this.queue.push({ ...delivery, attempt: delivery.attempt + 1, dueAt: this.clock.now() + backoff });
+  }
+
+  private async post(url: string, event: Stripe.Event, secret: string): Promise<number | 'network_error'> {
+    // Stripe sends the event pretty-printed; receivers must verify the exact bytes.
+    const payload = JSON.stringify(event, null, 2);
+    try {
+      const response = await this.fetchImpl(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          // Signed with the real time, not sandbox time: receivers check the timestamp against their own clock.
+          'stripe-signature': signatureHeader(payload, secret, Math.floor(Date.now() / 1000)),
+        },
+        body: payload,
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      return response.status;
+    } catch {
+      return 'network_error';
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSandboxHarness } from '../helpers/stripeSandbox';
+
+// One msw server per file: msw patches the process's fetch once.
+const h = startSandboxHarness();
+afterAll(() => h.close());
+beforeEach(() => h.reset());
+
+describe('sandbox webhook endpoints', () => {
+  it('creates an endpoint through the SDK and shows its signing secret only at creation', async () => {
+    const created = await h.stripe.webhookEndpoints.create({ url: 'https://shop.example/webhooks', enabled_events: ['payment_intent.succeeded'] });
+    expect(created.id).toMatch(/^we_/);
+    expect(created.secret).toMatch(/^whsec_/);
+    expect(created.enabled_events).toEqual(['payment_intent.succeeded']);
+    const retrieved = await h.stripe.webhookEndpoints.retrieve(created.id);
+    expect(retrieved.secret).toBeUndefined();
+    expect(retrieved.url).toBe('https://shop.example/webhooks');
+  });
+
+  it('lists, updates and deletes endpoints', async () => {
+    const a = await h.stripe.webhookEndpoints.create({ url: 'https://a.example/hook', enabled_events: ['*'] });
+    const updated = await h.stripe.webhookEndpoints.update(a.id, { disabled: true, enabled_events: ['charge.refunded'] });
+    expect(updated.status).toBe('disabled');
+    expect(updated.enabled_events).toEqual(['charge.refunded']);
+    const list = await h.stripe.webhookEndpoints.list({ limit: 1 });
+    expect(list.data.map((e) => e.id)).toEqual([a.id]);
+    expect(list.has_more).toBe(true); // the harness's own receiver is the other one
+    const deleted = await h.stripe.webhookEndpoints.del(a.id);
+    expect(deleted.deleted).toBe(true);
+    await expect(h.stripe.webhookEndpoints.retrieve(a.id)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 404, code: 'resource_missing' });
+  });
+
+  it('rejects unknown parameters and missing required ones the way Stripe does', async () => {
+    await expect(h.stripe.webhookEndpoints.create({ url: 'https://a.example', enabled_events: ['*'], bogus: 1 } as never)).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'bogus',
+      code: 'parameter_unknown',
+    });
+    await expect(h.stripe.webhookEndpoints.create({ url: 'https://a.example' } as never)).rejects.toMatchObject({ statusCode: 400, param: 'enabled_events', code: 'parameter_missing' });
+  });
+
+  it('refuses a missing or non-test API key with 401', async () => {
+    const missing = await h.sandbox.handle(new Request('https://api.stripe.com/v1/events'));
+    expect(missing.status).toBe(401);
+    expect((await missing.json()).error.type).toBe('invalid_request_error');
+    const live = await h.sandbox.handle(new Request('https://api.stripe.com/v1/events', { headers: { authorization: 'Bearer sk_live_abcdefghijklmnop' } }));
+    expect(live.status).toBe(401);
+    expect((await live.json()).error.message).not.toContain('abcdefghijkl');
+  });
+});
+
+describe('sandbox events and signed deliveries', () => {
+  it('emits an event for a change, lists it, and delivers it signed to the registered endpoint', async () => {
+    const customer = await h.stripe.customers.create({ email: 'ada@example.com', name: 'Ada' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received.map((e) => [e.type, (e.data.object as { id: string }).id])).toEqual([['customer.created', customer.id]]);
+    const events = await h.stripe.events.list({ type: 'customer.created' });
+    expect(events.data.map((e) => e.id)).toEqual([h.received[0]!.id]);
+  });
+
+  it('retries a delivery that was not acknowledged, with backoff in sandbox time', async () => {
+    h.receiverStatus.value = 500;
+    await h.stripe.customers.create({ email: 'retry@example.com' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received).toHaveLength(1);
+    h.receiverStatus.value = 200;
+    await h.sandbox.flushWebhooks();
+    expect(h.received).toHaveLength(1); // not due yet
+    await h.sandbox.advanceClock(60);
+    expect(h.received).toHaveLength(2);
+    expect(h.received[1]!.id).toBe(h.received[0]!.id);
+  });
+
+  it('drops, duplicates and reorders deliveries when told to', async () => {
+    h.sandbox.webhookFaults.dropNext = 1;
+    await h.stripe.customers.create({ email: 'dropped@example.com' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received).toHaveLength(0);
+
+    h.sandbox.webhookFaults.duplicateNext = 1;
+    await h.stripe.customers.create({ email: 'twice@example.com' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received).toHaveLength(2);
+    expect(h.received[0]!.id).toBe(h.received[1]!.id);
+
+    h.received.length = 0;
+    h.sandbox.webhookFaults.reorder = true;
+    const first = await h.stripe.customers.create({ email: 'first@example.com' });
+    const second = await h.stripe.customers.create({ email: 'second@example.com' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received.map((e) => (e.data.object as { id: string }).id)).toEqual([second.id, first.id]);
+  });
+});
