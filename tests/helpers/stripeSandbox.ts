@@ -59,3 +59,23 @@ export function startSandboxHarness(options: { maxNetworkRetries?: number } = {}
   harness.close = () => server.close();
   return harness;
 }
+
+export interface StripeErrorFields {
+  type: string;
+  statusCode: number | undefined;
+  code: string | undefined;
+  param: string | undefined;
+  declineCode: string | undefined;
+  message: string;
+}
+
+/** The error a Stripe SDK call rejected with, as plain fields to assert on. */
+export async function stripeError(call: Promise<unknown>): Promise<StripeErrorFields> {
+  try {
+    await call;
+  } catch (error) {
+    const e = error as { type: string; statusCode?: number; code?: string; param?: string; decline_code?: string; message: string };
+    return { type: e.type, statusCode: e.statusCode, code: e.code, param: e.param, declineCode: e.decline_code, message: e.message };
+  }
+  throw new Error('expected the Stripe call to fail, but it succeeded');
+}

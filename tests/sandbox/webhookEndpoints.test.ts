@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandboxHarness } from '../helpers/stripeSandbox';
+import { startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 
 // One msw server per file: msw patches the process's fetch once.
 const h = startSandboxHarness();
@@ -27,16 +27,20 @@ describe('sandbox webhook endpoints', () => {
     expect(list.has_more).toBe(true); // the harness's own receiver is the other one
     const deleted = await h.stripe.webhookEndpoints.del(a.id);
     expect(deleted.deleted).toBe(true);
-    await expect(h.stripe.webhookEndpoints.retrieve(a.id)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 404, code: 'resource_missing' });
+    expect(await stripeError(h.stripe.webhookEndpoints.retrieve(a.id))).toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 404, code: 'resource_missing' });
   });
 
   it('rejects unknown parameters and missing required ones the way Stripe does', async () => {
-    await expect(h.stripe.webhookEndpoints.create({ url: 'https://a.example', enabled_events: ['*'], bogus: 1 } as never)).rejects.toMatchObject({
+    expect(await stripeError(h.stripe.webhookEndpoints.create({ url: 'https://a.example', enabled_events: ['*'], bogus: 1 } as never))).toMatchObject({
       statusCode: 400,
       param: 'bogus',
       code: 'parameter_unknown',
     });
-    await expect(h.stripe.webhookEndpoints.create({ url: 'https://a.example' } as never)).rejects.toMatchObject({ statusCode: 400, param: 'enabled_events', code: 'parameter_missing' });
+    expect(await stripeError(h.stripe.webhookEndpoints.create({ url: 'https://a.example' } as never))).toMatchObject({
+      statusCode: 400,
+      param: 'enabled_events',
+      code: 'parameter_missing',
+    });
   });
 
   it('refuses a missing or non-test API key with 401', async () => {

@@ -162,23 +162,23 @@ export class EventBus {
     if (this.timer && !this.pumping) void this.pump();
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return this.pumping;
-    this.pumping = (async () => {
-      try {
-        for (;;) {
-          const now = this.clock.now();
-          const due = this.queue.filter((d) => d.dueAt <= now);
-          if (due.length === 0) return;
-          this.queue = this.queue.filter((d) => d.dueAt > now);
-          if (this.faults.reorder) due.reverse();
-          for (const delivery of due) await this.attempt(delivery);
-        }
-      } finally {
-        this.pumping = undefined;
-      }
-    })();
+  private pump(): Promise<void> {
+    // `finally` runs after the assignment, so a drain that finds nothing due still clears the flag.
+    this.pumping ??= this.drain().finally(() => {
+      this.pumping = undefined;
+    });
     return this.pumping;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const now = this.clock.now();
+      const due = this.queue.filter((d) => d.dueAt <= now);
+      if (due.length === 0) return;
+      this.queue = this.queue.filter((d) => d.dueAt > now);
+      if (this.faults.reorder) due.reverse();
+      for (const delivery of due) await this.attempt(delivery);
+    }
   }
 
   private async attempt(delivery: Delivery): Promise<void> {
