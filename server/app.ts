@@ -15,6 +15,9 @@ import { createHttpApp } from './http/app';
 import { type Job, JobRunner } from './jobs/runner';
 import type { Logger } from './observability/logger';
 import { flushSentry } from './observability/sentry';
+import { createStripeSandbox, type StripeSandbox } from './sandbox/stripe/sandbox';
+import { createStripeClient } from './stripe/client';
+import type Stripe from 'stripe';
 import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredentials';
 
 export interface RunningApp {
@@ -22,6 +25,9 @@ export interface RunningApp {
   db: Db;
   devCredentials: DevCredentials | undefined;
   jobs: JobRunner;
+  /** The Stripe client: the real API, or the sandbox in this server when no key is configured. */
+  stripe: Stripe;
+  stripeSandbox: StripeSandbox | undefined;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -60,7 +66,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
 
   const apollo: ApolloServer<GraphQLContext> = await createApolloServer(config, logger);
   let accepting = true;
-  const app = createHttpApp({ apollo, auth: { db, verifyToken }, db, config, logger, isAcceptingTraffic: () => accepting });
+  // Sandbox mode: the Stripe emulator lives in this server; its public URL is known after listen.
+  const stripeSandbox =
+    config.stripe.mode === 'sandbox' && !config.isProduction
+      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) })
+      : undefined;
+  const app = createHttpApp({ apollo, auth: { db, verifyToken }, db, config, logger, isAcceptingTraffic: () => accepting, stripeSandbox });
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
@@ -70,6 +81,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+
+  if (stripeSandbox) {
+    stripeSandbox.core.publicUrl = url;
+    stripeSandbox.core.events.startAutoDelivery();
+  }
+  const stripe = createStripeClient(config.stripe, url);
 
   const jobs = new JobRunner(logger);
   jobs.start(options.jobs ?? []);
@@ -92,11 +109,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
         logger.warn({ timeoutMs: deadline }, 'shutdown timeout: closing the connections still open');
         server.closeAllConnections();
       }
+      stripeSandbox?.core.events.stopAutoDelivery();
       await jobs.stop(deadline);
       await apollo.stop();
       if (!options.db) await db.close();
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stop };
+  return { url, db, devCredentials, jobs, stripe, stripeSandbox, stop };
 }

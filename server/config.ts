@@ -55,6 +55,7 @@ const envSchema = z.object({
     z.string().regex(/^pk_(test|live)_[A-Za-z0-9]{8,}$/, { error: 'a Stripe publishable key (pk_test_… or pk_live_…)' }),
   ),
   STRIPE_WEBHOOK_SECRET: optional(webhookSecrets),
+  STRIPE_SANDBOX_PORT: withDefault(integer(0, 65535), 12111),
   SUPABASE_URL: optional(httpUrl),
   SUPABASE_ANON_KEY: optional(z.string().min(20, { error: 'the project anon (publishable) key' })),
   SUPABASE_JWT_SECRET: optional(z.string().min(32, { error: 'the JWT secret, at least 32 characters' })),
@@ -85,6 +86,8 @@ export interface Config {
     secretKey: string | undefined;
     publishableKey: string | undefined;
     webhookSecrets: string[];
+    /** Port of `npm run sandbox` (the sandbox served on its own). */
+    sandboxPort: number;
   };
   auth: {
     supabaseUrl: string | undefined;
@@ -161,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretKey: e.STRIPE_SECRET_KEY,
       publishableKey: e.STRIPE_PUBLISHABLE_KEY,
       webhookSecrets: e.STRIPE_WEBHOOK_SECRET ?? [],
+      sandboxPort: e.STRIPE_SANDBOX_PORT,
     },
     auth: {
       supabaseUrl: e.SUPABASE_URL,

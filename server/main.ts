@@ -17,6 +17,7 @@ function banner(config: Config, app: RunningApp): string {
     `  Database  ${database}`,
     `  Stripe    ${stripe}`,
   ];
+  if (app.stripeSandbox) lines.push(`  Sandbox   Stripe API at ${app.url}/v1 (any sk_test_ key); hosted checkout pages at ${app.url}/checkout/…`);
   if (app.devCredentials) {
     lines.push(
       '',

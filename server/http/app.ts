@@ -5,6 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Db } from '../db/db';
+import type { StripeSandbox } from '../sandbox/stripe/sandbox';
 import type { Logger } from '../observability/logger';
 import { withLogScope } from '../observability/logger';
 import { captureError } from '../observability/sentry';
@@ -16,6 +17,8 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   logger: Logger;
   /** False while the process drains for shutdown: /readyz then answers 503 so balancers move away. */
   isAcceptingTraffic: () => boolean;
+  /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout and /_sandbox. */
+  stripeSandbox?: StripeSandbox;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -68,6 +71,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   const graphql = graphqlRoute(deps);
   app.on(['GET', 'POST'], '/graphql', limit, graphql);
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
+
+  const sandbox = deps.stripeSandbox;
+  if (sandbox) {
+    // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
+    for (const prefix of ['/v1/*', '/checkout/*', '/_sandbox/*']) app.all(prefix, (c) => sandbox.handle(c.req.raw));
+  }
 
   mountConsole(app, deps.config.http.consoleDistDir);
 

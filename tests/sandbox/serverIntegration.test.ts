@@ -1,0 +1,41 @@
+// The sandbox inside the real server: `npm start` without a Stripe key serves the emulator on its
+// own port and points its Stripe client at it; with a key, the sandbox is not reachable at all.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+describe('the server in sandbox mode', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  it('gives the server a Stripe client that reaches the sandbox over real HTTP', async () => {
+    const customer = await server.app.stripe.customers.create({ email: 'real-http@example.com' });
+    expect(customer.id).toMatch(/^cus_/);
+    const again = await server.app.stripe.customers.retrieve(customer.id);
+    expect(again).toMatchObject({ id: customer.id, email: 'real-http@example.com' });
+  });
+
+  it('answers Stripe API calls from any client with a test key, as stripe-mock would', async () => {
+    const response = await fetch(`${server.url}/v1/customers?limit=1`, { headers: { authorization: 'Bearer sk_test_anything' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ object: 'list', url: '/v1/customers' });
+  });
+});
+
+describe('the server with real Stripe keys', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ STRIPE_SECRET_KEY: 'sk_test_realkeyconfigured', STRIPE_WEBHOOK_SECRET: 'whsec_configuredsecret' });
+  });
+  afterAll(() => server.stop());
+
+  it('does not serve the sandbox at all', async () => {
+    expect(server.app.stripeSandbox).toBeUndefined();
+    for (const path of ['/v1/customers', '/_sandbox/reset', '/checkout/cs_test_x']) {
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer sk_test_anything' } });
+      expect(response.status, path).toBe(404);
+    }
+  });
+});
