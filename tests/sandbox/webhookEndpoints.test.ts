@@ -94,4 +94,25 @@ describe('sandbox events and signed deliveries', () => {
     await h.sandbox.flushWebhooks();
     expect(h.received.map((e) => (e.data.object as { id: string }).id)).toEqual([second.id, first.id]);
   });
+
+  it('lists events newest first with type, created and cursor filters, and keeps them 30 days', async () => {
+    const a = await h.stripe.customers.create({ email: 'a@example.com' });
+    const b = await h.stripe.customers.create({ email: 'b@example.com' });
+    await h.stripe.customers.update(a.id, { name: 'Ada' });
+    const all = await h.stripe.events.list();
+    expect(all.data.map((e) => e.type)).toEqual(['customer.updated', 'customer.created', 'customer.created']);
+    const updated = all.data[0]!;
+    expect(updated.data.previous_attributes).toEqual({ name: null });
+    const page = await h.stripe.events.list({ type: 'customer.created', limit: 1 });
+    expect((page.data[0]!.data.object as { id: string }).id).toBe(b.id);
+    expect(page.has_more).toBe(true);
+    const next = await h.stripe.events.list({ type: 'customer.created', limit: 1, starting_after: page.data[0]!.id });
+    expect((next.data[0]!.data.object as { id: string }).id).toBe(a.id);
+    expect((await h.stripe.events.list({ created: { gt: updated.created } })).data).toEqual([]);
+
+    await h.sandbox.advanceClock(29 * 24 * 3600);
+    expect((await h.stripe.events.list()).data).toHaveLength(3);
+    await h.sandbox.advanceClock(2 * 24 * 3600);
+    expect((await h.stripe.events.list()).data).toHaveLength(0);
+  });
 });
