@@ -17,7 +17,7 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   logger: Logger;
   /** False while the process drains for shutdown: /readyz then answers 503 so balancers move away. */
   isAcceptingTraffic: () => boolean;
-  /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout and /_sandbox. */
+  /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout, /3ds and /_sandbox. */
   stripeSandbox?: StripeSandbox;
 }
 
@@ -75,7 +75,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   const sandbox = deps.stripeSandbox;
   if (sandbox) {
     // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
-    for (const prefix of ['/v1/*', '/checkout/*', '/_sandbox/*']) app.all(prefix, (c) => sandbox.handle(c.req.raw));
+    for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) app.all(prefix, (c) => sandbox.handle(c.req.raw));
   }
 
   mountConsole(app, deps.config.http.consoleDistDir);

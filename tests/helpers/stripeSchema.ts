@@ -77,13 +77,42 @@ export function stripeSchemaErrors(schemaName: string, value: unknown): string[]
     if (!validate) throw new Error(`No schema named ${schemaName} in spec3.json`);
     validators.set(schemaName, validate);
   }
-  const excused = new Set(EXCUSED_FIELDS[schemaName] ?? []);
-  if (validate(value)) return [];
-  const isExcused = (e: ErrorObject) =>
-    excused.has(e.instancePath.split('/')[1] ?? '') || (e.instancePath === '' && excused.has(String((e.params as { missingProperty?: string }).missingProperty)));
+  const plain = fromSdk(value);
+  if (validate(plain)) return [];
   return (validate.errors ?? [])
-    .filter((e: ErrorObject) => !isExcused(e))
+    .filter((e: ErrorObject) => !isExcused(schemaName, plain, e))
     .map((e: ErrorObject) => `${e.instancePath || '(root)'} ${e.message}${e.params ? ' ' + JSON.stringify(e.params) : ''}`);
+}
+
+/**
+ * Whether an error concerns an excused field of the object it sits in, at any depth: an invoice
+ * embeds line items, a subscription its items, each named by its own `object` field.
+ */
+function isExcused(rootSchema: string, root: unknown, error: ErrorObject): boolean {
+  const segments = error.instancePath.split('/').slice(1);
+  if (error.keyword === 'required') segments.push(String((error.params as { missingProperty?: string }).missingProperty));
+  let node: unknown = root;
+  let owner = rootSchema;
+  for (const segment of segments) {
+    if (EXCUSED_FIELDS[owner]?.includes(segment)) return true;
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<string, unknown>)[segment];
+    const type = node !== null && typeof node === 'object' ? (node as { object?: unknown }).object : undefined;
+    if (typeof type === 'string') owner = type;
+  }
+  return false;
+}
+
+/**
+ * The object as it was on the wire. The SDK turns decimal strings (`unit_amount_decimal`) into its
+ * own Decimal class when it parses a response; the API sends strings.
+ */
+function fromSdk(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromSdk);
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return String(value);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromSdk(v)]));
 }
 
 /**

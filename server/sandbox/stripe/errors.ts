@@ -37,12 +37,17 @@ export const resourceMissing = (kind: string, id: string, param = 'id') =>
 
 export const unexpectedState = (message: string) => invalidRequest(message, undefined, 'payment_intent_unexpected_state');
 
+// Stripe tells its SDKs which failures are safe to retry; stripe-node retries a 429 only when told so.
 export const rateLimited = () =>
-  new StripeApiError(429, {
-    type: 'invalid_request_error',
-    code: 'rate_limit',
-    message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.',
-  });
+  new StripeApiError(
+    429,
+    {
+      type: 'invalid_request_error',
+      code: 'rate_limit',
+      message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.',
+    },
+    { 'stripe-should-retry': 'true' },
+  );
 
 export const apiError = () =>
   new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred on the sandbox (injected fault).' });

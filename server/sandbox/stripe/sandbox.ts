@@ -6,10 +6,11 @@ import { SandboxCore, type SandboxCoreOptions } from './core';
 import { type ApiFault, type Route, Router } from './router';
 import { clockHandlers, resourceRoutes } from './resources';
 import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
+import { handleThreeDSecurePage, THREE_D_SECURE_PREFIX } from './resources/paymentIntents';
 import type { WebhookFaults } from './webhooks';
 
 export interface StripeSandbox {
-  /** Handles one request: the Stripe API under /v1, hosted pages, and the /_sandbox control API. */
+  /** Handles one request: the Stripe API under /v1, hosted pages (checkout, 3-D Secure), and the /_sandbox control API. */
   handle: (request: Request) => Promise<Response>;
   core: SandboxCore;
   /** Registers a webhook endpoint directly (as `npm start` does for the server) and returns it with its secret. */
@@ -35,6 +36,7 @@ export function createStripeSandbox(options: SandboxCoreOptions & { extraRoutes?
       const url = new URL(request.url);
       if (url.pathname.startsWith('/v1/')) return router.handle(request, url);
       if (url.pathname.startsWith(HOSTED_PAGE_PREFIX)) return handleHostedPage(core, request, url);
+      if (url.pathname.startsWith(THREE_D_SECURE_PREFIX)) return handleThreeDSecurePage(core, request, url);
       if (url.pathname.startsWith('/_sandbox/')) return control(sandbox, request, url);
       return new Response('Not found', { status: 404 });
     },

@@ -1,10 +1,20 @@
 // Every resource module's routes, and what each does when sandbox time moves forward.
 import type { SandboxCore } from '../core';
 import type { Route } from '../router';
+import { checkoutSessionRoutes, expireDueSessions } from './checkoutSessions';
 import { customerRoutes } from './customers';
 import { eventRoutes } from './events';
 import { webhookEndpointRoutes } from './webhookEndpoints';
+import { chargeRoutes } from './charges';
+import { disputeRoutes } from './disputes';
+import { paymentIntentRoutes, settlePaymentIntents } from './paymentIntents';
+import { paymentMethodRoutes } from './paymentMethods';
+import { refundRoutes } from './refunds';
+import { productRoutes } from './products';
+import { priceRoutes } from './prices';
+import { advanceSubscriptions, subscriptionRoutes } from './subscriptions';
+import { invoiceRoutes } from './invoices';
 
-export const resourceRoutes: Route[] = [...customerRoutes, ...eventRoutes, ...webhookEndpointRoutes];
+export const resourceRoutes: Route[] = [...paymentIntentRoutes, ...chargeRoutes, ...refundRoutes, ...disputeRoutes, ...paymentMethodRoutes, ...customerRoutes, ...eventRoutes, ...webhookEndpointRoutes, ...checkoutSessionRoutes, ...productRoutes, ...priceRoutes, ...subscriptionRoutes, ...invoiceRoutes];
 
-export const clockHandlers: Array<(core: SandboxCore) => void | Promise<void>> = [];
+export const clockHandlers: Array<(core: SandboxCore) => void | Promise<void>> = [settlePaymentIntents, expireDueSessions, advanceSubscriptions];
