@@ -7,6 +7,7 @@ import { invalidRequest } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, expandList, optionalString, type Params, rejectUnknown } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route } from '../router';
 import type { TestBehaviour } from './paymentMethods';
 
@@ -30,14 +31,6 @@ function sellerMessage(decline: Decline | undefined): string {
 }
 
 /** Changed keys with their old values, as in an event's previous_attributes. */
-export function changedAttributes<T extends object>(before: T, after: T): Record<string, unknown> {
-  const previous: Record<string, unknown> = {};
-  for (const key of Object.keys(after) as Array<keyof T>) {
-    if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) previous[key as string] = before[key] ?? null;
-  }
-  return previous;
-}
-
 function paymentMethodDetails(core: SandboxCore, pm: Stripe.PaymentMethod, intent: Stripe.PaymentIntent, status: 'succeeded' | 'pending' | 'failed'): Stripe.Charge.PaymentMethodDetails {
   if (pm.type === 'us_bank_account' && pm.us_bank_account) {
     const bank = pm.us_bank_account;
@@ -221,7 +214,7 @@ export const chargeRoutes: Route[] = [
         charge.customer = customer;
       }
       charge.metadata = applyMetadata(charge.metadata, params);
-      const previous = changedAttributes(before, charge);
+      const previous = previousAttributes(before, charge);
       if (Object.keys(previous).length > 0) core.events.emit('charge.updated', charge, { previousAttributes: previous, request: ctx.eventRequest });
       return chargeView(core, charge, params);
     },

@@ -4,6 +4,7 @@ import { invalidRequest } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalString, type Params, rejectUnknown } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route, RouteContext } from '../router';
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -91,10 +92,7 @@ export const customerRoutes: Route[] = [
         if (value !== undefined) customer[field] = value === '' ? null : value;
       }
       customer.metadata = applyMetadata(customer.metadata, params);
-      const previous: Record<string, unknown> = {};
-      for (const key of Object.keys(customer) as Array<keyof Stripe.Customer>) {
-        if (JSON.stringify(customer[key]) !== JSON.stringify(before[key])) previous[key] = before[key];
-      }
+      const previous = previousAttributes(before, customer);
       if (Object.keys(previous).length > 0) core.events.emit('customer.updated', customer, { previousAttributes: previous, request: ctx.eventRequest });
       return customer;
     },

@@ -7,8 +7,9 @@ import { invalidRequest } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalString, rejectUnknown } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route } from '../router';
-import { type Actor, changedAttributes } from './charges';
+import { type Actor} from './charges';
 
 export const disputes = (core: SandboxCore) => core.store.collection<Stripe.Dispute>('dispute');
 
@@ -120,7 +121,7 @@ export const disputeRoutes: Route[] = [
       const dispute = disputes(core).require(path.dispute!, 'dispute');
       const before = structuredClone(dispute);
       dispute.metadata = applyMetadata(dispute.metadata, params);
-      const previous = changedAttributes(before, dispute);
+      const previous = previousAttributes(before, dispute);
       if (Object.keys(previous).length > 0) core.events.emit('charge.dispute.updated', dispute, { previousAttributes: previous, request: ctx.eventRequest });
       return dispute;
     },

@@ -6,8 +6,9 @@ import { invalidRequest, missingParam, StripeApiError } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalBoolean, optionalEnum, optionalInteger, optionalObject, optionalString, type Params, rejectUnknown } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route, RouteContext } from '../router';
-import { changedFields, createProduct, products } from './products';
+import { createProduct, products } from './products';
 
 export const prices = (core: SandboxCore) => core.store.collection<Stripe.Price>('price');
 
@@ -209,7 +210,7 @@ export const priceRoutes: Route[] = [
       const taxBehavior = optionalEnum(params, 'tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
       if (taxBehavior) price.tax_behavior = taxBehavior;
       price.metadata = applyMetadata(price.metadata, params);
-      const previous = changedFields(before, price);
+      const previous = previousAttributes(before, price);
       if (Object.keys(previous).length > 0) core.events.emit('price.updated', price, { previousAttributes: previous, request: ctx.eventRequest });
       return price;
     },

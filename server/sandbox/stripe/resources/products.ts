@@ -6,6 +6,7 @@ import { invalidRequest } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalBoolean, optionalObject, optionalString, type Params, rejectUnknown, requireString } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route, RouteContext } from '../router';
 import { createPrice } from './prices';
 
@@ -61,14 +62,6 @@ export function createProduct(ctx: RouteContext, params: Params): Stripe.Product
     product.default_price = price.id;
   }
   return product;
-}
-
-function diff<T extends object>(before: T, after: T): Record<string, unknown> {
-  const previous: Record<string, unknown> = {};
-  for (const key of Object.keys(after) as Array<keyof T>) {
-    if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) previous[key as string] = before[key];
-  }
-  return previous;
 }
 
 export const productRoutes: Route[] = [
@@ -128,7 +121,7 @@ export const productRoutes: Route[] = [
         product.default_price = defaultPrice || null;
       }
       product.metadata = applyMetadata(product.metadata, params);
-      const previous = diff(before, product);
+      const previous = previousAttributes(before, product);
       if (Object.keys(previous).length > 0) {
         product.updated = core.clock.now();
         core.events.emit('product.updated', product, { previousAttributes: previous, request: ctx.eventRequest });
@@ -138,4 +131,3 @@ export const productRoutes: Route[] = [
   },
 ];
 
-export { diff as changedFields };

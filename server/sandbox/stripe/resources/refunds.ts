@@ -8,8 +8,9 @@ import { invalidRequest, StripeApiError } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalEnum, optionalInteger, optionalString, type Params, rejectUnknown } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route } from '../router';
-import { type Actor, changedAttributes, charges } from './charges';
+import { type Actor, charges } from './charges';
 
 export const refunds = (core: SandboxCore) => core.store.collection<Stripe.Refund>('refund');
 
@@ -82,7 +83,7 @@ export function refundCharge(
   charge.amount_refunded += amount;
   charge.refunded = charge.amount_refunded >= charge.amount;
   core.events.emit('refund.created', refund, { request: actor.eventRequest });
-  core.events.emit('charge.refunded', charge, { previousAttributes: changedAttributes(before, charge), request: actor.eventRequest });
+  core.events.emit('charge.refunded', charge, { previousAttributes: previousAttributes(before, charge), request: actor.eventRequest });
   return refund;
 }
 
@@ -148,7 +149,7 @@ export const refundRoutes: Route[] = [
       const refund = refunds(core).require(path.refund!, 'refund');
       const before = structuredClone(refund);
       refund.metadata = applyMetadata(refund.metadata ?? {}, params);
-      const previous = changedAttributes(before, refund);
+      const previous = previousAttributes(before, refund);
       if (Object.keys(previous).length > 0) core.events.emit('refund.updated', refund, { previousAttributes: previous, request: ctx.eventRequest });
       return refund;
     },

@@ -40,6 +40,7 @@ import {
   rejectUnknown,
   requireString,
 } from '../params';
+import { previousAttributes } from '../previousAttributes';
 import type { Route, RouteContext } from '../router';
 import { customers } from './customers';
 import {
@@ -57,7 +58,7 @@ import {
 } from './invoices';
 import { resolvePaymentMethod } from './paymentMethods';
 import { createPriceFromData, prices, withPrefix } from './prices';
-import { changedFields, products } from './products';
+import { products } from './products';
 
 export const subscriptions = (core: SandboxCore) => core.store.collection<Stripe.Subscription>('subscription');
 
@@ -652,7 +653,7 @@ function updateSubscription(ctx: RouteContext): Stripe.Subscription {
   }
   if (!paid && sub.collection_method === 'charge_automatically' && paymentBehavior === 'allow_incomplete' && sub.status === 'active') sub.status = 'past_due';
 
-  const previous = changedFields(before, sub);
+  const previous = previousAttributes(before, sub);
   if (Object.keys(previous).length > 0) core.events.emit('customer.subscription.updated', sub, { previousAttributes: previous, request: ctx.eventRequest });
   sink.flush();
   return sub;
@@ -729,7 +730,7 @@ function resumeSubscription(ctx: RouteContext): Stripe.Subscription {
   const sink = new EventSink(core, ctx.eventRequest);
   const { paid } = billSubscription(core, sub, lines, 'subscription_update', { start: now, end: now }, sink);
   sub.status = paid || sub.collection_method === 'send_invoice' ? 'active' : 'past_due';
-  const previous = changedFields(before, sub);
+  const previous = previousAttributes(before, sub);
   core.events.emit('customer.subscription.resumed', sub, { request: ctx.eventRequest });
   core.events.emit('customer.subscription.updated', sub, { previousAttributes: previous, request: ctx.eventRequest });
   sink.flush();
@@ -763,7 +764,7 @@ function expireIncomplete(core: SandboxCore, sub: Stripe.Subscription): void {
   sub.ended_at = sub.created + INCOMPLETE_EXPIRY_SECONDS;
   sink.flush();
   // Stripe documents incomplete_expired as terminal; the sandbox reports it as an update.
-  core.events.emit('customer.subscription.updated', sub, { previousAttributes: changedFields(before, sub) });
+  core.events.emit('customer.subscription.updated', sub, { previousAttributes: previousAttributes(before, sub) });
 }
 
 /** Handles the next period boundary if it has passed; returns whether there may be another. */
@@ -786,7 +787,7 @@ function rollOnce(core: SandboxCore, sub: Stripe.Subscription, now: number): boo
     const behavior = sub.trial_settings?.end_behavior.missing_payment_method;
     if (behavior === 'pause') {
       sub.status = 'paused';
-      core.events.emit('customer.subscription.updated', sub, { previousAttributes: changedFields(before, sub) });
+      core.events.emit('customer.subscription.updated', sub, { previousAttributes: previousAttributes(before, sub) });
       core.events.emit('customer.subscription.paused', sub);
       return false;
     }
@@ -809,7 +810,7 @@ function rollOnce(core: SandboxCore, sub: Stripe.Subscription, now: number): boo
   if (invoice.status !== 'draft' && invoice.status !== 'void' && invoice.status !== 'uncollectible' && sub.collection_method === 'charge_automatically') {
     sub.status = paid ? 'active' : 'past_due';
   }
-  core.events.emit('customer.subscription.updated', sub, { previousAttributes: changedFields(before, sub) });
+  core.events.emit('customer.subscription.updated', sub, { previousAttributes: previousAttributes(before, sub) });
   sink.flush();
   return true;
 }
