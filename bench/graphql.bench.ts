@@ -45,6 +45,8 @@ export async function benchGraphql() {
   });
 
   const cases = [
+    // No database work at all: the cost of the HTTP edge and GraphQL execution alone.
+    { name: 'viewer (anonymous, no database)', body: JSON.stringify({ query: '{ viewer { role } }' }), headers: {} as Record<string, string> },
     { name: 'pricing (anonymous)', body: JSON.stringify({ query: '{ pricing { id name prices { id unitAmount { amount currency formatted } } } }' }), headers: {} as Record<string, string> },
     { name: 'viewer (API key)', body: JSON.stringify({ query: '{ viewer { role id name } }' }), headers: { authorization: `Bearer ${key}` } },
   ];

@@ -39,10 +39,10 @@ export const median = (values: number[]) => {
 
 export function printTable(title: string, rows: Array<[string, number, number | undefined, string]>) {
   console.log(`\n${title}`);
-  console.log(`${'metric'.padEnd(22)}${'ours'.padStart(12)}${'peer'.padStart(12)}${'ours/peer'.padStart(12)}`);
+  console.log(`${'metric'.padEnd(22)}${'ours'.padStart(14)}${'peer'.padStart(14)}${'ours/peer'.padStart(14)}`);
   for (const [name, ours, peer, unit] of rows) {
     const ratio = peer ? (ours / peer).toFixed(2) : '-';
     const fmt = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v * 10) / 10}${unit}`);
-    console.log(`${name.padEnd(22)}${fmt(ours).padStart(12)}${fmt(peer).padStart(12)}${ratio.padStart(12)}`);
+    console.log(`${name.padEnd(22)}${fmt(ours).padStart(14)}${fmt(peer).padStart(14)}${ratio.padStart(14)}`);
   }
 }

@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Db } from '../db/db';
 import type { StripeSandbox } from '../sandbox/stripe/sandbox';
 import type { Logger } from '../observability/logger';
@@ -60,16 +59,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
     }
   });
 
-  const limit = bodyLimit({
-    maxSize: deps.config.http.bodyLimitBytes,
-    onError: (c) =>
-      c.json(
-        { errors: [{ message: `The request body is larger than ${deps.config.http.bodyLimitBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] },
-        413,
-      ),
-  });
-  const graphql = graphqlRoute(deps);
-  app.on(['GET', 'POST'], '/graphql', limit, graphql);
+  // The body size limit is enforced while reading the body (server/http/body.ts).
+  app.on(['GET', 'POST'], '/graphql', graphqlRoute(deps));
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
 
   const sandbox = deps.stripeSandbox;

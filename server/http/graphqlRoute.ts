@@ -8,6 +8,7 @@ import type { Db } from '../db/db';
 import { AppError } from '../errors';
 import type { GraphQLContext } from '../graphql/context';
 import type { Logger } from '../observability/logger';
+import { BodyTooLargeError, readBodyText } from './body';
 import type { AppEnv } from './types';
 
 export interface GraphQLRouteDeps {
@@ -24,7 +25,14 @@ export function graphqlRoute(deps: GraphQLRouteDeps) {
   return async (c: Context<AppEnv>) => {
     let body: unknown;
     if (c.req.method === 'POST') {
-      const text = await c.req.text();
+      let text: string;
+      try {
+        text = await readBodyText(c, deps.config.http.bodyLimitBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        c.header('Connection', 'close');
+        return c.json(errorBody(error.message, 'BAD_USER_INPUT'), 413);
+      }
       const contentType = c.req.header('content-type') ?? '';
       if (contentType.includes('application/json')) {
         try {

@@ -1,2 +1,4 @@
-/** Variables every route can read from Hono's context. */
-export type AppEnv = { Variables: { requestId: string } };
+import type { HttpBindings } from '@hono/node-server';
+
+/** What every route can read from Hono's context: the Node request (when served by Node) and our variables. */
+export type AppEnv = { Bindings: Partial<HttpBindings>; Variables: { requestId: string } };
