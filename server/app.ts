@@ -28,6 +28,8 @@ export interface RunningApp {
   /** The Stripe client: the real API, or the sandbox in this server when no key is configured. */
   stripe: Stripe;
   stripeSandbox: StripeSandbox | undefined;
+  /** The signing secret of the endpoint the sandbox delivers this server's webhooks to (sandbox mode). */
+  sandboxWebhookSecret: string | undefined;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -82,10 +84,9 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
 
-  if (stripeSandbox) {
-    stripeSandbox.core.publicUrl = url;
-    stripeSandbox.core.events.startAutoDelivery();
-  }
+  // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
+  // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
+  const sandboxWebhookEndpoint = stripeSandbox ? registerSandboxWebhook(stripeSandbox, url) : undefined;
   const stripe = createStripeClient(config.stripe, url);
 
   const jobs = new JobRunner(logger);
@@ -116,5 +117,14 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe, stripeSandbox, stop };
+  return { url, db, devCredentials, jobs, stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
+}
+
+export const WEBHOOK_PATH = '/webhooks/stripe';
+
+function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {
+  sandbox.core.publicUrl = serverUrl;
+  const endpoint = sandbox.addWebhookEndpoint(`${serverUrl}${WEBHOOK_PATH}`, ['*']);
+  sandbox.core.events.startAutoDelivery();
+  return endpoint;
 }

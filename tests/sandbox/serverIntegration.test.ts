@@ -17,6 +17,12 @@ describe('the server in sandbox mode', () => {
     expect(again).toMatchObject({ id: customer.id, email: 'real-http@example.com' });
   });
 
+  it('registers the server’s own webhook endpoint with the sandbox and keeps its signing secret', async () => {
+    const endpoints = await server.app.stripe.webhookEndpoints.list();
+    expect(endpoints.data.map((e) => [e.url, e.enabled_events, e.status])).toEqual([[`${server.url}/webhooks/stripe`, ['*'], 'enabled']]);
+    expect(server.app.sandboxWebhookSecret).toMatch(/^whsec_/);
+  });
+
   it('answers Stripe API calls from any client with a test key, as stripe-mock would', async () => {
     const response = await fetch(`${server.url}/v1/customers?limit=1`, { headers: { authorization: 'Bearer sk_test_anything' } });
     expect(response.status).toBe(200);
@@ -33,6 +39,7 @@ describe('the server with real Stripe keys', () => {
 
   it('does not serve the sandbox at all', async () => {
     expect(server.app.stripeSandbox).toBeUndefined();
+    expect(server.app.sandboxWebhookSecret).toBeUndefined();
     for (const path of ['/v1/customers', '/_sandbox/reset', '/checkout/cs_test_x']) {
       const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer sk_test_anything' } });
       expect(response.status, path).toBe(404);

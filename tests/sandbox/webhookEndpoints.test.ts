@@ -75,7 +75,7 @@ describe('sandbox events and signed deliveries', () => {
     expect(h.received[1]!.id).toBe(h.received[0]!.id);
   });
 
-  it('drops, duplicates and reorders deliveries when told to', async () => {
+  it('drops, duplicates, delays and reorders deliveries when told to', async () => {
     h.sandbox.webhookFaults.dropNext = 1;
     await h.stripe.customers.create({ email: 'dropped@example.com' });
     await h.sandbox.flushWebhooks();
@@ -86,6 +86,15 @@ describe('sandbox events and signed deliveries', () => {
     await h.sandbox.flushWebhooks();
     expect(h.received).toHaveLength(2);
     expect(h.received[0]!.id).toBe(h.received[1]!.id);
+
+    h.received.length = 0;
+    h.sandbox.webhookFaults.delaySeconds = 30;
+    await h.stripe.customers.create({ email: 'late@example.com' });
+    await h.sandbox.flushWebhooks();
+    expect(h.received).toHaveLength(0);
+    await h.sandbox.advanceClock(30);
+    expect(h.received).toHaveLength(1);
+    h.sandbox.webhookFaults.delaySeconds = 0;
 
     h.received.length = 0;
     h.sandbox.webhookFaults.reorder = true;
