@@ -30,9 +30,11 @@ async function submitPage(session: Stripe.Checkout.Session, form: Record<string,
 
 describe('checkout sessions: create', () => {
   it('creates an open, unpaid payment-mode session with price_data line items', async () => {
+    const before = h.sandbox.core.clock.now();
     const session = await h.stripe.checkout.sessions.create(
       sessionParams({ metadata: { order: 'o_1' }, client_reference_id: 'cart_42', customer_email: 'ada@example.com' }),
     );
+    const after = h.sandbox.core.clock.now();
     expect(session.id).toMatch(/^cs_test_[A-Za-z0-9]+$/);
     expect(session).toMatchObject({
       object: 'checkout.session',
@@ -55,9 +57,9 @@ describe('checkout sessions: create', () => {
       payment_method_types: ['card'],
     });
     expect(session.line_items).toBeUndefined();
-    const now = Math.floor(Date.now() / 1000);
     expect(session.expires_at - session.created).toBe(24 * 3600);
-    expect(Math.abs(session.created - now)).toBeLessThan(5);
+    expect(session.created).toBeGreaterThanOrEqual(before);
+    expect(session.created).toBeLessThanOrEqual(after);
     // Stripe emits no event for a new session.
     const events = await h.stripe.events.list();
     expect(events.data.filter((e) => e.type.startsWith('checkout.'))).toEqual([]);
@@ -165,7 +167,8 @@ describe('checkout sessions: retrieve, list, line items, expire', () => {
   });
 
   it('expires open sessions when the sandbox clock passes expires_at', async () => {
-    const now = Math.floor(Date.now() / 1000);
+    h.sandbox.core.clock.freeze(); // exact boundaries below: real seconds must not slip in
+    const now = h.sandbox.core.clock.now();
     const soon = await h.stripe.checkout.sessions.create(sessionParams({ expires_at: now + 3600 }));
     const later = await h.stripe.checkout.sessions.create(sessionParams());
     await h.sandbox.advanceClock(3599);

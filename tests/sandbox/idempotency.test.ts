@@ -65,6 +65,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('forgets keys after 24 hours of sandbox time', async () => {
+    h.sandbox.core.clock.freeze(); // exact boundary below: real seconds must not slip in
     const first = await h.stripe.paymentIntents.create(params, { idempotencyKey: 'daily' });
     await h.sandbox.advanceClock(24 * 3600 - 10);
     expect((await h.stripe.paymentIntents.create(params, { idempotencyKey: 'daily' })).id).toBe(first.id);

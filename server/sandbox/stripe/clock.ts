@@ -5,9 +5,14 @@
  */
 export class SandboxClock {
   private offsetSeconds = 0;
+  private frozenAt: number | undefined;
   constructor(private readonly realNowMs: () => number = Date.now) {}
   now(): number {
-    return Math.floor(this.realNowMs() / 1000) + this.offsetSeconds;
+    return (this.frozenAt ?? Math.floor(this.realNowMs() / 1000)) + this.offsetSeconds;
+  }
+  /** Stops real time from moving sandbox time (only advance() does), for tests at exact boundaries. */
+  freeze(): void {
+    this.frozenAt ??= Math.floor(this.realNowMs() / 1000);
   }
   advance(seconds: number): number {
     if (!Number.isInteger(seconds) || seconds < 0) throw new Error('The sandbox clock only moves forward, by whole seconds');
@@ -16,5 +21,6 @@ export class SandboxClock {
   }
   reset(): void {
     this.offsetSeconds = 0;
+    this.frozenAt = undefined;
   }
 }
