@@ -12,7 +12,7 @@ const noRetries = new Stripe('sk_test_sandbox_no_retries', {
 afterAll(() => h.close());
 beforeEach(() => h.reset());
 
-const params = { amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true };
+const params = { amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' };
 
 async function intentCount(): Promise<number> {
   return (await h.stripe.paymentIntents.list({ limit: 100 })).data.length;
@@ -72,7 +72,7 @@ describe('API fault injection', () => {
   it('a fault on a confirm does not charge twice when the SDK retries it', async () => {
     const pi = await h.stripe.paymentIntents.create({ amount: 1500, currency: 'usd' });
     h.sandbox.failNext('connection_reset');
-    const confirmed = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' });
+    const confirmed = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa', return_url: 'https://shop.example/return' });
     expect(confirmed.status).toBe('succeeded');
     expect((await h.stripe.charges.list({ payment_intent: pi.id })).data).toHaveLength(1);
   });

@@ -49,8 +49,8 @@ describe('Idempotency-Key', () => {
 
   it('replays a declined confirmation (402) rather than charging again', async () => {
     const pi = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
-    const first = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: 'confirm-1' }).catch((e: unknown) => e);
-    const second = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: 'confirm-1' }).catch((e: unknown) => e);
+    const first = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_chargeDeclined', return_url: 'https://shop.example/return' }, { idempotencyKey: 'confirm-1' }).catch((e: unknown) => e);
+    const second = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_chargeDeclined', return_url: 'https://shop.example/return' }, { idempotencyKey: 'confirm-1' }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(second).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect((second as Stripe.errors.StripeCardError).headers?.['idempotent-replayed']).toBe('true');

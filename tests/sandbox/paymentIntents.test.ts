@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { completeThreeDSecure } from '../../server/sandbox/stripe/resources/paymentIntents';
 import { paymentMethodForCardNumber } from '../../server/sandbox/stripe/resources/paymentMethods';
-import { SANDBOX_PUBLIC_URL, startSandboxHarness } from '../helpers/stripeSandbox';
+import { SANDBOX_PUBLIC_URL, startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 
 // One msw server per file: msw patches the process's fetch once.
 const h = startSandboxHarness();
@@ -39,7 +39,7 @@ describe('PaymentIntents: successful payments with test cards', () => {
     expect(created.automatic_payment_methods).toEqual({ enabled: true, allow_redirects: 'always' });
     expect(created.latest_charge).toBeNull();
 
-    const confirmed = await h.stripe.paymentIntents.confirm(created.id, { payment_method: 'pm_card_visa' });
+    const confirmed = await h.stripe.paymentIntents.confirm(created.id, { payment_method: 'pm_card_visa', return_url: 'https://shop.example/return' });
     expect(confirmed.status).toBe('succeeded');
     expect(confirmed.amount_received).toBe(2000);
     expect(confirmed.payment_method).toMatch(/^pm_/);
@@ -78,7 +78,7 @@ describe('PaymentIntents: successful payments with test cards', () => {
   });
 
   it('creates and confirms in one call, and expands latest_charge', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 1234, currency: 'eur', payment_method: 'pm_card_mastercard', confirm: true, expand: ['latest_charge'] });
+    const pi = await h.stripe.paymentIntents.create({ amount: 1234, currency: 'eur', payment_method: 'pm_card_mastercard', confirm: true, return_url: 'https://shop.example/return', expand: ['latest_charge'] });
     expect(pi.status).toBe('succeeded');
     const charge = pi.latest_charge as Stripe.Charge;
     expect(charge.object).toBe('charge');
@@ -90,7 +90,7 @@ describe('PaymentIntents: successful payments with test cards', () => {
   it('takes a payment method at creation (requires_confirmation) and confirms without repeating it', async () => {
     const pi = await h.stripe.paymentIntents.create({ amount: 500, currency: 'usd', payment_method: 'pm_card_visa' });
     expect(pi.status).toBe('requires_confirmation');
-    const confirmed = await h.stripe.paymentIntents.confirm(pi.id);
+    const confirmed = await h.stripe.paymentIntents.confirm(pi.id, { return_url: 'https://shop.example/return' });
     expect(confirmed.status).toBe('succeeded');
     expect(confirmed.payment_method).toBe(pi.payment_method);
   });
@@ -116,7 +116,7 @@ describe('PaymentIntents: declines', () => {
   for (const c of cases) {
     it(`${c.pm}: 402 card_error (${c.decline}), back to requires_payment_method, then a retry with visa succeeds`, async () => {
       const pi = await h.stripe.paymentIntents.create({ amount: 3000, currency: 'usd' });
-      const error = await cardError(h.stripe.paymentIntents.confirm(pi.id, { payment_method: c.pm }));
+      const error = await cardError(h.stripe.paymentIntents.confirm(pi.id, { payment_method: c.pm, return_url: 'https://shop.example/return' }));
       expect(error.statusCode).toBe(402);
       expect(error.type).toBe('StripeCardError');
       expect(error.code).toBe(c.code);
@@ -135,7 +135,7 @@ describe('PaymentIntents: declines', () => {
       expect(failed.outcome).toMatchObject({ type: 'issuer_declined', network_status: 'declined_by_network', reason: c.decline });
       expect(await eventTypes()).toEqual(['payment_intent.created', 'charge.failed', 'payment_intent.payment_failed']);
 
-      const retried = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' });
+      const retried = await h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa', return_url: 'https://shop.example/return' });
       expect(retried.status).toBe('succeeded');
       expect(retried.last_payment_error).toBeNull();
       expect(retried.latest_charge).not.toBe(failed.id);
@@ -146,11 +146,37 @@ describe('PaymentIntents: declines', () => {
   }
 
   it('declines create-and-confirm in one call with the 402 too', async () => {
-    const error = await cardError(h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true }));
+    const error = await cardError(h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true, return_url: 'https://shop.example/return' }));
     expect(error.decline_code).toBe('generic_decline');
     const list = await h.stripe.paymentIntents.list();
     expect(list.data).toHaveLength(1);
     expect(list.data[0]!.status).toBe('requires_payment_method');
+  });
+});
+
+describe('PaymentIntents: return_url', () => {
+  it('refuses an on-session confirmation without return_url while redirects are allowed (the default), creating nothing', async () => {
+    const refused = await stripeError(h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true }));
+    expect(refused).toMatchObject({ statusCode: 400, param: 'return_url', message: expect.stringContaining('A `return_url` must be specified') });
+    expect((await h.stripe.paymentIntents.list()).data).toEqual([]);
+
+    const pi = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
+    expect(await stripeError(h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' }))).toMatchObject({ statusCode: 400, param: 'return_url' });
+    expect((await h.stripe.paymentIntents.retrieve(pi.id)).status).toBe('requires_payment_method');
+  });
+
+  it('needs no return_url when redirects are disallowed or the payment is off-session', async () => {
+    const noRedirects = await h.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+    });
+    expect(noRedirects.status).toBe('succeeded');
+    const customer = await h.stripe.customers.create({ email: 'off@example.com' });
+    const offSession = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: 'pm_card_visa', confirm: true, off_session: true });
+    expect(offSession.status).toBe('succeeded');
   });
 });
 
@@ -211,7 +237,7 @@ describe('PaymentIntents: 3-D Secure', () => {
 
 describe('PaymentIntents: processing (US bank account)', () => {
   it('pm_usBankAccount_success is processing, then succeeds when sandbox time advances', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 10_000, currency: 'usd', payment_method: 'pm_usBankAccount_success', confirm: true });
+    const pi = await h.stripe.paymentIntents.create({ amount: 10_000, currency: 'usd', payment_method: 'pm_usBankAccount_success', confirm: true, return_url: 'https://shop.example/return' });
     expect(pi.status).toBe('processing');
     expect(pi.payment_method_types).toContain('us_bank_account');
     const pending = await h.stripe.charges.retrieve(pi.latest_charge as string);
@@ -237,15 +263,15 @@ describe('PaymentIntents: cancel and manual capture', () => {
     expect(canceled.cancellation_reason).toBe('requested_by_customer');
     expect(canceled.canceled_at).toBeGreaterThan(0);
     await expect(h.stripe.paymentIntents.cancel(pi.id)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, code: 'payment_intent_unexpected_state' });
-    await expect(h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' })).rejects.toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
+    await expect(h.stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa', return_url: 'https://shop.example/return' })).rejects.toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
 
-    const paid = await h.stripe.paymentIntents.create({ amount: 700, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+    const paid = await h.stripe.paymentIntents.create({ amount: 700, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
     await expect(h.stripe.paymentIntents.cancel(paid.id)).rejects.toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
     expect(await eventTypes()).toEqual(['payment_intent.created', 'payment_intent.canceled', 'payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded']);
   });
 
   it('authorizes with capture_method=manual, then captures part of it', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 2000, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true });
+    const pi = await h.stripe.paymentIntents.create({ amount: 2000, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
     expect(pi.status).toBe('requires_capture');
     expect(pi.amount_capturable).toBe(2000);
     expect(pi.amount_received).toBe(0);
@@ -263,7 +289,7 @@ describe('PaymentIntents: cancel and manual capture', () => {
   });
 
   it('canceling an authorization releases (refunds) the uncaptured charge', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 800, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true });
+    const pi = await h.stripe.paymentIntents.create({ amount: 800, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
     const canceled = await h.stripe.paymentIntents.cancel(pi.id);
     expect(canceled).toMatchObject({ status: 'canceled', amount_capturable: 0, cancellation_reason: null });
     const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
@@ -272,7 +298,7 @@ describe('PaymentIntents: cancel and manual capture', () => {
   });
 
   it('cancels an authorization that was not captured within 7 days (cancellation_reason automatic)', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 800, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true });
+    const pi = await h.stripe.paymentIntents.create({ amount: 800, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
     await h.sandbox.advanceClock(7 * 24 * 3600);
     const expired = await h.stripe.paymentIntents.retrieve(pi.id);
     expect(expired).toMatchObject({ status: 'canceled', cancellation_reason: 'automatic' });
@@ -285,7 +311,7 @@ describe('PaymentIntents: update, retrieve, parameters', () => {
     const pi = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', metadata: { a: '1', b: '2' } });
     const updated = await h.stripe.paymentIntents.update(pi.id, { amount: 1500, metadata: { a: '', c: '3' }, payment_method: 'pm_card_visa', description: 'Changed' });
     expect(updated).toMatchObject({ amount: 1500, metadata: { b: '2', c: '3' }, status: 'requires_confirmation', description: 'Changed' });
-    const confirmed = await h.stripe.paymentIntents.confirm(pi.id);
+    const confirmed = await h.stripe.paymentIntents.confirm(pi.id, { return_url: 'https://shop.example/return' });
     expect(confirmed).toMatchObject({ status: 'succeeded', amount_received: 1500 });
     await expect(h.stripe.paymentIntents.update(pi.id, { amount: 99 })).rejects.toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
     const meta = await h.stripe.paymentIntents.update(pi.id, { metadata: { shipped: 'yes' } });
@@ -349,8 +375,8 @@ describe('PaymentIntents and Charges: lists', () => {
 
   it('lists charges by customer and payment_intent, and updates charge metadata (charge.updated)', async () => {
     const customer = await h.stripe.customers.create({ email: 'charges@example.com' });
-    const a = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: 'pm_card_visa', confirm: true });
-    const b = await h.stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+    const a = await h.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
+    const b = await h.stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
     expect((await h.stripe.charges.list()).data.map((c) => c.payment_intent)).toEqual([b.id, a.id]);
     expect((await h.stripe.charges.list({ customer: customer.id })).data.map((c) => c.id)).toEqual([a.latest_charge]);
     expect((await h.stripe.charges.list({ payment_intent: b.id })).data.map((c) => c.id)).toEqual([b.latest_charge]);
@@ -365,7 +391,7 @@ describe('PaymentIntents and Charges: lists', () => {
 
 describe('Disputes', () => {
   it('pm_card_createDispute succeeds, then the charge is disputed (charge.dispute.created); closing loses it', async () => {
-    const pi = await h.stripe.paymentIntents.create({ amount: 5000, currency: 'usd', payment_method: 'pm_card_createDispute', confirm: true });
+    const pi = await h.stripe.paymentIntents.create({ amount: 5000, currency: 'usd', payment_method: 'pm_card_createDispute', confirm: true, return_url: 'https://shop.example/return' });
     expect(pi.status).toBe('succeeded');
     const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
     expect(charge.disputed).toBe(true);

@@ -8,7 +8,7 @@ afterAll(() => h.close());
 beforeEach(() => h.reset());
 
 async function paid(amount = 2000): Promise<{ pi: Stripe.PaymentIntent; chargeId: string }> {
-  const pi = await h.stripe.paymentIntents.create({ amount, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+  const pi = await h.stripe.paymentIntents.create({ amount, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
   return { pi, chargeId: pi.latest_charge as string };
 }
 

@@ -35,6 +35,20 @@ import { formatAmount, refundCharge } from './refunds';
 export const paymentIntents = (core: SandboxCore) => core.store.collection<Stripe.PaymentIntent>('payment_intent');
 
 export const THREE_D_SECURE_PREFIX = '/3ds/';
+
+/**
+ * As Stripe does: an intent that accepts the Dashboard's payment methods with redirects allowed (the
+ * default) cannot be confirmed on-session without a return_url, even for a card, because some of
+ * those methods leave the page. Checked before anything changes.
+ */
+function requireReturnUrl(intent: Pick<Stripe.PaymentIntent, 'automatic_payment_methods'>, returnUrl: string | null | undefined, offSession: boolean | undefined): void {
+  const automatic = intent.automatic_payment_methods;
+  if (!automatic?.enabled || automatic.allow_redirects === 'never' || returnUrl || offSession) return;
+  throw invalidRequest(
+    'A `return_url` must be specified because this Payment Intent is configured to automatically accept the payment methods enabled in the Dashboard, some of which may require a full page redirect to succeed. If you do not want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.',
+    'return_url',
+  );
+}
 /** Uncaptured payments are canceled after 7 days, as at Stripe. */
 const CAPTURE_WINDOW_SECONDS = 7 * 24 * 3600;
 const MAX_AMOUNT = 99_999_999;
@@ -195,6 +209,7 @@ export function createPaymentIntent(ctx: Actor | RouteContext, params: Params): 
     transfer_data: null,
     transfer_group: optionalString(params, 'transfer_group') || null,
   };
+  if (confirm) requireReturnUrl(intent, returnUrl, offSessionParam(params));
   paymentIntents(core).insert(intent);
   core.events.emit('payment_intent.created', intent, { request: ctx.eventRequest });
   if (confirm) {
@@ -617,6 +632,7 @@ export const paymentIntentRoutes: Route[] = [
           'payment_intent_unexpected_state',
         );
       }
+      requireReturnUrl(intent, optionalString(params, 'return_url'), offSessionParam(params));
       const pm = resolvePaymentMethod(core, pmId);
       const capture = optionalEnum(params, 'capture_method', ['automatic', 'automatic_async', 'manual'] as const);
       if (capture) intent.capture_method = capture;
