@@ -66,7 +66,15 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   const sandbox = deps.stripeSandbox;
   if (sandbox) {
     // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
-    for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) app.all(prefix, (c) => sandbox.handle(c.req.raw));
+    for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) {
+      app.all(prefix, async (c) => {
+        const response = await sandbox.handle(c.req.raw);
+        if (response.type !== 'error') return response;
+        // An injected connection reset: drop the socket without answering, as a network failure would.
+        c.env?.incoming?.socket.destroy();
+        return c.body(null, 500);
+      });
+    }
   }
 
   mountConsole(app, deps.config.http.consoleDistDir);

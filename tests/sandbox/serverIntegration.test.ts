@@ -23,6 +23,21 @@ describe('the server in sandbox mode', () => {
     expect(server.app.sandboxWebhookSecret).toMatch(/^whsec_/);
   });
 
+  it('drops the connection for an injected connection reset, then answers the next call', async () => {
+    const control = await fetch(`${server.url}/_sandbox/faults/api`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ faults: ['connection_reset'] }),
+    });
+    expect(control.status).toBe(200);
+    const reset = await fetch(`${server.url}/v1/customers`, { headers: { authorization: 'Bearer sk_test_x' } }).then(
+      () => 'answered',
+      () => 'network error',
+    );
+    expect(reset).toBe('network error');
+    expect((await fetch(`${server.url}/v1/customers`, { headers: { authorization: 'Bearer sk_test_x' } })).status).toBe(200);
+  });
+
   it('answers Stripe API calls from any client with a test key, as stripe-mock would', async () => {
     const response = await fetch(`${server.url}/v1/customers?limit=1`, { headers: { authorization: 'Bearer sk_test_anything' } });
     expect(response.status).toBe(200);
