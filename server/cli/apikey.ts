@@ -152,17 +152,22 @@ export async function executeApiKeyCommand(db: Queryable, command: ApiKeyCommand
  * and return 2 without touching the database.
  */
 export async function runApiKeyCommand(db: Queryable, argv: readonly string[], output: CliOutput): Promise<number> {
-  let command: ApiKeyCommand;
-  try {
-    command = parseApiKeyCommand(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(error, output);
-    throw error;
-  }
+  const command = parseOrReport(argv, output);
+  if (typeof command === 'number') return command;
   try {
     return await executeApiKeyCommand(db, command, output);
   } catch (error) {
     if (error instanceof BadUserInputError) return usageError(error, output);
+    throw error;
+  }
+}
+
+/** The parsed command, or the exit code after printing the usage error. */
+function parseOrReport(argv: readonly string[], output: CliOutput): ApiKeyCommand | number {
+  try {
+    return parseApiKeyCommand(argv);
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error, output);
     throw error;
   }
 }
@@ -175,13 +180,8 @@ function usageError(error: Error, output: CliOutput): number {
 async function main(argv: string[]): Promise<number> {
   const output: CliOutput = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
   // Arguments first: a typo needs no configuration or database.
-  let command: ApiKeyCommand;
-  try {
-    command = parseApiKeyCommand(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(error, output);
-    throw error;
-  }
+  const command = parseOrReport(argv, output);
+  if (typeof command === 'number') return command;
   if (command.command === 'help') {
     output.out(USAGE);
     return 0;

@@ -327,32 +327,21 @@ function prorationLines(core: SandboxCore, sub: Stripe.Subscription, changes: It
     const { before, after: next } = change;
     if (before && next && before.price.id === next.price.id && before.quantity === next.quantity) continue;
     const label = (p: { price: Stripe.Price; quantity: number }) => `${p.quantity > 1 ? `${p.quantity} × ` : ''}${productName(core, p.price)}`;
-    if (before) {
+    // Credit the unused time on the old item, charge the remaining time on the new one.
+    const prorationLine = (p: { price: Stripe.Price; quantity: number }, sign: 1 | -1, what: string) =>
       lines.push({
-        amount: -prorate(before.price.unit_amount ?? 0, before.quantity, remaining, total),
-        quantity: before.quantity,
-        price: before.price,
-        description: `Unused time on ${label(before)} after ${after}`,
+        amount: sign * prorate(p.price.unit_amount ?? 0, p.quantity, remaining, total),
+        quantity: p.quantity,
+        price: p.price,
+        description: `${what} on ${label(p)} after ${after}`,
         period: { start: at, end },
         proration: true,
         subscription: sub.id,
         subscriptionItem: change.itemId,
         invoiceItem: newId('ii', 24),
       });
-    }
-    if (next) {
-      lines.push({
-        amount: prorate(next.price.unit_amount ?? 0, next.quantity, remaining, total),
-        quantity: next.quantity,
-        price: next.price,
-        description: `Remaining time on ${label(next)} after ${after}`,
-        period: { start: at, end },
-        proration: true,
-        subscription: sub.id,
-        subscriptionItem: change.itemId,
-        invoiceItem: newId('ii', 24),
-      });
-    }
+    if (before) prorationLine(before, -1, 'Unused time');
+    if (next) prorationLine(next, 1, 'Remaining time');
   }
   return lines;
 }
