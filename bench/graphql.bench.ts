@@ -2,7 +2,6 @@
 // (one indexed lookup), through our server (Hono, body limit, request ids, auth, Apollo), against the
 // peer: Apollo Server's stock standalone HTTP server on the same schema, resolvers and database.
 // The ratio is the cost of our HTTP edge.
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloServer } from '@apollo/server';

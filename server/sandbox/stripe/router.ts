@@ -88,7 +88,7 @@ export class Router {
       const idempotencyKey = method === 'GET' ? null : request.headers.get('idempotency-key');
       const ctx: RouteContext = { core: this.core, params, path, requestId, idempotencyKey, eventRequest: { id: requestId, idempotency_key: idempotencyKey } };
       if (!idempotencyKey) return this.respond(200, await this.run(route, ctx), headers);
-      return await this.runIdempotent(route, ctx, method, url.pathname, body, headers);
+      return await this.runIdempotent(route, ctx, method, url.pathname, headers);
     } catch (error) {
       if (error instanceof StripeApiError) {
         return this.respond(error.status, JSON.stringify({ error: { ...error.body, request_log_url: `https://dashboard.stripe.com/test/logs/${requestId}` } }), { ...headers, ...error.headers });
@@ -148,7 +148,7 @@ export class Router {
    * As at Stripe, a result is saved only once the endpoint ran: requests refused for bad
    * parameters or by injected faults can be retried with the same key.
    */
-  private async runIdempotent(route: CompiledRoute, ctx: RouteContext, method: string, pathname: string, body: string, headers: Record<string, string>): Promise<Response> {
+  private async runIdempotent(route: CompiledRoute, ctx: RouteContext, method: string, pathname: string, headers: Record<string, string>): Promise<Response> {
     const key = ctx.idempotencyKey!;
     if (key.length > 255) throw invalidRequest('Idempotency keys can be at most 255 characters long.', undefined, 'idempotency_key_too_long');
     const fingerprint = createHash('sha256').update(`${method} ${pathname}\n${canonical(ctx.params)}`).digest('hex');

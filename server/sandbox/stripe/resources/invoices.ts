@@ -76,7 +76,7 @@ export function declineCodeFor(core: SandboxCore, paymentMethod: string | null):
   return null;
 }
 
-function lineItem(core: SandboxCore, spec: LineSpec, invoiceId: string | null): Stripe.InvoiceLineItem {
+function lineItem(spec: LineSpec, invoiceId: string | null): Stripe.InvoiceLineItem {
   return {
     id: newId('il', 24),
     object: 'line_item',
@@ -133,7 +133,7 @@ export function draftInvoice(core: SandboxCore, options: DraftOptions): Stripe.I
   const { customer, subscription } = options;
   const id = options.preview ? newId('upcoming_in', 24) : newId('in', 24);
   const now = core.clock.now();
-  const lines = options.lines.map((l) => lineItem(core, l, options.preview ? null : id));
+  const lines = options.lines.map((l) => lineItem(l, options.preview ? null : id));
   const subtotal = lines.reduce((sum, l) => sum + l.amount, 0);
   const startingBalance = customer.balance ?? 0;
   const amountDue = Math.max(0, subtotal + startingBalance);

@@ -1,6 +1,6 @@
 import { invalidRequest, missingParam } from '../errors';
 import { paginate } from '../list';
-import { applyMetadata, optionalArray, optionalBoolean, optionalString, type Params, rejectUnknown, requireString } from '../params';
+import { applyMetadata, optionalBoolean, optionalString, type Params, rejectUnknown, requireString } from '../params';
 import type { Route } from '../router';
 
 function enabledEvents(params: Params, required: boolean): string[] | undefined {
