@@ -40,6 +40,7 @@ export async function benchGraphql() {
       logger: silent,
       requestId: 'bench',
       config,
+      stripe: ours.stripe,
     }),
   });
 

@@ -33,6 +33,11 @@ const output = await codegen({
       Product: '../../catalog/catalog.sql#ProductRow',
       Price: '../../catalog/catalog.sql#PriceRow',
       Money: '../../catalog/money#MoneyValue',
+      Order: '../../orders/orders.sql#OrderRow',
+      Payment: '../../orders/orders.sql#OrderPayment',
+      CreateCheckoutSessionPayload: '../../checkout/startPayment#StartPaymentResult',
+      CreatePaymentIntentPayload: '../../checkout/startPayment#StartPaymentResult',
+      ConfirmPaymentPayload: '../../checkout/confirmPayment#ConfirmPaymentResult',
     },
   },
 });

@@ -73,7 +73,22 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     config.stripe.mode === 'sandbox' && !config.isProduction
       ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) })
       : undefined;
-  const app = createHttpApp({ apollo, auth: { db, verifyToken }, db, config, logger, isAcceptingTraffic: () => accepting, stripeSandbox });
+  // In sandbox mode the Stripe client talks to this server, so it is made once the port is known.
+  let stripe: Stripe | undefined = stripeSandbox ? undefined : createStripeClient(config.stripe);
+  const stripeClient = () => {
+    if (!stripe) throw new Error('the Stripe client is not ready: the server is still starting');
+    return stripe;
+  };
+  const app = createHttpApp({
+    apollo,
+    auth: { db, verifyToken },
+    db,
+    config,
+    logger,
+    isAcceptingTraffic: () => accepting,
+    stripeSandbox,
+    stripe: stripeClient,
+  });
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
@@ -87,7 +102,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
   // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
   const sandboxWebhookEndpoint = stripeSandbox ? registerSandboxWebhook(stripeSandbox, url) : undefined;
-  const stripe = createStripeClient(config.stripe, url);
+  stripe ??= createStripeClient(config.stripe, url);
 
   const jobs = new JobRunner(logger);
   jobs.start(options.jobs ?? []);
@@ -117,7 +132,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
+  return { url, db, devCredentials, jobs, stripe: stripeClient(), stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
 }
 
 export const WEBHOOK_PATH = '/webhooks/stripe';

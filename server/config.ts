@@ -33,6 +33,17 @@ const webhookSecrets = z
     error: 'one or more comma-separated secrets starting with whsec_',
   });
 
+// The storefront's pages Stripe Checkout sends the customer back to. `{ORDER_ID}` is filled in by us;
+// `{CHECKOUT_SESSION_ID}` by Stripe on the success redirect, so the success URL must carry it.
+const checkoutUrl = (placeholder?: string) =>
+  z.string().refine(
+    (v) => {
+      const filled = v.replaceAll('{CHECKOUT_SESSION_ID}', 'cs').replaceAll('{ORDER_ID}', 'order');
+      return URL.canParse(filled) && /^https?:$/.test(new URL(filled).protocol) && (!placeholder || v.includes(placeholder));
+    },
+    { error: placeholder ? `an http(s) URL containing ${placeholder}` : 'an http(s) URL' },
+  );
+
 const envSchema = z.object({
   NODE_ENV: withDefault(z.enum(['development', 'test', 'production'], { error: 'development, test or production' }), 'development'),
   HOST: withDefault(z.string().regex(/^[A-Za-z0-9.:_-]+$/, { error: 'a host name or IP address' }), '127.0.0.1'),
@@ -56,6 +67,13 @@ const envSchema = z.object({
   ),
   STRIPE_WEBHOOK_SECRET: optional(webhookSecrets),
   STRIPE_SANDBOX_PORT: withDefault(integer(0, 65535), 12111),
+  STRIPE_MAX_NETWORK_RETRIES: withDefault(integer(0, 10), 3),
+  STRIPE_API_BASE: optional(httpUrl),
+  CHECKOUT_SUCCESS_URL: withDefault(
+    checkoutUrl('{CHECKOUT_SESSION_ID}'),
+    'http://localhost:3000/checkout/details?session_id={CHECKOUT_SESSION_ID}&order_id={ORDER_ID}',
+  ),
+  CHECKOUT_CANCEL_URL: withDefault(checkoutUrl(), 'http://localhost:3000/checkout?order_id={ORDER_ID}&canceled=1'),
   SUPABASE_URL: optional(httpUrl),
   SUPABASE_ANON_KEY: optional(z.string().min(20, { error: 'the project anon (publishable) key' })),
   SUPABASE_JWT_SECRET: optional(z.string().min(32, { error: 'the JWT secret, at least 32 characters' })),
@@ -88,6 +106,16 @@ export interface Config {
     webhookSecrets: string[];
     /** Port of `npm run sandbox` (the sandbox served on its own). */
     sandboxPort: number;
+    /** The SDK retries connection errors, 409, 429 and 5xx this many times, with the same idempotency key. */
+    maxNetworkRetries: number;
+    /** A Stripe-compatible API to use instead of api.stripe.com (a separate sandbox, stripe-mock); never in production. */
+    apiBase: string | undefined;
+  };
+  checkout: {
+    /** Where Stripe Checkout returns a customer who paid; `{CHECKOUT_SESSION_ID}` and `{ORDER_ID}` are filled in. */
+    successUrl: string;
+    /** Where it returns one who cancelled; `{ORDER_ID}` is filled in. */
+    cancelUrl: string;
   };
   auth: {
     supabaseUrl: string | undefined;
@@ -131,6 +159,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.SUPABASE_JWT_SECRET && e.SUPABASE_JWKS_URL) {
     problems.push('Invalid environment variable SUPABASE_JWKS_URL: expected either SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL, not both');
   }
+  if (e.NODE_ENV === 'production' && e.STRIPE_API_BASE) {
+    // The secret key would be sent to that host.
+    problems.push('Invalid environment variable STRIPE_API_BASE: expected it unset when NODE_ENV=production (the secret key is sent to it)');
+  }
   if (e.NODE_ENV === 'production') {
     // No silent sandbox in production: every real dependency must be configured explicitly.
     const required: Array<[string, unknown]> = [
@@ -138,6 +170,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ['STRIPE_SECRET_KEY', e.STRIPE_SECRET_KEY],
       ['STRIPE_PUBLISHABLE_KEY', e.STRIPE_PUBLISHABLE_KEY],
       ['STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET],
+      // The defaults point at a local storefront: a real shop must say where its pages are.
+      ['CHECKOUT_SUCCESS_URL', env.CHECKOUT_SUCCESS_URL?.trim() || undefined],
+      ['CHECKOUT_CANCEL_URL', env.CHECKOUT_CANCEL_URL?.trim() || undefined],
     ];
     for (const [name, value] of required) {
       if (value === undefined) problems.push(`Invalid environment variable ${name}: expected a value (required when NODE_ENV=production)`);
@@ -165,7 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publishableKey: e.STRIPE_PUBLISHABLE_KEY,
       webhookSecrets: e.STRIPE_WEBHOOK_SECRET ?? [],
       sandboxPort: e.STRIPE_SANDBOX_PORT,
+      maxNetworkRetries: e.STRIPE_MAX_NETWORK_RETRIES,
+      apiBase: e.STRIPE_API_BASE,
     },
+    checkout: { successUrl: e.CHECKOUT_SUCCESS_URL, cancelUrl: e.CHECKOUT_CANCEL_URL },
     auth: {
       supabaseUrl: e.SUPABASE_URL,
       supabaseAnonKey: e.SUPABASE_ANON_KEY,

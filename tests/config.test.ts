@@ -13,6 +13,8 @@ const PRODUCTION_ENV = {
   STRIPE_PUBLISHABLE_KEY: 'pk_live_abcdefghijklmnop',
   STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop',
   SUPABASE_JWT_SECRET: 'a-very-long-jwt-secret-of-at-least-32-chars',
+  CHECKOUT_SUCCESS_URL: 'https://shop.example/checkout/details?session_id={CHECKOUT_SESSION_ID}',
+  CHECKOUT_CANCEL_URL: 'https://shop.example/checkout?order={ORDER_ID}',
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -73,8 +75,36 @@ describe('loadConfig', () => {
     ['GRAPHQL_MAX_DEPTH', '1', 'Invalid environment variable GRAPHQL_MAX_DEPTH: expected an integer from 2 to 50'],
     ['GRAPHQL_MAX_COST', 'lots', 'Invalid environment variable GRAPHQL_MAX_COST: expected an integer from 10 to 1000000'],
     ['SHUTDOWN_TIMEOUT_MS', '-1', 'Invalid environment variable SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000'],
+    ['STRIPE_MAX_NETWORK_RETRIES', '11', 'Invalid environment variable STRIPE_MAX_NETWORK_RETRIES: expected an integer from 0 to 10'],
+    ['STRIPE_API_BASE', 'localhost:12111', 'Invalid environment variable STRIPE_API_BASE: expected an http:// or https:// URL'],
+    [
+      'CHECKOUT_SUCCESS_URL',
+      'https://shop.example/thanks',
+      'Invalid environment variable CHECKOUT_SUCCESS_URL: expected an http(s) URL containing {CHECKOUT_SESSION_ID}',
+    ],
+    ['CHECKOUT_CANCEL_URL', 'javascript:alert(1)', 'Invalid environment variable CHECKOUT_CANCEL_URL: expected an http(s) URL'],
   ])('refuses %s=%s with one line naming the variable and what was expected', (name, value, line) => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
+  });
+
+  it('takes the storefront pages Checkout returns to, with their placeholders, and local defaults outside production', () => {
+    expect(loadConfig({}).checkout.successUrl).toContain('{CHECKOUT_SESSION_ID}');
+    const config = loadConfig({
+      CHECKOUT_SUCCESS_URL: 'https://shop.example/details?session_id={CHECKOUT_SESSION_ID}&order={ORDER_ID}',
+      CHECKOUT_CANCEL_URL: 'https://shop.example/purchase?order={ORDER_ID}',
+    });
+    expect(config.checkout).toEqual({
+      successUrl: 'https://shop.example/details?session_id={CHECKOUT_SESSION_ID}&order={ORDER_ID}',
+      cancelUrl: 'https://shop.example/purchase?order={ORDER_ID}',
+    });
+  });
+
+  it('points the Stripe SDK at another API only outside production, where it would receive the secret key', () => {
+    expect(loadConfig({ STRIPE_API_BASE: 'http://127.0.0.1:12111' }).stripe.apiBase).toBe('http://127.0.0.1:12111');
+    expect(loadConfig({}).stripe.maxNetworkRetries).toBe(3);
+    expect(problemsOf({ ...PRODUCTION_ENV, STRIPE_API_BASE: 'http://127.0.0.1:12111' })).toEqual([
+      'Invalid environment variable STRIPE_API_BASE: expected it unset when NODE_ENV=production (the secret key is sent to it)',
+    ]);
   });
 
   it('never echoes a bad value, which may be a secret', () => {
@@ -105,7 +135,7 @@ describe('loadConfig', () => {
     expect(config.database.kind).toBe('postgres');
   });
 
-  it.each(['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'])(
+  it.each(['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET', 'CHECKOUT_SUCCESS_URL', 'CHECKOUT_CANCEL_URL'])(
     'refuses to start in production without %s (no silent sandbox or embedded database)',
     (name) => {
       const env: Record<string, string> = { ...PRODUCTION_ENV };

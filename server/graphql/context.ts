@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
@@ -10,4 +11,6 @@ export interface GraphQLContext {
   logger: Logger;
   requestId: string;
   config: Config;
+  /** The Stripe client: the real API, or the sandbox this server serves when no key is configured. */
+  stripe: Stripe;
 }

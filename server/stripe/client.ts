@@ -7,14 +7,17 @@ import type { Config } from '../config';
 export const SANDBOX_SECRET_KEY = 'sk_test_sandbox';
 
 export function createStripeClient(stripe: Config['stripe'], sandboxUrl?: string): Stripe {
-  const common = { maxNetworkRetries: 3, timeout: 20_000, appInfo: { name: 'payments-ops' } } as const;
-  if (stripe.mode !== 'sandbox') return new Stripe(stripe.secretKey!, common);
-  if (!sandboxUrl) throw new Error('Sandbox mode needs the sandbox URL');
-  const url = new URL(sandboxUrl);
-  return new Stripe(SANDBOX_SECRET_KEY, {
+  const common = { maxNetworkRetries: stripe.maxNetworkRetries, timeout: 20_000, appInfo: { name: 'payments-ops' } } as const;
+  const apiBase = stripe.apiBase ?? (stripe.mode === 'sandbox' ? sandboxUrl : undefined);
+  if (!apiBase) {
+    if (stripe.mode === 'sandbox') throw new Error('Sandbox mode needs the sandbox URL');
+    return new Stripe(stripe.secretKey!, common);
+  }
+  const url = new URL(apiBase);
+  return new Stripe(stripe.secretKey ?? SANDBOX_SECRET_KEY, {
     ...common,
     host: url.hostname,
-    port: Number(url.port || 80),
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
     protocol: url.protocol === 'https:' ? 'https' : 'http',
   });
 }

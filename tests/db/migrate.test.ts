@@ -12,6 +12,8 @@ import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 const SHIM = '20261122000000_supabase_shim';
 const CORE = '20261122000100_core_schema';
+const CHECKOUT = '20261122000200_checkout';
+const ALL = [SHIM, CORE, CHECKOUT];
 const FIXED_UID = '11111111-2222-4333-8444-555555555555';
 
 let fresh: TestDb;
@@ -63,7 +65,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 describe('migrate on a fresh database', () => {
   it('applies every migration file in version order and reports them', async () => {
-    expect(firstRun).toEqual({ applied: [SHIM, CORE], alreadyApplied: 0 });
+    expect(firstRun).toEqual({ applied: ALL, alreadyApplied: 0 });
     expect(await tableExists(fresh.db, 'public.orders')).toBe(true);
   });
 
@@ -94,7 +96,7 @@ describe('migrate on a fresh database', () => {
     const before = await fresh.db.query('select count(*)::int as n from supabase_migrations.schema_migrations');
     const second = await migrate(fresh.db);
     expect(second.applied).toEqual([]);
-    expect(second.alreadyApplied).toBe(2);
+    expect(second.alreadyApplied).toBe(ALL.length);
     const after = await fresh.db.query('select count(*)::int as n from supabase_migrations.schema_migrations');
     expect(after.rows).toEqual(before.rows);
   });
@@ -224,7 +226,7 @@ describe('the Supabase shim', () => {
   it('keeps an existing auth.uid() and auth.jwt() and still applies every migration', async () => {
     const result = await migrate(supabaseLike.db);
 
-    expect(result.applied).toEqual([SHIM, CORE]);
+    expect(result.applied).toEqual(ALL);
     const { rows } = await supabaseLike.db.query<{ uid: string; jwt: unknown }>('select auth.uid()::text as uid, auth.jwt() as jwt');
     expect(rows).toEqual([{ uid: FIXED_UID, jwt: { supabase: true } }]);
   });

@@ -209,6 +209,8 @@ describe('production', () => {
       STRIPE_PUBLISHABLE_KEY: 'pk_test_dummy0000000000',
       STRIPE_WEBHOOK_SECRET: 'whsec_dummy0000000000',
       SUPABASE_JWT_SECRET: 'production-test-secret-0123456789-abcdef',
+      CHECKOUT_SUCCESS_URL: 'https://shop.example/details?session_id={CHECKOUT_SESSION_ID}',
+      CHECKOUT_CANCEL_URL: 'https://shop.example/purchase',
     });
   });
   afterAll(() => server.stop());

@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import { startApp, type RunningApp } from '../../server/app';
 import { type Config, loadConfig } from '../../server/config';
+import type { Db } from '../../server/db/db';
 import { createLogger, type Logger } from '../../server/observability/logger';
 import { createTestDb, type TestDb } from './db';
 
@@ -39,12 +40,13 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', CONSOLE_DIST_DIR: './dist/console', ...env });
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { wrapDb?: (db: Db) => Db } = {}): Promise<TestServer> {
   const config = testConfig(env);
   const logs = new LogCapture();
   const logger: Logger = createLogger({ level: 'info', destination: logs });
   const testDb = await createTestDb();
-  const app = await startApp(config, logger, { db: testDb.db });
+  // wrapDb lets a test put a fault-injecting decorator between the server and the real database.
+  const app = await startApp(config, logger, { db: options.wrapDb ? options.wrapDb(testDb.db) : testDb.db });
   const graphql: TestServer['graphql'] = async (query, options = {}) => {
     const response = await fetch(`${app.url}/graphql`, {
       method: 'POST',

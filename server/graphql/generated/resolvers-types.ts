@@ -2,9 +2,13 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ProductRow, PriceRow } from '../../catalog/catalog.sql';
 import type { MoneyValue } from '../../catalog/money';
+import type { OrderRow, OrderPayment } from '../../orders/orders.sql';
+import type { StartPaymentResult } from '../../checkout/startPayment';
+import type { ConfirmPaymentResult } from '../../checkout/confirmPayment';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
   ID: { input: string; output: string; }
@@ -76,6 +80,219 @@ export type Query = {
   pricing: Array<Product>;
   /** Who the caller is and which role the server gives them. */
   viewer: Viewer;
+  /** An order. Null when there is none, or when it is another customer's (customers see only their own). */
+  order?: Maybe<Order>;
+  /** The order a PaymentIntent or Checkout Session belongs to. Give exactly one of the two ids. */
+  orderByPayment?: Maybe<Order>;
+};
+
+
+export type QueryOrderArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryOrderByPaymentArgs = {
+  paymentIntentId?: InputMaybe<Scalars['String']['input']>;
+  checkoutSessionId?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Starts a hosted Stripe Checkout for one product track (a new order) or an existing unpaid order.
+   * Storefronts (API key) and signed-in customers. Idempotent by idempotencyKey.
+   */
+  createCheckoutSession: CreateCheckoutSessionPayload;
+  /**
+   * Creates a PaymentIntent for Stripe Elements, for one product track (a new order) or an existing
+   * unpaid order. Storefronts (API key) and signed-in customers. Idempotent by idempotencyKey.
+   */
+  createPaymentIntent: CreatePaymentIntentPayload;
+  /**
+   * Called by the storefront's success page: asks Stripe where the payment stands and, if it succeeded or
+   * is processing, shows the order at once as provisional (the webhook confirms it later).
+   */
+  confirmPayment: ConfirmPaymentPayload;
+};
+
+
+export type MutationCreateCheckoutSessionArgs = {
+  input: CheckoutInput;
+};
+
+
+export type MutationCreatePaymentIntentArgs = {
+  input: CheckoutInput;
+};
+
+
+export type MutationConfirmPaymentArgs = {
+  input: ConfirmPaymentInput;
+};
+
+export type CheckoutInput = {
+  /**
+   * The storefront's key for this request (1-255 printable characters; a UUID per purchase attempt).
+   * The same key with the same input returns the first result; with other input it is a CONFLICT.
+   */
+  idempotencyKey: Scalars['String']['input'];
+  /** A new order for this product track (a product id from pricing). Give track or orderId. */
+  track?: InputMaybe<Scalars['ID']['input']>;
+  /** Pay an existing unpaid order again (after a decline, or an expired session). Give track or orderId. */
+  orderId?: InputMaybe<Scalars['ID']['input']>;
+  /** The buyer's email: required for guests; a signed-in customer's comes from their sign-in. */
+  email?: InputMaybe<Scalars['String']['input']>;
+  /** The buyer's name, optional. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Up to 20 key/value pairs stored on the order and sent to Stripe (keys up to 40 characters, values up to 500). */
+  metadata?: InputMaybe<Array<MetadataEntryInput>>;
+};
+
+export type MetadataEntryInput = {
+  key: Scalars['String']['input'];
+  value: Scalars['String']['input'];
+};
+
+export type MetadataEntry = {
+  __typename?: 'MetadataEntry';
+  key: Scalars['String']['output'];
+  value: Scalars['String']['output'];
+};
+
+export type ConfirmPaymentInput = {
+  paymentIntentId?: InputMaybe<Scalars['String']['input']>;
+  checkoutSessionId?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type CreateCheckoutSessionPayload = {
+  __typename?: 'CreateCheckoutSessionPayload';
+  /** The order; null only when the payment provider was unavailable before an order could be shown. */
+  order?: Maybe<Order>;
+  checkoutSessionId?: Maybe<Scalars['String']['output']>;
+  /** The hosted payment page to send the customer to. */
+  url?: Maybe<Scalars['String']['output']>;
+  expiresAt?: Maybe<Scalars['String']['output']>;
+  /** True when this is the first result of an earlier call with the same idempotency key. */
+  replayed: Scalars['Boolean']['output'];
+  /** Set when no session could be handed out (provider unavailable, order already paid). */
+  error?: Maybe<PaymentError>;
+};
+
+export type CreatePaymentIntentPayload = {
+  __typename?: 'CreatePaymentIntentPayload';
+  order?: Maybe<Order>;
+  paymentIntentId?: Maybe<Scalars['String']['output']>;
+  /** For Stripe.js (confirmPayment on the client). Never log it. */
+  clientSecret?: Maybe<Scalars['String']['output']>;
+  replayed: Scalars['Boolean']['output'];
+  error?: Maybe<PaymentError>;
+};
+
+/** Where a payment stands, as the storefront's success page needs to know it. */
+export type PaymentOutcome =
+  /** Paid: the order is shown at once, provisional until Stripe's webhook confirms it. */
+  | 'SUCCEEDED'
+  /** A delayed payment method (bank debit) or an authorisation: the money is on its way. */
+  | 'PROCESSING'
+  /** 3-D Secure: send the customer to nextActionUrl. */
+  | 'REQUIRES_ACTION'
+  /** The card was declined: error says why, in words for the customer. The same order can be paid again. */
+  | 'DECLINED'
+  /** The customer has not finished paying. */
+  | 'NOT_COMPLETED'
+  /** The PaymentIntent was cancelled; paying the order again starts a new one. */
+  | 'CANCELED'
+  /** The Checkout Session expired; paying the order again starts a new one. */
+  | 'EXPIRED';
+
+export type ConfirmPaymentPayload = {
+  __typename?: 'ConfirmPaymentPayload';
+  /** Null only when the payment provider could not be reached (see error). */
+  outcome?: Maybe<PaymentOutcome>;
+  order?: Maybe<Order>;
+  /** Where to send the customer to authenticate (3-D Secure). */
+  nextActionUrl?: Maybe<Scalars['String']['output']>;
+  error?: Maybe<PaymentError>;
+};
+
+export type PaymentErrorCode =
+  | 'CARD_DECLINED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'EXPIRED_CARD'
+  | 'INCORRECT_CVC'
+  | 'INCORRECT_NUMBER'
+  | 'PROCESSING_ERROR'
+  | 'AUTHENTICATION_FAILED'
+  /** Stripe is down or rate-limiting us even after retries. Nothing was charged; try again shortly. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'ORDER_ALREADY_PAID'
+  | 'ORDER_NOT_PAYABLE';
+
+/** An expected payment outcome the customer can act on: shown to them as message. */
+export type PaymentError = {
+  __typename?: 'PaymentError';
+  code: PaymentErrorCode;
+  message: Scalars['String']['output'];
+  /** Stripe's decline code, for the storefront's own handling. */
+  declineCode?: Maybe<Scalars['String']['output']>;
+};
+
+export type OrderStatus =
+  | 'PENDING'
+  | 'REQUIRES_ACTION'
+  | 'PROCESSING'
+  | 'PAID'
+  | 'FAILED'
+  | 'CANCELED'
+  | 'REFUNDED'
+  | 'PARTIALLY_REFUNDED'
+  | 'DISPUTED';
+
+/** How far our record of an order's payment agrees with Stripe. */
+export type SyncState =
+  /** Seen by the storefront's confirm call; Stripe's webhook (or the janitor) has not confirmed it yet. */
+  | 'PROVISIONAL'
+  /** Confirmed by Stripe's webhook or the janitor. */
+  | 'CONFIRMED'
+  /** Could not be settled (e.g. amounts disagree): staff must look. */
+  | 'FAILED';
+
+export type Customer = {
+  __typename?: 'Customer';
+  id: Scalars['ID']['output'];
+  email: Scalars['String']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+};
+
+export type Payment = {
+  __typename?: 'Payment';
+  paymentIntentId: Scalars['String']['output'];
+  chargeId?: Maybe<Scalars['String']['output']>;
+  /** The PaymentIntent's status as Stripe last told us. */
+  status: Scalars['String']['output'];
+  amount: Money;
+  amountRefunded: Money;
+};
+
+export type Order = {
+  __typename?: 'Order';
+  id: Scalars['ID']['output'];
+  status: OrderStatus;
+  /** Null until a payment has been seen. */
+  syncState?: Maybe<SyncState>;
+  /** The product track (product id). */
+  track: Scalars['ID']['output'];
+  trackName: Scalars['String']['output'];
+  amount: Money;
+  customer: Customer;
+  checkoutSessionId?: Maybe<Scalars['String']['output']>;
+  paymentIntentId?: Maybe<Scalars['String']['output']>;
+  payment?: Maybe<Payment>;
+  metadata: Array<MetadataEntry>;
+  /** ISO 8601. */
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -162,7 +379,23 @@ export type ResolversTypes = ResolversObject<{
   Price: ResolverTypeWrapper<PriceRow>;
   Product: ResolverTypeWrapper<ProductRow>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  CheckoutInput: CheckoutInput;
+  MetadataEntryInput: MetadataEntryInput;
+  MetadataEntry: ResolverTypeWrapper<MetadataEntry>;
+  ConfirmPaymentInput: ConfirmPaymentInput;
+  CreateCheckoutSessionPayload: ResolverTypeWrapper<StartPaymentResult>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CreatePaymentIntentPayload: ResolverTypeWrapper<StartPaymentResult>;
+  PaymentOutcome: PaymentOutcome;
+  ConfirmPaymentPayload: ResolverTypeWrapper<ConfirmPaymentResult>;
+  PaymentErrorCode: PaymentErrorCode;
+  PaymentError: ResolverTypeWrapper<PaymentError>;
+  OrderStatus: OrderStatus;
+  SyncState: SyncState;
+  Customer: ResolverTypeWrapper<Customer>;
+  Payment: ResolverTypeWrapper<OrderPayment>;
+  Order: ResolverTypeWrapper<OrderRow>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -175,7 +408,19 @@ export type ResolversParentTypes = ResolversObject<{
   Price: PriceRow;
   Product: ProductRow;
   Query: Record<PropertyKey, never>;
+  Mutation: Record<PropertyKey, never>;
+  CheckoutInput: CheckoutInput;
+  MetadataEntryInput: MetadataEntryInput;
+  MetadataEntry: MetadataEntry;
+  ConfirmPaymentInput: ConfirmPaymentInput;
+  CreateCheckoutSessionPayload: StartPaymentResult;
   Boolean: Scalars['Boolean']['output'];
+  CreatePaymentIntentPayload: StartPaymentResult;
+  ConfirmPaymentPayload: ConfirmPaymentResult;
+  PaymentError: PaymentError;
+  Customer: Customer;
+  Payment: OrderPayment;
+  Order: OrderRow;
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -207,6 +452,79 @@ export type ProductResolvers<ContextType = GraphQLContext, ParentType extends Re
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   pricing?: Resolver<Array<ResolversTypes['Product']>, ParentType, ContextType>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
+  orderByPayment?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, Partial<QueryOrderByPaymentArgs>>;
+}>;
+
+export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  createCheckoutSession?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateCheckoutSessionArgs, 'input'>>;
+  createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
+  confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
+}>;
+
+export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CreateCheckoutSessionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateCheckoutSessionPayload'] = ResolversParentTypes['CreateCheckoutSessionPayload']> = ResolversObject<{
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  checkoutSessionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
+}>;
+
+export type CreatePaymentIntentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreatePaymentIntentPayload'] = ResolversParentTypes['CreatePaymentIntentPayload']> = ResolversObject<{
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  paymentIntentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  clientSecret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
+}>;
+
+export type ConfirmPaymentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConfirmPaymentPayload'] = ResolversParentTypes['ConfirmPaymentPayload']> = ResolversObject<{
+  outcome?: Resolver<Maybe<ResolversTypes['PaymentOutcome']>, ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  nextActionUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
+}>;
+
+export type PaymentErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentError'] = ResolversParentTypes['PaymentError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['PaymentErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  declineCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type CustomerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Customer'] = ResolversParentTypes['Customer']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type PaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment']> = ResolversObject<{
+  paymentIntentId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  chargeId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountRefunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type OrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['OrderStatus'], ParentType, ContextType>;
+  syncState?: Resolver<Maybe<ResolversTypes['SyncState']>, ParentType, ContextType>;
+  track?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  trackName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  customer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
+  checkoutSessionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  paymentIntentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType>;
+  metadata?: Resolver<Array<ResolversTypes['MetadataEntry']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
@@ -215,5 +533,14 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Price?: PriceResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
+  MetadataEntry?: MetadataEntryResolvers<ContextType>;
+  CreateCheckoutSessionPayload?: CreateCheckoutSessionPayloadResolvers<ContextType>;
+  CreatePaymentIntentPayload?: CreatePaymentIntentPayloadResolvers<ContextType>;
+  ConfirmPaymentPayload?: ConfirmPaymentPayloadResolvers<ContextType>;
+  PaymentError?: PaymentErrorResolvers<ContextType>;
+  Customer?: CustomerResolvers<ContextType>;
+  Payment?: PaymentResolvers<ContextType>;
+  Order?: OrderResolvers<ContextType>;
 }>;
 

@@ -1,8 +1,10 @@
 import type { Resolvers } from '../generated/resolvers-types';
 import { catalogResolvers } from './catalog';
+import { checkoutResolvers } from './checkout';
+import { orderResolvers } from './orders';
 import { viewerResolvers } from './viewer';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

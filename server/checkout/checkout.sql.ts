@@ -1,0 +1,88 @@
+// Typed calls of the checkout SQL functions (supabase/migrations/20261122000200_checkout.sql). Each
+// is one statement, so each is one transaction on both engines.
+import type { Queryable } from '../db/db';
+import type { AttemptKind, CheckoutRequest } from './input';
+
+export type AttemptStatus = 'creating' | 'open' | 'succeeded' | 'canceled' | 'expired' | 'needs_cleanup';
+
+export interface PaymentAttempt {
+  id: string;
+  order_id: string;
+  attempt: number;
+  kind: AttemptKind;
+  stripe_idempotency_key: string;
+  stripe_object_id: string | null;
+  status: AttemptStatus;
+  client_secret: string | null;
+  url: string | null;
+  expires_at: string | null;
+  last_error: string | null;
+}
+
+export type BeginError =
+  | 'order_not_found'
+  | 'order_of_another_customer'
+  | 'order_not_payable'
+  | 'unknown_track'
+  | 'inactive_product'
+  | 'no_price'
+  | 'email_of_another_customer'
+  | 'claim_without_order';
+
+export type BeginResult =
+  | { outcome: 'error'; error: BeginError; order_id?: string; status?: string }
+  | { outcome: 'conflict'; operation: string }
+  | { outcome: 'replay' | 'attempt'; order_id: string; attempt: PaymentAttempt };
+
+async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> {
+  const { rows } = await db.query<{ result: T }>(`select ${fn}($1::jsonb) as result`, [JSON.stringify(argument)]);
+  return rows[0]!.result;
+}
+
+export const beginCheckout = (db: Queryable, request: CheckoutRequest) => call<BeginResult>(db, 'checkout_begin', request);
+
+export const recordAttempt = (
+  db: Queryable,
+  record: {
+    attempt_id: string;
+    object_id: string;
+    client_secret?: string | null;
+    url?: string | null;
+    expires_at?: string | null;
+    scope?: string;
+    key?: string;
+    actor: string;
+  },
+) => call<PaymentAttempt>(db, 'checkout_record_attempt', record);
+
+export const markAttempt = (
+  db: Queryable,
+  mark: { attempt_id: string; status: 'canceled' | 'expired' | 'needs_cleanup' | null; error?: string; object_id?: string; actor: string },
+) => call<PaymentAttempt>(db, 'checkout_mark_attempt', mark);
+
+/** What Stripe says about a payment, in the terms order_apply_payment() takes. */
+export interface PaymentFacts {
+  source: 'storefront' | 'webhook' | 'janitor' | 'staff';
+  kind: AttemptKind;
+  object_id: string;
+  /** From the object's metadata: finds an attempt whose record step never ran. */
+  order_id: string | null;
+  attempt: number | null;
+  order_status: 'pending' | 'requires_action' | 'processing' | 'paid';
+  /** Set when the object can no longer be paid. */
+  attempt_status: 'canceled' | 'expired' | null;
+  payment_intent_id: string | null;
+  charge_id: string | null;
+  payment_status: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** A customer's user id: the order must be theirs, or nothing is applied. */
+  user_id: string | null;
+  actor: string;
+}
+
+export type ApplyResult =
+  | { outcome: 'applied' | 'unchanged'; order_id: string }
+  | { outcome: 'error'; error: 'unknown_payment' | 'order_of_another_customer' | 'amount_mismatch'; order_id?: string };
+
+export const applyPayment = (db: Queryable, facts: PaymentFacts) => call<ApplyResult>(db, 'order_apply_payment', facts);

@@ -1,0 +1,249 @@
+// createPaymentIntent and createCheckoutSession: one flow for both kinds of Stripe object.
+//
+//   1. checkout_begin() claims the idempotency key and returns the order's live attempt, creating the
+//      order and the attempt (with its Stripe idempotency key) when there is none: one transaction.
+//   2. A new attempt is created at Stripe with that key; a retry after a crash sends the same key and
+//      gets the same object back. An open attempt is reused while Stripe still has it open.
+//   3. checkout_record_attempt() stores the object and completes the idempotency key.
+//   If step 3 fails, the object is cancelled (or expired) at once and the error returned; if that
+//   fails too, the attempt is marked needs_cleanup for the janitor.
+import type Stripe from 'stripe';
+import type { Viewer } from '../auth/viewer';
+import type { Config } from '../config';
+import type { Db } from '../db/db';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import type { Logger } from '../observability/logger';
+import { findOrder, type OrderRow } from '../orders/orders.sql';
+import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
+import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
+import {
+  checkoutSessionParams,
+  describeStripeError,
+  isProviderUnavailable,
+  type PaymentError,
+  paymentIntentParams,
+  PROVIDER_UNAVAILABLE,
+  type PaymentReading,
+  readCheckoutSession,
+  readPaymentIntent,
+} from './stripePayments';
+
+export interface CheckoutDeps {
+  db: Db;
+  stripe: Stripe;
+  config: Pick<Config, 'checkout'>;
+  logger: Logger;
+}
+
+export interface StartPaymentResult {
+  order: OrderRow | null;
+  attempt: PaymentAttempt | null;
+  /** True when this is the stored result of an earlier call with the same idempotency key. */
+  replayed: boolean;
+  error: PaymentError | null;
+}
+
+const ORDER_IS_SETTLED: PaymentError = { code: 'ORDER_ALREADY_PAID', message: 'This order is already paid.' };
+
+export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer: Viewer, input: CheckoutInputFields): Promise<StartPaymentResult> {
+  const request = parseCheckoutInput(kind, input, viewer);
+  // Each round settles one stale attempt (expired, cancelled, or of the other kind); two are the most
+  // an order can have live at once, so a third round means something is wrong.
+  for (let round = 0; round < 3; round++) {
+    const begun = await beginCheckout(deps.db, request);
+    if (begun.outcome === 'error') return beginFailure(deps, begun);
+    if (begun.outcome === 'conflict') {
+      throw new ConflictError(`The idempotency key "${request.key}" was already used with different input (for ${begun.operation})`, {
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+        idempotencyKey: request.key,
+      });
+    }
+    const order = await requireOrder(deps.db, begun.order_id);
+    const attempt = begun.attempt;
+    if (begun.outcome === 'replay') return { order, attempt, replayed: true, error: null };
+    if (attempt.status === 'creating') return createAtStripe(deps, request, order, attempt);
+
+    const reuse = await reuseOpenAttempt(deps, request, order, attempt);
+    if (reuse) return reuse;
+  }
+  throw new Error(`order payment attempts did not settle after three rounds (key ${request.key})`);
+}
+
+async function beginFailure(deps: CheckoutDeps, begun: Extract<BeginResult, { outcome: 'error' }>): Promise<StartPaymentResult> {
+  switch (begun.error) {
+    case 'unknown_track':
+      throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
+    case 'inactive_product':
+      throw new BadUserInputError('This product is not for sale at the moment', { reason: 'INACTIVE_PRODUCT', field: 'track' });
+    case 'no_price':
+      throw new BadUserInputError('This product has no one-time price for sale', { reason: 'NO_PRICE', field: 'track' });
+    case 'order_not_found':
+      throw new NotFoundError('There is no such order', { field: 'orderId' });
+    case 'order_of_another_customer':
+      throw new ForbiddenError('This order belongs to another customer');
+    case 'email_of_another_customer':
+      throw new ForbiddenError('This email belongs to another customer’s account');
+    case 'order_not_payable': {
+      const order = begun.order_id ? await findOrder(deps.db, begun.order_id) : null;
+      const paid = ['paid', 'processing', 'refunded', 'partially_refunded', 'disputed'].includes(begun.status ?? '');
+      const error: PaymentError = paid ? ORDER_IS_SETTLED : { code: 'ORDER_NOT_PAYABLE', message: `This order is ${begun.status} and cannot be paid.` };
+      return { order, attempt: null, replayed: false, error };
+    }
+    default:
+      throw new Error(`checkout_begin failed: ${begun.error}`);
+  }
+}
+
+async function requireOrder(db: Db, id: string): Promise<OrderRow> {
+  const order = await findOrder(db, id);
+  if (!order) throw new Error(`order ${id} vanished during checkout`);
+  return order;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const idempotencyKeyFor = (action: string, attempt: PaymentAttempt) => `${action}:${attempt.order_id}:${attempt.attempt}`;
+
+async function createAtStripe(deps: CheckoutDeps, request: CheckoutRequest, order: OrderRow, attempt: PaymentAttempt): Promise<StartPaymentResult> {
+  const options = { idempotencyKey: attempt.stripe_idempotency_key };
+  let created: { id: string; client_secret?: string | null; url?: string | null; expires_at?: number | null };
+  try {
+    created =
+      attempt.kind === 'payment_intent'
+        ? await deps.stripe.paymentIntents.create(paymentIntentParams(order, attempt), options)
+        : await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.config.checkout), options);
+  } catch (error) {
+    // Nothing is recorded as open: the attempt stays `creating` with its key, so the next call with
+    // the same idempotency key sends the same Stripe key and gets the object if Stripe made it.
+    await noteAttemptError(deps, attempt, describeStripeError(error), request.actor);
+    if (isProviderUnavailable(error)) {
+      deps.logger.warn({ err: error, orderId: order.id, attempt: attempt.attempt }, 'Stripe unavailable while creating a payment');
+      return { order, attempt: null, replayed: false, error: PROVIDER_UNAVAILABLE };
+    }
+    throw error;
+  }
+
+  let recorded: PaymentAttempt;
+  try {
+    recorded = await recordAttempt(deps.db, {
+      attempt_id: attempt.id,
+      object_id: created.id,
+      client_secret: created.client_secret ?? null,
+      url: created.url ?? null,
+      expires_at: created.expires_at ? new Date(created.expires_at * 1000).toISOString() : null,
+      scope: request.scope,
+      key: request.key,
+      actor: request.actor,
+    });
+  } catch (error) {
+    await compensate(deps, attempt, created.id, request.actor, error);
+    throw error;
+  }
+  return { order: await requireOrder(deps.db, order.id), attempt: recorded, replayed: false, error: null };
+}
+
+async function noteAttemptError(deps: CheckoutDeps, attempt: PaymentAttempt, error: string, actor: string) {
+  try {
+    await markAttempt(deps.db, { attempt_id: attempt.id, status: null, error, actor });
+  } catch (dbError) {
+    deps.logger.error({ err: dbError, attemptId: attempt.id }, 'could not note a payment attempt’s error');
+  }
+}
+
+/**
+ * Stripe made the object but we could not record it: no one may pay it. Cancel (or expire) it now;
+ * if Stripe refuses, leave the attempt marked for the janitor. Either way the caller gets an error.
+ */
+async function compensate(deps: CheckoutDeps, attempt: PaymentAttempt, objectId: string, actor: string, cause: unknown) {
+  const log = deps.logger.child({ orderId: attempt.order_id, attempt: attempt.attempt, stripeObjectId: objectId });
+  log.error({ err: cause }, 'recording a created Stripe object failed: compensating');
+  let status: 'canceled' | 'expired' | 'needs_cleanup';
+  let note = `record step failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+  try {
+    status = await closeAtStripe(deps, attempt, objectId, 'abandoned');
+  } catch (error) {
+    status = 'needs_cleanup';
+    note += `; closing it failed: ${describeStripeError(error)}`;
+    log.error({ err: error }, 'compensation failed: the Stripe object stays open until the janitor closes it');
+  }
+  try {
+    await markAttempt(deps.db, { attempt_id: attempt.id, status, error: note, object_id: objectId, actor });
+  } catch (error) {
+    // The attempt is still `creating` with its Stripe key: the janitor's sweep of those finds it.
+    log.error({ err: error, status }, 'could not mark the compensated attempt');
+  }
+}
+
+/** Cancels a PaymentIntent or expires a Checkout Session, with an idempotency key of its own. */
+async function closeAtStripe(deps: CheckoutDeps, attempt: PaymentAttempt, objectId: string, reason: 'abandoned' | 'duplicate'): Promise<'canceled' | 'expired'> {
+  if (attempt.kind === 'payment_intent') {
+    await deps.stripe.paymentIntents.cancel(objectId, { cancellation_reason: reason }, { idempotencyKey: idempotencyKeyFor('cancel_payment_intent', attempt) });
+    return 'canceled';
+  }
+  await deps.stripe.checkout.sessions.expire(objectId, {}, { idempotencyKey: idempotencyKeyFor('expire_checkout_session', attempt) });
+  return 'expired';
+}
+
+/**
+ * The order already has an open attempt. Reuse it if Stripe still has it open and it is of the kind
+ * asked for; if it has been paid meanwhile, record that and say so; otherwise close it (when still
+ * open), retire it and return null so the caller begins again with a new attempt.
+ */
+async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, order: OrderRow, attempt: PaymentAttempt): Promise<StartPaymentResult | null> {
+  const objectId = attempt.stripe_object_id!;
+  let reading: PaymentReading;
+  try {
+    reading = await retrievePayment(deps.stripe, attempt.kind, objectId);
+  } catch (error) {
+    if (isProviderUnavailable(error)) return { order, attempt: null, replayed: false, error: PROVIDER_UNAVAILABLE };
+    throw error;
+  }
+
+  if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
+    await applyPayment(deps.db, factsFrom(attempt.kind, objectId, reading, { source: 'storefront', userId: null, actor: request.actor }));
+    return { order: await requireOrder(deps.db, order.id), attempt: null, replayed: false, error: ORDER_IS_SETTLED };
+  }
+  const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
+  if (stillOpen && attempt.kind === request.kind) {
+    const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, scope: request.scope, key: request.key, actor: request.actor });
+    return { order, attempt: recorded, replayed: false, error: null };
+  }
+  // Open but of the other kind (the customer switched between hosted Checkout and Elements): close
+  // it first, so that the order is never payable through two objects at once.
+  const status = stillOpen ? await closeAtStripe(deps, attempt, objectId, 'abandoned') : reading.outcome === 'EXPIRED' ? 'expired' : 'canceled';
+  await markAttempt(deps.db, { attempt_id: attempt.id, status, actor: request.actor, error: stillOpen ? `replaced by a ${request.kind}` : undefined });
+  return null;
+}
+
+export async function retrievePayment(stripe: Stripe, kind: AttemptKind, id: string): Promise<PaymentReading> {
+  return kind === 'payment_intent'
+    ? readPaymentIntent(await stripe.paymentIntents.retrieve(id))
+    : readCheckoutSession(await stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] }));
+}
+
+export function factsFrom(
+  kind: AttemptKind,
+  objectId: string,
+  reading: PaymentReading,
+  who: { source: PaymentFacts['source']; userId: string | null; actor: string },
+): PaymentFacts {
+  // Metadata is only a hint (any Stripe object can carry any metadata): malformed values are dropped.
+  const attempt = Number(reading.metadata.attempt);
+  const orderId = reading.metadata.order_id;
+  return {
+    source: who.source,
+    kind,
+    object_id: objectId,
+    order_id: orderId && UUID.test(orderId) ? orderId : null,
+    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : null,
+    order_status: reading.orderStatus,
+    attempt_status: reading.outcome === 'CANCELED' ? 'canceled' : reading.outcome === 'EXPIRED' ? 'expired' : null,
+    payment_intent_id: reading.paymentIntentId,
+    charge_id: reading.chargeId,
+    payment_status: reading.paymentStatus,
+    amount: reading.amount,
+    currency: reading.currency,
+    user_id: who.userId,
+    actor: who.actor,
+  };
+}
