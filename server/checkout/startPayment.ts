@@ -47,9 +47,10 @@ const ORDER_IS_SETTLED: PaymentError = { code: 'ORDER_ALREADY_PAID', message: 'T
 
 export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer: Viewer, input: CheckoutInputFields): Promise<StartPaymentResult> {
   const request = parseCheckoutInput(kind, input, viewer);
-  // Each round settles one stale attempt (expired, cancelled, or of the other kind); two are the most
-  // an order can have live at once, so a third round means something is wrong.
-  for (let round = 0; round < 3; round++) {
+  // Each round settles one stale attempt: an attempt of the other kind is first created (if its
+  // creator is still at it or crashed), then closed; an expired or cancelled one is retired. A fourth
+  // round means something is wrong.
+  for (let round = 0; round < 4; round++) {
     const begun = await beginCheckout(deps.db, request);
     if (begun.outcome === 'error') return beginFailure(deps, begun);
     if (begun.outcome === 'conflict') {
@@ -61,7 +62,15 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
     const order = await requireOrder(deps.db, begun.order_id);
     const attempt = begun.attempt;
     if (begun.outcome === 'replay') return { order, attempt, replayed: true, error: null };
-    if (attempt.status === 'creating') return createAtStripe(deps, request, order, attempt);
+    if (attempt.status === 'creating' && attempt.kind === request.kind) return createAtStripe(deps, request, order, attempt);
+    if (attempt.status === 'creating') {
+      // The order's live attempt is of the other kind and not yet recorded (being created right now, or
+      // its creator crashed). Creating it with its own Stripe key yields the same object, which the
+      // next round can then close: an order is never payable through two objects at once.
+      const other = await createAtStripe(deps, { ...request, key: null }, order, attempt);
+      if (other.error) return other;
+      continue;
+    }
 
     const reuse = await reuseOpenAttempt(deps, request, order, attempt);
     if (reuse) return reuse;
@@ -104,7 +113,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const idempotencyKeyFor = (action: string, attempt: PaymentAttempt) => `${action}:${attempt.order_id}:${attempt.attempt}`;
 
-async function createAtStripe(deps: CheckoutDeps, request: CheckoutRequest, order: OrderRow, attempt: PaymentAttempt): Promise<StartPaymentResult> {
+async function createAtStripe(
+  deps: CheckoutDeps,
+  request: Omit<CheckoutRequest, 'key'> & { key: string | null },
+  order: OrderRow,
+  attempt: PaymentAttempt,
+): Promise<StartPaymentResult> {
   const options = { idempotencyKey: attempt.stripe_idempotency_key };
   let created: { id: string; client_secret?: string | null; url?: string | null; expires_at?: number | null };
   try {
@@ -131,8 +145,8 @@ async function createAtStripe(deps: CheckoutDeps, request: CheckoutRequest, orde
       client_secret: created.client_secret ?? null,
       url: created.url ?? null,
       expires_at: created.expires_at ? new Date(created.expires_at * 1000).toISOString() : null,
-      scope: request.scope,
-      key: request.key,
+      // Completes the caller's idempotency key with this attempt, unless it is another request's.
+      ...(request.key === null ? {} : { scope: request.scope, key: request.key }),
       actor: request.actor,
     });
   } catch (error) {
