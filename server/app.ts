@@ -9,7 +9,8 @@ import type { Config } from './config';
 import type { Db } from './db/db';
 import { migrate } from './db/migrate';
 import { openDb } from './db/open';
-import type { GraphQLContext } from './graphql/context';
+import { checkoutReturnUrls } from './checkout/returnUrls';
+import type { GraphQLContext, Services } from './graphql/context';
 import { createApolloServer } from './graphql/server';
 import { createHttpApp } from './http/app';
 import { type Job, JobRunner } from './jobs/runner';
@@ -73,11 +74,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     config.stripe.mode === 'sandbox' && !config.isProduction
       ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) })
       : undefined;
-  // In sandbox mode the Stripe client talks to this server, so it is made once the port is known.
-  let stripe: Stripe | undefined = stripeSandbox ? undefined : createStripeClient(config.stripe);
-  const stripeClient = () => {
-    if (!stripe) throw new Error('the Stripe client is not ready: the server is still starting');
-    return stripe;
+  // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
+  // once the port is known, before the first request is served.
+  let services: Services | undefined;
+  const getServices = () => {
+    if (!services) throw new Error('the server is still starting');
+    return services;
   };
   const app = createHttpApp({
     apollo,
@@ -87,7 +89,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     logger,
     isAcceptingTraffic: () => accepting,
     stripeSandbox,
-    stripe: stripeClient,
+    services: getServices,
   });
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
@@ -102,7 +104,10 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
   // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
   const sandboxWebhookEndpoint = stripeSandbox ? registerSandboxWebhook(stripeSandbox, url) : undefined;
-  stripe ??= createStripeClient(config.stripe, url);
+  services = {
+    stripe: createStripeClient(config.stripe, url),
+    checkoutUrls: checkoutReturnUrls(config.checkout, stripeSandbox ? url : undefined),
+  };
 
   const jobs = new JobRunner(logger);
   jobs.start(options.jobs ?? []);
@@ -132,7 +137,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: stripeClient(), stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
 }
 
 export const WEBHOOK_PATH = '/webhooks/stripe';

@@ -69,11 +69,8 @@ const envSchema = z.object({
   STRIPE_SANDBOX_PORT: withDefault(integer(0, 65535), 12111),
   STRIPE_MAX_NETWORK_RETRIES: withDefault(integer(0, 10), 3),
   STRIPE_API_BASE: optional(httpUrl),
-  CHECKOUT_SUCCESS_URL: withDefault(
-    checkoutUrl('{CHECKOUT_SESSION_ID}'),
-    'http://localhost:3000/checkout/details?session_id={CHECKOUT_SESSION_ID}&order_id={ORDER_ID}',
-  ),
-  CHECKOUT_CANCEL_URL: withDefault(checkoutUrl(), 'http://localhost:3000/checkout?order_id={ORDER_ID}&canceled=1'),
+  CHECKOUT_SUCCESS_URL: optional(checkoutUrl('{CHECKOUT_SESSION_ID}')),
+  CHECKOUT_CANCEL_URL: optional(checkoutUrl()),
   SUPABASE_URL: optional(httpUrl),
   SUPABASE_ANON_KEY: optional(z.string().min(20, { error: 'the project anon (publishable) key' })),
   SUPABASE_JWT_SECRET: optional(z.string().min(32, { error: 'the JWT secret, at least 32 characters' })),
@@ -111,11 +108,12 @@ export interface Config {
     /** A Stripe-compatible API to use instead of api.stripe.com (a separate sandbox, stripe-mock); never in production. */
     apiBase: string | undefined;
   };
+  /** Unset: the sandbox's demo storefront pages in sandbox mode, a local storefront otherwise (server/checkout/returnUrls.ts). */
   checkout: {
     /** Where Stripe Checkout returns a customer who paid; `{CHECKOUT_SESSION_ID}` and `{ORDER_ID}` are filled in. */
-    successUrl: string;
+    successUrl: string | undefined;
     /** Where it returns one who cancelled; `{ORDER_ID}` is filled in. */
-    cancelUrl: string;
+    cancelUrl: string | undefined;
   };
   auth: {
     supabaseUrl: string | undefined;
@@ -171,8 +169,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ['STRIPE_PUBLISHABLE_KEY', e.STRIPE_PUBLISHABLE_KEY],
       ['STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET],
       // The defaults point at a local storefront: a real shop must say where its pages are.
-      ['CHECKOUT_SUCCESS_URL', env.CHECKOUT_SUCCESS_URL?.trim() || undefined],
-      ['CHECKOUT_CANCEL_URL', env.CHECKOUT_CANCEL_URL?.trim() || undefined],
+      ['CHECKOUT_SUCCESS_URL', e.CHECKOUT_SUCCESS_URL],
+      ['CHECKOUT_CANCEL_URL', e.CHECKOUT_CANCEL_URL],
     ];
     for (const [name, value] of required) {
       if (value === undefined) problems.push(`Invalid environment variable ${name}: expected a value (required when NODE_ENV=production)`);

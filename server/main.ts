@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 // `npm start`: read the configuration, start everything, print one banner, stop cleanly on a signal.
 import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, type RunningApp } from './app';
+import { SANDBOX_STOREFRONT_PATH } from './checkout/returnUrls';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
 import { initSentry } from './observability/sentry';
@@ -17,7 +18,10 @@ function banner(config: Config, app: RunningApp): string {
     `  Database  ${database}`,
     `  Stripe    ${stripe}`,
   ];
-  if (app.stripeSandbox) lines.push(`  Sandbox   Stripe API at ${app.url}/v1 (any sk_test_ key); hosted checkout pages at ${app.url}/checkout/…`);
+  if (app.stripeSandbox) {
+    lines.push(`  Sandbox   Stripe API at ${app.url}/v1 (any sk_test_ key); hosted checkout pages at ${app.url}/checkout/…`);
+    lines.push(`  Shop      a demo storefront to buy through hosted Checkout: ${app.url}${SANDBOX_STOREFRONT_PATH}`);
+  }
   if (app.devCredentials) {
     lines.push(
       '',

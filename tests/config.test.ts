@@ -87,8 +87,8 @@ describe('loadConfig', () => {
     expect(problemsOf({ [name]: value })).toEqual([line]);
   });
 
-  it('takes the storefront pages Checkout returns to, with their placeholders, and local defaults outside production', () => {
-    expect(loadConfig({}).checkout.successUrl).toContain('{CHECKOUT_SESSION_ID}');
+  it('takes the storefront pages Checkout returns to, with their placeholders; unset outside production', () => {
+    expect(loadConfig({}).checkout).toEqual({ successUrl: undefined, cancelUrl: undefined });
     const config = loadConfig({
       CHECKOUT_SUCCESS_URL: 'https://shop.example/details?session_id={CHECKOUT_SESSION_ID}&order={ORDER_ID}',
       CHECKOUT_CANCEL_URL: 'https://shop.example/purchase?order={ORDER_ID}',

@@ -59,7 +59,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (payload.exp === undefined) throw new InvalidTokenError('The bearer token has no expiry');
     return {
       userId: payload.sub,
-      email: typeof payload.email === 'string' ? payload.email : null,
+      // Supabase puts "" in the tokens of phone and anonymous sign-ins: that is no email.
+      email: typeof payload.email === 'string' && payload.email.trim() !== '' ? payload.email : null,
       role: roleFromClaims(payload),
     };
   };

@@ -32,6 +32,8 @@ export interface CheckoutRequest {
   order_id: string | null;
   user_id: string | null;
   email: string | null;
+  /** The email is the signed-in customer's own, from their token (not typed in). */
+  email_from_sign_in: boolean;
   name: string | null;
   metadata: Record<string, string>;
   actor: string;
@@ -68,7 +70,7 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
     throw fail('name', 'INVALID_NAME', 'name must be up to 200 characters of plain text');
   }
   const metadata = parseMetadata(input.metadata ?? []);
-  const customerEmail = track === null ? null : buyerEmail(input.email?.trim() || null, viewer);
+  const buyer = track === null ? null : buyerEmail(input.email?.trim() || null, viewer);
 
   const request: Omit<CheckoutRequest, 'request_hash'> = {
     scope: `${viewer.kind}:${viewer.id}`,
@@ -78,7 +80,8 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
     track,
     order_id: orderId,
     user_id: viewer.role === 'CUSTOMER' ? viewer.id : null,
-    email: customerEmail,
+    email: buyer?.email ?? null,
+    email_from_sign_in: buyer?.fromSignIn ?? false,
     name,
     metadata,
     actor: `${viewer.kind}:${viewer.id}`,
@@ -87,7 +90,7 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
 }
 
 /** A guest's email, or the signed-in customer's own: a customer may not buy as someone else. */
-function buyerEmail(given: string | null, viewer: Viewer): string {
+function buyerEmail(given: string | null, viewer: Viewer): { email: string; fromSignIn: boolean } {
   if (given !== null && (given.length > 320 || !email.safeParse(given).success)) {
     throw fail('email', 'INVALID_EMAIL', 'email must be a valid email address');
   }
@@ -96,12 +99,12 @@ function buyerEmail(given: string | null, viewer: Viewer): string {
     if (given !== null && own !== null && given.toLowerCase() !== own.toLowerCase()) {
       throw new ForbiddenError('A signed-in customer pays as themselves: email must be your account’s email or left out');
     }
-    const chosen = own ?? given;
-    if (chosen === null) throw fail('email', 'EMAIL_REQUIRED', 'email is required: your sign-in carries none');
-    return chosen;
+    if (own !== null) return { email: own, fromSignIn: true };
+    if (given === null) throw fail('email', 'EMAIL_REQUIRED', 'email is required: your sign-in carries none');
+    return { email: given, fromSignIn: false };
   }
   if (given === null) throw fail('email', 'EMAIL_REQUIRED', 'email is required for a guest checkout');
-  return given;
+  return { email: given, fromSignIn: false };
 }
 
 function parseMetadata(entries: ReadonlyArray<{ key: string; value: string }>): Record<string, string> {

@@ -9,12 +9,12 @@
 //   fails too, the attempt is marked needs_cleanup for the janitor.
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
-import type { Config } from '../config';
 import type { Db } from '../db/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { findOrder, type OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
+import type { CheckoutUrls } from './returnUrls';
 import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
 import {
   checkoutSessionParams,
@@ -31,7 +31,7 @@ import {
 export interface CheckoutDeps {
   db: Db;
   stripe: Stripe;
-  config: Pick<Config, 'checkout'>;
+  checkoutUrls: CheckoutUrls;
   logger: Logger;
 }
 
@@ -125,7 +125,7 @@ async function createAtStripe(
     created =
       attempt.kind === 'payment_intent'
         ? await deps.stripe.paymentIntents.create(paymentIntentParams(order, attempt), options)
-        : await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.config.checkout), options);
+        : await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls), options);
   } catch (error) {
     // Nothing is recorded as open: the attempt stays `creating` with its key, so the next call with
     // the same idempotency key sends the same Stripe key and gets the object if Stripe made it.

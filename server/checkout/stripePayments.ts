@@ -1,9 +1,9 @@
 // The Stripe side of checkout: the parameters of the objects we create, what a retrieved object means
 // for its order, and which Stripe failures a customer should see as "try again later".
 import Stripe from 'stripe';
-import type { Config } from '../config';
 import type { OrderRow } from '../orders/orders.sql';
 import type { PaymentAttempt } from './checkout.sql';
+import type { CheckoutUrls } from './returnUrls';
 
 /** Our metadata on every object: how an event or the janitor finds the order (and the attempt) again. */
 export function paymentMetadata(order: OrderRow, attempt: PaymentAttempt): Record<string, string> {
@@ -27,7 +27,7 @@ export function paymentIntentParams(order: OrderRow, attempt: PaymentAttempt): S
   };
 }
 
-export function checkoutSessionParams(order: OrderRow, attempt: PaymentAttempt, urls: Config['checkout']): Stripe.Checkout.SessionCreateParams {
+export function checkoutSessionParams(order: OrderRow, attempt: PaymentAttempt, urls: CheckoutUrls): Stripe.Checkout.SessionCreateParams {
   const metadata = paymentMetadata(order, attempt);
   const fill = (url: string) => url.replaceAll('{ORDER_ID}', order.id);
   return {

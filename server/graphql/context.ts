@@ -1,16 +1,25 @@
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
+import type { CheckoutUrls } from '../checkout/returnUrls';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { Logger } from '../observability/logger';
 
+/**
+ * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
+ * return pages point at this server, whose port is known then.
+ */
+export interface Services {
+  /** The Stripe client: the real API, or the sandbox this server serves when no key is configured. */
+  stripe: Stripe;
+  checkoutUrls: CheckoutUrls;
+}
+
 /** What every resolver receives. Built once per request, after authentication. */
-export interface GraphQLContext {
+export interface GraphQLContext extends Services {
   viewer: Viewer;
   db: Db;
   logger: Logger;
   requestId: string;
   config: Config;
-  /** The Stripe client: the real API, or the sandbox this server serves when no key is configured. */
-  stripe: Stripe;
 }

@@ -5,6 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Db } from '../db/db';
 import type { StripeSandbox } from '../sandbox/stripe/sandbox';
+import { mountSandboxStorefront } from '../sandbox/storefront';
 import type { Logger } from '../observability/logger';
 import { withLogScope } from '../observability/logger';
 import { captureError } from '../observability/sentry';
@@ -75,6 +76,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
         return c.body(null, 500);
       });
     }
+    mountSandboxStorefront(app, deps);
   }
 
   mountConsole(app, deps.config.http.consoleDistDir);

@@ -1,13 +1,12 @@
 // Apollo Server behind our HTTP layer: the body is read under the size limit, parsed here (so
 // malformed JSON is a clean 400), the caller authenticated, then Apollo executes the operation.
 import { type ApolloServer, HeaderMap } from '@apollo/server';
-import type Stripe from 'stripe';
 import type { Context } from 'hono';
 import { authenticate, type AuthDeps } from '../auth/authenticate';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import { AppError } from '../errors';
-import type { GraphQLContext } from '../graphql/context';
+import type { GraphQLContext, Services } from '../graphql/context';
 import type { Logger } from '../observability/logger';
 import { BodyTooLargeError, readBodyText } from './body';
 import type { AppEnv } from './types';
@@ -18,8 +17,8 @@ export interface GraphQLRouteDeps {
   db: Db;
   config: Config;
   logger: Logger;
-  /** The Stripe client; a getter because in sandbox mode it points at this server, known once it listens. */
-  stripe: () => Stripe;
+  /** A getter: the services exist once the server listens (see Services). */
+  services: () => Services;
 }
 
 const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
@@ -64,7 +63,7 @@ export function graphqlRoute(deps: GraphQLRouteDeps) {
     const requestId = c.get('requestId');
     const result = await deps.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: c.req.method.toUpperCase(), headers, search: new URL(c.req.url).search, body },
-      context: async () => ({ viewer, db: deps.db, logger: deps.logger.child({ requestId }), requestId, config: deps.config, stripe: deps.stripe() }),
+      context: async () => ({ viewer, db: deps.db, logger: deps.logger.child({ requestId }), requestId, config: deps.config, ...deps.services() }),
     });
 
     for (const [key, value] of result.headers) c.header(key, value);

@@ -86,7 +86,8 @@ $$;
 -- validates the track or order, upserts the customer, creates the order, and returns the live attempt
 -- (creating a new one, with its Stripe idempotency key, when the order has none).
 --
--- p: { scope, key, operation, request_hash, kind, track?, order_id?, user_id?, email?, name?,
+-- p: { scope, key, operation, request_hash, kind, track?, order_id?, user_id?, email?,
+--      email_from_sign_in (the email is the signed-in customer's own, from their token), name?,
 --      metadata, actor }
 -- Returns one of:
 --   { outcome: 'error', error: <reason> }         nothing was written
@@ -134,9 +135,15 @@ begin
         return jsonb_build_object('outcome', 'error', 'error', 'no_price');
       end if;
       if v_user is not null then
-        -- A customer found by user id keeps its row even if the account's email changed since.
+        -- A customer found by user id keeps its row even if the account's email changed since. Else
+        -- an existing row with this email is theirs to take only if their sign-in vouches for the
+        -- email: a customer may not claim a guest's (or another account's) record by typing its email.
         select * into c from customers where user_id = v_user;
-        if not found and exists (select 1 from customers where lower(email) = lower(v_email) and user_id <> v_user) then
+        if not found and exists (
+          select 1 from customers
+           where lower(email) = lower(v_email)
+             and (user_id <> v_user or (user_id is null and (p->>'email_from_sign_in')::boolean is not true))
+        ) then
           return jsonb_build_object('outcome', 'error', 'error', 'email_of_another_customer');
         end if;
       end if;
@@ -179,6 +186,10 @@ begin
             name = coalesce(customers.name, excluded.name),
             updated_at = now()
       returning * into c;
+      if v_user is not null and c.user_id is distinct from v_user then
+        -- Another account took this email between the check above and here: undo everything.
+        raise exception 'customer email % was claimed by another account during checkout', v_email;
+      end if;
     end if;
     insert into orders (customer_id, product_id, price_id, amount, currency, metadata)
     values (c.id, prod.id, pr.id, pr.unit_amount, pr.currency, coalesce(p->'metadata', '{}'::jsonb))

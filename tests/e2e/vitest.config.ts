@@ -12,6 +12,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/e2e/**/*.test.ts'],
+    // Suites that start the real server copy the migrated PGlite template this builds once.
+    globalSetup: ['tests/helpers/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // One browser at a time: two cores.

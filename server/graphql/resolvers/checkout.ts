@@ -10,7 +10,7 @@ const PAYERS: readonly Role[] = ['STOREFRONT', 'CUSTOMER'];
 // Support may confirm too: it is the manual "sync with Stripe" for one payment.
 const CONFIRMERS: readonly Role[] = ['STOREFRONT', 'CUSTOMER', 'SUPPORT', 'ADMIN'];
 
-const deps = (context: GraphQLContext): CheckoutDeps => ({ db: context.db, stripe: context.stripe, config: context.config, logger: context.logger });
+const deps = (context: GraphQLContext): CheckoutDeps => ({ db: context.db, stripe: context.stripe, checkoutUrls: context.checkoutUrls, logger: context.logger });
 
 export const checkoutResolvers: Resolvers = {
   Mutation: {
