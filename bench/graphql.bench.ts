@@ -41,6 +41,7 @@ export async function benchGraphql() {
       requestId: 'bench',
       config,
       stripe: ours.stripe,
+      checkoutUrls: { successUrl: 'http://unused/{CHECKOUT_SESSION_ID}', cancelUrl: 'http://unused' },
     }),
   });
 
