@@ -2,6 +2,7 @@
 // for its order, and which Stripe failures a customer should see as "try again later".
 import Stripe from 'stripe';
 import type { OrderRow } from '../orders/orders.sql';
+import type { PaymentErrorCode } from '../graphql/generated/resolvers-types';
 import type { PaymentAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
 
@@ -113,18 +114,6 @@ export function readCheckoutSession(session: Stripe.Checkout.Session): PaymentRe
     ? { ...base, outcome: 'PROCESSING', orderStatus: 'processing', paymentStatus: intent?.status ?? 'processing' }
     : { ...base, outcome: 'SUCCEEDED', orderStatus: 'paid', paymentStatus: intent?.status ?? 'succeeded' };
 }
-
-export type PaymentErrorCode =
-  | 'CARD_DECLINED'
-  | 'INSUFFICIENT_FUNDS'
-  | 'EXPIRED_CARD'
-  | 'INCORRECT_CVC'
-  | 'INCORRECT_NUMBER'
-  | 'PROCESSING_ERROR'
-  | 'AUTHENTICATION_FAILED'
-  | 'PAYMENT_PROVIDER_UNAVAILABLE'
-  | 'ORDER_ALREADY_PAID'
-  | 'ORDER_NOT_PAYABLE';
 
 export interface PaymentError {
   code: PaymentErrorCode;
