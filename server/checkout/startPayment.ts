@@ -75,7 +75,7 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
     const reuse = await reuseOpenAttempt(deps, request, order, attempt);
     if (reuse) return reuse;
   }
-  throw new Error(`order payment attempts did not settle after three rounds (key ${request.key})`);
+  throw new Error(`order payment attempts did not settle after four rounds (key ${request.key})`);
 }
 
 async function beginFailure(deps: CheckoutDeps, begun: Extract<BeginResult, { outcome: 'error' }>): Promise<StartPaymentResult> {
