@@ -1,6 +1,7 @@
 // Typed calls of the checkout SQL functions (supabase/migrations/20261122000200_checkout.sql). Each
 // is one statement, so each is one transaction on both engines.
 import type { Queryable } from '../db/db';
+import type { OrderRow } from '../orders/orders.sql';
 import type { AttemptKind, CheckoutRequest } from './input';
 
 export type AttemptStatus = 'creating' | 'open' | 'succeeded' | 'canceled' | 'expired' | 'needs_cleanup';
@@ -30,9 +31,9 @@ export type BeginError =
   | 'claim_without_order';
 
 export type BeginResult =
-  | { outcome: 'error'; error: BeginError; order_id?: string; status?: string }
+  | { outcome: 'error'; error: BeginError; order?: OrderRow; status?: string }
   | { outcome: 'conflict'; operation: string }
-  | { outcome: 'replay' | 'attempt'; order_id: string; attempt: PaymentAttempt };
+  | { outcome: 'replay' | 'attempt'; order: OrderRow; attempt: PaymentAttempt };
 
 async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> {
   const { rows } = await db.query<{ result: T }>(`select ${fn}($1::jsonb) as result`, [JSON.stringify(argument)]);
@@ -53,7 +54,7 @@ export const recordAttempt = (
     key?: string;
     actor: string;
   },
-) => call<PaymentAttempt>(db, 'checkout_record_attempt', record);
+) => call<{ attempt: PaymentAttempt; order: OrderRow }>(db, 'checkout_record_attempt', record);
 
 export const markAttempt = (
   db: Queryable,
@@ -82,7 +83,7 @@ export interface PaymentFacts {
 }
 
 export type ApplyResult =
-  | { outcome: 'applied' | 'unchanged'; order_id: string }
+  | { outcome: 'applied' | 'unchanged'; order: OrderRow }
   | { outcome: 'error'; error: 'unknown_payment' | 'order_of_another_customer' | 'amount_mismatch'; order_id?: string };
 
 export const applyPayment = (db: Queryable, facts: PaymentFacts) => call<ApplyResult>(db, 'order_apply_payment', facts);

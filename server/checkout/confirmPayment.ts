@@ -3,7 +3,7 @@
 // same locked SQL path the webhook applier confirms it with. The customer never waits for a webhook.
 import type { Viewer } from '../auth/viewer';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
-import { findOrder, type OrderRow } from '../orders/orders.sql';
+import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment } from './checkout.sql';
 import type { AttemptKind } from './input';
 import { factsFrom, retrievePayment, type CheckoutDeps } from './startPayment';
@@ -71,7 +71,7 @@ export async function confirmPayment(deps: CheckoutDeps, viewer: Viewer, input: 
 
   return {
     outcome: reading.outcome,
-    order: await findOrder(deps.db, applied.order_id!),
+    order: applied.order,
     nextActionUrl: reading.nextActionUrl,
     error: reading.decline,
   };

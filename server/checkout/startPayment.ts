@@ -12,7 +12,7 @@ import type { Viewer } from '../auth/viewer';
 import type { Db } from '../db/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../observability/logger';
-import { findOrder, type OrderRow } from '../orders/orders.sql';
+import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
 import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
@@ -52,15 +52,14 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
   // round means something is wrong.
   for (let round = 0; round < 4; round++) {
     const begun = await beginCheckout(deps.db, request);
-    if (begun.outcome === 'error') return beginFailure(deps, begun);
+    if (begun.outcome === 'error') return beginFailure(begun);
     if (begun.outcome === 'conflict') {
       throw new ConflictError(`The idempotency key "${request.key}" was already used with different input (for ${begun.operation})`, {
         reason: 'IDEMPOTENCY_KEY_REUSED',
         idempotencyKey: request.key,
       });
     }
-    const order = await requireOrder(deps.db, begun.order_id);
-    const attempt = begun.attempt;
+    const { order, attempt } = begun;
     if (begun.outcome === 'replay') return { order, attempt, replayed: true, error: null };
     if (attempt.status === 'creating' && attempt.kind === request.kind) return createAtStripe(deps, request, order, attempt);
     if (attempt.status === 'creating') {
@@ -78,7 +77,7 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
   throw new Error(`order payment attempts did not settle after four rounds (key ${request.key})`);
 }
 
-async function beginFailure(deps: CheckoutDeps, begun: Extract<BeginResult, { outcome: 'error' }>): Promise<StartPaymentResult> {
+function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartPaymentResult {
   switch (begun.error) {
     case 'unknown_track':
       throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
@@ -93,20 +92,13 @@ async function beginFailure(deps: CheckoutDeps, begun: Extract<BeginResult, { ou
     case 'email_of_another_customer':
       throw new ForbiddenError('This email belongs to another customer’s account');
     case 'order_not_payable': {
-      const order = begun.order_id ? await findOrder(deps.db, begun.order_id) : null;
       const paid = ['paid', 'processing', 'refunded', 'partially_refunded', 'disputed'].includes(begun.status ?? '');
       const error: PaymentError = paid ? ORDER_IS_SETTLED : { code: 'ORDER_NOT_PAYABLE', message: `This order is ${begun.status} and cannot be paid.` };
-      return { order, attempt: null, replayed: false, error };
+      return { order: begun.order ?? null, attempt: null, replayed: false, error };
     }
     default:
       throw new Error(`checkout_begin failed: ${begun.error}`);
   }
-}
-
-async function requireOrder(db: Db, id: string): Promise<OrderRow> {
-  const order = await findOrder(db, id);
-  if (!order) throw new Error(`order ${id} vanished during checkout`);
-  return order;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -137,7 +129,7 @@ async function createAtStripe(
     throw error;
   }
 
-  let recorded: PaymentAttempt;
+  let recorded: Awaited<ReturnType<typeof recordAttempt>>;
   try {
     recorded = await recordAttempt(deps.db, {
       attempt_id: attempt.id,
@@ -153,7 +145,7 @@ async function createAtStripe(
     await compensate(deps, attempt, created.id, request.actor, error);
     throw error;
   }
-  return { order: await requireOrder(deps.db, order.id), attempt: recorded, replayed: false, error: null };
+  return { order: recorded.order, attempt: recorded.attempt, replayed: false, error: null };
 }
 
 async function noteAttemptError(deps: CheckoutDeps, attempt: PaymentAttempt, error: string, actor: string) {
@@ -214,13 +206,13 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
   }
 
   if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
-    await applyPayment(deps.db, factsFrom(attempt.kind, objectId, reading, { source: 'storefront', userId: null, actor: request.actor }));
-    return { order: await requireOrder(deps.db, order.id), attempt: null, replayed: false, error: ORDER_IS_SETTLED };
+    const applied = await applyPayment(deps.db, factsFrom(attempt.kind, objectId, reading, { source: 'storefront', userId: null, actor: request.actor }));
+    return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, replayed: false, error: ORDER_IS_SETTLED };
   }
   const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
   if (stillOpen && attempt.kind === request.kind) {
     const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, scope: request.scope, key: request.key, actor: request.actor });
-    return { order, attempt: recorded, replayed: false, error: null };
+    return { order: recorded.order, attempt: recorded.attempt, replayed: false, error: null };
   }
   // Open but of the other kind (the customer switched between hosted Checkout and Elements): close
   // it first, so that the order is never payable through two objects at once.

@@ -1,5 +1,6 @@
-// The order as the API shows it: the order, its customer, its product track and its latest payment,
-// in one query.
+// The order as the API shows it: the order, its customer, its product track and its latest payment.
+// One SQL function (order_view) builds it, so the checkout functions can return it in the same call
+// that changes the order.
 import type { Queryable } from '../db/db';
 
 export interface OrderRow {
@@ -13,8 +14,9 @@ export interface OrderRow {
   checkout_session_id: string | null;
   payment_intent_id: string | null;
   metadata: Record<string, string>;
-  created_at: Date;
-  updated_at: Date;
+  /** ISO 8601 */
+  created_at: string;
+  updated_at: string;
   customer_id: string;
   customer_email: string;
   customer_name: string | null;
@@ -31,34 +33,19 @@ export interface OrderPayment {
   currency: string;
 }
 
-const ORDER_SELECT = `
-  select o.id, o.status, o.sync_state, o.product_id, p.name as product_name, o.amount, o.currency,
-         o.checkout_session_id, o.payment_intent_id, o.metadata, o.created_at, o.updated_at,
-         c.id as customer_id, c.email as customer_email, c.name as customer_name, c.user_id as customer_user_id,
-         (select jsonb_build_object(
-                   'payment_intent_id', pay.stripe_payment_intent_id, 'charge_id', pay.stripe_charge_id,
-                   'status', pay.status, 'amount', pay.amount, 'amount_refunded', pay.amount_refunded,
-                   'currency', pay.currency)
-            from payments pay where pay.order_id = o.id
-           order by pay.created_at desc limit 1) as payment
-    from orders o
-    join customers c on c.id = o.customer_id
-    join products p on p.id = o.product_id`;
-
 export async function findOrder(db: Queryable, id: string): Promise<OrderRow | null> {
-  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} where o.id = $1`, [id]);
-  return rows[0] ?? null;
+  const { rows } = await db.query<{ order: OrderRow | null }>('select order_view($1::uuid) as order', [id]);
+  return rows[0]?.order ?? null;
 }
 
 /** The order a PaymentIntent or Checkout Session belongs to: through any attempt, or the payment. */
 export async function findOrderByPayment(db: Queryable, stripeObjectId: string): Promise<OrderRow | null> {
-  const { rows } = await db.query<OrderRow>(
-    `${ORDER_SELECT}
-      where o.id = coalesce(
-        (select order_id from payment_attempts where stripe_object_id = $1),
-        (select order_id from payments where stripe_payment_intent_id = $1),
-        (select id from orders where payment_intent_id = $1 or checkout_session_id = $1 limit 1))`,
+  const { rows } = await db.query<{ order: OrderRow | null }>(
+    `select order_view(coalesce(
+              (select order_id from payment_attempts where stripe_object_id = $1),
+              (select order_id from payments where stripe_payment_intent_id = $1),
+              (select id from orders where payment_intent_id = $1 or checkout_session_id = $1 limit 1))) as order`,
     [stripeObjectId],
   );
-  return rows[0] ?? null;
+  return rows[0]?.order ?? null;
 }

@@ -68,6 +68,27 @@ begin
 end
 $$;
 
+-- An order as the API shows it: with its customer, track name and latest payment. The checkout
+-- functions return it, so a mutation needs no second round trip to answer.
+create function order_view(p_order_id uuid) returns jsonb language sql stable as $$
+  select jsonb_build_object(
+           'id', o.id, 'status', o.status, 'sync_state', o.sync_state, 'product_id', o.product_id,
+           'product_name', p.name, 'amount', o.amount, 'currency', o.currency,
+           'checkout_session_id', o.checkout_session_id, 'payment_intent_id', o.payment_intent_id,
+           'metadata', o.metadata, 'created_at', o.created_at, 'updated_at', o.updated_at,
+           'customer_id', c.id, 'customer_email', c.email, 'customer_name', c.name, 'customer_user_id', c.user_id,
+           'payment', (select jsonb_build_object(
+                               'payment_intent_id', pay.stripe_payment_intent_id, 'charge_id', pay.stripe_charge_id,
+                               'status', pay.status, 'amount', pay.amount, 'amount_refunded', pay.amount_refunded,
+                               'currency', pay.currency)
+                         from payments pay where pay.order_id = o.id
+                        order by pay.created_at desc limit 1))
+    from orders o
+    join customers c on c.id = o.customer_id
+    join products p on p.id = o.product_id
+   where o.id = p_order_id
+$$;
+
 -- How far an order has got. A change that would lower the rank is stale and ignored: a late
 -- "processing" never moves a paid order back.
 create function order_status_rank(p_status text) returns integer language sql immutable as $$
@@ -92,8 +113,8 @@ $$;
 -- Returns one of:
 --   { outcome: 'error', error: <reason> }         nothing was written
 --   { outcome: 'conflict' }                       the key was used with other input
---   { outcome: 'replay', order_id, attempt }      the key's first result
---   { outcome: 'attempt', order_id, attempt }     the live attempt: call Stripe (creating) or reuse (open)
+--   { outcome: 'replay', order, attempt }         the key's first result
+--   { outcome: 'attempt', order, attempt }        the live attempt: call Stripe (creating) or reuse (open)
 create function checkout_begin(p jsonb) returns jsonb language plpgsql as $$
 declare
   k idempotency_keys;
@@ -118,7 +139,7 @@ begin
         return jsonb_build_object('outcome', 'error', 'error', 'order_of_another_customer');
       end if;
       if o.status not in ('pending', 'requires_action', 'failed') then
-        return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order_id', o.id, 'status', o.status);
+        return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order', order_view(o.id), 'status', o.status);
       end if;
     else
       select * into prod from products where id = p->>'track';
@@ -165,7 +186,7 @@ begin
     end if;
     if k.status = 'completed' then
       select * into a from payment_attempts where id = k.attempt_id;
-      return jsonb_build_object('outcome', 'replay', 'order_id', k.order_id, 'attempt', to_jsonb(a));
+      return jsonb_build_object('outcome', 'replay', 'order', order_view(k.order_id), 'attempt', to_jsonb(a));
     end if;
     select * into o from orders where id = k.order_id for update;
     if not found then
@@ -202,7 +223,7 @@ begin
 
   -- Checked again under the order's lock: a payment may have landed since the check above.
   if o.status not in ('pending', 'requires_action', 'failed') then
-    return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order_id', o.id, 'status', o.status);
+    return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order', order_view(o.id), 'status', o.status);
   end if;
 
   select * into a from payment_attempts where order_id = o.id and status in ('creating', 'open');
@@ -214,13 +235,13 @@ begin
     perform payment_log_for_order(o, 'checkout.attempt_started', a.status,
       jsonb_build_object('actor', p->>'actor', 'attempt', a.attempt, 'kind', a.kind, 'stripe_idempotency_key', a.stripe_idempotency_key));
   end if;
-  return jsonb_build_object('outcome', 'attempt', 'order_id', o.id, 'attempt', to_jsonb(a));
+  return jsonb_build_object('outcome', 'attempt', 'order', order_view(o.id), 'attempt', to_jsonb(a));
 end
 $$;
 
 -- Records the Stripe object an attempt created (or confirms, for an open attempt being reused, that it
 -- is still the one), points the order at it and completes the idempotency key with it. Idempotent:
--- recording the same object twice changes nothing the second time.
+-- recording the same object twice changes nothing the second time. Returns { attempt, order }.
 -- p: { attempt_id, object_id, client_secret?, url?, expires_at?, scope?, key?, actor }
 create function checkout_record_attempt(p jsonb) returns jsonb language plpgsql as $$
 declare
@@ -256,7 +277,7 @@ begin
        set status = 'completed', attempt_id = a.id, completed_at = now()
      where scope = p->>'scope' and key = p->>'key' and status = 'in_progress';
   end if;
-  return to_jsonb(a);
+  return jsonb_build_object('attempt', to_jsonb(a), 'order', order_view(a.order_id));
 end
 $$;
 
@@ -296,7 +317,7 @@ $$;
 --      order_status: 'requires_action' | 'processing' | 'paid' | 'pending',
 --      attempt_status?: 'canceled' | 'expired'  (the object can no longer be paid),
 --      payment_intent_id?, charge_id?, payment_status?, amount, currency, user_id?, actor }
--- Returns { outcome: 'applied' | 'unchanged' | 'error', error?, order_id }.
+-- Returns { outcome: 'applied' | 'unchanged', order } or { outcome: 'error', error, order_id? }.
 create function order_apply_payment(p jsonb) returns jsonb language plpgsql as $$
 declare
   a payment_attempts;
@@ -335,12 +356,12 @@ begin
   if p->>'attempt_status' in ('canceled', 'expired') then
     -- The object can no longer be paid: the next request for the order starts a new attempt.
     if a.status not in ('creating', 'open') then
-      return jsonb_build_object('outcome', 'unchanged', 'order_id', o.id);
+      return jsonb_build_object('outcome', 'unchanged', 'order', order_view(o.id));
     end if;
     update payment_attempts set status = p->>'attempt_status', updated_at = now() where id = a.id returning * into a;
     perform payment_log_for_order(o, 'checkout.attempt_' || a.status, a.status, jsonb_build_object(
       'source', p->>'source', 'actor', p->>'actor', 'attempt', a.attempt, 'stripe_object_id', a.stripe_object_id));
-    return jsonb_build_object('outcome', 'applied', 'order_id', o.id);
+    return jsonb_build_object('outcome', 'applied', 'order', order_view(o.id));
   end if;
   if v_status in ('paid', 'processing') and a.status in ('creating', 'open', 'needs_cleanup') then
     update payment_attempts set status = 'succeeded', updated_at = now() where id = a.id returning * into a;
@@ -366,7 +387,7 @@ begin
     else 'confirmed'
   end;
   if v_status = o.status and v_sync is not distinct from o.sync_state then
-    return jsonb_build_object('outcome', 'unchanged', 'order_id', o.id);
+    return jsonb_build_object('outcome', 'unchanged', 'order', order_view(o.id));
   end if;
 
   v_event := case when v_status = o.status then 'payment.' || v_sync else 'payment.' || v_status end;
@@ -380,10 +401,11 @@ begin
   perform payment_log_for_order(o, v_event, o.status, jsonb_build_object(
     'source', p->>'source', 'actor', p->>'actor', 'sync_state', o.sync_state, 'stripe_object_id', p->>'object_id',
     'payment_intent_id', p->>'payment_intent_id', 'attempt', a.attempt));
-  return jsonb_build_object('outcome', 'applied', 'order_id', o.id);
+  return jsonb_build_object('outcome', 'applied', 'order', order_view(o.id));
 end
 $$;
 
+revoke execute on function order_view(uuid) from public, anon, authenticated;
 revoke execute on function payment_log_for_order(orders, text, text, jsonb) from public, anon, authenticated;
 revoke execute on function checkout_begin(jsonb) from public, anon, authenticated;
 revoke execute on function checkout_record_attempt(jsonb) from public, anon, authenticated;
