@@ -254,6 +254,25 @@ describe('confirmPayment', () => {
     expect(result).toMatchObject({ outcome: 'PROCESSING', order: { status: 'PROCESSING', syncState: 'PROVISIONAL', payment: { status: 'processing' } } });
   });
 
+  it('refuses a payment whose amount was changed at Stripe, and marks the order for staff', async () => {
+    const created = await createIntent();
+    await server.app.stripe.paymentIntents.update(created.paymentIntentId, { amount: 100 });
+    await payAtStripe(created.paymentIntentId, 'pm_card_visa');
+    const response = await server.confirmPayment({ paymentIntentId: created.paymentIntentId });
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'AMOUNT_MISMATCH' });
+    const { rows } = await server.app.db.query('select status, sync_state from orders where id = $1', [created.order.id]);
+    expect(rows).toEqual([{ status: 'pending', sync_state: 'failed' }]);
+    expect((await logRows(created.order.id)).at(-1)).toMatchObject({ event_type: 'payment.amount_mismatch', metadata: { stripe_amount: 100 } });
+  });
+
+  it('keeps the client secret out of the logs and the payment log', async () => {
+    const created = await createIntent();
+    await payAtStripe(created.paymentIntentId, 'pm_card_visa');
+    await server.confirmPayment({ paymentIntentId: created.paymentIntentId });
+    expect(server.logs.text).not.toContain(created.clientSecret);
+    expect(JSON.stringify(await logRows(created.order.id))).not.toContain('_secret_');
+  });
+
   it('lets a signed-in customer confirm their own payment', async () => {
     const token = await server.customerToken();
     const created = await createIntent({ idempotencyKey: newKey(), track: 'website_audit_feedback' }, { token });

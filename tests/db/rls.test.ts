@@ -211,6 +211,44 @@ describe('an anonymous caller (anon)', () => {
   });
 });
 
+describe("checkout's tables and functions", () => {
+  const FUNCTIONS = [
+    "checkout_begin('{}'::jsonb)",
+    "checkout_record_attempt('{}'::jsonb)",
+    "checkout_mark_attempt('{}'::jsonb)",
+    "order_apply_payment('{}'::jsonb)",
+    "order_view('00000000-0000-4000-8000-000000000000'::uuid)",
+  ];
+
+  it.each(['anon', 'authenticated'] as const)('are closed to %s: no idempotency keys or payment attempts to read, no function to call', async (role) => {
+    for (const table of ['idempotency_keys', 'payment_attempts']) {
+      await expect(select(role, userClaims(ALICE), `select * from ${table}`)).rejects.toMatchObject({ code: '42501' });
+    }
+    // Supabase grants EXECUTE on new functions to its API roles by default; the migration revokes it.
+    for (const call of FUNCTIONS) {
+      await expect(select(role, userClaims(ALICE), `select ${call}`)).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringMatching(/^permission denied for function /),
+      });
+    }
+  });
+
+  it("hide every row even where a Supabase project's default grants let the API roles query them", async () => {
+    await db.query(
+      `insert into payment_attempts (order_id, attempt, kind, stripe_idempotency_key) values ($1, 1, 'payment_intent', 'create_payment_intent:rls:1')`,
+      [ids.aliceOrders[0]],
+    );
+    const seen = await as('authenticated', userClaims(ALICE), async (tx) => {
+      await tx.query('reset role');
+      await tx.query('grant select on payment_attempts, idempotency_keys to authenticated');
+      await tx.query('set local role authenticated');
+      return [(await tx.query('select id from payment_attempts')).rows, (await tx.query('select key from idempotency_keys')).rows];
+    });
+    expect(seen).toEqual([[], []]);
+    await db.query("delete from payment_attempts where stripe_idempotency_key = 'create_payment_intent:rls:1'");
+  });
+});
+
 describe("the server's own connection (the tables' owner)", () => {
   it('sees every order, log row, customer and product, RLS not applying to it', async () => {
     const orders = await db.query<{ id: string }>('select id from orders');
