@@ -205,20 +205,40 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
     throw error;
   }
 
-  if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
-    const applied = await applyPayment(deps.db, factsFrom(attempt.kind, objectId, reading, { source: 'storefront', userId: null, actor: request.actor }));
+  const paid = (now: PaymentReading) => now.outcome === 'SUCCEEDED' || now.outcome === 'PROCESSING';
+  // Paid meanwhile (the customer was quicker than the webhook): record it and say so.
+  const settled = async (now: PaymentReading): Promise<StartPaymentResult> => {
+    const applied = await applyPayment(deps.db, factsFrom(attempt.kind, objectId, now, { source: 'storefront', userId: null, actor: request.actor }));
     return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, replayed: false, error: ORDER_IS_SETTLED };
-  }
+  };
+  if (paid(reading)) return settled(reading);
+
   const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
-  if (stillOpen && attempt.kind === request.kind) {
+  if (stillOpen && attempt.kind === request.kind && !expiresSoon(attempt)) {
     const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, scope: request.scope, key: request.key, actor: request.actor });
     return { order: recorded.order, attempt: recorded.attempt, replayed: false, error: null };
   }
-  // Open but of the other kind (the customer switched between hosted Checkout and Elements): close
-  // it first, so that the order is never payable through two objects at once.
-  const status = stillOpen ? await closeAtStripe(deps, attempt, objectId, 'abandoned') : reading.outcome === 'EXPIRED' ? 'expired' : 'canceled';
-  await markAttempt(deps.db, { attempt_id: attempt.id, status, actor: request.actor, error: stillOpen ? `replaced by a ${request.kind}` : undefined });
+  // Still open but of the other kind (the customer switched between hosted Checkout and Elements) or
+  // about to expire: close it first, so that the order is never payable through two objects at once.
+  let status: 'canceled' | 'expired' = reading.outcome === 'EXPIRED' ? 'expired' : 'canceled';
+  if (stillOpen) {
+    try {
+      status = await closeAtStripe(deps, attempt, objectId, 'abandoned');
+    } catch (error) {
+      const now = await retrievePayment(deps.stripe, attempt.kind, objectId);
+      if (paid(now)) return settled(now);
+      throw error;
+    }
+  }
+  await markAttempt(deps.db, { attempt_id: attempt.id, status, actor: request.actor, error: stillOpen ? `replaced by a new ${request.kind}` : undefined });
   return null;
+}
+
+// A session handed out must leave the customer time to pay; one closer to expiry is replaced.
+const SESSION_MIN_REMAINING_MS = 15 * 60_000;
+
+function expiresSoon(attempt: PaymentAttempt): boolean {
+  return attempt.expires_at !== null && Date.parse(attempt.expires_at) - Date.now() < SESSION_MIN_REMAINING_MS;
 }
 
 export async function retrievePayment(stripe: Stripe, kind: AttemptKind, id: string): Promise<PaymentReading> {

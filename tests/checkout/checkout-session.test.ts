@@ -78,6 +78,14 @@ describe('createCheckoutSession', () => {
     ]);
   });
 
+  it('replaces an open session that is about to expire instead of handing it out', async () => {
+    const first = await createSession();
+    await server.app.db.query("update payment_attempts set expires_at = now() + interval '5 minutes' where stripe_object_id = $1", [first.checkoutSessionId]);
+    const second = await createSession({ idempotencyKey: newKey(), orderId: first.order.id });
+    expect(second.checkoutSessionId).not.toBe(first.checkoutSessionId);
+    expect((await server.app.stripe.checkout.sessions.retrieve(first.checkoutSessionId)).status).toBe('expired');
+  });
+
   it('never leaves an order payable twice: switching to Elements expires the open session first', async () => {
     const session = await createSession();
     const intentResponse = await server.createPaymentIntent({ idempotencyKey: newKey(), orderId: session.order.id });

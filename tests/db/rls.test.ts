@@ -236,7 +236,7 @@ describe("checkout's tables and functions", () => {
   it("hide every row even where a Supabase project's default grants let the API roles query them", async () => {
     await db.query(
       `insert into payment_attempts (order_id, attempt, kind, stripe_idempotency_key) values ($1, 1, 'payment_intent', 'create_payment_intent:rls:1')`,
-      [ids.aliceOrders[0]],
+      [ids.aliceOrders[0]!],
     );
     const seen = await as('authenticated', userClaims(ALICE), async (tx) => {
       await tx.query('reset role');
