@@ -42,6 +42,7 @@ export async function benchGraphql() {
       config,
       stripe: ours.stripe,
       checkoutUrls: { successUrl: 'http://unused/{CHECKOUT_SESSION_ID}', cancelUrl: 'http://unused' },
+      webhookSecrets: [],
     }),
   });
 

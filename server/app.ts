@@ -12,6 +12,8 @@ import { openDb } from './db/open';
 import { checkoutReturnUrls } from './checkout/returnUrls';
 import type { GraphQLContext, Services } from './graphql/context';
 import { createApolloServer } from './graphql/server';
+import { EventStore } from './webhooks/eventStore';
+import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './webhooks/endpoint';
 import { createHttpApp } from './http/app';
 import { type Job, JobRunner } from './jobs/runner';
 import type { Logger } from './observability/logger';
@@ -31,6 +33,8 @@ export interface RunningApp {
   stripeSandbox: StripeSandbox | undefined;
   /** The signing secret of the endpoint the sandbox delivers this server's webhooks to (sandbox mode). */
   sandboxWebhookSecret: string | undefined;
+  /** Webhook deliveries received, repeated and refused (by reason) since start. */
+  webhookCounters: WebhookCounters;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -77,6 +81,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
   // once the port is known, before the first request is served.
   let services: Services | undefined;
+  const webhooks = { store: new EventStore(db), counters: newWebhookCounters() };
   const getServices = () => {
     if (!services) throw new Error('the server is still starting');
     return services;
@@ -90,6 +95,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     isAcceptingTraffic: () => accepting,
     stripeSandbox,
     services: getServices,
+    webhooks,
   });
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
@@ -107,6 +113,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   services = {
     stripe: createStripeClient(config.stripe, url),
     checkoutUrls: checkoutReturnUrls(config.checkout, stripeSandbox ? url : undefined),
+    webhookSecrets: [...config.stripe.webhookSecrets, ...(sandboxWebhookEndpoint?.secret ? [sandboxWebhookEndpoint.secret] : [])],
   };
 
   const jobs = new JobRunner(logger);
@@ -137,10 +144,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, stop };
 }
-
-export const WEBHOOK_PATH = '/webhooks/stripe';
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {
   sandbox.core.publicUrl = serverUrl;

@@ -13,6 +13,8 @@ export interface Services {
   /** The Stripe client: the real API, or the sandbox this server serves when no key is configured. */
   stripe: Stripe;
   checkoutUrls: CheckoutUrls;
+  /** Accepted webhook signing secrets: the configured ones and, in sandbox mode, the sandbox endpoint's. */
+  webhookSecrets: readonly string[];
 }
 
 /** What every resolver receives. Built once per request, after authentication. */

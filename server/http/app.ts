@@ -6,6 +6,8 @@ import { Hono } from 'hono';
 import type { Db } from '../db/db';
 import type { StripeSandbox } from '../sandbox/stripe/sandbox';
 import { mountSandboxStorefront } from '../sandbox/storefront';
+import type { EventStore } from '../webhooks/eventStore';
+import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../webhooks/endpoint';
 import type { Logger } from '../observability/logger';
 import { withLogScope } from '../observability/logger';
 import { captureError } from '../observability/sentry';
@@ -19,6 +21,7 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   isAcceptingTraffic: () => boolean;
   /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout, /3ds and /_sandbox. */
   stripeSandbox?: StripeSandbox;
+  webhooks: { store: EventStore; counters: WebhookCounters };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -59,6 +62,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
       return c.json({ status: 'unavailable', reason: 'database unreachable' }, 503);
     }
   });
+
+  app.post(
+    WEBHOOK_PATH,
+    webhookRoute({ config: deps.config, logger, ...deps.webhooks, secrets: () => deps.services().webhookSecrets }),
+  );
 
   // The body size limit is enforced while reading the body (server/http/body.ts).
   app.on(['GET', 'POST'], '/graphql', graphqlRoute(deps));

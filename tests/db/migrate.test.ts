@@ -13,7 +13,8 @@ import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 const SHIM = '20261122000000_supabase_shim';
 const CORE = '20261122000100_core_schema';
 const CHECKOUT = '20261122000200_checkout';
-const ALL = [SHIM, CORE, CHECKOUT];
+const STRIPE_EVENTS = '20261122000300_stripe_events';
+const ALL = [SHIM, CORE, CHECKOUT, STRIPE_EVENTS];
 const FIXED_UID = '11111111-2222-4333-8444-555555555555';
 
 let fresh: TestDb;

@@ -211,17 +211,18 @@ describe('an anonymous caller (anon)', () => {
   });
 });
 
-describe("checkout's tables and functions", () => {
+describe('the server-only tables and functions (checkout, webhook events)', () => {
   const FUNCTIONS = [
     "checkout_begin('{}'::jsonb)",
     "checkout_record_attempt('{}'::jsonb)",
     "checkout_mark_attempt('{}'::jsonb)",
     "order_apply_payment('{}'::jsonb)",
     "order_view('00000000-0000-4000-8000-000000000000'::uuid)",
+    "stripe_events_store('[]'::jsonb)",
   ];
 
-  it.each(['anon', 'authenticated'] as const)('are closed to %s: no idempotency keys or payment attempts to read, no function to call', async (role) => {
-    for (const table of ['idempotency_keys', 'payment_attempts']) {
+  it.each(['anon', 'authenticated'] as const)('are closed to %s: no idempotency keys, payment attempts or events to read, no function to call', async (role) => {
+    for (const table of ['idempotency_keys', 'payment_attempts', 'stripe_events']) {
       await expect(select(role, userClaims(ALICE), `select * from ${table}`)).rejects.toMatchObject({ code: '42501' });
     }
     // Supabase grants EXECUTE on new functions to its API roles by default; the migration revokes it.

@@ -1,0 +1,75 @@
+// POST /webhooks/stripe: verify the raw body, store the event (once per event id), answer 200. Nothing
+// is applied here: the applier does that after the acknowledgement. Bad deliveries get a 400 with a
+// short reason and are counted; only a database failure answers 5xx, so that Stripe retries.
+import type { Context } from 'hono';
+import type { Config } from '../config';
+import type { AppEnv } from '../http/types';
+import { BodyTooLargeError, readBodyText } from '../http/body';
+import type { Logger } from '../observability/logger';
+import type { EventStore } from './eventStore';
+import { type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
+
+export const WEBHOOK_PATH = '/webhooks/stripe';
+
+export interface WebhookCounters {
+  received: number;
+  duplicates: number;
+  rejected: Record<RejectionReason, number>;
+}
+
+export function newWebhookCounters(): WebhookCounters {
+  return {
+    received: 0,
+    duplicates: 0,
+    rejected: { missing_signature: 0, malformed_signature: 0, bad_signature: 0, stale_timestamp: 0, malformed_body: 0, body_too_large: 0 },
+  };
+}
+
+export interface WebhookEndpointDeps {
+  config: Config;
+  logger: Logger;
+  store: EventStore;
+  counters: WebhookCounters;
+  /** The configured secrets, plus in sandbox mode the secret of the endpoint the sandbox delivers to. */
+  secrets: () => readonly string[];
+}
+
+export function webhookRoute(deps: WebhookEndpointDeps) {
+  // Test and sandbox keys see test events; a live key sees live ones. The other mode's events are
+  // stored and flagged, never applied.
+  const expectLive = deps.config.stripe.mode === 'live';
+  return async (c: Context<AppEnv>) => {
+    let raw: string;
+    try {
+      raw = await readBodyText(c, deps.config.http.bodyLimitBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      c.header('Connection', 'close');
+      return reject(c, deps, new WebhookRejection('body_too_large', error.message));
+    }
+    let event;
+    try {
+      event = verifyDelivery(raw, c.req.header('stripe-signature'), deps.secrets());
+    } catch (error) {
+      if (error instanceof WebhookRejection) return reject(c, deps, error);
+      throw error;
+    }
+
+    const ignoredReason = event.livemode === expectLive ? null : `${event.livemode ? 'live' : 'test'}-mode event, but this server runs in ${expectLive ? 'live' : 'test'} mode`;
+    try {
+      const { isNew } = await deps.store.store(event, ignoredReason);
+      if (isNew) deps.counters.received += 1;
+      else deps.counters.duplicates += 1;
+      return c.json({ received: true, ...(isNew ? {} : { duplicate: true }) });
+    } catch (error) {
+      deps.logger.error({ err: error, eventId: event.id }, 'could not store a webhook event: Stripe will retry');
+      return c.json({ error: 'unavailable', message: 'The event could not be stored; retry later' }, 500);
+    }
+  };
+}
+
+function reject(c: Context<AppEnv>, deps: WebhookEndpointDeps, rejection: WebhookRejection) {
+  deps.counters.rejected[rejection.reason] += 1;
+  deps.logger.warn({ reason: rejection.reason }, 'webhook delivery refused');
+  return c.json({ error: rejection.reason, message: rejection.message }, 400);
+}

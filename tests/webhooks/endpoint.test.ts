@@ -1,0 +1,159 @@
+// POST /webhooks/stripe through real HTTP: verified deliveries are stored once by event id and
+// acknowledged; every bad delivery is a 400 with a short reason, stores nothing and is counted; a
+// database failure is the only 5xx, so Stripe retries.
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const SECRETS = ['whsec_endpointTestOldSecret0001', 'whsec_endpointTestNewSecret0002'];
+
+let server: TestServer;
+let faults: FaultyDb;
+beforeAll(async () => {
+  server = await startTestServer({ STRIPE_WEBHOOK_SECRET: SECRETS.join(','), HTTP_BODY_LIMIT_BYTES: '8192' }, { wrapDb: (db) => (faults = faultyDb(db)).db });
+  // Only what the tests send reaches the endpoint.
+  server.app.stripeSandbox!.core.events.stopAutoDelivery();
+});
+afterAll(() => server?.stop());
+
+const eventId = () => `evt_${randomBytes(12).toString('hex')}`;
+
+/** A payment_intent.succeeded event, pretty-printed as Stripe sends it. */
+function eventBody(overrides: Record<string, unknown> = {}): string {
+  const created = Math.floor(Date.now() / 1000);
+  const event = {
+    id: eventId(),
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created,
+    data: { object: { id: `pi_${randomBytes(12).toString('hex')}`, object: 'payment_intent', amount: 9900, currency: 'usd', status: 'succeeded', metadata: {} } },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: 'payment_intent.succeeded',
+    ...overrides,
+  };
+  return JSON.stringify(event, null, 2);
+}
+
+const sign = (payload: string, secret = SECRETS[0]!, timestamp?: number) => Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+
+async function deliver(payload: string, signature: string | null = sign(payload)) {
+  const response = await fetch(`${server.url}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'stripe-signature': signature }) },
+    body: payload,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function storedEvents(id?: string) {
+  const { rows } = await server.app.db.query<Record<string, any>>(
+    `select id, type, object_type, object_id, extract(epoch from created)::bigint as created, livemode, api_version, payload, status, ignored_reason
+       from stripe_events ${id ? 'where id = $1' : ''}`,
+    id ? [id] : [],
+  );
+  return rows;
+}
+
+const eventCount = async () => (await storedEvents()).length;
+
+describe('a verified delivery', () => {
+  it('is stored with its id, type, object, created time, mode, API version and payload, then acknowledged', async () => {
+    const payload = eventBody();
+    const event = JSON.parse(payload);
+    expect(await deliver(payload)).toEqual({ status: 200, body: { received: true } });
+    expect(await storedEvents(event.id)).toEqual([
+      {
+        id: event.id,
+        type: 'payment_intent.succeeded',
+        object_type: 'payment_intent',
+        object_id: event.data.object.id,
+        created: event.created,
+        livemode: false,
+        api_version: '2026-10-28.endive',
+        payload: event,
+        status: 'received',
+        ignored_reason: null,
+      },
+    ]);
+  });
+
+  it('stores a repeat of a known event id nothing new, and still acknowledges it', async () => {
+    const payload = eventBody();
+    await deliver(payload);
+    const before = await eventCount();
+    const duplicates = server.app.webhookCounters.duplicates;
+    expect(await deliver(payload)).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    expect(await eventCount()).toBe(before);
+    expect(server.app.webhookCounters.duplicates).toBe(duplicates + 1);
+  });
+
+  it('accepts every configured secret, so a secret can be rotated without downtime', async () => {
+    const payload = eventBody();
+    expect((await deliver(payload, sign(payload, SECRETS[1]))).status).toBe(200);
+    expect(await storedEvents(JSON.parse(payload).id)).toHaveLength(1);
+  });
+
+  it('stores an event of the other mode (live here, in test mode) flagged, never to be applied', async () => {
+    const payload = eventBody({ livemode: true });
+    expect((await deliver(payload)).status).toBe(200);
+    expect(await storedEvents(JSON.parse(payload).id)).toMatchObject([{ livemode: true, status: 'ignored', ignored_reason: 'live-mode event, but this server runs in test mode' }]);
+  });
+
+  it('stores each of many concurrent deliveries once, repeats included, sharing commits', async () => {
+    const payloads = Array.from({ length: 40 }, () => eventBody());
+    const before = await eventCount();
+    const responses = await Promise.all([...payloads, ...payloads.slice(0, 10)].map((payload) => deliver(payload)));
+    expect(responses.every((response) => response.status === 200)).toBe(true);
+    expect(responses.filter((response) => response.body.duplicate === true)).toHaveLength(10);
+    expect(await eventCount()).toBe(before + 40);
+  });
+
+  it('accepts the sandbox’s own deliveries, signed with the secret of the endpoint it registered', async () => {
+    const sandbox = server.app.stripeSandbox!;
+    await server.app.stripe.paymentIntents.create({ amount: 4900, currency: 'usd' });
+    await sandbox.flushWebhooks();
+    const delivered = sandbox.core.events.log.filter((attempt) => attempt.url.endsWith('/webhooks/stripe'));
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(delivered.every((attempt) => attempt.status === 200)).toBe(true);
+    const { rows } = await server.app.db.query("select type from stripe_events where type = 'payment_intent.created'");
+    expect(rows.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a bad delivery', () => {
+  it.each([
+    ['no Stripe-Signature header', 'missing_signature', () => [eventBody(), null] as const],
+    ['a header that is not Stripe’s scheme', 'malformed_signature', () => [eventBody(), 'nonsense'] as const],
+    ['a signature by an unknown secret', 'bad_signature', () => { const p = eventBody(); return [p, sign(p, 'whsec_someoneElsesSecret00')] as const; }],
+    ['a signature over another body', 'bad_signature', () => [eventBody(), sign(eventBody())] as const],
+    ['a timestamp older than the tolerance', 'stale_timestamp', () => { const p = eventBody(); return [p, sign(p, SECRETS[0], Math.floor(Date.now() / 1000) - 301)] as const; }],
+    ['a signed body that is not JSON', 'malformed_body', () => ['not json', sign('not json')] as const],
+    ['a signed JSON body that is not an event', 'malformed_body', () => { const p = JSON.stringify({ id: 'evt_x', object: 'charge' }); return [p, sign(p)] as const; }],
+    ['an event with a malformed id', 'malformed_body', () => { const p = eventBody({ id: 'evt_../../etc' }); return [p, sign(p)] as const; }],
+    ['a body over the size limit', 'body_too_large', () => { const p = eventBody({ padding: 'x'.repeat(9000) }); return [p, sign(p)] as const; }],
+  ])('refuses %s with a 400 naming the reason, stores nothing and counts it', async (_name, reason, make) => {
+    const [payload, signature] = make();
+    const before = await eventCount();
+    const counted = server.app.webhookCounters.rejected[reason as keyof typeof server.app.webhookCounters.rejected];
+    const response = await deliver(payload, signature);
+    expect(response).toMatchObject({ status: 400, body: { error: reason, message: expect.any(String) } });
+    expect(await eventCount()).toBe(before);
+    expect(server.app.webhookCounters.rejected[reason as keyof typeof server.app.webhookCounters.rejected]).toBe(counted + 1);
+  });
+});
+
+describe('a database failure', () => {
+  it('answers 500 so that Stripe retries, and the retry is stored', async () => {
+    const payload = eventBody();
+    faults.failNext(/stripe_events_store/);
+    const failed = await deliver(payload);
+    expect(failed.status).toBe(500);
+    expect(await storedEvents(JSON.parse(payload).id)).toEqual([]);
+    expect((await deliver(payload)).body).toEqual({ received: true });
+    expect(await storedEvents(JSON.parse(payload).id)).toHaveLength(1);
+  });
+});
