@@ -86,7 +86,7 @@ async function benchOn(database: BenchDb, sandboxUrl: string) {
       }
       printGoal(database.label, results.get(GOAL.clients)!);
       const { rss, heapUsed } = process.memoryUsage();
-      console.log(`memory after load: rss ${Math.round(rss / 1048576)} MiB, heap used ${Math.round(heapUsed / 1048576)} MiB (this process: our server, and the database on PGlite; the sandbox has its own)`);
+      console.log(`memory after load: rss ${Math.round(rss / 1048576)} MiB, heap used ${Math.round(heapUsed / 1048576)} MiB (this process: our server${database.label === 'PGlite' ? ' and the embedded database' : ''}; the sandbox has its own)`);
     } finally {
       await ours.stop();
     }
