@@ -5,33 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { stripeSchemaErrors, stripeShapeProblems } from '../helpers/stripeSchema';
-import { FIXTURE_IDS, FIXTURE_TYPES, FIXTURES_DIR, type FixtureType, loadFixture, PLACEHOLDERS } from '../helpers/webhookFixtures';
-
-/** The event types the webhook applier handles, in the order a payment's life produces them. */
-const EXPECTED_TYPES: FixtureType[] = [
-  'payment_intent.payment_failed',
-  'payment_intent.requires_action',
-  'payment_intent.processing',
-  'payment_intent.succeeded',
-  'checkout.session.completed',
-  'customer.subscription.created',
-  'checkout.session.expired',
-  'payment_intent.canceled',
-  'checkout.session.async_payment_succeeded',
-  'checkout.session.async_payment_failed',
-  'charge.refunded',
-  'refund.updated',
-  'customer.subscription.paused',
-  'invoice.payment_failed',
-  'invoice.paid',
-  'customer.subscription.resumed',
-  'refund.failed',
-  'charge.dispute.created',
-  'charge.dispute.updated',
-  'customer.subscription.updated',
-  'customer.subscription.deleted',
-  'charge.dispute.closed',
-];
+import { FIXTURE_IDS, FIXTURE_TYPES, FIXTURES_DIR, loadFixture, PLACEHOLDERS } from '../helpers/webhookFixtures';
 
 type Json = Record<string, any>;
 
@@ -67,28 +41,29 @@ const OUR_METADATA = { order_id: PLACEHOLDERS.orderId, customer_id: PLACEHOLDERS
 describe('the fixture files', () => {
   it('are one file per event type we handle, named by type, and nothing else', () => {
     expect(files.every((f) => f.endsWith('.json'))).toBe(true);
-    expect(files.map((f) => f.slice(0, -'.json'.length)).sort()).toEqual([...EXPECTED_TYPES].sort());
-    for (const type of EXPECTED_TYPES) expect(fixture(type).type, type).toBe(type);
-    expect([...FIXTURE_TYPES]).toEqual(EXPECTED_TYPES);
+    // FIXTURE_TYPES is issue 5's list of handled event types (22, each once).
+    expect(new Set(FIXTURE_TYPES).size).toBe(22);
+    expect(files.map((f) => f.slice(0, -'.json'.length)).sort()).toEqual([...FIXTURE_TYPES].sort());
+    for (const type of FIXTURE_TYPES) expect(fixture(type).type, type).toBe(type);
   });
 
   it('are pretty-printed with two spaces, as Stripe sends them', () => {
-    for (const type of EXPECTED_TYPES) expect(text(type), type).toBe(`${JSON.stringify(fixture(type), null, 2)}\n`);
+    for (const type of FIXTURE_TYPES) expect(text(type), type).toBe(`${JSON.stringify(fixture(type), null, 2)}\n`);
   });
 
   it('have unique event ids, and `created` increasing in the order of the story', () => {
-    const events = EXPECTED_TYPES.map(fixture);
+    const events = FIXTURE_TYPES.map(fixture);
     const ids = events.map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^evt_[A-Za-z0-9]+$/);
     const created = events.map((e) => e.created as number);
-    for (let i = 1; i < created.length; i++) expect(created[i]!, `${EXPECTED_TYPES[i]} after ${EXPECTED_TYPES[i - 1]}`).toBeGreaterThan(created[i - 1]!);
+    for (let i = 1; i < created.length; i++) expect(created[i]!, `${FIXTURE_TYPES[i]} after ${FIXTURE_TYPES[i - 1]}`).toBeGreaterThan(created[i - 1]!);
     // Each object exists before the event about it.
     for (const event of events) expect(event.data.object.created, event.type).toBeLessThanOrEqual(event.created);
   });
 });
 
-describe.each(EXPECTED_TYPES)('%s', (type) => {
+describe.each(FIXTURE_TYPES)('%s', (type) => {
   it('is an event envelope matching the spec’s event schema', () => {
     const event = fixture(type);
     expect(stripeShapeProblems(event, 'event')).toEqual([]);
@@ -225,7 +200,7 @@ describe('one order’s story', () => {
       else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) found(v, path ? `${path}.${k}` : k, out);
       return out;
     };
-    for (const type of EXPECTED_TYPES) {
+    for (const type of FIXTURE_TYPES) {
       for (const [path, placeholder] of found(fixture(type), '', [])) {
         expect([PLACEHOLDERS.orderId, PLACEHOLDERS.customerId], `${type} ${path}`).toContain(placeholder);
         expect(allowed.some((re) => re.test(path)), `${type} ${path}`).toBe(true);
@@ -243,7 +218,7 @@ describe('loadFixture', () => {
   const customerId = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 
   it('fills in our ids everywhere and leaves nothing of the placeholders', () => {
-    for (const type of EXPECTED_TYPES) {
+    for (const type of FIXTURE_TYPES) {
       const event = loadFixture(type, { orderId, customerId });
       const json = JSON.stringify(event);
       expect(json, type).not.toContain('{{');
@@ -279,7 +254,7 @@ describe('loadFixture', () => {
   });
 
   it('returns events that still match the spec with real ids in them', () => {
-    for (const type of EXPECTED_TYPES) {
+    for (const type of FIXTURE_TYPES) {
       const event = loadFixture(type, { orderId, customerId, freshId: true }) as unknown as Json;
       expect(stripeShapeProblems(event, 'event'), type).toEqual([]);
       expect(stripeShapeProblems(event.data.object), type).toEqual([]);
