@@ -43,6 +43,7 @@ export async function benchGraphql() {
       stripe: ours.stripe,
       checkoutUrls: { successUrl: 'http://unused/{CHECKOUT_SESSION_ID}', cancelUrl: 'http://unused' },
       webhookSecrets: [],
+      webhookApplier: ours.webhookApplier,
     }),
   });
 

@@ -12,6 +12,7 @@ import { openDb } from './db/open';
 import { checkoutReturnUrls } from './checkout/returnUrls';
 import type { GraphQLContext, Services } from './graphql/context';
 import { createApolloServer } from './graphql/server';
+import { createWebhookApplier, type WebhookApplier } from './webhooks/applier';
 import { EventStore } from './webhooks/eventStore';
 import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './webhooks/endpoint';
 import { createHttpApp } from './http/app';
@@ -35,6 +36,8 @@ export interface RunningApp {
   sandboxWebhookSecret: string | undefined;
   /** Webhook deliveries received, repeated and refused (by reason) since start. */
   webhookCounters: WebhookCounters;
+  /** Applies stored Stripe events (woken by the endpoint, and on a timer). */
+  webhookApplier: WebhookApplier;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -81,11 +84,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
   // once the port is known, before the first request is served.
   let services: Services | undefined;
-  const webhooks = { store: new EventStore(db), counters: newWebhookCounters() };
   const getServices = () => {
     if (!services) throw new Error('the server is still starting');
     return services;
   };
+  const webhookApplier = createWebhookApplier({ db, stripe: () => getServices().stripe, logger });
+  const webhooks = { store: new EventStore(db, () => webhookApplier.wake()), counters: newWebhookCounters() };
   const app = createHttpApp({
     apollo,
     auth: { db, verifyToken },
@@ -114,6 +118,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     stripe: createStripeClient(config.stripe, url),
     checkoutUrls: checkoutReturnUrls(config.checkout, stripeSandbox ? url : undefined),
     webhookSecrets: [...config.stripe.webhookSecrets, ...(sandboxWebhookEndpoint?.secret ? [sandboxWebhookEndpoint.secret] : [])],
+    webhookApplier,
   };
 
   const jobs = new JobRunner(logger);
@@ -144,7 +149,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, stop };
 }
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {

@@ -4,6 +4,7 @@ import type { CheckoutUrls } from '../checkout/returnUrls';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { Logger } from '../observability/logger';
+import type { WebhookApplier } from '../webhooks/applier';
 
 /**
  * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
@@ -15,6 +16,8 @@ export interface Services {
   checkoutUrls: CheckoutUrls;
   /** Accepted webhook signing secrets: the configured ones and, in sandbox mode, the sandbox endpoint's. */
   webhookSecrets: readonly string[];
+  /** Applies stored Stripe events; staff replay goes through it. */
+  webhookApplier: WebhookApplier;
 }
 
 /** What every resolver receives. Built once per request, after authentication. */

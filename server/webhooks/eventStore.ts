@@ -23,6 +23,8 @@ export class EventStore {
 
   constructor(
     private readonly db: Db,
+    /** Called after a batch with new events committed: wakes the applier. */
+    private readonly onStored: () => void = () => {},
     private readonly maxBatch = 500,
   ) {}
 
@@ -41,6 +43,7 @@ export class EventStore {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
           const stored = await this.insert(batch);
+          if (stored.size > 0) this.onStored();
           for (const pending of batch) {
             // A repeat inside one batch: the first of the ids is the new one.
             const isNew = stored.delete(pending.event.id);
