@@ -88,8 +88,15 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     if (!services) throw new Error('the server is still starting');
     return services;
   };
-  const webhookApplier = createWebhookApplier({ db, stripe: () => getServices().stripe, logger });
-  const webhooks = { store: new EventStore(db, () => webhookApplier.wake()), counters: newWebhookCounters() };
+  const webhookApplier = createWebhookApplier({
+    db,
+    stripe: () => getServices().stripe,
+    logger,
+    expectLive: config.stripe.mode === 'live',
+    maxAttempts: config.webhooks.maxAttempts,
+  });
+  // A process without jobs only stores events; a process with jobs applies them.
+  const webhooks = { store: new EventStore(db, config.jobsEnabled ? () => webhookApplier.wake() : undefined), counters: newWebhookCounters() };
   const app = createHttpApp({
     apollo,
     auth: { db, verifyToken },
@@ -122,7 +129,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   };
 
   const jobs = new JobRunner(logger);
-  jobs.start(options.jobs ?? []);
+  if (config.jobsEnabled) {
+    // The safety net behind the wake after each stored batch: events whose wake was lost (a crash,
+    // another process holding them), whose retry is due, or that were stored by a process without jobs.
+    jobs.start([{ name: 'webhook-applier', schedule: '*/5 * * * * *', run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
+    webhookApplier.wake(); // what an earlier process acknowledged and did not apply
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -143,7 +155,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
         server.closeAllConnections();
       }
       stripeSandbox?.core.events.stopAutoDelivery();
-      await jobs.stop(deadline);
+      await Promise.all([jobs.stop(deadline), webhookApplier.stop()]);
       await apollo.stop();
       if (!options.db) await db.close();
       await flushSentry();

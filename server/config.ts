@@ -84,6 +84,8 @@ const envSchema = z.object({
   GRAPHQL_MAX_COST: withDefault(integer(10, 1_000_000), 5000),
   GRAPHQL_MAX_ALIASES: withDefault(integer(1, 1000), 30),
   SHUTDOWN_TIMEOUT_MS: withDefault(integer(0, 600_000), 10_000),
+  JOBS_ENABLED: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'true'),
+  WEBHOOK_MAX_ATTEMPTS: withDefault(integer(1, 100), 10),
   CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
 });
 
@@ -126,6 +128,12 @@ export interface Config {
   sentry: { dsn: string | undefined; environment: string };
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number; consoleDistDir: string };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number };
+  /** false: this process serves HTTP only; the background jobs (webhook applier, …) run in another. */
+  jobsEnabled: boolean;
+  webhooks: {
+    /** After this many failed attempts an event is `failed`, for staff to replay. */
+    maxAttempts: number;
+  };
 }
 
 /** Start-up fails with one line per bad variable: its name and what was expected. */
@@ -213,5 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
     http: { bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS, consoleDistDir: e.CONSOLE_DIST_DIR },
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxAliases: e.GRAPHQL_MAX_ALIASES },
+    jobsEnabled: e.JOBS_ENABLED === 'true',
+    webhooks: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
   };
 }

@@ -75,6 +75,9 @@ describe('loadConfig', () => {
     ['GRAPHQL_MAX_DEPTH', '1', 'Invalid environment variable GRAPHQL_MAX_DEPTH: expected an integer from 2 to 50'],
     ['GRAPHQL_MAX_COST', 'lots', 'Invalid environment variable GRAPHQL_MAX_COST: expected an integer from 10 to 1000000'],
     ['SHUTDOWN_TIMEOUT_MS', '-1', 'Invalid environment variable SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000'],
+    ['JOBS_ENABLED', 'yes', 'Invalid environment variable JOBS_ENABLED: expected true or false'],
+    ['WEBHOOK_MAX_ATTEMPTS', '0', 'Invalid environment variable WEBHOOK_MAX_ATTEMPTS: expected an integer from 1 to 100'],
+    ['WEBHOOK_MAX_ATTEMPTS', '101', 'Invalid environment variable WEBHOOK_MAX_ATTEMPTS: expected an integer from 1 to 100'],
     ['STRIPE_MAX_NETWORK_RETRIES', '11', 'Invalid environment variable STRIPE_MAX_NETWORK_RETRIES: expected an integer from 0 to 10'],
     ['STRIPE_API_BASE', 'localhost:12111', 'Invalid environment variable STRIPE_API_BASE: expected an http:// or https:// URL'],
     [

@@ -1,13 +1,25 @@
 // The webhook applier (DESIGN.md decision 6): applies stored Stripe events exactly once, in object
-// order. STUB: the interface is fixed; the implementation lands in this file.
-import type { Db } from '../db/db';
-import type { Logger } from '../observability/logger';
+// order. It is woken after each stored batch and by a timer (the safety net: a wake lost to a crash
+// or another process's lock), claims due events with FOR UPDATE SKIP LOCKED, so any number of
+// processes can run it, and applies a batch in one transaction: the SQL applies each event in its own
+// subtransaction and marks it (stripe_events_apply() in 20261122000400_webhook_apply.sql).
+//
+// Where an event's payload cannot settle the object's state (two states in the same second that
+// Stripe's progression does not order; a charge without its refunds), the SQL leaves the event
+// received and leased, and the applier retrieves the object from Stripe, outside any transaction,
+// then applies the event again with Stripe's current state.
 import type Stripe from 'stripe';
+import { describeStripeError, isStripeNotFound } from '../checkout/stripePayments';
+import type { Db, Queryable } from '../db/db';
+import type { Logger } from '../observability/logger';
+import { type EventFacts, translateEvent } from './translate';
+
+export type EventStatus = 'received' | 'applied' | 'ignored' | 'failed';
 
 export type ReplayOutcome =
   | { outcome: 'not_found' }
   /** The event was applied again through the same path (a no-op where it had been applied). */
-  | { outcome: 'replayed'; status: 'received' | 'applied' | 'ignored' | 'failed' };
+  | { outcome: 'replayed'; status: EventStatus };
 
 export interface WebhookApplier {
   /** Wakes the worker: new events were stored. Returns at once. */
@@ -16,20 +28,147 @@ export interface WebhookApplier {
   drain(): Promise<number>;
   /** Staff replay: applies one stored event again now, whatever its status. */
   replay(eventId: string, actor: string): Promise<ReplayOutcome>;
+  /** Stops waking and waits for the batch in flight. */
+  stop(): Promise<void>;
 }
 
 export interface WebhookApplierDeps {
   db: Db;
   stripe: () => Stripe;
   logger: Logger;
+  /** This server's mode: live events for a live key, test events otherwise. */
+  expectLive: boolean;
+  /** After this many failed attempts an event is `failed` and waits for a replay. */
+  maxAttempts: number;
+  /** Events per transaction. */
+  batchSize?: number;
 }
 
-export function createWebhookApplier(_deps: WebhookApplierDeps): WebhookApplier {
+interface StoredEvent {
+  id: string;
+  payload: Stripe.Event;
+}
+
+interface AppliedEvent {
+  event_id: string;
+  status: EventStatus;
+  outcome: string;
+  error?: string;
+}
+
+export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
+  const batchSize = deps.batchSize ?? 200;
+  let current: Promise<number> | null = null;
+  let again = false;
+  let stopped = false;
+
+  async function applyFacts(tx: Queryable, facts: EventFacts[]): Promise<AppliedEvent[]> {
+    const { rows } = await tx.query<{ result: AppliedEvent[] }>('select stripe_events_apply($1::jsonb, $2) as result', [JSON.stringify(facts), deps.maxAttempts]);
+    const results = rows[0]!.result;
+    for (const result of results) {
+      if (result.outcome === 'error') deps.logger.warn({ eventId: result.event_id, status: result.status, error: result.error }, 'webhook event not applied: will retry');
+    }
+    return results;
+  }
+
+  /** One transaction: claims due events (or the given ones), applies them, then retrieves what needs it. */
+  async function applyBatch(ids?: readonly string[]): Promise<number> {
+    const toRetrieve: StoredEvent[] = [];
+    const claimed = await deps.db.transaction(async (tx) => {
+      const { rows } = ids
+        ? await tx.query<StoredEvent>(`select id, payload from stripe_events where id = any($1::text[]) and status = 'received' for update`, [[...ids]])
+        : await tx.query<StoredEvent>(
+            `select id, payload from stripe_events where status = 'received' and next_attempt_at <= now()
+              order by next_attempt_at limit $1 for update skip locked`,
+            [batchSize],
+          );
+      if (rows.length === 0) return 0;
+      const facts = rows.map((row) => translateEvent(row.payload, { expectLive: deps.expectLive }));
+      const results = await applyFacts(tx, facts);
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const result of results) if (result.outcome === 'retrieve') toRetrieve.push(byId.get(result.event_id)!);
+      return rows.length;
+    });
+    for (const event of toRetrieve) await applyRetrieved(event);
+    return claimed;
+  }
+
+  async function applyRetrieved(event: StoredEvent): Promise<void> {
+    let facts: EventFacts;
+    const base = { event_id: event.id, type: event.payload.type, created: event.payload.created, retrieved: true };
+    try {
+      const object = await retrieveObject(deps.stripe(), event.payload);
+      facts = translateEvent({ ...event.payload, data: { ...event.payload.data, object } } as Stripe.Event, { expectLive: deps.expectLive, retrieved: true });
+    } catch (error) {
+      facts = isStripeNotFound(error)
+        ? { ...base, effect: 'ignore', reason: `not ours: Stripe has no such object for this account (${describeStripeError(error)})` }
+        : { ...base, effect: 'error', error: `could not retrieve the object from Stripe: ${describeStripeError(error)}` };
+    }
+    await deps.db.transaction(async (tx) => {
+      const { rows } = await tx.query(`select id from stripe_events where id = $1 and status = 'received' for update skip locked`, [event.id]);
+      if (rows.length > 0) await applyFacts(tx, [facts]);
+    });
+  }
+
+  function drain(): Promise<number> {
+    if (current) {
+      again = true; // the running drain makes another pass
+      return current;
+    }
+    current = (async () => {
+      let total = 0;
+      do {
+        again = false;
+        for (;;) {
+          const applied = await applyBatch();
+          total += applied;
+          if (applied === 0 || stopped) break;
+        }
+      } while (again && !stopped);
+      return total;
+    })().finally(() => (current = null));
+    return current;
+  }
+
   return {
-    wake() {},
-    drain: async () => 0,
-    replay: async () => {
-      throw new Error('not implemented');
+    wake() {
+      if (stopped) return;
+      drain().catch((error: unknown) => deps.logger.error({ err: error }, 'webhook applier failed: the timer will try again'));
+    },
+    drain,
+    async replay(eventId, actor) {
+      const { rows } = await deps.db.query<{ found: boolean }>('select stripe_event_replay($1, $2) as found', [eventId, actor]);
+      if (!rows[0]!.found) return { outcome: 'not_found' };
+      await applyBatch([eventId]);
+      const { rows: after } = await deps.db.query<{ status: EventStatus }>('select status from stripe_events where id = $1', [eventId]);
+      return { outcome: 'replayed', status: after[0]!.status };
+    },
+    async stop() {
+      stopped = true;
+      await current?.catch(() => undefined);
     },
   };
+}
+
+/** Stripe's current state of the event's object, in the shape the event carries it. */
+async function retrieveObject(stripe: Stripe, event: Stripe.Event): Promise<unknown> {
+  const id = (event.data.object as { id: string }).id;
+  const type = event.type;
+  if (type.startsWith('payment_intent.')) return stripe.paymentIntents.retrieve(id);
+  if (type.startsWith('checkout.session.')) return stripe.checkout.sessions.retrieve(id);
+  // Refunds and disputes name their order only through their PaymentIntent's metadata.
+  const withPaymentIntent = { expand: ['payment_intent'] };
+  if (type.startsWith('charge.dispute.')) return stripe.disputes.retrieve(id, withPaymentIntent);
+  if (type.startsWith('charge.')) {
+    const charge = await stripe.charges.retrieve(id, { expand: ['refunds', 'payment_intent'] });
+    if (charge.refunds?.has_more) {
+      const all = await stripe.refunds.list({ charge: id, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      return { ...charge, refunds: { ...charge.refunds, data: all, has_more: false } };
+    }
+    return charge;
+  }
+  if (type.startsWith('refund.')) return stripe.refunds.retrieve(id, withPaymentIntent);
+  if (type.startsWith('customer.subscription.')) return stripe.subscriptions.retrieve(id);
+  if (type.startsWith('invoice.')) return stripe.invoices.retrieve(id);
+  throw new Error(`no way to retrieve the object of a ${type} event`);
 }

@@ -7,6 +7,7 @@ import type { AppEnv } from '../http/types';
 import { BodyTooLargeError, readBodyText } from '../http/body';
 import type { Logger } from '../observability/logger';
 import type { EventStore } from './eventStore';
+import { reasonToIgnore } from './translate';
 import { type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
 
 export const WEBHOOK_PATH = '/webhooks/stripe';
@@ -55,7 +56,8 @@ export function webhookRoute(deps: WebhookEndpointDeps) {
       throw error;
     }
 
-    const ignoredReason = event.livemode === expectLive ? null : `${event.livemode ? 'live' : 'test'}-mode event, but this server runs in ${expectLive ? 'live' : 'test'} mode`;
+    // Stored either way; flagged here so the applier never has to look at them.
+    const ignoredReason = reasonToIgnore(event, expectLive);
     try {
       const { isNew } = await deps.store.store(event, ignoredReason);
       if (isNew) deps.counters.received += 1;

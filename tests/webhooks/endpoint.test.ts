@@ -12,7 +12,8 @@ const SECRETS = ['whsec_endpointTestOldSecret0001', 'whsec_endpointTestNewSecret
 let server: TestServer;
 let faults: FaultyDb;
 beforeAll(async () => {
-  server = await startTestServer({ STRIPE_WEBHOOK_SECRET: SECRETS.join(','), HTTP_BODY_LIMIT_BYTES: '8192' }, { wrapDb: (db) => (faults = faultyDb(db)).db });
+  // An HTTP-only process (no jobs): these tests look at what the endpoint stores, before any applier.
+  server = await startTestServer({ STRIPE_WEBHOOK_SECRET: SECRETS.join(','), HTTP_BODY_LIMIT_BYTES: '8192', JOBS_ENABLED: 'false' }, { wrapDb: (db) => (faults = faultyDb(db)).db });
   // Only what the tests send reaches the endpoint.
   server.app.stripeSandbox!.core.events.stopAutoDelivery();
 });
