@@ -9,7 +9,8 @@
 -- Object order: stripe_objects remembers, for every Stripe object we track, the state and the
 -- `created` time and id of the last event applied to it. An older event never moves an object back;
 -- same-second events are ordered by the state's rank in Stripe's progression; a terminal state stays
--- terminal; where neither settles it, the applier retrieves the object from Stripe.
+-- terminal; where neither settles it (a lower rank in the same second may be a loop: declined after
+-- 3-D Secure), the applier retrieves the object from Stripe.
 
 alter table stripe_events add column failed_at timestamptz;
 -- What applying did, for people: "applied", "unchanged", "stale: superseded by evt_…", "not ours", …
@@ -92,7 +93,7 @@ $$;
 --   'apply'    the event is the newest we know for the object (its state is recorded);
 --   'same'     it is the event last applied (a replay): nothing to do;
 --   'stale'    an older event, or a terminal state already holds: nothing to do;
---   'retrieve' the same second, the same rank, another state: only Stripe knows which is current.
+--   'retrieve' the same second and not later in the progression: only Stripe knows which is current.
 -- A retrieved object (p_retrieved) is Stripe's current state: it always applies, but a terminal
 -- state still stays terminal.
 create function stripe_object_advance(obj jsonb, p_event_id text, p_created timestamptz, p_retrieved boolean)
@@ -124,7 +125,8 @@ begin
     when p_created < s.last_event_created then 'stale'
     when v_terminal then 'apply'
     when v_rank > s.rank then 'apply'
-    when v_rank < s.rank then 'stale'
+    -- A lower (or equal) rank in the same second: stale by the progression, unless the object went
+    -- round a loop (a PaymentIntent declined after 3-D Secure, a subscription past due again).
     else 'retrieve'
   end;
   -- A state equal to the one held (another event saying the same) still advances the clock.
@@ -234,7 +236,8 @@ begin
     on conflict (stripe_payment_intent_id) do update
       -- Until it succeeds, the PaymentIntent's latest charge (a declined card, then a bank debit, …);
       -- once it has, the charge that paid.
-      set stripe_charge_id = case when payments.status = 'succeeded' then coalesce(payments.stripe_charge_id, excluded.stripe_charge_id)
+      set stripe_charge_id = case when excluded.status = 'succeeded' and excluded.stripe_charge_id is not null then excluded.stripe_charge_id
+                                  when payments.status = 'succeeded' then coalesce(payments.stripe_charge_id, excluded.stripe_charge_id)
                                   else coalesce(excluded.stripe_charge_id, payments.stripe_charge_id) end,
           status = case when payments.status = 'succeeded' then payments.status else excluded.status end,
           updated_at = now();
