@@ -38,6 +38,9 @@ const output = await codegen({
       CreateCheckoutSessionPayload: '../../checkout/startPayment#StartPaymentResult',
       CreatePaymentIntentPayload: '../../checkout/startPayment#StartPaymentResult',
       ConfirmPaymentPayload: '../../checkout/confirmPayment#ConfirmPaymentResult',
+      WebhookEvent: '../../webhooks/events.sql#WebhookEventRow',
+      WebhookEventConnection: '../../webhooks/events.sql#WebhookEventPage',
+      WebhookStatus: '../../webhooks/events.sql#WebhookStatusRow',
     },
   },
 });

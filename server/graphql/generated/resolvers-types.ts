@@ -5,9 +5,11 @@ import type { MoneyValue } from '../../catalog/money';
 import type { OrderRow, OrderPayment } from '../../orders/orders.sql';
 import type { StartPaymentResult } from '../../checkout/startPayment';
 import type { ConfirmPaymentResult } from '../../checkout/confirmPayment';
+import type { WebhookEventRow, WebhookEventPage, WebhookStatusRow } from '../../webhooks/events.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -84,6 +86,15 @@ export type Query = {
   order?: Maybe<Order>;
   /** The order a PaymentIntent or Checkout Session belongs to. Give exactly one of the two ids. */
   orderByPayment?: Maybe<Order>;
+  /**
+   * Stored Stripe webhook events, newest first (by the event's own created time, then id). Staff only.
+   * Keyset pagination: pass pageInfo.endCursor as after for the next page.
+   */
+  webhookEvents: WebhookEventConnection;
+  /** One stored Stripe event by its id (evt_…). Staff only. Null when there is none. */
+  webhookEvent?: Maybe<WebhookEvent>;
+  /** How the webhook applier is keeping up: events by status, the wait of the oldest, recent failures. Staff only. */
+  webhookStatus: WebhookStatus;
 };
 
 
@@ -95,6 +106,18 @@ export type QueryOrderArgs = {
 export type QueryOrderByPaymentArgs = {
   paymentIntentId?: InputMaybe<Scalars['String']['input']>;
   checkoutSessionId?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryWebhookEventsArgs = {
+  filter?: InputMaybe<WebhookEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryWebhookEventArgs = {
+  id: Scalars['ID']['input'];
 };
 
 export type Mutation = {
@@ -114,6 +137,11 @@ export type Mutation = {
    * is processing, shows the order at once as provisional (the webhook confirms it later).
    */
   confirmPayment: ConfirmPaymentPayload;
+  /**
+   * Applies a stored Stripe event again now, whatever its status, through the applier's usual path (a
+   * no-op where it had been applied), and returns the event as it stands afterwards. Admins only; audited.
+   */
+  replayWebhookEvent: ReplayWebhookEventPayload;
 };
 
 
@@ -129,6 +157,11 @@ export type MutationCreatePaymentIntentArgs = {
 
 export type MutationConfirmPaymentArgs = {
   input: ConfirmPaymentInput;
+};
+
+
+export type MutationReplayWebhookEventArgs = {
+  id: Scalars['ID']['input'];
 };
 
 export type CheckoutInput = {
@@ -295,6 +328,118 @@ export type Order = {
   updatedAt: Scalars['String']['output'];
 };
 
+/** Where a stored Stripe event stands with the webhook applier. */
+export type WebhookEventStatus =
+  /** Stored and waiting to be applied, or to be tried again after an error. */
+  | 'RECEIVED'
+  /** Applied: its effect is in our records. */
+  | 'APPLIED'
+  /** Stored only: a type we do not handle, the other mode (live or test), or an object that is not ours. */
+  | 'IGNORED'
+  /** The applier gave up after the configured attempts. Replay it once the cause is fixed. */
+  | 'FAILED';
+
+export type WebhookEventFilter = {
+  status?: InputMaybe<WebhookEventStatus>;
+  /** An exact event type, e.g. payment_intent.succeeded (up to 255 characters). */
+  type?: InputMaybe<Scalars['String']['input']>;
+  /** The Stripe object the event is about, e.g. pi_… (up to 255 characters). */
+  objectId?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A Stripe webhook event as our endpoint stored it, and what the applier made of it. */
+export type WebhookEvent = {
+  __typename?: 'WebhookEvent';
+  /** Stripe's event id (evt_…). */
+  id: Scalars['ID']['output'];
+  /** e.g. payment_intent.succeeded. */
+  type: Scalars['String']['output'];
+  /** The type of the event's data.object, e.g. payment_intent. */
+  objectType?: Maybe<Scalars['String']['output']>;
+  /** The id of the event's data.object, e.g. pi_…. */
+  objectId?: Maybe<Scalars['String']['output']>;
+  /** When Stripe created the event (ISO 8601): events are applied in this order per object. */
+  created: Scalars['String']['output'];
+  livemode: Scalars['Boolean']['output'];
+  /** The Stripe API version the event was rendered with. */
+  apiVersion?: Maybe<Scalars['String']['output']>;
+  status: WebhookEventStatus;
+  /** Why the event is stored only (IGNORED). */
+  ignoredReason?: Maybe<Scalars['String']['output']>;
+  /** How many times the applier has tried it. */
+  attempts: Scalars['Int']['output'];
+  /** When the applier tries it next (ISO 8601); null unless it is RECEIVED. */
+  nextAttemptAt?: Maybe<Scalars['String']['output']>;
+  /** The error of the last failed attempt. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /**
+   * What applying it did, in words: applied, unchanged (it said what we knew), stale (the object had
+   * seen a newer event), not ours, an amount mismatch, …
+   */
+  outcome?: Maybe<Scalars['String']['output']>;
+  /** When our endpoint stored it (ISO 8601). */
+  receivedAt: Scalars['String']['output'];
+  /** When it was applied (ISO 8601). */
+  appliedAt?: Maybe<Scalars['String']['output']>;
+  /** When the applier gave up on it (ISO 8601). */
+  failedAt?: Maybe<Scalars['String']['output']>;
+  /** The event as Stripe sent it: JSON, pretty-printed with 2-space indentation. */
+  payload: Scalars['String']['output'];
+};
+
+/** Where a page of a keyset-paginated list ends. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  /** True when more items follow this page. */
+  hasNextPage: Scalars['Boolean']['output'];
+  /** Pass it as after to get the next page; null when the page is empty. */
+  endCursor?: Maybe<Scalars['String']['output']>;
+};
+
+/** A page of stored Stripe events, newest first. */
+export type WebhookEventConnection = {
+  __typename?: 'WebhookEventConnection';
+  nodes: Array<WebhookEvent>;
+  pageInfo: PageInfo;
+};
+
+/** The webhook applier's state, for the console and the webhook lag alert. */
+export type WebhookStatus = {
+  __typename?: 'WebhookStatus';
+  /** Events waiting to be applied (RECEIVED). */
+  received: Scalars['Int']['output'];
+  applied: Scalars['Int']['output'];
+  ignored: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+  /**
+   * Seconds since the oldest event still waiting (RECEIVED) was stored; null when none is waiting.
+   * The webhook lag alert's condition is over 600 (10 minutes).
+   */
+  oldestUnappliedAgeSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Events the applier gave up on (FAILED) in the last hour. */
+  failedLastHour: Scalars['Int']['output'];
+  /** Waiting events that have failed at least one attempt and will be tried again. */
+  retrying: Scalars['Int']['output'];
+};
+
+export type WebhookEventErrorCode =
+  /** No stored event has this id. */
+  | 'WEBHOOK_EVENT_NOT_FOUND';
+
+/** An expected outcome of a webhook event operation that staff can act on. */
+export type WebhookEventError = {
+  __typename?: 'WebhookEventError';
+  code: WebhookEventErrorCode;
+  message: Scalars['String']['output'];
+};
+
+export type ReplayWebhookEventPayload = {
+  __typename?: 'ReplayWebhookEventPayload';
+  /** The event as it stands after the replay; null with error. */
+  event?: Maybe<WebhookEvent>;
+  error?: Maybe<WebhookEventError>;
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -396,6 +541,15 @@ export type ResolversTypes = ResolversObject<{
   Customer: ResolverTypeWrapper<Customer>;
   Payment: ResolverTypeWrapper<OrderPayment>;
   Order: ResolverTypeWrapper<OrderRow>;
+  WebhookEventStatus: WebhookEventStatus;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookEvent: ResolverTypeWrapper<WebhookEventRow>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
+  WebhookEventConnection: ResolverTypeWrapper<WebhookEventPage>;
+  WebhookStatus: ResolverTypeWrapper<WebhookStatusRow>;
+  WebhookEventErrorCode: WebhookEventErrorCode;
+  WebhookEventError: ResolverTypeWrapper<WebhookEventError>;
+  ReplayWebhookEventPayload: ResolverTypeWrapper<Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversTypes['WebhookEvent']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -421,6 +575,13 @@ export type ResolversParentTypes = ResolversObject<{
   Customer: Customer;
   Payment: OrderPayment;
   Order: OrderRow;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookEvent: WebhookEventRow;
+  PageInfo: PageInfo;
+  WebhookEventConnection: WebhookEventPage;
+  WebhookStatus: WebhookStatusRow;
+  WebhookEventError: WebhookEventError;
+  ReplayWebhookEventPayload: Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversParentTypes['WebhookEvent']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -454,12 +615,16 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
   orderByPayment?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, Partial<QueryOrderByPaymentArgs>>;
+  webhookEvents?: Resolver<ResolversTypes['WebhookEventConnection'], ParentType, ContextType, RequireFields<QueryWebhookEventsArgs, 'first'>>;
+  webhookEvent?: Resolver<Maybe<ResolversTypes['WebhookEvent']>, ParentType, ContextType, RequireFields<QueryWebhookEventArgs, 'id'>>;
+  webhookStatus?: Resolver<ResolversTypes['WebhookStatus'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createCheckoutSession?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateCheckoutSessionArgs, 'input'>>;
   createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
+  replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'id'>>;
 }>;
 
 export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
@@ -527,6 +692,56 @@ export type OrderResolvers<ContextType = GraphQLContext, ParentType extends Reso
   updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type WebhookEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEvent'] = ResolversParentTypes['WebhookEvent']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  objectType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  objectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  created?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  livemode?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  apiVersion?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['WebhookEventStatus'], ParentType, ContextType>;
+  ignoredReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  appliedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  failedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  payload?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type WebhookEventConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEventConnection'] = ResolversParentTypes['WebhookEventConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['WebhookEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type WebhookStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookStatus'] = ResolversParentTypes['WebhookStatus']> = ResolversObject<{
+  received?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  applied?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ignored?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  oldestUnappliedAgeSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  failedLastHour?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  retrying?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type WebhookEventErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEventError'] = ResolversParentTypes['WebhookEventError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['WebhookEventErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ReplayWebhookEventPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayWebhookEventPayload'] = ResolversParentTypes['ReplayWebhookEventPayload']> = ResolversObject<{
+  event?: Resolver<Maybe<ResolversTypes['WebhookEvent']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['WebhookEventError']>, ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -542,5 +757,11 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Customer?: CustomerResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
+  WebhookEvent?: WebhookEventResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
+  WebhookEventConnection?: WebhookEventConnectionResolvers<ContextType>;
+  WebhookStatus?: WebhookStatusResolvers<ContextType>;
+  WebhookEventError?: WebhookEventErrorResolvers<ContextType>;
+  ReplayWebhookEventPayload?: ReplayWebhookEventPayloadResolvers<ContextType>;
 }>;
 

@@ -3,8 +3,9 @@ import { catalogResolvers } from './catalog';
 import { checkoutResolvers } from './checkout';
 import { orderResolvers } from './orders';
 import { viewerResolvers } from './viewer';
+import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

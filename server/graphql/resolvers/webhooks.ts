@@ -1,0 +1,138 @@
+import { type Role, STAFF_ROLES } from '../../auth/viewer';
+import { BadUserInputError } from '../../errors';
+import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventKey, type WebhookEventRow } from '../../webhooks/events.sql';
+import { allow, inheritAccess } from '../access';
+import type {
+  Resolvers,
+  ResolversTypes,
+  WebhookEventConnectionResolvers,
+  WebhookEventFilter,
+  WebhookEventResolvers,
+  WebhookEventStatus,
+  WebhookStatusResolvers,
+} from '../generated/resolvers-types';
+
+// Support reads events and the applier's state; replaying one changes our records, so admins only.
+const REPLAYERS: readonly Role[] = ['ADMIN'];
+
+const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_FILTER_LENGTH = 255;
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
+
+function parseEventId(id: string): string {
+  if (!EVENT_ID.test(id)) throw new BadUserInputError('id must be a Stripe event id (evt_ and up to 250 letters, digits or underscores)', { reason: 'INVALID_EVENT_ID', field: 'id' });
+  return id;
+}
+
+function parseFirst(first: number | null | undefined): number {
+  // An explicit null means "the default", as leaving the argument out does.
+  const value = first ?? DEFAULT_PAGE_SIZE;
+  if (value < 1 || value > MAX_PAGE_SIZE) throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}; got ${value}`, { reason: 'INVALID_FIRST', field: 'first' });
+  return value;
+}
+
+function parseFilter(filter: WebhookEventFilter | null | undefined) {
+  for (const field of ['type', 'objectId'] as const) {
+    const value = filter?.[field];
+    if (value === null || value === undefined) continue;
+    if (value.length === 0 || value.length > MAX_FILTER_LENGTH) {
+      throw new BadUserInputError(`filter.${field} must be 1 to ${MAX_FILTER_LENGTH} characters (leave it out to not filter by it); got ${value.length}`, {
+        reason: 'INVALID_FILTER',
+        field: `filter.${field}`,
+      });
+    }
+  }
+  return { status: filter?.status ? lower(filter.status) : null, type: filter?.type ?? null, objectId: filter?.objectId ?? null };
+}
+
+// The cursor is opaque to clients: base64url of "<created in microseconds>|<event id>", the keyset of
+// the last event on the page. Anything that does not decode to exactly that is refused, not guessed at.
+const CURSOR_TEXT = /^(-?\d{1,19})\|(evt_[A-Za-z0-9_]{1,250})$/;
+// Postgres' timestamptz range is wider, but no Stripe event is created outside years 1 to 9999.
+const MIN_CREATED_US = -62_135_596_800_000_000n;
+const MAX_CREATED_US = 253_402_300_799_999_999n;
+
+const encodeCursor = (row: Pick<WebhookEventRow, 'created_us' | 'id'>) => Buffer.from(`${row.created_us}|${row.id}`, 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string): WebhookEventKey {
+  const refuse = () => {
+    throw new BadUserInputError('after is not a cursor from webhookEvents: pass pageInfo.endCursor of the page before, unchanged', { reason: 'INVALID_CURSOR', field: 'after' });
+  };
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) return refuse();
+  const match = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) return refuse();
+  const [, createdUs, id] = match as unknown as [string, string, string];
+  const micros = BigInt(createdUs);
+  if (micros < MIN_CREATED_US || micros > MAX_CREATED_US || encodeCursor({ created_us: createdUs, id }) !== cursor) return refuse();
+  return { createdUs, id };
+}
+
+const upper = (status: WebhookEventRow['status']) => status.toUpperCase() as WebhookEventStatus;
+const lower = (status: WebhookEventStatus) => status.toLowerCase() as WebhookEventRow['status'];
+
+const notFound = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
+  event: null,
+  error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: `There is no stored webhook event ${id}` },
+});
+
+export const webhookResolvers: Resolvers = {
+  Query: {
+    webhookEvents: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      // Every argument is checked before the query runs, so a bad one reads nothing.
+      const filter = parseFilter(args.filter);
+      const first = parseFirst(args.first);
+      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after);
+      return listWebhookEvents(db, { filter, first, after });
+    }),
+    webhookEvent: allow(STAFF_ROLES, (_parent, { id }, { db }) => findWebhookEvent(db, parseEventId(id))),
+    webhookStatus: allow(STAFF_ROLES, (_parent, _args, { db }) => webhookStatus(db)),
+  },
+  Mutation: {
+    replayWebhookEvent: allow(REPLAYERS, async (_parent, { id }, { db, viewer, webhookApplier, logger }) => {
+      const eventId = parseEventId(id);
+      // An unknown id never reaches the applier.
+      if (!(await findWebhookEvent(db, eventId))) return notFound(eventId);
+      const actor = `staff:${viewer.id}`;
+      const replayed = await webhookApplier.replay(eventId, actor);
+      if (replayed.outcome === 'not_found') return notFound(eventId);
+      // The event as it stands now, from the database rather than the applier's answer: the console
+      // refreshes from what this returns.
+      const event = await findWebhookEvent(db, eventId);
+      if (!event) return notFound(eventId);
+      logger.info({ eventId, actor, status: event.status }, 'webhook event replayed by staff');
+      return { event, error: null };
+    }),
+  },
+  WebhookEventConnection: inheritAccess<WebhookEventConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null };
+    },
+  }),
+  PageInfo: inheritAccess({}),
+  WebhookEvent: inheritAccess<WebhookEventResolvers>({
+    objectType: (event) => event.object_type,
+    objectId: (event) => event.object_id,
+    created: (event) => iso(event.created),
+    apiVersion: (event) => event.api_version,
+    status: (event) => upper(event.status),
+    ignoredReason: (event) => event.ignored_reason,
+    // Outside `received` the column holds a leftover time the applier will not act on.
+    nextAttemptAt: (event) => (event.status === 'received' ? iso(event.next_attempt_at) : null),
+    lastError: (event) => event.last_error,
+    receivedAt: (event) => iso(event.received_at),
+    appliedAt: (event) => isoOrNull(event.applied_at),
+    failedAt: (event) => isoOrNull(event.failed_at),
+    payload: (event) => JSON.stringify(event.payload, null, 2),
+  }),
+  WebhookStatus: inheritAccess<WebhookStatusResolvers>({
+    oldestUnappliedAgeSeconds: (status) => status.oldest_unapplied_age_seconds,
+    failedLastHour: (status) => status.failed_last_hour,
+  }),
+  ReplayWebhookEventPayload: inheritAccess({}),
+  WebhookEventError: inheritAccess({}),
+};
