@@ -347,7 +347,7 @@ begin
   update payments set amount_refunded = least(v_refunded, amount), updated_at = now()
    where order_id = o.id and status = 'succeeded' and amount_refunded <> least(v_refunded, amount);
   v_status := case
-    when exists (select 1 from disputes d where d.order_id = o.id and d.status not in ('won', 'warning_closed')) then 'disputed'
+    when exists (select 1 from disputes d where d.order_id = o.id and d.status not in ('won', 'warning_closed', 'prevented')) then 'disputed'
     when v_refunded >= o.amount and o.amount > 0 then 'refunded'
     when v_refunded > 0 then 'partially_refunded'
     else 'paid'

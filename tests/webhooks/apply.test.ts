@@ -291,3 +291,27 @@ describe('a payment for an order we never made', () => {
     expect(await eventRow(db, story.event('payment_intent.payment_failed').id)).toMatchObject({ status: 'ignored' });
   });
 });
+
+describe('refund and dispute outcomes', () => {
+  it('a partial refund leaves the order partially refunded', async () => {
+    const story = await newStory(db);
+    await send(story, 'payment_intent.succeeded');
+    const partial = story.event('charge.refunded', {
+      overrides: { data: { object: { amount_refunded: 2500, refunds: { data: [{ ...story.event('refund.updated').data.object, amount: 2500 }] } } } },
+    });
+    await deliver(server.url, partial);
+    await server.app.webhookApplier.drain();
+    expect(await orderRow(story)).toEqual({ status: 'partially_refunded', sync_state: 'confirmed' });
+    expect((await storyState(db, story)).payments).toMatchObject([{ amount_refunded: 2500 }]);
+  });
+
+  it('a dispute won gives the order back its paid status', async () => {
+    const story = await newStory(db);
+    await send(story, 'payment_intent.succeeded', 'charge.dispute.created');
+    expect(await orderRow(story)).toEqual({ status: 'disputed', sync_state: 'confirmed' });
+    await deliver(server.url, story.event('charge.dispute.closed', { overrides: { data: { object: { status: 'won' } } } }));
+    await server.app.webhookApplier.drain();
+    expect(await orderRow(story)).toEqual({ status: 'paid', sync_state: 'confirmed' });
+    expect((await logTypes(story)).slice(-2)).toEqual(['dispute.won', 'order.paid']);
+  });
+});
