@@ -405,6 +405,21 @@ begin
 end
 $$;
 
+-- Our customer behind a subscription or its invoice: by the subscription we keep, the Stripe customer
+-- we know, or our customer id in the metadata. Null when none is ours.
+create function subscriber(p_subscription_id text, p_stripe_customer_id text, p_customer_id text)
+returns customers language plpgsql stable as $$
+declare
+  c customers;
+begin
+  select * into c from customers where id = coalesce(
+    (select s.customer_id from subscriptions s where s.id = p_subscription_id),
+    (select cu.id from customers cu where cu.stripe_customer_id = p_stripe_customer_id),
+    uuid_or_null(p_customer_id));
+  return c;
+end
+$$;
+
 -- One event's effect. f: the facts translate.ts made of the event:
 --   { event_id, type, created (unix seconds), retrieved, actor, effect, ... } where effect is
 --   ignore { reason } | retrieve (the payload cannot settle it) | payment { object, payment, owner }
@@ -506,10 +521,7 @@ begin
     return jsonb_build_object('outcome', 'applied');
 
   when 'subscription' then
-    select * into c from customers where id = coalesce(
-      (select s.customer_id from subscriptions s where s.id = f->'object'->>'id'),
-      (select cu.id from customers cu where cu.stripe_customer_id = f->'subscription'->>'stripe_customer_id'),
-      uuid_or_null(f->'subscription'->>'customer_id'));
+    c := subscriber(f->'object'->>'id', f->'subscription'->>'stripe_customer_id', f->'subscription'->>'customer_id');
     if c.id is null then
       return jsonb_build_object('outcome', 'ignored', 'note', 'not ours: no customer of ours for ' || (f->'object'->>'id'));
     end if;
@@ -536,10 +548,7 @@ begin
     return jsonb_build_object('outcome', 'applied');
 
   when 'invoice' then
-    select * into c from customers where id = coalesce(
-      (select s.customer_id from subscriptions s where s.id = f->'invoice'->>'subscription_id'),
-      (select cu.id from customers cu where cu.stripe_customer_id = f->'invoice'->>'stripe_customer_id'),
-      uuid_or_null(f->'invoice'->>'customer_id'));
+    c := subscriber(f->'invoice'->>'subscription_id', f->'invoice'->>'stripe_customer_id', f->'invoice'->>'customer_id');
     if c.id is null then
       return jsonb_build_object('outcome', 'ignored', 'note', 'not ours: no customer of ours for ' || (f->'object'->>'id'));
     end if;
@@ -639,6 +648,7 @@ revoke execute on function order_apply_payment(jsonb) from public, anon, authent
 revoke execute on function order_create_from_payment(jsonb) from public, anon, authenticated;
 revoke execute on function order_settle_after_payment(uuid, text) from public, anon, authenticated;
 revoke execute on function payment_for_charge(jsonb) from public, anon, authenticated;
+revoke execute on function subscriber(text, text, text) from public, anon, authenticated;
 revoke execute on function stripe_event_effect(jsonb) from public, anon, authenticated;
 revoke execute on function stripe_events_apply(jsonb, integer) from public, anon, authenticated;
 revoke execute on function stripe_event_replay(text, text) from public, anon, authenticated;

@@ -130,6 +130,23 @@ export async function storyState(db: Db, story: Story) {
   return rows[0]!.state;
 }
 
+/** Stores events as the endpoint does (the same SQL), without HTTP: for tests that set arrival order. */
+export async function storeEvents(db: Db, ...events: Stripe.Event[]): Promise<void> {
+  const rows = events.map((event) => ({
+    id: event.id,
+    type: event.type,
+    object_type: (event.data.object as { object: string }).object,
+    object_id: (event.data.object as { id: string }).id,
+    created: event.created,
+    livemode: event.livemode,
+    api_version: event.api_version,
+    status: 'received',
+    ignored_reason: null,
+    payload: event,
+  }));
+  await db.query('select stripe_events_store($1::jsonb)', [JSON.stringify(rows)]);
+}
+
 /** The stored event's row as the applier left it. */
 export async function eventRow(db: Db, eventId: string) {
   const { rows } = await db.query<{ status: string; outcome: string | null; ignored_reason: string | null; attempts: number; last_error: string | null }>(

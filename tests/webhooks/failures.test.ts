@@ -9,7 +9,7 @@ import type { Db } from '../../server/db/db';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import { FIXTURE_IDS } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventRow, newStory, seedSandbox, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
+import { eventRow, newStory, seedSandbox, storeEvents, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
 
 const MAX_ATTEMPTS = 3;
 let server: TestServer;
@@ -31,21 +31,7 @@ beforeEach(async () => {
   await db.query(`update stripe_events set status = 'ignored', ignored_reason = 'earlier test' where status = 'received'`);
 });
 
-async function store(...events: Stripe.Event[]) {
-  const rows = events.map((event) => ({
-    id: event.id,
-    type: event.type,
-    object_type: (event.data.object as { object: string }).object,
-    object_id: (event.data.object as { id: string }).id,
-    created: event.created,
-    livemode: event.livemode,
-    api_version: event.api_version,
-    status: 'received',
-    ignored_reason: null,
-    payload: event,
-  }));
-  await db.query('select stripe_events_store($1::jsonb)', [JSON.stringify(rows)]);
-}
+const store = (...events: Stripe.Event[]) => storeEvents(db, ...events);
 
 /** Makes the event's retry due now (the backoff has passed). */
 const dueNow = (id: string) => db.query('update stripe_events set next_attempt_at = now() where id = $1', [id]);

@@ -9,7 +9,7 @@ import { createLogger } from '../../server/observability/logger';
 import { createWebhookApplier } from '../../server/webhooks/applier';
 import { FIXTURE_IDS, type FixtureType } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventRow, newStory, seedSandbox, type Story, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
+import { eventRow, newStory, seedSandbox, storeEvents, type Story, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
 
 let server: TestServer;
 let db: Db;
@@ -29,19 +29,7 @@ function permutations<T>(items: readonly T[]): T[][] {
 
 /** Stores the event as the endpoint does (same SQL), then lets the applier apply what is due. */
 async function arrive(event: Stripe.Event) {
-  const row = {
-    id: event.id,
-    type: event.type,
-    object_type: (event.data.object as { object: string }).object,
-    object_id: (event.data.object as { id: string }).id,
-    created: event.created,
-    livemode: event.livemode,
-    api_version: event.api_version,
-    status: 'received',
-    ignored_reason: null,
-    payload: event,
-  };
-  await db.query('select stripe_events_store($1::jsonb)', [JSON.stringify([row])]);
+  await storeEvents(db, event);
   await server.app.webhookApplier.drain();
 }
 
@@ -161,22 +149,7 @@ describe('several appliers', () => {
     const types: FixtureType[] = ['payment_intent.requires_action', 'payment_intent.succeeded', 'checkout.session.completed', 'charge.refunded'];
     const rows = stories.flatMap((story) => types.map((type) => story.event(type)));
     // Stored in one batch with no applier awake: the two below race for them.
-    await db.query('select stripe_events_store($1::jsonb)', [
-      JSON.stringify(
-        rows.map((event) => ({
-          id: event.id,
-          type: event.type,
-          object_type: (event.data.object as { object: string }).object,
-          object_id: (event.data.object as { id: string }).id,
-          created: event.created,
-          livemode: false,
-          api_version: event.api_version,
-          status: 'received',
-          ignored_reason: null,
-          payload: event,
-        })),
-      ),
-    ]);
+    await storeEvents(db, ...rows);
     const counts = await Promise.all(appliers.map((applier) => applier.drain()));
     expect(counts[0]! + counts[1]!).toBe(rows.length);
     for (const story of stories) {
