@@ -26,7 +26,8 @@ export class JobRunner {
     for (const job of jobs) {
       const tick = () => void this.runOnce(job);
       if (typeof job.schedule === 'number') this.timers.push(setInterval(tick, job.schedule));
-      else this.crons.push(new Cron(job.schedule, { protect: true, name: job.name }, tick));
+      // Unnamed: croner's names are global to the process, and tests run several servers in one.
+      else this.crons.push(new Cron(job.schedule, { protect: true }, tick));
     }
   }
 

@@ -12,6 +12,8 @@ let faults: FaultyDb;
 beforeAll(async () => {
   // STRIPE_MAX_NETWORK_RETRIES=1 (the helper's default): each Stripe call is tried twice.
   server = await startCheckoutServer({}, { wrapDb: (db) => (faults = faultyDb(db)).db });
+  // The storefront's own paths are under test here: no webhook may settle an order before them.
+  server.app.stripeSandbox!.core.events.stopAutoDelivery();
 });
 afterAll(() => server?.stop());
 
