@@ -40,7 +40,7 @@ export interface WebhookApplierDeps {
   expectLive: boolean;
   /** After this many failed attempts an event is `failed` and waits for a replay. */
   maxAttempts: number;
-  /** Events per transaction. */
+  /** Events per transaction (default: 200 on PostgreSQL, 25 on PGlite). */
   batchSize?: number;
 }
 
@@ -57,7 +57,9 @@ interface AppliedEvent {
 }
 
 export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
-  const batchSize = deps.batchSize ?? 200;
+  // PGlite runs queries on this thread: a long batch holds every request (webhook acknowledgements
+  // included) behind it, so its batches are short.
+  const batchSize = deps.batchSize ?? (deps.db.engine === 'pglite' ? 25 : 200);
   let current: Promise<number> | null = null;
   let again = false;
   let stopped = false;
