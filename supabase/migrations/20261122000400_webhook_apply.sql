@@ -454,7 +454,7 @@ begin
     if v_order_id is null and f->'payment'->>'order_status' in ('paid', 'processing') and f->'owner'->>'track' is not null then
       v_order_id := order_create_from_payment(v_payment || (f->'owner') || jsonb_build_object('created_from', f->>'event_id'));
     end if;
-    if v_order_id is null and not exists (select 1 from payment_attempts where stripe_object_id = f->'payment'->>'object_id') then
+    if v_order_id is null then
       return jsonb_build_object('outcome', 'ignored', 'note', 'not ours: no order of ours for ' || (f->'payment'->>'object_id'));
     end if;
     v_verdict := stripe_object_advance(f->'object', f->>'event_id', v_created, v_retrieved);
