@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { createThrowawayDatabase } from './throwawayDatabase';
 import { startApp } from '../server/app';
 import { createApiKey } from '../server/auth/apiKeys';
 import { loadConfig } from '../server/config';
@@ -102,26 +102,14 @@ async function pgliteDb(): Promise<BenchDb> {
 
 /** A throwaway database on the PostgreSQL server at DATABASE_URL, dropped afterwards. */
 async function postgresDb(serverUrl: string): Promise<BenchDb> {
-  const name = `bench_checkout_${process.pid}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = openPostgres(url.toString());
+  const database = await createThrowawayDatabase(serverUrl, 'bench_checkout');
+  const db = openPostgres(database.url);
   return {
     label: 'PostgreSQL',
     db,
     close: async () => {
       await db.close();
-      await admin(`drop database if exists ${name} with (force)`);
+      await database.drop();
     },
   };
 }

@@ -42,7 +42,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { StripeSync } from '@supabase/stripe-sync-engine';
-import pg from 'pg';
+import { createThrowawayDatabase } from './throwawayDatabase';
 import Stripe from 'stripe';
 import { startApp } from '../server/app';
 import { loadConfig } from '../server/config';
@@ -321,20 +321,8 @@ async function pgliteEngine(): Promise<Engine> {
 
 /** A throwaway database on the PostgreSQL server at DATABASE_URL, dropped afterwards. */
 async function postgresEngine(serverUrl: string): Promise<Engine> {
-  const name = `bench_webhooks_${process.pid}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { label: 'PostgreSQL', databaseUrl: url.toString(), close: () => admin(`drop database if exists ${name} with (force)`) };
+  const database = await createThrowawayDatabase(serverUrl, 'bench_webhooks');
+  return { label: 'PostgreSQL', databaseUrl: database.url, close: database.drop };
 }
 
 // ---------------------------------------------------------------------------------------------------
