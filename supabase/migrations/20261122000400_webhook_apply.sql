@@ -90,10 +90,10 @@ create function uuid_or_null(p_text text) returns uuid language sql immutable as
 $$;
 
 -- Object order. obj: { id, type, state, rank, terminal }. Returns
---   'apply'    the event is the newest we know for the object (its state is recorded);
---   'same'     it is the event last applied (a replay): nothing to do;
---   'stale'    an older event, or a terminal state already holds: nothing to do;
---   'retrieve' the same second and not later in the progression: only Stripe knows which is current.
+--   'apply'     the event is the newest we know for the object (its state is recorded);
+--   'unchanged' it is the event last applied (a replay), or says the state held: nothing to do;
+--   'stale'     an older event, or a terminal state already holds: nothing to do;
+--   'retrieve'  the same second and not later in the progression: only Stripe knows which is current.
 -- A retrieved object (p_retrieved) is Stripe's current state: it always applies, but a terminal
 -- state still stays terminal.
 create function stripe_object_advance(obj jsonb, p_event_id text, p_created timestamptz, p_retrieved boolean)
@@ -117,9 +117,9 @@ begin
   end if;
 
   v_verdict := case
-    when s.last_event_id = p_event_id and not p_retrieved then 'same'
+    when s.last_event_id = p_event_id and not p_retrieved then 'unchanged'
     when s.terminal and s.state <> obj->>'state' then 'stale'
-    when s.state = obj->>'state' then 'same'
+    when s.state = obj->>'state' then 'unchanged'
     when p_retrieved then 'apply'
     when p_created > s.last_event_created then 'apply'
     when p_created < s.last_event_created then 'stale'
@@ -130,7 +130,7 @@ begin
     else 'retrieve'
   end;
   -- A state equal to the one held (another event saying the same) still advances the clock.
-  if v_verdict = 'apply' or (v_verdict = 'same' and p_created > s.last_event_created) then
+  if v_verdict = 'apply' or (v_verdict = 'unchanged' and p_created > s.last_event_created) then
     update stripe_objects
        set state = obj->>'state', rank = v_rank, terminal = v_terminal, last_event_id = p_event_id,
            last_event_created = greatest(last_event_created, p_created), updated_at = now()
@@ -459,7 +459,7 @@ begin
     end if;
     v_verdict := stripe_object_advance(f->'object', f->>'event_id', v_created, v_retrieved);
     if v_verdict <> 'apply' then
-      return jsonb_build_object('outcome', replace(v_verdict, 'same', 'unchanged'));
+      return jsonb_build_object('outcome', v_verdict);
     end if;
     v_result := order_apply_payment(v_payment);
     if v_result->>'outcome' = 'error' then
@@ -508,7 +508,7 @@ begin
     end if;
     v_verdict := stripe_object_advance(f->'object', f->>'event_id', v_created, v_retrieved);
     if v_verdict <> 'apply' then
-      return jsonb_build_object('outcome', replace(v_verdict, 'same', 'unchanged'));
+      return jsonb_build_object('outcome', v_verdict);
     end if;
     insert into disputes (id, order_id, payment_id, amount, currency, status, reason)
     values (f->'object'->>'id', pay.order_id, pay.id, (f->'dispute'->>'amount')::bigint, f->'dispute'->>'currency',
@@ -527,7 +527,7 @@ begin
     end if;
     v_verdict := stripe_object_advance(f->'object', f->>'event_id', v_created, v_retrieved);
     if v_verdict <> 'apply' then
-      return jsonb_build_object('outcome', replace(v_verdict, 'same', 'unchanged'));
+      return jsonb_build_object('outcome', v_verdict);
     end if;
     update customers set stripe_customer_id = f->'subscription'->>'stripe_customer_id', updated_at = now()
      where id = c.id and stripe_customer_id is null and f->'subscription'->>'stripe_customer_id' is not null
@@ -554,7 +554,7 @@ begin
     end if;
     v_verdict := stripe_object_advance(f->'object', f->>'event_id', v_created, v_retrieved);
     if v_verdict <> 'apply' then
-      return jsonb_build_object('outcome', replace(v_verdict, 'same', 'unchanged'));
+      return jsonb_build_object('outcome', v_verdict);
     end if;
     insert into payment_logs (event_type, user_id, customer_id, amount, currency, status, metadata)
     values (f->>'type', c.user_id, c.id, (f->'invoice'->>'amount')::bigint, f->'invoice'->>'currency', f->'invoice'->>'status',
