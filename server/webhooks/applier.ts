@@ -73,26 +73,65 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     return results;
   }
 
-  /** One transaction: claims due events (or the given ones), applies them, then retrieves what needs it. */
+  /** Applies due events (or the given ones); resolves with how many were claimed. */
   async function applyBatch(ids?: readonly string[]): Promise<number> {
-    const toRetrieve: StoredEvent[] = [];
+    if (ids) return applyIsolated(ids);
+    let claimed: { count: number; toRetrieve: string[] };
+    try {
+      claimed = await deps.db.transaction((tx) => applyDue(tx));
+    } catch (error) {
+      // One of the events (or the database) failed the one-statement path, which undid it all: the
+      // same events again, each in its own subtransaction, so the error lands on its own event.
+      deps.logger.warn({ err: error }, 'webhook batch failed as a whole: applying its events one by one');
+      return applyIsolated();
+    }
+    await retrieveAndApply(claimed.toRetrieve);
+    return claimed.count;
+  }
+
+  /**
+   * The common path: one statement claims due events and applies the facts the endpoint stored with
+   * them. Events without facts (stored by an older server, replayed, unreadable at ingest) are
+   * translated here, in the same transaction, and applied event by event.
+   */
+  async function applyDue(tx: Queryable): Promise<{ count: number; toRetrieve: string[] }> {
+    const { rows } = await tx.query<{ r: { results: AppliedEvent[]; untranslated: string[] } }>('select stripe_events_apply_due($1) as r', [batchSize]);
+    const { results, untranslated } = rows[0]!.r;
+    if (untranslated.length > 0) results.push(...(await applyFacts(tx, await translateStored(tx, untranslated))));
+    return { count: results.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
+  }
+
+  /** Each event in its own subtransaction: due events, or the given ones (a replay). */
+  async function applyIsolated(ids?: readonly string[]): Promise<number> {
     const claimed = await deps.db.transaction(async (tx) => {
       const { rows } = ids
-        ? await tx.query<StoredEvent>(`select id, payload from stripe_events where id = any($1::text[]) and status = 'received' for update`, [[...ids]])
-        : await tx.query<StoredEvent>(
-            `select id, payload from stripe_events where status = 'received' and next_attempt_at <= now()
+        ? await tx.query<{ id: string }>(`select id from stripe_events where id = any($1::text[]) and status = 'received' for update`, [[...ids]])
+        : await tx.query<{ id: string }>(
+            `select id from stripe_events where status = 'received' and next_attempt_at <= now()
               order by next_attempt_at limit $1 for update skip locked`,
             [batchSize],
           );
-      if (rows.length === 0) return 0;
-      const facts = rows.map((row) => translateEvent(row.payload, { expectLive: deps.expectLive }));
-      const results = await applyFacts(tx, facts);
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const result of results) if (result.outcome === 'retrieve') toRetrieve.push(byId.get(result.event_id)!);
-      return rows.length;
+      if (rows.length === 0) return { count: 0, toRetrieve: [] };
+      const results = await applyFacts(tx, await translateStored(tx, rows.map((row) => row.id)));
+      return { count: rows.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
     });
-    for (const event of toRetrieve) await applyRetrieved(event);
-    return claimed;
+    await retrieveAndApply(claimed.toRetrieve);
+    return claimed.count;
+  }
+
+  /** Facts for claimed events: the stored ones, else translated from the payload now. */
+  async function translateStored(tx: Queryable, ids: readonly string[]): Promise<EventFacts[]> {
+    const { rows } = await tx.query<{ facts: EventFacts | null; payload: Stripe.Event | null }>(
+      `select facts, case when facts is null then payload end as payload from stripe_events where id = any($1::text[]) order by next_attempt_at`,
+      [[...ids]],
+    );
+    return rows.map((row) => row.facts ?? translateEvent(row.payload!, { expectLive: deps.expectLive }));
+  }
+
+  async function retrieveAndApply(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { rows } = await deps.db.query<StoredEvent>('select id, payload from stripe_events where id = any($1::text[])', [[...ids]]);
+    for (const event of rows) await applyRetrieved(event);
   }
 
   async function applyRetrieved(event: StoredEvent): Promise<void> {

@@ -7,7 +7,7 @@ import type { AppEnv } from '../http/types';
 import { BodyTooLargeError, readBodyText } from '../http/body';
 import type { Logger } from '../observability/logger';
 import type { EventStore } from './eventStore';
-import { reasonToIgnore } from './translate';
+import { factsAtIngest } from './translate';
 import { type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
 
 export const WEBHOOK_PATH = '/webhooks/stripe';
@@ -56,10 +56,12 @@ export function webhookRoute(deps: WebhookEndpointDeps) {
       throw error;
     }
 
-    // Stored either way; flagged here so the applier never has to look at them.
-    const ignoredReason = reasonToIgnore(event, expectLive);
+    // Stored either way; flagged here so the applier never has to look at them. The others are
+    // translated now, while the payload is parsed: the applier applies the stored facts without
+    // reading the payload back. One it cannot read is left to the applier, which records the error.
+    const { ignoredReason, facts } = factsAtIngest(event.payload, expectLive);
     try {
-      const { isNew } = await deps.store.store(event, ignoredReason);
+      const { isNew } = await deps.store.store(event, ignoredReason, facts);
       if (isNew) deps.counters.received += 1;
       else deps.counters.duplicates += 1;
       return c.json({ received: true, ...(isNew ? {} : { duplicate: true }) });

@@ -138,6 +138,17 @@ export function reasonToIgnore(event: { livemode: boolean; type: string }, expec
   return HANDLED_EVENT_TYPES.has(event.type) ? null : `unhandled event type ${event.type}`;
 }
 
+/**
+ * What the endpoint stores with a verified event: why it is ignored, or its facts for the applier.
+ * Facts are null where the payload cannot be read: the applier translates it again and records why.
+ */
+export function factsAtIngest(event: Stripe.Event, expectLive: boolean): { ignoredReason: string | null; facts: EventFacts | null } {
+  const ignoredReason = reasonToIgnore(event, expectLive);
+  if (ignoredReason) return { ignoredReason, facts: null };
+  const facts = translateEvent(event, { expectLive });
+  return { ignoredReason: null, facts: facts.effect === 'error' ? null : facts };
+}
+
 export function translateEvent(event: Stripe.Event, options: TranslateOptions): EventFacts {
   const base = { event_id: event.id, type: event.type, created: event.created, retrieved: options.retrieved ?? false };
   const reason = reasonToIgnore(event, options.expectLive);

@@ -25,6 +25,8 @@ export interface VerifiedEvent {
   apiVersion: string | null;
   /** The raw body, valid JSON: stored as the event's payload. */
   raw: string;
+  /** The raw body parsed: an object shaped like a Stripe event (the fields above were checked). */
+  payload: Stripe.Event;
 }
 
 const EVENT_ID = /^evt_[A-Za-z0-9_]{1,250}$/;
@@ -91,5 +93,6 @@ function readEvent(event: unknown, raw: string): VerifiedEvent {
     livemode: e.livemode,
     apiVersion: text(e.api_version, 50),
     raw,
+    payload: event as Stripe.Event,
   };
 }

@@ -7,6 +7,7 @@ import Stripe from 'stripe';
 import { beginCheckout, recordAttempt } from '../../server/checkout/checkout.sql';
 import type { Db } from '../../server/db/db';
 import { WEBHOOK_PATH } from '../../server/webhooks/endpoint';
+import { type EventFacts, translateEvent } from '../../server/webhooks/translate';
 import type { StripeSandbox } from '../../server/sandbox/stripe/sandbox';
 import { FIXTURE_TYPES, type FixtureEvent, type FixtureType, type LoadFixtureOptions, loadFixture } from './webhookFixtures';
 
@@ -132,6 +133,24 @@ export async function storyState(db: Db, story: Story) {
 
 /** Stores events as the endpoint does (the same SQL), without HTTP: for tests that set arrival order. */
 export async function storeEvents(db: Db, ...events: Stripe.Event[]): Promise<void> {
+  await storeRows(db, events, true);
+}
+
+/** As an older server stored them, without facts: the applier translates them from the payload. */
+export async function storeEventsUntranslated(db: Db, ...events: Stripe.Event[]): Promise<void> {
+  await storeRows(db, events, false);
+}
+
+/**
+ * The facts the endpoint stores, for a test-mode server. Unhandled and other-mode events are stored
+ * received here, with the facts that ignore them, so that the applier is what marks them.
+ */
+function storedFacts(event: Stripe.Event): EventFacts | undefined {
+  const facts = translateEvent(event, { expectLive: false });
+  return facts.effect === 'error' ? undefined : facts;
+}
+
+async function storeRows(db: Db, events: Stripe.Event[], translated: boolean): Promise<void> {
   const rows = events.map((event) => ({
     id: event.id,
     type: event.type,
@@ -143,6 +162,7 @@ export async function storeEvents(db: Db, ...events: Stripe.Event[]): Promise<vo
     status: 'received',
     ignored_reason: null,
     payload: event,
+    facts: translated ? storedFacts(event) : undefined,
   }));
   await db.query('select stripe_events_store($1::jsonb)', [JSON.stringify(rows)]);
 }

@@ -6,6 +6,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { translateEvent } from '../../server/webhooks/translate';
 
 const SECRETS = ['whsec_endpointTestOldSecret0001', 'whsec_endpointTestNewSecret0002'];
 
@@ -48,6 +49,11 @@ async function deliver(payload: string, signature: string | null = sign(payload)
     body: payload,
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function storedFacts(id: string) {
+  const { rows } = await server.app.db.query<{ facts: unknown }>('select facts from stripe_events where id = $1', [id]);
+  return rows[0]!.facts;
 }
 
 async function storedEvents(id?: string) {
@@ -96,6 +102,24 @@ describe('a verified delivery', () => {
     const payload = eventBody();
     expect((await deliver(payload, sign(payload, SECRETS[1]))).status).toBe(200);
     expect(await storedEvents(JSON.parse(payload).id)).toHaveLength(1);
+  });
+
+  it('stores with a handled event the facts the applier applies, translated from the payload it verified', async () => {
+    const payload = eventBody();
+    const event = JSON.parse(payload);
+    await deliver(payload);
+    const facts = await storedFacts(event.id);
+    expect(facts).toEqual(translateEvent(event, { expectLive: false }));
+    expect(facts).toMatchObject({ event_id: event.id, effect: 'payment', object: { id: event.data.object.id, state: 'succeeded', terminal: true } });
+  });
+
+  it('stores no facts with an ignored event, nor with one it cannot read (the applier records why)', async () => {
+    const live = eventBody({ livemode: true });
+    const unreadable = eventBody({ data: { object: { id: 'pi_unreadable', object: 'payment_intent', amount: 'ninety-nine', currency: 'usd', status: 'succeeded', metadata: {} } } });
+    for (const payload of [live, unreadable]) expect((await deliver(payload)).status).toBe(200);
+    expect(await storedFacts(JSON.parse(live).id)).toBeNull();
+    expect(await storedFacts(JSON.parse(unreadable).id)).toBeNull();
+    expect(await storedEvents(JSON.parse(unreadable).id)).toMatchObject([{ status: 'received' }]);
   });
 
   it('stores an event of the other mode (live here, in test mode) flagged, never to be applied', async () => {

@@ -9,7 +9,7 @@ import type { Db } from '../../server/db/db';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import { FIXTURE_IDS } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { eventRow, newStory, seedSandbox, storeEvents, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
+import { eventRow, newStory, seedSandbox, storeEvents, storeEventsUntranslated, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
 
 const MAX_ATTEMPTS = 3;
 let server: TestServer;
@@ -75,10 +75,38 @@ describe('an event that cannot be applied', () => {
     const story = await newStory(db);
     const event = story.event('payment_intent.succeeded');
     await store(event);
-    faults.failNext(/stripe_events_apply/);
+    // Both the one-statement path and the event-by-event one it falls back to.
+    faults.failNext(/stripe_events_apply/, { times: 2 });
     await expect(applier().drain()).rejects.toThrow(/injected database failure/);
     expect(await eventRow(db, event.id)).toMatchObject({ status: 'received', attempts: 0 });
     expect((await storyState(db, story)).order).toMatchObject({ status: 'pending' });
+    await applier().drain();
+    expect(await eventRow(db, event.id)).toMatchObject({ status: 'applied', attempts: 1 });
+    expect(await paidLogs(story.orderId)).toBe(1);
+  });
+
+  it('an event that makes the one-statement path fail is applied on its own: the error is its alone, the rest of its batch applied', async () => {
+    const good = await newStory(db);
+    const bad = await newStory(db);
+    const fine = good.event('payment_intent.succeeded');
+    const broken = bad.event('payment_intent.succeeded');
+    await store(fine, broken);
+    // Facts the SQL refuses (as a database constraint or a bug would): the whole statement raises.
+    await db.query(`update stripe_events set facts = facts || '{"effect": "no_such_effect"}' where id = $1`, [broken.id]);
+    const failedBefore = faults.failures.length;
+
+    await applier().drain();
+    expect(await eventRow(db, fine.id)).toMatchObject({ status: 'applied', attempts: 1 });
+    expect(await eventRow(db, broken.id)).toMatchObject({ status: 'received', attempts: 1, last_error: expect.stringContaining('unknown effect no_such_effect') });
+    expect(await paidLogs(good.orderId)).toBe(1);
+    expect((await storyState(db, bad)).order).toMatchObject({ status: 'pending' });
+    expect(faults.failures.length).toBe(failedBefore); // the database itself never failed
+  });
+
+  it('events stored without facts (by an older server) are translated from their payload and applied', async () => {
+    const story = await newStory(db);
+    const event = story.event('payment_intent.succeeded');
+    await storeEventsUntranslated(db, event);
     await applier().drain();
     expect(await eventRow(db, event.id)).toMatchObject({ status: 'applied', attempts: 1 });
     expect(await paidLogs(story.orderId)).toBe(1);
