@@ -1,0 +1,127 @@
+// Payment logs as staff read them in the console: newest first, keyset pagination, filters by event
+// type, status, customer and date range, and a search box that finds the rows of one order (by its id,
+// its PaymentIntent or its Checkout Session) or of one customer (by email). Reads only: the SQL
+// functions that change orders write the rows (payment_log_for_order and friends).
+import type { Queryable, SqlParam } from '../db/db';
+
+export interface PaymentLogRow {
+  id: string;
+  event_type: string;
+  status: string;
+  amount: number | null;
+  currency: string | null;
+  order_id: string | null;
+  customer_id: string | null;
+  customer_email: string | null;
+  user_id: string | null;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  /** `created_at` in microseconds since the Unix epoch, exactly (a JS Date keeps only milliseconds): the cursor's time. */
+  created_us: string;
+}
+
+/** A position in the list: the (created_at, id) of the last row seen. */
+export interface PaymentLogKey {
+  createdUs: string;
+  id: string;
+}
+
+/** What the search box finds, told apart by the shape of what was typed. */
+export type PaymentLogSearch =
+  | { by: 'order'; orderId: string }
+  | { by: 'payment_intent'; id: string }
+  | { by: 'checkout_session'; id: string }
+  | { by: 'email'; email: string };
+
+export interface PaymentLogFilter {
+  eventType?: string | null;
+  status?: string | null;
+  customerId?: string | null;
+  /** Rows created at or after this time. */
+  from?: Date | null;
+  /** Rows created before this time. */
+  to?: Date | null;
+  search?: PaymentLogSearch | null;
+}
+
+export interface PaymentLogPage {
+  rows: PaymentLogRow[];
+  hasNextPage: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A Stripe id with the given prefix: `pi_` or `cs_` and at least one more character. */
+const stripeId = (prefix: string, term: string) => term.startsWith(prefix) && /^[A-Za-z0-9_]{4,255}$/.test(term);
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+
+/** The search box's text as one of the four things it finds; null when it is none of them. */
+export function parseSearch(text: string): PaymentLogSearch | null {
+  const term = text.trim();
+  if (UUID.test(term)) return { by: 'order', orderId: term.toLowerCase() };
+  if (stripeId('pi_', term)) return { by: 'payment_intent', id: term };
+  if (stripeId('cs_', term)) return { by: 'checkout_session', id: term };
+  if (EMAIL.test(term) && term.length <= 320) return { by: 'email', email: term };
+  return null;
+}
+
+/**
+ * Newest first by (created_at desc, id desc), `first` rows after `after`.
+ *
+ * As listWebhookEvents does, the statement holds only the conditions given, so that each filter's
+ * (column, created_at desc, id desc) index serves both the WHERE and the ORDER BY and a page reads
+ * `first + 1` entries whatever the table holds. A search narrows to one order's or one customer's
+ * rows first (a handful, through the unique ids and the order and customer indexes).
+ */
+export async function listPaymentLogs(
+  db: Queryable,
+  options: { filter?: PaymentLogFilter | null; first: number; after?: PaymentLogKey | null },
+): Promise<PaymentLogPage> {
+  const { filter, first, after } = options;
+  const params: SqlParam[] = [];
+  const bind = (value: SqlParam) => `$${params.push(value)}`;
+  const where: string[] = [];
+  if (filter?.eventType) where.push(`l.event_type = ${bind(filter.eventType)}`);
+  if (filter?.status) where.push(`l.status = ${bind(filter.status)}`);
+  if (filter?.customerId) where.push(`l.customer_id = ${bind(filter.customerId)}::uuid`);
+  if (filter?.from) where.push(`l.created_at >= ${bind(filter.from)}`);
+  if (filter?.to) where.push(`l.created_at < ${bind(filter.to)}`);
+  if (filter?.search) where.push(searchCondition(filter.search, bind));
+  if (after) {
+    where.push(`(l.created_at, l.id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::bigint)`);
+  }
+  // One row more than asked tells whether another page follows.
+  const { rows } = await db.query<PaymentLogRow>(
+    `select l.id::text as id, l.event_type, l.status, l.amount::float8 as amount, l.currency, l.order_id, l.customer_id,
+            c.email as customer_email, l.user_id, l.metadata, l.created_at,
+            (extract(epoch from l.created_at) * 1000000)::bigint::text as created_us
+       from payment_logs l
+       left join customers c on c.id = l.customer_id
+      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+      order by l.created_at desc, l.id desc
+      limit ${bind(first + 1)}`,
+    params,
+  );
+  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+}
+
+function searchCondition(search: PaymentLogSearch, bind: (value: SqlParam) => string): string {
+  switch (search.by) {
+    case 'order':
+      return `l.order_id = ${bind(search.orderId)}::uuid`;
+    case 'payment_intent': {
+      const id = bind(search.id);
+      // The order knows its PaymentIntent once paid; before that (or for a Checkout Session's), the
+      // payment or the attempt that created it does.
+      return `l.order_id in (select id from orders where payment_intent_id = ${id}
+                             union select order_id from payments where stripe_payment_intent_id = ${id}
+                             union select order_id from payment_attempts where stripe_object_id = ${id})`;
+    }
+    case 'checkout_session': {
+      const id = bind(search.id);
+      return `l.order_id in (select id from orders where checkout_session_id = ${id}
+                             union select order_id from payment_attempts where stripe_object_id = ${id})`;
+    }
+    case 'email':
+      return `l.customer_id = (select id from customers where lower(email) = lower(${bind(search.email)}))`;
+  }
+}
