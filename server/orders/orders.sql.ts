@@ -1,7 +1,8 @@
 // The order as the API shows it: the order, its customer, its product track and its latest payment.
 // One SQL function (order_view) builds it, so the checkout functions can return it in the same call
 // that changes the order.
-import type { Queryable } from '../db/db';
+import type { Queryable, SqlParam } from '../db/db';
+import { type PaymentSearch, searchCondition } from './search';
 
 export interface OrderRow {
   id: string;
@@ -48,4 +49,58 @@ export async function findOrderByPayment(db: Queryable, stripeObjectId: string):
     [stripeObjectId],
   );
   return rows[0]?.order ?? null;
+}
+
+export type OrderStatus = 'pending' | 'requires_action' | 'processing' | 'paid' | 'failed' | 'canceled' | 'refunded' | 'partially_refunded' | 'disputed';
+
+export interface OrderListFilter {
+  status?: OrderStatus | null;
+  syncState?: 'provisional' | 'confirmed' | 'failed' | null;
+  search?: PaymentSearch | null;
+}
+
+/** A position in the list: the (created_at, id) of the last order seen. */
+export interface OrderKey {
+  createdUs: string;
+  id: string;
+}
+
+export interface OrderListRow {
+  order: OrderRow;
+  /** `created_at` in microseconds since the Unix epoch, exactly: the cursor's time. */
+  created_us: string;
+}
+
+/**
+ * Orders newest first by (created_at desc, id desc), `first` after `after`, each as order_view builds
+ * it. As for the payment logs, the statement holds only the filters given, so the (status|sync_state,
+ * created_at desc, id desc) index serves the WHERE and the ORDER BY, and a search narrows to one order
+ * or one customer's orders first.
+ */
+export async function listOrders(
+  db: Queryable,
+  options: { filter?: OrderListFilter | null; first: number; after?: OrderKey | null },
+): Promise<{ rows: OrderListRow[]; hasNextPage: boolean }> {
+  const { filter, first, after } = options;
+  const params: SqlParam[] = [];
+  const bind = (value: SqlParam) => `$${params.push(value)}`;
+  const where: string[] = [];
+  if (filter?.status) where.push(`o.status = ${bind(filter.status)}`);
+  if (filter?.syncState) where.push(`o.sync_state = ${bind(filter.syncState)}`);
+  if (filter?.search) where.push(searchCondition(filter.search, { orderId: 'o.id', customerId: 'o.customer_id' }, bind));
+  if (after) {
+    where.push(`(o.created_at, o.id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::uuid)`);
+  }
+  // One order more than asked tells whether another page follows; the views are built for the page only.
+  const { rows } = await db.query<OrderListRow>(
+    `select order_view(p.id) as order, p.created_us
+       from (select o.id, o.created_at, (extract(epoch from o.created_at) * 1000000)::bigint::text as created_us
+               from orders o
+              ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+              order by o.created_at desc, o.id desc
+              limit ${bind(first + 1)}) as p
+      order by p.created_at desc, p.id desc`,
+    params,
+  );
+  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
 }

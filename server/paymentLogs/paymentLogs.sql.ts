@@ -3,6 +3,7 @@
 // its PaymentIntent or its Checkout Session) or of one customer (by email). Reads only: the SQL
 // functions that change orders write the rows (payment_log_for_order and friends).
 import type { Queryable, SqlParam } from '../db/db';
+import { type PaymentSearch, searchCondition } from '../orders/search';
 
 export interface PaymentLogRow {
   id: string;
@@ -26,13 +27,6 @@ export interface PaymentLogKey {
   id: string;
 }
 
-/** What the search box finds, told apart by the shape of what was typed. */
-export type PaymentLogSearch =
-  | { by: 'order'; orderId: string }
-  | { by: 'payment_intent'; id: string }
-  | { by: 'checkout_session'; id: string }
-  | { by: 'email'; email: string };
-
 export interface PaymentLogFilter {
   eventType?: string | null;
   status?: string | null;
@@ -41,27 +35,12 @@ export interface PaymentLogFilter {
   from?: Date | null;
   /** Rows created before this time. */
   to?: Date | null;
-  search?: PaymentLogSearch | null;
+  search?: PaymentSearch | null;
 }
 
 export interface PaymentLogPage {
   rows: PaymentLogRow[];
   hasNextPage: boolean;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A Stripe id with the given prefix: `pi_` or `cs_` and at least one more character. */
-const stripeId = (prefix: string, term: string) => term.startsWith(prefix) && /^[A-Za-z0-9_]{4,255}$/.test(term);
-const EMAIL = /^[^@\s]+@[^@\s]+$/;
-
-/** The search box's text as one of the four things it finds; null when it is none of them. */
-export function parseSearch(text: string): PaymentLogSearch | null {
-  const term = text.trim();
-  if (UUID.test(term)) return { by: 'order', orderId: term.toLowerCase() };
-  if (stripeId('pi_', term)) return { by: 'payment_intent', id: term };
-  if (stripeId('cs_', term)) return { by: 'checkout_session', id: term };
-  if (EMAIL.test(term) && term.length <= 320) return { by: 'email', email: term };
-  return null;
 }
 
 /**
@@ -85,7 +64,7 @@ export async function listPaymentLogs(
   if (filter?.customerId) where.push(`l.customer_id = ${bind(filter.customerId)}::uuid`);
   if (filter?.from) where.push(`l.created_at >= ${bind(filter.from)}`);
   if (filter?.to) where.push(`l.created_at < ${bind(filter.to)}`);
-  if (filter?.search) where.push(searchCondition(filter.search, bind));
+  if (filter?.search) where.push(searchCondition(filter.search, { orderId: 'l.order_id', customerId: 'l.customer_id' }, bind));
   if (after) {
     where.push(`(l.created_at, l.id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::bigint)`);
   }
@@ -102,26 +81,4 @@ export async function listPaymentLogs(
     params,
   );
   return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
-}
-
-function searchCondition(search: PaymentLogSearch, bind: (value: SqlParam) => string): string {
-  switch (search.by) {
-    case 'order':
-      return `l.order_id = ${bind(search.orderId)}::uuid`;
-    case 'payment_intent': {
-      const id = bind(search.id);
-      // The order knows its PaymentIntent once paid; before that (or for a Checkout Session's), the
-      // payment or the attempt that created it does.
-      return `l.order_id in (select id from orders where payment_intent_id = ${id}
-                             union select order_id from payments where stripe_payment_intent_id = ${id}
-                             union select order_id from payment_attempts where stripe_object_id = ${id})`;
-    }
-    case 'checkout_session': {
-      const id = bind(search.id);
-      return `l.order_id in (select id from orders where checkout_session_id = ${id}
-                             union select order_id from payment_attempts where stripe_object_id = ${id})`;
-    }
-    case 'email':
-      return `l.customer_id = (select id from customers where lower(email) = lower(${bind(search.email)}))`;
-  }
 }

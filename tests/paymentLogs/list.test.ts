@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db';
-import { listPaymentLogs, type PaymentLogFilter, type PaymentLogRow, parseSearch } from '../../server/paymentLogs/paymentLogs.sql';
+import { parseSearch } from '../../server/orders/search';
+import { listPaymentLogs, type PaymentLogFilter, type PaymentLogRow } from '../../server/paymentLogs/paymentLogs.sql';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let testDb: TestDb;
@@ -48,7 +49,7 @@ beforeAll(async () => {
     await db.query(
       `insert into payment_logs (event_type, customer_id, order_id, amount, currency, status, metadata, created_at)
        values ($1, $2, $3, 9900, 'usd', $4, $5, $6)`,
-      [TYPES[n % 3], order.customer.id, order.id, n % 2 ? 'paid' : 'pending', { n }, new Date(T0 + Math.floor(n / 2) * 1000)],
+      [TYPES[n % 3]!, order.customer.id, order.id, n % 2 ? 'paid' : 'pending', { n }, new Date(T0 + Math.floor(n / 2) * 1000)],
     );
   }
 });
