@@ -1,7 +1,8 @@
 import { type Role, STAFF_ROLES } from '../../auth/viewer';
 import { BadUserInputError } from '../../errors';
-import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventKey, type WebhookEventRow } from '../../webhooks/events.sql';
+import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
+import { decodeCursor, encodeCursor } from '../cursor';
 import type {
   Resolvers,
   ResolversTypes,
@@ -48,28 +49,6 @@ function parseFilter(filter: WebhookEventFilter | null | undefined) {
   return { status: filter?.status ? lower(filter.status) : null, type: filter?.type ?? null, objectId: filter?.objectId ?? null };
 }
 
-// The cursor is opaque to clients: base64url of "<created in microseconds>|<event id>", the keyset of
-// the last event on the page. Anything that does not decode to exactly that is refused, not guessed at.
-const CURSOR_TEXT = /^(-?\d{1,19})\|(evt_[A-Za-z0-9_]{1,250})$/;
-// Postgres' timestamptz range is wider, but no Stripe event is created outside years 1 to 9999.
-const MIN_CREATED_US = -62_135_596_800_000_000n;
-const MAX_CREATED_US = 253_402_300_799_999_999n;
-
-const encodeCursor = (row: Pick<WebhookEventRow, 'created_us' | 'id'>) => Buffer.from(`${row.created_us}|${row.id}`, 'utf8').toString('base64url');
-
-function decodeCursor(cursor: string): WebhookEventKey {
-  const refuse = () => {
-    throw new BadUserInputError('after is not a cursor from webhookEvents: pass pageInfo.endCursor of the page before, unchanged', { reason: 'INVALID_CURSOR', field: 'after' });
-  };
-  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) return refuse();
-  const match = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) return refuse();
-  const [, createdUs, id] = match as unknown as [string, string, string];
-  const micros = BigInt(createdUs);
-  if (micros < MIN_CREATED_US || micros > MAX_CREATED_US || encodeCursor({ created_us: createdUs, id }) !== cursor) return refuse();
-  return { createdUs, id };
-}
-
 const upper = (status: WebhookEventRow['status']) => status.toUpperCase() as WebhookEventStatus;
 const lower = (status: WebhookEventStatus) => status.toLowerCase() as WebhookEventRow['status'];
 
@@ -84,7 +63,7 @@ export const webhookResolvers: Resolvers = {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseFilter(args.filter);
       const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after);
+      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, EVENT_ID, 'webhookEvents');
       return listWebhookEvents(db, { filter, first, after });
     }),
     webhookEvent: allow(STAFF_ROLES, (_parent, { id }, { db }) => findWebhookEvent(db, parseEventId(id))),
@@ -110,7 +89,7 @@ export const webhookResolvers: Resolvers = {
     nodes: (page) => page.rows,
     pageInfo: (page) => {
       const last = page.rows.at(-1);
-      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null };
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.created_us, id: last.id }) : null };
     },
   }),
   PageInfo: inheritAccess({}),
