@@ -2,7 +2,7 @@ import { type Role, STAFF_ROLES } from '../../auth/viewer';
 import { BadUserInputError } from '../../errors';
 import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type {
   Resolvers,
   ResolversTypes,
@@ -16,8 +16,6 @@ import type {
 // Support reads events and the applier's state; replaying one changes our records, so admins only.
 const REPLAYERS: readonly Role[] = ['ADMIN'];
 
-const MAX_PAGE_SIZE = 200;
-const DEFAULT_PAGE_SIZE = 50;
 const MAX_FILTER_LENGTH = 255;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -26,13 +24,6 @@ const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(
 function parseEventId(id: string): string {
   if (!EVENT_ID.test(id)) throw new BadUserInputError('id must be a Stripe event id (evt_ and up to 250 letters, digits or underscores)', { reason: 'INVALID_EVENT_ID', field: 'id' });
   return id;
-}
-
-function parseFirst(first: number | null | undefined): number {
-  // An explicit null means "the default", as leaving the argument out does.
-  const value = first ?? DEFAULT_PAGE_SIZE;
-  if (value < 1 || value > MAX_PAGE_SIZE) throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}; got ${value}`, { reason: 'INVALID_FIRST', field: 'first' });
-  return value;
 }
 
 function parseFilter(filter: WebhookEventFilter | null | undefined) {

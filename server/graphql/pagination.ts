@@ -1,7 +1,18 @@
-// Keyset cursors for the staff lists (webhook events, payment logs, orders): opaque to clients,
-// base64url of "<created in microseconds>|<id>", the keyset of the last row on a page. Anything that
-// does not decode to exactly that is refused, not guessed at.
+// Pagination of the staff lists (webhook events, payment logs, orders, Make deliveries): the page
+// size, and keyset cursors, opaque to clients: base64url of "<created in microseconds>|<id>", the
+// keyset of the last row on a page. Anything that does not decode to exactly that is refused, not
+// guessed at.
 import { BadUserInputError } from '../errors';
+
+export const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+
+/** `first`, checked: 1 to 200; null or absent means the default, 50. */
+export function parseFirst(first: number | null | undefined): number {
+  const value = first ?? DEFAULT_PAGE_SIZE;
+  if (value < 1 || value > MAX_PAGE_SIZE) throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}; got ${value}`, { reason: 'INVALID_FIRST', field: 'first' });
+  return value;
+}
 
 export interface Keyset {
   /** The row's time in microseconds since the Unix epoch, as text (a JS number cannot hold it exactly). */
