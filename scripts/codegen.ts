@@ -41,6 +41,10 @@ const output = await codegen({
       WebhookEvent: '../../webhooks/events.sql#WebhookEventRow',
       WebhookEventConnection: '../../webhooks/events.sql#WebhookEventPage',
       WebhookStatus: '../../webhooks/events.sql#WebhookStatusRow',
+      MakeDelivery: '../../make/deliveries.sql#MakeDeliveryRow',
+      MakeDeliveryAttempt: '../../make/deliveries.sql#MakeAttemptRow',
+      MakeDeliveryConnection: '../../make/deliveries.sql#MakeDeliveryPage',
+      MakeStatus: '../../make/deliveries.sql#MakeStatusRow',
     },
   },
 });

@@ -23,6 +23,9 @@ import { createStripeSandbox, type StripeSandbox } from './sandbox/stripe/sandbo
 import { createStripeClient } from './stripe/client';
 import type Stripe from 'stripe';
 import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredentials';
+import { syncMakeRoutes } from './make/deliveries.sql';
+import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
+import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandbox/make/sink';
 
 export interface RunningApp {
   url: string;
@@ -38,6 +41,10 @@ export interface RunningApp {
   webhookCounters: WebhookCounters;
   /** Applies stored Stripe events (woken by the endpoint, and on a timer). */
   webhookApplier: WebhookApplier;
+  /** Posts Make deliveries (woken by NOTIFY, and on a timer). */
+  makeOutbox: MakeOutbox;
+  /** Sandbox mode without Make URLs: the built-in Make sink the deliveries go to. */
+  makeSink: MakeSink | undefined;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -109,7 +116,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhooks,
   });
 
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  // The sandbox Make sink answers ahead of the app's routes (whose console fallback would take its GETs).
+  const makeSink = config.make.useSandboxSink && config.make.signingSecret ? createMakeSink({ signingSecret: config.make.signingSecret }) : undefined;
+  const fetchHandler: typeof app.fetch = makeSink
+    ? (request, ...rest) => (new URL(request.url).pathname.startsWith(`${MAKE_SINK_PATH}/`) ? makeSink.handle(request) : app.fetch(request, ...rest))
+    : app.fetch;
+  const server = serve({ fetch: fetchHandler, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -128,8 +140,20 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhookApplier,
   };
 
+  // Which kinds the SQL enqueues, from this config: every process syncs them, with or without jobs.
+  await syncMakeRoutes(db, makeSink ? sandboxMakeRoutes(url) : config.make.routes);
+  const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });
+  let stopListening: (() => Promise<void>) | undefined;
+
   const jobs = new JobRunner(logger);
   if (config.jobsEnabled) {
+    // The timer is the safety net behind NOTIFY: a retry that became due, a lease that ended.
+    jobs.start([{ name: 'make-outbox', schedule: '*/3 * * * * *', run: () => makeOutbox.drain().then(() => undefined) }]);
+    stopListening = await db.listen?.(MAKE_NOTIFY_CHANNEL, () => makeOutbox.wake()).catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not LISTEN for Make deliveries: the outbox polls every 3 seconds');
+      return undefined;
+    });
+    makeOutbox.wake(); // what an earlier process enqueued and did not deliver
     // The safety net behind the wake after each stored batch: events whose wake was lost (a crash,
     // another process holding them), whose retry is due, or that were stored by a process without jobs.
     jobs.start([{ name: 'webhook-applier', schedule: '*/5 * * * * *', run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
@@ -155,13 +179,14 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
         server.closeAllConnections();
       }
       stripeSandbox?.core.events.stopAutoDelivery();
-      await Promise.all([jobs.stop(deadline), webhookApplier.stop()]);
+      await stopListening?.();
+      await Promise.all([jobs.stop(deadline), webhookApplier.stop(), makeOutbox.stop()]);
       await apollo.stop();
       if (!options.db) await db.close();
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, stop };
 }
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {

@@ -1,6 +1,7 @@
 // Every environment variable the server reads is parsed and checked here, once, at start-up.
 // Nothing else in the server reads process.env: the rest of the code receives a typed Config.
 import { z } from 'zod';
+import { isMakeKind, MAKE_KINDS, type MakeKind, SANDBOX_MAKE_SIGNING_SECRET } from './make/kinds';
 
 const emptyToUndefined = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
@@ -43,6 +44,34 @@ const checkoutUrl = (placeholder?: string) =>
     },
     { error: placeholder ? `an http(s) URL containing ${placeholder}` : 'an http(s) URL' },
   );
+
+// A Make.com scenario's webhook: https, or http on this machine (the sandbox sink, a local test sink).
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const makeUrl = z.string().refine(
+  (v) => URL.canParse(v) && (new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && LOOPBACK.has(new URL(v).hostname))),
+  { error: 'an https:// URL (http:// only for localhost)' },
+);
+
+// {"refund_completed": "https://hook.eu1.make.com/…", …}: one scenario per kind.
+const makeUrlMap = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `a JSON object from event kind (${MAKE_KINDS.join(', ')}) to webhook URL` });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(z.string(), z.unknown(), { error: `a JSON object from event kind (${MAKE_KINDS.join(', ')}) to webhook URL` }).superRefine((map, ctx) => {
+      for (const [kind, url] of Object.entries(map)) {
+        if (!isMakeKind(kind)) ctx.addIssue({ code: 'custom', message: `known event kinds only (${MAKE_KINDS.join(', ')}); got "${kind.slice(0, 40)}"` });
+        else if (!makeUrl.safeParse(url).success) ctx.addIssue({ code: 'custom', message: `an https:// URL (http:// only for localhost) for ${kind}` });
+      }
+    }),
+  )
+  .transform((map) => map as Partial<Record<MakeKind, string>>);
 
 const envSchema = z.object({
   NODE_ENV: withDefault(z.enum(['development', 'test', 'production'], { error: 'development, test or production' }), 'development'),
@@ -87,6 +116,12 @@ const envSchema = z.object({
   JOBS_ENABLED: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'true'),
   WEBHOOK_MAX_ATTEMPTS: withDefault(integer(1, 100), 10),
   CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
+  MAKE_ADD_PROJECT_WEBHOOK_URL: optional(makeUrl),
+  MAKE_WEBHOOK_URLS: optional(makeUrlMap),
+  MAKE_SIGNING_SECRET: optional(z.string().min(16, { error: 'a secret of at least 16 characters' }).max(500, { error: 'a secret of at most 500 characters' })),
+  MAKE_API_KEY: optional(z.string().regex(/^[\x21-\x7e]{1,500}$/, { error: "Make's API key: 1 to 500 printable characters without spaces" })),
+  MAKE_TIMEOUT_MS: withDefault(integer(100, 120_000), 10_000),
+  MAKE_RETRY_HORIZON_HOURS: withDefault(integer(1, 720), 24),
 });
 
 export type StripeMode = 'sandbox' | 'test' | 'live';
@@ -133,6 +168,19 @@ export interface Config {
   webhooks: {
     /** After this many failed attempts an event is `failed`, for staff to replay. */
     maxAttempts: number;
+  };
+  make: {
+    /** The scenario's webhook URL per event kind; a kind without one is not forwarded. */
+    routes: Partial<Record<MakeKind, string>>;
+    /** Sandbox mode without configured URLs: every kind goes to the Make sink this server serves. */
+    useSandboxSink: boolean;
+    /** Signs every delivery (X-Signature); sandbox mode has a fixed dev secret. Never logged. */
+    signingSecret: string | undefined;
+    /** Sent as x-make-apikey when set. */
+    apiKey: string | undefined;
+    timeoutMs: number;
+    /** A delivery still failing this long after it was enqueued (or retried by staff) is dead. */
+    retryHorizonMs: number;
   };
 }
 
@@ -189,6 +237,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
     }
   }
+  const makeRoutes: Partial<Record<MakeKind, string>> = { ...e.MAKE_WEBHOOK_URLS };
+  if (e.MAKE_ADD_PROJECT_WEBHOOK_URL) {
+    if (makeRoutes.add_project) {
+      problems.push('Invalid environment variable MAKE_WEBHOOK_URLS: expected no add_project entry when MAKE_ADD_PROJECT_WEBHOOK_URL is set (give it in one place)');
+    }
+    makeRoutes.add_project = e.MAKE_ADD_PROJECT_WEBHOOK_URL;
+  }
+  const makeRouted = Object.keys(makeRoutes).length > 0;
+  const useSandboxSink = stripeMode === 'sandbox' && e.NODE_ENV !== 'production' && !makeRouted;
+  if (makeRouted && !e.MAKE_SIGNING_SECRET && stripeMode !== 'sandbox') {
+    problems.push('Invalid environment variable MAKE_SIGNING_SECRET: expected a value (required when a Make webhook URL is set outside sandbox mode)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -223,5 +283,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxAliases: e.GRAPHQL_MAX_ALIASES },
     jobsEnabled: e.JOBS_ENABLED === 'true',
     webhooks: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
+    make: {
+      routes: makeRoutes,
+      useSandboxSink,
+      signingSecret: e.MAKE_SIGNING_SECRET ?? (stripeMode === 'sandbox' ? SANDBOX_MAKE_SIGNING_SECRET : undefined),
+      apiKey: e.MAKE_API_KEY,
+      timeoutMs: e.MAKE_TIMEOUT_MS,
+      retryHorizonMs: e.MAKE_RETRY_HORIZON_HOURS * 3_600_000,
+    },
   };
 }

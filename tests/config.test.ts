@@ -156,6 +156,86 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: Make.com forwarding', () => {
+  const KINDS = 'add_project, payment_failed, refund_completed, dispute_opened, subscription_changed';
+  const HOOK = 'https://hook.eu1.make.com/abc123';
+
+  it('defaults: sandbox mode sends every kind to the built-in sink, signed with the dev secret; 10 s timeout, 24 h horizon', () => {
+    const { make } = loadConfig({});
+    expect(make).toEqual({
+      routes: {},
+      useSandboxSink: true,
+      signingSecret: expect.any(String),
+      apiKey: undefined,
+      timeoutMs: 10_000,
+      retryHorizonMs: 24 * 3_600_000,
+    });
+  });
+
+  it('routes add_project and the kinds of MAKE_WEBHOOK_URLS to their scenarios, and then uses no sink', () => {
+    const { make } = loadConfig({
+      MAKE_ADD_PROJECT_WEBHOOK_URL: HOOK,
+      MAKE_WEBHOOK_URLS: JSON.stringify({ refund_completed: 'https://hook.eu1.make.com/refunds', dispute_opened: 'http://localhost:9000/disputes' }),
+      MAKE_SIGNING_SECRET: 'a-signing-secret-0001',
+      MAKE_API_KEY: 'make-api-key-1',
+      MAKE_TIMEOUT_MS: '2500',
+      MAKE_RETRY_HORIZON_HOURS: '72',
+    });
+    expect(make).toEqual({
+      routes: { add_project: HOOK, refund_completed: 'https://hook.eu1.make.com/refunds', dispute_opened: 'http://localhost:9000/disputes' },
+      useSandboxSink: false,
+      signingSecret: 'a-signing-secret-0001',
+      apiKey: 'make-api-key-1',
+      timeoutMs: 2500,
+      retryHorizonMs: 72 * 3_600_000,
+    });
+  });
+
+  it('has no sink and no kind routed outside sandbox mode when no URL is set', () => {
+    expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_test_abcdefghij' }).make).toMatchObject({ routes: {}, useSandboxSink: false, signingSecret: undefined });
+    expect(loadConfig(PRODUCTION_ENV).make).toMatchObject({ routes: {}, useSandboxSink: false });
+  });
+
+  it('needs MAKE_SIGNING_SECRET when a URL is set outside sandbox mode', () => {
+    expect(problemsOf({ STRIPE_SECRET_KEY: 'sk_test_abcdefghij', MAKE_ADD_PROJECT_WEBHOOK_URL: HOOK })).toEqual([
+      'Invalid environment variable MAKE_SIGNING_SECRET: expected a value (required when a Make webhook URL is set outside sandbox mode)',
+    ]);
+    expect(problemsOf({ ...PRODUCTION_ENV, MAKE_WEBHOOK_URLS: JSON.stringify({ payment_failed: HOOK }) })).toHaveLength(1);
+    expect(loadConfig({ ...PRODUCTION_ENV, MAKE_ADD_PROJECT_WEBHOOK_URL: HOOK, MAKE_SIGNING_SECRET: 'a-signing-secret-0001' }).make.routes).toEqual({ add_project: HOOK });
+  });
+
+  it('refuses add_project given in both places', () => {
+    expect(problemsOf({ MAKE_ADD_PROJECT_WEBHOOK_URL: HOOK, MAKE_WEBHOOK_URLS: JSON.stringify({ add_project: HOOK }) })).toEqual([
+      'Invalid environment variable MAKE_WEBHOOK_URLS: expected no add_project entry when MAKE_ADD_PROJECT_WEBHOOK_URL is set (give it in one place)',
+    ]);
+  });
+
+  it.each([
+    ['MAKE_ADD_PROJECT_WEBHOOK_URL', 'not a url', 'expected an https:// URL (http:// only for localhost)'],
+    ['MAKE_ADD_PROJECT_WEBHOOK_URL', 'http://hook.eu1.make.com/abc', 'expected an https:// URL (http:// only for localhost)'],
+    ['MAKE_ADD_PROJECT_WEBHOOK_URL', 'ftp://localhost/x', 'expected an https:// URL (http:// only for localhost)'],
+    ['MAKE_WEBHOOK_URLS', 'refund_completed=https://x', `expected a JSON object from event kind (${KINDS}) to webhook URL`],
+    ['MAKE_WEBHOOK_URLS', '["https://x"]', `expected a JSON object from event kind (${KINDS}) to webhook URL`],
+    ['MAKE_WEBHOOK_URLS', '{"order_shipped":"https://hook.eu1.make.com/x"}', `expected known event kinds only (${KINDS}); got "order_shipped"`],
+    ['MAKE_WEBHOOK_URLS', '{"refund_completed":42}', 'expected an https:// URL (http:// only for localhost) for refund_completed'],
+    ['MAKE_WEBHOOK_URLS', '{"refund_completed":"http://hook.eu1.make.com/x"}', 'expected an https:// URL (http:// only for localhost) for refund_completed'],
+    ['MAKE_SIGNING_SECRET', 'short', 'expected a secret of at least 16 characters'],
+    ['MAKE_API_KEY', 'has a space', "expected Make's API key: 1 to 500 printable characters without spaces"],
+    ['MAKE_TIMEOUT_MS', '50', 'expected an integer from 100 to 120000'],
+    ['MAKE_TIMEOUT_MS', 'soon', 'expected an integer from 100 to 120000'],
+    ['MAKE_RETRY_HORIZON_HOURS', '0', 'expected an integer from 1 to 720'],
+    ['MAKE_RETRY_HORIZON_HOURS', '1.5', 'expected an integer from 1 to 720'],
+  ])('refuses %s=%s with one line naming the variable', (name, value, expected) => {
+    expect(problemsOf({ [name]: value })).toEqual([`Invalid environment variable ${name}: ${expected}`]);
+  });
+
+  it('never echoes the signing secret or API key it refuses', () => {
+    const problems = problemsOf({ MAKE_SIGNING_SECRET: 'tiny-secret', MAKE_API_KEY: 'secret key with spaces' }).join('\n');
+    expect(problems).not.toContain('tiny-secret');
+    expect(problems).not.toContain('secret key with spaces');
+  });
+});
+
 describe('npm start with a bad variable', () => {
   it('stops before doing anything, printing one line that names the variable', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {

@@ -20,5 +20,17 @@ export interface Db extends Queryable {
   readonly engine: 'pglite' | 'postgres';
   /** Runs fn in one transaction: committed if fn resolves, rolled back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * LISTEN on a channel: onNotify runs for each NOTIFY committed on it (PostgreSQL: on a connection of
+   * its own, reconnected when lost, with one call after each reconnect for what was missed). Resolves
+   * with a function that stops listening. Optional: a Db without it is polled only.
+   */
+  listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** A LISTEN channel is an identifier, not a bound value: only plain lower-case names are accepted. */
+export function assertChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
+  return channel;
 }

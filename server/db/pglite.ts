@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Db, Queryable, QueryResult, SqlParam } from './db';
+import { assertChannel, type Db, type Queryable, type QueryResult, type SqlParam } from './db';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -31,6 +31,9 @@ export function openPgliteWith(pg: PGlite): Db {
     engine: 'pglite',
     ...wrap(pg),
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async listen(channel, onNotify) {
+      return pg.listen(assertChannel(channel), () => onNotify());
+    },
     close: () => pg.close(),
   };
 }

@@ -6,6 +6,7 @@ import type { OrderRow, OrderPayment } from '../../orders/orders.sql';
 import type { StartPaymentResult } from '../../checkout/startPayment';
 import type { ConfirmPaymentResult } from '../../checkout/confirmPayment';
 import type { WebhookEventRow, WebhookEventPage, WebhookStatusRow } from '../../webhooks/events.sql';
+import type { MakeDeliveryRow, MakeAttemptRow, MakeDeliveryPage, MakeStatusRow } from '../../make/deliveries.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -95,6 +96,15 @@ export type Query = {
   webhookEvent?: Maybe<WebhookEvent>;
   /** How the webhook applier is keeping up: events by status, the wait of the oldest, recent failures. Staff only. */
   webhookStatus: WebhookStatus;
+  /**
+   * Deliveries to Make.com scenarios, newest first (by when they were enqueued, then id). Staff only.
+   * Keyset pagination: pass pageInfo.endCursor as after for the next page.
+   */
+  makeDeliveries: MakeDeliveryConnection;
+  /** One Make delivery by its delivery id (a UUID), with its attempts. Staff only. Null when there is none. */
+  makeDelivery?: Maybe<MakeDelivery>;
+  /** How the Make outbox is keeping up: deliveries by status, the failing ones, the wait of the oldest. Staff only. */
+  makeStatus: MakeStatus;
 };
 
 
@@ -120,6 +130,18 @@ export type QueryWebhookEventArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+export type QueryMakeDeliveriesArgs = {
+  filter?: InputMaybe<MakeDeliveryFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryMakeDeliveryArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -142,6 +164,17 @@ export type Mutation = {
    * no-op where it had been applied), and returns the event as it stands afterwards. Admins only; audited.
    */
   replayWebhookEvent: ReplayWebhookEventPayload;
+  /**
+   * Sends a PENDING (waiting for its backoff) or DEAD Make delivery now, with a fresh retry window.
+   * Support and admins. Idempotent by idempotencyKey; audited.
+   */
+  retryMakeDelivery: MakeDeliveryActionPayload;
+  /**
+   * Sends a DELIVERED or DEAD Make delivery again, with the same delivery id and body (scenarios drop
+   * repeats by the id, so make sure the scenario wants it again). Support and admins. Idempotent by
+   * idempotencyKey; audited.
+   */
+  replayMakeDelivery: MakeDeliveryActionPayload;
 };
 
 
@@ -162,6 +195,16 @@ export type MutationConfirmPaymentArgs = {
 
 export type MutationReplayWebhookEventArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationRetryMakeDeliveryArgs = {
+  input: MakeDeliveryActionInput;
+};
+
+
+export type MutationReplayMakeDeliveryArgs = {
+  input: MakeDeliveryActionInput;
 };
 
 export type CheckoutInput = {
@@ -440,6 +483,145 @@ export type ReplayWebhookEventPayload = {
   error?: Maybe<WebhookEventError>;
 };
 
+/** The event kinds forwarded to Make.com, each to its own scenario. */
+export type MakeDeliveryKind =
+  /** A checkout completed (an order paid for the first time): set up the customer's project. */
+  | 'ADD_PROJECT'
+  /** An order's payment failed. */
+  | 'PAYMENT_FAILED'
+  /** A refund succeeded. */
+  | 'REFUND_COMPLETED'
+  /** A dispute was opened on a payment. */
+  | 'DISPUTE_OPENED'
+  /** A subscription was created, or its status or price changed. */
+  | 'SUBSCRIPTION_CHANGED';
+
+/** Where a Make delivery stands with the outbox. */
+export type MakeDeliveryStatus =
+  /** Waiting for its first attempt, or for the next one after a failure. */
+  | 'PENDING'
+  /** An attempt is in flight (claimed by a worker until its lease ends). */
+  | 'DELIVERING'
+  /** Make answered 2xx. */
+  | 'DELIVERED'
+  /** Make refused it (a 4xx other than 408 and 429), or it kept failing past the retry horizon. Retry or replay it once fixed. */
+  | 'DEAD';
+
+export type MakeDeliveryFilter = {
+  status?: InputMaybe<MakeDeliveryStatus>;
+  kind?: InputMaybe<MakeDeliveryKind>;
+};
+
+/** One payload for one Make scenario, and how sending it went. */
+export type MakeDelivery = {
+  __typename?: 'MakeDelivery';
+  /** The delivery id: sent as X-Delivery-Id and in the payload, the same on every retry and replay. */
+  id: Scalars['ID']['output'];
+  kind: MakeDeliveryKind;
+  status: MakeDeliveryStatus;
+  /** The order it is about, when it is about one. */
+  orderId?: Maybe<Scalars['ID']['output']>;
+  /** The refund (re_…), dispute (du_…) or subscription (sub_…) it is about, for those kinds. */
+  subjectId?: Maybe<Scalars['String']['output']>;
+  /** How many attempts were made. */
+  attempts: Scalars['Int']['output'];
+  /** When the next attempt is due (ISO 8601); for DELIVERING, when the claim's lease ends; null when DELIVERED or DEAD. */
+  nextAttemptAt?: Maybe<Scalars['String']['output']>;
+  /** Times staff replayed it. */
+  replays: Scalars['Int']['output'];
+  /** The HTTP status of the last attempt; null when there was no answer (a timeout, a network error). */
+  lastStatusCode?: Maybe<Scalars['Int']['output']>;
+  /** Why the last attempt failed. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** The start of Make's last answer (up to 2 KB). */
+  lastResponse?: Maybe<Scalars['String']['output']>;
+  /** When it was enqueued, with the change that caused it (ISO 8601). */
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
+  deliveredAt?: Maybe<Scalars['String']['output']>;
+  deadAt?: Maybe<Scalars['String']['output']>;
+  /** The JSON body sent: pretty-printed with 2-space indentation (see server/make/delivery.schema.json). */
+  payload: Scalars['String']['output'];
+  /** Every attempt, first to last. */
+  attemptLog: Array<MakeDeliveryAttempt>;
+};
+
+/** What one attempt's outcome did to its delivery. */
+export type MakeAttemptOutcome =
+  | 'DELIVERED'
+  /** Failed, and will be tried again. */
+  | 'RETRY'
+  /** Failed for good. */
+  | 'DEAD'
+  /** Recorded after its worker's lease had ended: another attempt had taken over, so it changed nothing. */
+  | 'LEASE_LOST';
+
+/** One POST to Make. */
+export type MakeDeliveryAttempt = {
+  __typename?: 'MakeDeliveryAttempt';
+  attempt: Scalars['Int']['output'];
+  startedAt: Scalars['String']['output'];
+  finishedAt: Scalars['String']['output'];
+  statusCode?: Maybe<Scalars['Int']['output']>;
+  latencyMs: Scalars['Int']['output'];
+  outcome: MakeAttemptOutcome;
+  error?: Maybe<Scalars['String']['output']>;
+  /** The start of Make's answer (up to 2 KB). */
+  response?: Maybe<Scalars['String']['output']>;
+};
+
+/** A page of Make deliveries, newest first. */
+export type MakeDeliveryConnection = {
+  __typename?: 'MakeDeliveryConnection';
+  nodes: Array<MakeDelivery>;
+  pageInfo: PageInfo;
+};
+
+/** The Make outbox's state, for the console. */
+export type MakeStatus = {
+  __typename?: 'MakeStatus';
+  pending: Scalars['Int']['output'];
+  delivering: Scalars['Int']['output'];
+  delivered: Scalars['Int']['output'];
+  dead: Scalars['Int']['output'];
+  /** PENDING deliveries that have failed at least one attempt and will be tried again. */
+  failing: Scalars['Int']['output'];
+  /** Seconds since the oldest delivery still waiting (PENDING or DELIVERING) was enqueued or re-sent; null when none waits. */
+  oldestPendingAgeSeconds?: Maybe<Scalars['Int']['output']>;
+};
+
+export type MakeDeliveryActionInput = {
+  /** The delivery id. */
+  id: Scalars['ID']['input'];
+  /**
+   * The caller's key for this action (1-255 printable characters; a UUID per click). The same key with the
+   * same input returns the delivery without acting again; with other input it is a CONFLICT.
+   */
+  idempotencyKey: Scalars['String']['input'];
+};
+
+export type MakeDeliveryErrorCode =
+  /** No delivery has this id. */
+  | 'MAKE_DELIVERY_NOT_FOUND'
+  /** The delivery's status does not allow this action (retry: PENDING or DEAD; replay: DELIVERED or DEAD). */
+  | 'MAKE_DELIVERY_WRONG_STATE';
+
+/** An expected outcome of a Make delivery action that staff can act on. */
+export type MakeDeliveryError = {
+  __typename?: 'MakeDeliveryError';
+  code: MakeDeliveryErrorCode;
+  message: Scalars['String']['output'];
+};
+
+export type MakeDeliveryActionPayload = {
+  __typename?: 'MakeDeliveryActionPayload';
+  /** The delivery as it stands after the action (also with a WRONG_STATE error); null when not found. */
+  delivery?: Maybe<MakeDelivery>;
+  error?: Maybe<MakeDeliveryError>;
+  /** True when this repeats an earlier call with the same idempotency key: nothing was done again. */
+  replayed: Scalars['Boolean']['output'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -550,6 +732,18 @@ export type ResolversTypes = ResolversObject<{
   WebhookEventErrorCode: WebhookEventErrorCode;
   WebhookEventError: ResolverTypeWrapper<WebhookEventError>;
   ReplayWebhookEventPayload: ResolverTypeWrapper<Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversTypes['WebhookEvent']> }>;
+  MakeDeliveryKind: MakeDeliveryKind;
+  MakeDeliveryStatus: MakeDeliveryStatus;
+  MakeDeliveryFilter: MakeDeliveryFilter;
+  MakeDelivery: ResolverTypeWrapper<MakeDeliveryRow>;
+  MakeAttemptOutcome: MakeAttemptOutcome;
+  MakeDeliveryAttempt: ResolverTypeWrapper<MakeAttemptRow>;
+  MakeDeliveryConnection: ResolverTypeWrapper<MakeDeliveryPage>;
+  MakeStatus: ResolverTypeWrapper<MakeStatusRow>;
+  MakeDeliveryActionInput: MakeDeliveryActionInput;
+  MakeDeliveryErrorCode: MakeDeliveryErrorCode;
+  MakeDeliveryError: ResolverTypeWrapper<MakeDeliveryError>;
+  MakeDeliveryActionPayload: ResolverTypeWrapper<Omit<MakeDeliveryActionPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['MakeDelivery']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -582,6 +776,14 @@ export type ResolversParentTypes = ResolversObject<{
   WebhookStatus: WebhookStatusRow;
   WebhookEventError: WebhookEventError;
   ReplayWebhookEventPayload: Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversParentTypes['WebhookEvent']> };
+  MakeDeliveryFilter: MakeDeliveryFilter;
+  MakeDelivery: MakeDeliveryRow;
+  MakeDeliveryAttempt: MakeAttemptRow;
+  MakeDeliveryConnection: MakeDeliveryPage;
+  MakeStatus: MakeStatusRow;
+  MakeDeliveryActionInput: MakeDeliveryActionInput;
+  MakeDeliveryError: MakeDeliveryError;
+  MakeDeliveryActionPayload: Omit<MakeDeliveryActionPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['MakeDelivery']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -618,6 +820,9 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   webhookEvents?: Resolver<ResolversTypes['WebhookEventConnection'], ParentType, ContextType, RequireFields<QueryWebhookEventsArgs, 'first'>>;
   webhookEvent?: Resolver<Maybe<ResolversTypes['WebhookEvent']>, ParentType, ContextType, RequireFields<QueryWebhookEventArgs, 'id'>>;
   webhookStatus?: Resolver<ResolversTypes['WebhookStatus'], ParentType, ContextType>;
+  makeDeliveries?: Resolver<ResolversTypes['MakeDeliveryConnection'], ParentType, ContextType, RequireFields<QueryMakeDeliveriesArgs, 'first'>>;
+  makeDelivery?: Resolver<Maybe<ResolversTypes['MakeDelivery']>, ParentType, ContextType, RequireFields<QueryMakeDeliveryArgs, 'id'>>;
+  makeStatus?: Resolver<ResolversTypes['MakeStatus'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -625,6 +830,8 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
   replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'id'>>;
+  retryMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationRetryMakeDeliveryArgs, 'input'>>;
+  replayMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationReplayMakeDeliveryArgs, 'input'>>;
 }>;
 
 export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
@@ -742,6 +949,62 @@ export type ReplayWebhookEventPayloadResolvers<ContextType = GraphQLContext, Par
   error?: Resolver<Maybe<ResolversTypes['WebhookEventError']>, ParentType, ContextType>;
 }>;
 
+export type MakeDeliveryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDelivery'] = ResolversParentTypes['MakeDelivery']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['MakeDeliveryKind'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MakeDeliveryStatus'], ParentType, ContextType>;
+  orderId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  subjectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  replays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastStatusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastResponse?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deadAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  payload?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  attemptLog?: Resolver<Array<ResolversTypes['MakeDeliveryAttempt']>, ParentType, ContextType>;
+}>;
+
+export type MakeDeliveryAttemptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDeliveryAttempt'] = ResolversParentTypes['MakeDeliveryAttempt']> = ResolversObject<{
+  attempt?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  finishedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  latencyMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['MakeAttemptOutcome'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  response?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type MakeDeliveryConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDeliveryConnection'] = ResolversParentTypes['MakeDeliveryConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['MakeDelivery']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type MakeStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeStatus'] = ResolversParentTypes['MakeStatus']> = ResolversObject<{
+  pending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  delivering?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  dead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failing?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  oldestPendingAgeSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+}>;
+
+export type MakeDeliveryErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDeliveryError'] = ResolversParentTypes['MakeDeliveryError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['MakeDeliveryErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MakeDeliveryActionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDeliveryActionPayload'] = ResolversParentTypes['MakeDeliveryActionPayload']> = ResolversObject<{
+  delivery?: Resolver<Maybe<ResolversTypes['MakeDelivery']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['MakeDeliveryError']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -763,5 +1026,11 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   WebhookStatus?: WebhookStatusResolvers<ContextType>;
   WebhookEventError?: WebhookEventErrorResolvers<ContextType>;
   ReplayWebhookEventPayload?: ReplayWebhookEventPayloadResolvers<ContextType>;
+  MakeDelivery?: MakeDeliveryResolvers<ContextType>;
+  MakeDeliveryAttempt?: MakeDeliveryAttemptResolvers<ContextType>;
+  MakeDeliveryConnection?: MakeDeliveryConnectionResolvers<ContextType>;
+  MakeStatus?: MakeStatusResolvers<ContextType>;
+  MakeDeliveryError?: MakeDeliveryErrorResolvers<ContextType>;
+  MakeDeliveryActionPayload?: MakeDeliveryActionPayloadResolvers<ContextType>;
 }>;
 

@@ -1,11 +1,12 @@
 import type { Resolvers } from '../generated/resolvers-types';
 import { catalogResolvers } from './catalog';
 import { checkoutResolvers } from './checkout';
+import { makeResolvers } from './make';
 import { orderResolvers } from './orders';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { STAFF_ROLES } from '../../auth/viewer';
+import { BadUserInputError, ConflictError } from '../../errors';
+import {
+  findMakeDelivery,
+  listMakeAttempts,
+  listMakeDeliveries,
+  type MakeDeliveryKey,
+  type MakeDeliveryRow,
+  makeStatus,
+  resendDelivery,
+  type ResendAction,
+} from '../../make/deliveries.sql';
+import type { MakeKind } from '../../make/kinds';
+import { allow, inheritAccess } from '../access';
+import type { GraphQLContext } from '../context';
+import type {
+  MakeDeliveryActionInput,
+  MakeDeliveryAttemptResolvers,
+  MakeDeliveryConnectionResolvers,
+  MakeDeliveryFilter,
+  MakeDeliveryKind,
+  MakeDeliveryResolvers,
+  MakeDeliveryStatus,
+  MakeStatusResolvers,
+  MakeAttemptOutcome,
+  Resolvers,
+  ResolversTypes,
+} from '../generated/resolvers-types';
+
+// Retrying and replaying a delivery only sends what we already sent, to our own scenarios: support
+// may do it, as well as admins (unlike replaying a Stripe event, which changes our records).
+
+const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
+
+function parseDeliveryId(id: string, field = 'id'): string {
+  if (!UUID.test(id)) throw new BadUserInputError(`${field} must be a Make delivery id (a UUID)`, { reason: 'INVALID_DELIVERY_ID', field });
+  return id.toLowerCase();
+}
+
+function parseFirst(first: number | null | undefined): number {
+  const value = first ?? DEFAULT_PAGE_SIZE;
+  if (value < 1 || value > MAX_PAGE_SIZE) throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}; got ${value}`, { reason: 'INVALID_FIRST', field: 'first' });
+  return value;
+}
+
+function parseFilter(filter: MakeDeliveryFilter | null | undefined) {
+  return {
+    status: filter?.status ? (filter.status.toLowerCase() as MakeDeliveryRow['status']) : null,
+    kind: filter?.kind ? (filter.kind.toLowerCase() as MakeKind) : null,
+  };
+}
+
+// The cursor is opaque to clients: base64url of "<created_at in microseconds>|<delivery id>".
+const CURSOR_TEXT = /^(-?\d{1,19})\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const encodeCursor = (row: Pick<MakeDeliveryRow, 'created_us' | 'id'>) => Buffer.from(`${row.created_us}|${row.id}`, 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string): MakeDeliveryKey {
+  const refuse = () => {
+    throw new BadUserInputError('after is not a cursor from makeDeliveries: pass pageInfo.endCursor of the page before, unchanged', { reason: 'INVALID_CURSOR', field: 'after' });
+  };
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return refuse();
+  const match = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) return refuse();
+  const [, createdUs, id] = match as unknown as [string, string, string];
+  if (encodeCursor({ created_us: createdUs, id }) !== cursor) return refuse();
+  return { createdUs, id };
+}
+
+async function resend(action: ResendAction, input: MakeDeliveryActionInput, context: GraphQLContext): Promise<ResolversTypes['MakeDeliveryActionPayload']> {
+  const id = parseDeliveryId(input.id, 'input.id');
+  if (!IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
+    throw new BadUserInputError('idempotencyKey must be 1 to 255 printable ASCII characters without spaces (a UUID is a good choice)', {
+      reason: 'INVALID_IDEMPOTENCY_KEY',
+      field: 'input.idempotencyKey',
+    });
+  }
+  const { db, viewer, logger } = context;
+  const actor = `staff:${viewer.id}`;
+  const result = await resendDelivery(db, {
+    id,
+    action,
+    actor,
+    scope: `${viewer.kind}:${viewer.id}`,
+    key: input.idempotencyKey,
+    request_hash: createHash('sha256').update(`make_delivery_${action}:${id}`).digest('hex'),
+  });
+  if (result.outcome === 'conflict') {
+    throw new ConflictError(`The idempotency key "${input.idempotencyKey}" was already used with different input (for ${result.operation})`, {
+      reason: 'IDEMPOTENCY_KEY_REUSED',
+      idempotencyKey: input.idempotencyKey,
+    });
+  }
+  if (result.outcome === 'not_found') {
+    return { delivery: null, replayed: false, error: { code: 'MAKE_DELIVERY_NOT_FOUND', message: `There is no Make delivery ${id}` } };
+  }
+  const delivery = await findMakeDelivery(db, id);
+  if (result.outcome === 'wrong_state') {
+    const allowed = action === 'retry' ? 'PENDING or DEAD' : 'DELIVERED or DEAD';
+    return {
+      delivery,
+      replayed: false,
+      error: { code: 'MAKE_DELIVERY_WRONG_STATE', message: `The delivery is ${result.status.toUpperCase()}: only a ${allowed} delivery can be ${action === 'retry' ? 'retried' : 'replayed'}` },
+    };
+  }
+  if (result.outcome === 'done') logger.info({ deliveryId: id, actor, action }, 'make delivery re-sent by staff');
+  return { delivery, replayed: result.outcome === 'repeat', error: null };
+}
+
+export const makeResolvers: Resolvers = {
+  Query: {
+    makeDeliveries: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      // Every argument is checked before the query runs, so a bad one reads nothing.
+      const filter = parseFilter(args.filter);
+      const first = parseFirst(args.first);
+      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after);
+      return listMakeDeliveries(db, { filter, first, after });
+    }),
+    makeDelivery: allow(STAFF_ROLES, (_parent, { id }, { db }) => findMakeDelivery(db, parseDeliveryId(id))),
+    makeStatus: allow(STAFF_ROLES, (_parent, _args, { db }) => makeStatus(db)),
+  },
+  Mutation: {
+    retryMakeDelivery: allow(STAFF_ROLES, (_parent, { input }, context) => resend('retry', input, context)),
+    replayMakeDelivery: allow(STAFF_ROLES, (_parent, { input }, context) => resend('replay', input, context)),
+  },
+  MakeDeliveryConnection: inheritAccess<MakeDeliveryConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null };
+    },
+  }),
+  MakeDelivery: inheritAccess<MakeDeliveryResolvers>({
+    kind: (delivery) => delivery.kind.toUpperCase() as MakeDeliveryKind,
+    status: (delivery) => delivery.status.toUpperCase() as MakeDeliveryStatus,
+    orderId: (delivery) => delivery.order_id,
+    subjectId: (delivery) => delivery.subject_id,
+    // Outside pending and delivering the column holds a leftover time the worker will not act on.
+    nextAttemptAt: (delivery) => (delivery.status === 'pending' || delivery.status === 'delivering' ? iso(delivery.next_attempt_at) : null),
+    lastStatusCode: (delivery) => delivery.last_status_code,
+    lastError: (delivery) => delivery.last_error,
+    lastResponse: (delivery) => delivery.last_response,
+    createdAt: (delivery) => iso(delivery.created_at),
+    updatedAt: (delivery) => iso(delivery.updated_at),
+    deliveredAt: (delivery) => isoOrNull(delivery.delivered_at),
+    deadAt: (delivery) => isoOrNull(delivery.dead_at),
+    payload: (delivery) => JSON.stringify(delivery.payload, null, 2),
+    attemptLog: (delivery, _args, { db }) => listMakeAttempts(db, delivery.id),
+  }),
+  MakeDeliveryAttempt: inheritAccess<MakeDeliveryAttemptResolvers>({
+    startedAt: (attempt) => iso(attempt.started_at),
+    finishedAt: (attempt) => iso(attempt.finished_at),
+    statusCode: (attempt) => attempt.status_code,
+    latencyMs: (attempt) => attempt.latency_ms,
+    outcome: (attempt) => attempt.outcome.toUpperCase() as MakeAttemptOutcome,
+  }),
+  MakeStatus: inheritAccess<MakeStatusResolvers>({
+    oldestPendingAgeSeconds: (status) => status.oldest_pending_age_seconds,
+  }),
+  MakeDeliveryActionPayload: inheritAccess({}),
+  MakeDeliveryError: inheritAccess({}),
+};

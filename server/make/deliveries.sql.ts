@@ -1,0 +1,181 @@
+// Make deliveries in the database: syncing the routes, the worker's claim and record, staff resends,
+// and what staff read (the list with keyset pagination, one delivery with its attempts, the status
+// figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql.
+import type { Queryable, SqlParam } from '../db/db';
+import type { MakeKind } from './kinds';
+
+export type MakeDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'dead';
+export type AttemptOutcome = 'delivered' | 'retry' | 'dead';
+export type RecordedOutcome = AttemptOutcome | 'lease_lost';
+
+/** Replaces the routes the SQL enqueues by: a kind without a URL is not forwarded. */
+export async function syncMakeRoutes(db: Queryable, routes: Partial<Record<MakeKind, string>>): Promise<void> {
+  await db.query('select make_routes_sync($1::jsonb)', [JSON.stringify(routes)]);
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  kind: MakeKind;
+  /** The route's URL now; null when the kind is no longer routed. */
+  url: string | null;
+  payload: Record<string, unknown>;
+  /** The attempt this claim holds (1 for the first). */
+  attempt: number;
+  created_at: Date;
+}
+
+/** Claims up to `limit` due deliveries for one attempt each, leased for `leaseMs`. One statement: committed at once. */
+export async function claimDeliveries(db: Queryable, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  const { rows } = await db.query<ClaimedDelivery>('select * from make_deliveries_claim($1, $2)', [limit, leaseMs]);
+  return rows;
+}
+
+export interface AttemptRecord {
+  id: string;
+  attempt: number;
+  outcome: AttemptOutcome;
+  /** For a retry: when, from now. */
+  retry_in_ms?: number;
+  /** Retries past this long after the retry window opened are dead instead. */
+  horizon_ms: number;
+  started_at: string;
+  latency_ms: number;
+  status_code?: number | null;
+  error?: string | null;
+  response?: string | null;
+}
+
+/** Records an attempt; the delivery moves only if this attempt still holds it. Returns what was applied. */
+export async function recordAttempt(db: Queryable, record: AttemptRecord): Promise<RecordedOutcome> {
+  const { rows } = await db.query<{ outcome: RecordedOutcome }>('select make_delivery_record($1::jsonb) as outcome', [JSON.stringify(record)]);
+  return rows[0]!.outcome;
+}
+
+export type ResendAction = 'retry' | 'replay';
+
+export type ResendResult =
+  | { outcome: 'done' | 'repeat'; status: MakeDeliveryStatus }
+  | { outcome: 'not_found' }
+  | { outcome: 'wrong_state'; status: MakeDeliveryStatus }
+  | { outcome: 'conflict'; operation: string };
+
+export async function resendDelivery(
+  db: Queryable,
+  request: { id: string; action: ResendAction; actor: string; scope: string; key: string; request_hash: string },
+): Promise<ResendResult> {
+  const { rows } = await db.query<{ result: ResendResult }>('select make_delivery_resend($1::jsonb) as result', [JSON.stringify(request)]);
+  return rows[0]!.result;
+}
+
+export interface MakeDeliveryRow {
+  id: string;
+  kind: MakeKind;
+  status: MakeDeliveryStatus;
+  order_id: string | null;
+  customer_id: string | null;
+  subject_id: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  next_attempt_at: Date;
+  replays: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_response: string | null;
+  created_at: Date;
+  updated_at: Date;
+  delivered_at: Date | null;
+  dead_at: Date | null;
+  /** `created_at` in microseconds since the Unix epoch, exactly: the cursor's time. */
+  created_us: string;
+}
+
+export interface MakeDeliveryKey {
+  createdUs: string;
+  id: string;
+}
+
+export interface MakeDeliveryPage {
+  rows: MakeDeliveryRow[];
+  hasNextPage: boolean;
+}
+
+const COLUMNS = `id, kind, status, order_id, customer_id, subject_id, payload, attempts, next_attempt_at, replays,
+       last_status_code, last_error, last_response, created_at, updated_at, delivered_at, dead_at,
+       (extract(epoch from created_at) * 1000000)::bigint::text as created_us`;
+
+/**
+ * Newest first by (created_at desc, id desc), `first` deliveries after `after`. As for webhook events
+ * (server/webhooks/events.sql.ts), the statement holds only the conditions given, so each filter's
+ * (status|kind, created_at desc, id desc) index serves both the WHERE and the ORDER BY.
+ */
+export async function listMakeDeliveries(
+  db: Queryable,
+  options: { filter?: { status?: MakeDeliveryStatus | null; kind?: MakeKind | null } | null; first: number; after?: MakeDeliveryKey | null },
+): Promise<MakeDeliveryPage> {
+  const { filter, first, after } = options;
+  const params: SqlParam[] = [];
+  const bind = (value: SqlParam) => `$${params.push(value)}`;
+  const where: string[] = [];
+  if (filter?.status) where.push(`status = ${bind(filter.status)}`);
+  if (filter?.kind) where.push(`kind = ${bind(filter.kind)}`);
+  if (after) {
+    where.push(`(created_at, id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::uuid)`);
+  }
+  const { rows } = await db.query<MakeDeliveryRow>(
+    `select ${COLUMNS}
+       from make_deliveries
+      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+      order by created_at desc, id desc
+      limit ${bind(first + 1)}`,
+    params,
+  );
+  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+}
+
+export async function findMakeDelivery(db: Queryable, id: string): Promise<MakeDeliveryRow | null> {
+  const { rows } = await db.query<MakeDeliveryRow>(`select ${COLUMNS} from make_deliveries where id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export interface MakeAttemptRow {
+  delivery_id: string;
+  attempt: number;
+  started_at: Date;
+  finished_at: Date;
+  status_code: number | null;
+  latency_ms: number;
+  outcome: RecordedOutcome;
+  error: string | null;
+  response: string | null;
+}
+
+/** A delivery's attempts, first to last. */
+export async function listMakeAttempts(db: Queryable, deliveryId: string): Promise<MakeAttemptRow[]> {
+  const { rows } = await db.query<MakeAttemptRow>('select * from make_delivery_attempts where delivery_id = $1 order by attempt', [deliveryId]);
+  return rows;
+}
+
+export interface MakeStatusRow {
+  pending: number;
+  delivering: number;
+  delivered: number;
+  dead: number;
+  /** Pending deliveries with at least one failed attempt behind them. */
+  failing: number;
+  /** Whole seconds since the oldest waiting delivery was enqueued (or re-sent by staff); null when none waits. */
+  oldest_pending_age_seconds: number | null;
+}
+
+export async function makeStatus(db: Queryable): Promise<MakeStatusRow> {
+  const { rows } = await db.query<MakeStatusRow>(
+    `with by_status as (select status, count(*)::int as n from make_deliveries group by status)
+     select coalesce((select n from by_status where status = 'pending'), 0) as pending,
+            coalesce((select n from by_status where status = 'delivering'), 0) as delivering,
+            coalesce((select n from by_status where status = 'delivered'), 0) as delivered,
+            coalesce((select n from by_status where status = 'dead'), 0) as dead,
+            (select count(*)::int from make_deliveries where status = 'pending' and attempts > 0) as failing,
+            (select floor(extract(epoch from now() - min(retry_window_from)))::int
+               from make_deliveries where status in ('pending', 'delivering')) as oldest_pending_age_seconds`,
+  );
+  return rows[0]!;
+}
