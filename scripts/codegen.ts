@@ -45,6 +45,11 @@ const output = await codegen({
       MakeDeliveryAttempt: '../../make/deliveries.sql#MakeAttemptRow',
       MakeDeliveryConnection: '../../make/deliveries.sql#MakeDeliveryPage',
       MakeStatus: '../../make/deliveries.sql#MakeStatusRow',
+      PaymentLog: '../../paymentLogs/paymentLogs.sql#PaymentLogRow',
+      PaymentLogConnection: '../../paymentLogs/paymentLogs.sql#PaymentLogPage',
+      OrderConnection: '../../orders/orders.sql#OrderPage',
+      OpsOverview: '../../ops/overview.sql#OverviewFigures',
+      HourlyPayments: '../../ops/overview.sql#HourlyCounts',
     },
   },
 });

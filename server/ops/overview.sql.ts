@@ -7,7 +7,7 @@ import type { Queryable } from '../db/db';
 export const SYNC_FAILURE_RATE_ALERT = 0.05;
 export const WEBHOOK_LAG_ALERT_SECONDS = 600;
 
-export interface HourlyPayments {
+export interface HourlyCounts {
   /** The hour's start. */
   hour: Date;
   succeeded: number;
@@ -19,7 +19,7 @@ export interface OpsAlert {
   message: string;
 }
 
-export interface OpsOverview {
+export interface OverviewFigures {
   /** Payments that succeeded since midnight UTC. */
   paymentsToday: number;
   /** Failed over succeeded and failed payments in the last 24 hours (0 when there were none). */
@@ -29,12 +29,16 @@ export interface OpsOverview {
   webhookBacklog: number;
   /** Seconds the oldest waiting webhook event has waited; null when none waits. */
   webhookLagSeconds: number | null;
+  /** Make deliveries waiting for a retry after a failed attempt. */
+  makeFailing: number;
+  /** Make deliveries that gave up. */
+  makeDead: number;
   /** 24 hours, oldest first, the current hour last. */
-  hourly: HourlyPayments[];
+  hourly: HourlyCounts[];
   alerts: OpsAlert[];
 }
 
-export async function opsOverview(db: Queryable): Promise<OpsOverview> {
+export async function opsOverview(db: Queryable): Promise<OverviewFigures> {
   const { rows } = await db.query<{
     payments_today: number;
     paid_24h: number;
@@ -43,6 +47,8 @@ export async function opsOverview(db: Queryable): Promise<OpsOverview> {
     sync_failed_24h: number;
     webhook_backlog: number;
     webhook_lag_seconds: number | null;
+    make_failing: number;
+    make_dead: number;
     hourly: Array<{ hour: string; succeeded: number; failed: number }>;
   }>(
     `with outcomes as (
@@ -57,6 +63,8 @@ export async function opsOverview(db: Queryable): Promise<OpsOverview> {
             (select count(*)::int from orders where sync_state = 'failed' and updated_at >= now() - interval '24 hours') as sync_failed_24h,
             (select count(*)::int from stripe_events where status = 'received') as webhook_backlog,
             (select floor(extract(epoch from now() - min(received_at)))::int from stripe_events where status = 'received') as webhook_lag_seconds,
+            (select count(*)::int from make_deliveries where status = 'pending' and attempts > 0) as make_failing,
+            (select count(*)::int from make_deliveries where status = 'dead') as make_dead,
             (select jsonb_agg(jsonb_build_object('hour', h.hour, 'succeeded', coalesce(c.succeeded, 0), 'failed', coalesce(c.failed, 0)) order by h.hour)
                from generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()), interval '1 hour') as h(hour)
                left join (select date_trunc('hour', created_at) as hour,
@@ -86,6 +94,8 @@ export async function opsOverview(db: Queryable): Promise<OpsOverview> {
     syncFailureRate,
     webhookBacklog: row.webhook_backlog,
     webhookLagSeconds: row.webhook_lag_seconds,
+    makeFailing: row.make_failing,
+    makeDead: row.make_dead,
     hourly: row.hourly.map((h) => ({ hour: new Date(h.hour), succeeded: h.succeeded, failed: h.failed })),
     alerts,
   };

@@ -77,10 +77,12 @@ export interface OrderListRow {
  * created_at desc, id desc) index serves the WHERE and the ORDER BY, and a search narrows to one order
  * or one customer's orders first.
  */
-export async function listOrders(
-  db: Queryable,
-  options: { filter?: OrderListFilter | null; first: number; after?: OrderKey | null },
-): Promise<{ rows: OrderListRow[]; hasNextPage: boolean }> {
+export interface OrderPage {
+  rows: OrderListRow[];
+  hasNextPage: boolean;
+}
+
+export async function listOrders(db: Queryable, options: { filter?: OrderListFilter | null; first: number; after?: OrderKey | null }): Promise<OrderPage> {
   const { filter, first, after } = options;
   const params: SqlParam[] = [];
   const bind = (value: SqlParam) => `$${params.push(value)}`;

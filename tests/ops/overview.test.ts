@@ -17,6 +17,7 @@ beforeAll(async () => {
 afterAll(() => testDb?.close());
 beforeEach(async () => {
   await db.query('delete from payment_logs');
+  await db.query('delete from make_deliveries');
   await db.query('delete from orders');
   await db.query('delete from stripe_events');
 });
@@ -105,5 +106,19 @@ describe('opsOverview', () => {
     const lagging = await opsOverview(db);
     expect(lagging.webhookBacklog).toBe(2);
     expect(lagging.alerts).toEqual([{ code: 'WEBHOOK_LAG', message: expect.stringContaining('11 minutes') }]);
+  });
+
+  it('counts Make deliveries failing (waiting to retry after a failed attempt) and dead', async () => {
+    const delivery = (status: string, attempts: number) => {
+      const id = randomUUID();
+      return db.query(`insert into make_deliveries (id, kind, dedupe_key, payload, status, attempts) values ($1, 'add_project', $2, '{}', $3, $4)`, [id, id, status, attempts]);
+    };
+    await delivery('pending', 0); // not tried yet
+    await delivery('pending', 2);
+    await delivery('pending', 1);
+    await delivery('delivering', 1);
+    await delivery('delivered', 3);
+    await delivery('dead', 9);
+    expect(await opsOverview(db)).toMatchObject({ makeFailing: 2, makeDead: 1 });
   });
 });

@@ -2,11 +2,13 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ProductRow, PriceRow } from '../../catalog/catalog.sql';
 import type { MoneyValue } from '../../catalog/money';
-import type { OrderRow, OrderPayment } from '../../orders/orders.sql';
+import type { OrderRow, OrderPayment, OrderPage } from '../../orders/orders.sql';
 import type { StartPaymentResult } from '../../checkout/startPayment';
 import type { ConfirmPaymentResult } from '../../checkout/confirmPayment';
 import type { WebhookEventRow, WebhookEventPage, WebhookStatusRow } from '../../webhooks/events.sql';
 import type { MakeDeliveryRow, MakeAttemptRow, MakeDeliveryPage, MakeStatusRow } from '../../make/deliveries.sql';
+import type { PaymentLogRow, PaymentLogPage } from '../../paymentLogs/paymentLogs.sql';
+import type { OverviewFigures, HourlyCounts } from '../../ops/overview.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -105,6 +107,15 @@ export type Query = {
   makeDelivery?: Maybe<MakeDelivery>;
   /** How the Make outbox is keeping up: deliveries by status, the failing ones, the wait of the oldest. Staff only. */
   makeStatus: MakeStatus;
+  /**
+   * Payment log rows, newest first (by when they were written, then id). Staff only. Keyset pagination:
+   * pass pageInfo.endCursor as after for the next page.
+   */
+  paymentLogs: PaymentLogConnection;
+  /** Orders newest first (by when they were made, then id). Staff only. Keyset pagination, as paymentLogs. */
+  orders: OrderConnection;
+  /** The numbers a support lead checks first, and the alerts of DESIGN.md decision 12 that hold now. Staff only. */
+  opsOverview: OpsOverview;
 };
 
 
@@ -140,6 +151,20 @@ export type QueryMakeDeliveriesArgs = {
 
 export type QueryMakeDeliveryArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryPaymentLogsArgs = {
+  filter?: InputMaybe<PaymentLogFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryOrdersArgs = {
+  filter?: InputMaybe<OrderFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Mutation = {
@@ -622,6 +647,101 @@ export type MakeDeliveryActionPayload = {
   replayed: Scalars['Boolean']['output'];
 };
 
+export type PaymentLogFilter = {
+  /** Exact, e.g. payment.paid. */
+  eventType?: InputMaybe<Scalars['String']['input']>;
+  /** Exact, e.g. paid. */
+  status?: InputMaybe<Scalars['String']['input']>;
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  /** ISO 8601: rows written at or after. */
+  from?: InputMaybe<Scalars['String']['input']>;
+  /** ISO 8601: rows written before. */
+  to?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An order id (UUID), a PaymentIntent id (pi_…), a Checkout Session id (cs_…) or a customer's email:
+   * the rows of that order or customer. Anything else is a BAD_USER_INPUT error.
+   */
+  search?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** One row of the payment log: a change to an order, a payment, a refund, a dispute or a subscription. */
+export type PaymentLog = {
+  __typename?: 'PaymentLog';
+  id: Scalars['ID']['output'];
+  /** e.g. payment.paid, refund.succeeded, checkout.attempt_started. */
+  eventType: Scalars['String']['output'];
+  status: Scalars['String']['output'];
+  /** Null when the row is about no amount. */
+  amount?: Maybe<Money>;
+  orderId?: Maybe<Scalars['ID']['output']>;
+  customerId?: Maybe<Scalars['ID']['output']>;
+  customerEmail?: Maybe<Scalars['String']['output']>;
+  /** The row's details as JSON, pretty-printed with 2-space indentation. */
+  metadata: Scalars['String']['output'];
+  /** ISO 8601. */
+  createdAt: Scalars['String']['output'];
+};
+
+/** A page of payment log rows, newest first. */
+export type PaymentLogConnection = {
+  __typename?: 'PaymentLogConnection';
+  nodes: Array<PaymentLog>;
+  pageInfo: PageInfo;
+};
+
+export type OrderFilter = {
+  status?: InputMaybe<OrderStatus>;
+  syncState?: InputMaybe<SyncState>;
+  /** As PaymentLogFilter.search: an order id, pi_…, cs_… or a customer's email. */
+  search?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A page of orders, newest first. */
+export type OrderConnection = {
+  __typename?: 'OrderConnection';
+  nodes: Array<Order>;
+  pageInfo: PageInfo;
+};
+
+/** Payments in one hour. */
+export type HourlyPayments = {
+  __typename?: 'HourlyPayments';
+  /** The hour's start (ISO 8601). */
+  hour: Scalars['String']['output'];
+  succeeded: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+};
+
+/** An alert condition that holds now. */
+export type OpsAlert = {
+  __typename?: 'OpsAlert';
+  /** SYNC_FAILURE_RATE (over 5% in the last 24 hours) or WEBHOOK_LAG (the oldest waiting event over 10 minutes). */
+  code: Scalars['String']['output'];
+  message: Scalars['String']['output'];
+};
+
+/** The console's Overview. */
+export type OpsOverview = {
+  __typename?: 'OpsOverview';
+  /** Payments that succeeded since midnight UTC. */
+  paymentsToday: Scalars['Int']['output'];
+  /** Failed payments over succeeded and failed ones in the last 24 hours, 0 to 1. */
+  failureRate: Scalars['Float']['output'];
+  /** Orders whose sync failed over orders whose sync state changed in the last 24 hours, 0 to 1. */
+  syncFailureRate: Scalars['Float']['output'];
+  /** Stripe events waiting to be applied. */
+  webhookBacklog: Scalars['Int']['output'];
+  /** Seconds the oldest waiting Stripe event has waited; null when none waits. */
+  webhookLagSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Make deliveries waiting for a retry after a failed attempt. */
+  makeFailing: Scalars['Int']['output'];
+  /** Make deliveries that gave up (DEAD). */
+  makeDead: Scalars['Int']['output'];
+  /** The last 24 hours, oldest first: payments succeeded and failed per hour. */
+  hourly: Array<HourlyPayments>;
+  alerts: Array<OpsAlert>;
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -744,6 +864,15 @@ export type ResolversTypes = ResolversObject<{
   MakeDeliveryErrorCode: MakeDeliveryErrorCode;
   MakeDeliveryError: ResolverTypeWrapper<MakeDeliveryError>;
   MakeDeliveryActionPayload: ResolverTypeWrapper<Omit<MakeDeliveryActionPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['MakeDelivery']> }>;
+  PaymentLogFilter: PaymentLogFilter;
+  PaymentLog: ResolverTypeWrapper<PaymentLogRow>;
+  PaymentLogConnection: ResolverTypeWrapper<PaymentLogPage>;
+  OrderFilter: OrderFilter;
+  OrderConnection: ResolverTypeWrapper<OrderPage>;
+  HourlyPayments: ResolverTypeWrapper<HourlyCounts>;
+  OpsAlert: ResolverTypeWrapper<OpsAlert>;
+  OpsOverview: ResolverTypeWrapper<OverviewFigures>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -784,6 +913,15 @@ export type ResolversParentTypes = ResolversObject<{
   MakeDeliveryActionInput: MakeDeliveryActionInput;
   MakeDeliveryError: MakeDeliveryError;
   MakeDeliveryActionPayload: Omit<MakeDeliveryActionPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['MakeDelivery']> };
+  PaymentLogFilter: PaymentLogFilter;
+  PaymentLog: PaymentLogRow;
+  PaymentLogConnection: PaymentLogPage;
+  OrderFilter: OrderFilter;
+  OrderConnection: OrderPage;
+  HourlyPayments: HourlyCounts;
+  OpsAlert: OpsAlert;
+  OpsOverview: OverviewFigures;
+  Float: Scalars['Float']['output'];
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -823,6 +961,9 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   makeDeliveries?: Resolver<ResolversTypes['MakeDeliveryConnection'], ParentType, ContextType, RequireFields<QueryMakeDeliveriesArgs, 'first'>>;
   makeDelivery?: Resolver<Maybe<ResolversTypes['MakeDelivery']>, ParentType, ContextType, RequireFields<QueryMakeDeliveryArgs, 'id'>>;
   makeStatus?: Resolver<ResolversTypes['MakeStatus'], ParentType, ContextType>;
+  paymentLogs?: Resolver<ResolversTypes['PaymentLogConnection'], ParentType, ContextType, RequireFields<QueryPaymentLogsArgs, 'first'>>;
+  orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersArgs, 'first'>>;
+  opsOverview?: Resolver<ResolversTypes['OpsOverview'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1005,6 +1146,51 @@ export type MakeDeliveryActionPayloadResolvers<ContextType = GraphQLContext, Par
   replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type PaymentLogResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentLog'] = ResolversParentTypes['PaymentLog']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  amount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  orderId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  customerId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  customerEmail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  metadata?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PaymentLogConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentLogConnection'] = ResolversParentTypes['PaymentLogConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['PaymentLog']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type OrderConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderConnection'] = ResolversParentTypes['OrderConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type HourlyPaymentsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['HourlyPayments'] = ResolversParentTypes['HourlyPayments']> = ResolversObject<{
+  hour?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  succeeded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type OpsAlertResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OpsAlert'] = ResolversParentTypes['OpsAlert']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type OpsOverviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OpsOverview'] = ResolversParentTypes['OpsOverview']> = ResolversObject<{
+  paymentsToday?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failureRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  syncFailureRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  webhookBacklog?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  webhookLagSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  makeFailing?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  makeDead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  hourly?: Resolver<Array<ResolversTypes['HourlyPayments']>, ParentType, ContextType>;
+  alerts?: Resolver<Array<ResolversTypes['OpsAlert']>, ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -1032,5 +1218,11 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   MakeStatus?: MakeStatusResolvers<ContextType>;
   MakeDeliveryError?: MakeDeliveryErrorResolvers<ContextType>;
   MakeDeliveryActionPayload?: MakeDeliveryActionPayloadResolvers<ContextType>;
+  PaymentLog?: PaymentLogResolvers<ContextType>;
+  PaymentLogConnection?: PaymentLogConnectionResolvers<ContextType>;
+  OrderConnection?: OrderConnectionResolvers<ContextType>;
+  HourlyPayments?: HourlyPaymentsResolvers<ContextType>;
+  OpsAlert?: OpsAlertResolvers<ContextType>;
+  OpsOverview?: OpsOverviewResolvers<ContextType>;
 }>;
 

@@ -2,11 +2,13 @@ import type { Resolvers } from '../generated/resolvers-types';
 import { catalogResolvers } from './catalog';
 import { checkoutResolvers } from './checkout';
 import { makeResolvers } from './make';
+import { opsResolvers } from './ops';
 import { orderResolvers } from './orders';
+import { paymentLogResolvers } from './paymentLogs';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

@@ -5,7 +5,6 @@ import {
   findMakeDelivery,
   listMakeAttempts,
   listMakeDeliveries,
-  type MakeDeliveryKey,
   type MakeDeliveryRow,
   makeStatus,
   resendDelivery,
@@ -13,6 +12,7 @@ import {
 } from '../../make/deliveries.sql';
 import type { MakeKind } from '../../make/kinds';
 import { allow, inheritAccess } from '../access';
+import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type { GraphQLContext } from '../context';
 import type {
   MakeDeliveryActionInput,
@@ -31,8 +31,6 @@ import type {
 // Retrying and replaying a delivery only sends what we already sent, to our own scenarios: support
 // may do it, as well as admins (unlike replaying a Stripe event, which changes our records).
 
-const MAX_PAGE_SIZE = 200;
-const DEFAULT_PAGE_SIZE = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -44,33 +42,11 @@ function parseDeliveryId(id: string, field = 'id'): string {
   return id.toLowerCase();
 }
 
-function parseFirst(first: number | null | undefined): number {
-  const value = first ?? DEFAULT_PAGE_SIZE;
-  if (value < 1 || value > MAX_PAGE_SIZE) throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}; got ${value}`, { reason: 'INVALID_FIRST', field: 'first' });
-  return value;
-}
-
 function parseFilter(filter: MakeDeliveryFilter | null | undefined) {
   return {
     status: filter?.status ? (filter.status.toLowerCase() as MakeDeliveryRow['status']) : null,
     kind: filter?.kind ? (filter.kind.toLowerCase() as MakeKind) : null,
   };
-}
-
-// The cursor is opaque to clients: base64url of "<created_at in microseconds>|<delivery id>".
-const CURSOR_TEXT = /^(-?\d{1,19})\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-const encodeCursor = (row: Pick<MakeDeliveryRow, 'created_us' | 'id'>) => Buffer.from(`${row.created_us}|${row.id}`, 'utf8').toString('base64url');
-
-function decodeCursor(cursor: string): MakeDeliveryKey {
-  const refuse = () => {
-    throw new BadUserInputError('after is not a cursor from makeDeliveries: pass pageInfo.endCursor of the page before, unchanged', { reason: 'INVALID_CURSOR', field: 'after' });
-  };
-  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return refuse();
-  const match = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) return refuse();
-  const [, createdUs, id] = match as unknown as [string, string, string];
-  if (encodeCursor({ created_us: createdUs, id }) !== cursor) return refuse();
-  return { createdUs, id };
 }
 
 async function resend(action: ResendAction, input: MakeDeliveryActionInput, context: GraphQLContext): Promise<ResolversTypes['MakeDeliveryActionPayload']> {
@@ -119,7 +95,7 @@ export const makeResolvers: Resolvers = {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseFilter(args.filter);
       const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after);
+      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, UUID, 'makeDeliveries');
       return listMakeDeliveries(db, { filter, first, after });
     }),
     makeDelivery: allow(STAFF_ROLES, (_parent, { id }, { db }) => findMakeDelivery(db, parseDeliveryId(id))),
@@ -133,7 +109,7 @@ export const makeResolvers: Resolvers = {
     nodes: (page) => page.rows,
     pageInfo: (page) => {
       const last = page.rows.at(-1);
-      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null };
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.created_us, id: last.id }) : null };
     },
   }),
   MakeDelivery: inheritAccess<MakeDeliveryResolvers>({

@@ -1,9 +1,11 @@
-import type { Role, Viewer } from '../../auth/viewer';
+import { type Role, STAFF_ROLES, type Viewer } from '../../auth/viewer';
 import { parsePaymentReference } from '../../checkout/confirmPayment';
 import { BadUserInputError } from '../../errors';
-import { findOrder, findOrderByPayment, type OrderRow } from '../../orders/orders.sql';
+import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../orders/orders.sql';
 import { allow, inheritAccess } from '../access';
-import type { OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
+import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
+import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { parseSearchArgument } from './paymentLogs';
 
 const ORDER_READERS: readonly Role[] = ['STOREFRONT', 'CUSTOMER', 'SUPPORT', 'ADMIN'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -13,6 +15,15 @@ const visibleTo = (viewer: Viewer, order: OrderRow | null) =>
   order && (viewer.role !== 'CUSTOMER' || order.customer_user_id === viewer.id) ? order : null;
 
 const upper = <T extends string>(value: string) => value.toUpperCase() as T;
+const lower = <T extends string>(value: string) => value.toLowerCase() as T;
+
+function parseOrderFilter(filter: OrderFilter | null | undefined): OrderListFilter {
+  return {
+    status: filter?.status ? lower<NonNullable<OrderListFilter['status']>>(filter.status) : null,
+    syncState: filter?.syncState ? lower<NonNullable<OrderListFilter['syncState']>>(filter.syncState) : null,
+    search: parseSearchArgument(filter?.search, 'filter.search'),
+  };
+}
 
 export const orderResolvers: Resolvers = {
   Query: {
@@ -24,7 +35,21 @@ export const orderResolvers: Resolvers = {
       const { id } = parsePaymentReference(args);
       return visibleTo(viewer, await findOrderByPayment(db, id));
     }),
+    orders: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      // Every argument is checked before the query runs, so a bad one reads nothing.
+      const filter = parseOrderFilter(args.filter);
+      const first = parseFirst(args.first);
+      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, UUID, 'orders');
+      return listOrders(db, { filter, first, after });
+    }),
   },
+  OrderConnection: inheritAccess<OrderConnectionResolvers>({
+    nodes: (page) => page.rows.map((row) => row.order),
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.created_us, id: last.order.id }) : null };
+    },
+  }),
   Order: inheritAccess<OrderResolvers>({
     status: (order) => upper<OrderStatus>(order.status),
     syncState: (order) => (order.sync_state ? upper<SyncState>(order.sync_state) : null),
