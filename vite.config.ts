@@ -1,13 +1,20 @@
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vite';
+import { defineConfig, loadEnv } from 'vite';
 
 // The staff console. `npm run build:console` writes dist/console, which the server serves at `/`.
-export default defineConfig({
-  root: 'console',
-  plugins: [react()],
-  build: { outDir: '../dist/console', emptyOutDir: true },
-  server: {
-    // `vite` on its own (hot reload) forwards API calls to the server on port 4000.
-    proxy: { '/graphql': 'http://127.0.0.1:4000' },
-  },
+export default defineConfig(({ mode }) => {
+  // The console's Supabase sign-in uses the same SUPABASE_URL and SUPABASE_ANON_KEY as the server
+  // (environment or .env), baked in at build time; both are public values. Unset: no Supabase form.
+  const env = { ...loadEnv(mode, process.cwd(), 'SUPABASE_'), ...process.env };
+  const supabase = env.SUPABASE_URL && env.SUPABASE_ANON_KEY ? { url: env.SUPABASE_URL, anonKey: env.SUPABASE_ANON_KEY } : null;
+  return {
+    root: 'console',
+    plugins: [react()],
+    define: { __SUPABASE_CONFIG__: JSON.stringify(supabase) },
+    build: { outDir: '../dist/console', emptyOutDir: true },
+    server: {
+      // `vite` on its own (hot reload) forwards API calls (and the sandbox's dev sign-in) to the server on port 4000.
+      proxy: { '/graphql': 'http://127.0.0.1:4000', '/_sandbox': 'http://127.0.0.1:4000' },
+    },
+  };
 });

@@ -112,6 +112,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     logger,
     isAcceptingTraffic: () => accepting,
     stripeSandbox,
+    devSignIn: devCredentials && { jwtSecret: devCredentials.jwtSecret, audience: config.auth.audience, issuer: config.auth.issuer },
     services: getServices,
     webhooks,
   });

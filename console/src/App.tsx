@@ -1,50 +1,70 @@
-import { queryOptions, useQuery } from '@tanstack/react-query';
-import { graphqlRequest } from './graphql';
+import { type QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
+import { BrowserRouter, Link, Route, Routes } from 'react-router';
+import { RequireAuth } from './auth/RequireAuth';
+import { SignInPage } from './auth/SignInPage';
+import { useSession } from './auth/session';
+import { MakeDeliveriesPage } from './features/makeDeliveries/MakeDeliveriesPage';
+import { OrdersPage } from './features/orders/OrdersPage';
+import { OverviewPage } from './features/overview/OverviewPage';
+import { PaymentLogsPage } from './features/paymentLogs/PaymentLogsPage';
+import { WebhookEventsPage } from './features/webhookEvents/WebhookEventsPage';
+import { Shell } from './layout/Shell';
 
-interface PricingData {
-  pricing: Array<{ id: string; name: string; description: string; prices: Array<{ id: string; unitAmount: { formatted: string } }> }>;
+/**
+ * A different user (or none) must not see what the last one loaded: drop the cache on sign-out and
+ * when another user signs in. A refreshed token of the same user keeps it.
+ */
+function ClearCacheOnSessionChange() {
+  const queryClient = useQueryClient();
+  const { session } = useSession();
+  const who = session ? `${session.method}:${session.email ?? session.token}` : null;
+  const last = useRef(who);
+  useEffect(() => {
+    if (last.current !== who) {
+      last.current = who;
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== 'auth' });
+    }
+  }, [who, queryClient]);
+  return null;
 }
 
-const pricingQuery = queryOptions({
-  queryKey: ['pricing'],
-  queryFn: () => graphqlRequest<PricingData>('{ pricing { id name description prices { id unitAmount { formatted } } } }'),
-});
-
-/** Placeholder until the staff console lands: shows that the server, database and API are up. */
-export function App() {
-  const pricing = useQuery(pricingQuery);
+export function AppRoutes() {
   return (
-    <main className="page">
-      <header>
-        <h1>Payments ops console</h1>
-        <p className="muted">The staff screens (payment logs, orders, webhook events, Make deliveries) arrive with the console work.</p>
-      </header>
-      <section aria-labelledby="catalog-heading">
-        <h2 id="catalog-heading">What the shop sells</h2>
-        {pricing.isPending && <p>Loading prices…</p>}
-        {pricing.isError && <p role="alert">Could not load prices: {pricing.error.message}</p>}
-        {pricing.data && (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Product track</th>
-                <th scope="col">Price</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pricing.data.pricing.map((product) => (
-                <tr key={product.id}>
-                  <td>
-                    <strong>{product.name}</strong>
-                    <div className="muted">{product.description}</div>
-                  </td>
-                  <td>{product.prices.map((price) => price.unitAmount.formatted).join(', ')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-    </main>
+    <Routes>
+      <Route path="/sign-in" element={<SignInPage />} />
+      <Route
+        element={
+          <RequireAuth>
+            <Shell />
+          </RequireAuth>
+        }
+      >
+        <Route index element={<OverviewPage />} />
+        <Route path="payment-logs" element={<PaymentLogsPage />} />
+        <Route path="orders" element={<OrdersPage />} />
+        <Route path="webhook-events" element={<WebhookEventsPage />} />
+        <Route path="make-deliveries" element={<MakeDeliveriesPage />} />
+        <Route
+          path="*"
+          element={
+            <p>
+              No such page. <Link to="/">Go to the overview</Link>.
+            </p>
+          }
+        />
+      </Route>
+    </Routes>
+  );
+}
+
+export function ConsoleApp({ queryClient }: { queryClient: QueryClient }) {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <ClearCacheOnSessionChange />
+        <AppRoutes />
+      </BrowserRouter>
+    </QueryClientProvider>
   );
 }

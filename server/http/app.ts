@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { Db } from '../db/db';
 import type { StripeSandbox } from '../sandbox/stripe/sandbox';
 import { mountSandboxStorefront } from '../sandbox/storefront';
+import { type DevSignInOptions, mountDevSignIn } from '../sandbox/devSignIn';
 import type { EventStore } from '../webhooks/eventStore';
 import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../webhooks/endpoint';
 import type { Logger } from '../observability/logger';
@@ -21,6 +22,8 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   isAcceptingTraffic: () => boolean;
   /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout, /3ds and /_sandbox. */
   stripeSandbox?: StripeSandbox;
+  /** Sandbox mode only: the console's dev sign-in (POST /_sandbox/dev-sign-in) signs tokens with this. */
+  devSignIn?: DevSignInOptions;
   webhooks: { store: EventStore; counters: WebhookCounters };
 }
 
@@ -73,6 +76,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
 
   const sandbox = deps.stripeSandbox;
+  // Ahead of the emulator's /_sandbox/* routes, which would otherwise answer it.
+  if (sandbox && deps.devSignIn) mountDevSignIn(app, deps.devSignIn);
   if (sandbox) {
     // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
     for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) {

@@ -1,0 +1,121 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { describeError, GraphQLRequestError } from '../../api/graphql';
+import { DetailPanel } from '../../components/DetailPanel';
+import { FilterBar, type FilterField } from '../../components/FilterBar';
+import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading } from '../../components/states';
+import { breakAtDots, formatDateTime, formatTableTime } from '../../lib/format';
+import { compact, openHref, useUrlState } from '../../lib/urlState';
+import { dayRange, type PaymentLog, type PaymentLogFilter, paymentLogsListQuery } from './queries';
+
+const FIELDS: FilterField[] = [
+  { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },
+  { name: 'eventType', label: 'Event type', kind: 'text', placeholder: 'payment.paid' },
+  { name: 'status', label: 'Status', kind: 'text', placeholder: 'succeeded' },
+  { name: 'customerId', label: 'Customer id', kind: 'text' },
+  { name: 'from', label: 'From (UTC day)', kind: 'date' },
+  { name: 'to', label: 'To (UTC day, inclusive)', kind: 'date' },
+];
+const KEYS = ['q', 'eventType', 'status', 'customerId', 'from', 'to'] as const;
+
+export function PaymentLogsPage() {
+  const { values, open, params, update } = useUrlState(KEYS);
+  const filter = compact({
+    eventType: values.eventType,
+    status: values.status,
+    customerId: values.customerId,
+    search: values.q,
+    ...dayRange(values.from, values.to),
+  }) as PaymentLogFilter | undefined;
+  const list = useInfiniteQuery(paymentLogsListQuery(filter));
+  const rows = list.data?.pages.flatMap((page) => page.nodes) ?? [];
+  const openRow = open ? rows.find((row) => row.id === open) : undefined;
+  // A search the server cannot read (BAD_USER_INPUT) is a mistake in the box, not a failure of the page.
+  const badSearch = Boolean(filter?.search) && list.error instanceof GraphQLRequestError && list.error.code === 'BAD_USER_INPUT';
+
+  return (
+    <div className={open ? 'with-detail' : undefined}>
+      <section className="list" aria-labelledby="payment-logs-heading">
+        <h1 id="payment-logs-heading">Payment logs</h1>
+        <p className="muted">Every change to a payment or order, newest first.</p>
+        <FilterBar fields={FIELDS} values={values} onApply={(next) => update({ ...next, open: null })} />
+        {list.isPending && <Loading what="payment logs" />}
+        {list.isError && badSearch && (
+          <p role="alert" className="state state-error">
+            {describeError(list.error)}
+          </p>
+        )}
+        {list.isError && !badSearch && <ErrorState error={list.error} what="payment logs" onRetry={() => void list.refetch()} />}
+        {list.isSuccess && rows.length === 0 && <Empty>{filter ? 'No payment log rows match these filters.' : 'No payment log rows yet.'}</Empty>}
+        {rows.length > 0 && (
+          <>
+            <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">When (UTC)</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Amount</th>
+                  <th scope="col">Customer</th>
+                  <th scope="col" className="optional">Order</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((row) => (
+                  <tr key={row.id} className={row.id === open ? 'selected' : undefined} aria-selected={row.id === open}>
+                    <td>
+                      <Link to={openHref(params, row.id)} className="nowrap">{formatTableTime(row.createdAt)}</Link>
+                    </td>
+                    <td className="mono">{breakAtDots(row.eventType)}</td>
+                    <td>
+                      <Badge value={row.status} />
+                    </td>
+                    <td className="num">{row.amount?.formatted ?? '—'}</td>
+                    <td>{row.customerEmail ?? row.customerId ?? '—'}</td>
+                    <td className="mono optional">{row.orderId ? <Link to={`/orders?open=${encodeURIComponent(row.orderId)}`}>{row.orderId.slice(0, 8)}…</Link> : '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            </div>
+            <LoadMore hasNextPage={list.hasNextPage} isFetching={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()} shown={rows.length} />
+            {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+          </>
+        )}
+      </section>
+      {open && (
+        <DetailPanel title="Payment log row">
+          {openRow ? (
+            <PaymentLogDetail row={openRow} />
+          ) : list.isPending ? (
+            <Loading what="the row" />
+          ) : (
+            <Empty>This row is not among the rows loaded. Load more, or search for its order or payment.</Empty>
+          )}
+        </DetailPanel>
+      )}
+    </div>
+  );
+}
+
+function PaymentLogDetail({ row }: { row: PaymentLog }) {
+  return (
+    <>
+      <Fields
+        rows={[
+          ['Row id', <span key="id" className="mono">{row.id}</span>],
+          ['When', formatDateTime(row.createdAt)],
+          ['Event', <span key="e" className="mono">{row.eventType}</span>],
+          ['Status', <Badge key="s" value={row.status} />],
+          ['Amount', row.amount?.formatted ?? '—'],
+          ['Order', row.orderId ? <Link to={`/orders?open=${encodeURIComponent(row.orderId)}`} className="mono">{row.orderId}</Link> : '—'],
+          ['Customer', row.customerEmail ?? '—'],
+          ['Customer id', row.customerId ? <span className="mono">{row.customerId}</span> : '—'],
+        ]}
+      />
+      <h3>Metadata</h3>
+      <JsonBlock json={row.metadata} label="Metadata" />
+    </>
+  );
+}

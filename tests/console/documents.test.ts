@@ -1,0 +1,58 @@
+// Every GraphQL document the console sends is valid against schema.graphql.
+import { readFileSync } from 'node:fs';
+import { buildSchema, parse, validate } from 'graphql';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { viewerQuery } from '../../console/src/auth/viewer';
+import { REPLAY_WEBHOOK_EVENT } from '../../console/src/features/webhookEvents/mutations';
+import { webhookEventDetailQuery, webhookEventsListQuery } from '../../console/src/features/webhookEvents/queries';
+import { MUTATIONS as MAKE_MUTATIONS } from '../../console/src/features/makeDeliveries/mutations';
+import { makeDeliveriesListQuery, makeDeliveryDetailQuery } from '../../console/src/features/makeDeliveries/queries';
+import { orderDetailQuery, ordersListQuery } from '../../console/src/features/orders/queries';
+import { opsOverviewQuery } from '../../console/src/features/overview/queries';
+import { paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
+
+function schema() {
+  return buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
+}
+
+/** Runs a query function with fetch stubbed, and returns the document it sent. */
+async function documentOf(run: () => unknown): Promise<string> {
+  const fetchStub = vi.fn(async () => new Response('{"data":{}}', { headers: { 'content-type': 'application/json' } }));
+  vi.stubGlobal('fetch', fetchStub);
+  await Promise.resolve(run()).catch(() => undefined);
+  const init = (fetchStub.mock.calls[0] as unknown[] | undefined)?.[1] as { body: string } | undefined;
+  return (JSON.parse(init!.body) as { query: string }).query;
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+const ctx = { pageParam: undefined } as never;
+type AnyFn = (context: never) => unknown;
+
+describe('the console\'s GraphQL documents', () => {
+  const queries: Record<string, () => unknown> = {
+    Viewer: () => (viewerQuery.queryFn as AnyFn)(ctx),
+    WebhookEvents: () => (webhookEventsListQuery(undefined).queryFn as AnyFn)(ctx),
+    WebhookEvent: () => (webhookEventDetailQuery('evt_1').queryFn as AnyFn)(ctx),
+    PaymentLogs: () => (paymentLogsListQuery(undefined).queryFn as AnyFn)(ctx),
+    Orders: () => (ordersListQuery(undefined).queryFn as AnyFn)(ctx),
+    Order: () => (orderDetailQuery('o').queryFn as AnyFn)(ctx),
+    MakeDeliveries: () => (makeDeliveriesListQuery(undefined).queryFn as AnyFn)(ctx),
+    MakeDelivery: () => (makeDeliveryDetailQuery('d').queryFn as AnyFn)(ctx),
+    OpsOverview: () => (opsOverviewQuery.queryFn as AnyFn)(ctx),
+  };
+
+  it.each(Object.keys(queries))('%s is valid against the schema', async (name) => {
+    const document = await documentOf(queries[name]!);
+    expect(document).toContain(name);
+    expect(validate(schema(), parse(document)).map((e) => e.message)).toEqual([]);
+  });
+
+  it.each([
+    ['ReplayWebhookEvent', REPLAY_WEBHOOK_EVENT],
+    ['RetryMakeDelivery', MAKE_MUTATIONS.retry],
+    ['ReplayMakeDelivery', MAKE_MUTATIONS.replay],
+  ])('%s is valid against the schema', (_name, document) => {
+    expect(validate(schema(), parse(document)).map((e) => e.message)).toEqual([]);
+  });
+});

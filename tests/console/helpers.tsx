@@ -1,0 +1,68 @@
+// Rendering the whole console (router, auth, TanStack Query) in jsdom against msw handlers: each test
+// gets a fresh QueryClient (retry off), a clean sessionStorage and its own URL.
+import { cleanup, configure, render, screen } from '@testing-library/react';
+import { QueryClient } from '@tanstack/react-query';
+import { graphql, http, HttpResponse, type RequestHandler } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { ConsoleApp } from '../../console/src/App';
+import { sessionStore } from '../../console/src/auth/session';
+
+// Several jsdom files run at once on two cores; the first render of a file (and recharts' lazy chunk) can take seconds.
+configure({ asyncUtilTimeout: 8000 });
+
+export const server = setupServer();
+
+/** Registers msw's server and the per-test cleanup for a console test file. */
+export function useConsoleTestServer() {
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  afterEach(() => {
+    cleanup();
+    server.resetHandlers();
+    sessionStorage.clear();
+    sessionStore.reload();
+  });
+  afterAll(() => server.close());
+}
+
+export const SUPPORT = { role: 'SUPPORT', id: '00000000-0000-4000-8000-00000000a001', name: 'support@sandbox.local' } as const;
+export const ADMIN = { role: 'ADMIN', id: '00000000-0000-4000-8000-00000000a002', name: 'admin@sandbox.local' } as const;
+
+/** The GET the sign-in page asks first: 200 in sandbox mode. */
+export const sandboxMode = () => http.get('*/_sandbox/dev-sign-in', () => HttpResponse.json({ sandbox: true, roles: ['support', 'admin'], stripeMode: 'test' }));
+
+export const viewerIs = (viewer: { role: string; id: string | null; name: string | null }) => graphql.query('Viewer', () => HttpResponse.json({ data: { viewer } }));
+
+export function renderConsole(path: string, options: { as?: 'support' | 'admin' | null; handlers?: RequestHandler[] } = {}) {
+  const as = options.as === undefined ? 'support' : options.as;
+  // The test's own handlers first: msw answers with the first that matches.
+  server.use(...(options.handlers ?? []), sandboxMode(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
+  sessionStorage.clear();
+  if (as) {
+    sessionStorage.setItem('payments-ops.session', JSON.stringify({ token: `token-${as}`, role: as, email: `${as}@sandbox.local`, method: 'dev' }));
+  }
+  sessionStore.reload();
+  window.history.replaceState(null, '', path);
+  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
+  const result = render(<ConsoleApp queryClient={queryClient} />);
+  return { ...result, queryClient };
+}
+
+export function currentUrl(): string {
+  return `${window.location.pathname}${window.location.search}`;
+}
+
+export function searchParam(name: string): string | null {
+  return new URLSearchParams(window.location.search).get(name);
+}
+
+/** A promise the test settles, to hold a request in flight while asserting on the UI. */
+export function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export const pageInfo = (hasNextPage: boolean, endCursor: string | null) => ({ hasNextPage, endCursor });
+
+export { screen };
