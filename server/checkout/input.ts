@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Viewer } from '../auth/viewer';
 import { BadUserInputError, ForbiddenError } from '../errors';
+import { parseIdempotencyKey } from '../graphql/idempotency';
 
 export type AttemptKind = 'payment_intent' | 'checkout_session';
 
@@ -41,7 +42,6 @@ export interface CheckoutRequest {
 
 const fail = (field: string, reason: string, message: string) => new BadUserInputError(message, { reason, field });
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const TRACK = /^[a-z][a-z0-9_]{1,62}$/;
 const METADATA_KEY = /^[A-Za-z0-9_.-]+$/;
 // Printable text without control characters (a name ends up in Stripe and in the console).
@@ -50,10 +50,7 @@ const email = z.email();
 const uuid = z.uuid();
 
 export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields, viewer: Viewer): CheckoutRequest {
-  const key = input.idempotencyKey;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw fail('idempotencyKey', 'INVALID_IDEMPOTENCY_KEY', 'idempotencyKey must be 1 to 255 printable ASCII characters without spaces (a UUID is a good choice)');
-  }
+  const key = parseIdempotencyKey(input.idempotencyKey, 'idempotencyKey');
   const track = input.track ?? null;
   const orderId = input.orderId ?? null;
   if ((track === null) === (orderId === null)) {

@@ -10,7 +10,8 @@
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
 import type { Db } from '../db/db';
-import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
+import { idempotencyKeyReused } from '../graphql/idempotency';
 import type { Logger } from '../observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
@@ -53,12 +54,7 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
   for (let round = 0; round < 4; round++) {
     const begun = await beginCheckout(deps.db, request);
     if (begun.outcome === 'error') return beginFailure(begun);
-    if (begun.outcome === 'conflict') {
-      throw new ConflictError(`The idempotency key "${request.key}" was already used with different input (for ${begun.operation})`, {
-        reason: 'IDEMPOTENCY_KEY_REUSED',
-        idempotencyKey: request.key,
-      });
-    }
+    if (begun.outcome === 'conflict') throw idempotencyKeyReused(request.key, begun.operation);
     const { order, attempt } = begun;
     if (begun.outcome === 'replay') return { order, attempt, replayed: true, error: null };
     if (attempt.status === 'creating' && attempt.kind === request.kind) return createAtStripe(deps, request, order, attempt);

@@ -8,6 +8,7 @@
 // Stripe's progression does not order; a charge without its refunds), the SQL leaves the event
 // received and leased, and the applier retrieves the object from Stripe, outside any transaction,
 // then applies the event again with Stripe's current state.
+import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import { describeStripeError, isStripeNotFound } from '../checkout/stripePayments';
 import type { Db, Queryable } from '../db/db';
@@ -16,8 +17,20 @@ import { type EventFacts, translateEvent } from './translate';
 
 export type EventStatus = 'received' | 'applied' | 'ignored' | 'failed';
 
+/** A staff replay, idempotent by the caller's key (scope: whose key it is). */
+export interface ReplayRequest {
+  eventId: string;
+  actor: string;
+  scope: string;
+  key: string;
+}
+
 export type ReplayOutcome =
   | { outcome: 'not_found' }
+  /** The key was used before for something else: nothing done. */
+  | { outcome: 'conflict'; operation: string }
+  /** The key was used before for this event: nothing done again; the event as it stands. */
+  | { outcome: 'repeat'; status: EventStatus }
   /** The event was applied again through the same path (a no-op where it had been applied). */
   | { outcome: 'replayed'; status: EventStatus };
 
@@ -26,8 +39,8 @@ export interface WebhookApplier {
   wake(): void;
   /** Applies due events until none is due; resolves with how many were processed. */
   drain(): Promise<number>;
-  /** Staff replay: applies one stored event again now, whatever its status. */
-  replay(eventId: string, actor: string): Promise<ReplayOutcome>;
+  /** Staff replay: applies one stored event again now, whatever its status; once per key. */
+  replay(request: ReplayRequest): Promise<ReplayOutcome>;
   /** Stops waking and waits for the batch in flight. */
   stop(): Promise<void>;
 }
@@ -177,12 +190,18 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
       drain().catch((error: unknown) => deps.logger.error({ err: error }, 'webhook applier failed: the timer will try again'));
     },
     drain,
-    async replay(eventId, actor) {
-      const { rows } = await deps.db.query<{ found: boolean }>('select stripe_event_replay($1, $2) as found', [eventId, actor]);
-      if (!rows[0]!.found) return { outcome: 'not_found' };
-      await applyBatch([eventId]);
+    async replay({ eventId, actor, scope, key }) {
+      const requestHash = createHash('sha256').update(`webhook_event_replay:${eventId}`).digest('hex');
+      const { rows } = await deps.db.query<{ result: { outcome: 'done' | 'repeat' | 'not_found' | 'conflict'; operation?: string } }>(
+        'select stripe_event_replay($1::jsonb) as result',
+        [JSON.stringify({ event_id: eventId, actor, scope, key, request_hash: requestHash })],
+      );
+      const { outcome, operation } = rows[0]!.result;
+      if (outcome === 'not_found') return { outcome };
+      if (outcome === 'conflict') return { outcome, operation: operation! };
+      if (outcome === 'done') await applyBatch([eventId]);
       const { rows: after } = await deps.db.query<{ status: EventStatus }>('select status from stripe_events where id = $1', [eventId]);
-      return { outcome: 'replayed', status: after[0]!.status };
+      return { outcome: outcome === 'done' ? 'replayed' : 'repeat', status: after[0]!.status };
     },
     async stop() {
       stopped = true;

@@ -147,6 +147,7 @@ describe('replaying a webhook event', () => {
     const inFlight = deferred();
     let replayed = false;
     let listCalls = 0;
+    const inputs: Array<{ id: string; idempotencyKey: string }> = [];
     renderConsole('/webhook-events?open=evt_1', {
       as: 'admin',
       handlers: [
@@ -156,10 +157,10 @@ describe('replaying a webhook event', () => {
         }),
         graphql.query('WebhookEvent', () => HttpResponse.json({ data: { webhookEvent: detail(1, { status: replayed ? 'APPLIED' : 'FAILED' }) } })),
         graphql.mutation('ReplayWebhookEvent', async ({ variables }) => {
-          expect(variables).toEqual({ id: 'evt_1' });
+          inputs.push(variables.input as { id: string; idempotencyKey: string });
           await inFlight.promise;
           replayed = true;
-          return HttpResponse.json({ data: { replayWebhookEvent: { event: detail(1, { status: 'APPLIED' }), error: null } } });
+          return HttpResponse.json({ data: { replayWebhookEvent: { event: detail(1, { status: 'APPLIED' }), error: null, replayed: false } } });
         }),
       ],
     });
@@ -173,6 +174,7 @@ describe('replaying a webhook event', () => {
     await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Replay' }));
     const busy = await screen.findByRole('button', { name: 'Replaying…' });
     expect((busy as HTMLButtonElement).disabled).toBe(true);
+    expect(inputs).toEqual([{ id: 'evt_1', idempotencyKey: expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
     const callsBefore = listCalls;
 
     inFlight.resolve();
@@ -189,7 +191,7 @@ describe('replaying a webhook event', () => {
       handlers: [
         ...listAndDetail(),
         graphql.mutation('ReplayWebhookEvent', () =>
-          HttpResponse.json({ data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'No stored event evt_1' } } } }),
+          HttpResponse.json({ data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'No stored event evt_1' }, replayed: false } } }),
         ),
       ],
     });

@@ -3,6 +3,7 @@
 // mid-batch undoes the whole batch and loses nothing; Stripe being down while the applier must ask
 // it is a retry, not a verdict; and a staff replay applies a stored event again through the same
 // path, a no-op where it had been applied.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import type { Db } from '../../server/db/db';
@@ -36,6 +37,8 @@ const store = (...events: Stripe.Event[]) => storeEvents(db, ...events);
 /** Makes the event's retry due now (the backoff has passed). */
 const dueNow = (id: string) => db.query('update stripe_events set next_attempt_at = now() where id = $1', [id]);
 const applier = () => server.app.webhookApplier;
+/** A staff replay with a fresh idempotency key, as one press of the console's button. */
+const replay = (eventId: string) => applier().replay({ eventId, actor: 'staff:test-admin', scope: 'user:test-admin', key: randomUUID() });
 
 async function paidLogs(orderId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from payment_logs where order_id = $1 and event_type = 'payment.paid'`, [orderId]);
@@ -147,7 +150,7 @@ describe('staff replay', () => {
     } finally {
       await db.exec('drop trigger refuse_refunds on refunds; drop function refuse_refunds();');
     }
-    expect(await applier().replay(refunded.id, 'staff:test-admin')).toEqual({ outcome: 'replayed', status: 'applied' });
+    expect(await replay(refunded.id)).toEqual({ outcome: 'replayed', status: 'applied' });
     expect(await eventRow(db, refunded.id)).toMatchObject({ status: 'applied', attempts: 1, last_error: null });
     expect((await storyState(db, story)).order).toMatchObject({ status: 'refunded' });
     const { rows } = await db.query('select actor_type, actor_id, action, target_id from audit_log where target_id = $1', [refunded.id]);
@@ -160,7 +163,7 @@ describe('staff replay', () => {
     await store(succeeded);
     await applier().drain();
     const before = await storyState(db, story);
-    expect(await applier().replay(succeeded.id, 'staff:test-admin')).toEqual({ outcome: 'replayed', status: 'applied' });
+    expect(await replay(succeeded.id)).toEqual({ outcome: 'replayed', status: 'applied' });
     expect(await eventRow(db, succeeded.id)).toMatchObject({ status: 'applied', outcome: 'unchanged' });
     expect(await storyState(db, story)).toEqual(before);
     expect(await paidLogs(story.orderId)).toBe(1);
@@ -171,7 +174,7 @@ describe('staff replay', () => {
     const processing = story.event('payment_intent.processing');
     await store(processing, story.event('payment_intent.succeeded'));
     await applier().drain();
-    expect(await applier().replay(processing.id, 'staff:test-admin')).toEqual({ outcome: 'replayed', status: 'applied' });
+    expect(await replay(processing.id)).toEqual({ outcome: 'replayed', status: 'applied' });
     expect(await eventRow(db, processing.id)).toMatchObject({ outcome: 'stale' });
     expect((await storyState(db, story)).order).toMatchObject({ status: 'paid' });
   });
@@ -181,13 +184,13 @@ describe('staff replay', () => {
     const live = story.event('payment_intent.succeeded', { overrides: { livemode: true } });
     await store(live);
     await applier().drain();
-    expect(await applier().replay(live.id, 'staff:test-admin')).toEqual({ outcome: 'replayed', status: 'ignored' });
+    expect(await replay(live.id)).toEqual({ outcome: 'replayed', status: 'ignored' });
     expect((await storyState(db, story)).order).toMatchObject({ status: 'pending' });
   });
 
   it('an unknown event id is not found and writes nothing', async () => {
     const audit = await db.query('select count(*)::int as n from audit_log');
-    expect(await applier().replay('evt_doesnotexist0000', 'staff:test-admin')).toEqual({ outcome: 'not_found' });
+    expect(await replay('evt_doesnotexist0000')).toEqual({ outcome: 'not_found' });
     expect((await db.query('select count(*)::int as n from audit_log')).rows).toEqual(audit.rows);
   });
 });

@@ -48,7 +48,7 @@ const LIST = `query ($filter: WebhookEventFilter, $first: Int, $after: String) {
 }`;
 const EVENT = `query ($id: ID!) { webhookEvent(id: $id) { ${EVENT_FIELDS} } }`;
 const STATUS = `{ webhookStatus { received applied ignored failed oldestUnappliedAgeSeconds failedLastHour retrying } }`;
-const REPLAY = `mutation ($id: ID!) { replayWebhookEvent(id: $id) { event { ${EVENT_FIELDS} } error { code message } } }`;
+const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { ${EVENT_FIELDS} } error { code message } replayed } }`;
 
 interface ListArgs {
   filter?: Record<string, unknown>;
@@ -57,7 +57,7 @@ interface ListArgs {
 }
 const list = (args: ListArgs = {}, auth: Auth = as.support) => server.graphql(LIST, { variables: { ...args }, ...auth });
 const getEvent = (id: string, auth: Auth = as.support) => server.graphql(EVENT, { variables: { id }, ...auth });
-const replay = (id: string, auth: Auth = as.admin) => server.graphql(REPLAY, { variables: { id }, ...auth });
+const replay = (id: string, auth: Auth = as.admin, idempotencyKey = newKey()) => server.graphql(REPLAY, { variables: { input: { id, idempotencyKey } }, ...auth });
 
 function page(response: GraphQLResponse): { ids: string[]; hasNextPage: boolean; endCursor: string | null } {
   expect(response.body.errors).toBeUndefined();
@@ -501,7 +501,21 @@ describe('replayWebhookEvent', () => {
     const before = await snapshot();
     const response = await replay(id);
     expect(response.body.data).toBeNull();
-    expectRefusal(response, 'BAD_USER_INPUT', { reason: 'INVALID_EVENT_ID', field: 'id' }, /id must be a Stripe event id/);
+    expectRefusal(response, 'BAD_USER_INPUT', { reason: 'INVALID_EVENT_ID', field: 'input.id' }, /^input\.id must be a Stripe event id/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([
+    ['an empty key', ''],
+    ['a key with a space', 'press 1'],
+    ['a key over 255 characters', 'k'.repeat(256)],
+    ['a key with a control character', 'press\u00001'],
+  ])('refuses %s with BAD_USER_INPUT, changing nothing', async (_name, key) => {
+    await storeOnly(SEEDS);
+    const before = await snapshot();
+    const response = await replay(SEEDS[0]!.id, as.admin, key);
+    expect(response.body.data).toBeNull();
+    expectRefusal(response, 'BAD_USER_INPUT', { reason: 'INVALID_IDEMPOTENCY_KEY', field: 'input.idempotencyKey' }, /^idempotencyKey must be 1 to 255 printable ASCII/);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -510,7 +524,7 @@ describe('replayWebhookEvent', () => {
     const before = await snapshot();
     const response = await replay('evt_gqlnosuchevent');
     expect(response.body).toEqual({
-      data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'There is no stored webhook event evt_gqlnosuchevent' } } },
+      data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'There is no stored webhook event evt_gqlnosuchevent' }, replayed: false } },
     });
     expect(await snapshot()).toEqual(before);
   });
@@ -544,6 +558,7 @@ describe('replayWebhookEvent', () => {
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data.replayWebhookEvent).toMatchObject({
       error: null,
+      replayed: false,
       event: {
         id: eventId,
         type: 'payment_intent.succeeded',
@@ -558,5 +573,44 @@ describe('replayWebhookEvent', () => {
     expect(await orderState(orderId)).toEqual({ status: 'paid', sync_state: 'confirmed' });
     const { rows: audit } = await server.app.db.query<{ actor_id: string }>(`select actor_id from audit_log where action = 'webhook_event.replay' and target_id = $1`, [eventId]);
     expect(audit).toEqual([{ actor_id: expect.stringContaining(ADMIN_ID) }]);
+  });
+
+  const replayAudit = async (eventId: string) =>
+    (await server.app.db.query<{ details: Record<string, unknown> }>(`select details from audit_log where action = 'webhook_event.replay' and target_id = $1`, [eventId])).rows;
+
+  it('replays once for a double press: the same key again answers replayed: true and does nothing more', async () => {
+    await storeOnly([]);
+    const { eventId, orderId } = await paidAtStripe();
+    await server.app.db.query(`update stripe_events set status = 'failed', attempts = 10, last_error = 'connection terminated', failed_at = now() where id = $1`, [eventId]);
+    const key = newKey();
+
+    const both = await Promise.all([replay(eventId, as.admin, key), replay(eventId, as.admin, key)]);
+    const answers = both.map((response) => {
+      expect(response.body.errors).toBeUndefined();
+      return response.body.data.replayWebhookEvent;
+    });
+    expect(answers.map((answer) => answer.replayed).sort()).toEqual([false, true]);
+    expect(answers.every((answer) => answer.error === null && answer.event.id === eventId)).toBe(true);
+
+    // Failed again after the replay: a later press with the same key still does nothing.
+    await server.app.db.query(`update stripe_events set status = 'failed', attempts = 10, failed_at = now() where id = $1`, [eventId]);
+    const again = await replay(eventId, as.admin, key);
+    expect(again.body.data.replayWebhookEvent).toMatchObject({ replayed: true, error: null, event: { id: eventId, status: 'FAILED', attempts: 10 } });
+    expect(await replayAudit(eventId)).toEqual([{ details: { idempotency_key: key } }]);
+    expect(await orderState(orderId)).toEqual({ status: 'paid', sync_state: 'confirmed' });
+  });
+
+  it('refuses a key already used for another event with CONFLICT, changing nothing', async () => {
+    await storeOnly(SEEDS);
+    const key = newKey();
+    const first = await replay(SEEDS[0]!.id, as.admin, key);
+    expect(first.body.data.replayWebhookEvent).toMatchObject({ error: null, replayed: false });
+    const before = await snapshot();
+
+    const response = await replay(SEEDS[1]!.id, as.admin, key);
+
+    expect(response.body.data).toBeNull();
+    expectRefusal(response, 'CONFLICT', { reason: 'IDEMPOTENCY_KEY_REUSED', idempotencyKey: key }, /already used with different input \(for webhook_event_replay\)/);
+    expect(await snapshot()).toEqual(before);
   });
 });

@@ -186,7 +186,8 @@ export type Mutation = {
   confirmPayment: ConfirmPaymentPayload;
   /**
    * Applies a stored Stripe event again now, whatever its status, through the applier's usual path (a
-   * no-op where it had been applied), and returns the event as it stands afterwards. Admins only; audited.
+   * no-op where it had been applied), and returns the event as it stands afterwards. Admins only.
+   * Idempotent by idempotencyKey (a double press replays once); audited.
    */
   replayWebhookEvent: ReplayWebhookEventPayload;
   /**
@@ -219,7 +220,7 @@ export type MutationConfirmPaymentArgs = {
 
 
 export type MutationReplayWebhookEventArgs = {
-  id: Scalars['ID']['input'];
+  input: ReplayWebhookEventInput;
 };
 
 
@@ -501,11 +502,20 @@ export type WebhookEventError = {
   message: Scalars['String']['output'];
 };
 
+export type ReplayWebhookEventInput = {
+  /** The stored event's id (evt_…). */
+  id: Scalars['ID']['input'];
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: Scalars['String']['input'];
+};
+
 export type ReplayWebhookEventPayload = {
   __typename?: 'ReplayWebhookEventPayload';
   /** The event as it stands after the replay; null with error. */
   event?: Maybe<WebhookEvent>;
   error?: Maybe<WebhookEventError>;
+  /** True when this repeats an earlier call with the same idempotency key: nothing was done again. */
+  replayed: Scalars['Boolean']['output'];
 };
 
 /** The event kinds forwarded to Make.com, each to its own scenario. */
@@ -851,6 +861,7 @@ export type ResolversTypes = ResolversObject<{
   WebhookStatus: ResolverTypeWrapper<WebhookStatusRow>;
   WebhookEventErrorCode: WebhookEventErrorCode;
   WebhookEventError: ResolverTypeWrapper<WebhookEventError>;
+  ReplayWebhookEventInput: ReplayWebhookEventInput;
   ReplayWebhookEventPayload: ResolverTypeWrapper<Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversTypes['WebhookEvent']> }>;
   MakeDeliveryKind: MakeDeliveryKind;
   MakeDeliveryStatus: MakeDeliveryStatus;
@@ -904,6 +915,7 @@ export type ResolversParentTypes = ResolversObject<{
   WebhookEventConnection: WebhookEventPage;
   WebhookStatus: WebhookStatusRow;
   WebhookEventError: WebhookEventError;
+  ReplayWebhookEventInput: ReplayWebhookEventInput;
   ReplayWebhookEventPayload: Omit<ReplayWebhookEventPayload, 'event'> & { event?: Maybe<ResolversParentTypes['WebhookEvent']> };
   MakeDeliveryFilter: MakeDeliveryFilter;
   MakeDelivery: MakeDeliveryRow;
@@ -970,7 +982,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createCheckoutSession?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateCheckoutSessionArgs, 'input'>>;
   createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
-  replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'id'>>;
+  replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'input'>>;
   retryMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationRetryMakeDeliveryArgs, 'input'>>;
   replayMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationReplayMakeDeliveryArgs, 'input'>>;
 }>;
@@ -1088,6 +1100,7 @@ export type WebhookEventErrorResolvers<ContextType = GraphQLContext, ParentType 
 export type ReplayWebhookEventPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayWebhookEventPayload'] = ResolversParentTypes['ReplayWebhookEventPayload']> = ResolversObject<{
   event?: Resolver<Maybe<ResolversTypes['WebhookEvent']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['WebhookEventError']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type MakeDeliveryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDelivery'] = ResolversParentTypes['MakeDelivery']> = ResolversObject<{

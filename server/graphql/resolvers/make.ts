@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { STAFF_ROLES } from '../../auth/viewer';
-import { BadUserInputError, ConflictError } from '../../errors';
+import { BadUserInputError } from '../../errors';
 import {
   findMakeDelivery,
   listMakeAttempts,
@@ -12,6 +12,7 @@ import {
 } from '../../make/deliveries.sql';
 import type { MakeKind } from '../../make/kinds';
 import { allow, inheritAccess } from '../access';
+import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type { GraphQLContext } from '../context';
 import type {
@@ -32,7 +33,6 @@ import type {
 // may do it, as well as admins (unlike replaying a Stripe event, which changes our records).
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
@@ -51,12 +51,7 @@ function parseFilter(filter: MakeDeliveryFilter | null | undefined) {
 
 async function resend(action: ResendAction, input: MakeDeliveryActionInput, context: GraphQLContext): Promise<ResolversTypes['MakeDeliveryActionPayload']> {
   const id = parseDeliveryId(input.id, 'input.id');
-  if (!IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
-    throw new BadUserInputError('idempotencyKey must be 1 to 255 printable ASCII characters without spaces (a UUID is a good choice)', {
-      reason: 'INVALID_IDEMPOTENCY_KEY',
-      field: 'input.idempotencyKey',
-    });
-  }
+  const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
   const { db, viewer, logger } = context;
   const actor = `staff:${viewer.id}`;
   const result = await resendDelivery(db, {
@@ -64,15 +59,10 @@ async function resend(action: ResendAction, input: MakeDeliveryActionInput, cont
     action,
     actor,
     scope: `${viewer.kind}:${viewer.id}`,
-    key: input.idempotencyKey,
+    key,
     request_hash: createHash('sha256').update(`make_delivery_${action}:${id}`).digest('hex'),
   });
-  if (result.outcome === 'conflict') {
-    throw new ConflictError(`The idempotency key "${input.idempotencyKey}" was already used with different input (for ${result.operation})`, {
-      reason: 'IDEMPOTENCY_KEY_REUSED',
-      idempotencyKey: input.idempotencyKey,
-    });
-  }
+  if (result.outcome === 'conflict') throw idempotencyKeyReused(key, result.operation);
   if (result.outcome === 'not_found') {
     return { delivery: null, replayed: false, error: { code: 'MAKE_DELIVERY_NOT_FOUND', message: `There is no Make delivery ${id}` } };
   }

@@ -2,6 +2,7 @@ import { type Role, STAFF_ROLES } from '../../auth/viewer';
 import { BadUserInputError } from '../../errors';
 import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
+import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type {
   Resolvers,
@@ -21,8 +22,8 @@ const MAX_FILTER_LENGTH = 255;
 const iso = (value: Date | string) => new Date(value).toISOString();
 const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
 
-function parseEventId(id: string): string {
-  if (!EVENT_ID.test(id)) throw new BadUserInputError('id must be a Stripe event id (evt_ and up to 250 letters, digits or underscores)', { reason: 'INVALID_EVENT_ID', field: 'id' });
+function parseEventId(id: string, field = 'id'): string {
+  if (!EVENT_ID.test(id)) throw new BadUserInputError(`${field} must be a Stripe event id (evt_ and up to 250 letters, digits or underscores)`, { reason: 'INVALID_EVENT_ID', field });
   return id;
 }
 
@@ -46,6 +47,7 @@ const lower = (status: WebhookEventStatus) => status.toLowerCase() as WebhookEve
 const notFound = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
   event: null,
   error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: `There is no stored webhook event ${id}` },
+  replayed: false,
 });
 
 export const webhookResolvers: Resolvers = {
@@ -61,19 +63,18 @@ export const webhookResolvers: Resolvers = {
     webhookStatus: allow(STAFF_ROLES, (_parent, _args, { db }) => webhookStatus(db)),
   },
   Mutation: {
-    replayWebhookEvent: allow(REPLAYERS, async (_parent, { id }, { db, viewer, webhookApplier, logger }) => {
-      const eventId = parseEventId(id);
-      // An unknown id never reaches the applier.
-      if (!(await findWebhookEvent(db, eventId))) return notFound(eventId);
+    replayWebhookEvent: allow(REPLAYERS, async (_parent, { input }, { db, viewer, webhookApplier, logger }) => {
+      const eventId = parseEventId(input.id, 'input.id');
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       const actor = `staff:${viewer.id}`;
-      const replayed = await webhookApplier.replay(eventId, actor);
-      if (replayed.outcome === 'not_found') return notFound(eventId);
+      const replayed = await webhookApplier.replay({ eventId, actor, scope: `${viewer.kind}:${viewer.id}`, key });
+      if (replayed.outcome === 'conflict') throw idempotencyKeyReused(key, replayed.operation);
       // The event as it stands now, from the database rather than the applier's answer: the console
       // refreshes from what this returns.
-      const event = await findWebhookEvent(db, eventId);
+      const event = replayed.outcome === 'not_found' ? null : await findWebhookEvent(db, eventId);
       if (!event) return notFound(eventId);
-      logger.info({ eventId, actor, status: event.status }, 'webhook event replayed by staff');
-      return { event, error: null };
+      if (replayed.outcome === 'replayed') logger.info({ eventId, actor, status: event.status }, 'webhook event replayed by staff');
+      return { event, error: null, replayed: replayed.outcome === 'repeat' };
     }),
   },
   WebhookEventConnection: inheritAccess<WebhookEventConnectionResolvers>({

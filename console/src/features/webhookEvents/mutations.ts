@@ -2,11 +2,14 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { DETAIL_FIELDS, type WebhookEventDetail, webhookEventKeys } from './queries';
 
-export const REPLAY_WEBHOOK_EVENT = `mutation ReplayWebhookEvent($id: ID!) { replayWebhookEvent(id: $id) { event { ${DETAIL_FIELDS} } error { code message } } }`;
+export const REPLAY_WEBHOOK_EVENT = `mutation ReplayWebhookEvent($input: ReplayWebhookEventInput!) {
+  replayWebhookEvent(input: $input) { event { ${DETAIL_FIELDS} } error { code message } replayed }
+}`;
 
 export interface ReplayWebhookEventPayload {
   event: WebhookEventDetail | null;
   error: { code: 'WEBHOOK_EVENT_NOT_FOUND'; message: string } | null;
+  replayed: boolean;
 }
 
 const ERROR_WORDS: Record<string, string> = {
@@ -17,15 +20,13 @@ export function replayErrorInWords(error: ReplayWebhookEventPayload['error']): s
   return error ? (ERROR_WORDS[error.code] ?? error.message) : null;
 }
 
-/**
- * Admin only. The schema's replayWebhookEvent takes no idempotency key (replaying an applied event is
- * a no-op in the applier), so the press's key is not sent; the button is disabled while in flight.
- */
+/** Admin only. The key is one per press; a network blip is retried with the same key, so the server replays once. */
 export function useReplayWebhookEvent() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ id }: { id: string; idempotencyKey: string }) =>
-      graphqlRequest<{ replayWebhookEvent: ReplayWebhookEventPayload }>(REPLAY_WEBHOOK_EVENT, { id }).then((d) => d.replayWebhookEvent),
+    mutationFn: ({ id, idempotencyKey }: { id: string; idempotencyKey: string }) =>
+      graphqlRequest<{ replayWebhookEvent: ReplayWebhookEventPayload }>(REPLAY_WEBHOOK_EVENT, { input: { id, idempotencyKey } }).then((d) => d.replayWebhookEvent),
+    retry: (failures, error) => failures < 2 && error instanceof TypeError,
     onSuccess: (payload) => {
       if (payload.event) queryClient.setQueryData(webhookEventKeys.detail(payload.event.id), payload.event);
     },
