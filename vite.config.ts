@@ -13,8 +13,10 @@ export default defineConfig(({ mode }) => {
     define: { __SUPABASE_CONFIG__: JSON.stringify(supabase) },
     build: { outDir: '../dist/console', emptyOutDir: true },
     server: {
-      // `vite` on its own (hot reload) forwards API calls (and the sandbox's dev sign-in) to the server on port 4000.
-      proxy: { '/graphql': 'http://127.0.0.1:4000', '/_sandbox': 'http://127.0.0.1:4000' },
+      // The dev server (hot reload, `npm run dev`) forwards API calls (and the sandbox's dev sign-in) to
+      // the API server, on PORT as the server reads it.
+      port: 5173,
+      proxy: Object.fromEntries(['/graphql', '/_sandbox'].map((path) => [path, `http://127.0.0.1:${env.PORT || 4000}`])),
     },
   };
 });
