@@ -124,6 +124,9 @@ const envSchema = z.object({
   MAKE_RETRY_HORIZON_HOURS: withDefault(integer(1, 720), 24),
 });
 
+/** Every variable the server reads (.env.example documents each). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export type StripeMode = 'sandbox' | 'test' | 'live';
 
 export interface Config {

@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../server/config';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../server/config';
 
 // Built from parts so that no live-looking Stripe key stands in the source (secret scanners flag them).
 const LIVE_SECRET = ['sk', 'live', ''].join('_');
@@ -233,6 +235,18 @@ describe('loadConfig: Make.com forwarding', () => {
     const problems = problemsOf({ MAKE_SIGNING_SECRET: 'tiny-secret', MAKE_API_KEY: 'secret key with spaces' }).join('\n');
     expect(problems).not.toContain('tiny-secret');
     expect(problems).not.toContain('secret key with spaces');
+  });
+});
+
+describe('.env.example', () => {
+  const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
+
+  it('names every variable the server reads, and nothing else', () => {
+    expect(Object.keys(example).sort()).toEqual([...CONFIG_VARIABLES].sort());
+  });
+
+  it('loads as it stands, copied to .env', () => {
+    expect(() => loadConfig(example as NodeJS.ProcessEnv)).not.toThrow();
   });
 });
 
