@@ -102,8 +102,10 @@ function MakeDeliveryDetailView({ delivery }: { delivery: MakeDeliveryDetail }) 
   const replay = useMakeDeliveryAction('replay');
   const canRetry = delivery.status === 'PENDING' || delivery.status === 'DEAD';
   const canReplay = delivery.status === 'DELIVERED' || delivery.status === 'DEAD';
+  // The status as the panel shows it now (it keeps polling while the outbox works), not as it was
+  // when the server answered the press.
   const done = (payload: { delivery: MakeDeliveryDetail | null; replayed: boolean } | undefined, verb: string) =>
-    payload?.delivery ? `${payload.replayed ? 'Already done for this press' : verb}: the delivery is now ${payload.delivery.status.toLowerCase()}.` : null;
+    payload?.delivery ? `${payload.replayed ? 'Already done for this press' : verb}: the delivery is now ${delivery.status.toLowerCase()}.` : null;
 
   return (
     <>

@@ -72,4 +72,9 @@ export const makeDeliveryDetailQuery = (id: string) =>
       graphqlRequest<{ makeDelivery: MakeDeliveryDetail | null }>(`query MakeDelivery($id: ID!) { makeDelivery(id: $id) { ${MAKE_DETAIL_FIELDS} } }`, { id }).then(
         (d) => d.makeDelivery,
       ),
+    // While the outbox is at work (a retry pressed, a backoff running out) the open panel follows it.
+    refetchInterval: (query) => {
+      const status = query.state.data?.status;
+      return status === 'DELIVERING' ? 1000 : status === 'PENDING' ? 3000 : false;
+    },
   });

@@ -42,7 +42,13 @@ export function OverviewPage() {
             <Tile label="Payment failure rate" value={formatPercent(data.failureRate)} hint="last 24 hours" bad={data.failureRate > 0.05} />
             <Tile label="Sync failure rate" value={formatPercent(data.syncFailureRate)} hint="orders changed in 24 h" bad={data.syncFailureRate > 0.05} to="/orders?syncState=FAILED" />
             <Tile label="Webhook backlog" value={String(data.webhookBacklog)} hint="events waiting" to="/webhook-events?status=RECEIVED" />
-            <Tile label="Webhook lag" value={formatDuration(data.webhookLagSeconds)} hint="oldest waiting event" bad={(data.webhookLagSeconds ?? 0) > 600} />
+            {/* "none waiting" would wrap in the big figure: say "none" there and why below it. */}
+            <Tile
+              label="Webhook lag"
+              value={data.webhookLagSeconds === null ? 'none' : formatDuration(data.webhookLagSeconds)}
+              hint={data.webhookLagSeconds === null ? 'no event waiting' : 'oldest waiting event'}
+              bad={(data.webhookLagSeconds ?? 0) > 600}
+            />
             <Tile label="Make failing" value={String(data.makeFailing)} hint="pending after a failed attempt" bad={data.makeFailing > 0} to="/make-deliveries?status=PENDING" />
             <Tile label="Make dead" value={String(data.makeDead)} hint="to retry or replay" bad={data.makeDead > 0} to="/make-deliveries?status=DEAD" />
           </div>

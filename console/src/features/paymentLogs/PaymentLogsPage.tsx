@@ -57,7 +57,7 @@ export function PaymentLogsPage() {
                   <th scope="col">Event</th>
                   <th scope="col">Status</th>
                   <th scope="col">Amount</th>
-                  <th scope="col">Customer</th>
+                  <th scope="col" className="optional">Customer</th>
                   <th scope="col" className="optional">Order</th>
                 </tr>
               </thead>
@@ -72,7 +72,7 @@ export function PaymentLogsPage() {
                       <Badge value={row.status} />
                     </td>
                     <td className="num">{row.amount?.formatted ?? '—'}</td>
-                    <td>{row.customerEmail ?? row.customerId ?? '—'}</td>
+                    <td className="optional">{row.customerEmail ?? row.customerId ?? '—'}</td>
                     <td className="mono optional">{row.orderId ? <Link to={`/orders?open=${encodeURIComponent(row.orderId)}`}>{row.orderId.slice(0, 8)}…</Link> : '—'}</td>
                   </tr>
                 ))}

@@ -44,7 +44,7 @@ export function WebhookEventsPage() {
                   <th scope="col">Object</th>
                   <th scope="col">Status</th>
                   <th scope="col" className="optional">Attempts</th>
-                  <th scope="col">Created (UTC)</th>
+                  <th scope="col" className="optional">Created (UTC)</th>
                 </tr>
               </thead>
               <tbody>
@@ -65,7 +65,7 @@ export function WebhookEventsPage() {
                       <Badge value={row.status} />
                     </td>
                     <td className="optional">{row.attempts}</td>
-                    <td className="nowrap">{formatTableTime(row.created)}</td>
+                    <td className="nowrap optional">{formatTableTime(row.created)}</td>
                   </tr>
                 ))}
               </tbody>
