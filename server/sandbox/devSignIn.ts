@@ -25,7 +25,7 @@ const USERS = { support: DEV_SUPPORT_USER, admin: DEV_ADMIN_USER } as const;
 
 export function mountDevSignIn(app: Hono<AppEnv>, options: DevSignInOptions): void {
   // The console asks this first: 200 means "offer the dev sign-in", a 404 (route absent) means it is not sandbox mode.
-  app.get(DEV_SIGN_IN_PATH, (c) => c.json({ sandbox: true, roles: Object.keys(USERS), stripeMode: 'test' }));
+  app.get(DEV_SIGN_IN_PATH, (c) => c.json({ sandbox: true, roles: Object.keys(USERS) }));
 
   app.post(DEV_SIGN_IN_PATH, async (c) => {
     let body: unknown;

@@ -7,7 +7,7 @@ import { REPLAY_WEBHOOK_EVENT } from '../../console/src/features/webhookEvents/m
 import { webhookEventDetailQuery, webhookEventsListQuery } from '../../console/src/features/webhookEvents/queries';
 import { MUTATIONS as MAKE_MUTATIONS } from '../../console/src/features/makeDeliveries/mutations';
 import { makeDeliveriesListQuery, makeDeliveryDetailQuery } from '../../console/src/features/makeDeliveries/queries';
-import { orderDetailQuery, ordersListQuery } from '../../console/src/features/orders/queries';
+import { orderDetailQuery, ordersListQuery, stripeModeQuery } from '../../console/src/features/orders/queries';
 import { opsOverviewQuery } from '../../console/src/features/overview/queries';
 import { paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
 
@@ -40,6 +40,7 @@ describe('the console\'s GraphQL documents', () => {
     MakeDeliveries: () => (makeDeliveriesListQuery(undefined).queryFn as AnyFn)(ctx),
     MakeDelivery: () => (makeDeliveryDetailQuery('d').queryFn as AnyFn)(ctx),
     OpsOverview: () => (opsOverviewQuery.queryFn as AnyFn)(ctx),
+    StripeMode: () => (stripeModeQuery.queryFn as AnyFn)(ctx),
   };
 
   it.each(Object.keys(queries))('%s is valid against the schema', async (name) => {

@@ -29,7 +29,7 @@ export const SUPPORT = { role: 'SUPPORT', id: '00000000-0000-4000-8000-00000000a
 export const ADMIN = { role: 'ADMIN', id: '00000000-0000-4000-8000-00000000a002', name: 'admin@sandbox.local' } as const;
 
 /** The GET the sign-in page asks first: 200 in sandbox mode. */
-export const sandboxMode = () => http.get('*/_sandbox/dev-sign-in', () => HttpResponse.json({ sandbox: true, roles: ['support', 'admin'], stripeMode: 'test' }));
+export const sandboxMode = () => http.get('*/_sandbox/dev-sign-in', () => HttpResponse.json({ sandbox: true, roles: ['support', 'admin'] }));
 
 export const viewerIs = (viewer: { role: string; id: string | null; name: string | null }) => graphql.query('Viewer', () => HttpResponse.json({ data: { viewer } }));
 

@@ -60,6 +60,7 @@ describe('orders', () => {
     const user = userEvent.setup();
     renderConsole('/orders', {
       handlers: [
+        graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),
         graphql.query('Orders', () => HttpResponse.json({ data: { orders: { nodes: [order(1)], pageInfo: pageInfo(false, null) } } })),
         graphql.query('Order', ({ variables }) => HttpResponse.json({ data: { order: variables.id === order(1).id ? order(1) : null } })),
       ],
@@ -72,6 +73,19 @@ describe('orders', () => {
     expect(within(panel).getByRole('link', { name: /cs_test_1/ }).getAttribute('href')).toBe('https://dashboard.stripe.com/test/checkout/sessions/cs_test_1');
     expect(within(panel).getByText('autumn')).toBeTruthy();
     expect(within(panel).getByRole('link', { name: 'Payment log of this order' }).getAttribute('href')).toBe(`/payment-logs?q=${order(1).id}`);
+  });
+
+  it('links to the live dashboard when the server runs with a live key', async () => {
+    renderConsole(`/orders?open=${order(1).id}`, {
+      handlers: [
+        graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'LIVE' } })),
+        graphql.query('Orders', () => HttpResponse.json({ data: { orders: { nodes: [order(1)], pageInfo: pageInfo(false, null) } } })),
+        graphql.query('Order', () => HttpResponse.json({ data: { order: order(1) } })),
+      ],
+    });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    await waitFor(() => expect(within(panel).getByRole('link', { name: /pi_1/ }).getAttribute('href')).toBe('https://dashboard.stripe.com/payments/pi_1'));
+    expect(within(panel).getByRole('link', { name: /cs_test_1/ }).getAttribute('href')).toBe('https://dashboard.stripe.com/checkout/sessions/cs_test_1');
   });
 
   it('says so when a shared URL names an order that does not exist', async () => {

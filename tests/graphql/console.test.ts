@@ -70,7 +70,7 @@ function refusal(response: GraphQLResponse, code: string, field?: string) {
 }
 
 describe('who may read the console lists', () => {
-  const QUERIES = { paymentLogs: LOGS, orders: ORDERS, opsOverview: OVERVIEW };
+  const QUERIES = { paymentLogs: LOGS, orders: ORDERS, opsOverview: OVERVIEW, stripeMode: '{ stripeMode }' };
   it.each(Object.keys(QUERIES).flatMap((field) => (['customer', 'storefront', 'make'] as const).map((caller) => [field, caller] as const)))(
     'refuses %s to a %s with FORBIDDEN',
     async (field, caller) => {
@@ -80,8 +80,14 @@ describe('who may read the console lists', () => {
   it.each(Object.keys(QUERIES))('refuses %s to an anonymous caller with UNAUTHENTICATED', async (field) => {
     refusal(await server.graphql(QUERIES[field as keyof typeof QUERIES], as.anonymous), 'UNAUTHENTICATED');
   });
-  it.each(['support', 'admin'] as const)('answers all three to %s', async (caller) => {
+  it.each(['support', 'admin'] as const)('answers all four to %s', async (caller) => {
     for (const query of Object.values(QUERIES)) ok(await server.graphql(query, as[caller]));
+  });
+});
+
+describe('stripeMode', () => {
+  it('says SANDBOX on a server without a Stripe key, for the console to link test-mode dashboard pages', async () => {
+    expect(ok(await server.graphql('{ stripeMode }', as.support))).toEqual({ stripeMode: 'SANDBOX' });
   });
 });
 

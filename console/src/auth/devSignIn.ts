@@ -1,14 +1,12 @@
 // The sandbox's dev sign-in (server/sandbox/devSignIn.ts). GET answers 200 only in sandbox mode, so it
-// also tells the console whether to offer the role buttons, and which Stripe mode links should use.
+// also tells the console whether to offer the role buttons.
 import { queryOptions } from '@tanstack/react-query';
-import { useQuery } from '@tanstack/react-query';
 
 export const DEV_SIGN_IN_URL = '/_sandbox/dev-sign-in';
 
 export interface DevSignInInfo {
   sandbox: true;
   roles: Array<'support' | 'admin'>;
-  stripeMode: 'test' | 'live';
 }
 
 export interface DevSignInResult {
@@ -37,13 +35,4 @@ export async function devSignIn(role: 'support' | 'admin'): Promise<DevSignInRes
   const response = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role }) });
   if (!response.ok) throw new Error(`Dev sign-in failed: the server answered ${response.status}`);
   return (await response.json()) as DevSignInResult;
-}
-
-/**
- * Which of Stripe's dashboards links go to. Sandbox mode is test mode. Outside the sandbox the server
- * does not tell the console yet, so links assume test mode (TODO: expose the Stripe mode to staff).
- */
-export function useStripeMode(): 'test' | 'live' {
-  const info = useQuery(devSignInInfoQuery);
-  return info.data?.stripeMode ?? 'test';
 }

@@ -116,6 +116,8 @@ export type Query = {
   orders: OrderConnection;
   /** The numbers a support lead checks first, and the alerts of DESIGN.md decision 12 that hold now. Staff only. */
   opsOverview: OpsOverview;
+  /** Which Stripe this server talks to; the console's links to Stripe's dashboard follow it. Staff only. */
+  stripeMode: StripeMode;
 };
 
 
@@ -166,6 +168,14 @@ export type QueryOrdersArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
 };
+
+export type StripeMode =
+  /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
+  | 'SANDBOX'
+  /** Stripe in test mode (an sk_test_ key). */
+  | 'TEST'
+  /** Stripe in live mode (an sk_live_ key). */
+  | 'LIVE';
 
 export type Mutation = {
   __typename?: 'Mutation';
@@ -836,6 +846,7 @@ export type ResolversTypes = ResolversObject<{
   Price: ResolverTypeWrapper<PriceRow>;
   Product: ResolverTypeWrapper<ProductRow>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  StripeMode: StripeMode;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   CheckoutInput: CheckoutInput;
   MetadataEntryInput: MetadataEntryInput;
@@ -976,6 +987,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   paymentLogs?: Resolver<ResolversTypes['PaymentLogConnection'], ParentType, ContextType, RequireFields<QueryPaymentLogsArgs, 'first'>>;
   orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersArgs, 'first'>>;
   opsOverview?: Resolver<ResolversTypes['OpsOverview'], ParentType, ContextType>;
+  stripeMode?: Resolver<ResolversTypes['StripeMode'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{

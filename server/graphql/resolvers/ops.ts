@@ -1,11 +1,12 @@
 import { STAFF_ROLES } from '../../auth/viewer';
 import { opsOverview } from '../../ops/overview.sql';
 import { allow, inheritAccess } from '../access';
-import type { HourlyPaymentsResolvers, Resolvers } from '../generated/resolvers-types';
+import type { HourlyPaymentsResolvers, Resolvers, StripeMode } from '../generated/resolvers-types';
 
 export const opsResolvers: Resolvers = {
   Query: {
     opsOverview: allow(STAFF_ROLES, (_parent, _args, { db }) => opsOverview(db)),
+    stripeMode: allow(STAFF_ROLES, (_parent, _args, { config }) => config.stripe.mode.toUpperCase() as StripeMode),
   },
   OpsOverview: inheritAccess({}),
   HourlyPayments: inheritAccess<HourlyPaymentsResolvers>({

@@ -1,13 +1,12 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { describeError, GraphQLRequestError } from '../../api/graphql';
-import { useStripeMode } from '../../auth/devSignIn';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
 import { Badge, Empty, ErrorState, Fields, LoadMore, Loading } from '../../components/states';
 import { formatDateTime, formatTableTime, humanize, stripeDashboardUrl } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
-import { ORDER_STATUSES, type Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES } from './queries';
+import { ORDER_STATUSES, type Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from './queries';
 
 const FIELDS: FilterField[] = [
   { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },

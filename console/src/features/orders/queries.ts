@@ -1,4 +1,4 @@
-import { queryOptions } from '@tanstack/react-query';
+import { queryOptions, useQuery } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { type Connection, keysetListOptions, PAGE_SIZE } from '../../api/pagination';
 import type { Money } from '../paymentLogs/queries';
@@ -54,3 +54,14 @@ export const orderDetailQuery = (id: string) =>
     queryKey: orderKeys.detail(id),
     queryFn: () => graphqlRequest<{ order: Order | null }>(`query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id }).then((d) => d.order),
   });
+
+export const stripeModeQuery = queryOptions({
+  queryKey: ['stripeMode'],
+  queryFn: () => graphqlRequest<{ stripeMode: 'SANDBOX' | 'TEST' | 'LIVE' }>('query StripeMode { stripeMode }').then((d) => d.stripeMode),
+  staleTime: Infinity,
+});
+
+/** Which of Stripe's dashboards links go to: live for a live key; the sandbox's objects are test-mode shaped. */
+export function useStripeMode(): 'test' | 'live' {
+  return useQuery(stripeModeQuery).data === 'LIVE' ? 'live' : 'test';
+}
