@@ -38,6 +38,13 @@ export interface PaymentLogFilter {
   search?: PaymentSearch | null;
 }
 
+const SELECT_ROWS = `
+  select l.id::text as id, l.event_type, l.status, l.amount::float8 as amount, l.currency, l.order_id, l.customer_id,
+         c.email as customer_email, l.user_id, l.metadata, l.created_at,
+         (extract(epoch from l.created_at) * 1000000)::bigint::text as created_us
+    from payment_logs l
+    left join customers c on c.id = l.customer_id`;
+
 export interface PaymentLogPage {
   rows: PaymentLogRow[];
   hasNextPage: boolean;
@@ -70,15 +77,17 @@ export async function listPaymentLogs(
   }
   // One row more than asked tells whether another page follows.
   const { rows } = await db.query<PaymentLogRow>(
-    `select l.id::text as id, l.event_type, l.status, l.amount::float8 as amount, l.currency, l.order_id, l.customer_id,
-            c.email as customer_email, l.user_id, l.metadata, l.created_at,
-            (extract(epoch from l.created_at) * 1000000)::bigint::text as created_us
-       from payment_logs l
-       left join customers c on c.id = l.customer_id
+    `${SELECT_ROWS}
       ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
       order by l.created_at desc, l.id desc
       limit ${bind(first + 1)}`,
     params,
   );
   return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+}
+
+/** One row by id (a shared link to a row that is not on the first page); null when there is none. */
+export async function findPaymentLog(db: Queryable, id: string): Promise<PaymentLogRow | null> {
+  const { rows } = await db.query<PaymentLogRow>(`${SELECT_ROWS} where l.id = $1::bigint`, [id]);
+  return rows[0] ?? null;
 }

@@ -9,7 +9,7 @@ import { MUTATIONS as MAKE_MUTATIONS } from '../../console/src/features/makeDeli
 import { makeDeliveriesListQuery, makeDeliveryDetailQuery } from '../../console/src/features/makeDeliveries/queries';
 import { orderDetailQuery, ordersListQuery, stripeModeQuery } from '../../console/src/features/orders/queries';
 import { opsOverviewQuery } from '../../console/src/features/overview/queries';
-import { paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
+import { paymentLogDetailQuery, paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
 
 function schema() {
   return buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
@@ -40,6 +40,7 @@ describe('the console\'s GraphQL documents', () => {
     MakeDeliveries: () => (makeDeliveriesListQuery(undefined).queryFn as AnyFn)(ctx),
     MakeDelivery: () => (makeDeliveryDetailQuery('d').queryFn as AnyFn)(ctx),
     OpsOverview: () => (opsOverviewQuery.queryFn as AnyFn)(ctx),
+    PaymentLog: () => (paymentLogDetailQuery('1').queryFn as AnyFn)(ctx),
     StripeMode: () => (stripeModeQuery.queryFn as AnyFn)(ctx),
   };
 

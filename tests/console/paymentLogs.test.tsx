@@ -117,6 +117,33 @@ describe('payment logs', () => {
     expect(within(panel).getByText('buyer2@example.com')).toBeTruthy();
   });
 
+  it('opens a shared link to a row the loaded pages do not hold by reading that row', async () => {
+    const asked: string[] = [];
+    renderConsole('/payment-logs?open=log-7', {
+      handlers: [
+        graphql.query('PaymentLogs', () => HttpResponse.json({ data: { paymentLogs: { nodes: [log(1)], pageInfo: pageInfo(true, 'c1') } } })),
+        graphql.query('PaymentLog', ({ variables }) => {
+          asked.push(variables.id as string);
+          return HttpResponse.json({ data: { paymentLog: log(7, { id: 'log-7' }) } });
+        }),
+      ],
+    });
+    const panel = await screen.findByRole('complementary', { name: 'Payment log row' });
+    expect(await within(panel).findByText('buyer7@example.com')).toBeTruthy();
+    expect(within(panel).getByLabelText('Metadata').textContent).toContain('"pi_7"');
+    expect(asked).toEqual(['log-7']);
+  });
+
+  it('says so when a shared link names a row that does not exist', async () => {
+    renderConsole('/payment-logs?open=404', {
+      handlers: [
+        graphql.query('PaymentLogs', () => HttpResponse.json({ data: { paymentLogs: { nodes: [log(1)], pageInfo: pageInfo(false, null) } } })),
+        graphql.query('PaymentLog', () => HttpResponse.json({ data: { paymentLog: null } })),
+      ],
+    });
+    expect(await screen.findByText('No payment log row has the id 404.')).toBeTruthy();
+  });
+
   it('shows the empty and loading states', async () => {
     renderConsole('/payment-logs?status=refunded', {
       handlers: [graphql.query('PaymentLogs', () => HttpResponse.json({ data: { paymentLogs: { nodes: [], pageInfo: pageInfo(false, null) } } }))],

@@ -64,13 +64,14 @@ const ok = (response: GraphQLResponse) => {
 };
 
 function refusal(response: GraphQLResponse, code: string, field?: string) {
-  expect(response.body.data ?? null).toBeNull();
+  // Nothing answered: no data, or (for a nullable field such as paymentLog) every field null.
+  expect(Object.values(response.body.data ?? {}).filter((value) => value !== null)).toEqual([]);
   expect(response.body.errors?.[0]?.extensions).toMatchObject({ code, ...(field ? { field } : {}) });
   return response.body.errors![0]!.message;
 }
 
 describe('who may read the console lists', () => {
-  const QUERIES = { paymentLogs: LOGS, orders: ORDERS, opsOverview: OVERVIEW, stripeMode: '{ stripeMode }' };
+  const QUERIES = { paymentLogs: LOGS, paymentLog: '{ paymentLog(id: "1") { id } }', orders: ORDERS, opsOverview: OVERVIEW, stripeMode: '{ stripeMode }' };
   it.each(Object.keys(QUERIES).flatMap((field) => (['customer', 'storefront', 'make'] as const).map((caller) => [field, caller] as const)))(
     'refuses %s to a %s with FORBIDDEN',
     async (field, caller) => {
@@ -80,7 +81,7 @@ describe('who may read the console lists', () => {
   it.each(Object.keys(QUERIES))('refuses %s to an anonymous caller with UNAUTHENTICATED', async (field) => {
     refusal(await server.graphql(QUERIES[field as keyof typeof QUERIES], as.anonymous), 'UNAUTHENTICATED');
   });
-  it.each(['support', 'admin'] as const)('answers all four to %s', async (caller) => {
+  it.each(['support', 'admin'] as const)('answers each of them to %s', async (caller) => {
     for (const query of Object.values(QUERIES)) ok(await server.graphql(query, as[caller]));
   });
 });
@@ -88,6 +89,30 @@ describe('who may read the console lists', () => {
 describe('stripeMode', () => {
   it('says SANDBOX on a server without a Stripe key, for the console to link test-mode dashboard pages', async () => {
     expect(ok(await server.graphql('{ stripeMode }', as.support))).toEqual({ stripeMode: 'SANDBOX' });
+  });
+});
+
+describe('paymentLog', () => {
+  const ROW = 'query ($id: ID!) { paymentLog(id: $id) { id eventType status orderId customerEmail metadata createdAt } }';
+
+  it('answers one row by id, as the list shows it, and null for an id with no row', async () => {
+    const { paymentLogs } = ok(await server.graphql(LOGS, { variables: { first: 1, filter: { search: orderIds[4] } }, ...as.support }));
+    const listed = paymentLogs.nodes[0];
+    const { paymentLog } = ok(await server.graphql(ROW, { variables: { id: listed.id }, ...as.support }));
+    expect(paymentLog).toEqual({
+      id: listed.id,
+      eventType: listed.eventType,
+      status: listed.status,
+      orderId: orderIds[4],
+      customerEmail: 'grace@example.com',
+      metadata: listed.metadata,
+      createdAt: listed.createdAt,
+    });
+    expect(ok(await server.graphql(ROW, { variables: { id: '9223372036854775807' }, ...as.support }))).toEqual({ paymentLog: null });
+  });
+
+  it.each(['abc', '-1', '1.5', '', '9223372036854775808', '99999999999999999999'])('refuses the id %j with BAD_USER_INPUT', async (id) => {
+    expect(refusal(await server.graphql(ROW, { variables: { id }, ...as.support }), 'BAD_USER_INPUT', 'id')).toMatch(/payment log row id/);
   });
 });
 

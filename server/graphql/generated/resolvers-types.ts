@@ -107,6 +107,8 @@ export type Query = {
   makeDelivery?: Maybe<MakeDelivery>;
   /** How the Make outbox is keeping up: deliveries by status, the failing ones, the wait of the oldest. Staff only. */
   makeStatus: MakeStatus;
+  /** One payment log row by id (what a shared console link opens); null when there is none. Staff only. */
+  paymentLog?: Maybe<PaymentLog>;
   /**
    * Payment log rows, newest first (by when they were written, then id). Staff only. Keyset pagination:
    * pass pageInfo.endCursor as after for the next page.
@@ -152,6 +154,11 @@ export type QueryMakeDeliveriesArgs = {
 
 
 export type QueryMakeDeliveryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryPaymentLogArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -984,6 +991,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   makeDeliveries?: Resolver<ResolversTypes['MakeDeliveryConnection'], ParentType, ContextType, RequireFields<QueryMakeDeliveriesArgs, 'first'>>;
   makeDelivery?: Resolver<Maybe<ResolversTypes['MakeDelivery']>, ParentType, ContextType, RequireFields<QueryMakeDeliveryArgs, 'id'>>;
   makeStatus?: Resolver<ResolversTypes['MakeStatus'], ParentType, ContextType>;
+  paymentLog?: Resolver<Maybe<ResolversTypes['PaymentLog']>, ParentType, ContextType, RequireFields<QueryPaymentLogArgs, 'id'>>;
   paymentLogs?: Resolver<ResolversTypes['PaymentLogConnection'], ParentType, ContextType, RequireFields<QueryPaymentLogsArgs, 'first'>>;
   orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersArgs, 'first'>>;
   opsOverview?: Resolver<ResolversTypes['OpsOverview'], ParentType, ContextType>;

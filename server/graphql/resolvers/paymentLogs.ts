@@ -1,7 +1,7 @@
 import { STAFF_ROLES } from '../../auth/viewer';
 import { BadUserInputError } from '../../errors';
 import { parseSearch, type PaymentSearch, SEARCH_ACCEPTS } from '../../orders/search';
-import { listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../paymentLogs/paymentLogs.sql';
+import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../paymentLogs/paymentLogs.sql';
 import { allow, inheritAccess } from '../access';
 import type { PaymentLogConnectionResolvers, PaymentLogFilter, PaymentLogResolvers, Resolvers } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
@@ -9,6 +9,12 @@ import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOG_ID = /^\d{1,19}$/;
 const MAX_FILTER_LENGTH = 100;
+const MAX_LOG_ID = 2n ** 63n - 1n; // bigint
+
+function parseLogId(id: string): string {
+  if (!LOG_ID.test(id) || BigInt(id) > MAX_LOG_ID) throw new BadUserInputError('id must be a payment log row id (a positive whole number)', { reason: 'INVALID_PAYMENT_LOG_ID', field: 'id' });
+  return id;
+}
 
 /** The search box's text, or a typed error saying what it accepts. */
 export function parseSearchArgument(search: string | null | undefined, field: string): PaymentSearch | null {
@@ -52,6 +58,7 @@ export const paymentLogResolvers: Resolvers = {
       const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, LOG_ID, 'paymentLogs');
       return listPaymentLogs(db, { filter, first, after });
     }),
+    paymentLog: allow(STAFF_ROLES, (_parent, { id }, { db }) => findPaymentLog(db, parseLogId(id))),
   },
   PaymentLogConnection: inheritAccess<PaymentLogConnectionResolvers>({
     nodes: (page) => page.rows,

@@ -1,4 +1,4 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { describeError, GraphQLRequestError } from '../../api/graphql';
 import { DetailPanel } from '../../components/DetailPanel';
@@ -6,7 +6,7 @@ import { FilterBar, type FilterField } from '../../components/FilterBar';
 import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading } from '../../components/states';
 import { breakAtDots, formatDateTime, formatTableTime } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
-import { dayRange, type PaymentLog, type PaymentLogFilter, paymentLogsListQuery } from './queries';
+import { dayRange, type PaymentLog, paymentLogDetailQuery, type PaymentLogFilter, paymentLogsListQuery } from './queries';
 
 const FIELDS: FilterField[] = [
   { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },
@@ -86,17 +86,19 @@ export function PaymentLogsPage() {
       </section>
       {open && (
         <DetailPanel title="Payment log row">
-          {openRow ? (
-            <PaymentLogDetail row={openRow} />
-          ) : list.isPending ? (
-            <Loading what="the row" />
-          ) : (
-            <Empty>This row is not among the rows loaded. Load more, or search for its order or payment.</Empty>
-          )}
+          {openRow ? <PaymentLogDetail row={openRow} /> : list.isPending ? <Loading what="the row" /> : <PaymentLogById key={open} id={open} />}
         </DetailPanel>
       )}
     </div>
   );
+}
+
+/** A shared link's row that the loaded pages do not hold (older, or outside the filters): read on its own. */
+function PaymentLogById({ id }: { id: string }) {
+  const detail = useQuery(paymentLogDetailQuery(id));
+  if (detail.isPending) return <Loading what="the row" />;
+  if (detail.isError) return <ErrorState error={detail.error} what="the row" onRetry={() => void detail.refetch()} />;
+  return detail.data ? <PaymentLogDetail row={detail.data} /> : <Empty>No payment log row has the id {id}.</Empty>;
 }
 
 function PaymentLogDetail({ row }: { row: PaymentLog }) {

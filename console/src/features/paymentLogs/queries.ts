@@ -1,3 +1,4 @@
+import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { type Connection, keysetListOptions, PAGE_SIZE } from '../../api/pagination';
 
@@ -30,17 +31,27 @@ export interface PaymentLog {
   createdAt: string;
 }
 
+const FIELDS = 'id eventType status amount { amount currency formatted } orderId customerId customerEmail metadata createdAt';
+
 export const paymentLogKeys = {
   all: ['paymentLogs'] as const,
   list: (filter: PaymentLogFilter | undefined) => ['paymentLogs', 'list', filter ?? {}] as const,
+  detail: (id: string) => ['paymentLogs', 'detail', id] as const,
 };
+
+/** A row a shared link opens that is not among the loaded pages. */
+export const paymentLogDetailQuery = (id: string) =>
+  queryOptions({
+    queryKey: paymentLogKeys.detail(id),
+    queryFn: () => graphqlRequest<{ paymentLog: PaymentLog | null }>(`query PaymentLog($id: ID!) { paymentLog(id: $id) { ${FIELDS} } }`, { id }).then((d) => d.paymentLog),
+  });
 
 export const paymentLogsListQuery = (filter: PaymentLogFilter | undefined) =>
   keysetListOptions(paymentLogKeys.list(filter), (after) =>
     graphqlRequest<{ paymentLogs: Connection<PaymentLog> }>(
       `query PaymentLogs($filter: PaymentLogFilter, $first: Int, $after: String) {
         paymentLogs(filter: $filter, first: $first, after: $after) {
-          nodes { id eventType status amount { amount currency formatted } orderId customerId customerEmail metadata createdAt }
+          nodes { ${FIELDS} }
           pageInfo { hasNextPage endCursor }
         }
       }`,
