@@ -1,3 +1,4 @@
+import type { UseInfiniteQueryResult, UseQueryResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { describeError } from '../api/graphql';
 
@@ -28,19 +29,34 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="state state-empty">{children}</p>;
 }
 
-export function LoadMore({ hasNextPage, isFetching, onClick, shown }: { hasNextPage: boolean; isFetching: boolean; onClick: () => void; shown: number }) {
+/** The foot of a keyset list: how many rows are shown, "Load more" (the next page after the last cursor), and a failure to load it. */
+export function LoadMore({ list, shown }: { list: UseInfiniteQueryResult; shown: number }) {
   return (
-    <div className="load-more">
-      <span className="muted">{shown} shown</span>
-      {hasNextPage ? (
-        <button type="button" onClick={onClick} disabled={isFetching}>
-          {isFetching ? 'Loading more…' : 'Load more'}
-        </button>
-      ) : (
-        <span className="muted">End of the list</span>
-      )}
-    </div>
+    <>
+      <div className="load-more">
+        <span className="muted">{shown} shown</span>
+        {list.hasNextPage ? (
+          <button type="button" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+            {list.isFetchingNextPage ? 'Loading more…' : 'Load more'}
+          </button>
+        ) : (
+          <span className="muted">End of the list</span>
+        )}
+      </div>
+      {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+    </>
   );
+}
+
+/**
+ * One object read by id: loading, error (with a retry), not found, or the object. A failed refresh
+ * of an object already shown keeps it on screen under the error.
+ */
+export function QueryContent<T>({ query, what, notFound, children }: { query: UseQueryResult<T | null>; what: string; notFound: string; children: (data: T) => ReactNode }) {
+  if (query.isPending) return <Loading what={what} />;
+  const error = query.isError && <ErrorState error={query.error} what={what} onRetry={() => void query.refetch()} />;
+  if (query.data) return <>{error}{children(query.data)}</>;
+  return error || <Empty>{notFound}</Empty>;
 }
 
 const TONES: Record<string, string> = {

@@ -4,7 +4,7 @@ import { describeError } from '../../api/graphql';
 import { ActionButton } from '../../components/ActionButton';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading } from '../../components/states';
+import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
 import { formatDateTime, formatTableTime, humanize } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { makeActionErrorInWords, useMakeDeliveryAction } from './mutations';
@@ -75,8 +75,7 @@ export function MakeDeliveriesPage() {
               </tbody>
             </table>
             </div>
-            <LoadMore hasNextPage={list.hasNextPage} isFetching={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()} shown={rows.length} />
-            {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+            <LoadMore list={list} shown={rows.length} />
           </>
         )}
       </section>
@@ -89,10 +88,9 @@ function MakeDeliveryDetailPanel({ id }: { id: string }) {
   const detail = useQuery(makeDeliveryDetailQuery(id));
   return (
     <DetailPanel title="Make delivery">
-      {detail.isPending && <Loading what="the delivery" />}
-      {detail.isError && <ErrorState error={detail.error} what="the delivery" onRetry={() => void detail.refetch()} />}
-      {detail.isSuccess && !detail.data && <Empty>No delivery has the id {id}.</Empty>}
-      {detail.data && <MakeDeliveryDetailView delivery={detail.data} />}
+      <QueryContent query={detail} what="the delivery" notFound={`No delivery has the id ${id}.`}>
+        {(delivery) => <MakeDeliveryDetailView delivery={delivery} />}
+      </QueryContent>
     </DetailPanel>
   );
 }

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { describeError, GraphQLRequestError } from '../../api/graphql';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, LoadMore, Loading } from '../../components/states';
+import { Badge, Empty, ErrorState, Fields, LoadMore, Loading, QueryContent } from '../../components/states';
 import { formatDateTime, formatTableTime, humanize, stripeDashboardUrl } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { ORDER_STATUSES, type Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from './queries';
@@ -84,8 +84,7 @@ export function OrdersPage() {
               </tbody>
             </table>
             </div>
-            <LoadMore hasNextPage={list.hasNextPage} isFetching={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()} shown={rows.length} />
-            {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+            <LoadMore list={list} shown={rows.length} />
           </>
         )}
       </section>
@@ -98,10 +97,9 @@ function OrderDetailPanel({ id }: { id: string }) {
   const detail = useQuery(orderDetailQuery(id));
   return (
     <DetailPanel title="Order">
-      {detail.isPending && <Loading what="the order" />}
-      {detail.isError && <ErrorState error={detail.error} what="the order" onRetry={() => void detail.refetch()} />}
-      {detail.isSuccess && !detail.data && <Empty>No order has the id {id}.</Empty>}
-      {detail.data && <OrderDetail order={detail.data} />}
+      <QueryContent query={detail} what="the order" notFound={`No order has the id ${id}.`}>
+        {(order) => <OrderDetail order={order} />}
+      </QueryContent>
     </DetailPanel>
   );
 }

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { describeError, GraphQLRequestError } from '../../api/graphql';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading } from '../../components/states';
+import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
 import { breakAtDots, formatDateTime, formatTableTime } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { dayRange, type PaymentLog, paymentLogDetailQuery, type PaymentLogFilter, paymentLogsListQuery } from './queries';
@@ -79,8 +79,7 @@ export function PaymentLogsPage() {
               </tbody>
             </table>
             </div>
-            <LoadMore hasNextPage={list.hasNextPage} isFetching={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()} shown={rows.length} />
-            {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+            <LoadMore list={list} shown={rows.length} />
           </>
         )}
       </section>
@@ -96,9 +95,11 @@ export function PaymentLogsPage() {
 /** A shared link's row that the loaded pages do not hold (older, or outside the filters): read on its own. */
 function PaymentLogById({ id }: { id: string }) {
   const detail = useQuery(paymentLogDetailQuery(id));
-  if (detail.isPending) return <Loading what="the row" />;
-  if (detail.isError) return <ErrorState error={detail.error} what="the row" onRetry={() => void detail.refetch()} />;
-  return detail.data ? <PaymentLogDetail row={detail.data} /> : <Empty>No payment log row has the id {id}.</Empty>;
+  return (
+    <QueryContent query={detail} what="the row" notFound={`No payment log row has the id ${id}.`}>
+      {(row) => <PaymentLogDetail row={row} />}
+    </QueryContent>
+  );
 }
 
 function PaymentLogDetail({ row }: { row: PaymentLog }) {

@@ -5,11 +5,11 @@ import { useIsAdmin } from '../../auth/viewer';
 import { ActionButton } from '../../components/ActionButton';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading } from '../../components/states';
+import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
 import { breakAtDots, formatDateTime, formatTableTime, humanize } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { replayErrorInWords, useReplayWebhookEvent } from './mutations';
-import { WEBHOOK_EVENT_STATUSES, type WebhookEventFilter, webhookEventDetailQuery, webhookEventsListQuery } from './queries';
+import { WEBHOOK_EVENT_STATUSES, type WebhookEventDetail, type WebhookEventFilter, webhookEventDetailQuery, webhookEventsListQuery } from './queries';
 
 const FIELDS: FilterField[] = [
   { name: 'status', label: 'Status', kind: 'select', options: WEBHOOK_EVENT_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
@@ -71,8 +71,7 @@ export function WebhookEventsPage() {
               </tbody>
             </table>
             </div>
-            <LoadMore hasNextPage={list.hasNextPage} isFetching={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()} shown={rows.length} />
-            {list.isFetchNextPageError && <p role="alert">Could not load more: {describeError(list.error)}</p>}
+            <LoadMore list={list} shown={rows.length} />
           </>
         )}
       </section>
@@ -83,53 +82,55 @@ export function WebhookEventsPage() {
 
 function WebhookEventDetailPanel({ id }: { id: string }) {
   const detail = useQuery(webhookEventDetailQuery(id));
+  return (
+    <DetailPanel title={`Event ${id}`}>
+      <QueryContent query={detail} what="the event" notFound={`No stored event has the id ${id}.`}>
+        {(event) => <WebhookEventView event={event} />}
+      </QueryContent>
+    </DetailPanel>
+  );
+}
+
+function WebhookEventView({ event }: { event: WebhookEventDetail }) {
   const isAdmin = useIsAdmin();
   const replay = useReplayWebhookEvent();
-  const event = detail.data;
   const replayError = replay.isError ? describeError(replay.error) : replayErrorInWords(replay.data?.error ?? null);
 
   return (
-    <DetailPanel title={`Event ${id}`}>
-      {detail.isPending && <Loading what="the event" />}
-      {detail.isError && <ErrorState error={detail.error} what="the event" onRetry={() => void detail.refetch()} />}
-      {detail.isSuccess && !event && <Empty>No stored event has the id {id}.</Empty>}
-      {event && (
-        <>
-          <Fields
-            rows={[
-              ['Status', <Badge key="s" value={event.status} />],
-              ['Type', <span key="t" className="mono">{event.type}</span>],
-              ['Object', event.objectId ? <span className="mono">{`${event.objectType ?? 'object'} ${event.objectId}`}</span> : '—'],
-              ['Created (Stripe)', formatDateTime(event.created)],
-              ['Received', formatDateTime(event.receivedAt)],
-              ['Applied', formatDateTime(event.appliedAt)],
-              ['Failed', formatDateTime(event.failedAt)],
-              ['Attempts', String(event.attempts)],
-              ['Next attempt', formatDateTime(event.nextAttemptAt)],
-              ['Outcome', event.outcome ?? '—'],
-              ['Ignored because', event.ignoredReason ?? '—'],
-              ['Last error', event.lastError ? <span className="error-text">{event.lastError}</span> : '—'],
-              ['Mode', event.livemode ? 'live' : 'test'],
-              ['API version', event.apiVersion ?? '—'],
-            ]}
-          />
-          {isAdmin && (
-            <ActionButton
-              label="Replay event"
-              pendingLabel="Replaying…"
-              confirmTitle="Replay this event?"
-              confirmBody={`The applier applies ${event.id} (${event.type}) again now. An event that was applied changes nothing; one that failed or was ignored is tried again.`}
-              confirmLabel="Replay"
-              pending={replay.isPending}
-              error={replayError}
-              success={replay.data?.event ? `Replayed: the event is now ${replay.data.event.status.toLowerCase()}.` : null}
-              onConfirm={(idempotencyKey) => replay.mutate({ id: event.id, idempotencyKey })}
-            />
-          )}
-          <h3>Payload</h3>
-          <JsonBlock json={event.payload} label="Raw payload" />
-        </>
+    <>
+      <Fields
+        rows={[
+          ['Status', <Badge key="s" value={event.status} />],
+          ['Type', <span key="t" className="mono">{event.type}</span>],
+          ['Object', event.objectId ? <span className="mono">{`${event.objectType ?? 'object'} ${event.objectId}`}</span> : '—'],
+          ['Created (Stripe)', formatDateTime(event.created)],
+          ['Received', formatDateTime(event.receivedAt)],
+          ['Applied', formatDateTime(event.appliedAt)],
+          ['Failed', formatDateTime(event.failedAt)],
+          ['Attempts', String(event.attempts)],
+          ['Next attempt', formatDateTime(event.nextAttemptAt)],
+          ['Outcome', event.outcome ?? '—'],
+          ['Ignored because', event.ignoredReason ?? '—'],
+          ['Last error', event.lastError ? <span className="error-text">{event.lastError}</span> : '—'],
+          ['Mode', event.livemode ? 'live' : 'test'],
+          ['API version', event.apiVersion ?? '—'],
+        ]}
+      />
+      {isAdmin && (
+        <ActionButton
+          label="Replay event"
+          pendingLabel="Replaying…"
+          confirmTitle="Replay this event?"
+          confirmBody={`The applier applies ${event.id} (${event.type}) again now. An event that was applied changes nothing; one that failed or was ignored is tried again.`}
+          confirmLabel="Replay"
+          pending={replay.isPending}
+          error={replayError}
+          success={replay.data?.event ? `Replayed: the event is now ${replay.data.event.status.toLowerCase()}.` : null}
+          onConfirm={(idempotencyKey) => replay.mutate({ id: event.id, idempotencyKey })}
+        />
       )}
-    </DetailPanel>
+      <h3>Payload</h3>
+      <JsonBlock json={event.payload} label="Raw payload" />
+    </>
   );
 }
