@@ -252,6 +252,26 @@ describe('the server-only tables and functions (checkout, webhook events)', () =
   });
 });
 
+describe('every migration, as a whole', () => {
+  // Catches a new table or function a migration forgot to close, not only those listed above.
+  it('enables row-level security on every table', async () => {
+    const { rows } = await db.query<{ relname: string }>(
+      `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relrowsecurity order by 1`,
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it("lets Supabase's API roles execute no function but a pure helper that reads no table", async () => {
+    const { rows } = await db.query<{ fn: string }>(
+      `select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and (has_function_privilege('anon', p.oid, 'execute') or has_function_privilege('authenticated', p.oid, 'execute'))
+        order by 1`,
+    );
+    expect(rows.map((row) => row.fn)).toEqual(['order_status_rank(text)']);
+  });
+});
+
 describe("the server's own connection (the tables' owner)", () => {
   it('sees every order, log row, customer and product, RLS not applying to it', async () => {
     const orders = await db.query<{ id: string }>('select id from orders');
