@@ -1,6 +1,6 @@
 import type { UseInfiniteQueryResult, UseQueryResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
-import { describeError } from '../api/graphql';
+import { describeError, GraphQLRequestError } from '../api/graphql';
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -27,6 +27,26 @@ export function ErrorState({ error, what, onRetry }: { error: unknown; what: str
 
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="state state-empty">{children}</p>;
+}
+
+/**
+ * A list's first page: loading, a failure (with a retry), or nothing there. A search the server
+ * cannot read (BAD_USER_INPUT) is a mistake in the box, not a failure of the page: it says what the
+ * box accepts, without "Try again".
+ */
+export function ListStates({ list, shown, what, empty, searching = false }: { list: UseInfiniteQueryResult; shown: number; what: string; empty: string; searching?: boolean }) {
+  if (list.isPending) return <Loading what={what} />;
+  if (list.isError) {
+    if (searching && list.error instanceof GraphQLRequestError && list.error.code === 'BAD_USER_INPUT') {
+      return (
+        <p role="alert" className="state state-error">
+          {describeError(list.error)}
+        </p>
+      );
+    }
+    return <ErrorState error={list.error} what={what} onRetry={() => void list.refetch()} />;
+  }
+  return shown === 0 ? <Empty>{empty}</Empty> : null;
 }
 
 /** The foot of a keyset list: how many rows are shown, "Load more" (the next page after the last cursor), and a failure to load it. */

@@ -4,7 +4,7 @@ import { describeError } from '../../api/graphql';
 import { ActionButton } from '../../components/ActionButton';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
+import { Badge, Empty, Fields, JsonBlock, ListStates, LoadMore, QueryContent } from '../../components/states';
 import { formatDateTime, formatTableTime, humanize } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { makeActionErrorInWords, useMakeDeliveryAction } from './mutations';
@@ -34,9 +34,7 @@ export function MakeDeliveriesPage() {
         <h1 id="make-heading">Make deliveries</h1>
         <p className="muted">What the outbox sent (or is sending) to Make.com scenarios, newest first.</p>
         <FilterBar fields={FIELDS} values={values} onApply={(next) => update({ ...next, open: null })} />
-        {list.isPending && <Loading what="Make deliveries" />}
-        {list.isError && <ErrorState error={list.error} what="Make deliveries" onRetry={() => void list.refetch()} />}
-        {list.isSuccess && rows.length === 0 && <Empty>{filter ? 'No deliveries match these filters.' : 'Nothing has been sent to Make yet.'}</Empty>}
+        <ListStates list={list} shown={rows.length} what="Make deliveries" empty={filter ? 'No deliveries match these filters.' : 'Nothing has been sent to Make yet.'} />
         {rows.length > 0 && (
           <>
             <div className="table-wrap">

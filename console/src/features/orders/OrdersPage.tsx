@@ -1,9 +1,8 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { describeError, GraphQLRequestError } from '../../api/graphql';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, LoadMore, Loading, QueryContent } from '../../components/states';
+import { Badge, Fields, ListStates, LoadMore, QueryContent } from '../../components/states';
 import { formatDateTime, formatTableTime, humanize, stripeDashboardUrl } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { ORDER_STATUSES, type Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from './queries';
@@ -30,7 +29,6 @@ export function OrdersPage() {
   const filter = compact({ status: values.status, syncState: values.syncState, search: values.q }) as OrderFilter | undefined;
   const list = useInfiniteQuery(ordersListQuery(filter));
   const rows = list.data?.pages.flatMap((page) => page.nodes) ?? [];
-  const badSearch = Boolean(filter?.search) && list.error instanceof GraphQLRequestError && list.error.code === 'BAD_USER_INPUT';
 
   return (
     <div className={open ? 'with-detail' : undefined}>
@@ -38,14 +36,7 @@ export function OrdersPage() {
         <h1 id="orders-heading">Orders</h1>
         <p className="muted">Newest first, with how far our record agrees with Stripe (sync state).</p>
         <FilterBar fields={FIELDS} values={values} onApply={(next) => update({ ...next, open: null })} />
-        {list.isPending && <Loading what="orders" />}
-        {list.isError && badSearch && (
-          <p role="alert" className="state state-error">
-            {describeError(list.error)}
-          </p>
-        )}
-        {list.isError && !badSearch && <ErrorState error={list.error} what="orders" onRetry={() => void list.refetch()} />}
-        {list.isSuccess && rows.length === 0 && <Empty>{filter ? 'No orders match these filters.' : 'No orders yet.'}</Empty>}
+        <ListStates list={list} shown={rows.length} what="orders" searching={Boolean(filter?.search)} empty={filter ? 'No orders match these filters.' : 'No orders yet.'} />
         {rows.length > 0 && (
           <>
             <div className="table-wrap">

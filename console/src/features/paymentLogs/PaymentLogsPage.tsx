@@ -1,9 +1,8 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { describeError, GraphQLRequestError } from '../../api/graphql';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
+import { Badge, Fields, JsonBlock, ListStates, LoadMore, Loading, QueryContent } from '../../components/states';
 import { breakAtDots, formatDateTime, formatTableTime } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { dayRange, type PaymentLog, paymentLogDetailQuery, type PaymentLogFilter, paymentLogsListQuery } from './queries';
@@ -30,8 +29,6 @@ export function PaymentLogsPage() {
   const list = useInfiniteQuery(paymentLogsListQuery(filter));
   const rows = list.data?.pages.flatMap((page) => page.nodes) ?? [];
   const openRow = open ? rows.find((row) => row.id === open) : undefined;
-  // A search the server cannot read (BAD_USER_INPUT) is a mistake in the box, not a failure of the page.
-  const badSearch = Boolean(filter?.search) && list.error instanceof GraphQLRequestError && list.error.code === 'BAD_USER_INPUT';
 
   return (
     <div className={open ? 'with-detail' : undefined}>
@@ -39,14 +36,7 @@ export function PaymentLogsPage() {
         <h1 id="payment-logs-heading">Payment logs</h1>
         <p className="muted">Every change to a payment or order, newest first.</p>
         <FilterBar fields={FIELDS} values={values} onApply={(next) => update({ ...next, open: null })} />
-        {list.isPending && <Loading what="payment logs" />}
-        {list.isError && badSearch && (
-          <p role="alert" className="state state-error">
-            {describeError(list.error)}
-          </p>
-        )}
-        {list.isError && !badSearch && <ErrorState error={list.error} what="payment logs" onRetry={() => void list.refetch()} />}
-        {list.isSuccess && rows.length === 0 && <Empty>{filter ? 'No payment log rows match these filters.' : 'No payment log rows yet.'}</Empty>}
+        <ListStates list={list} shown={rows.length} what="payment logs" searching={Boolean(filter?.search)} empty={filter ? 'No payment log rows match these filters.' : 'No payment log rows yet.'} />
         {rows.length > 0 && (
           <>
             <div className="table-wrap">

@@ -5,7 +5,7 @@ import { useIsAdmin } from '../../auth/viewer';
 import { ActionButton } from '../../components/ActionButton';
 import { DetailPanel } from '../../components/DetailPanel';
 import { FilterBar, type FilterField } from '../../components/FilterBar';
-import { Badge, Empty, ErrorState, Fields, JsonBlock, LoadMore, Loading, QueryContent } from '../../components/states';
+import { Badge, Fields, JsonBlock, ListStates, LoadMore, QueryContent } from '../../components/states';
 import { breakAtDots, formatDateTime, formatTableTime, humanize } from '../../lib/format';
 import { compact, openHref, useUrlState } from '../../lib/urlState';
 import { replayErrorInWords, useReplayWebhookEvent } from './mutations';
@@ -30,9 +30,7 @@ export function WebhookEventsPage() {
         <h1 id="webhook-events-heading">Webhook events</h1>
         <p className="muted">Stripe events as our endpoint stored them, newest first, and what the applier made of each.</p>
         <FilterBar fields={FIELDS} values={values} onApply={(next) => update({ ...next, open: null })} />
-        {list.isPending && <Loading what="webhook events" />}
-        {list.isError && <ErrorState error={list.error} what="webhook events" onRetry={() => void list.refetch()} />}
-        {list.isSuccess && rows.length === 0 && <Empty>{filter ? 'No webhook events match these filters.' : 'No webhook events have been received yet.'}</Empty>}
+        <ListStates list={list} shown={rows.length} what="webhook events" empty={filter ? 'No webhook events match these filters.' : 'No webhook events have been received yet.'} />
         {rows.length > 0 && (
           <>
             <div className="table-wrap">
