@@ -39,17 +39,17 @@ export function mountDevSignIn(app: Hono<AppEnv>, options: DevSignInOptions): vo
       return c.json({ error: 'bad_request', message: 'role must be "support" or "admin"' }, 400);
     }
     const user = USERS[role];
-    const ttl = options.ttlSeconds ?? DEV_TOKEN_TTL_SECONDS;
-    const expiresAt = new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString();
+    // Whole seconds since the epoch: the token's exp claim, and the expiresAt the console is told.
+    const exp = Math.floor(Date.now() / 1000) + (options.ttlSeconds ?? DEV_TOKEN_TTL_SECONDS);
     const token = await signStaffToken(options.jwtSecret, {
       userId: user.id,
       email: user.email,
       staffRole: role,
       audience: options.audience,
       issuer: options.issuer,
-      expiresIn: Math.floor(Date.parse(expiresAt) / 1000),
+      expiresIn: exp,
     });
     c.header('Cache-Control', 'no-store');
-    return c.json({ token, role, email: user.email, expiresAt });
+    return c.json({ token, role, email: user.email, expiresAt: new Date(exp * 1000).toISOString() });
   });
 }

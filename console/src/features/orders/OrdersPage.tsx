@@ -14,7 +14,7 @@ const FIELDS: FilterField[] = [
 ];
 const KEYS = ['q', 'status', 'syncState'] as const;
 
-export function StripeLink({ id }: { id: string | null | undefined }) {
+function StripeLink({ id }: { id: string | null | undefined }) {
   const mode = useStripeMode();
   if (!id) return <span className="muted">—</span>;
   return (
