@@ -2,7 +2,7 @@
 // `extensions.code` (server/graphql/errors.ts); anything that is not an AppError is INTERNAL and its
 // details stay in the logs.
 
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'CONFLICT' | 'NOT_FOUND' | 'INTERNAL';
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'CONFLICT' | 'NOT_FOUND' | 'INTERNAL' | 'SERVICE_UNAVAILABLE';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -11,6 +11,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   NOT_FOUND: 404,
   INTERNAL: 500,
+  // The database (or another part we depend on) is away for now: the same request may succeed later.
+  SERVICE_UNAVAILABLE: 503,
 };
 
 export class AppError extends Error {

@@ -1,7 +1,10 @@
 // The Db port behaves the same on both adapters (PGlite and node-postgres): bound parameters,
 // transactions, the shapes of the values it returns, and the schema's constraints.
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db';
+import { DatabaseUnavailableError } from '../../server/db/errors';
+import { openPostgres } from '../../server/db/postgres';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 let testDb: TestDb;
@@ -202,5 +205,80 @@ describe('schema constraints', () => {
     );
     await expect(attempt).rejects.toMatchObject({ code: '23514' });
     expect(await count("select id from payments where stripe_payment_intent_id = 'pi_adapter'")).toBe(0);
+  });
+});
+
+/** A local port nothing listens on: connecting to it is refused at once, as to a stopped PostgreSQL. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('a database that cannot be reached (node-postgres adapter)', () => {
+  it('fails queries and transactions with DatabaseUnavailableError (SERVICE_UNAVAILABLE, 503), not the driver error', async () => {
+    const away = openPostgres(`postgres://postgres@127.0.0.1:${await closedPort()}/postgres`, { max: 1 });
+    try {
+      for (const attempt of [away.query('select 1'), away.exec('select 1'), away.transaction((tx) => tx.query('select 1'))]) {
+        const error = await attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(DatabaseUnavailableError);
+        expect(error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503, message: 'The database is unavailable at the moment: try again shortly' });
+        // The driver's error (it names the host and port) stays in the cause, for the logs.
+        expect((error as Error).message).not.toContain('127.0.0.1');
+        expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+      }
+    } finally {
+      await away.close();
+    }
+  });
+});
+
+// PGlite runs inside the process: it has no connection to lose.
+describe.skipIf(TEST_ENGINE !== 'postgres')('a connection lost under the adapter (PostgreSQL)', () => {
+  const pidOf = async (tx: { query: Db['query'] }) => (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  // The second argument waits until the backend has exited: its goodbye (57P01) is then on the socket.
+  const terminate = (pid: number) => db.query('select pg_terminate_backend($1, 5000)', [pid]);
+
+  it('keeps the process up when the connection of a transaction in progress is terminated, fails that transaction, and serves the next on a new connection', async () => {
+    // One connection only: were the broken client pooled again, the next transaction would get it.
+    const own = openPostgres(testDb.url!, { max: 1, applicationName: 'adapter-terminated' });
+    try {
+      let terminated: number | undefined;
+      const attempt = own.transaction(async (tx) => {
+        await tx.query("insert into customers (email) values ('terminated-tx@example.com')");
+        terminated = await pidOf(tx);
+        await terminate(terminated);
+        // A round trip on another connection: by its end the checked-out client has read its socket's
+        // end and emitted 'error', between two statements, with no query of its own to fail.
+        await db.query('select 1');
+        await tx.query('select 1');
+      });
+
+      await expect(attempt).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect(await count("select id from customers where email = 'terminated-tx@example.com'")).toBe(0);
+      const next = await own.transaction(async (tx) => pidOf(tx));
+      expect(next).not.toBe(terminated);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('replaces an idle pooled connection that was terminated, and the next query succeeds', async () => {
+    const own = openPostgres(testDb.url!, { max: 1, applicationName: 'adapter-idle-terminated' });
+    try {
+      const before = await pidOf(own);
+      await terminate(before);
+      await db.query('select 1');
+      // The pool dropped the idle client when it emitted; if it had not, this query would be refused.
+      const after = await pidOf(own);
+      expect(after).not.toBe(before);
+    } finally {
+      await own.close();
+    }
   });
 });
