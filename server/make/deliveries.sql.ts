@@ -1,6 +1,7 @@
 // Make deliveries in the database: syncing the routes, the worker's claim and record, staff resends,
 // and what staff read (the list with keyset pagination, one delivery with its attempts, the status
-// figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql.
+// figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql (and the lease
+// extension in 20261207000200_make_lease_extend.sql).
 import type { Queryable, SqlParam } from '../db/db';
 import type { MakeKind } from './kinds';
 
@@ -29,6 +30,25 @@ export async function claimDeliveries(db: Queryable, limit: number, leaseMs: num
   const { rows } = await db.query<ClaimedDelivery>('select * from make_deliveries_claim($1, $2)', [limit, leaseMs]);
   return rows;
 }
+
+/** An attempt a worker holds: the claim's token is the attempt number it took. */
+export interface HeldAttempt {
+  id: string;
+  attempt: number;
+}
+
+/**
+ * Extends the lease of attempts still in flight to `leaseMs` from now (never shortens one). Only an
+ * attempt that still holds its row is extended; returns those that were, as `id:attempt` (the others'
+ * leases were lost).
+ */
+export async function extendLeases(db: Queryable, held: HeldAttempt[], leaseMs: number): Promise<Set<string>> {
+  if (held.length === 0) return new Set();
+  const { rows } = await db.query<HeldAttempt>('select id, attempt from make_deliveries_extend($1::jsonb, $2)', [JSON.stringify(held), leaseMs]);
+  return new Set(rows.map((row) => heldKey(row)));
+}
+
+export const heldKey = (held: HeldAttempt): string => `${held.id}:${held.attempt}`;
 
 export interface AttemptRecord {
   id: string;

@@ -3,16 +3,28 @@
 // posts them. It is woken by NOTIFY (PostgreSQL LISTEN, or PGlite's), after start, and by a timer
 // (the safety net: a lost notification, a retry that became due, a lease that ended).
 //
-// One pass: claim due rows with FOR UPDATE SKIP LOCKED in one statement (committed at once, so no
-// transaction is held open across HTTP), post each with a timeout, then record the attempt. The claim
-// leases the row: a worker that dies between claim and record leaves it to be claimed again when the
-// lease ends, and the same delivery id goes out again (Make scenarios drop repeats by it). A worker
-// that records after its lease ended is refused by the SQL, so it never overwrites a newer attempt.
-// Any number of processes may run this at once.
+// Claims use FOR UPDATE SKIP LOCKED in one statement (committed at once, so no transaction is held
+// open across HTTP). Up to `concurrency` POSTs are in flight per worker, and a slot that frees is
+// filled by a new claim at once: a slow Make answer holds up its own slot, never a whole batch
+// (issue 14, defect 7). The claim leases the row; while a POST is in flight its lease is extended
+// (20261207000200_make_lease_extend.sql), so however long Make takes within MAKE_TIMEOUT_MS, no
+// other worker claims and posts the delivery again. A worker that dies stops extending: the rows it
+// held become due when their lease ends, and the same delivery id goes out again (Make scenarios drop
+// repeats by it). A worker that records after losing its lease is refused by the SQL, so it never
+// overwrites a newer attempt. Any number of processes may run this at once.
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { Logger } from '../observability/logger';
-import { type AttemptRecord, type ClaimedDelivery, claimDeliveries, recordAttempt, type RecordedOutcome } from './deliveries.sql';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  claimDeliveries,
+  extendLeases,
+  type HeldAttempt,
+  heldKey,
+  recordAttempt,
+  type RecordedOutcome,
+} from './deliveries.sql';
 import { type BackoffOptions, classifyStatus, DEFAULT_BACKOFF, parseRetryAfter, retryDelay } from './retryPolicy';
 import { signMakeBody, SIGNATURE_HEADER } from './signature';
 
@@ -21,48 +33,88 @@ export const MAKE_NOTIFY_CHANNEL = 'make_outbox';
 /** What is kept of Make's answer: enough to read an error, never a large page. */
 const RESPONSE_LIMIT = 2048;
 
+/**
+ * How long a claim holds a row before it is extended. Short, because it is also how long the
+ * deliveries of a worker that died wait before another worker takes them; a live worker extends it.
+ */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** POSTs in flight per worker unless configured: PGlite runs every query on this thread, so fewer. */
+export const defaultMakeConcurrency = (engine: Db['engine']): number => (engine === 'pglite' ? 5 : 20);
+
 export interface MakeOutbox {
   /** Wakes the worker: deliveries may be due. Returns at once. */
   wake(): void;
-  /** Posts due deliveries until none is due; resolves with how many attempts were made. */
+  /**
+   * Posts due deliveries until none is due and none is in flight; resolves with how many attempts
+   * were made since the worker was last idle. A call while it is busy joins the running drain (which
+   * claims once more, for what the caller may just have enqueued).
+   */
   drain(): Promise<number>;
-  /** Stops waking and waits for the attempts in flight. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming and waits for the attempts in flight to be recorded. With `deadlineMs`, POSTs still
+   * running after it are aborted and recorded as retries, so shutdown ends within its timeout.
+   */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
 }
 
 export interface MakeOutboxDeps {
   db: Db;
-  config: Pick<Config['make'], 'signingSecret' | 'apiKey' | 'timeoutMs' | 'retryHorizonMs'>;
+  config: Pick<Config['make'], 'signingSecret' | 'apiKey' | 'timeoutMs' | 'retryHorizonMs'> & { concurrency?: number | undefined };
   logger: Logger;
   /** Defaults to the global fetch, looked up at call time (so msw can stand in for Make in tests). */
   fetch?: typeof fetch;
-  /** Deliveries claimed (and posted concurrently) per pass. Default 20 (5 on PGlite, whose queries hold the thread). */
-  batchSize?: number;
-  /** How long a claim holds a row; must outlast the POST and the record. Default: the timeout plus 30 s. */
+  /** POSTs in flight at most; overrides config.concurrency. Default: defaultMakeConcurrency(db.engine). */
+  concurrency?: number;
+  /** How long a claim holds a row before the worker extends it (at about half). Default DEFAULT_LEASE_MS. */
   leaseMs?: number;
   backoff?: BackoffOptions;
   random?: () => number;
   /**
-   * After a pass, set a timer for a retry due within 10 s rather than leave it to the job (default
+   * When idle, set a timer for a retry due within 10 s rather than leave it to the job (default
    * true). False in a process without jobs, which must deliver nothing in the background.
    */
   wakeForRetries?: boolean;
 }
 
+/** One attempt in flight: the claim's token (id and attempt) and what this worker knows of its lease. */
+interface InFlight extends HeldAttempt {
+  /** When the lease ends by this process's clock, read before the statement that set it (so never late). */
+  leaseEndsAt: number;
+  lost: boolean;
+  /** Aborts the POST at shutdown's deadline. */
+  abort: AbortController;
+}
+
+/** A busy period, from the first drain or wake to idle: what drain() resolves with. */
+interface Run {
+  attempts: number;
+  error: unknown;
+  promise: Promise<number>;
+  resolve: (attempts: number) => void;
+  reject: (error: unknown) => void;
+}
+
 export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   const { db, config, logger } = deps;
-  const batchSize = deps.batchSize ?? (db.engine === 'pglite' ? 5 : 20);
-  const leaseMs = deps.leaseMs ?? config.timeoutMs + 30_000;
+  const concurrency = deps.concurrency ?? config.concurrency ?? defaultMakeConcurrency(db.engine);
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   const doFetch = deps.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
-  let current: Promise<number> | null = null;
-  let again = false;
+  const inFlight = new Map<string, InFlight>();
+  let run: Run | null = null;
+  let claiming = false;
+  // Set when more may be due than the last claim took: a wake, or a claim that filled every free slot.
+  let mayHaveMore = false;
   let stopped = false;
+  let extending = false;
+  let heartbeat: NodeJS.Timeout | undefined;
   // A retry due within the next few seconds gets a timer of its own, rather than waiting for the job.
   let retryTimer: NodeJS.Timeout | undefined;
+  let idle: (() => void)[] = [];
 
-  async function attempt(delivery: ClaimedDelivery): Promise<RecordedOutcome> {
-    const record = await post(delivery);
+  async function attempt(delivery: ClaimedDelivery, held: InFlight): Promise<RecordedOutcome> {
+    const record = await post(delivery, held.abort.signal);
     const recorded = await recordAttempt(db, record);
     const log = { deliveryId: delivery.id, kind: delivery.kind, attempt: delivery.attempt, statusCode: record.status_code, error: record.error };
     if (recorded === 'dead') logger.warn(log, 'make delivery dead: it waits for a staff replay');
@@ -72,7 +124,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   }
 
   /** One POST; never throws: every failure becomes the attempt's record. */
-  async function post(delivery: ClaimedDelivery): Promise<AttemptRecord> {
+  async function post(delivery: ClaimedDelivery, shutdown: AbortSignal): Promise<AttemptRecord> {
     const startedAt = new Date();
     const started = performance.now();
     const base = { id: delivery.id, attempt: delivery.attempt, horizon_ms: config.retryHorizonMs, started_at: startedAt.toISOString() };
@@ -99,11 +151,14 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
 
     let response: Response;
     let text: string;
+    const timeout = AbortSignal.timeout(config.timeoutMs);
     try {
       // The timeout covers reading the answer too; a redirect is not followed with a signed body.
-      response = await doFetch(delivery.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(config.timeoutMs) });
+      const signal = AbortSignal.any([timeout, shutdown]);
+      response = await doFetch(delivery.url, { method: 'POST', headers, body, redirect: 'manual', signal });
       text = await readLimited(response);
     } catch (error) {
+      if (shutdown.aborted && !timeout.aborted) return retry('abandoned at shutdown: the answer was not awaited');
       return retry(describeFetchError(error, config.timeoutMs));
     }
     const outcome = classifyStatus(response.status);
@@ -118,15 +173,93 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
     };
   }
 
-  /** Claims and posts one batch; resolves with how many were claimed. */
-  async function pass(): Promise<number> {
-    const claimed = await claimDeliveries(db, batchSize, leaseMs);
-    await Promise.all(claimed.map((delivery) => attempt(delivery)));
-    return claimed.length;
+  /** Claims into the free slots until they are full or nothing more is due. One loop at a time. */
+  async function fill(): Promise<void> {
+    if (claiming) return; // the running loop claims again: mayHaveMore is set
+    claiming = true;
+    try {
+      while (mayHaveMore && !stopped) {
+        const free = concurrency - inFlight.size;
+        if (free <= 0) break; // a finishing attempt fills its slot
+        mayHaveMore = false;
+        const claimedAt = Date.now();
+        const claimed = await claimDeliveries(db, free, leaseMs);
+        if (claimed.length === free) mayHaveMore = true;
+        // Claimed rows are posted even when stop() came meanwhile: they are leased to this worker.
+        for (const delivery of claimed) start(delivery, claimedAt);
+      }
+    } catch (error) {
+      // The database is away, say: the in-flight attempts go on; the job's timer claims again later.
+      if (run) run.error ??= error;
+    } finally {
+      claiming = false;
+      settleIfIdle();
+    }
+  }
+
+  function start(delivery: ClaimedDelivery, claimedAt: number): void {
+    const held: InFlight = { id: delivery.id, attempt: delivery.attempt, leaseEndsAt: claimedAt + leaseMs, lost: false, abort: new AbortController() };
+    const key = heldKey(held);
+    inFlight.set(key, held);
+    if (run) run.attempts += 1;
+    if (!heartbeat) {
+      heartbeat = setInterval(() => void extendEnding(), Math.max(Math.floor(leaseMs / 4), 10));
+      heartbeat.unref();
+    }
+    attempt(delivery, held)
+      .catch((error: unknown) => {
+        // Not recorded (the database is away): the row stays leased and is claimed again when the lease ends.
+        if (run) run.error ??= error;
+      })
+      .finally(() => {
+        inFlight.delete(key);
+        if (mayHaveMore && !stopped) void fill();
+        else settleIfIdle();
+      });
+  }
+
+  /** Extends the leases of attempts in flight whose lease is past its half, in one statement. */
+  async function extendEnding(): Promise<void> {
+    if (extending) return;
+    const now = Date.now();
+    const ending = [...inFlight.values()].filter((held) => !held.lost && held.leaseEndsAt - now < leaseMs / 2);
+    if (ending.length === 0) return;
+    extending = true;
+    try {
+      const sentAt = Date.now();
+      const extended = await extendLeases(db, ending.map(({ id, attempt }) => ({ id, attempt })), leaseMs);
+      for (const held of ending) {
+        if (extended.has(heldKey(held))) held.leaseEndsAt = sentAt + leaseMs;
+        else {
+          held.lost = true;
+          logger.warn({ deliveryId: held.id, attempt: held.attempt }, 'make delivery lease lost while its POST was in flight: another worker holds it now');
+        }
+      }
+    } catch (error) {
+      // The next beat tries again; a lease that ends meanwhile lets another worker post it (at least once).
+      logger.warn({ err: error }, 'could not extend the leases of Make deliveries in flight');
+    } finally {
+      extending = false;
+    }
+  }
+
+  function settleIfIdle(): void {
+    if (claiming || inFlight.size > 0) return;
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+    const waiting = idle;
+    idle = [];
+    for (const resolve of waiting) resolve();
+    const finished = run;
+    if (!finished) return;
+    run = null;
+    scheduleNextRetry()
+      .catch((error: unknown) => (finished.error ??= error))
+      .then(() => (finished.error ? finished.reject(finished.error) : finished.resolve(finished.attempts)));
   }
 
   async function scheduleNextRetry(): Promise<void> {
-    if (deps.wakeForRetries === false) return;
+    if (deps.wakeForRetries === false || stopped) return;
     // Null when nothing waits (greatest() would turn a null into 0: a wake every few ms, forever).
     const { rows } = await db.query<{ in_ms: number | null }>(
       `select ceil(extract(epoch from min(next_attempt_at) - now()) * 1000)::int as in_ms
@@ -140,36 +273,44 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   }
 
   function drain(): Promise<number> {
-    if (current) {
-      again = true; // the running drain makes another pass
-      return current;
+    if (stopped) return run?.promise ?? Promise.resolve(0);
+    if (!run) {
+      let resolve!: (attempts: number) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<number>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      run = { attempts: 0, error: undefined, promise, resolve, reject };
     }
-    current = (async () => {
-      let total = 0;
-      do {
-        again = false;
-        for (;;) {
-          const claimed = await pass();
-          total += claimed;
-          if (claimed === 0 || stopped) break;
-        }
-      } while (again && !stopped);
-      await scheduleNextRetry();
-      return total;
-    })().finally(() => (current = null));
-    return current;
+    const current = run;
+    mayHaveMore = true;
+    void fill();
+    return current.promise;
   }
 
   const outbox: MakeOutbox = {
     wake() {
       if (stopped) return;
-      drain().catch((error: unknown) => logger.error({ err: error }, 'make outbox failed: the timer will try again'));
+      const fresh = !run; // one log per failed run, however many wakes joined it
+      const running = drain();
+      if (fresh) running.catch((error: unknown) => logger.error({ err: error }, 'make outbox failed: the timer will try again'));
     },
     drain,
-    async stop() {
+    async stop(options) {
       stopped = true;
       clearTimeout(retryTimer);
-      await current?.catch(() => undefined);
+      if (claiming || inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        if (options?.deadlineMs !== undefined) {
+          timer = setTimeout(() => {
+            for (const held of inFlight.values()) held.abort.abort();
+          }, options.deadlineMs);
+        }
+        await new Promise<void>((resolve) => idle.push(resolve));
+        clearTimeout(timer);
+      }
+      await run?.promise.catch(() => undefined);
     },
   };
   return outbox;

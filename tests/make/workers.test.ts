@@ -76,7 +76,7 @@ describe('two workers against one database', () => {
     // On PostgreSQL each worker gets a pool of its own, as two server processes would have.
     const pools: Db[] = testDb.url ? [openPostgres(testDb.url, { max: 5 }), openPostgres(testDb.url, { max: 5 })] : [testDb.db, testDb.db];
     const config = { signingSecret: MAKE_TEST_SECRET, apiKey: undefined, timeoutMs: 5000, retryHorizonMs: 3_600_000 };
-    const workers = pools.map((db) => createMakeOutbox({ db, config, logger, batchSize: 10, wakeForRetries: false }));
+    const workers = pools.map((db) => createMakeOutbox({ db, config, logger, concurrency: 10, wakeForRetries: false }));
     try {
       await paidOrders(testDb.db, count);
       // Each worker drains as fast as it can, several drains each, all at once.
