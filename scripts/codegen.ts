@@ -50,6 +50,7 @@ const output = await codegen({
       OrderConnection: '../../orders/orders.sql#OrderPage',
       OpsOverview: '../../ops/overview.sql#OverviewFigures',
       HourlyPayments: '../../ops/overview.sql#HourlyCounts',
+      OpsAlert: '../../ops/overview.sql#HoldingAlert',
     },
   },
 });

@@ -26,6 +26,21 @@ export function captureError(error: unknown, context?: Record<string, unknown>):
   Sentry.captureException(error, context ? { extra: context } : undefined);
 }
 
+/**
+ * An alert condition that started to hold (server/ops/alertMonitor.ts). The fingerprint is the alert's
+ * code, so every onset of one alert lands in one Sentry issue whatever its figures, and Sentry's alert
+ * rules (a new issue, a regression) notify; the figures go as extra data, scrubbed like everything else.
+ */
+export function captureAlert(alert: { code: string; title: string; message: string; figures: Record<string, unknown> }): void {
+  if (!Sentry.getClient()) return;
+  Sentry.captureMessage(`${alert.title}. ${alert.message}`, {
+    level: 'warning',
+    fingerprint: ['ops-alert', alert.code],
+    tags: { alert: alert.code },
+    extra: alert.figures,
+  });
+}
+
 export async function flushSentry(timeoutMs = 2000): Promise<void> {
   if (Sentry.getClient()) await Sentry.close(timeoutMs);
 }

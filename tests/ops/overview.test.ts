@@ -20,6 +20,7 @@ beforeEach(async () => {
   await db.query('delete from make_deliveries');
   await db.query('delete from orders');
   await db.query('delete from stripe_events');
+  await db.query('delete from ops_alerts');
 });
 
 /** A payment log row `ago` (an SQL interval) before now. */
@@ -87,7 +88,7 @@ describe('opsOverview', () => {
     expect(atFive.alerts).toEqual([]);
     await orders(1, 'failed');
     const over = await opsOverview(db);
-    expect(over.alerts).toEqual([{ code: 'SYNC_FAILURE_RATE', message: expect.stringContaining('2 of 21') }]);
+    expect(over.alerts).toEqual([{ code: 'SYNC_FAILURE_RATE', title: 'Sync failure rate over 5%', message: expect.stringContaining('2 of 21'), since: null }]);
   });
 
   it('reports the webhook backlog and raises the lag alert past 10 minutes', async () => {
@@ -105,7 +106,7 @@ describe('opsOverview', () => {
     await event('evt_lag_old', '11 minutes');
     const lagging = await opsOverview(db);
     expect(lagging.webhookBacklog).toBe(2);
-    expect(lagging.alerts).toEqual([{ code: 'WEBHOOK_LAG', message: expect.stringContaining('11 minutes') }]);
+    expect(lagging.alerts).toEqual([{ code: 'WEBHOOK_LAG', title: 'Webhook lag over 10 minutes', message: expect.stringContaining('11 minutes'), since: null }]);
   });
 
   it('counts Make deliveries failing (waiting to retry after a failed attempt) and dead', async () => {

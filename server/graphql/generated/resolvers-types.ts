@@ -8,7 +8,7 @@ import type { ConfirmPaymentResult } from '../../checkout/confirmPayment';
 import type { WebhookEventRow, WebhookEventPage, WebhookStatusRow } from '../../webhooks/events.sql';
 import type { MakeDeliveryRow, MakeAttemptRow, MakeDeliveryPage, MakeStatusRow } from '../../make/deliveries.sql';
 import type { PaymentLogRow, PaymentLogPage } from '../../paymentLogs/paymentLogs.sql';
-import type { OverviewFigures, HourlyCounts } from '../../ops/overview.sql';
+import type { OverviewFigures, HourlyCounts, HoldingAlert } from '../../ops/overview.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -739,12 +739,31 @@ export type HourlyPayments = {
   failed: Scalars['Int']['output'];
 };
 
-/** An alert condition that holds now. */
+/** The alert conditions of DESIGN.md decision 12, each defined once on the server (server/ops/alerts.ts). */
+export type OpsAlertCode =
+  /** Over 5% of the orders whose sync state changed in the last 24 hours failed to sync. */
+  | 'SYNC_FAILURE_RATE'
+  /** The oldest Stripe event waiting to be applied has waited over 10 minutes. */
+  | 'WEBHOOK_LAG'
+  /** Over 5% of the payments in the last 15 minutes failed, with at least 20 payments in those minutes. */
+  | 'PAYMENT_FAILURE_RATE'
+  /** A Make delivery gave up (DEAD). */
+  | 'MAKE_DEAD'
+  /** A Stripe event could not be applied (FAILED). */
+  | 'WEBHOOK_FAILED'
+  /** Reconciliation found orphaned payments that are still open (evaluated once reconciliation records them). */
+  | 'ORPHANED_PAYMENTS';
+
+/** An alert condition that holds now: the same list the alert job sends to Sentry, and what colours the Overview's tiles. */
 export type OpsAlert = {
   __typename?: 'OpsAlert';
-  /** SYNC_FAILURE_RATE (over 5% in the last 24 hours) or WEBHOOK_LAG (the oldest waiting event over 10 minutes). */
-  code: Scalars['String']['output'];
+  code: OpsAlertCode;
+  /** The headline with its threshold, e.g. 'Sync failure rate over 5%'. */
+  title: Scalars['String']['output'];
+  /** The figures behind it, in a sentence. */
   message: Scalars['String']['output'];
+  /** When the alert job recorded that it started to hold (ISO 8601); null until the job has seen it hold. */
+  since?: Maybe<Scalars['String']['output']>;
 };
 
 /** The console's Overview. */
@@ -754,18 +773,25 @@ export type OpsOverview = {
   paymentsToday: Scalars['Int']['output'];
   /** Failed payments over succeeded and failed ones in the last 24 hours, 0 to 1. */
   failureRate: Scalars['Float']['output'];
+  /** Payments (succeeded and failed) in the last 15 minutes: the payment failure alert's window. */
+  paymentsLast15Minutes: Scalars['Int']['output'];
+  /** Failed payments in the last 15 minutes. */
+  failedPaymentsLast15Minutes: Scalars['Int']['output'];
   /** Orders whose sync failed over orders whose sync state changed in the last 24 hours, 0 to 1. */
   syncFailureRate: Scalars['Float']['output'];
   /** Stripe events waiting to be applied. */
   webhookBacklog: Scalars['Int']['output'];
   /** Seconds the oldest waiting Stripe event has waited; null when none waits. */
   webhookLagSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Stripe events that could not be applied (FAILED), waiting to be replayed. */
+  webhookFailed: Scalars['Int']['output'];
   /** Make deliveries waiting for a retry after a failed attempt. */
   makeFailing: Scalars['Int']['output'];
   /** Make deliveries that gave up (DEAD). */
   makeDead: Scalars['Int']['output'];
   /** The last 24 hours, oldest first: payments succeeded and failed per hour. */
   hourly: Array<HourlyPayments>;
+  /** The alerts that hold now, evaluated on each request by the same definitions as the alert job. */
   alerts: Array<OpsAlert>;
 };
 
@@ -899,7 +925,8 @@ export type ResolversTypes = ResolversObject<{
   OrderFilter: OrderFilter;
   OrderConnection: ResolverTypeWrapper<OrderPage>;
   HourlyPayments: ResolverTypeWrapper<HourlyCounts>;
-  OpsAlert: ResolverTypeWrapper<OpsAlert>;
+  OpsAlertCode: OpsAlertCode;
+  OpsAlert: ResolverTypeWrapper<HoldingAlert>;
   OpsOverview: ResolverTypeWrapper<OverviewFigures>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
 }>;
@@ -949,7 +976,7 @@ export type ResolversParentTypes = ResolversObject<{
   OrderFilter: OrderFilter;
   OrderConnection: OrderPage;
   HourlyPayments: HourlyCounts;
-  OpsAlert: OpsAlert;
+  OpsAlert: HoldingAlert;
   OpsOverview: OverviewFigures;
   Float: Scalars['Float']['output'];
 }>;
@@ -1208,16 +1235,21 @@ export type HourlyPaymentsResolvers<ContextType = GraphQLContext, ParentType ext
 }>;
 
 export type OpsAlertResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OpsAlert'] = ResolversParentTypes['OpsAlert']> = ResolversObject<{
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['OpsAlertCode'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  since?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type OpsOverviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OpsOverview'] = ResolversParentTypes['OpsOverview']> = ResolversObject<{
   paymentsToday?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   failureRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  paymentsLast15Minutes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failedPaymentsLast15Minutes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   syncFailureRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   webhookBacklog?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   webhookLagSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  webhookFailed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   makeFailing?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   makeDead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   hourly?: Resolver<Array<ResolversTypes['HourlyPayments']>, ParentType, ContextType>;

@@ -1,7 +1,7 @@
 import { STAFF_ROLES } from '../../auth/viewer';
 import { opsOverview } from '../../ops/overview.sql';
 import { allow, inheritAccess } from '../access';
-import type { HourlyPaymentsResolvers, Resolvers, StripeMode } from '../generated/resolvers-types';
+import type { HourlyPaymentsResolvers, OpsAlertResolvers, Resolvers, StripeMode } from '../generated/resolvers-types';
 
 export const opsResolvers: Resolvers = {
   Query: {
@@ -12,5 +12,7 @@ export const opsResolvers: Resolvers = {
   HourlyPayments: inheritAccess<HourlyPaymentsResolvers>({
     hour: (hour) => hour.hour.toISOString(),
   }),
-  OpsAlert: inheritAccess({}),
+  OpsAlert: inheritAccess<OpsAlertResolvers>({
+    since: (alert) => alert.since?.toISOString() ?? null,
+  }),
 };
