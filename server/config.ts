@@ -121,6 +121,8 @@ const envSchema = z.object({
   MAKE_SIGNING_SECRET: optional(z.string().min(16, { error: 'a secret of at least 16 characters' }).max(500, { error: 'a secret of at most 500 characters' })),
   MAKE_API_KEY: optional(z.string().regex(/^[\x21-\x7e]{1,500}$/, { error: "Make's API key: 1 to 500 printable characters without spaces" })),
   MAKE_TIMEOUT_MS: withDefault(integer(100, 120_000), 10_000),
+  // Unset: 20 POSTs in flight per worker on PostgreSQL, 5 on PGlite (whose queries run on the server's thread).
+  MAKE_CONCURRENCY: optional(integer(1, 200)),
   MAKE_RETRY_HORIZON_HOURS: withDefault(integer(1, 720), 24),
 });
 
@@ -182,6 +184,8 @@ export interface Config {
     /** Sent as x-make-apikey when set. */
     apiKey: string | undefined;
     timeoutMs: number;
+    /** POSTs in flight per outbox worker; undefined: the engine's default (server/make/outbox.ts). */
+    concurrency: number | undefined;
     /** A delivery still failing this long after it was enqueued (or retried by staff) is dead. */
     retryHorizonMs: number;
   };
@@ -292,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signingSecret: e.MAKE_SIGNING_SECRET ?? (stripeMode === 'sandbox' ? SANDBOX_MAKE_SIGNING_SECRET : undefined),
       apiKey: e.MAKE_API_KEY,
       timeoutMs: e.MAKE_TIMEOUT_MS,
+      concurrency: e.MAKE_CONCURRENCY,
       retryHorizonMs: e.MAKE_RETRY_HORIZON_HOURS * 3_600_000,
     },
   };
