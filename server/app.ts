@@ -26,6 +26,8 @@ import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredenti
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
 import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandbox/make/sink';
+import { createAlertMonitor } from './ops/alertMonitor';
+import { retentionJob } from './retention/retention';
 
 export interface RunningApp {
   url: string;
@@ -54,13 +56,16 @@ export interface StartOptions {
   db?: Db;
   /** Where sandbox mode keeps its dev credentials; undefined keeps them in memory only. */
   devCredentialsFile?: string;
+  /** Where sandbox mode keeps the Stripe sandbox's state across restarts; undefined keeps it in memory only. */
+  stripeSandboxFile?: string;
   jobs?: Job[];
 }
 
 export const DEFAULT_DEV_CREDENTIALS_FILE = join('.data', 'dev-credentials.json');
+export const DEFAULT_STRIPE_SANDBOX_FILE = join('.data', 'stripe-sandbox.json');
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApp> {
-  const db = options.db ?? (await openDb(config.database));
+  const db = options.db ?? (await openDb(config.database, logger));
   const migrated = await migrate(db);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
 
@@ -86,7 +91,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // Sandbox mode: the Stripe emulator lives in this server; its public URL is known after listen.
   const stripeSandbox =
     config.stripe.mode === 'sandbox' && !config.isProduction
-      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) })
+      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), stateFile: options.stripeSandboxFile })
       : undefined;
   // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
   // once the port is known, before the first request is served.
@@ -159,29 +164,42 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     // another process holding them), whose retry is due, or that were stored by a process without jobs.
     jobs.start([{ name: 'webhook-applier', schedule: '*/5 * * * * *', run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
     webhookApplier.wake(); // what an earlier process acknowledged and did not apply
+    // The alert conditions, every minute, and once before serving so that a restart does not wait a
+    // minute to notice (and send) what holds; onsets are recorded in the database, so never re-sent.
+    const alertMonitor = createAlertMonitor({ db, logger });
+    jobs.start([alertMonitor.job]);
+    await jobs.runOnce(alertMonitor.job);
+    // Daily by default; off (RETENTION_SCHEDULE=off) where pg_cron runs it in the database instead.
+    const retention = retentionJob({ db, settings: config.retention, logger });
+    if (retention) jobs.start([retention]);
   }
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       accepting = false;
-      const deadline = config.http.shutdownTimeoutMs;
+      const timeoutMs = config.http.shutdownTimeoutMs;
       // Stop accepting connections; requests in flight finish, idle keep-alive sockets close.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ('closeIdleConnections' in server) server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadline))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut && 'closeAllConnections' in server) {
-        logger.warn({ timeoutMs: deadline }, 'shutdown timeout: closing the connections still open');
-        server.closeAllConnections();
-      }
+      // The sandbox sends its webhooks to this server, which takes no new connection now.
       stripeSandbox?.core.events.stopAutoDelivery();
+      // Requests and jobs drain together, under one SHUTDOWN_TIMEOUT_MS: no job run starts any more,
+      // and the runs in flight (an applier batch, a Make POST) finish and record what they did, so the
+      // next process neither repeats nor loses them.
+      const parts = { requests: closed, jobs: jobs.stop(timeoutMs), webhookApplier: webhookApplier.stop(), makeOutbox: makeOutbox.stop() };
+      const pending = new Set(Object.keys(parts));
+      const drained = Promise.all(Object.entries(parts).map(([name, part]) => part.then(() => pending.delete(name))));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ timeoutMs, stillRunning: [...pending] }, 'shutdown timeout: closing the connections still open');
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }
+      // Nothing reaches the sandbox any more: what it holds is written for the next start.
+      await stripeSandbox?.close();
       await stopListening?.();
-      await Promise.all([jobs.stop(deadline), webhookApplier.stop(), makeOutbox.stop()]);
       await apollo.stop();
       if (!options.db) await db.close();
       await flushSentry();
@@ -192,7 +210,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {
   sandbox.core.publicUrl = serverUrl;
-  const endpoint = sandbox.addWebhookEndpoint(`${serverUrl}${WEBHOOK_PATH}`, ['*']);
+  // One endpoint for this server, kept (with its secret) across restarts of a persisted sandbox.
+  const endpoint = sandbox.ensureWebhookEndpoint('payments-ops-server', `${serverUrl}${WEBHOOK_PATH}`, ['*']);
   sandbox.core.events.startAutoDelivery();
   return endpoint;
 }

@@ -1,5 +1,6 @@
 // Every environment variable the server reads is parsed and checked here, once, at start-up.
 // Nothing else in the server reads process.env: the rest of the code receives a typed Config.
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { isMakeKind, MAKE_KINDS, type MakeKind, SANDBOX_MAKE_SIGNING_SECRET } from './make/kinds';
 
@@ -73,6 +74,22 @@ const makeUrlMap = z
   )
   .transform((map) => map as Partial<Record<MakeKind, string>>);
 
+// When the retention job runs: a cron pattern (croner syntax, the server's local time) or `off` (for
+// a deployment where pg_cron runs it in the database instead). croner itself decides what is valid.
+const retentionSchedule = z
+  .string()
+  .trim()
+  .refine((v) => v === 'off' || isCronPattern(v), { error: 'a cron pattern such as "17 3 * * *", or off' });
+
+function isCronPattern(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const envSchema = z.object({
   NODE_ENV: withDefault(z.enum(['development', 'test', 'production'], { error: 'development, test or production' }), 'development'),
   HOST: withDefault(z.string().regex(/^[A-Za-z0-9.:_-]+$/, { error: 'a host name or IP address' }), '127.0.0.1'),
@@ -116,6 +133,13 @@ const envSchema = z.object({
   JOBS_ENABLED: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'true'),
   WEBHOOK_MAX_ATTEMPTS: withDefault(integer(1, 100), 10),
   CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
+  // Proxies in front of the server whose X-Forwarded-For/-Proto are believed (server/http/clientAddress.ts).
+  TRUST_PROXY_HOPS: withDefault(integer(0, 10), 0),
+  // Per minute; 0 turns a limit off (server/http/rateLimit.ts).
+  RATE_LIMIT_API_KEY_PER_MINUTE: withDefault(integer(0, 1_000_000), 0),
+  RATE_LIMIT_CUSTOMER_PER_MINUTE: withDefault(integer(0, 1_000_000), 30),
+  RATE_LIMIT_WEBHOOK_UNVERIFIED_PER_MINUTE: withDefault(integer(0, 1_000_000), 60),
+  RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE: withDefault(integer(0, 1_000_000), 20),
   MAKE_ADD_PROJECT_WEBHOOK_URL: optional(makeUrl),
   MAKE_WEBHOOK_URLS: optional(makeUrlMap),
   MAKE_SIGNING_SECRET: optional(z.string().min(16, { error: 'a secret of at least 16 characters' }).max(500, { error: 'a secret of at most 500 characters' })),
@@ -124,6 +148,13 @@ const envSchema = z.object({
   // Unset: 20 POSTs in flight per worker on PostgreSQL, 5 on PGlite (whose queries run on the server's thread).
   MAKE_CONCURRENCY: optional(integer(1, 200)),
   MAKE_RETRY_HORIZON_HOURS: withDefault(integer(1, 720), 24),
+  RETENTION_PAYMENT_LOGS_DAYS: withDefault(integer(1, 36_500), 730),
+  // At least a day: Stripe keeps a request's idempotency key for 24 hours, so must we.
+  RETENTION_IDEMPOTENCY_KEYS_DAYS: withDefault(integer(1, 3650), 7),
+  RETENTION_WEBHOOK_PAYLOAD_DAYS: withDefault(integer(1, 36_500), 90),
+  RETENTION_MAKE_ATTEMPTS_DAYS: withDefault(integer(1, 36_500), 90),
+  RETENTION_BATCH_SIZE: withDefault(integer(1, 100_000), 1000),
+  RETENTION_SCHEDULE: withDefault(retentionSchedule, '17 3 * * *'),
 });
 
 /** Every variable the server reads (.env.example documents each). */
@@ -166,7 +197,15 @@ export interface Config {
     issuer: string | undefined;
   };
   sentry: { dsn: string | undefined; environment: string };
-  http: { bodyLimitBytes: number; shutdownTimeoutMs: number; consoleDistDir: string };
+  http: {
+    bodyLimitBytes: number;
+    shutdownTimeoutMs: number;
+    consoleDistDir: string;
+    /** Proxies in front whose X-Forwarded-For (client address) and X-Forwarded-Proto (HSTS) are trusted. */
+    trustProxyHops: number;
+  };
+  /** Requests per minute; 0 is no limit (server/http/rateLimit.ts). */
+  rateLimits: { apiKeyPerMinute: number; customerPerMinute: number; webhookUnverifiedPerMinute: number; devSignInPerMinute: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number };
   /** false: this process serves HTTP only; the background jobs (webhook applier, …) run in another. */
   jobsEnabled: boolean;
@@ -188,6 +227,17 @@ export interface Config {
     concurrency: number | undefined;
     /** A delivery still failing this long after it was enqueued (or retried by staff) is dead. */
     retryHorizonMs: number;
+  };
+  /** How long rows are kept (server/retention/, supabase/migrations/20261207000300_retention.sql). */
+  retention: {
+    paymentLogsDays: number;
+    idempotencyKeysDays: number;
+    webhookPayloadDays: number;
+    makeAttemptsDays: number;
+    /** Rows per batch: each batch is its own short transaction. */
+    batchSize: number;
+    /** A cron pattern; undefined (RETENTION_SCHEDULE=off): this process does not run the job. */
+    schedule: string | undefined;
   };
 }
 
@@ -286,7 +336,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issuer: e.AUTH_JWT_ISSUER,
     },
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
-    http: { bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS, consoleDistDir: e.CONSOLE_DIST_DIR },
+    http: {
+      bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      consoleDistDir: e.CONSOLE_DIST_DIR,
+      trustProxyHops: e.TRUST_PROXY_HOPS,
+    },
+    rateLimits: {
+      apiKeyPerMinute: e.RATE_LIMIT_API_KEY_PER_MINUTE,
+      customerPerMinute: e.RATE_LIMIT_CUSTOMER_PER_MINUTE,
+      webhookUnverifiedPerMinute: e.RATE_LIMIT_WEBHOOK_UNVERIFIED_PER_MINUTE,
+      devSignInPerMinute: e.RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE,
+    },
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxAliases: e.GRAPHQL_MAX_ALIASES },
     jobsEnabled: e.JOBS_ENABLED === 'true',
     webhooks: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
@@ -298,6 +359,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.MAKE_TIMEOUT_MS,
       concurrency: e.MAKE_CONCURRENCY,
       retryHorizonMs: e.MAKE_RETRY_HORIZON_HOURS * 3_600_000,
+    },
+    retention: {
+      paymentLogsDays: e.RETENTION_PAYMENT_LOGS_DAYS,
+      idempotencyKeysDays: e.RETENTION_IDEMPOTENCY_KEYS_DAYS,
+      webhookPayloadDays: e.RETENTION_WEBHOOK_PAYLOAD_DAYS,
+      makeAttemptsDays: e.RETENTION_MAKE_ATTEMPTS_DAYS,
+      batchSize: e.RETENTION_BATCH_SIZE,
+      schedule: e.RETENTION_SCHEDULE === 'off' ? undefined : e.RETENTION_SCHEDULE,
     },
   };
 }
