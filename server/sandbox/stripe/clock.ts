@@ -19,6 +19,14 @@ export class SandboxClock {
     this.offsetSeconds += seconds;
     return this.now();
   }
+  /** How far sandbox time is ahead of real time: what a restart must keep (real time moves on meanwhile). */
+  get offset(): number {
+    return this.offsetSeconds;
+  }
+  restoreOffset(seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds < 0) throw new Error('A sandbox clock offset is a non-negative whole number of seconds');
+    this.offsetSeconds = seconds;
+  }
   reset(): void {
     this.offsetSeconds = 0;
     this.frozenAt = undefined;

@@ -20,11 +20,13 @@ export class SandboxCore {
   readonly events: EventBus;
   publicUrl: string;
   readonly log: (line: string) => void;
+  /** Set by the state file (sandbox.ts) when the sandbox persists; without one a change costs nothing. */
+  onChange: (() => void) | undefined;
 
   constructor(options: SandboxCoreOptions) {
     this.clock = options.clock ?? new SandboxClock();
     this.publicUrl = options.publicUrl.replace(/\/$/, '');
-    this.events = new EventBus(this.store, this.clock, options.fetch ?? ((input, init) => fetch(input, init)));
+    this.events = new EventBus(this.store, this.clock, options.fetch ?? ((input, init) => fetch(input, init)), () => this.changed());
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
@@ -61,6 +63,11 @@ export class SandboxCore {
       }
     }
     if (rest.length > 0) this.expandPath(field, rest, fullPath);
+  }
+
+  /** Something in the sandbox's state changed: a persisting sandbox schedules a write. */
+  changed(): void {
+    this.onChange?.();
   }
 
   reset(): void {

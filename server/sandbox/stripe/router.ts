@@ -33,7 +33,7 @@ interface CompiledRoute extends Route {
 
 export type ApiFault = 'rate_limit' | 'api_error' | 'connection_reset';
 
-interface StoredIdempotentResponse {
+export interface StoredIdempotentResponse {
   fingerprint: string;
   status: number;
   body: string;
@@ -62,6 +62,18 @@ export class Router {
       );
       this.routes.push({ ...route, pattern, names });
     }
+  }
+
+  /** The saved responses still within their 24 hours (older ones are dropped here too), for a snapshot. */
+  idempotencySnapshot(): Array<[string, StoredIdempotentResponse]> {
+    const horizon = this.core.clock.now() - IDEMPOTENCY_TTL_SECONDS;
+    for (const [key, stored] of this.idempotent) if (stored.createdAt <= horizon) this.idempotent.delete(key);
+    return [...this.idempotent];
+  }
+
+  restoreIdempotency(entries: Array<[string, StoredIdempotentResponse]>): void {
+    this.idempotent.clear();
+    for (const [key, stored] of entries) this.idempotent.set(key, stored);
   }
 
   reset(): void {

@@ -7,14 +7,21 @@ import { type ApiFault, type Route, Router } from './router';
 import { clockHandlers, resourceRoutes } from './resources';
 import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
 import { handleThreeDSecurePage, THREE_D_SECURE_PREFIX } from './resources/paymentIntents';
+import { SandboxStateFile } from './persistence';
 import type { WebhookFaults } from './webhooks';
 
 export interface StripeSandbox {
   /** Handles one request: the Stripe API under /v1, hosted pages (checkout, 3-D Secure), and the /_sandbox control API. */
   handle: (request: Request) => Promise<Response>;
   core: SandboxCore;
-  /** Registers a webhook endpoint directly (as `npm start` does for the server) and returns it with its secret. */
+  /** Registers a webhook endpoint directly and returns it with its secret. */
   addWebhookEndpoint: (url: string, enabledEvents?: string[]) => Stripe.WebhookEndpoint;
+  /**
+   * The one endpoint registered under this owner (as `npm start` registers the server's at each start),
+   * pointed at `url`: the same endpoint and signing secret across restarts of a persisted sandbox, as
+   * an endpoint configured once in Stripe's dashboard; created when there is none.
+   */
+  ensureWebhookEndpoint: (owner: string, url: string, enabledEvents?: string[]) => Stripe.WebhookEndpoint;
   /** Fail the next API calls, in order, with these faults. */
   failNext: (...faults: ApiFault[]) => void;
   webhookFaults: WebhookFaults;
@@ -22,25 +29,71 @@ export interface StripeSandbox {
   flushWebhooks: () => Promise<void>;
   advanceClock: (seconds: number) => Promise<void>;
   reset: () => void;
+  /** With a state file: writes what is pending and stops persisting (at shutdown). A no-op without one. */
+  close: () => Promise<void>;
 }
 
-export function createStripeSandbox(options: SandboxCoreOptions & { extraRoutes?: Route[] }): StripeSandbox {
+export interface StripeSandboxOptions extends SandboxCoreOptions {
+  extraRoutes?: Route[];
+  /**
+   * Keep the sandbox's state in this file (`npm start`: .data/stripe-sandbox.json), restored at
+   * creation and written as it changes. Without it the sandbox lives in memory only.
+   */
+  stateFile?: string;
+}
+
+const OWNER_METADATA_KEY = 'sandbox_owner';
+
+export function createStripeSandbox(options: StripeSandboxOptions): StripeSandbox {
   const core = new SandboxCore(options);
   const router = new Router(core);
   router.add(resourceRoutes);
   if (options.extraRoutes) router.add(options.extraRoutes);
+  const stateFile = options.stateFile ? new SandboxStateFile(core, router, { file: options.stateFile, log: core.log }) : undefined;
+  if (stateFile) {
+    stateFile.load();
+    core.onChange = () => stateFile.changed();
+  }
 
   const sandbox: StripeSandbox = {
     core,
     async handle(request) {
       const url = new URL(request.url);
-      if (url.pathname.startsWith('/v1/')) return router.handle(request, url);
-      if (url.pathname.startsWith(HOSTED_PAGE_PREFIX)) return handleHostedPage(core, request, url);
-      if (url.pathname.startsWith(THREE_D_SECURE_PREFIX)) return handleThreeDSecurePage(core, request, url);
-      if (url.pathname.startsWith('/_sandbox/')) return control(sandbox, request, url);
-      return new Response('Not found', { status: 404 });
+      try {
+        if (url.pathname.startsWith('/v1/')) return await router.handle(request, url);
+        if (url.pathname.startsWith(HOSTED_PAGE_PREFIX)) return await handleHostedPage(core, request, url);
+        if (url.pathname.startsWith(THREE_D_SECURE_PREFIX)) return await handleThreeDSecurePage(core, request, url);
+        if (url.pathname.startsWith('/_sandbox/')) return await control(sandbox, request, url);
+        return new Response('Not found', { status: 404 });
+      } finally {
+        // Reads change nothing; anything else may have (API writes, paying on a hosted page, control).
+        if (stateFile && request.method !== 'GET' && request.method !== 'HEAD') core.changed();
+      }
     },
-    addWebhookEndpoint: (url, enabledEvents = ['*']) => core.events.createEndpoint(url, enabledEvents),
+    addWebhookEndpoint(url, enabledEvents = ['*']) {
+      const endpoint = core.events.createEndpoint(url, enabledEvents);
+      core.changed();
+      return endpoint;
+    },
+    ensureWebhookEndpoint(owner, url, enabledEvents = ['*']) {
+      const owned = core.events.endpoints.newestFirst((e) => e.metadata?.[OWNER_METADATA_KEY] === owner);
+      const [kept, ...extra] = owned;
+      for (const endpoint of extra) core.events.deleteEndpoint(endpoint.id);
+      const secret = kept && core.events.secretOf(kept.id);
+      let endpoint: Stripe.WebhookEndpoint;
+      if (kept && secret) {
+        // The server's port may have changed since the last run: the endpoint follows it.
+        kept.url = url;
+        kept.enabled_events = enabledEvents as typeof kept.enabled_events;
+        kept.status = 'enabled';
+        endpoint = { ...kept, secret } as Stripe.WebhookEndpoint;
+      } else {
+        if (kept) core.events.deleteEndpoint(kept.id);
+        endpoint = core.events.createEndpoint(url, enabledEvents, { metadata: { [OWNER_METADATA_KEY]: owner } });
+      }
+      core.changed();
+      return endpoint;
+    },
     failNext: (...faults) => router.pendingFaults.push(...faults),
     webhookFaults: core.events.faults,
     flushWebhooks: () => core.events.flush(),
@@ -48,11 +101,14 @@ export function createStripeSandbox(options: SandboxCoreOptions & { extraRoutes?
       core.clock.advance(seconds);
       await onClockAdvanced(core);
       await core.events.flush();
+      core.changed();
     },
     reset() {
       core.reset();
       router.reset();
+      core.changed();
     },
+    close: async () => stateFile?.close(),
   };
   return sandbox;
 }

@@ -47,6 +47,11 @@ export class Collection<T extends StripeObject> {
     for (const id of this.items.keys()) this.store.index.delete(id);
     this.items.clear();
   }
+
+  /** Every object, oldest first: the order newestFirst() relies on, kept by a snapshot. */
+  all(): T[] {
+    return [...this.items.values()];
+  }
 }
 
 export class Store {
@@ -69,5 +74,24 @@ export class Store {
   clear(): void {
     for (const c of this.collections.values()) c.clear();
     this.index.clear();
+  }
+
+  /** Every object by kind, each kind oldest first (for the sandbox's state file). */
+  snapshot(): Record<string, StripeObject[]> {
+    const out: Record<string, StripeObject[]> = {};
+    for (const [kind, c] of this.collections) {
+      const items = c.all();
+      if (items.length > 0) out[kind] = items;
+    }
+    return out;
+  }
+
+  /** Replaces everything with a snapshot's objects, inserted oldest first so lists keep their order. */
+  restore(snapshot: Record<string, StripeObject[]>): void {
+    this.clear();
+    for (const [kind, items] of Object.entries(snapshot)) {
+      const c = this.collection(kind);
+      for (const item of items) c.insert(item);
+    }
   }
 }

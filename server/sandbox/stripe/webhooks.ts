@@ -28,7 +28,7 @@ export interface WebhookFaults {
 
 export const noWebhookFaults = (): WebhookFaults => ({ dropNext: 0, duplicateNext: 0, reorder: false, delaySeconds: 0 });
 
-interface Delivery {
+export interface Delivery {
   eventId: string;
   endpointId: string;
   attempt: number;
@@ -52,6 +52,8 @@ export class EventBus {
   /** Every delivery attempt, newest last: what tests and the console can inspect. */
   readonly log: DeliveryRecord[] = [];
   private queue: Delivery[] = [];
+  /** Taken off the queue and not yet attempted to the end: a snapshot keeps them, as still to deliver. */
+  private attempting = new Set<Delivery>();
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
   readonly events: Collection<Stripe.Event>;
@@ -63,6 +65,8 @@ export class EventBus {
     store: Store,
     private readonly clock: SandboxClock,
     private readonly fetchImpl: typeof fetch,
+    /** Called after state changes made outside an API request (a delivery attempt), to persist them. */
+    private readonly changed: () => void = () => {},
   ) {
     this.events = store.collection<Stripe.Event>('event');
     this.endpoints = store.collection<WebhookEndpoint>('webhook_endpoint');
@@ -112,7 +116,8 @@ export class EventBus {
       },
       livemode: false,
       pending_webhooks: targets.length,
-      request: options.request ?? { id: null, idempotency_key: null },
+      // A copy: one request's events must not share an object (the state file would split it).
+      request: options.request ? { ...options.request } : { id: null, idempotency_key: null },
       type,
     } as unknown as Stripe.Event;
     this.events.insert(event);
@@ -151,8 +156,21 @@ export class EventBus {
     return this.queue.length;
   }
 
+  /** What a restart must keep besides the objects: endpoint secrets and deliveries still to attempt. */
+  snapshot(): { secrets: Array<[string, string]>; queue: Delivery[] } {
+    return { secrets: [...this.secrets], queue: [...this.attempting, ...this.queue] };
+  }
+
+  restore(state: { secrets: Array<[string, string]>; queue: Delivery[] }): void {
+    this.secrets.clear();
+    for (const [id, secret] of state.secrets) this.secrets.set(id, secret);
+    this.queue = [...state.queue];
+    this.kick();
+  }
+
   reset(): void {
     this.queue = [];
+    this.attempting.clear();
     this.log.length = 0;
     this.secrets.clear();
     Object.assign(this.faults, noWebhookFaults());
@@ -177,7 +195,15 @@ export class EventBus {
       if (due.length === 0) return;
       this.queue = this.queue.filter((d) => d.dueAt > now);
       if (this.faults.reorder) due.reverse();
-      for (const delivery of due) await this.attempt(delivery);
+      for (const delivery of due) this.attempting.add(delivery);
+      for (const delivery of due) {
+        try {
+          await this.attempt(delivery);
+        } finally {
+          this.attempting.delete(delivery);
+        }
+      }
+      this.changed();
     }
   }
 

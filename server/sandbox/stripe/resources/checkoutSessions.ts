@@ -32,6 +32,24 @@ export function sessionInternals(session: Session): SessionInternals {
   return found;
 }
 
+/** Every session's internals by session id, for the sandbox's state file (restored after the objects). */
+export const checkoutSessionInternals = {
+  snapshot: (core: SandboxCore): Record<string, SessionInternals> => {
+    const out: Record<string, SessionInternals> = {};
+    for (const session of checkoutSessions(core).all()) {
+      const found = internals.get(session);
+      if (found) out[session.id] = found;
+    }
+    return out;
+  },
+  restore: (core: SandboxCore, saved: Record<string, SessionInternals>): void => {
+    for (const [id, found] of Object.entries(saved)) {
+      const session = checkoutSessions(core).get(id);
+      if (session) internals.set(session, found);
+    }
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 // Create
 

@@ -65,6 +65,16 @@ function stateOf(core: SandboxCore): IntentState {
   return s;
 }
 
+/** What intents keep off their objects, for the sandbox's state file. */
+export const paymentIntentInternals = {
+  snapshot: (core: SandboxCore): { returnUrls: Array<[string, string | null]>; authenticated: string[] } => {
+    const s = stateOf(core);
+    return { returnUrls: [...s.returnUrls], authenticated: [...s.authenticated] };
+  },
+  restore: (core: SandboxCore, saved: { returnUrls: Array<[string, string | null]>; authenticated: string[] }): void =>
+    void states.set(core, { returnUrls: new Map(saved.returnUrls), authenticated: new Set(saved.authenticated) }),
+};
+
 type Decline = Extract<TestBehaviour, { kind: 'decline' }> | { kind: 'decline'; code: 'authentication_required'; declineCode: string; message: string };
 
 const AUTHENTICATION_REQUIRED: Decline = {

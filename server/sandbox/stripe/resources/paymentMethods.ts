@@ -76,6 +76,12 @@ export function behaviourOf(core: SandboxCore, paymentMethodId: string): TestBeh
   return behaviours.get(core)?.get(paymentMethodId) ?? { kind: 'succeed' };
 }
 
+/** The behaviours, which Stripe does not show on the object, for the sandbox's state file. */
+export const paymentMethodBehaviours = {
+  snapshot: (core: SandboxCore): Array<[string, TestBehaviour]> => [...(behaviours.get(core) ?? [])],
+  restore: (core: SandboxCore, entries: Array<[string, TestBehaviour]>): void => void behaviours.set(core, new Map(entries)),
+};
+
 function buildPaymentMethod(core: SandboxCore, test: TestMethod): Stripe.PaymentMethod {
   const id = newId('pm');
   const fingerprint = randomBytes(8).toString('hex').slice(0, 16);
