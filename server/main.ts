@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 // `npm start`: read the configuration, start everything, print one banner, stop cleanly on a signal.
-import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, type RunningApp } from './app';
+import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, DEFAULT_STRIPE_SANDBOX_FILE, type RunningApp } from './app';
 import { SANDBOX_STOREFRONT_PATH } from './checkout/returnUrls';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
@@ -58,7 +58,7 @@ async function main() {
   }
   const logger = createLogger({ level: config.logLevel });
   initSentry(config.sentry);
-  const app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE });
+  const app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE, stripeSandboxFile: DEFAULT_STRIPE_SANDBOX_FILE });
   process.stdout.write(banner(config, app));
 
   const shutdown = (signal: string) => {
