@@ -21,7 +21,7 @@ export async function authenticate(deps: AuthDeps, headers: { authorization?: st
   }
   try {
     const token = await deps.verifyToken(credential.value);
-    return { role: token.role, id: token.userId, name: token.email, kind: 'user' };
+    return { role: token.role, id: token.userId, name: token.email, emailVerified: token.emailVerified, kind: 'user' };
   } catch (error) {
     if (error instanceof InvalidTokenError) throw new UnauthenticatedError(error.message);
     throw error;

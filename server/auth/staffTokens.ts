@@ -15,6 +15,8 @@ export interface TokenVerifierOptions {
 export interface VerifiedToken {
   userId: string;
   email: string | null;
+  /** The token vouches that the user owns `email` (see emailVerifiedFromClaims). */
+  emailVerified: boolean;
   role: Role;
 }
 
@@ -33,6 +35,24 @@ export function roleFromClaims(payload: JWTPayload): Role {
   if (staffRole === 'support') return 'SUPPORT';
   return 'CUSTOMER';
 }
+
+/**
+ * Whether the token says its email has been verified: the OIDC `email_verified` claim, or the time
+ * the address was confirmed (`email_confirmed_at` / `confirmed_at`, the columns of auth.users), as a
+ * custom access token hook adds them, or `app_metadata.email_verified`, which only the service role
+ * can set. Supabase's own `user_metadata.email_verified` is deliberately NOT trusted: user_metadata
+ * is the user's to edit (supabase.auth.updateUser({ data }) merges any key into it), so anyone could
+ * set it to true on an address they do not own and take over that address's guest orders.
+ */
+export function emailVerifiedFromClaims(payload: JWTPayload): boolean {
+  const appMetadata = payload.app_metadata as Record<string, unknown> | undefined;
+  if (payload.email_verified === true || appMetadata?.email_verified === true) return true;
+  return [payload.email_confirmed_at, payload.confirmed_at].some(isConfirmedAt);
+}
+
+// A confirmed-at claim counts only as a real time: a hook copying a null column must not verify.
+const isConfirmedAt = (value: unknown) =>
+  (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Date.parse(value))) || (typeof value === 'number' && value > 0);
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const key = options.jwksUrl
@@ -57,22 +77,32 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new InvalidTokenError('The bearer token has no user id');
     if (payload.exp === undefined) throw new InvalidTokenError('The bearer token has no expiry');
-    return {
-      userId: payload.sub,
-      // Supabase puts "" in the tokens of phone and anonymous sign-ins: that is no email.
-      email: typeof payload.email === 'string' && payload.email.trim() !== '' ? payload.email : null,
-      role: roleFromClaims(payload),
-    };
+    // Supabase puts "" in the tokens of phone and anonymous sign-ins: that is no email.
+    const email = typeof payload.email === 'string' && payload.email.trim() !== '' ? payload.email : null;
+    return { userId: payload.sub, email, emailVerified: email !== null && emailVerifiedFromClaims(payload), role: roleFromClaims(payload) };
   };
 }
 
-/** Signs a token in Supabase's shape; used by the sandbox's dev sign-in and by tests. */
+/**
+ * Signs a token in Supabase's shape; used by the sandbox's dev sign-in and by tests. The sandbox is
+ * the identity provider of its dev users, so it vouches for their emails (`email_verified: true`, as
+ * a custom access token hook would add it) unless told otherwise.
+ */
 export async function signStaffToken(
   secret: string,
-  claims: { userId: string; email: string; staffRole?: 'admin' | 'support'; audience: string; issuer?: string; expiresIn: string | number },
+  claims: {
+    userId: string;
+    email: string;
+    emailVerified?: boolean;
+    staffRole?: 'admin' | 'support';
+    audience: string;
+    issuer?: string;
+    expiresIn: string | number;
+  },
 ): Promise<string> {
   const jwt = new SignJWT({
     email: claims.email,
+    email_verified: claims.emailVerified ?? true,
     role: 'authenticated',
     app_metadata: claims.staffRole ? { role: claims.staffRole, provider: 'email' } : { provider: 'email' },
   })

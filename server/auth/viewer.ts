@@ -9,6 +9,11 @@ export interface Viewer {
   id: string | null;
   /** Email for people, key name for API keys. */
   name: string | null;
+  /**
+   * People only: their token vouches that they own the email in `name`. Only then may their sign-in
+   * take over the guest customer with that email (and its orders).
+   */
+  emailVerified?: boolean;
   kind: 'anonymous' | 'user' | 'api_key';
 }
 

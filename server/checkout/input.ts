@@ -35,6 +35,8 @@ export interface CheckoutRequest {
   email: string | null;
   /** The email is the signed-in customer's own, from their token (not typed in). */
   email_from_sign_in: boolean;
+  /** ...and the sign-in vouches that the customer owns it: only then may it take over a guest's record (absent: no). */
+  email_verified?: boolean;
   name: string | null;
   metadata: Record<string, string>;
   actor: string;
@@ -79,6 +81,7 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
     user_id: viewer.role === 'CUSTOMER' ? viewer.id : null,
     email: buyer?.email ?? null,
     email_from_sign_in: buyer?.fromSignIn ?? false,
+    email_verified: (buyer?.fromSignIn ?? false) && viewer.emailVerified === true,
     name,
     metadata,
     actor: `${viewer.kind}:${viewer.id}`,

@@ -50,6 +50,7 @@ export function searchCondition(search: PaymentSearch, columns: { orderId: strin
                                      union select order_id from payment_attempts where stripe_object_id = ${id})`;
     }
     case 'email':
-      return `${columns.customerId} = (select id from customers where lower(email) = lower(${bind(search.email)}))`;
+      // `in`: besides the row that owns the email, accounts with an unverified email keep it too.
+      return `${columns.customerId} in (select id from customers where lower(email) = lower(${bind(search.email)}))`;
   }
 }
