@@ -55,7 +55,7 @@ function paymentMethodDetails(core: SandboxCore, pm: Stripe.PaymentMethod, inten
       amount_authorized: status === 'failed' ? null : intent.amount,
       authorization_code: status === 'failed' ? null : String(100000 + Math.floor(Math.random() * 899999)),
       brand: card.brand,
-      checks: { ...card.checks },
+      checks: structuredClone(card.checks),
       country: card.country,
       electronic_commerce_indicator: null,
       exp_month: card.exp_month,
