@@ -69,6 +69,11 @@ export async function confirmPayment(deps: CheckoutDeps, viewer: Viewer, input: 
     }
   }
 
+  if (reading.stripeError) {
+    // The customer sees reading.decline; what Stripe said (for developers) is kept here, without the
+    // payment method Stripe attaches to the error.
+    deps.logger.info({ paymentIntentId: reading.paymentIntentId, orderId: applied.order.id, stripeError: reading.stripeError }, 'payment not completed');
+  }
   return {
     outcome: reading.outcome,
     order: applied.order,

@@ -60,7 +60,17 @@ export interface PaymentReading {
   metadata: Stripe.Metadata;
   /** 3-D Secure: where the customer must go to authenticate. */
   nextActionUrl: string | null;
+  /** What the customer is told: words they can act on, never Stripe's own message. */
   decline: PaymentError | null;
+  /** Stripe's account of the failure, written for developers: for the log, never for the customer. */
+  stripeError: StripeErrorDetail | null;
+}
+
+export interface StripeErrorDetail {
+  type: string;
+  code: string | null;
+  declineCode: string | null;
+  message: string | null;
 }
 
 const idOf = (value: string | { id: string } | null | undefined) => (typeof value === 'string' ? value : (value?.id ?? null));
@@ -75,6 +85,7 @@ export function readPaymentIntent(intent: Stripe.PaymentIntent): PaymentReading 
     metadata: intent.metadata,
     nextActionUrl: null,
     decline: null,
+    stripeError: null,
   };
   switch (intent.status) {
     case 'succeeded':
@@ -87,9 +98,13 @@ export function readPaymentIntent(intent: Stripe.PaymentIntent): PaymentReading 
     case 'canceled':
       return { ...base, outcome: 'CANCELED', orderStatus: 'pending' };
     default: {
+      // A decline (card_error) or a failed 3-D Secure (payment_intent_authentication_failure, an
+      // invalid_request_error whose message tells a developer to "provide payment_method_data"): the
+      // customer gets our words for the code, the log gets Stripe's.
       const error = intent.last_payment_error;
       const decline = error ? declineFor(error.decline_code ?? error.code ?? null) : null;
-      return { ...base, outcome: decline ? 'DECLINED' : 'NOT_COMPLETED', orderStatus: 'pending', decline };
+      const stripeError = error ? { type: error.type, code: error.code ?? null, declineCode: error.decline_code ?? null, message: error.message ?? null } : null;
+      return { ...base, outcome: decline ? 'DECLINED' : 'NOT_COMPLETED', orderStatus: 'pending', decline, stripeError };
     }
   }
 }
@@ -106,6 +121,7 @@ export function readCheckoutSession(session: Stripe.Checkout.Session): PaymentRe
     metadata: session.metadata ?? {},
     nextActionUrl: null,
     decline: null,
+    stripeError: null,
   };
   if (session.status === 'expired') return { ...base, outcome: 'EXPIRED', orderStatus: 'pending' };
   if (session.status !== 'complete') return { ...base, outcome: 'NOT_COMPLETED', orderStatus: 'pending' };

@@ -139,3 +139,20 @@ describe('confirmPayment with a Checkout Session', () => {
     expect(again).toMatchObject({ checkoutSessionId: null, url: null, error: { code: 'ORDER_ALREADY_PAID' }, order: { status: 'PAID' } });
   });
 });
+
+describe('the hosted page after a failed 3-D Secure', () => {
+  it('tells the customer in their words, not Stripe’s developer text, and lets them pay again', async () => {
+    const created = await createSession();
+    const authenticate = await payOnHostedPage(created.url, '4000000000003220'); // pm_card_threeDSecure2Required
+    expect(authenticate).toMatch(/\/authenticate$/);
+    const failed = await fetch(authenticate, { method: 'POST', body: new URLSearchParams({ outcome: 'fail' }), redirect: 'manual' });
+    expect(failed.status).toBe(402);
+    const page = await failed.text();
+    expect(page).toContain('Your card failed authentication with your bank. Try again, or choose another payment method.');
+    expect(page).not.toMatch(/PaymentMethod|payment_method_data/);
+
+    const paid = new URL(await payOnHostedPage(created.url));
+    const result = (await server.confirmPayment({ checkoutSessionId: paid.searchParams.get('session_id') })).body.data.confirmPayment;
+    expect(result).toMatchObject({ outcome: 'SUCCEEDED', error: null, order: { id: created.order.id, status: 'PAID' } });
+  });
+});

@@ -212,6 +212,33 @@ describe('confirmPayment', () => {
     expect(paid).toMatchObject({ outcome: 'SUCCEEDED', order: { status: 'PAID', syncState: 'PROVISIONAL' } });
   });
 
+  it('tells a customer whose 3-D Secure failed what to do, in words for them; Stripe’s developer text goes to the log only', async () => {
+    const created = await createIntent();
+    await payAtStripe(created.paymentIntentId, 'pm_card_threeDSecure2Required');
+    const pending = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment;
+    const challenge = await fetch(pending.nextActionUrl, { method: 'POST', body: new URLSearchParams({ outcome: 'fail' }), redirect: 'manual' });
+    expect(challenge.status).toBe(303);
+    const developerText = (await server.app.stripe.paymentIntents.retrieve(created.paymentIntentId)).last_payment_error?.message;
+    expect(developerText).toMatch(/PaymentMethod has failed authentication/);
+
+    const response = await server.confirmPayment({ paymentIntentId: created.paymentIntentId });
+    const result = response.body.data.confirmPayment;
+    expect(result).toMatchObject({
+      outcome: 'DECLINED',
+      nextActionUrl: null,
+      error: { code: 'AUTHENTICATION_FAILED', message: 'Your bank could not confirm it was you. Try again, or use another card.', declineCode: 'payment_intent_authentication_failure' },
+      order: { id: created.order.id, payment: null },
+    });
+    expect(JSON.stringify(response.body)).not.toMatch(/PaymentMethod|payment_method_data/);
+    expect(server.logs.lines).toContainEqual(
+      expect.objectContaining({ msg: 'payment not completed', paymentIntentId: created.paymentIntentId, stripeError: expect.objectContaining({ code: 'payment_intent_authentication_failure', message: developerText }) }),
+    );
+
+    // The order stays payable: the same PaymentIntent with another card.
+    await payAtStripe(created.paymentIntentId, 'pm_card_visa');
+    expect((await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment).toMatchObject({ outcome: 'SUCCEEDED', error: null });
+  });
+
   it.each([
     ['pm_card_chargeDeclined', 'CARD_DECLINED', 'Your card was declined. Try another card.', 'generic_decline'],
     ['pm_card_chargeDeclinedInsufficientFunds', 'INSUFFICIENT_FUNDS', 'Your card has insufficient funds. Try another card.', 'insufficient_funds'],

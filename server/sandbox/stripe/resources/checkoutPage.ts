@@ -179,7 +179,16 @@ function afterConfirmation(ctx: RouteContext, session: Session, intent: Stripe.P
     case 'requires_action':
       return Response.redirect(`${ctx.core.publicUrl}${HOSTED_PAGE_PREFIX}${session.id}/authenticate`, 303);
     default: {
-      const message = intent.last_payment_error?.message ?? 'Your card was declined.';
+      // Like Stripe's page: a card_error's message is written for the customer and shown as is; any
+      // other error's (a failed 3-D Secure is an invalid_request_error telling a developer to "provide
+      // payment_method_data") is not, so the customer gets words of the page's own.
+      const error = intent.last_payment_error;
+      const message =
+        error?.type === 'card_error' && error.message
+          ? error.message
+          : error?.code === 'payment_intent_authentication_failure'
+            ? 'Your card failed authentication with your bank. Try again, or choose another payment method.'
+            : 'Your card was declined.';
       return html(paymentPage(session, { ...state, error: message }), 402);
     }
   }
