@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -36,6 +35,9 @@ export async function createApolloServer(config: Config, logger: Logger): Promis
     schema: buildSchema(),
     introspection: !config.isProduction,
     includeStacktraceInErrorResponses: false,
+    // Apollo's own SIGINT/SIGTERM handler stops Apollo and re-raises the signal, killing the process
+    // before in-flight requests and jobs finish: main.ts drains on a signal and stops Apollo itself.
+    stopOnTerminationSignals: true,
     formatError: createErrorFormatter({ logger, exposeInternals: config.nodeEnv === 'development' }),
     // Limits are validation rules: an over-limit query is refused before any resolver runs.
     validationRules: [
@@ -44,11 +46,9 @@ export async function createApolloServer(config: Config, logger: Logger): Promis
       maxAliasesRule({ n: config.graphql.maxAliases, exposeLimits: true, ...reportRejection }),
     ],
     logger,
-    plugins: [
-      config.isProduction
-        ? ApolloServerPluginLandingPageDisabled()
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
-    ],
+    // Apollo's landing page loads its explorer from Apollo's CDN: the HTTP layer serves an offline
+    // GraphiQL on GET /graphql instead (server/http/explorer.ts), outside production only.
+    plugins: [ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
   return apollo;

@@ -6,13 +6,16 @@ import { Hono } from 'hono';
 import type { Db } from '../db/db';
 import type { StripeSandbox } from '../sandbox/stripe/sandbox';
 import { mountSandboxStorefront } from '../sandbox/storefront';
-import { type DevSignInOptions, mountDevSignIn } from '../sandbox/devSignIn';
+import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from '../sandbox/devSignIn';
 import type { EventStore } from '../webhooks/eventStore';
 import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../webhooks/endpoint';
 import type { Logger } from '../observability/logger';
 import { withLogScope } from '../observability/logger';
 import { captureError } from '../observability/sentry';
+import { mountExplorer } from './explorer';
 import { graphqlRoute, type GraphQLRouteDeps } from './graphqlRoute';
+import { RateLimits } from './rateLimit';
+import { securityHeaders } from './securityHeaders';
 import type { AppEnv } from './types';
 
 export interface HttpAppDeps extends GraphQLRouteDeps {
@@ -53,6 +56,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
     });
   });
 
+  app.use('*', securityHeaders({ supabaseUrl: deps.config.auth.supabaseUrl, trustProxyHops: deps.config.http.trustProxyHops }));
+  const rateLimits = new RateLimits({ ...deps.config.rateLimits, trustProxyHops: deps.config.http.trustProxyHops });
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', async (c) => {
@@ -68,16 +74,22 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
 
   app.post(
     WEBHOOK_PATH,
+    rateLimits.webhook(),
     webhookRoute({ config: deps.config, logger, ...deps.webhooks, secrets: () => deps.services().webhookSecrets }),
   );
 
   // The body size limit is enforced while reading the body (server/http/body.ts).
-  app.on(['GET', 'POST'], '/graphql', graphqlRoute(deps));
+  // Outside production a browser opening /graphql gets the offline explorer (GraphiQL, built with the console).
+  if (!deps.config.isProduction) mountExplorer(app, deps.config.http.consoleDistDir);
+  app.on(['GET', 'POST'], '/graphql', graphqlRoute({ ...deps, rateLimits }));
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
 
   const sandbox = deps.stripeSandbox;
   // Ahead of the emulator's /_sandbox/* routes, which would otherwise answer it.
-  if (sandbox && deps.devSignIn) mountDevSignIn(app, deps.devSignIn);
+  if (sandbox && deps.devSignIn) {
+    app.use(DEV_SIGN_IN_PATH, rateLimits.devSignInLimit());
+    mountDevSignIn(app, deps.devSignIn);
+  }
   if (sandbox) {
     // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
     for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) {

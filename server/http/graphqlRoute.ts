@@ -9,6 +9,7 @@ import { AppError } from '../errors';
 import type { GraphQLContext, Services } from '../graphql/context';
 import type { Logger } from '../observability/logger';
 import { BodyTooLargeError, readBodyText } from './body';
+import type { RateLimits } from './rateLimit';
 import type { AppEnv } from './types';
 
 export interface GraphQLRouteDeps {
@@ -19,6 +20,8 @@ export interface GraphQLRouteDeps {
   logger: Logger;
   /** A getter: the services exist once the server listens (see Services). */
   services: () => Services;
+  /** Storefront and customer mutations over their limit are answered 429 before Apollo runs them. */
+  rateLimits?: RateLimits;
 }
 
 const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
@@ -57,6 +60,9 @@ export function graphqlRoute(deps: GraphQLRouteDeps) {
       }
       throw error;
     }
+
+    const limited = await deps.rateLimits?.graphql(c, viewer, body);
+    if (limited) return limited;
 
     const headers = new HeaderMap();
     c.req.raw.headers.forEach((value, key) => headers.set(key, value));

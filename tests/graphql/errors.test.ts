@@ -154,11 +154,12 @@ describe('bad requests', () => {
     expect(body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
   });
 
-  it("serves Apollo's landing page to a browser outside production", async () => {
+  it('serves the offline GraphQL explorer, not Apollo\'s CDN landing page, to a browser outside production', async () => {
     const response = await send(server, { method: 'GET', headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     expect(response.contentType).toMatch(/text\/html/);
-    expect(response.text).toContain('apollographql.com');
+    expect(response.text).toContain('GraphQL explorer');
+    expect(response.text).not.toContain('apollographql.com');
   });
 });
 

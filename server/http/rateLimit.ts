@@ -1,0 +1,135 @@
+// Rate limits on what the public can reach, counted in this process by rate-limiter-flexible
+// (in-memory fixed windows of one minute). Several processes behind one balancer each count their own
+// share; that is the intent: the limits are a brake on floods and runaway clients, not a quota.
+//
+// - GraphQL mutations of the storefront: per API key (RATE_LIMIT_API_KEY_PER_MINUTE) and per signed-in
+//   customer (RATE_LIMIT_CUSTOMER_PER_MINUTE). Queries are not counted, nor are staff or Make.
+//   Over the limit: HTTP 429 with Retry-After and one GraphQL error, extensions.code RATE_LIMITED and
+//   retryAfterSeconds, before anything executes (so nothing is written).
+// - The webhook endpoint, per source address: only deliveries that fail verification (no, malformed or
+//   wrong signature, a timestamp out of tolerance, a body too large to verify) are counted
+//   (RATE_LIMIT_WEBHOOK_UNVERIFIED_PER_MINUTE); an address past the limit gets 429 for every delivery
+//   until its window ends. Stripe signs everything it sends, so it is never limited however fast it
+//   delivers (nor for a signed event we refuse for its content), while a sender without the secret is
+//   stopped after a few dozen tries.
+// - The sandbox's dev sign-in, per source address (RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE).
+//
+// A limit of 0 turns that limit off.
+import { getOperationAST, parse } from 'graphql';
+import type { Context, MiddlewareHandler } from 'hono';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Viewer } from '../auth/viewer';
+import { clientAddress } from './clientAddress';
+import type { AppEnv } from './types';
+
+export interface RateLimitOptions {
+  apiKeyPerMinute: number;
+  customerPerMinute: number;
+  webhookUnverifiedPerMinute: number;
+  devSignInPerMinute: number;
+  /** How the source address is found behind proxies (clientAddress.ts). */
+  trustProxyHops: number;
+}
+
+const perMinute = (points: number) => (points > 0 ? new RateLimiterMemory({ points, duration: 60 }) : null);
+
+/** Whole seconds, at least 1: Retry-After has no fractions, and 0 would invite an immediate retry. */
+const retryAfterSeconds = (state: RateLimiterRes) => Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+
+/** Resolves with the limiter's state once the key is over its limit, undefined while under it. */
+async function consume(limiter: RateLimiterMemory, key: string): Promise<RateLimiterRes | undefined> {
+  try {
+    await limiter.consume(key);
+    return undefined;
+  } catch (rejection) {
+    // The memory limiter rejects with its state when the points are spent, and with an Error otherwise.
+    if (rejection instanceof RateLimiterRes) return rejection;
+    throw rejection;
+  }
+}
+
+export class RateLimits {
+  private readonly apiKey: RateLimiterMemory | null;
+  private readonly customer: RateLimiterMemory | null;
+  private readonly webhookUnverified: RateLimiterMemory | null;
+  private readonly devSignIn: RateLimiterMemory | null;
+
+  constructor(private readonly options: RateLimitOptions) {
+    this.apiKey = perMinute(options.apiKeyPerMinute);
+    this.customer = perMinute(options.customerPerMinute);
+    this.webhookUnverified = perMinute(options.webhookUnverifiedPerMinute);
+    this.devSignIn = perMinute(options.devSignInPerMinute);
+  }
+
+  /**
+   * For a storefront API key or a customer sending a mutation: the 429 to answer instead of running it,
+   * or undefined. A body that does not parse is left for Apollo to refuse (and is not counted).
+   */
+  async graphql(c: Context<AppEnv>, viewer: Viewer, body: unknown): Promise<Response | undefined> {
+    const limiter = viewer.role === 'STOREFRONT' ? this.apiKey : viewer.role === 'CUSTOMER' ? this.customer : null;
+    if (!limiter || !viewer.id || !isMutation(body)) return undefined;
+    const state = await consume(limiter, `${viewer.role}:${viewer.id}`);
+    if (!state) return undefined;
+    const seconds = retryAfterSeconds(state);
+    c.header('Retry-After', String(seconds));
+    const who = viewer.role === 'STOREFRONT' ? 'this API key' : 'this customer';
+    return c.json(
+      { errors: [{ message: `Too many requests from ${who}: retry in ${seconds} s`, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds } }] },
+      429,
+    );
+  }
+
+  /** Ahead of the webhook route: refuses an address that sent too many refused deliveries, counts refusals. */
+  webhook(): MiddlewareHandler<AppEnv> {
+    const limiter = this.webhookUnverified;
+    const points = this.options.webhookUnverifiedPerMinute;
+    return async (c, next) => {
+      if (!limiter) return next();
+      const address = clientAddress(c, this.options.trustProxyHops);
+      const state = await limiter.get(address);
+      if (state && state.consumedPoints >= points) {
+        c.header('Retry-After', String(retryAfterSeconds(state)));
+        return c.json({ error: 'rate_limited', message: 'Too many refused deliveries from this address' }, 429);
+      }
+      await next();
+      // penalty() adds without refusing: the refusal is decided on the next delivery, above.
+      if (c.res.status === 400 && (await failedVerification(c.res))) await limiter.penalty(address, 1);
+    };
+  }
+
+  /** Ahead of POST /_sandbox/dev-sign-in. */
+  devSignInLimit(): MiddlewareHandler<AppEnv> {
+    const limiter = this.devSignIn;
+    return async (c, next) => {
+      if (!limiter || c.req.method !== 'POST') return next();
+      const state = await consume(limiter, clientAddress(c, this.options.trustProxyHops));
+      if (!state) return next();
+      c.header('Retry-After', String(retryAfterSeconds(state)));
+      return c.json({ error: 'rate_limited', message: 'Too many sign-ins from this address' }, 429);
+    };
+  }
+}
+
+/** The webhook route answers 400 with `{ error: <reason> }`; the reasons of an unverified delivery. */
+const UNVERIFIED = /signature|timestamp|too_large/;
+
+async function failedVerification(response: Response): Promise<boolean> {
+  try {
+    const { error } = (await response.clone().json()) as { error?: unknown };
+    return typeof error === 'string' && UNVERIFIED.test(error);
+  } catch {
+    return false;
+  }
+}
+
+function isMutation(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const { query, operationName } = body as { query?: unknown; operationName?: unknown };
+  if (typeof query !== 'string') return false;
+  try {
+    const operation = getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined);
+    return operation?.operation === 'mutation';
+  } catch {
+    return false;
+  }
+}
