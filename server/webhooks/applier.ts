@@ -27,6 +27,8 @@ export interface ReplayRequest {
 
 export type ReplayOutcome =
   | { outcome: 'not_found' }
+  /** Retention dropped the event's payload, which a replay translates again: nothing done. */
+  | { outcome: 'payload_dropped' }
   /** The key was used before for something else: nothing done. */
   | { outcome: 'conflict'; operation: string }
   /** The key was used before for this event: nothing done again; the event as it stands. */
@@ -192,12 +194,12 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     drain,
     async replay({ eventId, actor, scope, key }) {
       const requestHash = createHash('sha256').update(`webhook_event_replay:${eventId}`).digest('hex');
-      const { rows } = await deps.db.query<{ result: { outcome: 'done' | 'repeat' | 'not_found' | 'conflict'; operation?: string } }>(
+      const { rows } = await deps.db.query<{ result: { outcome: 'done' | 'repeat' | 'not_found' | 'conflict' | 'payload_dropped'; operation?: string } }>(
         'select stripe_event_replay($1::jsonb) as result',
         [JSON.stringify({ event_id: eventId, actor, scope, key, request_hash: requestHash })],
       );
       const { outcome, operation } = rows[0]!.result;
-      if (outcome === 'not_found') return { outcome };
+      if (outcome === 'not_found' || outcome === 'payload_dropped') return { outcome };
       if (outcome === 'conflict') return { outcome, operation: operation! };
       if (outcome === 'done') await applyBatch([eventId]);
       const { rows: after } = await deps.db.query<{ status: EventStatus }>('select status from stripe_events where id = $1', [eventId]);

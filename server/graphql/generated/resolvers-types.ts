@@ -469,8 +469,11 @@ export type WebhookEvent = {
   appliedAt?: Maybe<Scalars['String']['output']>;
   /** When the applier gave up on it (ISO 8601). */
   failedAt?: Maybe<Scalars['String']['output']>;
-  /** The event as Stripe sent it: JSON, pretty-printed with 2-space indentation. */
-  payload: Scalars['String']['output'];
+  /**
+   * The event as Stripe sent it: JSON, pretty-printed with 2-space indentation. Null once retention
+   * dropped it (RETENTION_WEBHOOK_PAYLOAD_DAYS after it was received; the event itself is kept).
+   */
+  payload?: Maybe<Scalars['String']['output']>;
 };
 
 /** Where a page of a keyset-paginated list ends. */
@@ -510,7 +513,9 @@ export type WebhookStatus = {
 
 export type WebhookEventErrorCode =
   /** No stored event has this id. */
-  | 'WEBHOOK_EVENT_NOT_FOUND';
+  | 'WEBHOOK_EVENT_NOT_FOUND'
+  /** Retention dropped the event's payload, which a replay needs: it cannot be replayed. */
+  | 'WEBHOOK_EVENT_PAYLOAD_DROPPED';
 
 /** An expected outcome of a webhook event operation that staff can act on. */
 export type WebhookEventError = {
@@ -1116,7 +1121,7 @@ export type WebhookEventResolvers<ContextType = GraphQLContext, ParentType exten
   receivedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   appliedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   failedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  payload?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payload?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{

@@ -50,6 +50,15 @@ const notFound = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
   replayed: false,
 });
 
+const payloadDropped = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
+  event: null,
+  error: {
+    code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED',
+    message: `Webhook event ${id} cannot be replayed: retention dropped its payload (RETENTION_WEBHOOK_PAYLOAD_DAYS), and Stripe keeps events for 30 days only`,
+  },
+  replayed: false,
+});
+
 export const webhookResolvers: Resolvers = {
   Query: {
     webhookEvents: allow(STAFF_ROLES, (_parent, args, { db }) => {
@@ -69,6 +78,7 @@ export const webhookResolvers: Resolvers = {
       const actor = `staff:${viewer.id}`;
       const replayed = await webhookApplier.replay({ eventId, actor, scope: `${viewer.kind}:${viewer.id}`, key });
       if (replayed.outcome === 'conflict') throw idempotencyKeyReused(key, replayed.operation);
+      if (replayed.outcome === 'payload_dropped') return payloadDropped(eventId);
       // The event as it stands now, from the database rather than the applier's answer: the console
       // refreshes from what this returns.
       const event = replayed.outcome === 'not_found' ? null : await findWebhookEvent(db, eventId);
@@ -98,7 +108,8 @@ export const webhookResolvers: Resolvers = {
     receivedAt: (event) => iso(event.received_at),
     appliedAt: (event) => isoOrNull(event.applied_at),
     failedAt: (event) => isoOrNull(event.failed_at),
-    payload: (event) => JSON.stringify(event.payload, null, 2),
+    // Null once retention dropped it (supabase/migrations/20261207000300_retention.sql).
+    payload: (event) => (event.payload === null ? null : JSON.stringify(event.payload, null, 2)),
   }),
   WebhookStatus: inheritAccess<WebhookStatusResolvers>({
     oldestUnappliedAgeSeconds: (status) => status.oldest_unapplied_age_seconds,

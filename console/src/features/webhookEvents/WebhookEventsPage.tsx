@@ -114,7 +114,7 @@ function WebhookEventView({ event }: { event: WebhookEventDetail }) {
           ['API version', event.apiVersion ?? '—'],
         ]}
       />
-      {isAdmin && (
+      {isAdmin && event.payload !== null && (
         <ActionButton
           label="Replay event"
           pendingLabel="Replaying…"
@@ -128,7 +128,11 @@ function WebhookEventView({ event }: { event: WebhookEventDetail }) {
         />
       )}
       <h3>Payload</h3>
-      <JsonBlock json={event.payload} label="Raw payload" />
+      {event.payload === null ? (
+        <p className="muted">Dropped by retention after the configured days (RETENTION_WEBHOOK_PAYLOAD_DAYS); the event's record above is kept. Without its payload the event cannot be replayed.</p>
+      ) : (
+        <JsonBlock json={event.payload} label="Raw payload" />
+      )}
     </>
   );
 }

@@ -8,12 +8,13 @@ export const REPLAY_WEBHOOK_EVENT = `mutation ReplayWebhookEvent($input: ReplayW
 
 export interface ReplayWebhookEventPayload {
   event: WebhookEventDetail | null;
-  error: { code: 'WEBHOOK_EVENT_NOT_FOUND'; message: string } | null;
+  error: { code: 'WEBHOOK_EVENT_NOT_FOUND' | 'WEBHOOK_EVENT_PAYLOAD_DROPPED'; message: string } | null;
   replayed: boolean;
 }
 
 const ERROR_WORDS: Record<string, string> = {
   WEBHOOK_EVENT_NOT_FOUND: 'No stored event has this id any more, so there is nothing to replay.',
+  WEBHOOK_EVENT_PAYLOAD_DROPPED: "Retention dropped this event's payload, so it cannot be replayed.",
 };
 
 export function replayErrorInWords(error: ReplayWebhookEventPayload['error']): string | null {

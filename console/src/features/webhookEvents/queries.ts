@@ -31,7 +31,8 @@ export interface WebhookEventDetail extends WebhookEventRow {
   nextAttemptAt: string | null;
   appliedAt: string | null;
   failedAt: string | null;
-  payload: string;
+  /** Null once retention dropped it (RETENTION_WEBHOOK_PAYLOAD_DAYS). */
+  payload: string | null;
 }
 
 const ROW = 'id type objectType objectId created livemode status attempts lastError outcome receivedAt';
