@@ -30,10 +30,12 @@ export function captureError(error: unknown, context?: Record<string, unknown>):
  * An alert condition that started to hold (server/ops/alertMonitor.ts). The fingerprint is the alert's
  * code, so every onset of one alert lands in one Sentry issue whatever its figures, and Sentry's alert
  * rules (a new issue, a regression) notify; the figures go as extra data, scrubbed like everything else.
+ * The onset time is part of the message: the SDK's Dedupe integration drops a message identical to the
+ * one before it, and two onsets with the same figures must both arrive.
  */
-export function captureAlert(alert: { code: string; title: string; message: string; figures: Record<string, unknown> }): void {
+export function captureAlert(alert: { code: string; title: string; message: string; since: Date; figures: Record<string, unknown> }): void {
   if (!Sentry.getClient()) return;
-  Sentry.captureMessage(`${alert.title}. ${alert.message}`, {
+  Sentry.captureMessage(`${alert.title} since ${alert.since.toISOString()}. ${alert.message}`, {
     level: 'warning',
     fingerprint: ['ops-alert', alert.code],
     tags: { alert: alert.code },
