@@ -164,8 +164,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     // another process holding them), whose retry is due, or that were stored by a process without jobs.
     jobs.start([{ name: 'webhook-applier', schedule: '*/5 * * * * *', run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
     webhookApplier.wake(); // what an earlier process acknowledged and did not apply
-    // The alert conditions, every minute, and once before serving so that a restart does not wait a
-    // minute to notice (and send) what holds; onsets are recorded in the database, so never re-sent.
+    // The alert conditions, every minute, and once now so that a restart does not wait a minute to
+    // notice (and send) what holds; onsets are recorded in the database, so a restart never re-sends.
     const alertMonitor = createAlertMonitor({ db, logger });
     jobs.start([alertMonitor.job]);
     await jobs.runOnce(alertMonitor.job);
