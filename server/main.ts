@@ -6,6 +6,9 @@ import { type Config, ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
 import { initSentry } from './observability/sentry';
 
+/** Beyond SHUTDOWN_TIMEOUT_MS: time to close the database and flush Sentry once the drain has ended. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 function banner(config: Config, app: RunningApp): string {
   const database = config.database.kind === 'postgres' ? `PostgreSQL (${redactUrl(config.database.url)})` : `embedded PGlite (${config.database.dataDir})`;
   const stripe = { sandbox: 'sandbox (offline emulator, no Stripe key set)', test: 'Stripe test mode', live: 'Stripe LIVE mode' }[config.stripe.mode];
@@ -61,18 +64,38 @@ async function main() {
   const app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE, stripeSandboxFile: DEFAULT_STRIPE_SANDBOX_FILE });
   process.stdout.write(banner(config, app));
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down: draining requests and stopping jobs');
+  // The first SIGTERM or SIGINT starts the drain (app.stop(): stop accepting, finish the requests and
+  // job runs in flight within SHUTDOWN_TIMEOUT_MS, close the database), then the process exits 0. A
+  // repeated signal does not cut the drain short: one Ctrl-C under `npm start` can reach this process
+  // twice (from the terminal and relayed by npm and tsx), and SIGTERM is often repeated by supervisors
+  // that escalate to SIGKILL on their own. The listeners stay on (not `once`): with none left, Node,
+  // or tsx's own handler, would end the process at the second signal. The drain is bounded anyway, and
+  // a watchdog exits (1) should closing something hang past it.
+  let draining = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (draining) {
+      logger.warn({ signal }, 'already shutting down: the drain ends within SHUTDOWN_TIMEOUT_MS');
+      return;
+    }
+    draining = true;
+    logger.info({ signal, timeoutMs: config.http.shutdownTimeoutMs }, 'shutting down: draining requests and stopping jobs');
+    setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish in time: exiting without it');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
     app.stop().then(
-      () => process.exit(0),
-      (error) => {
+      () => {
+        logger.info({ signal }, 'shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 main().catch((error) => {
