@@ -138,7 +138,7 @@ const poll = { timeout: 15_000, interval: 20 };
 
 describe(`a slow Make (${TEST_ENGINE})`, () => {
   it('does not hold up the fast deliveries: they are all answered while the slow one still waits', async () => {
-    const [slow] = await enqueue(1); // enqueued first, so it is claimed in the first batch
+    const slow = (await enqueue(1))[0]!; // enqueued first, so it is claimed in the first batch
     const fast = await enqueue(24);
     make.hold = (id) => id === slow;
     const worker = outbox({ concurrency: 4 });
@@ -147,13 +147,13 @@ describe(`a slow Make (${TEST_ENGINE})`, () => {
     await expect.poll(() => make.answered.length, poll).toBe(24);
     expect(make.received[0]).toBe(slow);
     expect(new Set(make.answered)).toEqual(new Set(fast));
-    expect(make.waiting.has(slow!)).toBe(true);
-    expect(await statusOf(slow!)).toMatchObject({ status: 'delivering', attempts: 1 });
+    expect(make.waiting.has(slow)).toBe(true);
+    expect(await statusOf(slow)).toMatchObject({ status: 'delivering', attempts: 1 });
     await expect.poll(async () => (await deliveries(db, `status = 'delivered' and id = any($1::uuid[])`, [fast])).length, poll).toBe(24);
 
-    make.release(slow!);
+    make.release(slow);
     expect(await drained).toBe(25);
-    expect(await statusOf(slow!)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(await statusOf(slow)).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(make.received.length).toBe(25);
     expect(new Set(make.received).size).toBe(25);
   });
@@ -184,7 +184,7 @@ describe(`a slow Make (${TEST_ENGINE})`, () => {
   });
 
   it('posts a delivery slower than its lease once: the lease is extended while the POST waits', async () => {
-    const [slow] = await enqueue(1);
+    const slow = (await enqueue(1))[0]!;
     make.hold = () => true;
     const worker = outbox({ leaseMs: 400 });
     const other = outbox({ leaseMs: 400 });
@@ -210,41 +210,41 @@ describe(`a slow Make (${TEST_ENGINE})`, () => {
 
     make.releaseAll();
     expect(await drained).toBe(1);
-    expect(postsOf(slow!)).toBe(1);
-    expect(await statusOf(slow!)).toMatchObject({ status: 'delivered', attempts: 1 });
-    expect((await attemptsOf(db, slow!)).map((attempt) => [attempt.attempt, attempt.outcome])).toEqual([[1, 'delivered']]);
+    expect(postsOf(slow)).toBe(1);
+    expect(await statusOf(slow)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect((await attemptsOf(db, slow)).map((attempt) => [attempt.attempt, attempt.outcome])).toEqual([[1, 'delivered']]);
   });
 
   it('gives up on a Make slower than the timeout once per attempt, recorded as a retry, while the others are delivered', async () => {
-    const [hung] = await enqueue(1);
+    const hung = (await enqueue(1))[0]!;
     const fast = await enqueue(6);
     make.hold = (id) => id === hung; // never answered: only the worker's timeout ends it
     const worker = outbox({ concurrency: 2, config: { signingSecret: MAKE_TEST_SECRET, apiKey: undefined, timeoutMs: 300, retryHorizonMs: 86_400_000 } });
 
     expect(await worker.drain()).toBe(7);
     expect(new Set(make.answered)).toEqual(new Set(fast));
-    expect(postsOf(hung!)).toBe(1);
-    expect(await statusOf(hung!)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timed out after 300 ms' });
-    expect((await attemptsOf(db, hung!)).map((attempt) => [attempt.attempt, attempt.outcome, attempt.error])).toEqual([[1, 'retry', 'timed out after 300 ms']]);
+    expect(postsOf(hung)).toBe(1);
+    expect(await statusOf(hung)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timed out after 300 ms' });
+    expect((await attemptsOf(db, hung)).map((attempt) => [attempt.attempt, attempt.outcome, attempt.error])).toEqual([[1, 'retry', 'timed out after 300 ms']]);
   });
 });
 
 describe(`the lease extension in SQL (${TEST_ENGINE})`, () => {
   it('extends only the attempt that still holds the row: a lease lost to a newer claim is not extended', async () => {
-    const [id] = await enqueue(1);
+    const id = (await enqueue(1))[0]!;
     // A claim whose lease ends at once, then a second claim takes the row (attempt 2).
     const [first] = await claimDeliveries(db, 1, 0);
     expect(first).toMatchObject({ id, attempt: 1 });
     // An ended lease nobody has claimed since is still the first claim's: it is extended.
-    expect(await extendLeases(db, [{ id: id!, attempt: 1 }], 0)).toEqual(new Set([`${id}:1`]));
+    expect(await extendLeases(db, [{ id: id, attempt: 1 }], 0)).toEqual(new Set([`${id}:1`]));
     const [second] = await claimDeliveries(db, 1, 60_000);
     expect(second).toMatchObject({ id, attempt: 2 });
     const before = (await deliveries(db, 'id = $1', [id])).map((row) => row.next_attempt_at.getTime());
 
-    expect(await extendLeases(db, [{ id: id!, attempt: 1 }], 3_600_000)).toEqual(new Set());
+    expect(await extendLeases(db, [{ id: id, attempt: 1 }], 3_600_000)).toEqual(new Set());
     expect((await deliveries(db, 'id = $1', [id])).map((row) => row.next_attempt_at.getTime())).toEqual(before);
 
-    expect(await extendLeases(db, [{ id: id!, attempt: 2 }], 3_600_000)).toEqual(new Set([`${id}:2`]));
+    expect(await extendLeases(db, [{ id: id, attempt: 2 }], 3_600_000)).toEqual(new Set([`${id}:2`]));
     const { rows } = await db.query<{ extended: boolean }>(
       `select next_attempt_at > now() + interval '50 minutes' as extended from make_deliveries where id = $1`,
       [id],
@@ -255,7 +255,7 @@ describe(`the lease extension in SQL (${TEST_ENGINE})`, () => {
 
 describe(`stop (${TEST_ENGINE})`, () => {
   it('waits for the POST in flight to be answered and recorded', async () => {
-    const [id] = await enqueue(1);
+    const id = (await enqueue(1))[0]!;
     make.hold = () => true;
     const worker = outbox();
     void worker.drain();
@@ -263,26 +263,26 @@ describe(`stop (${TEST_ENGINE})`, () => {
 
     let stopped = false;
     const stopping = worker.stop().then(() => (stopped = true));
-    expect(await statusOf(id!)).toMatchObject({ status: 'delivering' });
+    expect(await statusOf(id)).toMatchObject({ status: 'delivering' });
     expect(stopped).toBe(false);
 
     make.releaseAll();
     await stopping;
-    expect(await statusOf(id!)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(await statusOf(id)).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
   it('at its deadline abandons the POST still waiting, recorded as a retry for the next process', async () => {
-    const [id] = await enqueue(1);
+    const id = (await enqueue(1))[0]!;
     make.hold = () => true; // never answered
     const worker = outbox();
     void worker.drain();
     await expect.poll(() => make.received.length, poll).toBe(1);
 
     await worker.stop({ deadlineMs: 0 });
-    expect(await statusOf(id!)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'abandoned at shutdown: the answer was not awaited' });
+    expect(await statusOf(id)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'abandoned at shutdown: the answer was not awaited' });
     // Stopped: a wake or drain claims nothing more.
     worker.wake();
     expect(await worker.drain()).toBe(0);
-    expect(postsOf(id!)).toBe(1);
+    expect(postsOf(id)).toBe(1);
   });
 });
