@@ -18,9 +18,10 @@ import { applyPayment, beginCheckout, type BeginResult, markAttempt, type Paymen
 import type { CheckoutUrls } from './returnUrls';
 import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
 import {
-  checkoutSessionParams,
+  createCheckoutSession,
   describeStripeError,
   isProviderUnavailable,
+  isStripeNotFound,
   type PaymentError,
   paymentIntentParams,
   PROVIDER_UNAVAILABLE,
@@ -113,7 +114,7 @@ async function createAtStripe(
     created =
       attempt.kind === 'payment_intent'
         ? await deps.stripe.paymentIntents.create(paymentIntentParams(order, attempt), options)
-        : await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls), options);
+        : await createCheckoutSession(deps, order, attempt, options);
   } catch (error) {
     // Nothing is recorded as open: the attempt stays `creating` with its key, so the next call with
     // the same idempotency key sends the same Stripe key and gets the object if Stripe made it.
@@ -198,6 +199,7 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
     reading = await retrievePayment(deps.stripe, attempt.kind, objectId);
   } catch (error) {
     if (isProviderUnavailable(error)) return { order, attempt: null, replayed: false, error: PROVIDER_UNAVAILABLE };
+    if (isStripeNotFound(error)) return retireMissing(deps, request, attempt, objectId);
     throw error;
   }
 
@@ -221,12 +223,26 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
     try {
       status = await closeAtStripe(deps, attempt, objectId, 'abandoned');
     } catch (error) {
+      if (isStripeNotFound(error)) return retireMissing(deps, request, attempt, objectId);
       const now = await retrievePayment(deps.stripe, attempt.kind, objectId);
       if (paid(now)) return settled(now);
       throw error;
     }
   }
   await markAttempt(deps.db, { attempt_id: attempt.id, status, actor: request.actor, error: stillOpen ? `replaced by a new ${request.kind}` : undefined });
+  return null;
+}
+
+/**
+ * Stripe answers `resource_missing` for an object we recorded: it is gone (test data deleted in the
+ * dashboard, a sandbox that lost its state), so no one can pay through it. The attempt is retired as
+ * canceled, with the reason, and null makes the caller begin again with attempt n+1: the order stays
+ * payable. Nothing of the order changes, and the payment log says why the attempt was replaced.
+ */
+async function retireMissing(deps: CheckoutDeps, request: CheckoutRequest, attempt: PaymentAttempt, objectId: string): Promise<null> {
+  deps.logger.warn({ orderId: attempt.order_id, attempt: attempt.attempt, stripeObjectId: objectId }, 'Stripe no longer knows a recorded payment object: replacing the attempt');
+  const what = attempt.kind === 'payment_intent' ? 'PaymentIntent' : 'Checkout Session';
+  await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor: request.actor, error: `Stripe has no ${what} ${objectId} any more (resource_missing): replaced by a new attempt` });
   return null;
 }
 

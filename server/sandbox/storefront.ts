@@ -11,14 +11,15 @@ import { confirmPayment } from '../checkout/confirmPayment';
 import { SANDBOX_STOREFRONT_PATH } from '../checkout/returnUrls';
 import { type CheckoutDeps, startPayment } from '../checkout/startPayment';
 import type { Db } from '../db/db';
-import { AppError } from '../errors';
+import { AppError, NotFoundError } from '../errors';
 import type { Services } from '../graphql/context';
 import type { AppEnv } from '../http/types';
 import type { Logger } from '../observability/logger';
-import { findOrder, type OrderRow } from '../orders/orders.sql';
+import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
 
 const STOREFRONT: Viewer = { role: 'STOREFRONT', id: 'sandbox-storefront', name: 'Sandbox demo storefront', kind: 'api_key' };
 const UUID = /^[0-9a-f-]{36}$/i;
+const CHECKOUT_SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,250}$/;
 
 export function mountSandboxStorefront(app: Hono<AppEnv>, deps: { db: Db; logger: Logger; services: () => Services }) {
   const checkout = (): CheckoutDeps => ({ db: deps.db, logger: deps.logger, ...deps.services() });
@@ -63,6 +64,10 @@ export function mountSandboxStorefront(app: Hono<AppEnv>, deps: { db: Db; logger
       const heading = result.outcome === 'SUCCEEDED' ? 'Thank you: your order is paid' : result.outcome === 'PROCESSING' ? 'Thank you: your payment is on its way' : 'Your payment is not complete';
       return c.html(page(heading, `<h1>${esc(heading)}</h1>${result.error ? `<p>${esc(result.error.message)}</p>` : ''}${result.order ? orderTable(result.order) : ''}${back()}`));
     } catch (error) {
+      // Stripe no longer knows the session (its test data was deleted), but our records do: the
+      // customer still sees their order as we last knew it rather than "Unknown payment".
+      const order = error instanceof NotFoundError && CHECKOUT_SESSION_ID.test(sessionId) ? await findOrderByPayment(deps.db, sessionId) : null;
+      if (order) return c.html(page('Your order', `<h1>Your order</h1><p class="note">Stripe cannot show this payment now; this is the order as we recorded it.</p>${orderTable(order)}${back()}`));
       if (error instanceof AppError) return c.html(page('Unknown payment', `<h1>Unknown payment</h1><p>${esc(error.message)}</p>${back()}`), error.httpStatus as 400);
       throw error;
     }
