@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
-// The overview: the numbers a support lead checks first, the alert banners, and the 24-hour chart.
+// The overview: the numbers a support lead checks first, the alert banners, and the 24-hour chart. The
+// alerts come from the server, which alone defines them: the tiles are red for those, and only those.
 import { screen, within } from '@testing-library/react';
 import { graphql, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +11,21 @@ useConsoleTestServer();
 const hourly = Array.from({ length: 24 }, (_, i) => ({ hour: new Date(Date.UTC(2026, 10, 21, 9 + i)).toISOString(), succeeded: i % 3, failed: i === 5 ? 2 : 0 }));
 
 function overview(extra: Record<string, unknown> = {}) {
-  return { paymentsToday: 17, failureRate: 0.125, syncFailureRate: 0.02, webhookBacklog: 3, webhookLagSeconds: 95, makeFailing: 1, makeDead: 2, hourly, alerts: [], ...extra };
+  return {
+    paymentsToday: 17,
+    failureRate: 0.125,
+    paymentsLast15Minutes: 4,
+    failedPaymentsLast15Minutes: 1,
+    syncFailureRate: 0.02,
+    webhookBacklog: 3,
+    webhookLagSeconds: 95,
+    webhookFailed: 0,
+    makeFailing: 1,
+    makeDead: 2,
+    hourly,
+    alerts: [],
+    ...extra,
+  };
 }
 
 describe('overview', () => {
@@ -20,6 +35,8 @@ describe('overview', () => {
     expect(await screen.findByText('Payments today')).toBeTruthy();
     expect(within(tile('Payments today')).getByText('17')).toBeTruthy();
     expect(within(tile('Payment failure rate')).getByText('12.5%')).toBeTruthy();
+    expect(within(tile('Payment failure rate')).getByText('last 24 hours; last 15 min: 1 of 4 failed')).toBeTruthy();
+    expect(within(tile('Webhook failed')).getByRole('link').getAttribute('href')).toBe('/webhook-events?status=FAILED');
     expect(within(tile('Sync failure rate')).getByText('2.0%')).toBeTruthy();
     expect(within(tile('Webhook backlog')).getByText('3')).toBeTruthy();
     expect(within(tile('Webhook lag')).getByText('1 min 35 s')).toBeTruthy();
@@ -29,7 +46,7 @@ describe('overview', () => {
     expect(await screen.findByText(/Payments per hour, last 24 hours \(UTC\): 26 in all/)).toBeTruthy();
   });
 
-  it('shows each alert that holds as a banner', async () => {
+  it('shows each alert that holds as a banner, with the title and figures the server gives and its onset', async () => {
     renderConsole('/', {
       handlers: [
         graphql.query('OpsOverview', () =>
@@ -39,8 +56,8 @@ describe('overview', () => {
                 syncFailureRate: 0.08,
                 webhookLagSeconds: 900,
                 alerts: [
-                  { code: 'SYNC_FAILURE_RATE', message: '8% of orders changed in the last 24 hours failed to sync.' },
-                  { code: 'WEBHOOK_LAG', message: 'The oldest waiting webhook event has waited 15 minutes.' },
+                  { code: 'SYNC_FAILURE_RATE', title: 'Sync failure rate over 5%', message: '8% of orders changed in the last 24 hours failed to sync.', since: '2026-11-22T09:01:00.000Z' },
+                  { code: 'WEBHOOK_LAG', title: 'Webhook lag over 10 minutes', message: 'The oldest waiting webhook event has waited 15 minutes.', since: null },
                 ],
               }),
             },
@@ -50,10 +67,39 @@ describe('overview', () => {
     });
     const alerts = await screen.findAllByRole('alert');
     expect(alerts.map((a) => a.textContent)).toEqual([
-      'Sync failure rate over 5% 8% of orders changed in the last 24 hours failed to sync.',
+      'Sync failure rate over 5% 8% of orders changed in the last 24 hours failed to sync. Since 2026-11-22 09:01:00 UTC.',
       'Webhook lag over 10 minutes The oldest waiting webhook event has waited 15 minutes.',
     ]);
     expect(screen.queryByText('No alert holds now.')).toBeNull();
+  });
+
+  // Issue 14, defect 9c: a 50% failure rate of 2 payments was red beside "No alert holds now".
+  it('colours no tile while no alert holds, however high a figure looks', async () => {
+    renderConsole('/', {
+      handlers: [
+        graphql.query('OpsOverview', () =>
+          HttpResponse.json({ data: { opsOverview: overview({ failureRate: 0.5, paymentsLast15Minutes: 2, failedPaymentsLast15Minutes: 1, syncFailureRate: 0.5, webhookLagSeconds: 3600, makeFailing: 4 }) } }),
+        ),
+      ],
+    });
+    expect(await screen.findByText('No alert holds now.')).toBeTruthy();
+    expect(document.querySelectorAll('.tile-bad')).toHaveLength(0);
+  });
+
+  it('colours the tile of each alert the server says holds, and no other', async () => {
+    const alert = (code: string) => ({ code, title: code, message: `${code} holds.`, since: null });
+    renderConsole('/', {
+      handlers: [
+        graphql.query('OpsOverview', () =>
+          HttpResponse.json({
+            data: { opsOverview: overview({ webhookFailed: 1, alerts: ['PAYMENT_FAILURE_RATE', 'SYNC_FAILURE_RATE', 'WEBHOOK_LAG', 'WEBHOOK_FAILED', 'MAKE_DEAD'].map(alert) }) },
+          }),
+        ),
+      ],
+    });
+    await screen.findAllByRole('alert');
+    const red = [...document.querySelectorAll('.tile-bad .tile-label')].map((label) => label.textContent);
+    expect(red).toEqual(['Payment failure rate', 'Sync failure rate', 'Webhook lag', 'Webhook failed', 'Make dead']);
   });
 
   it('shows an error state when the overview cannot be loaded', async () => {
