@@ -332,6 +332,60 @@ describe('JobRunner', () => {
     await runner.stop(1000);
   });
 
+  it('backs a failing job off its schedule (5 s, then twice as long each time), errs once then warns, and resumes its schedule once a run succeeds', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
+    const { runner, logs } = newRunner();
+    let databaseDown = true;
+    let runs = 0;
+    const job: Job = {
+      name: 'needs-db',
+      schedule: 1000,
+      run: async () => {
+        runs += 1;
+        if (databaseDown) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      },
+    };
+    runner.start([job]);
+
+    await vi.advanceTimersByTimeAsync(1000); // first failure at 1 s: held back until 6 s
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // 6 s: second failure, held back 10 s
+    expect(runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(9999);
+    expect(runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(1); // 16 s: third failure, held back 20 s
+    expect(runs).toBe(3);
+
+    databaseDown = false;
+    await vi.advanceTimersByTimeAsync(20_000); // 36 s: succeeds; then every second again
+    expect(runs).toBe(4);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(runs).toBe(6);
+
+    const failures = logs.lines.filter((l) => l.msg === 'job failed');
+    expect(failures.map((l) => [l.level, l.failuresInARow, l.nextScheduledRunInMs])).toEqual([
+      [50, 1, 5000],
+      [40, 2, 10_000],
+      [40, 3, 20_000],
+    ]);
+    expect(logs.lines.filter((l) => l.msg === 'job recovered')).toEqual([expect.objectContaining({ level: 30, job: 'needs-db', failuresInARow: 3 })]);
+    await runner.stop(1000);
+  });
+
+  it('caps the backoff at a minute however long the failures last', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
+    const { runner, logs } = newRunner();
+    const job: Job = { name: 'always-failing', schedule: 1000, run: async () => Promise.reject(new Error('the database is unavailable')) };
+    runner.start([job]);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    const backoffs = logs.lines.filter((l) => l.msg === 'job failed').map((l) => l.nextScheduledRunInMs);
+    expect(backoffs.slice(0, 6)).toEqual([5000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+    expect(new Set(backoffs.slice(4))).toEqual(new Set([60_000]));
+    await runner.stop(1000);
+  });
+
   it('stop() gives up waiting for a run that outlives its timeout', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { runner } = newRunner();
