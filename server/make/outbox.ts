@@ -60,7 +60,7 @@ export interface MakeOutbox {
 
 export interface MakeOutboxDeps {
   db: Db;
-  config: Pick<Config['make'], 'signingSecret' | 'apiKey' | 'timeoutMs' | 'retryHorizonMs'> & { concurrency?: number | undefined };
+  config: Pick<Config['make'], 'signingSecret' | 'apiKey' | 'timeoutMs' | 'retryHorizonMs'> & Partial<Pick<Config['make'], 'concurrency'>>;
   logger: Logger;
   /** Defaults to the global fetch, looked up at call time (so msw can stand in for Make in tests). */
   fetch?: typeof fetch;
@@ -203,7 +203,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
     inFlight.set(key, held);
     if (run) run.attempts += 1;
     if (!heartbeat) {
-      heartbeat = setInterval(() => void extendEnding(), Math.max(Math.floor(leaseMs / 4), 10));
+      heartbeat = setInterval(beat, Math.max(Math.floor(leaseMs / 4), 10));
       heartbeat.unref();
     }
     attempt(delivery, held)
@@ -216,6 +216,19 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
         if (mayHaveMore && !stopped) void fill();
         else settleIfIdle();
       });
+  }
+
+  /**
+   * While busy: extend the leases that need it, and claim into free slots. The job's timer does not
+   * run while a drain is busy (jobs never overlap themselves), so a retry that falls due while slow
+   * POSTs keep the worker busy is claimed by this beat rather than after them.
+   */
+  function beat(): void {
+    void extendEnding();
+    if (!stopped && inFlight.size < concurrency) {
+      mayHaveMore = true;
+      void fill();
+    }
   }
 
   /** Extends the leases of attempts in flight whose lease is past its half, in one statement. */

@@ -145,7 +145,7 @@ describe(`a slow Make (${TEST_ENGINE})`, () => {
 
     const drained = worker.drain();
     await expect.poll(() => make.answered.length, poll).toBe(24);
-    expect(make.received[0]).toBe(slow);
+    expect(make.received).toContain(slow);
     expect(new Set(make.answered)).toEqual(new Set(fast));
     expect(make.waiting.has(slow)).toBe(true);
     expect(await statusOf(slow)).toMatchObject({ status: 'delivering', attempts: 1 });
