@@ -10,6 +10,7 @@ import type { Db } from './db/db';
 import { migrate } from './db/migrate';
 import { openDb } from './db/open';
 import { checkoutReturnUrls } from './checkout/returnUrls';
+import { syncStripeCatalog } from './catalog/stripeProducts';
 import type { GraphQLContext, Services } from './graphql/context';
 import { createApolloServer } from './graphql/server';
 import { createWebhookApplier, type WebhookApplier } from './webhooks/applier';
@@ -145,6 +146,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhookSecrets: [...config.stripe.webhookSecrets, ...(sandboxWebhookEndpoint?.secret ? [sandboxWebhookEndpoint.secret] : [])],
     webhookApplier,
   };
+  // The catalog's products at Stripe, made once here rather than by every checkout. Not awaited with
+  // Stripe itself: one that cannot be reached must not hold up or fail the start (checkouts then
+  // sync on demand). The sandbox is this process: waiting for it, and for the delivery of the events
+  // it sends, leaves nothing of the start in flight.
+  const catalogSynced = syncStripeCatalog({ db, stripe: services.stripe, logger });
+  if (stripeSandbox) await catalogSynced.then(() => stripeSandbox.flushWebhooks());
 
   // Which kinds the SQL enqueues, from this config: every process syncs them, with or without jobs.
   await syncMakeRoutes(db, makeSink ? sandboxMakeRoutes(url) : config.make.routes);
