@@ -7,7 +7,7 @@
 // PostgreSQL suite only, and on a cluster of this test's own (initdb in a temporary directory, on a
 // free port): stopping the shared cluster would fail every other test file running beside this one.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ const STORIES = 30;
 /** A PostgreSQL cluster of this file's own, run by the postgres user as .ci/start-postgres.sh does. */
 interface Cluster {
   url: string;
+  /** A directory beside the cluster for the server process (its .data/), removed with it. */
+  workDir: string;
   stop: () => void;
   start: () => void;
   destroy: () => void;
@@ -62,6 +64,7 @@ async function createCluster(): Promise<Cluster> {
   let destroyed = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    workDir: mkdirSync(join(root, 'work'), { recursive: true })!,
     // Fast shutdown: every session is terminated (57P01), as when an operator or a failover stops it.
     stop: () => asPostgres(`${bin}/pg_ctl -D ${data} -m fast -w stop`),
     start,
@@ -118,7 +121,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL stopped and started agai
       await setup.close();
     }
     const events = stories.flatMap((story) => [story.event('checkout.session.completed'), story.event('payment_intent.succeeded')]);
-    const server = await startServerProcess({ DATABASE_URL: cluster.url, STRIPE_WEBHOOK_SECRET: WEBHOOK_TEST_SECRET, LOG_LEVEL: 'info' }, { cwd: mkdtempSync(join(tmpdir(), 'payments-ops-outage-cwd-')) });
+    const server = await startServerProcess({ DATABASE_URL: cluster.url, STRIPE_WEBHOOK_SECRET: WEBHOOK_TEST_SECRET, LOG_LEVEL: 'info' }, { cwd: cluster.workDir });
     let exitedEarly = false;
     void server.exited.then(() => (exitedEarly = true));
 
