@@ -6,9 +6,9 @@ import type { Config } from '../config';
 import type { AppEnv } from '../http/types';
 import { BodyTooLargeError, readBodyText } from '../http/body';
 import type { Logger } from '../observability/logger';
-import type { EventStore } from './eventStore';
+import { type EventStore, UnstorableEventError } from './eventStore';
 import { factsAtIngest } from './translate';
-import { type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
+import { REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
 
 export const WEBHOOK_PATH = '/webhooks/stripe';
 
@@ -22,7 +22,7 @@ export function newWebhookCounters(): WebhookCounters {
   return {
     received: 0,
     duplicates: 0,
-    rejected: { missing_signature: 0, malformed_signature: 0, bad_signature: 0, stale_timestamp: 0, malformed_body: 0, body_too_large: 0 },
+    rejected: Object.fromEntries(REJECTION_REASONS.map((reason) => [reason, 0])) as Record<RejectionReason, number>,
   };
 }
 
@@ -66,6 +66,12 @@ export function webhookRoute(deps: WebhookEndpointDeps) {
       else deps.counters.duplicates += 1;
       return c.json({ received: true, ...(isNew ? {} : { duplicate: true }) });
     } catch (error) {
+      if (error instanceof UnstorableEventError) {
+        // verify.ts refuses the shapes we know of before they reach the database; one that still
+        // got this far is a shape to add there, hence an error in the log rather than a warning.
+        deps.logger.error({ err: error.cause, eventId: event.id, sqlState: error.sqlState }, 'the database refused a verified webhook event');
+        return reject(c, deps, new WebhookRejection('unstorable_event', `The event holds a value the database cannot store (SQLSTATE ${error.sqlState})`));
+      }
       deps.logger.error({ err: error, eventId: event.id }, 'could not store a webhook event: Stripe will retry');
       return c.json({ error: 'unavailable', message: 'The event could not be stored; retry later' }, 500);
     }

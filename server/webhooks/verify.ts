@@ -3,7 +3,26 @@
 // the SDK), checked against each configured secret, so secrets can be rotated without downtime.
 import Stripe from 'stripe';
 
-export type RejectionReason = 'missing_signature' | 'malformed_signature' | 'bad_signature' | 'stale_timestamp' | 'malformed_body' | 'body_too_large';
+export type RejectionReason =
+  | 'missing_signature'
+  | 'malformed_signature'
+  | 'bad_signature'
+  | 'stale_timestamp'
+  | 'future_timestamp'
+  | 'malformed_body'
+  | 'unstorable_event'
+  | 'body_too_large';
+
+export const REJECTION_REASONS: readonly RejectionReason[] = [
+  'missing_signature',
+  'malformed_signature',
+  'bad_signature',
+  'stale_timestamp',
+  'future_timestamp',
+  'malformed_body',
+  'unstorable_event',
+  'body_too_large',
+];
 
 export class WebhookRejection extends Error {
   constructor(
@@ -31,37 +50,64 @@ export interface VerifiedEvent {
 
 const EVENT_ID = /^evt_[A-Za-z0-9_]{1,250}$/;
 
-export function verifyDelivery(raw: string, header: string | undefined, secrets: readonly string[], toleranceSeconds = Stripe.webhooks.DEFAULT_TOLERANCE): VerifiedEvent {
+export function verifyDelivery(
+  raw: string,
+  header: string | undefined,
+  secrets: readonly string[],
+  toleranceSeconds = Stripe.webhooks.DEFAULT_TOLERANCE,
+  nowMs = Date.now(),
+): VerifiedEvent {
   if (!header) throw new WebhookRejection('missing_signature', 'Missing Stripe-Signature header');
-  checkSignature(raw, header, secrets, toleranceSeconds);
+  checkSignature(raw, header, secrets, toleranceSeconds, nowMs);
   let event: unknown;
   try {
     event = JSON.parse(raw);
   } catch {
     throw new WebhookRejection('malformed_body', 'The body is not JSON');
   }
-  return readEvent(event, raw);
+  const verified = readEvent(event, raw);
+  // Checked before the event joins a batch: stored with others in one statement, an event the
+  // database refuses would fail every delivery of its batch (see eventStore.ts).
+  checkStorable(verified.payload, raw);
+  return verified;
 }
 
-function checkSignature(raw: string, header: string, secrets: readonly string[], toleranceSeconds: number) {
+function checkSignature(raw: string, header: string, secrets: readonly string[], toleranceSeconds: number, nowMs: number) {
   const signature = Stripe.webhooks.signature;
   if (!signature) throw new Error('the Stripe SDK has no webhook signature helper');
   let stale = false;
   for (const secret of secrets) {
     try {
-      signature.verifyHeader(raw, header, secret, toleranceSeconds);
-      return;
+      signature.verifyHeader(raw, header, secret, toleranceSeconds, undefined, nowMs);
     } catch (error) {
       const message = error instanceof Error ? error.message : '';
       if (/Unable to extract|No signatures found with expected scheme/.test(message)) {
         throw new WebhookRejection('malformed_signature', 'The Stripe-Signature header is malformed');
       }
-      // The signature matched this secret but the timestamp is too old (or in the future).
+      // The signature matched this secret but the timestamp is older than the tolerance.
       if (/Timestamp outside the tolerance zone/.test(message)) stale = true;
+      continue;
     }
+    // The SDK refuses only old timestamps. One far ahead is refused too: a signed delivery captured
+    // with a future `t` could otherwise be replayed until that time plus the tolerance.
+    const ahead = signedTimestamp(header) - Math.floor(nowMs / 1000);
+    if (toleranceSeconds > 0 && ahead > toleranceSeconds) {
+      throw new WebhookRejection('future_timestamp', `The signature timestamp is more than ${toleranceSeconds} s in the future`);
+    }
+    return;
   }
   if (stale) throw new WebhookRejection('stale_timestamp', 'The signature timestamp is outside the tolerance');
   throw new WebhookRejection('bad_signature', 'No signature matches a configured webhook secret');
+}
+
+/** The `t` the signature covers, read as the SDK reads it (the last `t=`, parseInt), so both agree. */
+function signedTimestamp(header: string): number {
+  let timestamp = Number.NaN;
+  for (const item of header.split(',')) {
+    const [key, value] = item.split('=');
+    if (key === 't') timestamp = Number.parseInt(value ?? '', 10);
+  }
+  return timestamp;
 }
 
 function readEvent(event: unknown, raw: string): VerifiedEvent {
@@ -76,12 +122,16 @@ function readEvent(event: unknown, raw: string): VerifiedEvent {
     typeof e.type !== 'string' ||
     e.type.length === 0 ||
     e.type.length > 100 ||
-    !Number.isSafeInteger(e.created) ||
+    !Number.isInteger(e.created) ||
     typeof e.livemode !== 'boolean' ||
     !object ||
     typeof object !== 'object'
   ) {
     throw new WebhookRejection('malformed_body', 'The body is not a Stripe event');
+  }
+  const created = e.created as number;
+  if (created < 0 || created > MAX_CREATED) {
+    throw new WebhookRejection('unstorable_event', `created must be a Unix time from 0 to ${MAX_CREATED} (the year 9999); got ${created}`);
   }
   const text = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : null);
   return {
@@ -89,10 +139,70 @@ function readEvent(event: unknown, raw: string): VerifiedEvent {
     type: e.type,
     objectType: text(object.object, 100),
     objectId: text(object.id, 255),
-    created: e.created as number,
+    created,
     livemode: e.livemode,
     apiVersion: text(e.api_version, 50),
     raw,
     payload: event as Stripe.Event,
   };
+}
+
+// Seconds since the epoch at the end of the year 9999. PostgreSQL's timestamptz takes up to the year
+// 294276 (to_timestamp raises 22008 beyond it), but a JavaScript Date ends in the year 275760 and
+// dates past 9999 have no four-digit ISO form: a `created` outside 0..9999 is no real Stripe event.
+const MAX_CREATED = 253_402_300_799;
+
+// Stripe's objects nest about a dozen levels. PostgreSQL refuses jsonb nested beyond what its stack
+// takes (54001 at about 10,000 levels with the default max_stack_depth), and PGlite gave a wrong
+// answer at 8,000 levels and died at 10,000 (tried with @electric-sql/pglite): a limit far below both.
+export const MAX_PAYLOAD_DEPTH = 256;
+
+// A NUL (jsonb has no \u0000: 22P05) or a lone surrogate (\ud800 alone is not Unicode: 22P02)
+// in any key or string value. Both can only come from a \u escape: the body was decoded as UTF-8,
+// which yields neither, and JSON forbids raw control characters in strings.
+const UNSTORABLE_CHARACTER = /[\u0000\p{Cs}]/u;
+
+/**
+ * Refuses an event PostgreSQL cannot store as jsonb, naming where the problem is. Numbers are left
+ * to the database (jsonb takes up to about 1e131071, far beyond a double): an event it refuses for
+ * another reason is isolated by the store's retry per event and refused there (endpoint.ts).
+ */
+function checkStorable(payload: unknown, raw: string) {
+  const checkText = raw.includes('\\u');
+  // Iterative: a deeply nested body must not overflow our own stack either.
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: payload, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (checkText) refuseText(value, path);
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_PAYLOAD_DEPTH) {
+      throw new WebhookRejection('unstorable_event', `The event nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => stack.push({ value: item, path: checkText ? `${path}[${index}]` : '', depth: depth + 1 }));
+      continue;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      // Paths are only for the message about a character, so only built when one may be found.
+      const at = checkText ? `${path}${path ? '.' : ''}${printable(key)}` : '';
+      if (checkText) refuseText(key, `${at} (the key)`);
+      stack.push({ value: item, path: at, depth: depth + 1 });
+    }
+  }
+}
+
+function refuseText(text: string, path: string) {
+  const found = UNSTORABLE_CHARACTER.exec(text)?.[0];
+  if (found === undefined) return;
+  const what = found === '\u0000' ? 'a NUL character (\\u0000)' : 'a lone surrogate (an unpaired \\ud800-\\udfff escape)';
+  throw new WebhookRejection('unstorable_event', `${path || 'The event'} holds ${what}, which PostgreSQL cannot store`);
+}
+
+/** A key as it can be shown in a message: escaped, and cut short. */
+function printable(key: string): string {
+  const escaped = JSON.stringify(key.slice(0, 40)).slice(1, -1);
+  return key.length > 40 ? `${escaped}…` : escaped;
 }
