@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import { describeStripeError, isStripeNotFound } from '../checkout/stripePayments';
 import type { Db, Queryable } from '../db/db';
+import { isDatabaseUnavailable } from '../db/errors';
 import type { Logger } from '../observability/logger';
 import { type EventFacts, translateEvent } from './translate';
 
@@ -95,8 +96,11 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     try {
       claimed = await deps.db.transaction((tx) => applyDue(tx));
     } catch (error) {
-      // One of the events (or the database) failed the one-statement path, which undid it all: the
-      // same events again, each in its own subtransaction, so the error lands on its own event.
+      // The database is away: the one-by-one path would fail the same way. The job backs off and the
+      // next stored batch, or the job once its backoff ends, wakes the applier when it is back.
+      if (isDatabaseUnavailable(error)) throw error;
+      // One of the events failed the one-statement path, which undid it all: the same events
+      // again, each in its own subtransaction, so the error lands on its own event.
       deps.logger.warn({ err: error }, 'webhook batch failed as a whole: applying its events one by one');
       return applyIsolated();
     }
