@@ -1,16 +1,20 @@
-// Validates objects the sandbox returns against Stripe's published OpenAPI description
-// (../shared/stripe-openapi/spec3.json, API 2024-04-10). OpenAPI 3.0 is converted to JSON Schema
-// (nullable → a null branch, vendor x- keys dropped) and compiled with Ajv.
+// Validates objects the sandbox returns against Stripe's published OpenAPI description (API
+// 2024-04-10), as vendored in tests/fixtures/stripe-openapi/: the component schemas of the objects
+// we use, closed under $ref, and Stripe's sample objects for them (README.md there says where they
+// come from; `npm run vendor:stripe-spec` regenerates them from a full spec). Nothing here reads
+// outside the repository. OpenAPI 3.0 is converted to JSON Schema (nullable → a null branch, vendor
+// x- keys dropped) and compiled with Ajv.
 //
 // The spec predates the API version the SDK pins (2026-10-28.endive); the fields that changed since
-// are listed in notes.md and excused here by name, nothing else. Schemas do not forbid extra fields,
-// so `expectStripeShape` also checks that every property the spec lists is present (the real API
-// always returns them, as null when empty).
+// are listed in tests/fixtures/stripe-openapi/notes.md and excused here by name, nothing else.
+// Schemas do not forbid extra fields, so `stripeShapeProblems` also checks that every property
+// Stripe returns is present (the real API always returns them, as null when empty).
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
-const SPEC_PATH = new URL('../../../shared/stripe-openapi/spec3.json', import.meta.url);
-const FIXTURES_PATH = new URL('../../../shared/stripe-openapi/fixtures3.json', import.meta.url);
+const VENDORED = new URL('../fixtures/stripe-openapi/', import.meta.url);
+const SPEC_PATH = new URL('spec3.trimmed.json', VENDORED);
+const FIXTURES_PATH = new URL('fixtures3.trimmed.json', VENDORED);
 
 type Json = unknown;
 
@@ -28,8 +32,7 @@ function toJsonSchema(node: Json): Json {
       out.type = ([] as Json[]).concat(out.type, 'null');
       if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum.push(null);
     } else {
-      const { description, title, ...rest } = out;
-      return { description, title, anyOf: [rest, { type: 'null' }] };
+      return { anyOf: [out, { type: 'null' }] };
     }
   }
   return out;
@@ -37,8 +40,9 @@ function toJsonSchema(node: Json): Json {
 
 /**
  * Fields that changed between the spec (2024-04-10) and the SDK's API version (2026-10-28.endive),
- * per notes.md: `schema name` → property names whose spec definition no longer applies (removed,
- * moved or re-typed since). Their values are not validated; presence is not required.
+ * per tests/fixtures/stripe-openapi/notes.md: `schema name` → property names whose spec definition
+ * no longer applies (removed, moved or re-typed since). Their values are not validated; presence is
+ * not required.
  */
 export const EXCUSED_FIELDS: Record<string, string[]> = {
   subscription: ['current_period_start', 'current_period_end', 'discount'],
@@ -68,13 +72,23 @@ function load(): Ajv {
   return ajv;
 }
 
+function notVendored(schemaName: string): Error {
+  return new Error(`No schema named ${schemaName} in the vendored spec: add it to ROOTS in scripts/vendor-stripe-spec.ts and rerun \`npm run vendor:stripe-spec\``);
+}
+
+/** Stripe's sample object for a vendored schema (fixtures3.json's `resources`), if it has one. */
+export function stripeFixture(schemaName: string): Record<string, unknown> | undefined {
+  load();
+  return Object.hasOwn(fixtures, schemaName) ? structuredClone(fixtures[schemaName]) : undefined;
+}
+
 /** The schema's errors for `value` (empty when valid), ignoring excused fields. */
 export function stripeSchemaErrors(schemaName: string, value: unknown): string[] {
   const instance = load();
   let validate = validators.get(schemaName);
   if (!validate) {
     validate = instance.getSchema(`stripe#/components/schemas/${schemaName}`);
-    if (!validate) throw new Error(`No schema named ${schemaName} in spec3.json`);
+    if (!validate) throw notVendored(schemaName);
     validators.set(schemaName, validate);
   }
   const plain = fromSdk(value);
@@ -124,7 +138,7 @@ function fromSdk(value: unknown): unknown {
 export function missingStripeFields(schemaName: string, value: Record<string, unknown>): string[] {
   load();
   const schema = components[schemaName];
-  if (!schema) throw new Error(`No schema named ${schemaName} in spec3.json`);
+  if (!schema) throw notVendored(schemaName);
   const excused = new Set(EXCUSED_FIELDS[schemaName] ?? []);
   const sample = fixtures[schemaName];
   const expected = sample ? Object.keys(sample) : ((schema.required as string[]) ?? []);

@@ -1,7 +1,8 @@
 // Every object type the sandbox returns, built through the official SDK, checked against Stripe's
-// published OpenAPI description (../shared/stripe-openapi/spec3.json) and Stripe's own sample objects:
-// types, enums, required fields, and the presence of every field Stripe returns. The fields that
-// changed in API versions after the spec's are excused by name in tests/helpers/stripeSchema.ts.
+// published OpenAPI description and Stripe's own sample objects (their trimmed copy in
+// tests/fixtures/stripe-openapi/): types, enums, required fields, and the presence of every field
+// Stripe returns. The fields that changed in API versions after the spec's are excused by name in
+// tests/helpers/stripeSchema.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripeSchemaErrors, stripeShapeProblems } from '../helpers/stripeSchema';
 import { startSandboxHarness } from '../helpers/stripeSandbox';
