@@ -156,7 +156,7 @@ export async function dumpSchema(db: Queryable): Promise<string> {
       await q<{ type: string; def: string }>(
         `select format('%I.%I', n.nspname, t.typname) as type, format('constraint %I %s', c.conname, pg_get_constraintdef(c.oid, true)) as def
            from pg_constraint c join pg_type t on t.oid = c.contypid join pg_namespace n on n.oid = t.typnamespace
-          where ${inSchemas('n.nspname')} order by c.conname collate "C"`,
+          where ${inSchemas('n.nspname')} and c.contype <> 'n' order by c.conname collate "C"`,
       ),
       (r) => r.type,
     );
@@ -338,7 +338,8 @@ export async function dumpSchema(db: Queryable): Promise<string> {
       const on = rel.relkind === 'S' ? `sequence ${rel.name}` : `table ${rel.name}`;
       out.push(...grantLines(relationGrants.get(rel.name) ?? [], on));
       for (const [col, grants] of groupBy(columnGrants.get(rel.name) ?? [], (g) => g.col)) out.push(...grantLines(grants, on, col));
-      out.push(...comment(rel.relkind === 'S' ? 'sequence' : rel.relkind === 'v' ? 'view' : 'table', rel.name, rel.comment));
+      const commentKind = { S: 'sequence', v: 'view', m: 'materialized view' }[rel.relkind] ?? 'table';
+      out.push(...comment(commentKind, rel.name, rel.comment));
       for (const c of cols) out.push(...comment('column', `${rel.name}.${c.name}`, c.comment));
     }
   }
@@ -365,7 +366,8 @@ export async function dumpSchema(db: Queryable): Promise<string> {
     out.push(section('Functions and procedures'));
     for (const f of functions) {
       out.push(f.def === null ? `\n-- aggregate ${f.signature}` : `\n${f.def.trimEnd()};`);
-      out.push(...grantLines(functionGrants.get(f.signature) ?? [], `${f.kind} ${f.signature}`));
+      // GRANT has no "on aggregate": an aggregate's privileges are granted on it as a function.
+      out.push(...grantLines(functionGrants.get(f.signature) ?? [], `${f.kind === 'procedure' ? 'procedure' : 'function'} ${f.signature}`));
       out.push(...comment(f.kind, f.signature, f.comment));
     }
   }
