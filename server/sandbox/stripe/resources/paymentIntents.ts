@@ -434,13 +434,38 @@ export async function handleThreeDSecurePage(core: SandboxCore, request: Request
  * Sandbox time moved forward: processing (bank debit) payments settle, and authorizations not
  * captured within 7 days are canceled (cancellation_reason automatic), as at Stripe.
  */
+function bankDebitFailure(core: SandboxCore, paymentMethodId: string): { code: string; message: string } | undefined {
+  const behaviour = behaviourOf(core, paymentMethodId);
+  return behaviour.kind === 'processing' ? behaviour.failure : undefined;
+}
+
 export function settlePaymentIntents(core: SandboxCore): void {
   const actor = automatic(core);
   const now = core.clock.now();
   for (const intent of paymentIntents(core).newestFirst().reverse()) {
     const charge = typeof intent.latest_charge === 'string' ? charges(core).get(intent.latest_charge) : undefined;
     if (!charge) continue;
-    if (intent.status === 'processing' && charge.status === 'pending' && charge.created < now) {
+    const debitFailure = typeof charge.payment_method === 'string' ? bankDebitFailure(core, charge.payment_method) : undefined;
+    if (intent.status === 'processing' && charge.status === 'pending' && charge.created < now && debitFailure) {
+      // The bank returned the debit: the charge failed and the intent can be paid again.
+      charge.status = 'failed';
+      charge.failure_code = debitFailure.code;
+      charge.failure_message = debitFailure.message;
+      charge.outcome = { ...charge.outcome!, network_status: 'declined_by_network', seller_message: debitFailure.message, type: 'issuer_declined' };
+      const pm = paymentMethods(core).get(charge.payment_method as string);
+      intent.status = 'requires_payment_method';
+      intent.payment_method = null;
+      intent.last_payment_error = {
+        charge: charge.id,
+        code: debitFailure.code,
+        doc_url: docUrl(debitFailure.code),
+        message: debitFailure.message,
+        ...(pm ? { payment_method: structuredClone(pm) } : {}),
+        type: 'invalid_request_error',
+      };
+      core.events.emit('charge.failed', charge, { request: actor.eventRequest });
+      core.events.emit('payment_intent.payment_failed', intent, { request: actor.eventRequest });
+    } else if (intent.status === 'processing' && charge.status === 'pending' && charge.created < now) {
       charge.status = 'succeeded';
       charge.paid = true;
       charge.captured = true;

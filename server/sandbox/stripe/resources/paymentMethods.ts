@@ -18,8 +18,11 @@ export type TestBehaviour =
   | { kind: 'three_d_secure' }
   /** Succeeds, then the charge is disputed (reason fraudulent). */
   | { kind: 'dispute' }
-  /** Asynchronous (US bank account): processing, then succeeded once sandbox time moves forward. */
-  | { kind: 'processing' };
+  /**
+   * Asynchronous (US bank account): processing, then, once sandbox time moves forward, succeeded, or
+   * with `failure` the bank returns the debit and the intent goes back to requires_payment_method.
+   */
+  | { kind: 'processing'; failure?: { code: string; message: string } };
 
 interface TestMethod {
   type: 'card' | 'us_bank_account';
@@ -46,6 +49,14 @@ export const TEST_PAYMENT_METHODS: Record<string, TestMethod> = {
   // Stripe's ACH Direct Debit test method: the payment is `processing` first, then succeeds. Here it
   // succeeds at the next sandbox clock advance (sandbox.advanceClock / POST /_sandbox/clock/advance).
   pm_usBankAccount_success: { type: 'us_bank_account', last4: '6789', country: 'US', behaviour: { kind: 'processing' } },
+  // Its test method whose debit the bank returns for insufficient funds (account 000222222227): the
+  // payment is `processing`, then fails (charge.failed, payment_intent.payment_failed).
+  pm_usBankAccount_insufficientFunds: {
+    type: 'us_bank_account',
+    last4: '2227',
+    country: 'US',
+    behaviour: { kind: 'processing', failure: { code: 'insufficient_funds', message: 'The customer\'s account has insufficient funds to cover this payment.' } },
+  },
 };
 
 const CARD_NUMBERS: Record<string, string> = {
