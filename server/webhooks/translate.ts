@@ -61,7 +61,7 @@ interface PaymentEffect {
   owner: { track: string | null; customer_id: string | null; email: string | null; name: string | null };
 }
 
-/** The PaymentIntent and charge a refund or dispute is about (amount: the charge's, when known). */
+/** The PaymentIntent and charge a refund or dispute is about (amount: the charge's, when the payload has it). */
 interface ChargeRef {
   payment_intent_id: string | null;
   charge_id: string | null;
@@ -304,8 +304,28 @@ function orderIdOf(metadata: Stripe.Metadata | null | undefined, paymentIntent: 
   return text(metadata?.order_id) ?? text((paymentIntent as Stripe.PaymentIntent | null)?.metadata?.order_id);
 }
 
+/**
+ * What the charge took, when the payload has it: the charge's own amount if expanded, else its
+ * PaymentIntent's (the applier retrieves refunds and disputes with the PaymentIntent expanded). Null
+ * otherwise: never the order's, which would make the amount check a tautology.
+ */
+function chargeAmountOf(charge: unknown, paymentIntent: unknown): { amount: number; currency: string } | { amount: null; currency: null } {
+  const source = (charge && typeof charge === 'object' ? charge : paymentIntent && typeof paymentIntent === 'object' ? paymentIntent : null) as {
+    amount?: unknown;
+    currency?: unknown;
+  } | null;
+  // An expanded object without its amount (a partial fixture) says nothing of it: Stripe is asked.
+  if (!source || source.amount === undefined || source.currency === undefined) return { amount: null, currency: null };
+  return { amount: amountOf(source.amount, 'charge amount'), currency: currencyOf(source.currency) };
+}
+
 function chargeRefOfRefund(refund: Stripe.Refund): ChargeRef {
-  return { payment_intent_id: idOf(refund.payment_intent), charge_id: idOf(refund.charge), amount: null, currency: null, order_id: orderIdOf(refund.metadata, refund.payment_intent) };
+  return {
+    payment_intent_id: idOf(refund.payment_intent),
+    charge_id: idOf(refund.charge),
+    ...chargeAmountOf(refund.charge, refund.payment_intent),
+    order_id: orderIdOf(refund.metadata, refund.payment_intent),
+  };
 }
 
 function chargeRefundedEffect(charge: Stripe.Charge): Effect | { effect: 'retrieve' } {
@@ -345,8 +365,7 @@ function disputeEffect(dispute: Stripe.Dispute): Effect {
     charge: {
       payment_intent_id: idOf(dispute.payment_intent),
       charge_id: idOf(dispute.charge),
-      amount: null,
-      currency: null,
+      ...chargeAmountOf(dispute.charge, dispute.payment_intent),
       order_id: orderIdOf(dispute.metadata, dispute.payment_intent),
     },
     dispute: { amount: amountOf(dispute.amount, 'amount'), currency: currencyOf(dispute.currency), status: dispute.status, reason: text(dispute.reason) },
