@@ -313,9 +313,11 @@ create table public.payments (
   status text not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  finding text,
   constraint payments_amount_check CHECK (amount >= 0),
   constraint payments_check CHECK (amount_refunded >= 0 AND amount_refunded <= amount),
   constraint payments_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
+  constraint payments_finding_check CHECK (finding = ANY (ARRAY['amount_mismatch'::text, 'duplicate'::text])),
   constraint payments_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
   constraint payments_pkey PRIMARY KEY (id),
   constraint payments_stripe_charge_id_key UNIQUE (stripe_charge_id),
@@ -323,8 +325,10 @@ create table public.payments (
 );
 alter table public.payments enable row level security;
 CREATE INDEX payments_created_idx ON public.payments USING btree (created_at DESC, id DESC);
+CREATE INDEX payments_open_finding_idx ON public.payments USING btree (order_id) WHERE (finding IS NOT NULL);
 CREATE INDEX payments_order_created_idx ON public.payments USING btree (order_id, created_at DESC);
 CREATE INDEX payments_order_id_idx ON public.payments USING btree (order_id);
+comment on column public.payments.finding is 'Why this payment pays for nothing we fulfil: amount_mismatch (not the order''s price) or duplicate (the order was already paid). Open while it holds money.';
 
 create table public.prices (
   id text not null,
@@ -719,11 +723,15 @@ begin
      where id = a.id
      returning * into a;
     update orders
-       set payment_intent_id = case when a.kind = 'payment_intent' then a.stripe_object_id else payment_intent_id end,
-           checkout_session_id = case when a.kind = 'checkout_session' then a.stripe_object_id else checkout_session_id end,
+       set payment_intent_id = case when a.kind = 'payment_intent' then a.stripe_object_id end,
+           checkout_session_id = case when a.kind = 'checkout_session' then a.stripe_object_id end,
            updated_at = now()
      where id = a.order_id
+       and status in ('pending', 'requires_action', 'failed') -- a paid order keeps the ids of what paid it
      returning * into o;
+    if o.id is null then
+      select * into o from orders where id = a.order_id;
+    end if;
     perform payment_log_for_order(o,
       case a.kind when 'payment_intent' then 'checkout.payment_intent_created' else 'checkout.session_created' end,
       a.status,
@@ -888,10 +896,13 @@ CREATE OR REPLACE FUNCTION public.make_on_dispute_insert()
  LANGUAGE plpgsql
 AS $function$
 declare
-  v_customer uuid;
+  o orders;
 begin
-  select customer_id into v_customer from orders where id = new.order_id;
-  perform make_enqueue('dispute_opened', new.id, new.order_id, v_customer, new.id,
+  select * into o from orders where id = new.order_id;
+  if order_status_rank(o.status) < order_status_rank('paid') then
+    return null;
+  end if;
+  perform make_enqueue('dispute_opened', new.id, new.order_id, o.customer_id, new.id,
     make_order_data(new.order_id) || jsonb_build_object('dispute', jsonb_build_object(
       'id', new.id, 'amount', new.amount, 'currency', new.currency, 'reason', new.reason, 'status', new.status)));
   return null;
@@ -1038,9 +1049,15 @@ AS $function$
 declare
   a payment_attempts;
   o orders;
+  pay payments;
   v_order_id uuid;
   v_status text := p->>'order_status';
   v_at timestamptz := (p->>'event_created')::timestamptz;
+  v_pi text := p->>'payment_intent_id';
+  v_amount bigint := (p->>'amount')::bigint;
+  v_money boolean := p->>'order_status' in ('paid', 'processing');
+  v_finding text;
+  v_becomes_paid boolean;
   v_sync text;
   v_event text;
   v_unpaid constant text[] := array['pending', 'requires_action', 'processing', 'failed'];
@@ -1074,10 +1091,40 @@ begin
      and not exists (select 1 from customers where id = o.customer_id and user_id = (p->>'user_id')::uuid) then
     return jsonb_build_object('outcome', 'error', 'error', 'order_of_another_customer', 'order_id', o.id);
   end if;
-  if (p->>'amount')::bigint is distinct from o.amount or p->>'currency' is distinct from o.currency then
-    update orders set sync_state = 'failed', updated_at = now() where id = o.id returning * into o;
-    perform payment_log_for_order(o, 'payment.amount_mismatch', o.status, jsonb_build_object(
-      'source', p->>'source', 'stripe_object_id', p->>'object_id', 'stripe_amount', p->'amount', 'stripe_currency', p->>'currency'));
+
+  -- ---- What this payment is: a mismatch (now, or flagged by an earlier event: it stays one), a
+  -- duplicate (another PaymentIntent already holds the order's money), or the order's payment.
+  if v_pi is not null then
+    select * into pay from payments where stripe_payment_intent_id = v_pi;
+  end if;
+  v_finding := case
+    when pay.finding = 'amount_mismatch' or v_amount is distinct from o.amount or p->>'currency' is distinct from o.currency
+      then 'amount_mismatch'
+    when pay.finding = 'duplicate' then 'duplicate'
+    when v_money and v_pi is not null and exists (
+           select 1 from payments x
+            where x.order_id = o.id and x.stripe_payment_intent_id <> v_pi and x.finding is null
+              and x.status in ('succeeded', 'processing', 'requires_capture'))
+      then 'duplicate'
+  end;
+
+  if v_finding = 'amount_mismatch' then
+    -- Recorded with what Stripe took (so our payments add up to what Stripe holds), never raising the
+    -- order: staff must look (sync state failed), and nothing goes to fulfilment.
+    if v_pi is not null and (v_money or pay.id is not null) then
+      insert into payments (order_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, finding)
+      values (o.id, v_pi, p->>'charge_id', v_amount, p->>'currency', coalesce(p->>'payment_status', 'processing'), 'amount_mismatch')
+      on conflict (stripe_payment_intent_id) do update
+        set stripe_charge_id = coalesce(excluded.stripe_charge_id, payments.stripe_charge_id),
+            status = case when payments.status = 'succeeded' then payments.status else excluded.status end,
+            finding = 'amount_mismatch', updated_at = now();
+    end if;
+    if pay.finding is distinct from 'amount_mismatch' or o.sync_state is distinct from 'failed' then
+      update orders set sync_state = 'failed', updated_at = now() where id = o.id returning * into o;
+      perform payment_log_for_order(o, 'payment.amount_mismatch', o.status, jsonb_build_object(
+        'source', p->>'source', 'stripe_object_id', p->>'object_id', 'payment_intent_id', v_pi,
+        'stripe_amount', p->'amount', 'stripe_currency', p->>'currency'));
+    end if;
     return jsonb_build_object('outcome', 'error', 'error', 'amount_mismatch', 'order_id', o.id);
   end if;
 
@@ -1096,13 +1143,27 @@ begin
       'source', p->>'source', 'actor', p->>'actor', 'attempt', a.attempt, 'stripe_object_id', a.stripe_object_id));
     return jsonb_build_object('outcome', 'applied', 'order', case when v_view then order_view(o.id) end);
   end if;
-  if a.id is not null and v_status in ('paid', 'processing') and a.status in ('creating', 'open', 'needs_cleanup') then
+  if a.id is not null and v_money and a.status in ('creating', 'open', 'needs_cleanup')
+     and (v_finding is null or a.stripe_object_id = p->>'object_id') then
     update payment_attempts set status = 'succeeded', updated_at = now() where id = a.id returning * into a;
   end if;
 
-  if p->>'payment_intent_id' is not null and v_status in ('paid', 'processing') then
-    insert into payments (order_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status)
-    values (o.id, p->>'payment_intent_id', p->>'charge_id', o.amount, o.currency, p->>'payment_status')
+  -- ---- A PaymentIntent of ours back at requires_payment_method after it was processing (a bank debit
+  -- that failed): it can be paid again, so its attempt is live again and the next checkout reuses it
+  -- rather than making a second object someone could pay too. Stripe's word only (webhook, janitor),
+  -- and only while the order is unpaid and has no other live attempt.
+  if p->>'payment_status' = 'requires_payment_method' and p->>'source' is distinct from 'storefront'
+     and a.id is not null and a.kind = 'payment_intent' and a.stripe_object_id = p->>'object_id'
+     and a.status = 'succeeded' and o.status = any (v_unpaid)
+     and not exists (select 1 from payment_attempts x where x.order_id = o.id and x.status in ('creating', 'open')) then
+    update payment_attempts set status = 'open', updated_at = now() where id = a.id returning * into a;
+    perform payment_log_for_order(o, 'checkout.attempt_reopened', a.status, jsonb_build_object(
+      'source', p->>'source', 'actor', p->>'actor', 'attempt', a.attempt, 'stripe_object_id', a.stripe_object_id));
+  end if;
+
+  if v_pi is not null and v_money then
+    insert into payments (order_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, finding)
+    values (o.id, v_pi, p->>'charge_id', v_amount, p->>'currency', p->>'payment_status', v_finding)
     on conflict (stripe_payment_intent_id) do update
       -- Until it succeeds, the PaymentIntent's latest charge (a declined card, then a bank debit, …);
       -- once it has, the charge that paid.
@@ -1110,7 +1171,25 @@ begin
                                   when payments.status = 'succeeded' then coalesce(payments.stripe_charge_id, excluded.stripe_charge_id)
                                   else coalesce(excluded.stripe_charge_id, payments.stripe_charge_id) end,
           status = case when payments.status = 'succeeded' then payments.status else excluded.status end,
+          finding = coalesce(payments.finding, excluded.finding),
           updated_at = now();
+  elsif pay.id is not null and pay.status <> 'succeeded' and p->>'payment_status' in ('requires_payment_method', 'canceled') then
+    -- ---- The payment follows its PaymentIntent: a debit that failed holds no money.
+    update payments set status = p->>'payment_status', updated_at = now() where id = pay.id;
+  end if;
+
+  if v_finding = 'duplicate' then
+    -- ---- The order is already paid by another PaymentIntent: this one's money is to be refunded.
+    -- Flagged once (the first event that shows it), never changing what the order is.
+    if pay.finding is distinct from 'duplicate' then
+      update orders set sync_state = 'failed', updated_at = now() where id = o.id returning * into o;
+      perform payment_log_for_order(o, 'payment.duplicate', o.status, jsonb_build_object(
+        'source', p->>'source', 'actor', p->>'actor', 'stripe_object_id', p->>'object_id', 'payment_intent_id', v_pi,
+        'stripe_amount', p->'amount', 'stripe_currency', p->>'currency', 'payment_status', p->>'payment_status',
+        'attempt', a.attempt, 'to_refund', true));
+      return jsonb_build_object('outcome', 'applied', 'order', case when v_view then order_view(o.id) end);
+    end if;
+    return jsonb_build_object('outcome', 'unchanged', 'order', case when v_view then order_view(o.id) end);
   end if;
 
   -- Which status wins. Paid and what follows it (refunds, disputes) are never undone here. Before
@@ -1135,25 +1214,35 @@ begin
     else 'confirmed'
   end;
   if v_status = o.status and v_sync is not distinct from o.sync_state then
-    if v_at > o.payment_state_at and o.status = any (v_unpaid) then
+    if v_at > coalesce(o.payment_state_at, '-infinity') and o.status = any (v_unpaid) then
       -- The same status, said again later: a still earlier event must not move the order now.
       update orders set payment_state_at = v_at where id = o.id;
     end if;
     return jsonb_build_object('outcome', 'unchanged', 'order', case when v_view then order_view(o.id) end);
   end if;
 
+  -- ---- The object that pays the order is the one its ids name (a switch between Elements and
+  -- Checkout leaves the other object cancelled behind): the PaymentIntent, and the session when the
+  -- PaymentIntent is a session's.
+  v_becomes_paid := v_status in ('paid', 'processing') and o.status = any (v_unpaid) and o.status <> v_status;
   v_event := case when v_status = o.status then 'payment.' || v_sync else 'payment.' || v_status end;
   update orders
      set status = v_status,
          sync_state = v_sync,
-         payment_intent_id = coalesce(payment_intent_id, p->>'payment_intent_id'),
-         payment_state_at = greatest(payment_state_at, coalesce(v_at, now())),
+         payment_intent_id = case when v_becomes_paid and v_pi is not null then v_pi else coalesce(payment_intent_id, v_pi) end,
+         checkout_session_id = case
+           when not v_becomes_paid or v_pi is null then checkout_session_id
+           when p->>'kind' = 'checkout_session' then p->>'object_id'
+           when a.kind = 'checkout_session' then a.stripe_object_id
+         end,
+         -- ---- Stripe's clock only: the storefront has no Stripe time for what it saw.
+         payment_state_at = case when v_at is null then payment_state_at else greatest(payment_state_at, v_at) end,
          updated_at = now()
    where id = o.id
    returning * into o;
   perform payment_log_for_order(o, v_event, o.status, jsonb_strip_nulls(jsonb_build_object(
     'source', p->>'source', 'actor', p->>'actor', 'sync_state', o.sync_state, 'stripe_object_id', p->>'object_id',
-    'payment_intent_id', p->>'payment_intent_id', 'attempt', a.attempt, 'failure', p->'failure')));
+    'payment_intent_id', v_pi, 'attempt', a.attempt, 'failure', p->'failure')));
   return jsonb_build_object('outcome', 'applied', 'order', case when v_view then order_view(o.id) end);
 end
 $function$;
@@ -1168,24 +1257,37 @@ declare
   pr prices;
   v_order_id uuid := uuid_or_null(p->>'order_id');
   v_attempt integer := coalesce(nullif(p->>'attempt', '')::integer, 1);
+  v_exact boolean;
 begin
-  select * into pr from prices
-   where product_id = p->>'track' and kind = 'one_time'
-   order by active desc, (currency = p->>'currency') desc, unit_amount, id limit 1;
-  if not found or p->>'currency' is null or (p->>'amount') is null then
+  if p->>'currency' is null or (p->>'amount') is null or coalesce(p->>'email', '') !~ '^[^@\s]+@[^@\s]+$' then
     return null;
   end if;
-  select * into c from customers where id = uuid_or_null(p->>'customer_id');
-  if c.id is null then
-    if coalesce(p->>'email', '') !~ '^[^@\s]+@[^@\s]+$' then
+  -- What we sell at exactly this amount in this currency: an active one-time price of an active track.
+  select pr2.* into pr from prices pr2 join products prod on prod.id = pr2.product_id
+   where pr2.product_id = p->>'track' and pr2.kind = 'one_time' and pr2.active and prod.active
+     and pr2.currency = p->>'currency' and pr2.unit_amount = (p->>'amount')::bigint
+   order by pr2.id limit 1;
+  v_exact := found;
+  if not v_exact then
+    -- Nothing sells this: the order is made at the track's price (the one a checkout would use), and
+    -- the payment is recorded against it as a mismatch below, so it is never fulfilled.
+    select * into pr from prices
+     where product_id = p->>'track' and kind = 'one_time'
+     order by active desc, (currency = p->>'currency') desc, unit_amount, id limit 1;
+    if not found then
       return null;
     end if;
+  end if;
+  -- The buyer is who Stripe collected the email of. The metadata's customer (anyone with access to
+  -- the Stripe account can write it) is taken only when it is that buyer.
+  select * into c from customers where id = uuid_or_null(p->>'customer_id') and lower(email) = lower(p->>'email');
+  if c.id is null then
     insert into customers (email, name) values (p->>'email', nullif(p->>'name', ''))
     on conflict (lower(email)) where email_owner do update set updated_at = now()
     returning * into c;
   end if;
   insert into orders (id, customer_id, product_id, price_id, amount, currency, metadata)
-  values (coalesce(v_order_id, gen_random_uuid()), c.id, pr.product_id, pr.id, (p->>'amount')::bigint, p->>'currency',
+  values (coalesce(v_order_id, gen_random_uuid()), c.id, pr.product_id, pr.id, pr.unit_amount, pr.currency,
           jsonb_build_object('created_from', p->>'created_from'))
   on conflict (id) do nothing
   returning * into o;
@@ -1197,7 +1299,19 @@ begin
   on conflict do nothing;
   perform payment_log_for_order(o, 'order.created_from_payment', o.status, jsonb_build_object(
     'source', p->>'source', 'actor', p->>'actor', 'stripe_object_id', p->>'object_id', 'track', o.product_id,
-    'price_amount', pr.unit_amount, 'amount_differs_from_price', o.amount <> pr.unit_amount));
+    'price_id', pr.id, 'price_matches', v_exact, 'stripe_amount', p->'amount', 'stripe_currency', p->>'currency'));
+  if not v_exact and p->>'payment_intent_id' is not null then
+    -- Flagged before the payment is applied: even an inactive price of the same amount does not make
+    -- this order payable by it (order_apply_payment keeps a flagged payment a mismatch).
+    insert into payments (order_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, finding)
+    values (o.id, p->>'payment_intent_id', p->>'charge_id', (p->>'amount')::bigint, p->>'currency',
+            coalesce(p->>'payment_status', 'processing'), 'amount_mismatch')
+    on conflict (stripe_payment_intent_id) do nothing;
+    update orders set sync_state = 'failed', updated_at = now() where id = o.id returning * into o;
+    perform payment_log_for_order(o, 'payment.amount_mismatch', o.status, jsonb_build_object(
+      'source', p->>'source', 'stripe_object_id', p->>'object_id', 'payment_intent_id', p->>'payment_intent_id',
+      'stripe_amount', p->'amount', 'stripe_currency', p->>'currency', 'reason', 'no active price of the track matches'));
+  end if;
   return o.id;
 end
 $function$;
@@ -1208,23 +1322,45 @@ CREATE OR REPLACE FUNCTION public.order_settle_after_payment(p_order_id uuid, p_
 AS $function$
 declare
   o orders;
+  v_captured bigint;
   v_refunded bigint;
   v_status text;
+  v_sync text;
 begin
   select * into o from orders where id = p_order_id for update;
-  select coalesce(sum(r.amount), 0) into v_refunded
-    from refunds r where r.order_id = o.id and r.status in ('pending', 'requires_action', 'succeeded');
-  update payments set amount_refunded = least(v_refunded, amount), updated_at = now()
-   where order_id = o.id and status = 'succeeded' and amount_refunded <> least(v_refunded, amount);
+  update payments pay
+     set amount_refunded = least(t.total, pay.amount), updated_at = now()
+    from (select x.id, coalesce(sum(r.amount) filter (where r.status in ('pending', 'requires_action', 'succeeded')), 0) as total
+            from payments x left join refunds r on r.payment_id = x.id
+           where x.order_id = o.id
+           group by x.id) t
+   where pay.id = t.id and pay.amount_refunded <> least(t.total, pay.amount);
+  if order_status_rank(o.status) < order_status_rank('paid') then
+    return;
+  end if;
+  select coalesce(sum(amount), 0), coalesce(sum(amount_refunded), 0) into v_captured, v_refunded
+    from payments where order_id = o.id and status = 'succeeded' and currency = o.currency;
   v_status := case
     when exists (select 1 from disputes d where d.order_id = o.id and d.status not in ('won', 'warning_closed', 'prevented')) then 'disputed'
-    when v_refunded >= o.amount and o.amount > 0 then 'refunded'
-    when v_refunded > 0 then 'partially_refunded'
+    when v_captured > 0 and v_captured - v_refunded <= 0 then 'refunded'
+    when v_refunded > 0 and v_captured - v_refunded < o.amount then 'partially_refunded'
     else 'paid'
   end;
+  v_sync := case
+    when exists (select 1 from payments x where x.order_id = o.id and x.finding is not null
+                    and x.status in ('succeeded', 'processing') and x.amount_refunded < x.amount) then 'failed'
+    when o.sync_state = 'failed' or v_status <> o.status then 'confirmed'
+    else o.sync_state
+  end;
   if v_status <> o.status then
-    update orders set status = v_status, sync_state = 'confirmed', updated_at = now() where id = o.id returning * into o;
-    perform payment_log_for_order(o, 'order.' || v_status, v_status, jsonb_build_object('actor', p_actor, 'amount_refunded', v_refunded));
+    update orders set status = v_status, sync_state = v_sync, updated_at = now() where id = o.id returning * into o;
+    perform payment_log_for_order(o, 'order.' || v_status, v_status,
+      jsonb_build_object('actor', p_actor, 'amount_refunded', v_refunded, 'amount_captured', v_captured, 'sync_state', v_sync));
+  elsif v_sync is distinct from o.sync_state then
+    -- The status holds; a finding opened or was settled (the duplicate refunded).
+    update orders set sync_state = v_sync, updated_at = now() where id = o.id returning * into o;
+    perform payment_log_for_order(o, 'payment.' || v_sync, o.status,
+      jsonb_build_object('actor', p_actor, 'amount_refunded', v_refunded, 'amount_captured', v_captured, 'reason', 'findings'));
   end if;
 end
 $function$;
@@ -1276,26 +1412,19 @@ AS $function$
 declare
   pay payments;
   o orders;
-  v_applied jsonb;
 begin
   select * into pay from payments where stripe_payment_intent_id = p->>'payment_intent_id';
   if found and pay.status = 'succeeded' then
     return pay;
   end if;
   select * into o from orders where id = payment_order_id(jsonb_build_object('object_id', p->>'payment_intent_id', 'order_id', p->>'order_id'));
-  if o.id is null or p->>'payment_intent_id' is null then
+  if o.id is null or p->>'payment_intent_id' is null or p->>'amount' is null or p->>'currency' is null then
     return null;
   end if;
-  -- A refund or a dispute exists only for a charge that succeeded. (A refund or dispute event does
-  -- not carry the charge's amount: the order's stands in.)
-  v_applied := order_apply_payment(jsonb_build_object(
+  perform order_apply_payment(jsonb_build_object(
     'source', 'webhook', 'kind', 'payment_intent', 'object_id', p->>'payment_intent_id', 'order_id', o.id,
     'order_status', 'paid', 'payment_intent_id', p->>'payment_intent_id', 'charge_id', p->>'charge_id',
-    'payment_status', 'succeeded', 'amount', coalesce((p->>'amount')::bigint, o.amount),
-    'currency', coalesce(p->>'currency', o.currency), 'actor', p->>'actor'));
-  if v_applied->>'outcome' = 'error' then
-    return null;
-  end if;
+    'payment_status', 'succeeded', 'amount', (p->>'amount')::bigint, 'currency', p->>'currency', 'actor', p->>'actor'));
   update payments set status = 'succeeded', stripe_charge_id = coalesce(stripe_charge_id, p->>'charge_id'), updated_at = now()
    where stripe_payment_intent_id = p->>'payment_intent_id'
    returning * into pay;
