@@ -125,6 +125,7 @@ const envSchema = z.object({
   AUTH_JWT_ISSUER: optional(z.string().min(1)),
   SENTRY_DSN: optional(httpUrl),
   SENTRY_ENVIRONMENT: optional(z.string().min(1)),
+  DEBUG_ERRORS: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'false'),
   HTTP_BODY_LIMIT_BYTES: withDefault(integer(1024, 50 * 1024 * 1024), 1024 * 1024),
   GRAPHQL_MAX_DEPTH: withDefault(integer(2, 50), 10),
   GRAPHQL_MAX_COST: withDefault(integer(10, 1_000_000), 5000),
@@ -197,6 +198,8 @@ export interface Config {
     issuer: string | undefined;
   };
   sentry: { dsn: string | undefined; environment: string };
+  /** GraphQL answers show an internal error's message and stack trace (never in production). */
+  debugErrors: boolean;
   http: {
     bodyLimitBytes: number;
     shutdownTimeoutMs: number;
@@ -270,6 +273,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.SUPABASE_JWT_SECRET && e.SUPABASE_JWKS_URL) {
     problems.push('Invalid environment variable SUPABASE_JWKS_URL: expected either SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL, not both');
   }
+  if (e.NODE_ENV === 'production' && e.DEBUG_ERRORS === 'true') {
+    // Internal messages carry SQL, row values and file paths: never shown to a production client.
+    problems.push('Invalid environment variable DEBUG_ERRORS: expected false (or unset) when NODE_ENV=production');
+  }
   if (e.NODE_ENV === 'production' && e.STRIPE_API_BASE) {
     // The secret key would be sent to that host.
     problems.push('Invalid environment variable STRIPE_API_BASE: expected it unset when NODE_ENV=production (the secret key is sent to it)');
@@ -336,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issuer: e.AUTH_JWT_ISSUER,
     },
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
+    debugErrors: e.DEBUG_ERRORS === 'true',
     http: {
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -78,6 +78,7 @@ describe('loadConfig', () => {
     ['GRAPHQL_MAX_COST', 'lots', 'Invalid environment variable GRAPHQL_MAX_COST: expected an integer from 10 to 1000000'],
     ['SHUTDOWN_TIMEOUT_MS', '-1', 'Invalid environment variable SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000'],
     ['JOBS_ENABLED', 'yes', 'Invalid environment variable JOBS_ENABLED: expected true or false'],
+    ['DEBUG_ERRORS', '1', 'Invalid environment variable DEBUG_ERRORS: expected true or false'],
     ['WEBHOOK_MAX_ATTEMPTS', '0', 'Invalid environment variable WEBHOOK_MAX_ATTEMPTS: expected an integer from 1 to 100'],
     ['WEBHOOK_MAX_ATTEMPTS', '101', 'Invalid environment variable WEBHOOK_MAX_ATTEMPTS: expected an integer from 1 to 100'],
     ['STRIPE_MAX_NETWORK_RETRIES', '11', 'Invalid environment variable STRIPE_MAX_NETWORK_RETRIES: expected an integer from 0 to 10'],
@@ -109,6 +110,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}).stripe.maxNetworkRetries).toBe(3);
     expect(problemsOf({ ...PRODUCTION_ENV, STRIPE_API_BASE: 'http://127.0.0.1:12111' })).toEqual([
       'Invalid environment variable STRIPE_API_BASE: expected it unset when NODE_ENV=production (the secret key is sent to it)',
+    ]);
+  });
+
+  it('shows internal errors to clients only with DEBUG_ERRORS=true, and never in production', () => {
+    expect(loadConfig({}).debugErrors).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'development', DEBUG_ERRORS: 'true' }).debugErrors).toBe(true);
+    expect(problemsOf({ ...PRODUCTION_ENV, DEBUG_ERRORS: 'true' })).toEqual([
+      'Invalid environment variable DEBUG_ERRORS: expected false (or unset) when NODE_ENV=production',
     ]);
   });
 

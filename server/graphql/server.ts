@@ -38,7 +38,7 @@ export async function createApolloServer(config: Config, logger: Logger): Promis
     // Apollo's own SIGINT/SIGTERM handler stops Apollo and re-raises the signal, killing the process
     // before in-flight requests and jobs finish: main.ts drains on a signal and stops Apollo itself.
     stopOnTerminationSignals: false,
-    formatError: createErrorFormatter({ logger, exposeInternals: config.nodeEnv === 'development' }),
+    formatError: createErrorFormatter({ logger, exposeInternals: config.debugErrors }),
     // Limits are validation rules: an over-limit query is refused before any resolver runs.
     validationRules: [
       maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...reportRejection }),
