@@ -2,6 +2,7 @@
 // malformed JSON is a clean 400), the caller authenticated, then Apollo executes the operation.
 import { type ApolloServer, HeaderMap } from '@apollo/server';
 import type { Context } from 'hono';
+import { Kind, parse, type ValueNode, visit } from 'graphql';
 import { authenticate, type AuthDeps } from '../auth/authenticate';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
@@ -26,6 +27,116 @@ export interface GraphQLRouteDeps {
 
 const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
+// Text PostgreSQL cannot hold: a NUL (text and jsonb refuse it: 22021, 22P05) or an unpaired
+// surrogate (jsonb refuses it, 22P02; a text parameter silently becomes U+FFFD). Refused here, for
+// every string of every operation, before authentication or any resolver: nothing can be written.
+const UNSTORABLE_CHARACTER = /[\u0000\p{Cs}]/u;
+
+interface TextRefusal {
+  field: string;
+  message: string;
+}
+
+function refuseText(text: string, path: string): TextRefusal | null {
+  const found = UNSTORABLE_CHARACTER.exec(text)?.[0];
+  if (found === undefined) return null;
+  // The path is the client's own keys: cut short, so a huge key is not echoed whole.
+  const field = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  const what = found === '\u0000' ? 'a NUL character (\\u0000)' : 'an unpaired surrogate (\\ud800-\\udfff)';
+  return { field, message: `${field} holds ${what}, which is not valid text` };
+}
+
+/** The first unstorable string among the variables (keys too), with its path: `input.metadata[0].value`. */
+function checkVariables(variables: unknown): TextRefusal | null {
+  const stack: Array<{ value: unknown; path: string }> = [{ value: variables, path: '' }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (typeof value === 'string') {
+      const refusal = refuseText(value, path || 'variables');
+      if (refusal) return refusal;
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => stack.push({ value: item, path: `${path}[${index}]` }));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        const at = path ? `${path}.${key}` : key;
+        const refusal = refuseText(key, JSON.stringify(at));
+        if (refusal) return refusal;
+        stack.push({ value: item, path: at });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * A string literal of the document holding a NUL, named by its path like a variable's. GraphQL spells
+ * a NUL only as an escape (\u0000 or \u{0}); an unpaired surrogate escape, or a raw control
+ * character, is already a syntax error. A document without `\u` is not parsed here (Apollo parses it).
+ */
+function checkLiterals(query: unknown): TextRefusal | null {
+  if (typeof query !== 'string' || !query.includes('\\u')) return null;
+  let document;
+  try {
+    document = parse(query);
+  } catch {
+    return null; // Apollo answers the syntax error.
+  }
+  let refusal: TextRefusal | null = null;
+  visit(document, {
+    // Field and directive arguments, and variables' default values: every literal there is.
+    Argument(node) {
+      refusal ??= checkLiteral(node.value, node.name.value);
+      return false;
+    },
+    VariableDefinition(node) {
+      if (node.defaultValue) refusal ??= checkLiteral(node.defaultValue, node.variable.name.value);
+      return false;
+    },
+  });
+  return refusal;
+}
+
+function checkLiteral(value: ValueNode, name: string): TextRefusal | null {
+  const stack: Array<{ node: ValueNode; path: string }> = [{ node: value, path: name }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (node.kind === Kind.STRING) {
+      const refusal = refuseText(node.value, path);
+      if (refusal) return refusal;
+    } else if (node.kind === Kind.LIST) {
+      node.values.forEach((item, index) => stack.push({ node: item, path: `${path}[${index}]` }));
+    } else if (node.kind === Kind.OBJECT) {
+      for (const field of node.fields) stack.push({ node: field.value, path: `${path}.${field.name.value}` });
+    }
+  }
+  return null;
+}
+
+/** The request's operations (POST body, or GET's query string), checked for text the database cannot hold. */
+function checkText(body: unknown, search: URLSearchParams): TextRefusal | null {
+  const requests = operationsOf(body, search);
+  for (const request of requests) {
+    const refusal = checkVariables(request.variables) ?? checkLiterals(request.query);
+    if (refusal) return refusal;
+  }
+  return null;
+}
+
+function operationsOf(body: unknown, search: URLSearchParams): Array<{ query: unknown; variables: unknown }> {
+  if (body !== undefined) {
+    // An array is a batch, which Apollo refuses; each element is checked all the same.
+    const list = Array.isArray(body) ? body : [body];
+    return list.filter((item): item is Record<string, unknown> => item !== null && typeof item === 'object').map((item) => ({ query: item.query, variables: item.variables }));
+  }
+  let variables: unknown;
+  try {
+    variables = JSON.parse(search.get('variables') ?? 'null');
+  } catch {
+    variables = null; // Apollo answers the malformed variables.
+  }
+  return [{ query: search.get('query'), variables }];
+}
+
 export function graphqlRoute(deps: GraphQLRouteDeps) {
   return async (c: Context<AppEnv>) => {
     let body: unknown;
@@ -48,6 +159,11 @@ export function graphqlRoute(deps: GraphQLRouteDeps) {
       } else {
         body = text;
       }
+    }
+
+    const badText = checkText(body, new URL(c.req.url).searchParams);
+    if (badText) {
+      return c.json({ errors: [{ message: badText.message, extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TEXT', field: badText.field } }] }, 400);
     }
 
     let viewer;

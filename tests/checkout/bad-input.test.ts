@@ -3,10 +3,22 @@
 // person can act on, and it changes nothing: no row in any table a checkout writes, no idempotency
 // key claimed, no object created in the Stripe sandbox.
 import { randomUUID } from 'node:crypto';
+import {
+  astFromValue,
+  getNullableType,
+  type GraphQLInputType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+  print,
+} from 'graphql';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../server/auth/apiKeys';
 import { signStaffToken } from '../../server/auth/staffTokens';
+import { buildSchema } from '../../server/graphql/server';
 import { type CheckoutServer, JWT_SECRET, newKey, ORDER, ORDER_BY_PAYMENT, startCheckoutServer } from '../helpers/checkout';
 import type { GraphQLResponse } from '../helpers/server';
 
@@ -181,7 +193,8 @@ const BUYER_CASES: InputCase[] = [
   { name: "the email 'a@'", input: () => guestInput({ email: 'a@' }), ...bad('INVALID_EMAIL', 'email', /valid email address/) },
   { name: 'an email of 321 characters', input: () => guestInput({ email: A_321_CHARACTER_EMAIL }), ...bad('INVALID_EMAIL', 'email', /valid email address/) },
   { name: 'a name of 201 characters', input: () => guestInput({ name: 'N'.repeat(201) }), ...bad('INVALID_NAME', 'name', /up to 200 characters of plain text/) },
-  { name: 'a name with a NUL character', input: () => guestInput({ name: 'Ada\u0000Lovelace' }), ...bad('INVALID_NAME', 'name', /plain text/) },
+  // Refused at the edge, like a NUL in any string (see 'text the database cannot hold' below).
+  { name: 'a name with a NUL character', input: () => guestInput({ name: 'Ada\u0000Lovelace' }), ...bad('INVALID_TEXT', 'input.name', /input\.name holds a NUL character/) },
   { name: 'a name with a terminal escape', input: () => guestInput({ name: 'Ada \u001b[31mLovelace' }), ...bad('INVALID_NAME', 'name', /plain text/) },
 ];
 
@@ -451,5 +464,117 @@ describe('order queries refuse bad input and hide other customers’ orders', ()
     expect(byId.body.data.order).toMatchObject({ id: orderOfA.id, customer: { email: accountA.email } });
     const byIntent = await byPayment({ pi: orderOfA.paymentIntentId }, auth())();
     expect(byIntent.body.data.orderByPayment).toMatchObject({ id: orderOfA.id });
+  });
+});
+
+// A NUL or an unpaired surrogate in any string a mutation takes: the database cannot hold either (a
+// NUL in a metadata value used to reach jsonb and come back INTERNAL with PostgreSQL's message and a
+// stack trace). Every string input of every mutation in the schema, found by walking the schema, is
+// refused at the edge with BAD_USER_INPUT naming it, before anything runs.
+describe('text the database cannot hold', () => {
+  type Path = Array<string | number>;
+  const schema = buildSchema();
+  const mutations = Object.values(schema.getMutationType()!.getFields());
+
+  /** Every String or ID leaf under an input type, lists entered at [0]. */
+  function stringLeaves(type: GraphQLInputType, path: Path = [], seen = new Set<string>()): Path[] {
+    const inner = getNullableType(type);
+    if (isListType(inner)) return stringLeaves(inner.ofType, [...path, 0], seen);
+    if (isScalarType(inner)) return inner.name === 'String' || inner.name === 'ID' ? [path] : [];
+    if (!isInputObjectType(inner) || seen.has(inner.name)) return [];
+    return Object.values(inner.getFields()).flatMap((field) => stringLeaves(field.type, [...path, field.name], new Set([...seen, inner.name])));
+  }
+
+  /** A value of the type with every required field filled, for the parts no valid input is known for. */
+  function sample(type: GraphQLInputType): unknown {
+    const inner = getNullableType(type);
+    if (isListType(inner)) return [sample(inner.ofType)];
+    if (isEnumType(inner)) return inner.getValues()[0]!.value;
+    if (isScalarType(inner)) return { Int: 1, Float: 1, Boolean: false }[inner.name] ?? 'sample';
+    if (!isInputObjectType(inner)) return null;
+    return Object.fromEntries(Object.values(inner.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sample(f.type)]));
+  }
+
+  /** An input each mutation would otherwise take, where one is known: what is refused is the one string. */
+  const validInput = (mutation: string): Record<string, unknown> | undefined =>
+    ({
+      createPaymentIntent: guestInput({ name: 'Ada Lovelace', metadata: [{ key: 'campaign', value: 'spring' }] }),
+      createCheckoutSession: guestInput({ name: 'Ada Lovelace', metadata: [{ key: 'campaign', value: 'spring' }] }),
+      confirmPayment: { paymentIntentId: orderOfA.paymentIntentId },
+    })[mutation];
+
+  function withValueAt(base: unknown, path: Path, value: string): unknown {
+    if (path.length === 0) return value;
+    const [head, ...rest] = path;
+    const copy: any = Array.isArray(base) ? [...base] : { ...(base as object) };
+    const child = copy[head!] ?? (typeof rest[0] === 'number' ? [] : {});
+    copy[head!] = withValueAt(child, rest, value);
+    return copy;
+  }
+
+  const pathName = (argument: string, path: Path) => path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : `${name}.${key}`), argument);
+  const authFor = (mutation: string) => (/WebhookEvent|MakeDelivery/.test(mutation) ? adminStaff : server.asStorefront);
+
+  const cases = mutations.flatMap((mutation) =>
+    mutation.args.flatMap((argument) =>
+      stringLeaves(argument.type).map((path) => ({ mutation: mutation.name, argument: argument.name, type: argument.type, path, name: `${mutation.name} ${pathName(argument.name, path)}` })),
+    ),
+  );
+
+  it('finds the string inputs of every mutation', () => {
+    expect(new Set(cases.map((c) => c.mutation))).toEqual(new Set(mutations.map((m) => m.name)));
+    expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['createCheckoutSession input.name', 'createPaymentIntent input.metadata[0].value', 'confirmPayment input.paymentIntentId']));
+  });
+
+  /** Every table's row count: a refused request changes none, whatever the mutation would touch. */
+  async function everyTable(): Promise<Record<string, number>> {
+    const { rows: tables } = await server.app.db.query<{ name: string }>(
+      `select quote_ident(tablename) as name from pg_tables where schemaname = 'public' order by tablename`,
+    );
+    const counts: Record<string, number> = {};
+    for (const { name } of tables) counts[name] = (await server.app.db.query<{ n: number }>(`select count(*)::int as n from ${name}`)).rows[0]!.n;
+    return counts;
+  }
+
+  async function expectRefused(send: () => Promise<GraphQLResponse>, mutation: string, field: string, message: RegExp) {
+    const before = { rows: await everyTable(), stripe: (await effects()).stripe };
+    const response = await send();
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ message: expect.stringMatching(message), extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TEXT', field } }]);
+    expect(response.body.data?.[mutation] ?? null).toBeNull();
+    expect({ rows: await everyTable(), stripe: (await effects()).stripe }).toEqual(before);
+  }
+
+  const BAD_TEXT = [
+    ['a NUL character', 'before\u0000after', /holds a NUL character \(\\u0000\)/],
+    ['an unpaired surrogate', 'before\ud800after', /holds an unpaired surrogate/],
+  ] as const;
+
+  describe.each(BAD_TEXT)('%s', (_what, text, message) => {
+    it.each(cases.map((c) => [c.name, c] as const))('in %s, sent as a variable', async (_name, { mutation, argument, type, path }) => {
+      const base = validInput(mutation) ?? sample(type);
+      const variables = { [argument]: withValueAt(base, path, text) };
+      const query = `mutation M($${argument}: ${type.toString()}) { ${mutation}(${argument}: $${argument}) { __typename } }`;
+      await expectRefused(() => server.graphql(query, { variables, ...authFor(mutation) }), mutation, pathName(argument, path), message);
+    });
+  });
+
+  // GraphQL can spell a NUL in a literal (\u0000, \u{0}); an unpaired surrogate there is a syntax error.
+  it.each(cases.map((c) => [c.name, c] as const))('refuses a NUL character in %s written in the query as a literal', async (_name, { mutation, argument, type, path }) => {
+    const base = validInput(mutation) ?? sample(type);
+    const literal = print(astFromValue(withValueAt(base, path, 'before\u0000after'), type)!);
+    expect(literal).toContain('\\u0000');
+    const query = `mutation { ${mutation}(${argument}: ${literal}) { __typename } }`;
+    await expectRefused(() => server.graphql(query, authFor(mutation)), mutation, pathName(argument, path), /holds a NUL character/);
+  });
+
+  it('refuses a NUL written as \\u{0} in a literal', async () => {
+    const query = `mutation { createPaymentIntent(input: { idempotencyKey: "${newKey()}", track: "business_plan_builder", email: "${guestEmail()}", name: "Ada\\u{0}" }) { __typename } }`;
+    await expectRefused(() => server.graphql(query, server.asStorefront), 'createPaymentIntent', 'input.name', /holds a NUL character/);
+  });
+
+  it('accepts a name with a character outside the Basic Multilingual Plane (a surrogate pair)', async () => {
+    const created = await succeed('createPaymentIntent', guestInput({ name: 'Ada 😀 Lovelace', metadata: [{ key: 'mood', value: '😀' }] }));
+    expect(created.order).toMatchObject({ status: 'PENDING' });
   });
 });

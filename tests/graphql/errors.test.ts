@@ -1,8 +1,11 @@
 // What a client sees when a request goes wrong, over real HTTP against the real server: bad requests are
 // 4xx with extensions.code BAD_USER_INPUT, limits refuse before anything runs, introspection and the
 // landing page are off in production, and an internal failure shows nothing of its cause.
+import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { createErrorFormatter } from '../../server/graphql/errors';
+import { createLogger } from '../../server/observability/logger';
+import { LogCapture, startTestServer, type TestServer } from '../helpers/server';
 
 interface RawResponse {
   status: number;
@@ -239,5 +242,75 @@ describe('production', () => {
     expect(status).toBe(200);
     expect(body.data.pricing).toHaveLength(3);
     expect(body.data.viewer.role).toBe('ANONYMOUS');
+  });
+});
+
+// No answer carries a stack trace or the cause's message in any mode, development included (it used to
+// show both there), unless DEBUG_ERRORS=true asks for them.
+describe.each([
+  ['development, without DEBUG_ERRORS', { NODE_ENV: 'development' }, false],
+  ['development, with DEBUG_ERRORS=true', { NODE_ENV: 'development', DEBUG_ERRORS: 'true' }, true],
+] as const)('an internal error in %s', (_mode, env, debug) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(env);
+    await server.testDb.db.query('drop table prices cascade');
+  });
+  afterAll(() => server.stop());
+
+  it(debug ? 'shows its message and stack trace' : 'shows neither its message nor a stack trace', async () => {
+    const { body, headers } = await server.graphql('{ pricing { id prices { id } } }');
+    const error = body.errors![0]!;
+    expect(error.extensions).toMatchObject({ code: 'INTERNAL', requestId: headers.get('x-request-id') });
+    if (debug) {
+      expect(error.message).toMatch(/prices/);
+      expect(error.extensions!.stacktrace).toEqual(expect.arrayContaining([expect.stringMatching(/^\s+at /)]));
+    } else {
+      expect(error).toEqual({ message: 'Internal server error', locations: expect.any(Array), path: ['pricing'], extensions: { code: 'INTERNAL', requestId: headers.get('x-request-id') } });
+      expect(JSON.stringify(body)).not.toMatch(/stack|relation|does not exist|\.ts:/i);
+    }
+  });
+});
+
+describe('a value the database refuses, should one get past the edge', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  // Real errors from the engine under test (PGlite or PostgreSQL), through the formatter Apollo uses.
+  it.each([
+    ['a NUL in jsonb (22P05)', `select '{"a":"\\u0000"}'::jsonb`, 'INVALID_TEXT'],
+    ['a byte sequence that is not UTF-8 (22021)', `select convert_from('\\x00'::bytea, 'UTF8')`, 'INVALID_TEXT'],
+    ['text that is not a number (22P02)', `select 'forty-two'::int`, 'INVALID_VALUE'],
+    ['a number out of range (22003)', `select 2147483648::int`, 'NUMBER_OUT_OF_RANGE'],
+    ['a time out of range (22008)', `select to_timestamp(1e13)`, 'DATE_OUT_OF_RANGE'],
+  ])('answers %s as BAD_USER_INPUT without the database’s message', async (_name, sql, reason) => {
+    const cause = await server.testDb.db.query(sql).then(
+      () => expect.unreachable('the statement should fail'),
+      (error: unknown) => error as Error,
+    );
+    const logs = new LogCapture();
+    const format = createErrorFormatter({ logger: createLogger({ level: 'info', destination: logs }), exposeInternals: false });
+    const error = new GraphQLError('wrapped', { originalError: cause, path: ['createPaymentIntent'] });
+
+    const formatted = format({ message: error.message, path: ['createPaymentIntent'] }, error);
+
+    expect(formatted).toEqual({ message: expect.any(String), path: ['createPaymentIntent'], extensions: { code: 'BAD_USER_INPUT', reason } });
+    expect(formatted.message).not.toContain(cause.message);
+    expect(logs.lines).toEqual([expect.objectContaining({ level: 40, msg: 'the database refused a value of a GraphQL request' })]);
+  });
+
+  it('refuses a NUL in a query’s variables sent by GET at the edge, naming the field', async () => {
+    const search = new URLSearchParams({
+      query: 'query Q($filter: WebhookEventFilter) { webhookEvents(filter: $filter) { nodes { id } } }',
+      variables: JSON.stringify({ filter: { type: 'payment_intent.\u0000' } }),
+    });
+    const response = await fetch(`${server.url}/graphql?${search}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'filter.type holds a NUL character (\\u0000), which is not valid text', extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TEXT', field: 'filter.type' } }],
+    });
   });
 });
