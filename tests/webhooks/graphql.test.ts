@@ -509,7 +509,8 @@ describe('replayWebhookEvent', () => {
     ['an empty key', ''],
     ['a key with a space', 'press 1'],
     ['a key over 255 characters', 'k'.repeat(256)],
-    ['a key with a control character', 'press\u00001'],
+    // Not a NUL: that is refused at the GraphQL edge for every string (reason INVALID_TEXT).
+    ['a key with a control character', 'press\u00011'],
   ])('refuses %s with BAD_USER_INPUT, changing nothing', async (_name, key) => {
     await storeOnly(SEEDS);
     const before = await snapshot();
