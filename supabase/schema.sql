@@ -1209,6 +1209,11 @@ begin
   end if;
   v_sync := case
     when v_status not in ('paid', 'processing', 'failed') then o.sync_state
+    -- ---- An open finding (a duplicate not yet refunded) keeps the order for staff: the real
+    -- payment's later events confirm the payment, not the order as a whole.
+    when o.sync_state = 'failed' and exists (
+           select 1 from payments x where x.order_id = o.id and x.finding is not null
+              and x.status in ('succeeded', 'processing') and x.amount_refunded < x.amount) then 'failed'
     when p->>'source' = 'storefront' then coalesce(o.sync_state, 'provisional')
     when v_status = 'failed' and v_status = o.status then o.sync_state
     else 'confirmed'

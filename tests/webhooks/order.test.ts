@@ -38,13 +38,33 @@ async function finalState(story: Story) {
   return JSON.parse(JSON.stringify(await storyState(db, story)).replaceAll(`_${story.suffix}`, ''));
 }
 
-async function runAllOrders(types: readonly FixtureType[], setup: (story: Story) => Promise<void> = async () => {}) {
+/**
+ * The money invariants (issue 15), after any sequence of one order's events: what our payments hold
+ * (captured minus refunded) is what Stripe holds, and the order is paid at most once by a payment not
+ * flagged as a duplicate (or a mismatch), with one `payment.paid` and no fulfilment without it.
+ */
+async function expectMoneyInvariants(story: Story, heldAtStripe: number, label: string) {
+  const { rows } = await db.query<{ held: number; unflagged: number; paid_logs: number; status: string }>(
+    `select (select coalesce(sum(amount - amount_refunded), 0)::int from payments where order_id = $1 and status = 'succeeded') as held,
+            (select count(*)::int from payments where order_id = $1 and finding is null and status in ('succeeded', 'processing')) as unflagged,
+            (select count(*)::int from payment_logs where order_id = $1 and event_type = 'payment.paid') as paid_logs,
+            (select status from orders where id = $1) as status`,
+    [story.orderId],
+  );
+  const [row] = rows;
+  expect(row!.held, `held in ${label}`).toBe(heldAtStripe);
+  expect(row!.unflagged, `unflagged payments in ${label}`).toBeLessThanOrEqual(1);
+  expect(row!.paid_logs, `payment.paid logs in ${label}`).toBeLessThanOrEqual(1);
+}
+
+async function runAllOrders(types: readonly FixtureType[], setup: (story: Story) => Promise<void> = async () => {}, heldAtStripe = 9900) {
   const finals = new Map<string, string[]>();
   for (const order of permutations(types)) {
     const story = await newStory(db);
     await setup(story);
     for (const type of order) await arrive(story.event(type));
     for (const type of order) expect(await eventRow(db, story.event(type).id), `${type} in ${order.join(' → ')}`).toMatchObject({ status: 'applied' });
+    await expectMoneyInvariants(story, heldAtStripe, order.join(' → '));
     const final = JSON.stringify(await finalState(story));
     finals.set(final, [...(finals.get(final) ?? []), order.join(' → ')]);
   }
@@ -96,11 +116,36 @@ describe('every arrival order ends in the same state', () => {
       'customer.subscription.resumed',
       'customer.subscription.updated',
       'customer.subscription.deleted',
-    ]);
+    ], undefined, 0);
     expect([...finals.keys()].map((state) => JSON.parse(state).subscriptions)).toEqual([
       [{ id: FIXTURE_IDS.subscription, status: 'canceled', price: 'price_fixture0002', cancel_at_period_end: true, canceled: true }],
     ]);
   }, 120_000);
+});
+
+describe('a second PaymentIntent paid for the same order', () => {
+  it('in every arrival order, one payment pays the order and the other is flagged as a duplicate, once (6 orders)', async () => {
+    for (const order of permutations(['payment_intent.succeeded', 'checkout.session.completed', 'second'] as const)) {
+      const story = await newStory(db);
+      // Another PaymentIntent with our order in its metadata (an old tab's), paid too.
+      const second = JSON.parse(
+        JSON.stringify(story.event('payment_intent.succeeded', { freshId: true }))
+          .replaceAll(story.id('pi_fixture0001'), story.id('pi_fixture0009'))
+          .replaceAll(story.id('ch_fixture0001'), story.id('ch_fixture0009')),
+      ) as Stripe.Event;
+      const events = order.map((type) => (type === 'second' ? second : story.event(type)));
+      for (const event of events) await arrive(event);
+      const label = order.join(' → ');
+      for (const event of events) expect(await eventRow(db, event.id), label).toMatchObject({ status: 'applied' });
+      await expectMoneyInvariants(story, 2 * 9900, label);
+      const { rows } = await db.query<{ finding: string | null }>('select finding from payments where order_id = $1 order by finding nulls first', [story.orderId]);
+      expect(rows, label).toEqual([{ finding: null }, { finding: 'duplicate' }]);
+      const { rows: state } = await db.query('select status, sync_state from orders where id = $1', [story.orderId]);
+      expect(state, label).toEqual([{ status: 'paid', sync_state: 'failed' }]);
+      const { rows: logs } = await db.query<{ n: number }>(`select count(*)::int as n from payment_logs where order_id = $1 and event_type = 'payment.duplicate'`, [story.orderId]);
+      expect(logs[0]!.n, label).toBe(1);
+    }
+  }, 60_000);
 });
 
 describe('the same second', () => {
