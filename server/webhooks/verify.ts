@@ -90,7 +90,11 @@ function checkSignature(raw: string, header: string, secrets: readonly string[],
     }
     // The SDK refuses only old timestamps. One far ahead is refused too: a signed delivery captured
     // with a future `t` could otherwise be replayed until that time plus the tolerance.
-    const ahead = signedTimestamp(header) - Math.floor(nowMs / 1000);
+    const signedAt = signedTimestamp(header);
+    // The SDK signs over whatever parseInt made of `t` and lets NaN through its age check: a
+    // signature over `NaN.<body>` would never expire. Stripe's `t` is always whole seconds.
+    if (!Number.isSafeInteger(signedAt)) throw new WebhookRejection('malformed_signature', 'The Stripe-Signature header is malformed');
+    const ahead = signedAt - Math.floor(nowMs / 1000);
     if (toleranceSeconds > 0 && ahead > toleranceSeconds) {
       throw new WebhookRejection('future_timestamp', `The signature timestamp is more than ${toleranceSeconds} s in the future`);
     }

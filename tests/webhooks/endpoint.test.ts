@@ -1,7 +1,7 @@
 // POST /webhooks/stripe through real HTTP: verified deliveries are stored once by event id and
 // acknowledged; every bad delivery is a 400 with a short reason, stores nothing and is counted; a
 // database failure is the only 5xx, so Stripe retries.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
@@ -203,6 +203,8 @@ describe('a bad delivery', () => {
     ['a signed JSON body that is not an event', 'malformed_body', () => { const p = JSON.stringify({ id: 'evt_x', object: 'charge' }); return [p, sign(p)] as const; }, /not a Stripe event/],
     ['an event with a malformed id', 'malformed_body', () => { const p = eventBody({ id: 'evt_../../etc' }); return [p, sign(p)] as const; }, /not a Stripe event/],
     ['a body over the size limit', 'body_too_large', () => { const p = eventBody({ padding: 'x'.repeat(9000) }); return [p, sign(p)] as const; }, /larger than 8192 bytes/],
+    // The SDK reads `t=NaN` as NaN, signs over `NaN.<body>` and lets NaN through its age check.
+    ['a signature whose timestamp is not a number', 'malformed_signature', () => { const p = eventBody(); return [p, `t=NaN,v1=${createHmac('sha256', SECRETS[0]!).update(`NaN.${p}`).digest('hex')}`] as const; }, /header is malformed/],
     ['a signature timestamp an hour in the future', 'future_timestamp', () => { const p = eventBody(); return [p, sign(p, SECRETS[0], nowSeconds() + 3600)] as const; }, /in the future/],
     ...POISONED.map(([name, payload, message]) => [name, 'unstorable_event', () => { const p = payload(); return [p, sign(p)] as const; }, message] as const),
   ])('refuses %s with a 400 naming the reason, stores nothing and counts it', async (_name, reason, make, message) => {
