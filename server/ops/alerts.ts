@@ -11,7 +11,7 @@ export const PAYMENT_FAILURE_WINDOW_MINUTES = 15;
 /** Below this many outcomes in the window a rate says little (2 of 4 is not an outage). */
 export const PAYMENT_FAILURE_MIN_PAYMENTS = 20;
 
-export const ALERT_CODES = ['SYNC_FAILURE_RATE', 'WEBHOOK_LAG', 'PAYMENT_FAILURE_RATE', 'MAKE_DEAD', 'WEBHOOK_FAILED', 'ORPHANED_PAYMENTS'] as const;
+export const ALERT_CODES = ['SYNC_FAILURE_RATE', 'WEBHOOK_LAG', 'PAYMENT_FAILURE_RATE', 'MAKE_DEAD', 'WEBHOOK_FAILED', 'ORPHANED_PAYMENTS', 'PAYMENT_FINDINGS'] as const;
 export type AlertCode = (typeof ALERT_CODES)[number];
 
 /** What the conditions are computed from, read in one query (alertFigures). */
@@ -32,6 +32,8 @@ export interface AlertFigures {
    * null until reconciliation records them (issue 17): see openOrphanedPayments below.
    */
   openOrphanedPayments: number | null;
+  /** Payments that pay for nothing we fulfil (an amount mismatch, a duplicate) and still hold money: staff must refund them. */
+  openPaymentFindings: number;
 }
 
 export interface AlertDefinition {
@@ -106,6 +108,14 @@ export const ALERTS: readonly AlertDefinition[] = [
     message: (f) => `${plural(f.openOrphanedPayments ?? 0, 'orphaned payment')} found by reconciliation ${f.openOrphanedPayments === 1 ? 'is' : 'are'} open.`,
     figures: (f) => ({ openOrphanedPayments: f.openOrphanedPayments }),
   },
+  {
+    code: 'PAYMENT_FINDINGS',
+    title: 'Payments to refund: amount mismatches or duplicates',
+    holds: (f) => f.openPaymentFindings > 0,
+    message: (f) =>
+      `${plural(f.openPaymentFindings, 'payment')} that pay${f.openPaymentFindings === 1 ? 's' : ''} for nothing we fulfil (not the order's price, or an order already paid) still hold${f.openPaymentFindings === 1 ? 's' : ''} the customer's money.`,
+    figures: (f) => ({ openPaymentFindings: f.openPaymentFindings }),
+  },
 ];
 
 /** Every alert that can be evaluated, holding or not; an alert whose figures are not tracked is left out. */
@@ -130,6 +140,7 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
     failed_15m: number;
     make_dead: number;
     webhook_failed: number;
+    payment_findings: number;
   }>(
     `select (select count(*)::int from orders where sync_state is not null and updated_at >= now() - interval '24 hours') as synced_24h,
             (select count(*)::int from orders where sync_state = 'failed' and updated_at >= now() - interval '24 hours') as sync_failed_24h,
@@ -140,7 +151,9 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
             (select count(*)::int from payment_logs
               where event_type = 'payment.failed' and created_at >= now() - make_interval(mins => $1)) as failed_15m,
             (select count(*)::int from make_deliveries where status = 'dead') as make_dead,
-            (select count(*)::int from stripe_events where status = 'failed') as webhook_failed`,
+            (select count(*)::int from stripe_events where status = 'failed') as webhook_failed,
+            (select count(*)::int from payments
+              where finding is not null and status in ('succeeded', 'processing') and amount_refunded < amount) as payment_findings`,
     [PAYMENT_FAILURE_WINDOW_MINUTES],
   );
   const row = rows[0]!;
@@ -153,6 +166,7 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
     failedPayments15m: row.failed_15m,
     makeDead: row.make_dead,
     webhookFailed: row.webhook_failed,
+    openPaymentFindings: row.payment_findings,
     openOrphanedPayments: await openOrphanedPayments(db),
   };
 }

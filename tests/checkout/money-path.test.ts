@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertFigures, evaluateAlerts } from '../../server/ops/alerts';
 import type { StripeSandbox } from '../../server/sandbox/stripe/sandbox';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { makeEnv } from '../make/makeHelpers';
@@ -116,6 +117,9 @@ describe('1. an order made from a payment event is checked against the price and
     expect(await payments(orderId)).toEqual([{ pi: intent.id, status: 'succeeded', amount: 100, currency: 'eur', amount_refunded: 0, finding: 'amount_mismatch' }]);
     expect(await logTypes(orderId)).toContain('payment.amount_mismatch');
     expect(await makeDeliveries(orderId)).toEqual([]);
+    // Staff are alerted: the payment still holds the buyer's money.
+    const alerts = evaluateAlerts(await alertFigures(server.app.db)).filter((a) => a.holding).map((a) => a.code);
+    expect(alerts).toContain('PAYMENT_FINDINGS');
   });
 
   it('a payment at the price makes a paid order, for the buyer, not for the customer its metadata names', async () => {

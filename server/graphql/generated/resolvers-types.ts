@@ -757,7 +757,9 @@ export type OpsAlertCode =
   /** A Stripe event could not be applied (FAILED). */
   | 'WEBHOOK_FAILED'
   /** Reconciliation found orphaned payments that are still open (evaluated once reconciliation records them). */
-  | 'ORPHANED_PAYMENTS';
+  | 'ORPHANED_PAYMENTS'
+  /** A payment pays for nothing we fulfil (an amount mismatch, or a duplicate of an order already paid) and still holds the customer's money. */
+  | 'PAYMENT_FINDINGS';
 
 /** An alert condition that holds now: the same list the alert job sends to Sentry, and what colours the Overview's tiles. */
 export type OpsAlert = {

@@ -2,7 +2,7 @@ import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 
 /** The alert conditions, defined once on the server (server/ops/alerts.ts); the console has no thresholds. */
-export type OpsAlertCode = 'SYNC_FAILURE_RATE' | 'WEBHOOK_LAG' | 'PAYMENT_FAILURE_RATE' | 'MAKE_DEAD' | 'WEBHOOK_FAILED' | 'ORPHANED_PAYMENTS';
+export type OpsAlertCode = 'SYNC_FAILURE_RATE' | 'WEBHOOK_LAG' | 'PAYMENT_FAILURE_RATE' | 'MAKE_DEAD' | 'WEBHOOK_FAILED' | 'ORPHANED_PAYMENTS' | 'PAYMENT_FINDINGS';
 
 export interface OpsAlert {
   code: OpsAlertCode;
