@@ -69,7 +69,7 @@ interface BenchDb {
 
 async function benchOn(database: BenchDb, sandboxUrl: string) {
   const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', STRIPE_API_BASE: sandboxUrl });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_API_KEY_PER_MINUTE: '0', STRIPE_API_BASE: sandboxUrl });
   const { db } = database;
   try {
     await migrate(db);

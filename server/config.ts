@@ -137,7 +137,7 @@ const envSchema = z.object({
   // Proxies in front of the server whose X-Forwarded-For/-Proto are believed (server/http/clientAddress.ts).
   TRUST_PROXY_HOPS: withDefault(integer(0, 10), 0),
   // Per minute; 0 turns a limit off (server/http/rateLimit.ts).
-  RATE_LIMIT_API_KEY_PER_MINUTE: withDefault(integer(0, 1_000_000), 0),
+  RATE_LIMIT_API_KEY_PER_MINUTE: withDefault(integer(0, 1_000_000), 1200),
   RATE_LIMIT_CUSTOMER_PER_MINUTE: withDefault(integer(0, 1_000_000), 30),
   RATE_LIMIT_WEBHOOK_UNVERIFIED_PER_MINUTE: withDefault(integer(0, 1_000_000), 60),
   RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE: withDefault(integer(0, 1_000_000), 20),
