@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { completeThreeDSecure } from '../../server/sandbox/stripe/resources/paymentIntents';
+import { completeThreeDSecure } from '../../server/sandbox/stripe/resources/paymentIntents.machine';
 import { paymentMethodForCardNumber } from '../../server/sandbox/stripe/resources/paymentMethods';
 import { SANDBOX_PUBLIC_URL, startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 

@@ -12,7 +12,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SandboxCore } from './core';
 import { checkoutSessionInternals, type SessionInternals } from './resources/checkoutSessions';
-import { paymentIntentInternals } from './resources/paymentIntents';
+import { paymentIntentInternals } from './resources/paymentIntents.machine';
 import { paymentMethodBehaviours, type TestBehaviour } from './resources/paymentMethods';
 import type { Router, StoredIdempotentResponse } from './router';
 import type { StripeObject } from './store';

@@ -6,7 +6,8 @@ import { SandboxCore, type SandboxCoreOptions } from './core';
 import { type ApiFault, type Route, Router } from './router';
 import { clockHandlers, resourceRoutes } from './resources';
 import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
-import { handleThreeDSecurePage, THREE_D_SECURE_PREFIX } from './resources/paymentIntents';
+import { handleThreeDSecurePage } from './resources/paymentIntents';
+import { THREE_D_SECURE_PREFIX } from './resources/paymentIntents.machine';
 import { SandboxStateFile } from './persistence';
 import type { WebhookFaults } from './webhooks';
 

@@ -18,7 +18,8 @@ import {
   sessionInternals,
 } from './checkoutSessions';
 import { createCustomer } from './customers';
-import { completeThreeDSecure, confirmPaymentIntent, createPaymentIntent } from './paymentIntents';
+import { createPaymentIntent } from './paymentIntents';
+import { completeThreeDSecure, confirmPaymentIntent } from './paymentIntents.machine';
 import { paymentMethodForCardNumber, TEST_PAYMENT_METHODS } from './paymentMethods';
 import { createSubscription } from './subscriptions';
 
