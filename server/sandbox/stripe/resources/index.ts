@@ -13,7 +13,8 @@ import { paymentMethodRoutes } from './paymentMethods';
 import { refundRoutes } from './refunds';
 import { productRoutes } from './products';
 import { priceRoutes } from './prices';
-import { advanceSubscriptions, subscriptionRoutes } from './subscriptions';
+import { subscriptionRoutes } from './subscriptions';
+import { advanceSubscriptions } from './subscriptions.machine';
 import { invoiceRoutes } from './invoices';
 
 export const resourceRoutes: Route[] = [...paymentIntentRoutes, ...chargeRoutes, ...refundRoutes, ...disputeRoutes, ...paymentMethodRoutes, ...customerRoutes, ...eventRoutes, ...webhookEndpointRoutes, ...checkoutSessionRoutes, ...productRoutes, ...priceRoutes, ...subscriptionRoutes, ...invoiceRoutes];
