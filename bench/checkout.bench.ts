@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createThrowawayDatabase } from './throwawayDatabase';
-import { startApp } from '../server/app';
+import { startApp } from '../server/compose';
 import { createApiKey } from '../server/auth/apiKeys';
 import { loadConfig } from '../server/config';
 import type { Db } from '../server/db/db';

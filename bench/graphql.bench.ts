@@ -5,15 +5,15 @@
 import { Writable } from 'node:stream';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloServer } from '@apollo/server';
-import { startApp } from '../server/app';
+import { startApp } from '../server/compose';
 import { authenticate } from '../server/auth/authenticate';
 import { createApiKey } from '../server/auth/apiKeys';
 import { createTokenVerifier } from '../server/auth/staffTokens';
 import { loadConfig } from '../server/config';
 import { migrate } from '../server/db/migrate';
 import { openPglite } from '../server/db/pglite';
-import type { GraphQLContext } from '../server/graphql/context';
-import { buildSchema } from '../server/graphql/server';
+import type { GraphQLContext } from '../server/api/graphql/context';
+import { buildSchema } from '../server/api/graphql/server';
 import { createLogger } from '../server/observability/logger';
 import { load, median, printTable } from './load';
 

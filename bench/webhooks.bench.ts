@@ -44,7 +44,7 @@ import { fileURLToPath } from 'node:url';
 import type { StripeSync } from '@supabase/stripe-sync-engine';
 import { createThrowawayDatabase } from './throwawayDatabase';
 import Stripe from 'stripe';
-import { startApp } from '../server/app';
+import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
 import { openPglite } from '../server/db/pglite';
 import { createLogger } from '../server/observability/logger';

@@ -1,4 +1,4 @@
-// Generates server/graphql/generated/resolvers-types.ts from schema.graphql with graphql-codegen's
+// Generates server/api/graphql/generated/resolvers-types.ts from schema.graphql with graphql-codegen's
 // core and its typescript / typescript-resolvers plugins. `--check` fails (exit 1) when the committed
 // file is stale, which CI runs. (graphql-codegen's CLI pulls in remote-schema loaders that need Node
 // 22; the core is all a local schema file needs.)
@@ -10,7 +10,7 @@ import * as resolversPlugin from '@graphql-codegen/typescript-resolvers';
 import { buildSchema, parse, printSchema } from 'graphql';
 
 const SCHEMA = 'schema.graphql';
-const OUTPUT = 'server/graphql/generated/resolvers-types.ts';
+const OUTPUT = 'server/api/graphql/generated/resolvers-types.ts';
 
 const schema = buildSchema(readFileSync(SCHEMA, 'utf8'));
 const output = await codegen({
@@ -30,27 +30,27 @@ const output = await codegen({
     enumsAsTypes: true,
     useTypeImports: true,
     mappers: {
-      Product: '../../catalog/catalog.sql#ProductRow',
-      Price: '../../catalog/catalog.sql#PriceRow',
-      Money: '../../catalog/money#MoneyValue',
-      Order: '../../orders/orders.sql#OrderRow',
-      Payment: '../../orders/orders.sql#OrderPayment',
-      CreateCheckoutSessionPayload: '../../checkout/startPayment#StartPaymentResult',
-      CreatePaymentIntentPayload: '../../checkout/startPayment#StartPaymentResult',
-      ConfirmPaymentPayload: '../../checkout/confirmPayment#ConfirmPaymentResult',
-      WebhookEvent: '../../webhooks/events.sql#WebhookEventRow',
-      WebhookEventConnection: '../../webhooks/events.sql#WebhookEventPage',
-      WebhookStatus: '../../webhooks/events.sql#WebhookStatusRow',
-      MakeDelivery: '../../make/deliveries.sql#MakeDeliveryRow',
-      MakeDeliveryAttempt: '../../make/deliveries.sql#MakeAttemptRow',
-      MakeDeliveryConnection: '../../make/deliveries.sql#MakeDeliveryPage',
-      MakeStatus: '../../make/deliveries.sql#MakeStatusRow',
-      PaymentLog: '../../paymentLogs/paymentLogs.sql#PaymentLogRow',
-      PaymentLogConnection: '../../paymentLogs/paymentLogs.sql#PaymentLogPage',
-      OrderConnection: '../../orders/orders.sql#OrderPage',
-      OpsOverview: '../../ops/overview.sql#OverviewFigures',
-      HourlyPayments: '../../ops/overview.sql#HourlyCounts',
-      OpsAlert: '../../ops/overview.sql#HoldingAlert',
+      Product: '../../../catalog/catalog.sql#ProductRow',
+      Price: '../../../catalog/catalog.sql#PriceRow',
+      Money: '../../../catalog/money#MoneyValue',
+      Order: '../../../orders/orders.sql#OrderRow',
+      Payment: '../../../orders/orders.sql#OrderPayment',
+      CreateCheckoutSessionPayload: '../../../checkout/startPayment#StartPaymentResult',
+      CreatePaymentIntentPayload: '../../../checkout/startPayment#StartPaymentResult',
+      ConfirmPaymentPayload: '../../../checkout/confirmPayment#ConfirmPaymentResult',
+      WebhookEvent: '../../../webhooks/events.sql#WebhookEventRow',
+      WebhookEventConnection: '../../../webhooks/events.sql#WebhookEventPage',
+      WebhookStatus: '../../../webhooks/events.sql#WebhookStatusRow',
+      MakeDelivery: '../../../make/deliveries.sql#MakeDeliveryRow',
+      MakeDeliveryAttempt: '../../../make/deliveries.sql#MakeAttemptRow',
+      MakeDeliveryConnection: '../../../make/deliveries.sql#MakeDeliveryPage',
+      MakeStatus: '../../../make/deliveries.sql#MakeStatusRow',
+      PaymentLog: '../../../paymentLogs/paymentLogs.sql#PaymentLogRow',
+      PaymentLogConnection: '../../../paymentLogs/paymentLogs.sql#PaymentLogPage',
+      OrderConnection: '../../../orders/orders.sql#OrderPage',
+      OpsOverview: '../../../ops/overview.sql#OverviewFigures',
+      HourlyPayments: '../../../ops/overview.sql#HourlyCounts',
+      OpsAlert: '../../../ops/overview.sql#HoldingAlert',
     },
   },
 });

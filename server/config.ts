@@ -134,9 +134,9 @@ const envSchema = z.object({
   JOBS_ENABLED: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'true'),
   WEBHOOK_MAX_ATTEMPTS: withDefault(integer(1, 100), 10),
   CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
-  // Proxies in front of the server whose X-Forwarded-For/-Proto are believed (server/http/clientAddress.ts).
+  // Proxies in front of the server whose X-Forwarded-For/-Proto are believed (server/api/http/clientAddress.ts).
   TRUST_PROXY_HOPS: withDefault(integer(0, 10), 0),
-  // Per minute; 0 turns a limit off (server/http/rateLimit.ts).
+  // Per minute; 0 turns a limit off (server/api/http/rateLimit.ts).
   RATE_LIMIT_API_KEY_PER_MINUTE: withDefault(integer(0, 1_000_000), 1200),
   RATE_LIMIT_CUSTOMER_PER_MINUTE: withDefault(integer(0, 1_000_000), 30),
   RATE_LIMIT_WEBHOOK_UNVERIFIED_PER_MINUTE: withDefault(integer(0, 1_000_000), 60),
@@ -207,7 +207,7 @@ export interface Config {
     /** Proxies in front whose X-Forwarded-For (client address) and X-Forwarded-Proto (HSTS) are trusted. */
     trustProxyHops: number;
   };
-  /** Requests per minute; 0 is no limit (server/http/rateLimit.ts). */
+  /** Requests per minute; 0 is no limit (server/api/http/rateLimit.ts). */
   rateLimits: { apiKeyPerMinute: number; customerPerMinute: number; webhookUnverifiedPerMinute: number; devSignInPerMinute: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number };
   /** false: this process serves HTTP only; the background jobs (webhook applier, …) run in another. */

@@ -1,5 +1,5 @@
 // Our own errors: one AppError with a code and a few subclasses. The GraphQL edge maps them to
-// `extensions.code` (server/graphql/errors.ts); anything that is not an AppError is INTERNAL and its
+// `extensions.code` (server/api/graphql/errors.ts); anything that is not an AppError is INTERNAL and its
 // details stay in the logs.
 
 export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'CONFLICT' | 'NOT_FOUND' | 'INTERNAL' | 'SERVICE_UNAVAILABLE';

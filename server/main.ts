@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 // `npm start`: read the configuration, start everything, print one banner, stop cleanly on a signal.
-import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, DEFAULT_STRIPE_SANDBOX_FILE, type RunningApp } from './app';
+import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, DEFAULT_STRIPE_SANDBOX_FILE, type RunningApp } from './compose';
 import { SANDBOX_STOREFRONT_PATH } from './checkout/returnUrls';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';

@@ -1,4 +1,4 @@
-import type { Role } from '../graphql/generated/resolvers-types';
+import type { Role } from '../api/graphql/generated/resolvers-types';
 
 export type { Role };
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Viewer } from '../auth/viewer';
 import { BadUserInputError, ForbiddenError } from '../errors';
-import { parseIdempotencyKey } from '../graphql/idempotency';
+import { parseIdempotencyKey } from '../api/graphql/idempotency';
 
 export type AttemptKind = 'payment_intent' | 'checkout_session';
 

@@ -11,7 +11,7 @@ import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
 import type { Db } from '../db/db';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
-import { idempotencyKeyReused } from '../graphql/idempotency';
+import { idempotencyKeyReused } from '../api/graphql/idempotency';
 import type { Logger } from '../observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';

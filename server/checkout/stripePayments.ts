@@ -5,7 +5,7 @@ import { forgetStripeProduct, isMissingStripeProduct, stripeProductFor } from '.
 import type { Queryable } from '../db/db';
 import type { Logger } from '../observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
-import type { PaymentErrorCode } from '../graphql/generated/resolvers-types';
+import type { PaymentErrorCode } from '../api/graphql/generated/resolvers-types';
 import type { PaymentAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
 

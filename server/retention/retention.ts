@@ -94,7 +94,7 @@ export async function runRetention(deps: RetentionDeps, signal?: AbortSignal): P
   return report;
 }
 
-/** The job the server's runner schedules (server/app.ts); undefined when RETENTION_SCHEDULE=off. */
+/** The job the server's runner schedules (server/compose.ts); undefined when RETENTION_SCHEDULE=off. */
 export function retentionJob(deps: RetentionDeps & { settings: RetentionSettings }): Job | undefined {
   const { schedule } = deps.settings;
   if (!schedule) return undefined;

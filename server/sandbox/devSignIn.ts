@@ -5,7 +5,7 @@
 // mode (never with real Stripe keys, never in production, never with a JWKS).
 import type { Hono } from 'hono';
 import { signStaffToken } from '../auth/staffTokens';
-import type { AppEnv } from '../http/types';
+import type { AppEnv } from '../api/http/types';
 import { DEV_ADMIN_USER, DEV_SUPPORT_USER } from './devCredentials';
 
 export const DEV_SIGN_IN_PATH = '/_sandbox/dev-sign-in';

@@ -12,8 +12,8 @@ import { SANDBOX_STOREFRONT_PATH } from '../checkout/returnUrls';
 import { type CheckoutDeps, startPayment } from '../checkout/startPayment';
 import type { Db } from '../db/db';
 import { AppError, NotFoundError } from '../errors';
-import type { Services } from '../graphql/context';
-import type { AppEnv } from '../http/types';
+import type { Services } from '../api/graphql/context';
+import type { AppEnv } from '../api/http/types';
 import type { Logger } from '../observability/logger';
 import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
 

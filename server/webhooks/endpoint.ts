@@ -3,8 +3,8 @@
 // short reason and are counted; only a database failure answers 5xx, so that Stripe retries.
 import type { Context } from 'hono';
 import type { Config } from '../config';
-import type { AppEnv } from '../http/types';
-import { BodyTooLargeError, readBodyText } from '../http/body';
+import type { AppEnv } from '../api/http/types';
+import { BodyTooLargeError, readBodyText } from '../api/http/body';
 import type { Logger } from '../observability/logger';
 import { type EventStore, UnstorableEventError } from './eventStore';
 import { factsAtIngest } from './translate';

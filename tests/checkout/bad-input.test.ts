@@ -18,7 +18,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../server/auth/apiKeys';
 import { signStaffToken } from '../../server/auth/staffTokens';
-import { buildSchema } from '../../server/graphql/server';
+import { buildSchema } from '../../server/api/graphql/server';
 import { type CheckoutServer, JWT_SECRET, newKey, ORDER, ORDER_BY_PAYMENT, startCheckoutServer } from '../helpers/checkout';
 import type { GraphQLResponse } from '../helpers/server';
 

@@ -6,10 +6,10 @@ import { graphql, type GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { ANONYMOUS_VIEWER, type Role, type Viewer } from '../../server/auth/viewer';
 import { AppError, ForbiddenError, UnauthenticatedError } from '../../server/errors';
-import { allow, assertEveryFieldHasARule, checkAccess, fieldsWithoutRule, inheritAccess, PUBLIC } from '../../server/graphql/access';
-import type { GraphQLContext } from '../../server/graphql/context';
-import { buildResolvers } from '../../server/graphql/resolvers';
-import { buildSchema, SCHEMA_PATH } from '../../server/graphql/server';
+import { allow, assertEveryFieldHasARule, checkAccess, fieldsWithoutRule, inheritAccess, PUBLIC } from '../../server/api/graphql/access';
+import type { GraphQLContext } from '../../server/api/graphql/context';
+import { buildResolvers } from '../../server/api/graphql/resolvers';
+import { buildSchema, SCHEMA_PATH } from '../../server/api/graphql/server';
 
 const realTypeDefs = readFileSync(SCHEMA_PATH, 'utf8');
 

@@ -3,7 +3,7 @@
 // landing page are off in production, and an internal failure shows nothing of its cause.
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createErrorFormatter } from '../../server/graphql/errors';
+import { createErrorFormatter } from '../../server/api/graphql/errors';
 import { createLogger } from '../../server/observability/logger';
 import { LogCapture, startTestServer, type TestServer } from '../helpers/server';
 

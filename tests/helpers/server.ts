@@ -1,7 +1,7 @@
 // The real server, started in-process on a free port against a fresh test database, reached over
 // real HTTP with fetch.
 import { Writable } from 'node:stream';
-import { startApp, type RunningApp } from '../../server/app';
+import { startApp, type RunningApp } from '../../server/compose';
 import { type Config, loadConfig } from '../../server/config';
 import type { Db } from '../../server/db/db';
 import { createLogger, type Logger } from '../../server/observability/logger';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startApp } from '../../server/app';
+import { startApp } from '../../server/compose';
 import type { Db } from '../../server/db/db';
 import { openPostgres } from '../../server/db/postgres';
 import { createLogger } from '../../server/observability/logger';

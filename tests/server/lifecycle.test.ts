@@ -2,7 +2,7 @@
 // shutdown that drains requests in flight, and the background job runner's start/stop guarantees.
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type RunningApp, startApp } from '../../server/app';
+import { type RunningApp, startApp } from '../../server/compose';
 import type { Db, QueryResult, SqlParam } from '../../server/db/db';
 import { type Job, JobRunner } from '../../server/jobs/runner';
 import { createLogger } from '../../server/observability/logger';

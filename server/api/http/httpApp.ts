@@ -3,15 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import type { Db } from '../db/db';
-import type { StripeSandbox } from '../sandbox/stripe/sandbox';
-import { mountSandboxStorefront } from '../sandbox/storefront';
-import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from '../sandbox/devSignIn';
-import type { EventStore } from '../webhooks/eventStore';
-import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../webhooks/endpoint';
-import type { Logger } from '../observability/logger';
-import { withLogScope } from '../observability/logger';
-import { captureError } from '../observability/sentry';
+import type { Db } from '../../db/db';
+import type { StripeSandbox } from '../../sandbox/stripe/sandbox';
+import { mountSandboxStorefront } from '../../sandbox/storefront';
+import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from '../../sandbox/devSignIn';
+import type { EventStore } from '../../webhooks/eventStore';
+import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../../webhooks/endpoint';
+import type { Logger } from '../../observability/logger';
+import { withLogScope } from '../../observability/logger';
+import { captureError } from '../../observability/sentry';
 import { mountExplorer } from './explorer';
 import { graphqlRoute, type GraphQLRouteDeps } from './graphqlRoute';
 import { RateLimits } from './rateLimit';
@@ -78,7 +78,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
     webhookRoute({ config: deps.config, logger, ...deps.webhooks, secrets: () => deps.services().webhookSecrets }),
   );
 
-  // The body size limit is enforced while reading the body (server/http/body.ts).
+  // The body size limit is enforced while reading the body (server/api/http/body.ts).
   // Outside production a browser opening /graphql gets the offline explorer (GraphiQL, built with the console).
   if (!deps.config.isProduction) mountExplorer(app, deps.config.http.consoleDistDir);
   app.on(['GET', 'POST'], '/graphql', graphqlRoute({ ...deps, rateLimits }));

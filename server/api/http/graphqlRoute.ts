@@ -3,12 +3,12 @@
 import { type ApolloServer, HeaderMap } from '@apollo/server';
 import type { Context } from 'hono';
 import { Kind, parse, type ValueNode, visit } from 'graphql';
-import { authenticate, type AuthDeps } from '../auth/authenticate';
-import type { Config } from '../config';
-import type { Db } from '../db/db';
-import { AppError } from '../errors';
+import { authenticate, type AuthDeps } from '../../auth/authenticate';
+import type { Config } from '../../config';
+import type { Db } from '../../db/db';
+import { AppError } from '../../errors';
 import type { GraphQLContext, Services } from '../graphql/context';
-import type { Logger } from '../observability/logger';
+import type { Logger } from '../../observability/logger';
 import { BodyTooLargeError, readBodyText } from './body';
 import type { RateLimits } from './rateLimit';
 import type { AppEnv } from './types';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { STAFF_ROLES } from '../../auth/viewer';
-import { BadUserInputError } from '../../errors';
+import { STAFF_ROLES } from '../../../auth/viewer';
+import { BadUserInputError } from '../../../errors';
 import {
   findMakeDelivery,
   listMakeAttempts,
@@ -9,8 +9,8 @@ import {
   makeStatus,
   resendDelivery,
   type ResendAction,
-} from '../../make/deliveries.sql';
-import type { MakeKind } from '../../make/kinds';
+} from '../../../make/deliveries.sql';
+import type { MakeKind } from '../../../make/kinds';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';

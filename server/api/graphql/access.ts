@@ -4,8 +4,8 @@
 // so a field added without a rule stops the server instead of being open by accident.
 import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import { isObjectType } from 'graphql';
-import type { Role } from '../auth/viewer';
-import { ForbiddenError, UnauthenticatedError } from '../errors';
+import type { Role } from '../../auth/viewer';
+import { ForbiddenError, UnauthenticatedError } from '../../errors';
 import type { GraphQLContext } from './context';
 
 export const PUBLIC = 'PUBLIC' as const;

@@ -1,6 +1,6 @@
-import type { Role } from '../../auth/viewer';
-import { confirmPayment } from '../../checkout/confirmPayment';
-import { startPayment, type CheckoutDeps } from '../../checkout/startPayment';
+import type { Role } from '../../../auth/viewer';
+import { confirmPayment } from '../../../checkout/confirmPayment';
+import { startPayment, type CheckoutDeps } from '../../../checkout/startPayment';
 import { allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
 import type { CreateCheckoutSessionPayloadResolvers, CreatePaymentIntentPayloadResolvers, Resolvers } from '../generated/resolvers-types';

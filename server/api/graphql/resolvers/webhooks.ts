@@ -1,6 +1,6 @@
-import { type Role, STAFF_ROLES } from '../../auth/viewer';
-import { BadUserInputError } from '../../errors';
-import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../webhooks/events.sql';
+import { type Role, STAFF_ROLES } from '../../../auth/viewer';
+import { BadUserInputError } from '../../../errors';
+import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';

@@ -18,7 +18,7 @@
 import { getOperationAST, parse } from 'graphql';
 import type { Context, MiddlewareHandler } from 'hono';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Viewer } from '../auth/viewer';
+import type { Viewer } from '../../auth/viewer';
 import { clientAddress } from './clientAddress';
 import type { AppEnv } from './types';
 

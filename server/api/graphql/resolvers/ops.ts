@@ -1,5 +1,5 @@
-import { STAFF_ROLES } from '../../auth/viewer';
-import { opsOverview } from '../../ops/overview.sql';
+import { STAFF_ROLES } from '../../../auth/viewer';
+import { opsOverview } from '../../../ops/overview.sql';
 import { allow, inheritAccess } from '../access';
 import type { HourlyPaymentsResolvers, OpsAlertResolvers, Resolvers, StripeMode } from '../generated/resolvers-types';
 

@@ -1,7 +1,7 @@
-import { type Role, STAFF_ROLES, type Viewer } from '../../auth/viewer';
-import { parsePaymentReference } from '../../checkout/confirmPayment';
-import { BadUserInputError } from '../../errors';
-import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../orders/orders.sql';
+import { type Role, STAFF_ROLES, type Viewer } from '../../../auth/viewer';
+import { parsePaymentReference } from '../../../checkout/confirmPayment';
+import { BadUserInputError } from '../../../errors';
+import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../../orders/orders.sql';
 import { allow, inheritAccess } from '../access';
 import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';

@@ -6,14 +6,14 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLError, GraphQLSchema, ValidationContext } from 'graphql';
-import type { Config } from '../config';
-import type { Logger } from '../observability/logger';
+import type { Config } from '../../config';
+import type { Logger } from '../../observability/logger';
 import { assertEveryFieldHasARule } from './access';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { buildResolvers } from './resolvers';
 
-export const SCHEMA_PATH = new URL('../../schema.graphql', import.meta.url);
+export const SCHEMA_PATH = new URL('../../../schema.graphql', import.meta.url);
 
 export function buildSchema(): GraphQLSchema {
   const resolvers = buildResolvers();
@@ -47,7 +47,7 @@ export async function createApolloServer(config: Config, logger: Logger): Promis
     ],
     logger,
     // Apollo's landing page loads its explorer from Apollo's CDN: the HTTP layer serves an offline
-    // GraphiQL on GET /graphql instead (server/http/explorer.ts), outside production only.
+    // GraphiQL on GET /graphql instead (server/api/http/explorer.ts), outside production only.
     plugins: [ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();

@@ -1,7 +1,7 @@
-import { STAFF_ROLES } from '../../auth/viewer';
-import { BadUserInputError } from '../../errors';
-import { parseSearch, type PaymentSearch, SEARCH_ACCEPTS } from '../../orders/search';
-import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../paymentLogs/paymentLogs.sql';
+import { STAFF_ROLES } from '../../../auth/viewer';
+import { BadUserInputError } from '../../../errors';
+import { parseSearch, type PaymentSearch, SEARCH_ACCEPTS } from '../../../orders/search';
+import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../../paymentLogs/paymentLogs.sql';
 import { allow, inheritAccess } from '../access';
 import type { PaymentLogConnectionResolvers, PaymentLogFilter, PaymentLogResolvers, Resolvers } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';

@@ -1,5 +1,5 @@
-import { listPricing } from '../../catalog/catalog.sql';
-import { formatMoney } from '../../catalog/money';
+import { listPricing } from '../../../catalog/catalog.sql';
+import { formatMoney } from '../../../catalog/money';
 import { allow, inheritAccess, PUBLIC } from '../access';
 import type { MoneyResolvers, PriceResolvers, Resolvers } from '../generated/resolvers-types';
 

@@ -1,10 +1,10 @@
 import type Stripe from 'stripe';
-import type { Viewer } from '../auth/viewer';
-import type { CheckoutUrls } from '../checkout/returnUrls';
-import type { Config } from '../config';
-import type { Db } from '../db/db';
-import type { Logger } from '../observability/logger';
-import type { WebhookApplier } from '../webhooks/applier';
+import type { Viewer } from '../../auth/viewer';
+import type { CheckoutUrls } from '../../checkout/returnUrls';
+import type { Config } from '../../config';
+import type { Db } from '../../db/db';
+import type { Logger } from '../../observability/logger';
+import type { WebhookApplier } from '../../webhooks/applier';
 
 /**
  * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
