@@ -1,13 +1,15 @@
 // Generates server/api/graphql/generated/resolvers-types.ts from schema.graphql with graphql-codegen's
 // core and its typescript / typescript-resolvers plugins. `--check` fails (exit 1) when the committed
 // file is stale, which CI runs. (graphql-codegen's CLI pulls in remote-schema loaders that need Node
-// 22; the core is all a local schema file needs.)
+// 22; the core is all a local schema file needs.) It also writes the console's operation types
+// (console/codegen.ts: console/src/api/generated/graphql.ts from console/src/**/*.graphql).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { codegen } from '@graphql-codegen/core';
 import * as addPlugin from '@graphql-codegen/add';
 import * as typescriptPlugin from '@graphql-codegen/typescript';
 import * as resolversPlugin from '@graphql-codegen/typescript-resolvers';
 import { buildSchema, parse, printSchema } from 'graphql';
+import { generateConsoleTypes } from '../console/codegen';
 
 const SCHEMA = 'schema.graphql';
 const OUTPUT = 'server/api/graphql/generated/resolvers-types.ts';
@@ -55,14 +57,20 @@ const output = await codegen({
   },
 });
 
+const consoleTypes = await generateConsoleTypes(schema);
+const outputs: Array<[path: string, content: string]> = [
+  [OUTPUT, output],
+  [consoleTypes.path, consoleTypes.content],
+];
+
 if (process.argv.includes('--check')) {
-  const current = readFileSync(OUTPUT, 'utf8');
-  if (current !== output) {
-    console.error(`${OUTPUT} is stale: run \`npm run codegen\` and commit the result.`);
-    process.exit(1);
-  }
-  console.log(`${OUTPUT} is up to date.`);
+  const stale = outputs.filter(([path, content]) => readFileSync(path, 'utf8') !== content).map(([path]) => path);
+  for (const path of stale) console.error(`${path} is stale: run \`npm run codegen\` and commit the result.`);
+  if (stale.length > 0) process.exit(1);
+  console.log(`${outputs.map(([path]) => path).join(' and ')} are up to date.`);
 } else {
-  writeFileSync(OUTPUT, output);
-  console.log(`wrote ${OUTPUT}`);
+  for (const [path, content] of outputs) {
+    writeFileSync(path, content);
+    console.log(`wrote ${path}`);
+  }
 }

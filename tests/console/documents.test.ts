@@ -1,11 +1,12 @@
-// Every GraphQL document the console sends is valid against schema.graphql.
+// Every GraphQL document the console sends is valid against schema.graphql, and the types the console
+// reads its answers with are the ones generated from those documents and today's schema.
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CONSOLE_TYPES_OUTPUT, consoleDocumentFiles, generateConsoleTypes } from '../../console/codegen';
+import * as generated from '../../console/src/api/generated/graphql';
 import { viewerQuery } from '../../console/src/auth/viewer';
-import { REPLAY_WEBHOOK_EVENT } from '../../console/src/features/webhookEvents/mutations';
 import { webhookEventDetailQuery, webhookEventsListQuery } from '../../console/src/features/webhookEvents/queries';
-import { MUTATIONS as MAKE_MUTATIONS } from '../../console/src/features/makeDeliveries/mutations';
 import { makeDeliveriesListQuery, makeDeliveryDetailQuery } from '../../console/src/features/makeDeliveries/queries';
 import { orderDetailQuery, ordersListQuery, stripeModeQuery } from '../../console/src/features/orders/queries';
 import { opsOverviewQuery } from '../../console/src/features/overview/queries';
@@ -50,11 +51,26 @@ describe('the console\'s GraphQL documents', () => {
     expect(validate(schema(), parse(document)).map((e) => e.message)).toEqual([]);
   });
 
-  it.each([
-    ['ReplayWebhookEvent', REPLAY_WEBHOOK_EVENT],
-    ['RetryMakeDelivery', MAKE_MUTATIONS.retry],
-    ['ReplayMakeDelivery', MAKE_MUTATIONS.replay],
-  ])('%s is valid against the schema', (_name, document) => {
-    expect(validate(schema(), parse(document)).map((e) => e.message)).toEqual([]);
+  // Every operation and fragment in console/src/**/*.graphql, the mutations included, as generated.
+  const documents = Object.entries(generated).filter(([name]) => name.endsWith('Document'));
+
+  it('generates a document for every operation in the .graphql files', () => {
+    const operations = consoleDocumentFiles().flatMap((file) =>
+      parse(readFileSync(file, 'utf8')).definitions.flatMap((d) => (d.kind === 'OperationDefinition' && d.name ? [`${d.name.value}Document`] : [])),
+    );
+    expect(operations.length).toBeGreaterThan(0);
+    expect(documents.map(([name]) => name).sort()).toEqual(operations.sort());
+  });
+
+  it.each(documents)('%s is valid against the schema', (_name, document) => {
+    expect(validate(schema(), parse(String(document))).map((e) => e.message)).toEqual([]);
+  });
+});
+
+describe("the console's generated types", () => {
+  it('are current: regenerating them from schema.graphql and the .graphql files changes nothing', async () => {
+    const { path, content } = await generateConsoleTypes(schema());
+    expect(path).toBe(CONSOLE_TYPES_OUTPUT);
+    expect(readFileSync(new URL(`../../${CONSOLE_TYPES_OUTPUT}`, import.meta.url), 'utf8') === content, 'run `npm run codegen` and commit the result').toBe(true);
   });
 });

@@ -1,7 +1,10 @@
 // One POST per operation to the server's GraphQL endpoint, with the staff bearer token. GraphQL errors
 // become a GraphQLRequestError carrying extensions.code, so screens can say what went wrong in words;
 // UNAUTHENTICATED (an expired or revoked token) also ends the session, which sends the user to sign-in.
+// Each document is a generated TypedDocumentString (api/generated/graphql.ts): its result and variable
+// types come from schema.graphql, so a screen cannot read a field its document did not ask for.
 import { sessionStore } from '../auth/session';
+import type { TypedDocumentString } from './generated/graphql';
 
 export interface GraphQLErrorBody {
   message: string;
@@ -27,12 +30,12 @@ export function graphqlUrl(): string {
   return new URL('/graphql', globalThis.location?.origin ?? 'http://localhost').toString();
 }
 
-export async function graphqlRequest<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+export async function graphqlRequest<T, V>(document: TypedDocumentString<T, V>, variables?: V): Promise<T> {
   const token = sessionStore.token();
   const response = await fetch(graphqlUrl(), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: document.toString(), variables }),
   });
   let body: { data?: T | null; errors?: GraphQLErrorBody[] };
   try {

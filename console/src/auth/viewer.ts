@@ -1,15 +1,12 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { graphqlRequest } from '../api/graphql';
+import { ViewerDocument, type ViewerQuery } from '../api/generated/graphql';
 
-export interface Viewer {
-  role: 'ANONYMOUS' | 'CUSTOMER' | 'STOREFRONT' | 'MAKE' | 'SUPPORT' | 'ADMIN';
-  id: string | null;
-  name: string | null;
-}
+export type Viewer = ViewerQuery['viewer'];
 
 export const viewerQuery = queryOptions({
   queryKey: ['viewer'],
-  queryFn: () => graphqlRequest<{ viewer: Viewer }>('query Viewer { viewer { role id name } }').then((d) => d.viewer),
+  queryFn: () => graphqlRequest(ViewerDocument).then((d) => d.viewer),
   staleTime: 5 * 60_000,
 });
 

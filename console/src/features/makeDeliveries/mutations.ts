@@ -1,16 +1,15 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { MAKE_DETAIL_FIELDS, type MakeDeliveryDetail, makeDeliveryKeys } from './queries';
+import { type MakeDeliveryDetailFragment, ReplayMakeDeliveryDocument, RetryMakeDeliveryDocument, type RetryMakeDeliveryMutation } from '../../api/generated/graphql';
+import { makeDeliveryKeys } from './queries';
 
-export interface MakeDeliveryActionPayload {
-  delivery: MakeDeliveryDetail | null;
-  error: { code: 'MAKE_DELIVERY_NOT_FOUND' | 'MAKE_DELIVERY_WRONG_STATE'; message: string } | null;
-  replayed: boolean;
-}
+/** Retry and replay answer alike (the schema gives both one payload type). */
+export type MakeDeliveryActionPayload = RetryMakeDeliveryMutation['retryMakeDelivery'];
 
 export type MakeAction = 'retry' | 'replay';
 
-const ERROR_WORDS: Record<string, (action: MakeAction, delivery: MakeDeliveryDetail | null) => string> = {
+type ErrorCode = NonNullable<MakeDeliveryActionPayload['error']>['code'];
+const ERROR_WORDS: Record<ErrorCode, (action: MakeAction, delivery: MakeDeliveryDetailFragment | null) => string> = {
   MAKE_DELIVERY_NOT_FOUND: () => 'No delivery has this id any more.',
   MAKE_DELIVERY_WRONG_STATE: (action, delivery) =>
     action === 'retry'
@@ -23,23 +22,16 @@ export function makeActionErrorInWords(action: MakeAction, payload: MakeDelivery
   return ERROR_WORDS[payload.error.code]?.(action, payload.delivery) ?? payload.error.message;
 }
 
-export const MUTATIONS: Record<MakeAction, string> = {
-  retry: `mutation RetryMakeDelivery($input: MakeDeliveryActionInput!) {
-    retryMakeDelivery(input: $input) { delivery { ${MAKE_DETAIL_FIELDS} } error { code message } replayed }
-  }`,
-  replay: `mutation ReplayMakeDelivery($input: MakeDeliveryActionInput!) {
-    replayMakeDelivery(input: $input) { delivery { ${MAKE_DETAIL_FIELDS} } error { code message } replayed }
-  }`,
+const SEND: Record<MakeAction, (input: { id: string; idempotencyKey: string }) => Promise<MakeDeliveryActionPayload>> = {
+  retry: (input) => graphqlRequest(RetryMakeDeliveryDocument, { input }).then((d) => d.retryMakeDelivery),
+  replay: (input) => graphqlRequest(ReplayMakeDeliveryDocument, { input }).then((d) => d.replayMakeDelivery),
 };
 
 /** Retry now or replay: support and admins. The key is one per press; a network blip is retried with the same key. */
 export function useMakeDeliveryAction(action: MakeAction) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, idempotencyKey }: { id: string; idempotencyKey: string }) =>
-      graphqlRequest<Record<string, MakeDeliveryActionPayload>>(MUTATIONS[action], { input: { id, idempotencyKey } }).then(
-        (d) => d[action === 'retry' ? 'retryMakeDelivery' : 'replayMakeDelivery']!,
-      ),
+    mutationFn: SEND[action],
     retry: (failures, error) => failures < 2 && error instanceof TypeError,
     onSuccess: (payload) => {
       if (payload.delivery) queryClient.setQueryData(makeDeliveryKeys.detail(payload.delivery.id), payload.delivery);

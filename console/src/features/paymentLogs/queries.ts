@@ -1,37 +1,11 @@
 import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { type Connection, keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { PaymentLogDocument, PaymentLogsDocument, type PaymentLogsQueryVariables } from '../../api/generated/graphql';
+import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
 
-export interface Money {
-  amount: number;
-  currency: string;
-  formatted: string;
-}
+export type { PaymentLogFragment as PaymentLog } from '../../api/generated/graphql';
 
-export interface PaymentLogFilter {
-  eventType?: string;
-  status?: string;
-  customerId?: string;
-  /** ISO 8601; rows at or after. */
-  from?: string;
-  /** ISO 8601; rows before. */
-  to?: string;
-  search?: string;
-}
-
-export interface PaymentLog {
-  id: string;
-  eventType: string;
-  status: string;
-  amount: Money | null;
-  orderId: string | null;
-  customerId: string | null;
-  customerEmail: string | null;
-  metadata: string;
-  createdAt: string;
-}
-
-const FIELDS = 'id eventType status amount { amount currency formatted } orderId customerId customerEmail metadata createdAt';
+export type PaymentLogFilter = NonNullable<PaymentLogsQueryVariables['filter']>;
 
 export const paymentLogKeys = {
   all: ['paymentLogs'] as const,
@@ -43,20 +17,12 @@ export const paymentLogKeys = {
 export const paymentLogDetailQuery = (id: string) =>
   queryOptions({
     queryKey: paymentLogKeys.detail(id),
-    queryFn: () => graphqlRequest<{ paymentLog: PaymentLog | null }>(`query PaymentLog($id: ID!) { paymentLog(id: $id) { ${FIELDS} } }`, { id }).then((d) => d.paymentLog),
+    queryFn: () => graphqlRequest(PaymentLogDocument, { id }).then((d) => d.paymentLog),
   });
 
 export const paymentLogsListQuery = (filter: PaymentLogFilter | undefined) =>
   keysetListOptions(paymentLogKeys.list(filter), (after) =>
-    graphqlRequest<{ paymentLogs: Connection<PaymentLog> }>(
-      `query PaymentLogs($filter: PaymentLogFilter, $first: Int, $after: String) {
-        paymentLogs(filter: $filter, first: $first, after: $after) {
-          nodes { ${FIELDS} }
-          pageInfo { hasNextPage endCursor }
-        }
-      }`,
-      { filter, first: PAGE_SIZE, after },
-    ).then((d) => d.paymentLogs),
+    graphqlRequest(PaymentLogsDocument, { filter, first: PAGE_SIZE, after }).then((d) => d.paymentLogs),
   );
 
 /** The date inputs hold days (UTC); the API takes instants: from the day's start, to the next day's start. */

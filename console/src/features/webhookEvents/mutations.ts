@@ -1,18 +1,14 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { DETAIL_FIELDS, type WebhookEventDetail, webhookEventKeys } from './queries';
+import { ReplayWebhookEventDocument, type ReplayWebhookEventMutation } from '../../api/generated/graphql';
+import { webhookEventKeys } from './queries';
 
-export const REPLAY_WEBHOOK_EVENT = `mutation ReplayWebhookEvent($input: ReplayWebhookEventInput!) {
-  replayWebhookEvent(input: $input) { event { ${DETAIL_FIELDS} } error { code message } replayed }
-}`;
+/** The document as text, for callers outside the console (the browser tests send it themselves). */
+export const REPLAY_WEBHOOK_EVENT = ReplayWebhookEventDocument.toString();
 
-export interface ReplayWebhookEventPayload {
-  event: WebhookEventDetail | null;
-  error: { code: 'WEBHOOK_EVENT_NOT_FOUND' | 'WEBHOOK_EVENT_PAYLOAD_DROPPED'; message: string } | null;
-  replayed: boolean;
-}
+export type ReplayWebhookEventPayload = ReplayWebhookEventMutation['replayWebhookEvent'];
 
-const ERROR_WORDS: Record<string, string> = {
+const ERROR_WORDS: Record<NonNullable<ReplayWebhookEventPayload['error']>['code'], string> = {
   WEBHOOK_EVENT_NOT_FOUND: 'No stored event has this id any more, so there is nothing to replay.',
   WEBHOOK_EVENT_PAYLOAD_DROPPED: "Retention dropped this event's payload, so it cannot be replayed.",
 };
@@ -26,7 +22,7 @@ export function useReplayWebhookEvent() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: ({ id, idempotencyKey }: { id: string; idempotencyKey: string }) =>
-      graphqlRequest<{ replayWebhookEvent: ReplayWebhookEventPayload }>(REPLAY_WEBHOOK_EVENT, { input: { id, idempotencyKey } }).then((d) => d.replayWebhookEvent),
+      graphqlRequest(ReplayWebhookEventDocument, { input: { id, idempotencyKey } }).then((d) => d.replayWebhookEvent),
     retry: (failures, error) => failures < 2 && error instanceof TypeError,
     onSuccess: (payload) => {
       if (payload.event) queryClient.setQueryData(webhookEventKeys.detail(payload.event.id), payload.event);

@@ -1,42 +1,15 @@
 import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { type Connection, keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { WebhookEventDocument, type WebhookEventRowFragment, WebhookEventsDocument, type WebhookEventsQueryVariables } from '../../api/generated/graphql';
+import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
 
-export type WebhookEventStatus = 'RECEIVED' | 'APPLIED' | 'IGNORED' | 'FAILED';
-export const WEBHOOK_EVENT_STATUSES: WebhookEventStatus[] = ['RECEIVED', 'APPLIED', 'IGNORED', 'FAILED'];
+export type { WebhookEventDetailFragment as WebhookEventDetail, WebhookEventRowFragment as WebhookEventRow } from '../../api/generated/graphql';
 
-export interface WebhookEventFilter {
-  status?: WebhookEventStatus;
-  type?: string;
-  objectId?: string;
-}
+export type WebhookEventStatus = WebhookEventRowFragment['status'];
+/** In the order the filter offers them: the schema's enum, which the generated type checks is whole. */
+export const WEBHOOK_EVENT_STATUSES = ['RECEIVED', 'APPLIED', 'IGNORED', 'FAILED'] as const satisfies readonly WebhookEventStatus[];
 
-export interface WebhookEventRow {
-  id: string;
-  type: string;
-  objectType: string | null;
-  objectId: string | null;
-  created: string;
-  livemode: boolean;
-  status: WebhookEventStatus;
-  attempts: number;
-  lastError: string | null;
-  outcome: string | null;
-  receivedAt: string;
-}
-
-export interface WebhookEventDetail extends WebhookEventRow {
-  apiVersion: string | null;
-  ignoredReason: string | null;
-  nextAttemptAt: string | null;
-  appliedAt: string | null;
-  failedAt: string | null;
-  /** Null once retention dropped it (RETENTION_WEBHOOK_PAYLOAD_DAYS). */
-  payload: string | null;
-}
-
-const ROW = 'id type objectType objectId created livemode status attempts lastError outcome receivedAt';
-export const DETAIL_FIELDS = `${ROW} apiVersion ignoredReason nextAttemptAt appliedAt failedAt payload`;
+export type WebhookEventFilter = NonNullable<WebhookEventsQueryVariables['filter']>;
 
 export const webhookEventKeys = {
   all: ['webhookEvents'] as const,
@@ -46,19 +19,11 @@ export const webhookEventKeys = {
 
 export const webhookEventsListQuery = (filter: WebhookEventFilter | undefined) =>
   keysetListOptions(webhookEventKeys.list(filter), (after) =>
-    graphqlRequest<{ webhookEvents: Connection<WebhookEventRow> }>(
-      `query WebhookEvents($filter: WebhookEventFilter, $first: Int, $after: String) {
-        webhookEvents(filter: $filter, first: $first, after: $after) { nodes { ${ROW} } pageInfo { hasNextPage endCursor } }
-      }`,
-      { filter, first: PAGE_SIZE, after },
-    ).then((d) => d.webhookEvents),
+    graphqlRequest(WebhookEventsDocument, { filter, first: PAGE_SIZE, after }).then((d) => d.webhookEvents),
   );
 
 export const webhookEventDetailQuery = (id: string) =>
   queryOptions({
     queryKey: webhookEventKeys.detail(id),
-    queryFn: () =>
-      graphqlRequest<{ webhookEvent: WebhookEventDetail | null }>(`query WebhookEvent($id: ID!) { webhookEvent(id: $id) { ${DETAIL_FIELDS} } }`, { id }).then(
-        (d) => d.webhookEvent,
-      ),
+    queryFn: () => graphqlRequest(WebhookEventDocument, { id }).then((d) => d.webhookEvent),
   });
