@@ -20,7 +20,7 @@ import { createHttpApp } from './api/http/httpApp';
 import { type Job, JobRunner } from './jobs/runner';
 import type { Logger } from './observability/logger';
 import { flushSentry } from './observability/sentry';
-import { createStripeSandbox, type StripeSandbox } from './sandbox/stripe/sandbox';
+import { createStripeSandbox, type StripeSandbox } from '../stripe-sandbox/sandbox';
 import { createStripeClient } from './stripe/client';
 import type Stripe from 'stripe';
 import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredentials';

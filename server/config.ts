@@ -112,7 +112,6 @@ const envSchema = z.object({
     z.string().regex(/^pk_(test|live)_[A-Za-z0-9]{8,}$/, { error: 'a Stripe publishable key (pk_test_… or pk_live_…)' }),
   ),
   STRIPE_WEBHOOK_SECRET: optional(webhookSecrets),
-  STRIPE_SANDBOX_PORT: withDefault(integer(0, 65535), 12111),
   STRIPE_MAX_NETWORK_RETRIES: withDefault(integer(0, 10), 3),
   STRIPE_API_BASE: optional(httpUrl),
   CHECKOUT_SUCCESS_URL: optional(checkoutUrl('{CHECKOUT_SESSION_ID}')),
@@ -175,8 +174,6 @@ export interface Config {
     secretKey: string | undefined;
     publishableKey: string | undefined;
     webhookSecrets: string[];
-    /** Port of `npm run sandbox` (the sandbox served on its own). */
-    sandboxPort: number;
     /** The SDK retries connection errors, 409, 429 and 5xx this many times, with the same idempotency key. */
     maxNetworkRetries: number;
     /** A Stripe-compatible API to use instead of api.stripe.com (a separate sandbox, stripe-mock); never in production. */
@@ -329,7 +326,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretKey: e.STRIPE_SECRET_KEY,
       publishableKey: e.STRIPE_PUBLISHABLE_KEY,
       webhookSecrets: e.STRIPE_WEBHOOK_SECRET ?? [],
-      sandboxPort: e.STRIPE_SANDBOX_PORT,
       maxNetworkRetries: e.STRIPE_MAX_NETWORK_RETRIES,
       apiBase: e.STRIPE_API_BASE,
     },

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../server/config';
+import { SANDBOX_VARIABLES } from '../stripe-sandbox/standaloneConfig';
 
 // Built from parts so that no live-looking Stripe key stands in the source (secret scanners flag them).
 const LIVE_SECRET = ['sk', 'live', ''].join('_');
@@ -250,8 +251,8 @@ describe('loadConfig: Make.com forwarding', () => {
 describe('.env.example', () => {
   const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
 
-  it('names every variable the server reads, and nothing else', () => {
-    expect(Object.keys(example).sort()).toEqual([...CONFIG_VARIABLES].sort());
+  it('names every variable the server and the standalone Stripe sandbox read, and nothing else', () => {
+    expect(Object.keys(example).sort()).toEqual([...CONFIG_VARIABLES, ...SANDBOX_VARIABLES].sort());
   });
 
   it('loads as it stands, copied to .env', () => {

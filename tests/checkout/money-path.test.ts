@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertFigures, evaluateAlerts } from '../../server/ops/alerts';
-import type { StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { makeEnv } from '../make/makeHelpers';
 

@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { serveFetchHandler } from '../../server/sandbox/stripe/http';
-import { createStripeSandbox, type StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import { serveFetchHandler } from '../../stripe-sandbox/http';
+import { createStripeSandbox, type StripeSandbox } from '../../stripe-sandbox/sandbox';
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 

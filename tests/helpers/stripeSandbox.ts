@@ -5,7 +5,7 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import Stripe from 'stripe';
-import { createStripeSandbox, type StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import { createStripeSandbox, type StripeSandbox } from '../../stripe-sandbox/sandbox';
 
 export const SANDBOX_PUBLIC_URL = 'https://sandbox.stripe.test';
 export const RECEIVER_URL = 'https://receiver.test/webhooks/stripe';

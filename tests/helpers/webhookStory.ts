@@ -8,7 +8,7 @@ import { beginCheckout, recordAttempt } from '../../server/checkout/checkout.sql
 import type { Db } from '../../server/db/db';
 import { WEBHOOK_PATH } from '../../server/webhooks/endpoint';
 import { type EventFacts, translateEvent } from '../../server/webhooks/translate';
-import type { StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { FIXTURE_TYPES, type FixtureEvent, type FixtureType, type LoadFixtureOptions, loadFixture } from './webhookFixtures';
 
 export const WEBHOOK_TEST_SECRET = 'whsec_webhookApplyTestSecret0001';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db, SqlParam } from '../../server/db/db';
 import { createLogger } from '../../server/observability/logger';
 import { RetentionError, type RetentionLimits, retentionJob, runRetention } from '../../server/retention/retention';
-import { SandboxClock } from '../../server/sandbox/stripe/clock';
+import { SandboxClock } from '../../stripe-sandbox/clock';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 import { faultyDb } from '../helpers/faultyDb';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signStaffToken } from '../../server/auth/staffTokens';
 import { createLogger } from '../../server/observability/logger';
 import { runRetention } from '../../server/retention/retention';
-import { SandboxClock } from '../../server/sandbox/stripe/clock';
+import { SandboxClock } from '../../stripe-sandbox/clock';
 import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../helpers/checkout';
 import { TEST_ENGINE } from '../helpers/db';
 

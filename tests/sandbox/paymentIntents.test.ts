@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { completeThreeDSecure } from '../../server/sandbox/stripe/resources/paymentIntents.machine';
-import { paymentMethodForCardNumber } from '../../server/sandbox/stripe/resources/paymentMethods';
+import { completeThreeDSecure } from '../../stripe-sandbox/resources/paymentIntents.machine';
+import { paymentMethodForCardNumber } from '../../stripe-sandbox/resources/paymentMethods';
 import { SANDBOX_PUBLIC_URL, startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 
 // One msw server per file: msw patches the process's fetch once.

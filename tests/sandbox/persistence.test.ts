@@ -10,7 +10,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createStripeSandbox, type StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import { createStripeSandbox, type StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { stripeError } from '../helpers/stripeSandbox';
 
 const PUBLIC_URL = 'https://sandbox.stripe.test';

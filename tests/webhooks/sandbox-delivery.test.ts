@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../server/sandbox/stripe/signing';
-import type { StripeSandbox } from '../../server/sandbox/stripe/sandbox';
+import { signatureHeader } from '../../stripe-sandbox/signing';
+import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { WEBHOOK_PATH } from '../../server/webhooks/endpoint';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';

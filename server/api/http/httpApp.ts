@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Db } from '../../db/db';
-import type { StripeSandbox } from '../../sandbox/stripe/sandbox';
+import type { StripeSandbox } from '../../../stripe-sandbox/sandbox';
 import { mountSandboxStorefront } from '../../sandbox/storefront';
 import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from '../../sandbox/devSignIn';
 import type { EventStore } from '../../webhooks/eventStore';

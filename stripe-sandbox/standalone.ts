@@ -1,30 +1,18 @@
 // `npm run sandbox`: the Stripe sandbox on its own (default 127.0.0.1:12111), for any Stripe client in
 // any language, the way people point clients at stripe-mock: any sk_test_ key is accepted, webhook
 // endpoints are registered through POST /v1/webhook_endpoints, and events are delivered to them.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../../config';
 import { serveFetchHandler } from './http';
 import { createStripeSandbox } from './sandbox';
-
-function portFromArgs(fallback: number): number {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } }, allowPositionals: false });
-  if (values.port === undefined) return fallback;
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write('--port: expected an integer from 0 to 65535\n');
-    process.exit(2);
-  }
-  return port;
-}
+import { SandboxConfigError, sandboxPort } from './standaloneConfig';
 
 async function main() {
   let port: number;
   try {
-    port = portFromArgs(loadConfig().stripe.sandboxPort);
+    port = sandboxPort(process.argv.slice(2), process.env);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof SandboxConfigError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(1);
+      process.exit(error.exitCode);
     }
     throw error;
   }
