@@ -4,11 +4,16 @@ import { BrowserRouter, Link, Route, Routes } from 'react-router';
 import { RequireAuth } from './auth/RequireAuth';
 import { SignInPage } from './auth/SignInPage';
 import { useSession } from './auth/session';
-import { MakeDeliveriesPage } from './features/makeDeliveries/MakeDeliveriesPage';
-import { OrdersPage } from './features/orders/OrdersPage';
+import { makeDeliveriesPath } from './features/makeDeliveries/urls';
+import { MakeDeliveriesPage } from './features/makeDeliveries/views/MakeDeliveriesPage';
+import { ordersPath } from './features/orders/urls';
+import { OrdersPage } from './features/orders/views/OrdersPage';
 import { OverviewPage } from './features/overview/OverviewPage';
-import { PaymentLogsPage } from './features/paymentLogs/PaymentLogsPage';
-import { WebhookEventsPage } from './features/webhookEvents/WebhookEventsPage';
+import { overviewPath } from './features/overview/urls';
+import { paymentLogsPath } from './features/paymentLogs/urls';
+import { PaymentLogsPage } from './features/paymentLogs/views/PaymentLogsPage';
+import { webhookEventsPath } from './features/webhookEvents/urls';
+import { WebhookEventsPage } from './features/webhookEvents/views/WebhookEventsPage';
 import { Shell } from './layout/Shell';
 
 /**
@@ -41,15 +46,15 @@ export function AppRoutes() {
         }
       >
         <Route index element={<OverviewPage />} />
-        <Route path="payment-logs" element={<PaymentLogsPage />} />
-        <Route path="orders" element={<OrdersPage />} />
-        <Route path="webhook-events" element={<WebhookEventsPage />} />
-        <Route path="make-deliveries" element={<MakeDeliveriesPage />} />
+        <Route path={paymentLogsPath} element={<PaymentLogsPage />} />
+        <Route path={ordersPath} element={<OrdersPage />} />
+        <Route path={webhookEventsPath} element={<WebhookEventsPage />} />
+        <Route path={makeDeliveriesPath} element={<MakeDeliveriesPage />} />
         <Route
           path="*"
           element={
             <p>
-              No such page. <Link to="/">Go to the overview</Link>.
+              No such page. <Link to={overviewPath}>Go to the overview</Link>.
             </p>
           }
         />

@@ -1,4 +1,4 @@
-import { infiniteQueryOptions, type QueryKey } from '@tanstack/react-query';
+import { type InfiniteData, infiniteQueryOptions, type QueryKey } from '@tanstack/react-query';
 
 export interface PageInfo {
   hasNextPage: boolean;
@@ -18,6 +18,11 @@ export function keysetListOptions<T>(queryKey: QueryKey, fetchPage: (after: stri
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last: Connection<T>) => (last.pageInfo.hasNextPage && last.pageInfo.endCursor ? last.pageInfo.endCursor : undefined),
   });
+}
+
+/** The rows of every page loaded so far, in order. */
+export function loadedRows<T>(data: InfiniteData<Connection<T>> | undefined): T[] {
+  return data?.pages.flatMap((page) => page.nodes) ?? [];
 }
 
 export const PAGE_SIZE = 50;

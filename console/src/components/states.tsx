@@ -70,9 +70,23 @@ export function LoadMore({ list, shown }: { list: UseInfiniteQueryResult; shown:
 
 /**
  * One object read by id: loading, error (with a retry), not found, or the object. A failed refresh
- * of an object already shown keeps it on screen under the error.
+ * of an object already shown keeps it on screen under the error. An object the caller already holds
+ * (`known`) is shown as it is, whatever the query does.
  */
-export function QueryContent<T>({ query, what, notFound, children }: { query: UseQueryResult<T | null>; what: string; notFound: string; children: (data: T) => ReactNode }) {
+export function QueryContent<T>({
+  query,
+  known,
+  what,
+  notFound,
+  children,
+}: {
+  query: UseQueryResult<T | null>;
+  known?: T | undefined;
+  what: string;
+  notFound: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (known !== undefined) return <>{children(known)}</>;
   if (query.isPending) return <Loading what={what} />;
   const error = query.isError && <ErrorState error={query.error} what={what} onRetry={() => void query.refetch()} />;
   if (query.data) return <>{error}{children(query.data)}</>;

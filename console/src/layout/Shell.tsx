@@ -3,13 +3,18 @@ import { describeError } from '../api/graphql';
 import { sessionStore } from '../auth/session';
 import { supabaseSignOut } from '../auth/supabase';
 import { useViewer } from '../auth/viewer';
+import { makeDeliveriesPath } from '../features/makeDeliveries/urls';
+import { ordersPath } from '../features/orders/urls';
+import { overviewPath } from '../features/overview/urls';
+import { paymentLogsPath } from '../features/paymentLogs/urls';
+import { webhookEventsPath } from '../features/webhookEvents/urls';
 
 const NAV = [
-  { to: '/', label: 'Overview', end: true },
-  { to: '/payment-logs', label: 'Payment logs' },
-  { to: '/orders', label: 'Orders' },
-  { to: '/webhook-events', label: 'Webhook events' },
-  { to: '/make-deliveries', label: 'Make deliveries' },
+  { to: overviewPath, label: 'Overview', end: true },
+  { to: paymentLogsPath, label: 'Payment logs' },
+  { to: ordersPath, label: 'Orders' },
+  { to: webhookEventsPath, label: 'Webhook events' },
+  { to: makeDeliveriesPath, label: 'Make deliveries' },
 ];
 
 export function Shell() {

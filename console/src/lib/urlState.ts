@@ -36,3 +36,32 @@ export function compact<T extends Record<string, string | undefined>>(values: T)
   const entries = Object.entries(values).filter(([, v]) => v !== undefined && v !== '');
   return entries.length > 0 ? (Object.fromEntries(entries) as Partial<T>) : undefined;
 }
+
+/** What a list screen keeps in its URL, and the links and changes it makes from it. */
+export interface ListUrl<K extends string> {
+  /** The filter values, '' where unset. */
+  values: Record<K, string>;
+  /** The id of the open row, '' for none. */
+  open: string;
+  rowHref: (row: { id: string }) => string;
+  closeHref: string;
+  /** Sets the filters and closes the open row, which they may leave out. */
+  applyFilters: (values: Record<string, string>) => void;
+}
+
+export function useListUrl<K extends string>(keys: readonly K[]): ListUrl<K> {
+  const { values, open, params, update } = useUrlState(keys);
+  return {
+    values,
+    open,
+    rowHref: (row) => openHref(params, row.id),
+    closeHref: openHref(params, null),
+    applyFilters: (next) => update({ ...(next as Partial<Record<K, string>>), open: null }),
+  };
+}
+
+/** A screen's path with the given parameters (empty ones left out): the links one feature makes to another's screen. */
+export function screenUrl(path: string, params: Record<string, string | null | undefined> = {}): string {
+  const search = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => Boolean(entry[1]))).toString();
+  return search ? `${path}?${search}` : path;
+}

@@ -200,6 +200,8 @@ export type MakeDeliveryQueryVariables = Exact<{
 
 export type MakeDeliveryQuery = { makeDelivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null };
 
+export type MakeDeliveryActionPayloadFragment = { replayed: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null };
+
 export type RetryMakeDeliveryMutationVariables = Exact<{
   input: MakeDeliveryActionInput;
 }>;
@@ -354,6 +356,48 @@ export const MakeDeliveryDetailFragmentDoc = new TypedDocumentString(`
   lastError
   createdAt
 }`, {"fragmentName":"MakeDeliveryDetail"}) as unknown as TypedDocumentString<MakeDeliveryDetailFragment, unknown>;
+export const MakeDeliveryActionPayloadFragmentDoc = new TypedDocumentString(`
+    fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
+  delivery {
+    ...MakeDeliveryDetail
+  }
+  error {
+    code
+    message
+  }
+  replayed
+}
+    fragment MakeDeliveryRow on MakeDelivery {
+  id
+  kind
+  status
+  orderId
+  subjectId
+  attempts
+  nextAttemptAt
+  replays
+  lastStatusCode
+  lastError
+  createdAt
+}
+fragment MakeDeliveryDetail on MakeDelivery {
+  ...MakeDeliveryRow
+  lastResponse
+  updatedAt
+  deliveredAt
+  deadAt
+  payload
+  attemptLog {
+    attempt
+    startedAt
+    finishedAt
+    statusCode
+    latencyMs
+    outcome
+    error
+    response
+  }
+}`, {"fragmentName":"MakeDeliveryActionPayload"}) as unknown as TypedDocumentString<MakeDeliveryActionPayloadFragment, unknown>;
 export const MoneyFragmentDoc = new TypedDocumentString(`
     fragment Money on Money {
   amount
@@ -532,14 +576,7 @@ fragment MakeDeliveryDetail on MakeDelivery {
 export const RetryMakeDeliveryDocument = new TypedDocumentString(`
     mutation RetryMakeDelivery($input: MakeDeliveryActionInput!) {
   retryMakeDelivery(input: $input) {
-    delivery {
-      ...MakeDeliveryDetail
-    }
-    error {
-      code
-      message
-    }
-    replayed
+    ...MakeDeliveryActionPayload
   }
 }
     fragment MakeDeliveryRow on MakeDelivery {
@@ -572,18 +609,21 @@ fragment MakeDeliveryDetail on MakeDelivery {
     error
     response
   }
+}
+fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
+  delivery {
+    ...MakeDeliveryDetail
+  }
+  error {
+    code
+    message
+  }
+  replayed
 }`) as unknown as TypedDocumentString<RetryMakeDeliveryMutation, RetryMakeDeliveryMutationVariables>;
 export const ReplayMakeDeliveryDocument = new TypedDocumentString(`
     mutation ReplayMakeDelivery($input: MakeDeliveryActionInput!) {
   replayMakeDelivery(input: $input) {
-    delivery {
-      ...MakeDeliveryDetail
-    }
-    error {
-      code
-      message
-    }
-    replayed
+    ...MakeDeliveryActionPayload
   }
 }
     fragment MakeDeliveryRow on MakeDelivery {
@@ -616,6 +656,16 @@ fragment MakeDeliveryDetail on MakeDelivery {
     error
     response
   }
+}
+fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
+  delivery {
+    ...MakeDeliveryDetail
+  }
+  error {
+    code
+    message
+  }
+  replayed
 }`) as unknown as TypedDocumentString<ReplayMakeDeliveryMutation, ReplayMakeDeliveryMutationVariables>;
 export const OrdersDocument = new TypedDocumentString(`
     query Orders($filter: OrderFilter, $first: Int, $after: String) {

@@ -1,10 +1,9 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { type MakeDeliveryDetailFragment, ReplayMakeDeliveryDocument, RetryMakeDeliveryDocument, type RetryMakeDeliveryMutation } from '../../api/generated/graphql';
+import { type MakeDeliveryActionPayloadFragment, type MakeDeliveryDetailFragment, ReplayMakeDeliveryDocument, RetryMakeDeliveryDocument } from '../../api/generated/graphql';
 import { makeDeliveryKeys } from './queries';
 
-/** Retry and replay answer alike (the schema gives both one payload type). */
-export type MakeDeliveryActionPayload = RetryMakeDeliveryMutation['retryMakeDelivery'];
+export type MakeDeliveryActionPayload = MakeDeliveryActionPayloadFragment;
 
 export type MakeAction = 'retry' | 'replay';
 

@@ -3,6 +3,10 @@ import { lazy, Suspense } from 'react';
 import { Link } from 'react-router';
 import { ErrorState, Loading } from '../../components/states';
 import { formatDateTime, formatDuration, formatPercent } from '../../lib/format';
+import { makeDeliveryListUrl } from '../makeDeliveries/urls';
+import { orderListUrl } from '../orders/urls';
+import { paymentLogsPath } from '../paymentLogs/urls';
+import { webhookEventListUrl } from '../webhookEvents/urls';
 import { type OpsAlertCode, opsOverviewQuery } from './queries';
 
 // recharts is most of the console's weight: load it with the overview's chart only.
@@ -37,15 +41,15 @@ export function OverviewPage() {
             </p>
           )}
           <div className="tiles">
-            <Tile label="Payments today" value={String(data.paymentsToday)} hint="succeeded since midnight UTC" to="/payment-logs" />
+            <Tile label="Payments today" value={String(data.paymentsToday)} hint="succeeded since midnight UTC" to={paymentLogsPath} />
             <Tile
               label="Payment failure rate"
               value={formatPercent(data.failureRate)}
               hint={`last 24 hours; last 15 min: ${data.failedPaymentsLast15Minutes} of ${data.paymentsLast15Minutes} failed`}
               bad={holds('PAYMENT_FAILURE_RATE')}
             />
-            <Tile label="Sync failure rate" value={formatPercent(data.syncFailureRate)} hint="orders changed in 24 h" bad={holds('SYNC_FAILURE_RATE')} to="/orders?syncState=FAILED" />
-            <Tile label="Webhook backlog" value={String(data.webhookBacklog)} hint="events waiting" to="/webhook-events?status=RECEIVED" />
+            <Tile label="Sync failure rate" value={formatPercent(data.syncFailureRate)} hint="orders changed in 24 h" bad={holds('SYNC_FAILURE_RATE')} to={orderListUrl({ syncState: 'FAILED' })} />
+            <Tile label="Webhook backlog" value={String(data.webhookBacklog)} hint="events waiting" to={webhookEventListUrl({ status: 'RECEIVED' })} />
             {/* "none waiting" would wrap in the big figure: say "none" there and why below it. */}
             <Tile
               label="Webhook lag"
@@ -53,10 +57,10 @@ export function OverviewPage() {
               hint={data.webhookLagSeconds === null ? 'no event waiting' : 'oldest waiting event'}
               bad={holds('WEBHOOK_LAG')}
             />
-            <Tile label="Webhook failed" value={String(data.webhookFailed)} hint="events to replay" bad={holds('WEBHOOK_FAILED')} to="/webhook-events?status=FAILED" />
+            <Tile label="Webhook failed" value={String(data.webhookFailed)} hint="events to replay" bad={holds('WEBHOOK_FAILED')} to={webhookEventListUrl({ status: 'FAILED' })} />
             {/* Retrying is the outbox doing its job, not an alert: this tile is never red. */}
-            <Tile label="Make failing" value={String(data.makeFailing)} hint="pending after a failed attempt" to="/make-deliveries?status=PENDING" />
-            <Tile label="Make dead" value={String(data.makeDead)} hint="to retry or replay" bad={holds('MAKE_DEAD')} to="/make-deliveries?status=DEAD" />
+            <Tile label="Make failing" value={String(data.makeFailing)} hint="pending after a failed attempt" to={makeDeliveryListUrl({ status: 'PENDING' })} />
+            <Tile label="Make dead" value={String(data.makeDead)} hint="to retry or replay" bad={holds('MAKE_DEAD')} to={makeDeliveryListUrl({ status: 'DEAD' })} />
           </div>
           <h2>Last 24 hours</h2>
           <Suspense fallback={<Loading what="the chart" />}>

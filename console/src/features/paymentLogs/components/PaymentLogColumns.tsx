@@ -1,0 +1,27 @@
+import { Link } from 'react-router';
+import type { Column } from '../../../components/DataTable';
+import { Badge } from '../../../components/states';
+import { breakAtDots, formatTableTime } from '../../../lib/format';
+import { orderUrl } from '../../orders/urls';
+import type { PaymentLog } from '../queries';
+
+export const paymentLogColumns: ReadonlyArray<Column<PaymentLog>> = [
+  {
+    header: 'When (UTC)',
+    cell: (row, href) => (
+      <Link to={href} className="nowrap">
+        {formatTableTime(row.createdAt)}
+      </Link>
+    ),
+  },
+  { header: 'Event', className: 'mono', cell: (row) => breakAtDots(row.eventType) },
+  { header: 'Status', cell: (row) => <Badge value={row.status} /> },
+  { header: 'Amount', className: 'num', cell: (row) => row.amount?.formatted ?? '—' },
+  { header: 'Customer', optional: true, cell: (row) => row.customerEmail ?? row.customerId ?? '—' },
+  {
+    header: 'Order',
+    className: 'mono',
+    optional: true,
+    cell: (row) => (row.orderId ? <Link to={orderUrl(row.orderId)}>{row.orderId.slice(0, 8)}…</Link> : '—'),
+  },
+];
