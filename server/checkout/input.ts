@@ -1,10 +1,10 @@
 // What a storefront may send to start a payment, checked before anything is written: each problem is a
 // BAD_USER_INPUT with a `reason` and the `field`, or FORBIDDEN when a customer acts for someone else.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Viewer } from '../auth/viewer';
 import { BadUserInputError, ForbiddenError } from '../errors';
-import { parseIdempotencyKey } from '../api/graphql/idempotency';
+import { parseIdempotencyKey } from '../idempotency/keys';
+import { requestHash } from '../idempotency/requestHash';
 
 export type AttemptKind = 'payment_intent' | 'checkout_session';
 
@@ -86,7 +86,7 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
     metadata,
     actor: `${viewer.kind}:${viewer.id}`,
   };
-  return { ...request, request_hash: requestHash(request) };
+  return { ...request, request_hash: checkoutRequestHash(request) };
 }
 
 /** A guest's email, or the signed-in customer's own: a customer may not buy as someone else. */
@@ -129,14 +129,13 @@ function parseMetadata(entries: ReadonlyArray<{ key: string; value: string }>): 
 }
 
 /** What "the same input" means for an idempotency key: everything but the key, normalised. */
-function requestHash(request: Omit<CheckoutRequest, 'request_hash'>): string {
-  const canonical = JSON.stringify([
+function checkoutRequestHash(request: Omit<CheckoutRequest, 'request_hash'>): string {
+  return requestHash(JSON.stringify([
     request.operation,
     request.track,
     request.order_id,
     request.email?.toLowerCase() ?? null,
     request.name,
     Object.entries(request.metadata).sort(([a], [b]) => (a < b ? -1 : 1)),
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  ]));
 }

@@ -11,7 +11,8 @@ import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
 import type { Db } from '../db/db';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
-import { idempotencyKeyReused } from '../api/graphql/idempotency';
+import { idempotencyKeyReused } from '../idempotency/keys';
+import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import type { Logger } from '../observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
@@ -100,8 +101,6 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartP
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const idempotencyKeyFor = (action: string, attempt: PaymentAttempt) => `${action}:${attempt.order_id}:${attempt.attempt}`;
-
 async function createAtStripe(
   deps: CheckoutDeps,
   request: Omit<CheckoutRequest, 'key'> & { key: string | null },
@@ -180,10 +179,10 @@ async function compensate(deps: CheckoutDeps, attempt: PaymentAttempt, objectId:
 /** Cancels a PaymentIntent or expires a Checkout Session, with an idempotency key of its own. */
 async function closeAtStripe(deps: CheckoutDeps, attempt: PaymentAttempt, objectId: string, reason: 'abandoned' | 'duplicate'): Promise<'canceled' | 'expired'> {
   if (attempt.kind === 'payment_intent') {
-    await deps.stripe.paymentIntents.cancel(objectId, { cancellation_reason: reason }, { idempotencyKey: idempotencyKeyFor('cancel_payment_intent', attempt) });
+    await deps.stripe.paymentIntents.cancel(objectId, { cancellation_reason: reason }, { idempotencyKey: cancelPaymentIntentKey(attempt) });
     return 'canceled';
   }
-  await deps.stripe.checkout.sessions.expire(objectId, {}, { idempotencyKey: idempotencyKeyFor('expire_checkout_session', attempt) });
+  await deps.stripe.checkout.sessions.expire(objectId, {}, { idempotencyKey: expireCheckoutSessionKey(attempt) });
   return 'expired';
 }
 

@@ -8,11 +8,11 @@
 // Stripe's progression does not order; a charge without its refunds), the SQL leaves the event
 // received and leased, and the applier retrieves the object from Stripe, outside any transaction,
 // then applies the event again with Stripe's current state.
-import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import { describeStripeError, isStripeNotFound } from '../checkout/stripePayments';
 import type { Db, Queryable } from '../db/db';
 import { isDatabaseUnavailable } from '../db/errors';
+import { objectOperationHash } from '../idempotency/requestHash';
 import type { Logger } from '../observability/logger';
 import { type EventFacts, translateEvent } from './translate';
 
@@ -197,7 +197,7 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     },
     drain,
     async replay({ eventId, actor, scope, key }) {
-      const requestHash = createHash('sha256').update(`webhook_event_replay:${eventId}`).digest('hex');
+      const requestHash = objectOperationHash('webhook_event_replay', eventId);
       const { rows } = await deps.db.query<{ result: { outcome: 'done' | 'repeat' | 'not_found' | 'conflict' | 'payload_dropped'; operation?: string } }>(
         'select stripe_event_replay($1::jsonb) as result',
         [JSON.stringify({ event_id: eventId, actor, scope, key, request_hash: requestHash })],

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { STAFF_ROLES } from '../../../auth/viewer';
 import { BadUserInputError } from '../../../errors';
 import {
@@ -12,7 +11,8 @@ import {
 } from '../../../make/deliveries.sql';
 import type { MakeKind } from '../../../make/kinds';
 import { allow, inheritAccess } from '../access';
-import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
+import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
+import { objectOperationHash } from '../../../idempotency/requestHash';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type { GraphQLContext } from '../context';
 import type {
@@ -60,7 +60,7 @@ async function resend(action: ResendAction, input: MakeDeliveryActionInput, cont
     actor,
     scope: `${viewer.kind}:${viewer.id}`,
     key,
-    request_hash: createHash('sha256').update(`make_delivery_${action}:${id}`).digest('hex'),
+    request_hash: objectOperationHash(`make_delivery_${action}`, id),
   });
   if (result.outcome === 'conflict') throw idempotencyKeyReused(key, result.operation);
   if (result.outcome === 'not_found') {

@@ -2,7 +2,7 @@ import { type Role, STAFF_ROLES } from '../../../auth/viewer';
 import { BadUserInputError } from '../../../errors';
 import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
-import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency';
+import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import type {
   Resolvers,
