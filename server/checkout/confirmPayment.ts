@@ -7,7 +7,7 @@ import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment } from './checkout.sql';
 import type { AttemptKind } from './input';
 import { factsFrom, retrievePayment, type CheckoutDeps } from './startPayment';
-import { isProviderUnavailable, isStripeNotFound, type PaymentError, type PaymentOutcome, PROVIDER_UNAVAILABLE } from './stripePayments';
+import { isProviderUnavailable, isStripeNotFound, type PaymentError, type PaymentOutcome, PROVIDER_UNAVAILABLE } from '../stripe/payments';
 
 export interface ConfirmPaymentInputFields {
   paymentIntentId?: string | null;

@@ -18,18 +18,17 @@ import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
 import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
+import { createCheckoutSession, paymentIntentParams } from './stripeObjects';
 import {
-  createCheckoutSession,
   describeStripeError,
   isProviderUnavailable,
   isStripeNotFound,
   type PaymentError,
-  paymentIntentParams,
   PROVIDER_UNAVAILABLE,
   type PaymentReading,
   readCheckoutSession,
   readPaymentIntent,
-} from './stripePayments';
+} from '../stripe/payments';
 
 export interface CheckoutDeps {
   db: Db;

@@ -9,7 +9,7 @@
 // received and leased, and the applier retrieves the object from Stripe, outside any transaction,
 // then applies the event again with Stripe's current state.
 import type Stripe from 'stripe';
-import { describeStripeError, isStripeNotFound } from '../checkout/stripePayments';
+import { describeStripeError, isStripeNotFound } from '../stripe/payments';
 import type { Db, Queryable } from '../db/db';
 import { isDatabaseUnavailable } from '../db/errors';
 import { objectOperationHash } from '../idempotency/requestHash';

@@ -3,7 +3,7 @@
 // object's state stands in Stripe's progression (for object order). Pure functions of the payload,
 // so every rule here is tested without a database.
 import type Stripe from 'stripe';
-import { readCheckoutSession, readPaymentIntent } from '../checkout/stripePayments';
+import { readCheckoutSession, readPaymentIntent } from '../stripe/payments';
 
 /** The event types the applier acts on; any other is stored, marked ignored and acknowledged. */
 export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([

@@ -1,87 +1,7 @@
-// The Stripe side of checkout: the parameters of the objects we create, what a retrieved object means
-// for its order, and which Stripe failures a customer should see as "try again later".
+// What a retrieved PaymentIntent or Checkout Session means for its order, and which Stripe failures a
+// customer should see as "try again later". Read by checkout (confirming a payment) and by the webhook
+// translator and applier, so it sits next to the Stripe client rather than in either domain.
 import Stripe from 'stripe';
-import { forgetStripeProduct, isMissingStripeProduct, stripeProductFor } from '../catalog/stripeProducts';
-import type { Queryable } from '../db/db';
-import type { Logger } from '../observability/logger';
-import type { OrderRow } from '../orders/orders.sql';
-import type { PaymentErrorCode } from '../api/graphql/generated/resolvers-types';
-import type { PaymentAttempt } from './checkout.sql';
-import type { CheckoutUrls } from './returnUrls';
-
-/** Our metadata on every object: how an event or the janitor finds the order (and the attempt) again. */
-export function paymentMetadata(order: OrderRow, attempt: PaymentAttempt): Record<string, string> {
-  return {
-    ...order.metadata,
-    order_id: order.id,
-    customer_id: order.customer_id,
-    track: order.product_id,
-    attempt: String(attempt.attempt),
-  };
-}
-
-export function paymentIntentParams(order: OrderRow, attempt: PaymentAttempt): Stripe.PaymentIntentCreateParams {
-  return {
-    amount: order.amount,
-    currency: order.currency,
-    automatic_payment_methods: { enabled: true },
-    description: order.product_name,
-    receipt_email: order.customer_email,
-    metadata: paymentMetadata(order, attempt),
-  };
-}
-
-/**
- * `stripeProductId`: the track's product at Stripe (server/catalog/stripeProducts.ts). Without one
- * (Stripe could not be reached to make it) the product is described inline, which makes Stripe
- * create a product (and a product.created event) for this session alone.
- */
-export function checkoutSessionParams(
-  order: OrderRow,
-  attempt: PaymentAttempt,
-  urls: CheckoutUrls,
-  stripeProductId: string | null = null,
-): Stripe.Checkout.SessionCreateParams {
-  const metadata = paymentMetadata(order, attempt);
-  const fill = (url: string) => url.replaceAll('{ORDER_ID}', order.id);
-  // The amount is always the order's, inline: the product names what is sold, the order what it costs.
-  const product = stripeProductId ? { product: stripeProductId } : { product_data: { name: order.product_name } };
-  return {
-    mode: 'payment',
-    line_items: [{ quantity: 1, price_data: { currency: order.currency, unit_amount: order.amount, ...product } }],
-    customer_email: order.customer_email,
-    client_reference_id: order.id,
-    metadata,
-    // The PaymentIntent Checkout creates carries the same metadata, so its events find the order too.
-    payment_intent_data: { metadata, description: order.product_name },
-    success_url: fill(urls.successUrl),
-    cancel_url: fill(urls.cancelUrl),
-  };
-}
-
-/**
- * Creates the attempt's Checkout Session with the track's Stripe product. If Stripe no longer has that
- * product (deleted there, or the sandbox was reset), it is made again and the request sent once more
- * with the same idempotency key: Stripe saves no result for a request it refused for its parameters.
- */
-export async function createCheckoutSession(
-  deps: { db: Queryable; stripe: Stripe; logger: Logger; checkoutUrls: CheckoutUrls },
-  order: OrderRow,
-  attempt: PaymentAttempt,
-  options: Stripe.RequestOptions,
-): Promise<Stripe.Checkout.Session> {
-  const productId = await stripeProductFor(deps, order.product_id, order.product_name);
-  try {
-    return await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls, productId), options);
-  } catch (error) {
-    if (productId === null || !isMissingStripeProduct(error)) throw error;
-    forgetStripeProduct(deps.stripe, order.product_id);
-    const again = await stripeProductFor(deps, order.product_id, order.product_name);
-    if (again === null) throw error;
-    deps.logger.warn({ track: order.product_id, stripeProductId: again }, 'catalog: Stripe had lost the track’s product; made it again');
-    return deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls, again), options);
-  }
-}
 
 /** Where a payment stands, as the storefront's success page needs to know it. */
 export type PaymentOutcome = 'SUCCEEDED' | 'PROCESSING' | 'REQUIRES_ACTION' | 'DECLINED' | 'NOT_COMPLETED' | 'CANCELED' | 'EXPIRED';
@@ -167,6 +87,19 @@ export function readCheckoutSession(session: Stripe.Checkout.Session): PaymentRe
     ? { ...base, outcome: 'PROCESSING', orderStatus: 'processing', paymentStatus: intent?.status ?? 'processing' }
     : { ...base, outcome: 'SUCCEEDED', orderStatus: 'paid', paymentStatus: intent?.status ?? 'succeeded' };
 }
+
+/** The payment failures a customer is told about (the schema's PaymentErrorCode, kept equal by a type test). */
+export type PaymentErrorCode =
+  | 'CARD_DECLINED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'EXPIRED_CARD'
+  | 'INCORRECT_CVC'
+  | 'INCORRECT_NUMBER'
+  | 'PROCESSING_ERROR'
+  | 'AUTHENTICATION_FAILED'
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'ORDER_ALREADY_PAID'
+  | 'ORDER_NOT_PAYABLE';
 
 export interface PaymentError {
   code: PaymentErrorCode;
