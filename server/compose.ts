@@ -23,10 +23,13 @@ import { flushSentry } from './observability/sentry';
 import { createStripeSandbox, type StripeSandbox } from '../stripe-sandbox/sandbox';
 import { createStripeClient } from './stripe/client';
 import type Stripe from 'stripe';
-import { type DevCredentials, ensureDevCredentials } from './sandbox/devCredentials';
+import { type DevCredentials, ensureDevCredentials } from './sandboxMode/devCredentials';
+import { confirmPayment } from './checkout/confirmPayment';
+import { startPayment } from './checkout/startPayment';
+import type { SandboxModeDeps } from './sandboxMode/mount';
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
-import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandbox/make/sink';
+import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob } from './retention/retention';
 
@@ -110,6 +113,19 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   });
   // A process without jobs only stores events; a process with jobs applies them.
   const webhooks = { store: new EventStore(db, config.jobsEnabled ? () => webhookApplier.wake() : undefined), counters: newWebhookCounters() };
+  const makeSink = config.make.useSandboxSink && config.make.signingSecret ? createMakeSink({ signingSecret: config.make.signingSecret }) : undefined;
+  // Sandbox mode's extras, each given what it needs; the HTTP app mounts them in one place.
+  const checkoutDeps = () => ({ db, logger, ...getServices() });
+  const sandboxMode: SandboxModeDeps | undefined = stripeSandbox && {
+    stripeSandbox,
+    devSignIn: devCredentials && { jwtSecret: devCredentials.jwtSecret, audience: config.auth.audience, issuer: config.auth.issuer },
+    makeSink,
+    storefront: {
+      db,
+      startCheckout: (viewer, input) => startPayment(checkoutDeps(), 'checkout_session', viewer, input),
+      confirmPayment: (viewer, input) => confirmPayment(checkoutDeps(), viewer, input),
+    },
+  };
   const app = createHttpApp({
     apollo,
     auth: { db, verifyToken },
@@ -117,18 +133,11 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     config,
     logger,
     isAcceptingTraffic: () => accepting,
-    stripeSandbox,
-    devSignIn: devCredentials && { jwtSecret: devCredentials.jwtSecret, audience: config.auth.audience, issuer: config.auth.issuer },
+    sandboxMode,
     services: getServices,
     webhooks,
   });
-
-  // The sandbox Make sink answers ahead of the app's routes (whose console fallback would take its GETs).
-  const makeSink = config.make.useSandboxSink && config.make.signingSecret ? createMakeSink({ signingSecret: config.make.signingSecret }) : undefined;
-  const fetchHandler: typeof app.fetch = makeSink
-    ? (request, ...rest) => (new URL(request.url).pathname.startsWith(`${MAKE_SINK_PATH}/`) ? makeSink.handle(request) : app.fetch(request, ...rest))
-    : app.fetch;
-  const server = serve({ fetch: fetchHandler, port: config.port, hostname: config.host });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

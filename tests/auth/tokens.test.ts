@@ -7,7 +7,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStaffToken } from '../../server/auth/staffTokens';
-import { DEV_ADMIN_USER, DEV_SUPPORT_USER } from '../../server/sandbox/devCredentials';
+import { DEV_ADMIN_USER, DEV_SUPPORT_USER } from '../../server/sandboxMode/devCredentials';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../helpers/server';
 
 const JWT_SECRET = 'test-jwt-secret-0123456789-abcdefghijklmnop';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SANDBOX_MAKE_SIGNING_SECRET } from '../../server/make/kinds';
 import { signMakeBody } from '../../server/make/signature';
-import type { MakeSinkDelivery } from '../../server/sandbox/make/sink';
+import type { MakeSinkDelivery } from '../../server/sandboxMode/make/sink';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { newStory } from '../helpers/webhookStory';
 import { deliveries, schemaErrors } from './makeHelpers';

@@ -4,9 +4,7 @@ import { join, resolve } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Db } from '../../db/db';
-import type { StripeSandbox } from '../../../stripe-sandbox/sandbox';
-import { mountSandboxStorefront } from '../../sandbox/storefront';
-import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from '../../sandbox/devSignIn';
+import { mountSandboxMode, type SandboxModeDeps } from '../../sandboxMode/mount';
 import type { EventStore } from '../../webhooks/eventStore';
 import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../../webhooks/endpoint';
 import type { Logger } from '../../observability/logger';
@@ -23,10 +21,8 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   logger: Logger;
   /** False while the process drains for shutdown: /readyz then answers 503 so balancers move away. */
   isAcceptingTraffic: () => boolean;
-  /** Sandbox mode only: the Stripe emulator, served under /v1, /checkout, /3ds and /_sandbox. */
-  stripeSandbox?: StripeSandbox;
-  /** Sandbox mode only: the console's dev sign-in (POST /_sandbox/dev-sign-in) signs tokens with this. */
-  devSignIn?: DevSignInOptions;
+  /** Sandbox mode only: the Stripe emulator, the dev sign-in, the demo storefront and the Make sink. */
+  sandboxMode?: SandboxModeDeps;
   webhooks: { store: EventStore; counters: WebhookCounters };
 }
 
@@ -84,25 +80,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   app.on(['GET', 'POST'], '/graphql', graphqlRoute({ ...deps, rateLimits }));
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
 
-  const sandbox = deps.stripeSandbox;
-  // Ahead of the emulator's /_sandbox/* routes, which would otherwise answer it.
-  if (sandbox && deps.devSignIn) {
-    app.use(DEV_SIGN_IN_PATH, rateLimits.devSignInLimit());
-    mountDevSignIn(app, deps.devSignIn);
-  }
-  if (sandbox) {
-    // Never mounted when real Stripe keys are configured (startApp passes no sandbox then).
-    for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) {
-      app.all(prefix, async (c) => {
-        const response = await sandbox.handle(c.req.raw);
-        if (response.type !== 'error') return response;
-        // An injected connection reset: drop the socket without answering, as a network failure would.
-        c.env?.incoming?.socket.destroy();
-        return c.body(null, 500);
-      });
-    }
-    mountSandboxStorefront(app, deps);
-  }
+  // Never mounted when real Stripe keys are configured (startApp passes no sandbox mode then). Before
+  // the console, whose catch-all would take the sandbox's GETs.
+  if (deps.sandboxMode) mountSandboxMode(app, deps.sandboxMode, { devSignInLimit: rateLimits.devSignInLimit() });
 
   mountConsole(app, deps.config.http.consoleDistDir);
 

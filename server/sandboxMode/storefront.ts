@@ -3,27 +3,34 @@
 // confirmPayment as a storefront's success page would and shows the order (provisional at once).
 // It calls the checkout code in-process as the storefront role; a real storefront calls the GraphQL API.
 import { randomUUID } from 'node:crypto';
-import type { Hono } from 'hono';
+import type { Env, Hono } from 'hono';
 import type { Viewer } from '../auth/viewer';
 import { listPricing } from '../catalog/catalog.sql';
 import { formatMoney } from '../catalog/money';
-import { confirmPayment } from '../checkout/confirmPayment';
+import type { ConfirmPaymentInputFields, ConfirmPaymentResult } from '../checkout/confirmPayment';
 import { SANDBOX_STOREFRONT_PATH } from '../checkout/returnUrls';
-import { type CheckoutDeps, startPayment } from '../checkout/startPayment';
+import type { CheckoutInputFields } from '../checkout/input';
+import type { StartPaymentResult } from '../checkout/startPayment';
 import type { Db } from '../db/db';
 import { AppError, NotFoundError } from '../errors';
-import type { Services } from '../api/graphql/context';
-import type { AppEnv } from '../api/http/types';
-import type { Logger } from '../observability/logger';
 import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
+
+/**
+ * What the storefront needs, as arguments: the database (prices, orders) and the two checkout calls
+ * a storefront makes, bound by the composition root to this server's Stripe client and return URLs.
+ */
+export interface SandboxStorefrontDeps {
+  db: Db;
+  /** Starts a hosted Checkout Session (startPayment with kind checkout_session). */
+  startCheckout: (viewer: Viewer, input: CheckoutInputFields) => Promise<StartPaymentResult>;
+  confirmPayment: (viewer: Viewer, input: ConfirmPaymentInputFields) => Promise<ConfirmPaymentResult>;
+}
 
 const STOREFRONT: Viewer = { role: 'STOREFRONT', id: 'sandbox-storefront', name: 'Sandbox demo storefront', kind: 'api_key' };
 const UUID = /^[0-9a-f-]{36}$/i;
 const CHECKOUT_SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,250}$/;
 
-export function mountSandboxStorefront(app: Hono<AppEnv>, deps: { db: Db; logger: Logger; services: () => Services }) {
-  const checkout = (): CheckoutDeps => ({ db: deps.db, logger: deps.logger, ...deps.services() });
-
+export function mountSandboxStorefront<E extends Env>(app: Hono<E>, deps: SandboxStorefrontDeps) {
   app.get(SANDBOX_STOREFRONT_PATH, async (c) => {
     const products = await listPricing(deps.db);
     const rows = products
@@ -44,7 +51,7 @@ export function mountSandboxStorefront(app: Hono<AppEnv>, deps: { db: Db; logger
     const form = await c.req.parseBody();
     try {
       // The key was made when the page was rendered: a double-clicked button buys once.
-      const result = await startPayment(checkout(), 'checkout_session', STOREFRONT, {
+      const result = await deps.startCheckout(STOREFRONT, {
         idempotencyKey: String(form.idempotency_key ?? ''),
         track: String(form.track ?? ''),
         email: String(form.email ?? ''),
@@ -60,7 +67,7 @@ export function mountSandboxStorefront(app: Hono<AppEnv>, deps: { db: Db; logger
   app.get(`${SANDBOX_STOREFRONT_PATH}/checkout/details`, async (c) => {
     const sessionId = c.req.query('session_id') ?? '';
     try {
-      const result = await confirmPayment(checkout(), STOREFRONT, { checkoutSessionId: sessionId });
+      const result = await deps.confirmPayment(STOREFRONT, { checkoutSessionId: sessionId });
       const heading = result.outcome === 'SUCCEEDED' ? 'Thank you: your order is paid' : result.outcome === 'PROCESSING' ? 'Thank you: your payment is on its way' : 'Your payment is not complete';
       return c.html(page(heading, `<h1>${esc(heading)}</h1>${result.error ? `<p>${esc(result.error.message)}</p>` : ''}${result.order ? orderTable(result.order) : ''}${back()}`));
     } catch (error) {

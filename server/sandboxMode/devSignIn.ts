@@ -3,9 +3,8 @@
 // tokens of devCredentials.ts are (signStaffToken, Supabase's shape) and checked by the same verifier
 // as real Supabase tokens, so the console exercises the production auth path. Mounted only in sandbox
 // mode (never with real Stripe keys, never in production, never with a JWKS).
-import type { Hono } from 'hono';
+import type { Env, Hono } from 'hono';
 import { signStaffToken } from '../auth/staffTokens';
-import type { AppEnv } from '../api/http/types';
 import { DEV_ADMIN_USER, DEV_SUPPORT_USER } from './devCredentials';
 
 export const DEV_SIGN_IN_PATH = '/_sandbox/dev-sign-in';
@@ -23,7 +22,7 @@ export interface DevSignInOptions {
 
 const USERS = { support: DEV_SUPPORT_USER, admin: DEV_ADMIN_USER } as const;
 
-export function mountDevSignIn(app: Hono<AppEnv>, options: DevSignInOptions): void {
+export function mountDevSignIn<E extends Env>(app: Hono<E>, options: DevSignInOptions): void {
   // The console asks this first: 200 means "offer the dev sign-in", a 404 (route absent) means it is not sandbox mode.
   app.get(DEV_SIGN_IN_PATH, (c) => c.json({ sandbox: true, roles: Object.keys(USERS) }));
 
