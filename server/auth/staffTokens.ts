@@ -4,6 +4,7 @@
 // token hook; a valid token without a staff role is a customer.
 import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Role } from './viewer';
+import { isUuid } from '../platform/ids';
 
 export interface TokenVerifierOptions {
   jwtSecret?: string;
@@ -25,8 +26,6 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function roleFromClaims(payload: JWTPayload): Role {
   const appMetadata = payload.app_metadata as Record<string, unknown> | undefined;
@@ -75,7 +74,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const code = (error as { code?: string }).code;
       throw new InvalidTokenError(code === 'ERR_JWT_EXPIRED' ? 'The bearer token has expired' : 'The bearer token is not valid');
     }
-    if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new InvalidTokenError('The bearer token has no user id');
+    if (typeof payload.sub !== 'string' || !isUuid(payload.sub)) throw new InvalidTokenError('The bearer token has no user id');
     if (payload.exp === undefined) throw new InvalidTokenError('The bearer token has no expiry');
     // Supabase puts "" in the tokens of phone and anonymous sign-ins: that is no email.
     const email = typeof payload.email === 'string' && payload.email.trim() !== '' ? payload.email : null;

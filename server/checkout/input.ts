@@ -5,6 +5,7 @@ import type { Viewer } from '../auth/viewer';
 import { BadUserInputError, ForbiddenError } from '../errors';
 import { parseIdempotencyKey } from '../idempotency/keys';
 import { requestHash } from '../idempotency/requestHash';
+import { isUuid } from '../platform/ids';
 
 export type AttemptKind = 'payment_intent' | 'checkout_session';
 
@@ -49,7 +50,6 @@ const METADATA_KEY = /^[A-Za-z0-9_.-]+$/;
 // Printable text without control characters (a name ends up in Stripe and in the console).
 const PLAIN_TEXT = /^[^\p{Cc}]+$/u;
 const email = z.email();
-const uuid = z.uuid();
 
 export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields, viewer: Viewer): CheckoutRequest {
   const key = parseIdempotencyKey(input.idempotencyKey, 'idempotencyKey');
@@ -59,7 +59,7 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
     throw fail(track === null ? 'track' : 'orderId', 'TRACK_OR_ORDER', 'Give either track (a new order) or orderId (pay an existing order), not both');
   }
   if (track !== null && !TRACK.test(track)) throw fail('track', 'UNKNOWN_TRACK', `There is no product track "${track.slice(0, 64)}"`);
-  if (orderId !== null && !uuid.safeParse(orderId).success) throw fail('orderId', 'INVALID_ORDER_ID', 'orderId must be an order id (a UUID)');
+  if (orderId !== null && !isUuid(orderId)) throw fail('orderId', 'INVALID_ORDER_ID', 'orderId must be an order id (a UUID)');
   if (orderId !== null && (input.email != null || input.name != null || input.metadata != null)) {
     throw fail('orderId', 'ORDER_FIELDS', 'email, name and metadata belong to a new order; an existing order keeps its own');
   }

@@ -29,6 +29,7 @@ import {
   readCheckoutSession,
   readPaymentIntent,
 } from '../stripe/payments';
+import { isUuid } from '../platform/ids';
 
 export interface CheckoutDeps {
   db: Db;
@@ -97,8 +98,6 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartP
       throw new Error(`checkout_begin failed: ${begun.error}`);
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function createAtStripe(
   deps: CheckoutDeps,
@@ -270,7 +269,7 @@ export function factsFrom(
     source: who.source,
     kind,
     object_id: objectId,
-    order_id: orderId && UUID.test(orderId) ? orderId : null,
+    order_id: orderId && isUuid(orderId) ? orderId : null,
     attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : null,
     order_status: reading.orderStatus,
     attempt_status: reading.outcome === 'CANCELED' ? 'canceled' : reading.outcome === 'EXPIRED' ? 'expired' : null,

@@ -15,6 +15,7 @@ import type { Queryable } from '../db/db';
 import { migrate } from '../db/migrate';
 import { openDb } from '../db/open';
 import { BadUserInputError } from '../errors';
+import { isUuid } from '../platform/ids';
 
 export const USAGE = 'usage: npm run apikey -- create --name <name> --scope storefront|make | list | revoke <id>';
 
@@ -34,8 +35,6 @@ export interface CliOutput {
 export class UsageError extends Error {
   override name = 'UsageError';
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Parses argv (without the node and script paths) into a command, or throws a UsageError. */
 export function parseApiKeyCommand(argv: readonly string[]): ApiKeyCommand {
@@ -87,7 +86,7 @@ export function parseApiKeyCommand(argv: readonly string[]): ApiKeyCommand {
       const id = rest[0];
       if (!id) throw new UsageError('revoke needs the id of the key (see list)');
       noExtra(1);
-      if (!UUID.test(id)) throw new UsageError(`"${id}" is not a key id (a UUID, see list)`);
+      if (!isUuid(id)) throw new UsageError(`"${id}" is not a key id (a UUID, see list)`);
       return { command: 'revoke', id: id.toLowerCase() };
     }
     case undefined:

@@ -2,6 +2,7 @@
 // its shape, becomes one order (by its id, its PaymentIntent or its Checkout Session) or one customer
 // (by email).
 import type { SqlParam } from '../db/db';
+import { isUuid } from '../platform/ids';
 
 export type PaymentSearch =
   | { by: 'order'; orderId: string }
@@ -12,7 +13,6 @@ export type PaymentSearch =
 /** What the search box accepts, for the error that refuses anything else. */
 export const SEARCH_ACCEPTS = 'an order id, a PaymentIntent id (pi_…), a Checkout Session id (cs_…) or a customer email';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 /** A Stripe id with the given prefix: `pi_` or `cs_` and at least one more character. */
 const stripeId = (prefix: string, term: string) => term.startsWith(prefix) && /^[A-Za-z0-9_]{4,255}$/.test(term);
@@ -20,7 +20,7 @@ const stripeId = (prefix: string, term: string) => term.startsWith(prefix) && /^
 /** The search box's text as one of the four things it finds; null when it is none of them. */
 export function parseSearch(text: string): PaymentSearch | null {
   const term = text.trim();
-  if (UUID.test(term)) return { by: 'order', orderId: term.toLowerCase() };
+  if (isUuid(term)) return { by: 'order', orderId: term.toLowerCase() };
   if (stripeId('pi_', term)) return { by: 'payment_intent', id: term };
   if (stripeId('cs_', term)) return { by: 'checkout_session', id: term };
   if (EMAIL.test(term) && term.length <= 320) return { by: 'email', email: term };

@@ -28,17 +28,16 @@ import type {
   Resolvers,
   ResolversTypes,
 } from '../generated/resolvers-types';
+import { UUID, isUuid } from '../../../platform/ids';
 
 // Retrying and replaying a delivery only sends what we already sent, to our own scenarios: support
 // may do it, as well as admins (unlike replaying a Stripe event, which changes our records).
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
 
 function parseDeliveryId(id: string, field = 'id'): string {
-  if (!UUID.test(id)) throw new BadUserInputError(`${field} must be a Make delivery id (a UUID)`, { reason: 'INVALID_DELIVERY_ID', field });
+  if (!isUuid(id)) throw new BadUserInputError(`${field} must be a Make delivery id (a UUID)`, { reason: 'INVALID_DELIVERY_ID', field });
   return id.toLowerCase();
 }
 

@@ -6,10 +6,9 @@ import { allow, inheritAccess } from '../access';
 import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
 import { parseSearchArgument } from './paymentLogs';
+import { UUID, isUuid } from '../../../platform/ids';
 
 const ORDER_READERS: readonly Role[] = ['STOREFRONT', 'CUSTOMER', 'SUPPORT', 'ADMIN'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A customer sees only their own orders; another's reads as absent, as row-level security would. */
 const visibleTo = (viewer: Viewer, order: OrderRow | null) =>
   order && (viewer.role !== 'CUSTOMER' || order.customer_user_id === viewer.id) ? order : null;
@@ -28,7 +27,7 @@ function parseOrderFilter(filter: OrderFilter | null | undefined): OrderListFilt
 export const orderResolvers: Resolvers = {
   Query: {
     order: allow(ORDER_READERS, async (_parent, { id }, { db, viewer }) => {
-      if (!UUID.test(id)) throw new BadUserInputError('id must be an order id (a UUID)', { reason: 'INVALID_ORDER_ID', field: 'id' });
+      if (!isUuid(id)) throw new BadUserInputError('id must be an order id (a UUID)', { reason: 'INVALID_ORDER_ID', field: 'id' });
       return visibleTo(viewer, await findOrder(db, id));
     }),
     orderByPayment: allow(ORDER_READERS, async (_parent, args, { db, viewer }) => {

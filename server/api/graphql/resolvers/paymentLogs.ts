@@ -5,8 +5,8 @@ import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } f
 import { allow, inheritAccess } from '../access';
 import type { PaymentLogConnectionResolvers, PaymentLogFilter, PaymentLogResolvers, Resolvers } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { isUuid } from '../../../platform/ids';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOG_ID = /^\d{1,19}$/;
 const MAX_FILTER_LENGTH = 100;
 const MAX_LOG_ID = 2n ** 63n - 1n; // bigint
@@ -42,7 +42,7 @@ function parseFilter(filter: PaymentLogFilter | null | undefined): LogFilter {
     }
   }
   const customerId = filter?.customerId ?? null;
-  if (customerId !== null && !UUID.test(customerId)) throw new BadUserInputError('filter.customerId must be a customer id (a UUID)', { reason: 'INVALID_FILTER', field: 'filter.customerId' });
+  if (customerId !== null && !isUuid(customerId)) throw new BadUserInputError('filter.customerId must be a customer id (a UUID)', { reason: 'INVALID_FILTER', field: 'filter.customerId' });
   const from = parseTime(filter?.from, 'filter.from');
   const to = parseTime(filter?.to, 'filter.to');
   if (from && to && from >= to) throw new BadUserInputError('filter.from must be before filter.to', { reason: 'INVALID_FILTER', field: 'filter.from' });
