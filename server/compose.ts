@@ -15,7 +15,7 @@ import type { GraphQLContext, Services } from './api/graphql/context';
 import { createApolloServer } from './api/graphql/server';
 import { createWebhookApplier, type WebhookApplier } from './webhooks/applier';
 import { EventStore } from './webhooks/eventStore';
-import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './webhooks/endpoint';
+import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './api/http/webhookRoute';
 import { createHttpApp } from './api/http/httpApp';
 import { type Job, JobRunner } from './jobs/runner';
 import type { Logger } from './observability/logger';

@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db';
-import { WEBHOOK_PATH } from '../../server/webhooks/endpoint';
+import { WEBHOOK_PATH } from '../../server/api/http/webhookRoute';
 import { createProcessDatabase, type Exit, killServerProcesses, type ProcessDatabase, type ServerProcess, startServerProcess } from '../helpers/serverProcess';
 import { deliver, newStory, signed, type Story, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
 

@@ -11,7 +11,7 @@ import type Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../stripe-sandbox/signing';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
-import { WEBHOOK_PATH } from '../../server/webhooks/endpoint';
+import { WEBHOOK_PATH } from '../../server/api/http/webhookRoute';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 

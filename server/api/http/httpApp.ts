@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { Db } from '../../db/db';
 import { mountSandboxMode, type SandboxModeDeps } from '../../sandboxMode/mount';
 import type { EventStore } from '../../webhooks/eventStore';
-import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from '../../webhooks/endpoint';
+import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from './webhookRoute';
 import type { Logger } from '../../observability/logger';
 import { withLogScope } from '../../observability/logger';
 import { captureError } from '../../observability/sentry';

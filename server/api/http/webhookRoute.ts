@@ -1,14 +1,15 @@
-// POST /webhooks/stripe: verify the raw body, store the event (once per event id), answer 200. Nothing
+// POST /webhooks/stripe, the API side of the webhooks domain (verify.ts, eventStore.ts, translate.ts in
+// server/webhooks/): verify the raw body, store the event (once per event id), answer 200. Nothing
 // is applied here: the applier does that after the acknowledgement. Bad deliveries get a 400 with a
 // short reason and are counted; only a database failure answers 5xx, so that Stripe retries.
 import type { Context } from 'hono';
-import type { Config } from '../config';
-import type { AppEnv } from '../api/http/types';
-import { BodyTooLargeError, readBodyText } from '../api/http/body';
-import type { Logger } from '../observability/logger';
-import { type EventStore, UnstorableEventError } from './eventStore';
-import { factsAtIngest } from './translate';
-import { REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from './verify';
+import type { Config } from '../../config';
+import type { AppEnv } from './types';
+import { BodyTooLargeError, readBodyText } from './body';
+import type { Logger } from '../../observability/logger';
+import { type EventStore, UnstorableEventError } from '../../webhooks/eventStore';
+import { factsAtIngest } from '../../webhooks/translate';
+import { REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from '../../webhooks/verify';
 
 export const WEBHOOK_PATH = '/webhooks/stripe';
 
