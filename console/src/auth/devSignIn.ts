@@ -1,4 +1,4 @@
-// The sandbox's dev sign-in (server/sandbox/devSignIn.ts). GET answers 200 only in sandbox mode, so it
+// The sandbox's dev sign-in (server/sandboxMode/devSignIn.ts). GET answers 200 only in sandbox mode, so it
 // also tells the console whether to offer the role buttons.
 import { queryOptions } from '@tanstack/react-query';
 
