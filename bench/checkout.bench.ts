@@ -18,11 +18,11 @@ import { createThrowawayDatabase } from './throwawayDatabase';
 import { startApp } from '../server/compose';
 import { createApiKey } from '../server/auth/apiKeys';
 import { loadConfig } from '../server/config';
-import type { Db } from '../server/db/db';
-import { migrate } from '../server/db/migrate';
-import { openPglite } from '../server/db/pglite';
-import { openPostgres } from '../server/db/postgres';
-import { createLogger } from '../server/observability/logger';
+import type { Db } from '../server/platform/db/db';
+import { migrate } from '../server/platform/db/migrate';
+import { openPglite } from '../server/platform/db/pglite';
+import { openPostgres } from '../server/platform/db/postgres';
+import { createLogger } from '../server/platform/observability/logger';
 import { load, type LoadOptions, type LoadResult, median, printTable } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -4,9 +4,9 @@
 // over 90 days. Each query runs BENCH_QUERY_RUNS (300) times after a warm-up; the figures are p50/p99
 // per query, and EXPLAIN shows which index served it. Goal: every query under 30 ms p99.
 // Needs DATABASE_URL (PGlite is not the production engine for a million rows).
-import { migrate } from '../server/db/migrate';
-import { openPostgres } from '../server/db/postgres';
-import type { Db } from '../server/db/db';
+import { migrate } from '../server/platform/db/migrate';
+import { openPostgres } from '../server/platform/db/postgres';
+import type { Db } from '../server/platform/db/db';
 import { listPaymentLogs, type PaymentLogFilter, type PaymentLogKey } from '../server/paymentLogs/paymentLogs.sql';
 import { createThrowawayDatabase } from './throwawayDatabase';
 

@@ -10,11 +10,11 @@ import { authenticate } from '../server/auth/authenticate';
 import { createApiKey } from '../server/auth/apiKeys';
 import { createTokenVerifier } from '../server/auth/staffTokens';
 import { loadConfig } from '../server/config';
-import { migrate } from '../server/db/migrate';
-import { openPglite } from '../server/db/pglite';
+import { migrate } from '../server/platform/db/migrate';
+import { openPglite } from '../server/platform/db/pglite';
 import type { GraphQLContext } from '../server/api/graphql/context';
 import { buildSchema } from '../server/api/graphql/server';
-import { createLogger } from '../server/observability/logger';
+import { createLogger } from '../server/platform/observability/logger';
 import { load, median, printTable } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

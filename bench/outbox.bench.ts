@@ -19,12 +19,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { Db } from '../server/db/db';
-import { migrate } from '../server/db/migrate';
-import { openPostgres } from '../server/db/postgres';
+import type { Db } from '../server/platform/db/db';
+import { migrate } from '../server/platform/db/migrate';
+import { openPostgres } from '../server/platform/db/postgres';
 import { syncMakeRoutes } from '../server/make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL } from '../server/make/outbox';
-import { createLogger } from '../server/observability/logger';
+import { createLogger } from '../server/platform/observability/logger';
 import { median, printTable } from './load';
 import { createThrowawayDatabase } from './throwawayDatabase';
 

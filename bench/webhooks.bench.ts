@@ -46,8 +46,8 @@ import { createThrowawayDatabase } from './throwawayDatabase';
 import Stripe from 'stripe';
 import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
-import { openPglite } from '../server/db/pglite';
-import { createLogger } from '../server/observability/logger';
+import { openPglite } from '../server/platform/db/pglite';
+import { createLogger } from '../server/platform/observability/logger';
 import { closedLoop, KeepAliveConnections, type LoopResult, median, printTable } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

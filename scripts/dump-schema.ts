@@ -1,5 +1,5 @@
 // Writes supabase/schema.sql: the schema a fresh database has after every migration, read back from
-// the catalog of an in-memory PGlite migrated by server/db/migrate.ts. Migrations are forward-only, so a
+// the catalog of an in-memory PGlite migrated by server/platform/db/migrate.ts. Migrations are forward-only, so a
 // function redefined three times has three bodies in supabase/migrations/ and only the last one is
 // live; this file shows what is live, in one place, and each new migration's effect as its diff.
 // `--check` fails (exit 1) when the committed file is stale, which CI runs next to codegen:check.
@@ -10,9 +10,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Queryable } from '../server/db/db';
-import { DEFAULT_MIGRATIONS_DIR, migrate } from '../server/db/migrate';
-import { openPglite } from '../server/db/pglite';
+import type { Queryable } from '../server/platform/db/db';
+import { DEFAULT_MIGRATIONS_DIR, migrate } from '../server/platform/db/migrate';
+import { openPglite } from '../server/platform/db/pglite';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../supabase/schema.sql', import.meta.url));
 

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { startApp, DEFAULT_DEV_CREDENTIALS_FILE, DEFAULT_STRIPE_SANDBOX_FILE, type RunningApp } from './compose';
 import { SANDBOX_STOREFRONT_PATH } from './checkout/returnUrls';
 import { type Config, ConfigError, loadConfig } from './config';
-import { createLogger } from './observability/logger';
-import { initSentry } from './observability/sentry';
+import { createLogger } from './platform/observability/logger';
+import { initSentry } from './platform/observability/sentry';
 
 /** Beyond SHUTDOWN_TIMEOUT_MS: time to close the database and flush Sentry once the drain has ended. */
 const SHUTDOWN_GRACE_MS = 5000;

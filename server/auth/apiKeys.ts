@@ -1,8 +1,8 @@
 // API keys for machine clients (storefronts, Make scenarios). A key is shown once, at creation; the
 // database keeps only its SHA-256, so a leaked database does not leak usable keys.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Queryable } from '../db/db';
-import { BadUserInputError } from '../errors';
+import type { Queryable } from '../platform/db/db';
+import { BadUserInputError } from '../platform/errors';
 import { type ApiKeyRow, type ApiKeyScope, findActiveApiKeyByHash, insertApiKey } from './apiKeys.sql';
 
 export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['storefront', 'make'];

@@ -1,7 +1,7 @@
 // Turns a request's credentials into a Viewer. No credentials is the anonymous viewer (public fields
 // only); credentials that are present but wrong are always an error, never a silent downgrade.
-import type { Queryable } from '../db/db';
-import { UnauthenticatedError } from '../errors';
+import type { Queryable } from '../platform/db/db';
+import { UnauthenticatedError } from '../platform/errors';
 import { looksLikeApiKey, verifyApiKey } from './apiKeys';
 import { InvalidTokenError, type TokenVerifier } from './staffTokens';
 import { ANONYMOUS_VIEWER, type Viewer } from './viewer';

@@ -9,8 +9,8 @@
 // restart finds the same product without storing its id, and two processes creating it at once make
 // one (the second gets resource_already_exists).
 import Stripe from 'stripe';
-import type { Queryable } from '../db/db';
-import type { Logger } from '../observability/logger';
+import type { Queryable } from '../platform/db/db';
+import type { Logger } from '../platform/observability/logger';
 
 export interface CatalogDeps {
   db: Queryable;

@@ -1,6 +1,6 @@
 // Typed calls of the checkout SQL functions (supabase/migrations/20261122000200_checkout.sql). Each
 // is one statement, so each is one transaction on both engines.
-import type { Queryable } from '../db/db';
+import type { Queryable } from '../platform/db/db';
 import type { OrderRow } from '../orders/orders.sql';
 import type { AttemptKind, CheckoutRequest } from './input';
 

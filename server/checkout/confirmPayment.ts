@@ -2,7 +2,7 @@
 // payment succeeded (or is processing) the order becomes visible at once as provisional, through the
 // same locked SQL path the webhook applier confirms it with. The customer never waits for a webhook.
 import type { Viewer } from '../auth/viewer';
-import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../platform/errors';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment } from './checkout.sql';
 import type { AttemptKind } from './input';

@@ -2,7 +2,7 @@
 // BAD_USER_INPUT with a `reason` and the `field`, or FORBIDDEN when a customer acts for someone else.
 import { z } from 'zod';
 import type { Viewer } from '../auth/viewer';
-import { BadUserInputError, ForbiddenError } from '../errors';
+import { BadUserInputError, ForbiddenError } from '../platform/errors';
 import { parseIdempotencyKey } from '../idempotency/keys';
 import { requestHash } from '../idempotency/requestHash';
 import { isUuid } from '../platform/ids';

@@ -9,11 +9,11 @@
 //   fails too, the attempt is marked needs_cleanup for the janitor.
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
-import type { Db } from '../db/db';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
+import type { Db } from '../platform/db/db';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../platform/errors';
 import { idempotencyKeyReused } from '../idempotency/keys';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
-import type { Logger } from '../observability/logger';
+import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';

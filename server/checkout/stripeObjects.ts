@@ -2,8 +2,8 @@
 // order's attempt, with the metadata that lets an event or the janitor find the order again.
 import type Stripe from 'stripe';
 import { forgetStripeProduct, isMissingStripeProduct, stripeProductFor } from '../catalog/stripeProducts';
-import type { Queryable } from '../db/db';
-import type { Logger } from '../observability/logger';
+import type { Queryable } from '../platform/db/db';
+import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import type { PaymentAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';

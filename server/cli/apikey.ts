@@ -11,10 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { API_KEY_SCOPES, createApiKey } from '../auth/apiKeys';
 import { type ApiKeyRow, type ApiKeyScope, listApiKeys, revokeApiKey } from '../auth/apiKeys.sql';
 import { ConfigError, loadConfig } from '../config';
-import type { Queryable } from '../db/db';
-import { migrate } from '../db/migrate';
-import { openDb } from '../db/open';
-import { BadUserInputError } from '../errors';
+import type { Queryable } from '../platform/db/db';
+import { migrate } from '../platform/db/migrate';
+import { openDb } from '../platform/db/open';
+import { BadUserInputError } from '../platform/errors';
 import { isUuid } from '../platform/ids';
 
 export const USAGE = 'usage: npm run apikey -- create --name <name> --scope storefront|make | list | revoke <id>';

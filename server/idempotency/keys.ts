@@ -1,6 +1,6 @@
 // Every mutation that changes something takes the caller's idempotency key (DESIGN.md decision 4):
 // one format and one pair of errors for all of them.
-import { BadUserInputError, ConflictError } from '../errors';
+import { BadUserInputError, ConflictError } from '../platform/errors';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 

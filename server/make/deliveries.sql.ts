@@ -2,7 +2,7 @@
 // and what staff read (the list with keyset pagination, one delivery with its attempts, the status
 // figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql (and the lease
 // extension in 20261207000200_make_lease_extend.sql).
-import type { Queryable, SqlParam } from '../db/db';
+import type { Queryable, SqlParam } from '../platform/db/db';
 import type { MakeKind } from './kinds';
 
 export type MakeDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'dead';

@@ -13,8 +13,8 @@
 // repeats by it). A worker that records after losing its lease is refused by the SQL, so it never
 // overwrites a newer attempt. Any number of processes may run this at once.
 import type { Config } from '../config';
-import type { Db } from '../db/db';
-import type { Logger } from '../observability/logger';
+import type { Db } from '../platform/db/db';
+import type { Logger } from '../platform/observability/logger';
 import {
   type AttemptRecord,
   type ClaimedDelivery,

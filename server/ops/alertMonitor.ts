@@ -11,10 +11,10 @@
 // onset records and sends it, and another, finding the lock taken, skips that minute (the holder's
 // figures are as fresh as its own). Sending happens after the commit, so a crash between the two
 // loses that one message (the console's banner still shows the alert); it is never sent twice.
-import type { Db } from '../db/db';
-import type { Job } from '../jobs/runner';
-import type { Logger } from '../observability/logger';
-import { captureAlert } from '../observability/sentry';
+import type { Db } from '../platform/db/db';
+import type { Job } from '../platform/jobs/runner';
+import type { Logger } from '../platform/observability/logger';
+import { captureAlert } from '../platform/observability/sentry';
 import { type AlertEvaluation, alertFigures, evaluateAlerts } from './alerts';
 
 /** Every minute, at second 0 (croner syntax with seconds). */

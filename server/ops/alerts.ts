@@ -2,7 +2,7 @@
 // is computed from, when it holds and what it says. The alert job (alertMonitor.ts), the GraphQL
 // opsOverview (its alerts and, through them, the console's tiles and banner) all evaluate these, so
 // that a tile is red exactly when the banner above it shows an alert and Sentry was told of it.
-import type { Queryable } from '../db/db';
+import type { Queryable } from '../platform/db/db';
 
 export const SYNC_FAILURE_RATE_ALERT = 0.05;
 export const WEBHOOK_LAG_ALERT_SECONDS = 600;

@@ -3,7 +3,7 @@
 // Overview shows those very figures: its tiles and banner cannot disagree with the alert job.
 // Payments are counted from payment_logs (`payment.paid` and `payment.failed`, written by the one
 // SQL path every payment change takes), through its (event_type, created_at) index.
-import type { Queryable } from '../db/db';
+import type { Queryable } from '../platform/db/db';
 import { type AlertCode, alertFigures, evaluateAlerts, ratio } from './alerts';
 
 export interface HourlyCounts {

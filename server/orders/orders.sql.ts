@@ -1,7 +1,7 @@
 // The order as the API shows it: the order, its customer, its product track and its latest payment.
 // One SQL function (order_view) builds it, so the checkout functions can return it in the same call
 // that changes the order.
-import type { Queryable, SqlParam } from '../db/db';
+import type { Queryable, SqlParam } from '../platform/db/db';
 import { type PaymentSearch, searchCondition } from './search';
 
 export interface OrderRow {

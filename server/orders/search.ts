@@ -1,7 +1,7 @@
 // The staff search box, shared by the payment logs and orders lists: what was typed, told apart by
 // its shape, becomes one order (by its id, its PaymentIntent or its Checkout Session) or one customer
 // (by email).
-import type { SqlParam } from '../db/db';
+import type { SqlParam } from '../platform/db/db';
 import { isUuid } from '../platform/ids';
 
 export type PaymentSearch =

@@ -2,7 +2,7 @@
 // type, status, customer and date range, and a search box that finds the rows of one order (by its id,
 // its PaymentIntent or its Checkout Session) or of one customer (by email). Reads only: the SQL
 // functions that change orders write the rows (payment_log_for_order and friends).
-import type { Queryable, SqlParam } from '../db/db';
+import type { Queryable, SqlParam } from '../platform/db/db';
 import { type PaymentSearch, searchCondition } from '../orders/search';
 
 export interface PaymentLogRow {

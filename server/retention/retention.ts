@@ -5,9 +5,9 @@
 // processes (or pg_cron in the database) may run this at once. The cut-off is computed from an injected
 // clock, so tests move time instead of waiting for it.
 import type { Config } from '../config';
-import type { Db } from '../db/db';
-import type { Job } from '../jobs/runner';
-import type { Logger } from '../observability/logger';
+import type { Db } from '../platform/db/db';
+import type { Job } from '../platform/jobs/runner';
+import type { Logger } from '../platform/observability/logger';
 
 export type RetentionSettings = Config['retention'];
 /** The limits of one run (the schedule is the runner's business). */

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { storeApiKey } from '../auth/apiKeys';
 import { signStaffToken } from '../auth/staffTokens';
-import type { Queryable } from '../db/db';
+import type { Queryable } from '../platform/db/db';
 
 export interface DevCredentials {
   jwtSecret: string;

@@ -11,8 +11,8 @@ import type { ConfirmPaymentInputFields, ConfirmPaymentResult } from '../checkou
 import { SANDBOX_STOREFRONT_PATH } from '../checkout/returnUrls';
 import type { CheckoutInputFields } from '../checkout/input';
 import type { StartPaymentResult } from '../checkout/startPayment';
-import type { Db } from '../db/db';
-import { AppError, NotFoundError } from '../errors';
+import type { Db } from '../platform/db/db';
+import { AppError, NotFoundError } from '../platform/errors';
 import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
 
 /**

@@ -10,10 +10,10 @@
 // then applies the event again with Stripe's current state.
 import type Stripe from 'stripe';
 import { describeStripeError, isStripeNotFound } from '../stripe/payments';
-import type { Db, Queryable } from '../db/db';
-import { isDatabaseUnavailable } from '../db/errors';
+import type { Db, Queryable } from '../platform/db/db';
+import { isDatabaseUnavailable } from '../platform/db/errors';
 import { objectOperationHash } from '../idempotency/requestHash';
-import type { Logger } from '../observability/logger';
+import type { Logger } from '../platform/observability/logger';
 import { type EventFacts, translateEvent } from './translate';
 
 export type EventStatus = 'received' | 'applied' | 'ignored' | 'failed';

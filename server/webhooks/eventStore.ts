@@ -14,7 +14,7 @@
 // refuses the shapes known to do that before they get here; should another get through, or the
 // batch fail for any other reason, each of its events is written again on its own, so that only an
 // event that fails alone is answered with an error.
-import type { Db } from '../db/db';
+import type { Db } from '../platform/db/db';
 import type { EventFacts } from './translate';
 import type { VerifiedEvent } from './verify';
 

@@ -1,7 +1,7 @@
 // Stored Stripe events as staff see them: the list (newest first, keyset pagination, by status, type
 // or object), one event, and the applier's status figures. Reads only; the endpoint and the applier
 // write the rows (supabase/migrations/20261122000300_stripe_events.sql, 20261122000400_webhook_apply.sql).
-import type { Queryable, SqlParam } from '../db/db';
+import type { Queryable, SqlParam } from '../platform/db/db';
 
 export type WebhookEventStatus = 'received' | 'applied' | 'ignored' | 'failed';
 

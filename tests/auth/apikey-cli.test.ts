@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, verifyApiKey } from '../../server/auth/apiKeys';
 import { runApiKeyCommand, USAGE } from '../../server/cli/apikey';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let testDb: TestDb;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forgetStripeProduct, stripeProductFor, stripeProductId, syncStripeCatalog } from '../../server/catalog/stripeProducts';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { LogCapture, startTestServer } from '../helpers/server';
 

@@ -2,9 +2,9 @@
 // transactions, the shapes of the values it returns, and the schema's constraints.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
-import { DatabaseUnavailableError } from '../../server/db/errors';
-import { openPostgres } from '../../server/db/postgres';
+import type { Db } from '../../server/platform/db/db';
+import { DatabaseUnavailableError } from '../../server/platform/db/errors';
+import { openPostgres } from '../../server/platform/db/postgres';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 let testDb: TestDb;

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
-import { DEFAULT_MIGRATIONS_DIR, type MigrateResult, MigrationError, migrate, readMigrations } from '../../server/db/migrate';
+import type { Db } from '../../server/platform/db/db';
+import { DEFAULT_MIGRATIONS_DIR, type MigrateResult, MigrationError, migrate, readMigrations } from '../../server/platform/db/migrate';
 import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 const SHIM = '20261122000000_supabase_shim';

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPLAY_WEBHOOK_EVENT } from '../../console/src/features/webhookEvents/mutations';
-import type { SqlParam } from '../../server/db/db';
+import type { SqlParam } from '../../server/platform/db/db';
 import { CONFIRM_PAYMENT, CREATE_PAYMENT_INTENT } from '../helpers/checkout';
 import { startTestServer, type TestServer } from '../helpers/server';
 

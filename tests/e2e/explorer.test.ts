@@ -49,6 +49,11 @@ async function open(url: string): Promise<Page> {
 it('serves GraphiQL on /graphql from this server alone, and it runs a query under the CSP', async () => {
   const page = await open(`${server.url}/graphql`);
   await page.locator('.graphiql-container').waitFor({ state: 'visible', timeout: 15_000 });
+  // GraphiQL mounts its editors asynchronously (CodeMirror is loaded after the first render): a click
+  // on Execute before the query editor holds the default query runs nothing. Wait for the editor.
+  await expect
+    .poll(async () => page.locator('.graphiql-query-editor').innerText().catch(() => ''), { timeout: 15_000, interval: 100 })
+    .toContain('pricing');
   // GraphiQL's own introspection query goes to /graphql too; this waits for the typed query's answer.
   const answered = page.waitForResponse((response) => response.url().endsWith('/graphql') && (response.request().postData() ?? '').includes('pricing'));
   await page.getByRole('button', { name: /execute query/i }).first().click();

@@ -4,7 +4,7 @@
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createErrorFormatter } from '../../server/api/graphql/errors';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { LogCapture, startTestServer, type TestServer } from '../helpers/server';
 
 interface RawResponse {

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createApiKey } from '../../server/auth/apiKeys';
 import { signStaffToken } from '../../server/auth/staffTokens';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { startTestServer, type TestServer } from './server';
 
 export const JWT_SECRET = 'checkout-tests-jwt-secret-0123456789abcdef';

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { inject } from 'vitest';
 import pg from 'pg';
-import type { Db } from '../../server/db/db';
-import { migrate } from '../../server/db/migrate';
-import { openPglite, openPgliteWith } from '../../server/db/pglite';
-import { openPostgres } from '../../server/db/postgres';
+import type { Db } from '../../server/platform/db/db';
+import { migrate } from '../../server/platform/db/migrate';
+import { openPglite, openPgliteWith } from '../../server/platform/db/pglite';
+import { openPostgres } from '../../server/platform/db/postgres';
 
 export const TEST_ENGINE: 'pglite' | 'postgres' = process.env.TEST_ENGINE === 'postgres' ? 'postgres' : 'pglite';
 

@@ -1,7 +1,7 @@
 // A decorator over the real Db port that makes chosen statements fail, to test what the server does
 // when the database fails at one precise step (after Stripe has been called, say). Every other
 // statement goes to the real engine unchanged.
-import type { Db, Queryable } from '../../server/db/db';
+import type { Db, Queryable } from '../../server/platform/db/db';
 
 interface Fault {
   match: RegExp;

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../../server/db/migrate';
-import { openPgliteWith } from '../../server/db/pglite';
+import { migrate } from '../../server/platform/db/migrate';
+import { openPgliteWith } from '../../server/platform/db/pglite';
 import { PGlite } from '@electric-sql/pglite';
 
 declare module 'vitest' {

@@ -3,8 +3,8 @@
 import { Writable } from 'node:stream';
 import { startApp, type RunningApp } from '../../server/compose';
 import { type Config, loadConfig } from '../../server/config';
-import type { Db } from '../../server/db/db';
-import { createLogger, type Logger } from '../../server/observability/logger';
+import type { Db } from '../../server/platform/db/db';
+import { createLogger, type Logger } from '../../server/platform/observability/logger';
 import { createTestDb, type TestDb } from './db';
 
 export interface TestServer {

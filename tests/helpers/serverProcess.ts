@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { inject } from 'vitest';
-import type { Db } from '../../server/db/db';
-import { migrate } from '../../server/db/migrate';
-import { openPgliteWith } from '../../server/db/pglite';
-import { openPostgres } from '../../server/db/postgres';
+import type { Db } from '../../server/platform/db/db';
+import { migrate } from '../../server/platform/db/migrate';
+import { openPgliteWith } from '../../server/platform/db/pglite';
+import { openPostgres } from '../../server/platform/db/postgres';
 import { createTestDb, TEST_ENGINE } from './db';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,7 +5,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { beginCheckout, recordAttempt } from '../../server/checkout/checkout.sql';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { WEBHOOK_PATH } from '../../server/api/http/webhookRoute';
 import { type EventFacts, translateEvent } from '../../server/webhooks/translate';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';

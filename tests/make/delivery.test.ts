@@ -5,10 +5,10 @@
 // the dead worker's late record cannot overwrite the newer attempt.
 import { HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { claimDeliveries, recordAttempt, syncMakeRoutes } from '../../server/make/deliveries.sql';
 import { createMakeOutbox, type MakeOutbox, type MakeOutboxDeps } from '../../server/make/outbox';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { LogCapture } from '../helpers/server';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { newStory } from '../helpers/webhookStory';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../server/auth/apiKeys';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { CONFIRM_PAYMENT, CREATE_PAYMENT_INTENT, newKey } from '../helpers/checkout';
 import { startTestServer, type TestServer } from '../helpers/server';
 import type { FixtureType } from '../helpers/webhookFixtures';

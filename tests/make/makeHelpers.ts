@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { verifyMakeSignature } from '../../server/make/signature';
 
 export const MAKE_HOOK = 'https://hook.make.test';

@@ -7,10 +7,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { claimDeliveries, extendLeases, syncMakeRoutes } from '../../server/make/deliveries.sql';
 import { createMakeOutbox, type MakeOutbox, type MakeOutboxDeps } from '../../server/make/outbox';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 import { attemptsOf, deliveries, MAKE_TEST_SECRET } from './makeHelpers';
 

@@ -5,12 +5,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
-import { openPostgres } from '../../server/db/postgres';
+import type { Db } from '../../server/platform/db/db';
+import { openPostgres } from '../../server/platform/db/postgres';
 import { syncMakeRoutes } from '../../server/make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL } from '../../server/make/outbox';
 import { verifyMakeSignature } from '../../server/make/signature';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 import { MAKE_TEST_SECRET } from './makeHelpers';
 

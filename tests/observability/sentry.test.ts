@@ -3,7 +3,7 @@
 // and closed at the end.
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureError, initSentry } from '../../server/observability/sentry';
+import { captureError, initSentry } from '../../server/platform/observability/sentry';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { sentryIngest } from './sentryIngest';
 

@@ -2,8 +2,8 @@
 // clock, and the one definition shared by the Overview and the alert job.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
-import { createLogger } from '../../server/observability/logger';
+import type { Db } from '../../server/platform/db/db';
+import { createLogger } from '../../server/platform/observability/logger';
 import { createAlertMonitor } from '../../server/ops/alertMonitor';
 import { alertFigures, evaluateAlerts } from '../../server/ops/alerts';
 import { opsOverview } from '../../server/ops/overview.sql';

@@ -1,7 +1,7 @@
 // The Overview's numbers and alert conditions, from rows placed in time relative to the database's clock.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../server/db/db';
+import type { Db, Queryable } from '../../server/platform/db/db';
 import { opsOverview } from '../../server/ops/overview.sql';
 import { createTestDb, type TestDb } from '../helpers/db';
 

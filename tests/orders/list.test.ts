@@ -2,7 +2,7 @@
 // state, and the shared search box (order id, pi_, cs_, email).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { listOrders, type OrderListFilter, type OrderListRow } from '../../server/orders/orders.sql';
 import { parseSearch } from '../../server/orders/search';
 import { createTestDb, type TestDb } from '../helpers/db';

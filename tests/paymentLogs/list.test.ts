@@ -2,7 +2,7 @@
 // included), every filter alone and together, and the search box's four kinds of id.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { parseSearch } from '../../server/orders/search';
 import { listPaymentLogs, type PaymentLogFilter, type PaymentLogRow } from '../../server/paymentLogs/paymentLogs.sql';
 import { createTestDb, type TestDb } from '../helpers/db';

@@ -3,7 +3,7 @@
 // itself cannot be installed here, so a stub `cron.schedule` that records its calls stands in for it,
 // created before migrating, and the command it was given is then run as pg_cron would run it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../server/db/migrate';
+import { migrate } from '../../server/platform/db/migrate';
 import { createEmptyTestDb, createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 let withCron: TestDb;

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db, SqlParam } from '../../server/db/db';
-import { createLogger } from '../../server/observability/logger';
+import type { Db, SqlParam } from '../../server/platform/db/db';
+import { createLogger } from '../../server/platform/observability/logger';
 import { RetentionError, type RetentionLimits, retentionJob, runRetention } from '../../server/retention/retention';
 import { SandboxClock } from '../../stripe-sandbox/clock';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signStaffToken } from '../../server/auth/staffTokens';
-import { createLogger } from '../../server/observability/logger';
+import { createLogger } from '../../server/platform/observability/logger';
 import { runRetention } from '../../server/retention/retention';
 import { SandboxClock } from '../../stripe-sandbox/clock';
 import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../helpers/checkout';

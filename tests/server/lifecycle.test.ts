@@ -3,9 +3,9 @@
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningApp, startApp } from '../../server/compose';
-import type { Db, QueryResult, SqlParam } from '../../server/db/db';
-import { type Job, JobRunner } from '../../server/jobs/runner';
-import { createLogger } from '../../server/observability/logger';
+import type { Db, QueryResult, SqlParam } from '../../server/platform/db/db';
+import { type Job, JobRunner } from '../../server/platform/jobs/runner';
+import { createLogger } from '../../server/platform/observability/logger';
 import { TEST_ENGINE } from '../helpers/db';
 import { LogCapture, startTestServer, testConfig, type TestServer } from '../helpers/server';
 

@@ -12,7 +12,7 @@ import { request as httpRequest, createServer, type IncomingMessage, type Server
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { WEBHOOK_PATH } from '../../server/api/http/webhookRoute';
 import { createProcessDatabase, type Exit, killServerProcesses, type ProcessDatabase, type ServerProcess, startServerProcess } from '../helpers/serverProcess';
 import { deliver, newStory, signed, type Story, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';

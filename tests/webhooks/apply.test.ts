@@ -3,7 +3,7 @@
 // events that are not ours, not handled or of the other mode; an order made from a payment's
 // metadata when the storefront never told us about it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { FIXTURE_IDS, FIXTURE_TYPES, type FixtureType } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { deliver, eventRow, newStory, OTHER_ENDINGS, seedSandbox, type Story, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';

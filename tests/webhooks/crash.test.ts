@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signStaffToken } from '../../server/auth/staffTokens';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { TEST_ENGINE } from '../helpers/db';
 import { createProcessDatabase, killServerProcesses, type ProcessDatabase, type ServerProcess, startServerProcess } from '../helpers/serverProcess';
 import { deliver, newStory, type Story, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';

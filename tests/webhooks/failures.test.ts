@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import { FIXTURE_IDS } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';

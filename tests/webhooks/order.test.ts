@@ -4,8 +4,8 @@
 // progression, or settled by asking Stripe. Two appliers draining at once apply each event once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import type { Db } from '../../server/db/db';
-import { createLogger } from '../../server/observability/logger';
+import type { Db } from '../../server/platform/db/db';
+import { createLogger } from '../../server/platform/observability/logger';
 import { createWebhookApplier } from '../../server/webhooks/applier';
 import { FIXTURE_IDS, type FixtureType } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/db/db';
+import type { Db } from '../../server/platform/db/db';
 import { EventStore, UnstorableEventError } from '../../server/webhooks/eventStore';
 import type { VerifiedEvent } from '../../server/webhooks/verify';
 import { faultyDb, InjectedDbError } from '../helpers/faultyDb';

@@ -5,7 +5,7 @@
 import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import { isObjectType } from 'graphql';
 import type { Role } from '../../auth/viewer';
-import { ForbiddenError, UnauthenticatedError } from '../../errors';
+import { ForbiddenError, UnauthenticatedError } from '../../platform/errors';
 import type { GraphQLContext } from './context';
 
 export const PUBLIC = 'PUBLIC' as const;

@@ -2,8 +2,8 @@ import type Stripe from 'stripe';
 import type { Viewer } from '../../auth/viewer';
 import type { CheckoutUrls } from '../../checkout/returnUrls';
 import type { Config } from '../../config';
-import type { Db } from '../../db/db';
-import type { Logger } from '../../observability/logger';
+import type { Db } from '../../platform/db/db';
+import type { Logger } from '../../platform/observability/logger';
 import type { WebhookApplier } from '../../webhooks/applier';
 
 /**

@@ -3,10 +3,10 @@
 // and their details go to the log (and Sentry), never to the client unless DEBUG_ERRORS=true.
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
-import { AppError, type ErrorCode } from '../../errors';
-import type { Logger } from '../../observability/logger';
-import { captureError } from '../../observability/sentry';
-import { currentLogScope } from '../../observability/logger';
+import { AppError, type ErrorCode } from '../../platform/errors';
+import type { Logger } from '../../platform/observability/logger';
+import { captureError } from '../../platform/observability/sentry';
+import { currentLogScope } from '../../platform/observability/logger';
 
 // Apollo's own codes for requests that are wrong, all of which are the client's input to fix.
 const APOLLO_INPUT_CODES = new Set([

@@ -2,7 +2,7 @@
 // size, and keyset cursors, opaque to clients: base64url of "<created in microseconds>|<id>", the
 // keyset of the last row on a page. Anything that does not decode to exactly that is refused, not
 // guessed at.
-import { BadUserInputError } from '../../errors';
+import { BadUserInputError } from '../../platform/errors';
 
 export const MAX_PAGE_SIZE = 200;
 const DEFAULT_PAGE_SIZE = 50;

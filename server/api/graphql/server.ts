@@ -7,7 +7,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLError, GraphQLSchema, ValidationContext } from 'graphql';
 import type { Config } from '../../config';
-import type { Logger } from '../../observability/logger';
+import type { Logger } from '../../platform/observability/logger';
 import { assertEveryFieldHasARule } from './access';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { Config } from '../../config';
 import type { AppEnv } from './types';
 import { BodyTooLargeError, readBodyText } from './body';
-import type { Logger } from '../../observability/logger';
+import type { Logger } from '../../platform/observability/logger';
 import { type EventStore, UnstorableEventError } from '../../webhooks/eventStore';
 import { factsAtIngest } from '../../webhooks/translate';
 import { REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from '../../webhooks/verify';

@@ -1,5 +1,5 @@
 import { STAFF_ROLES } from '../../../auth/viewer';
-import { BadUserInputError } from '../../../errors';
+import { BadUserInputError } from '../../../platform/errors';
 import {
   findMakeDelivery,
   listMakeAttempts,

@@ -1,6 +1,6 @@
 import { type Role, STAFF_ROLES, type Viewer } from '../../../auth/viewer';
 import { parsePaymentReference } from '../../../checkout/confirmPayment';
-import { BadUserInputError } from '../../../errors';
+import { BadUserInputError } from '../../../platform/errors';
 import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../../orders/orders.sql';
 import { allow, inheritAccess } from '../access';
 import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';

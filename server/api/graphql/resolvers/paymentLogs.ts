@@ -1,5 +1,5 @@
 import { STAFF_ROLES } from '../../../auth/viewer';
-import { BadUserInputError } from '../../../errors';
+import { BadUserInputError } from '../../../platform/errors';
 import { parseSearch, type PaymentSearch, SEARCH_ACCEPTS } from '../../../orders/search';
 import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../../paymentLogs/paymentLogs.sql';
 import { allow, inheritAccess } from '../access';

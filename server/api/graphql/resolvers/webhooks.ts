@@ -1,5 +1,5 @@
 import { type Role, STAFF_ROLES } from '../../../auth/viewer';
-import { BadUserInputError } from '../../../errors';
+import { BadUserInputError } from '../../../platform/errors';
 import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';

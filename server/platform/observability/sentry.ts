@@ -1,7 +1,7 @@
 // Sentry error reporting, on only when SENTRY_DSN is set. Every event passes through scrubEvent before
 // it leaves the process: secrets and card-like numbers never reach Sentry.
 import * as Sentry from '@sentry/node';
-import type { Config } from '../config';
+import type { Config } from '../../config';
 import { scrubDeep } from './scrub';
 
 export function initSentry(config: Config['sentry'], release?: string): boolean {

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db';
 
-export const DEFAULT_MIGRATIONS_DIR = new URL('../../supabase/migrations/', import.meta.url).pathname;
+export const DEFAULT_MIGRATIONS_DIR = new URL('../../../supabase/migrations/', import.meta.url).pathname;
 
 /** Same file-name rule as the Supabase CLI: `<version>_<name>.sql`, the version being digits. */
 const MIGRATION_FILE = /^(\d+)_(.+)\.sql$/;

@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { Config } from '../../config';
 import type { Logger } from '../observability/logger';
 import type { Db } from './db';
 import { openPglite } from './pglite';
