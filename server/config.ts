@@ -2,7 +2,22 @@
 // Nothing else in the server reads process.env: the rest of the code receives a typed Config.
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { isMakeKind, MAKE_KINDS, type MakeKind, SANDBOX_MAKE_SIGNING_SECRET } from './make/kinds';
+
+// The kinds of event forwarded to Make.com, each to its own scenario (a webhook URL per kind). Defined
+// here, where MAKE_WEBHOOK_URLS is checked against them, so that config imports no domain; the make
+// domain takes them from here. The SQL side has the same list in the check constraints of
+// 20261122000600_make_outbox.sql.
+export const MAKE_KINDS = ['add_project', 'payment_failed', 'refund_completed', 'dispute_opened', 'subscription_changed'] as const;
+
+export type MakeKind = (typeof MAKE_KINDS)[number];
+
+export const isMakeKind = (value: string): value is MakeKind => (MAKE_KINDS as readonly string[]).includes(value);
+
+/**
+ * The signing secret of sandbox mode, when none is configured: the built-in sink checks signatures
+ * with it. Not a secret (it is in the source); never used outside sandbox mode.
+ */
+export const SANDBOX_MAKE_SIGNING_SECRET = 'make-sandbox-signing-secret-not-for-production';
 
 const emptyToUndefined = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;

@@ -3,7 +3,7 @@
 // figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql (and the lease
 // extension in 20261207000200_make_lease_extend.sql).
 import type { Queryable, SqlParam } from '../platform/db/db';
-import type { MakeKind } from './kinds';
+import type { MakeKind } from '../config';
 
 export type MakeDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'dead';
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead';

@@ -2,7 +2,7 @@
 // which checks signatures, records what it receives and can be told to fail or be slow. Also the
 // proof that the worker wakes on NOTIFY: nothing here drains the outbox by hand.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_MAKE_SIGNING_SECRET } from '../../server/make/kinds';
+import { SANDBOX_MAKE_SIGNING_SECRET } from '../../server/config';
 import { signMakeBody } from '../../server/make/signature';
 import type { MakeSinkDelivery } from '../../server/sandboxMode/make/sink';
 import { startTestServer, type TestServer } from '../helpers/server';

@@ -10,7 +10,7 @@
 //
 // Written as a fetch-style handler (Request -> Response), like the Stripe sandbox.
 import { verifyMakeSignature } from '../../make/signature';
-import { isMakeKind, MAKE_KINDS, type MakeKind } from '../../make/kinds';
+import { isMakeKind, MAKE_KINDS, type MakeKind } from '../../config';
 
 export const MAKE_SINK_PATH = '/sandbox/make';
 

@@ -9,7 +9,7 @@ import {
   resendDelivery,
   type ResendAction,
 } from '../../../make/deliveries.sql';
-import type { MakeKind } from '../../../make/kinds';
+import type { MakeKind } from '../../../config';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
 import { objectOperationHash } from '../../../idempotency/requestHash';
