@@ -14,9 +14,21 @@ import type { Db, Queryable } from '../platform/db/db';
 import { isDatabaseUnavailable } from '../platform/db/errors';
 import { objectOperationHash } from '../idempotency/requestHash';
 import type { Logger } from '../platform/observability/logger';
+import {
+  type AppliedEvent,
+  applyDueEvents,
+  applyEventFacts,
+  claimDueEvents,
+  claimEventReplay,
+  eventStatus,
+  lockReceivedEvent,
+  lockReceivedEvents,
+  type StoredEvent,
+  storedFactsOrPayloads,
+  storedPayloads,
+} from './applier.sql';
+import type { WebhookEventStatus } from './events.sql';
 import { type EventFacts, translateEvent } from './translate';
-
-export type EventStatus = 'received' | 'applied' | 'ignored' | 'failed';
 
 /** A staff replay, idempotent by the caller's key (scope: whose key it is). */
 export interface ReplayRequest {
@@ -33,9 +45,9 @@ export type ReplayOutcome =
   /** The key was used before for something else: nothing done. */
   | { outcome: 'conflict'; operation: string }
   /** The key was used before for this event: nothing done again; the event as it stands. */
-  | { outcome: 'repeat'; status: EventStatus }
+  | { outcome: 'repeat'; status: WebhookEventStatus }
   /** The event was applied again through the same path (a no-op where it had been applied). */
-  | { outcome: 'replayed'; status: EventStatus };
+  | { outcome: 'replayed'; status: WebhookEventStatus };
 
 export interface WebhookApplier {
   /** Wakes the worker: new events were stored. Returns at once. */
@@ -60,18 +72,6 @@ export interface WebhookApplierDeps {
   batchSize?: number;
 }
 
-interface StoredEvent {
-  id: string;
-  payload: Stripe.Event;
-}
-
-interface AppliedEvent {
-  event_id: string;
-  status: EventStatus;
-  outcome: string;
-  error?: string;
-}
-
 export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
   // PGlite runs queries on this thread: a long batch holds every request (webhook acknowledgements
   // included) behind it, so its batches are short.
@@ -81,8 +81,7 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
   let stopped = false;
 
   async function applyFacts(tx: Queryable, facts: EventFacts[]): Promise<AppliedEvent[]> {
-    const { rows } = await tx.query<{ result: AppliedEvent[] }>('select stripe_events_apply($1::jsonb, $2) as result', [JSON.stringify(facts), deps.maxAttempts]);
-    const results = rows[0]!.result;
+    const results = await applyEventFacts(tx, facts, deps.maxAttempts);
     for (const result of results) {
       if (result.outcome === 'error') deps.logger.warn({ eventId: result.event_id, status: result.status, error: result.error }, 'webhook event not applied: will retry');
     }
@@ -114,8 +113,7 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
    * translated here, in the same transaction, and applied event by event.
    */
   async function applyDue(tx: Queryable): Promise<{ count: number; toRetrieve: string[] }> {
-    const { rows } = await tx.query<{ r: { results: AppliedEvent[]; untranslated: string[] } }>('select stripe_events_apply_due($1) as r', [batchSize]);
-    const { results, untranslated } = rows[0]!.r;
+    const { results, untranslated } = await applyDueEvents(tx, batchSize);
     if (untranslated.length > 0) results.push(...(await applyFacts(tx, await translateStored(tx, untranslated))));
     return { count: results.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
   }
@@ -123,16 +121,10 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
   /** Each event in its own subtransaction: due events, or the given ones (a replay). */
   async function applyIsolated(ids?: readonly string[]): Promise<number> {
     const claimed = await deps.db.transaction(async (tx) => {
-      const { rows } = ids
-        ? await tx.query<{ id: string }>(`select id from stripe_events where id = any($1::text[]) and status = 'received' for update`, [[...ids]])
-        : await tx.query<{ id: string }>(
-            `select id from stripe_events where status = 'received' and next_attempt_at <= now()
-              order by next_attempt_at limit $1 for update skip locked`,
-            [batchSize],
-          );
-      if (rows.length === 0) return { count: 0, toRetrieve: [] };
-      const results = await applyFacts(tx, await translateStored(tx, rows.map((row) => row.id)));
-      return { count: rows.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
+      const locked = ids ? await lockReceivedEvents(tx, ids) : await claimDueEvents(tx, batchSize);
+      if (locked.length === 0) return { count: 0, toRetrieve: [] };
+      const results = await applyFacts(tx, await translateStored(tx, locked));
+      return { count: locked.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
     });
     await retrieveAndApply(claimed.toRetrieve);
     return claimed.count;
@@ -140,17 +132,13 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
 
   /** Facts for claimed events: the stored ones, else translated from the payload now. */
   async function translateStored(tx: Queryable, ids: readonly string[]): Promise<EventFacts[]> {
-    const { rows } = await tx.query<{ facts: EventFacts | null; payload: Stripe.Event | null }>(
-      `select facts, case when facts is null then payload end as payload from stripe_events where id = any($1::text[]) order by next_attempt_at`,
-      [[...ids]],
-    );
+    const rows = await storedFactsOrPayloads(tx, ids);
     return rows.map((row) => row.facts ?? translateEvent(row.payload!, { expectLive: deps.expectLive }));
   }
 
   async function retrieveAndApply(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const { rows } = await deps.db.query<StoredEvent>('select id, payload from stripe_events where id = any($1::text[])', [[...ids]]);
-    for (const event of rows) await applyRetrieved(event);
+    for (const event of await storedPayloads(deps.db, ids)) await applyRetrieved(event);
   }
 
   async function applyRetrieved(event: StoredEvent): Promise<void> {
@@ -165,8 +153,7 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
         : { ...base, effect: 'error', error: `could not retrieve the object from Stripe: ${describeStripeError(error)}` };
     }
     await deps.db.transaction(async (tx) => {
-      const { rows } = await tx.query(`select id from stripe_events where id = $1 and status = 'received' for update skip locked`, [event.id]);
-      if (rows.length > 0) await applyFacts(tx, [facts]);
+      if (await lockReceivedEvent(tx, event.id)) await applyFacts(tx, [facts]);
     });
   }
 
@@ -198,16 +185,11 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     drain,
     async replay({ eventId, actor, scope, key }) {
       const requestHash = objectOperationHash('webhook_event_replay', eventId);
-      const { rows } = await deps.db.query<{ result: { outcome: 'done' | 'repeat' | 'not_found' | 'conflict' | 'payload_dropped'; operation?: string } }>(
-        'select stripe_event_replay($1::jsonb) as result',
-        [JSON.stringify({ event_id: eventId, actor, scope, key, request_hash: requestHash })],
-      );
-      const { outcome, operation } = rows[0]!.result;
+      const { outcome, operation } = await claimEventReplay(deps.db, { event_id: eventId, actor, scope, key, request_hash: requestHash });
       if (outcome === 'not_found' || outcome === 'payload_dropped') return { outcome };
       if (outcome === 'conflict') return { outcome, operation: operation! };
       if (outcome === 'done') await applyBatch([eventId]);
-      const { rows: after } = await deps.db.query<{ status: EventStatus }>('select status from stripe_events where id = $1', [eventId]);
-      return { outcome: outcome === 'done' ? 'replayed' : 'repeat', status: after[0]!.status };
+      return { outcome: outcome === 'done' ? 'replayed' : 'repeat', status: await eventStatus(deps.db, eventId) };
     },
     async stop() {
       stopped = true;
