@@ -14,6 +14,7 @@
 // overwrites a newer attempt. Any number of processes may run this at once.
 import type { Config } from '../config';
 import type { Db } from '../platform/db/db';
+import { createDrainLoop } from '../platform/jobs/drainLoop';
 import type { Logger } from '../platform/observability/logger';
 import {
   type AttemptRecord,
@@ -86,7 +87,7 @@ interface InFlight extends HeldAttempt {
   abort: AbortController;
 }
 
-/** A busy period, from the first drain or wake to idle: what drain() resolves with. */
+/** A busy period, from a pass's first claim to idle: one pass of the drain loop. */
 interface Run {
   attempts: number;
   error: unknown;
@@ -106,7 +107,6 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   let claiming = false;
   // Set when more may be due than the last claim took: a wake, or a claim that filled every free slot.
   let mayHaveMore = false;
-  let stopped = false;
   let extending = false;
   let heartbeat: NodeJS.Timeout | undefined;
   // A retry due within the next few seconds gets a timer of its own, rather than waiting for the job.
@@ -178,7 +178,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
     if (claiming) return; // the running loop claims again: mayHaveMore is set
     claiming = true;
     try {
-      while (mayHaveMore && !stopped) {
+      while (mayHaveMore && !stopped()) {
         const free = concurrency - inFlight.size;
         if (free <= 0) break; // a finishing attempt fills its slot
         mayHaveMore = false;
@@ -213,7 +213,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
       })
       .finally(() => {
         inFlight.delete(key);
-        if (mayHaveMore && !stopped) void fill();
+        if (mayHaveMore && !stopped()) void fill();
         else settleIfIdle();
       });
   }
@@ -225,7 +225,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
    */
   function beat(): void {
     void extendEnding();
-    if (!stopped && inFlight.size < concurrency) {
+    if (!stopped() && inFlight.size < concurrency) {
       mayHaveMore = true;
       void fill();
     }
@@ -272,7 +272,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   }
 
   async function scheduleNextRetry(): Promise<void> {
-    if (deps.wakeForRetries === false || stopped) return;
+    if (deps.wakeForRetries === false || stopped()) return;
     // Null when nothing waits (greatest() would turn a null into 0: a wake every few ms, forever).
     const { rows } = await db.query<{ in_ms: number | null }>(
       `select ceil(extract(epoch from min(next_attempt_at) - now()) * 1000)::int as in_ms
@@ -280,14 +280,15 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
     );
     const inMs = rows[0]?.in_ms ?? null;
     clearTimeout(retryTimer);
-    if (inMs === null || inMs > 10_000 || stopped) return;
+    if (inMs === null || inMs > 10_000 || stopped()) return;
     retryTimer = setTimeout(() => outbox.wake(), Math.max(inMs, 0) + 5);
     retryTimer.unref();
   }
 
-  function drain(): Promise<number> {
-    if (stopped) return run?.promise ?? Promise.resolve(0);
-    if (!run) {
+  // A pass is one busy period: claim into the free slots, fill each slot as it frees, resolve when
+  // nothing is in flight and nothing more was due.
+  const loop = createDrainLoop({
+    pass() {
       let resolve!: (attempts: number) => void;
       let reject!: (error: unknown) => void;
       const promise = new Promise<number>((res, rej) => {
@@ -295,23 +296,26 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
         reject = rej;
       });
       run = { attempts: 0, error: undefined, promise, resolve, reject };
-    }
-    const current = run;
-    mayHaveMore = true;
-    void fill();
-    return current.promise;
-  }
+      mayHaveMore = true;
+      void fill();
+      return promise;
+    },
+    // While busy, a join claims into the free slots at once rather than after the busy period.
+    onJoin() {
+      if (!run || loop.stopped) return false;
+      mayHaveMore = true;
+      void fill();
+      return true;
+    },
+    onWakeError: (error) => logger.error({ err: error }, 'make outbox failed: the timer will try again'),
+  });
+  const stopped = () => loop.stopped;
 
   const outbox: MakeOutbox = {
-    wake() {
-      if (stopped) return;
-      const fresh = !run; // one log per failed run, however many wakes joined it
-      const running = drain();
-      if (fresh) running.catch((error: unknown) => logger.error({ err: error }, 'make outbox failed: the timer will try again'));
-    },
-    drain,
+    wake: loop.wake,
+    drain: loop.drain,
     async stop(options) {
-      stopped = true;
+      const drained = loop.stop(); // from here no drain starts and no claim is made
       clearTimeout(retryTimer);
       if (claiming || inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
@@ -323,7 +327,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
         await new Promise<void>((resolve) => idle.push(resolve));
         clearTimeout(timer);
       }
-      await run?.promise.catch(() => undefined);
+      await drained;
     },
   };
   return outbox;

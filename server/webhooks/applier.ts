@@ -12,6 +12,7 @@ import type Stripe from 'stripe';
 import { describeStripeError, isStripeNotFound } from '../stripe/payments';
 import type { Db, Queryable } from '../platform/db/db';
 import { isDatabaseUnavailable } from '../platform/db/errors';
+import { createDrainLoop } from '../platform/jobs/drainLoop';
 import { objectOperationHash } from '../idempotency/requestHash';
 import type { Logger } from '../platform/observability/logger';
 import {
@@ -76,9 +77,6 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
   // PGlite runs queries on this thread: a long batch holds every request (webhook acknowledgements
   // included) behind it, so its batches are short.
   const batchSize = deps.batchSize ?? (deps.db.engine === 'pglite' ? 25 : 200);
-  let current: Promise<number> | null = null;
-  let again = false;
-  let stopped = false;
 
   async function applyFacts(tx: Queryable, facts: EventFacts[]): Promise<AppliedEvent[]> {
     const results = await applyEventFacts(tx, facts, deps.maxAttempts);
@@ -157,32 +155,22 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     });
   }
 
-  function drain(): Promise<number> {
-    if (current) {
-      again = true; // the running drain makes another pass
-      return current;
-    }
-    current = (async () => {
+  // A pass applies batch after batch until one finds nothing due.
+  const loop = createDrainLoop({
+    async pass() {
       let total = 0;
-      do {
-        again = false;
-        for (;;) {
-          const applied = await applyBatch();
-          total += applied;
-          if (applied === 0 || stopped) break;
-        }
-      } while (again && !stopped);
-      return total;
-    })().finally(() => (current = null));
-    return current;
-  }
+      for (;;) {
+        const applied = await applyBatch();
+        total += applied;
+        if (applied === 0 || loop.stopped) return total;
+      }
+    },
+    onWakeError: (error) => deps.logger.error({ err: error }, 'webhook applier failed: the timer will try again'),
+  });
 
   return {
-    wake() {
-      if (stopped) return;
-      drain().catch((error: unknown) => deps.logger.error({ err: error }, 'webhook applier failed: the timer will try again'));
-    },
-    drain,
+    wake: loop.wake,
+    drain: loop.drain,
     async replay({ eventId, actor, scope, key }) {
       const requestHash = objectOperationHash('webhook_event_replay', eventId);
       const { outcome, operation } = await claimEventReplay(deps.db, { event_id: eventId, actor, scope, key, request_hash: requestHash });
@@ -191,10 +179,7 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
       if (outcome === 'done') await applyBatch([eventId]);
       return { outcome: outcome === 'done' ? 'replayed' : 'repeat', status: await eventStatus(deps.db, eventId) };
     },
-    async stop() {
-      stopped = true;
-      await current?.catch(() => undefined);
-    },
+    stop: loop.stop,
   };
 }
 
