@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../server/auth/apiKeys';
-import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { createApiKey } from '../../../server/auth/apiKeys';
+import { type CheckoutServer, newKey, startCheckoutServer } from '../../helpers/checkout';
+import { startTestServer, type TestServer } from '../../helpers/server';
 
 const guest = () => ({ idempotencyKey: newKey(), track: 'website_audit_feedback', email: `guest-${randomUUID()}@example.com` });
 

@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { graphql, type GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { ANONYMOUS_VIEWER, type Role, type Viewer } from '../../server/auth/viewer';
-import { AppError, ForbiddenError, UnauthenticatedError } from '../../server/platform/errors';
-import { allow, assertEveryFieldHasARule, checkAccess, fieldsWithoutRule, inheritAccess, PUBLIC } from '../../server/api/graphql/access';
-import type { GraphQLContext } from '../../server/api/graphql/context';
-import { buildResolvers } from '../../server/api/graphql/resolvers';
-import { buildSchema, SCHEMA_PATH } from '../../server/api/graphql/server';
+import { ANONYMOUS_VIEWER, type Role, type Viewer } from '../../../server/auth/viewer';
+import { AppError, ForbiddenError, UnauthenticatedError } from '../../../server/platform/errors';
+import { allow, assertEveryFieldHasARule, checkAccess, fieldsWithoutRule, inheritAccess, PUBLIC } from '../../../server/api/graphql/access';
+import type { GraphQLContext } from '../../../server/api/graphql/context';
+import { buildResolvers } from '../../../server/api/graphql/resolvers';
+import { buildSchema, SCHEMA_PATH } from '../../../server/api/graphql/server';
 
 const realTypeDefs = readFileSync(SCHEMA_PATH, 'utf8');
 

@@ -2,9 +2,9 @@
 // a log line. Over real HTTP against the real server, reading the JSON lines it wrote.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../server/auth/apiKeys';
-import { createLogger, withLogScope } from '../../server/platform/observability/logger';
-import { LogCapture, startTestServer, type TestServer } from '../helpers/server';
+import { createApiKey } from '../../../server/auth/apiKeys';
+import { createLogger, withLogScope } from '../../../server/platform/observability/logger';
+import { LogCapture, startTestServer, type TestServer } from '../../helpers/server';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -4,10 +4,10 @@
 // tests/paymentLogs, tests/orders and tests/ops.)
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../server/auth/apiKeys';
-import { signStaffToken } from '../../server/auth/staffTokens';
-import { type CheckoutServer, JWT_SECRET, startCheckoutServer } from '../helpers/checkout';
-import type { GraphQLResponse } from '../helpers/server';
+import { createApiKey } from '../../../server/auth/apiKeys';
+import { signStaffToken } from '../../../server/auth/staffTokens';
+import { type CheckoutServer, JWT_SECRET, startCheckoutServer } from '../../helpers/checkout';
+import type { GraphQLResponse } from '../../helpers/server';
 
 type Auth = { token?: string; headers?: Record<string, string> };
 type Caller = 'anonymous' | 'customer' | 'storefront' | 'make' | 'support' | 'admin';

@@ -3,9 +3,9 @@
 // landing page are off in production, and an internal failure shows nothing of its cause.
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createErrorFormatter } from '../../server/api/graphql/errors';
-import { createLogger } from '../../server/platform/observability/logger';
-import { LogCapture, startTestServer, type TestServer } from '../helpers/server';
+import { createErrorFormatter } from '../../../server/api/graphql/errors';
+import { createLogger } from '../../../server/platform/observability/logger';
+import { LogCapture, startTestServer, type TestServer } from '../../helpers/server';
 
 interface RawResponse {
   status: number;

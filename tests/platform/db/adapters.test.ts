@@ -2,10 +2,10 @@
 // transactions, the shapes of the values it returns, and the schema's constraints.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/platform/db/db';
-import { DatabaseUnavailableError } from '../../server/platform/db/errors';
-import { openPostgres } from '../../server/platform/db/postgres';
-import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
+import type { Db } from '../../../server/platform/db/db';
+import { DatabaseUnavailableError } from '../../../server/platform/db/errors';
+import { openPostgres } from '../../../server/platform/db/postgres';
+import { createTestDb, TEST_ENGINE, type TestDb } from '../../helpers/db';
 
 let testDb: TestDb;
 let db: Db;

@@ -6,9 +6,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../server/platform/db/db';
-import { DEFAULT_MIGRATIONS_DIR, type MigrateResult, MigrationError, migrate, readMigrations } from '../../server/platform/db/migrate';
-import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
+import type { Db } from '../../../server/platform/db/db';
+import { DEFAULT_MIGRATIONS_DIR, type MigrateResult, MigrationError, migrate, readMigrations } from '../../../server/platform/db/migrate';
+import { createEmptyTestDb, TEST_ENGINE, type TestDb } from '../../helpers/db';
 
 const SHIM = '20261122000000_supabase_shim';
 const CORE = '20261122000100_core_schema';

@@ -5,14 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startApp } from '../../server/compose';
-import type { Db } from '../../server/platform/db/db';
-import { openPostgres } from '../../server/platform/db/postgres';
-import { createLogger } from '../../server/platform/observability/logger';
-import { initSentry } from '../../server/platform/observability/sentry';
-import { type AlertMonitor, createAlertMonitor } from '../../server/ops/alertMonitor';
-import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
-import { LogCapture, testConfig } from '../helpers/server';
+import { startApp } from '../../../server/compose';
+import type { Db } from '../../../server/platform/db/db';
+import { openPostgres } from '../../../server/platform/db/postgres';
+import { createLogger } from '../../../server/platform/observability/logger';
+import { initSentry } from '../../../server/platform/observability/sentry';
+import { type AlertMonitor, createAlertMonitor } from '../../../server/ops/alertMonitor';
+import { createTestDb, TEST_ENGINE, type TestDb } from '../../helpers/db';
+import { LogCapture, testConfig } from '../../helpers/server';
 import { messageOf, type SentryEvent, sentryIngest, TEST_DSN } from './sentryIngest';
 
 const ingest = sentryIngest();

@@ -1,8 +1,8 @@
 // Row-level security, as Supabase's Data API would exercise it: a transaction that switches to the
 // `authenticated` (or `anon`) role with the verified JWT's claims in request.jwt.claims.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable, SqlParam } from '../../server/platform/db/db';
-import { createTestDb, type TestDb } from '../helpers/db';
+import type { Db, Queryable, SqlParam } from '../../../server/platform/db/db';
+import { createTestDb, type TestDb } from '../../helpers/db';
 
 const ALICE = 'a11ce000-0000-4000-8000-000000000001';
 const BOB = 'b0b00000-0000-4000-8000-000000000002';

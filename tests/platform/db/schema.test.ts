@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MIGRATIONS_DIR, readMigrations } from '../../server/platform/db/migrate';
-import { openPglite } from '../../server/platform/db/pglite';
-import { dumpFreshSchema, dumpSchema, firstDifference, SCHEMA_FILE } from '../../scripts/dump-schema';
-import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
+import { DEFAULT_MIGRATIONS_DIR, readMigrations } from '../../../server/platform/db/migrate';
+import { openPglite } from '../../../server/platform/db/pglite';
+import { dumpFreshSchema, dumpSchema, firstDifference, SCHEMA_FILE } from '../../../scripts/dump-schema';
+import { createTestDb, TEST_ENGINE, type TestDb } from '../../helpers/db';
 
-const SCRIPT = new URL('../../scripts/dump-schema.ts', import.meta.url).pathname;
+const SCRIPT = new URL('../../../scripts/dump-schema.ts', import.meta.url).pathname;
 const TSX_CLI = createRequire(import.meta.url).resolve('tsx/cli');
 const run = promisify(execFile);
 

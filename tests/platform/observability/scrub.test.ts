@@ -1,6 +1,6 @@
 // Scrubbing of secrets and card data from anything that leaves the process (Sentry events, error details).
 import { describe, expect, it } from 'vitest';
-import { scrubDeep, scrubString } from '../../server/platform/observability/scrub';
+import { scrubDeep, scrubString } from '../../../server/platform/observability/scrub';
 
 // Built from parts so that no live-looking Stripe key stands in the source (secret scanners flag them).
 const LIVE_SECRET = ['sk', 'live', ''].join('_');

@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import { flushSentry, initSentry } from '../../server/platform/observability/sentry';
+import { flushSentry, initSentry } from '../../../server/platform/observability/sentry';
 
 export interface SentryEvent {
   event_id: string;

@@ -3,8 +3,8 @@
 // and closed at the end.
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureError, initSentry } from '../../server/platform/observability/sentry';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { captureError, initSentry } from '../../../server/platform/observability/sentry';
+import { startTestServer, type TestServer } from '../../helpers/server';
 import { sentryIngest } from './sentryIngest';
 
 // What must never reach Sentry, spelled here so that the lines around the capture (which Sentry sends
