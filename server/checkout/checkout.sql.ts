@@ -61,15 +61,18 @@ export const markAttempt = (
   mark: { attempt_id: string; status: 'canceled' | 'expired' | 'needs_cleanup' | null; error?: string; object_id?: string; actor: string },
 ) => call<PaymentAttempt>(db, 'checkout_mark_attempt', mark);
 
-/** What Stripe says about a payment, in the terms order_apply_payment() takes. */
-export interface PaymentFacts {
-  source: 'storefront' | 'webhook' | 'janitor' | 'staff';
+/**
+ * What a Stripe payment object (PaymentIntent or Checkout Session) says about its order, in the terms
+ * order_apply_payment() takes: the one shape both the storefront's confirm path and a webhook event
+ * (webhooks/translate.ts, applied by stripe_events_apply()) feed it.
+ */
+export interface PaymentObjectFacts {
   kind: AttemptKind;
   object_id: string;
   /** From the object's metadata: finds an attempt whose record step never ran. */
   order_id: string | null;
   attempt: number | null;
-  order_status: 'pending' | 'requires_action' | 'processing' | 'paid';
+  order_status: 'pending' | 'requires_action' | 'processing' | 'paid' | 'failed';
   /** Set when the object can no longer be paid. */
   attempt_status: 'canceled' | 'expired' | null;
   payment_intent_id: string | null;
@@ -77,6 +80,13 @@ export interface PaymentFacts {
   payment_status: string | null;
   amount: number | null;
   currency: string | null;
+  /** Why the last payment failed, where the object says. */
+  failure?: { code: string | null; message: string | null } | null;
+}
+
+/** A payment's facts as TypeScript applies them (confirm, janitor, staff): who applies them, too. */
+export interface PaymentFacts extends PaymentObjectFacts {
+  source: 'storefront' | 'webhook' | 'janitor' | 'staff';
   /** A customer's user id: the order must be theirs, or nothing is applied. */
   user_id: string | null;
   actor: string;

@@ -3,6 +3,7 @@
 // object's state stands in Stripe's progression (for object order). Pure functions of the payload,
 // so every rule here is tested without a database.
 import type Stripe from 'stripe';
+import type { PaymentObjectFacts } from '../checkout/checkout.sql';
 import { readCheckoutSession, readPaymentIntent } from '../stripe/payments';
 
 /** The event types the applier acts on; any other is stored, marked ignored and acknowledged. */
@@ -43,20 +44,8 @@ export interface ObjectState {
 interface PaymentEffect {
   effect: 'payment';
   object: ObjectState;
-  payment: {
-    kind: 'payment_intent' | 'checkout_session';
-    object_id: string;
-    order_id: string | null;
-    attempt: number | null;
-    order_status: 'pending' | 'requires_action' | 'processing' | 'paid' | 'failed';
-    attempt_status: 'canceled' | 'expired' | null;
-    payment_intent_id: string | null;
-    charge_id: string | null;
-    payment_status: string | null;
-    amount: number;
-    currency: string;
-    failure: { code: string | null; message: string | null } | null;
-  };
+  /** An event always carries the amount, and says whether the payment failed. */
+  payment: PaymentObjectFacts & { amount: number; currency: string; failure: NonNullable<PaymentObjectFacts['failure']> | null };
   /** From our metadata: enough to make the order if the storefront never told us about it. */
   owner: { track: string | null; customer_id: string | null; email: string | null; name: string | null };
 }
