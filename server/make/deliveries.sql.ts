@@ -2,7 +2,8 @@
 // and what staff read (the list with keyset pagination, one delivery with its attempts, the status
 // figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql (and the lease
 // extension in 20261207000200_make_lease_extend.sql).
-import type { Queryable, SqlParam } from '../platform/db/db';
+import type { Queryable } from '../platform/db/db';
+import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
 import type { MakeKind } from '../config';
 
 export type MakeDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'dead';
@@ -109,15 +110,9 @@ export interface MakeDeliveryRow {
   created_us: string;
 }
 
-export interface MakeDeliveryKey {
-  createdUs: string;
-  id: string;
-}
+export type MakeDeliveryKey = ListKey;
 
-export interface MakeDeliveryPage {
-  rows: MakeDeliveryRow[];
-  hasNextPage: boolean;
-}
+export type MakeDeliveryPage = ListPage<MakeDeliveryRow>;
 
 const COLUMNS = `id, kind, status, order_id, customer_id, subject_id, payload, attempts, next_attempt_at, replays,
        last_status_code, last_error, last_response, created_at, updated_at, delivered_at, dead_at,
@@ -133,23 +128,11 @@ export async function listMakeDeliveries(
   options: { filter?: { status?: MakeDeliveryStatus | null; kind?: MakeKind | null } | null; first: number; after?: MakeDeliveryKey | null },
 ): Promise<MakeDeliveryPage> {
   const { filter, first, after } = options;
-  const params: SqlParam[] = [];
-  const bind = (value: SqlParam) => `$${params.push(value)}`;
-  const where: string[] = [];
-  if (filter?.status) where.push(`status = ${bind(filter.status)}`);
-  if (filter?.kind) where.push(`kind = ${bind(filter.kind)}`);
-  if (after) {
-    where.push(`(created_at, id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::uuid)`);
-  }
-  const { rows } = await db.query<MakeDeliveryRow>(
-    `select ${COLUMNS}
-       from make_deliveries
-      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-      order by created_at desc, id desc
-      limit ${bind(first + 1)}`,
-    params,
-  );
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  const list = keysetList({ time: 'created_at', id: 'id', idType: 'uuid' });
+  if (filter?.status) list.where(`status = ${list.bind(filter.status)}`);
+  if (filter?.kind) list.where(`kind = ${list.bind(filter.kind)}`);
+  const { rows } = await db.query<MakeDeliveryRow>(`select ${COLUMNS} from make_deliveries ${list.tail(after, first)}`, list.params);
+  return pageOf(rows, first);
 }
 
 export async function findMakeDelivery(db: Queryable, id: string): Promise<MakeDeliveryRow | null> {

@@ -1,7 +1,8 @@
 // The order as the API shows it: the order, its customer, its product track and its latest payment.
 // One SQL function (order_view) builds it, so the checkout functions can return it in the same call
 // that changes the order.
-import type { Queryable, SqlParam } from '../platform/db/db';
+import type { Queryable } from '../platform/db/db';
+import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
 import { type PaymentSearch, searchCondition } from './search';
 
 export interface OrderRow {
@@ -60,10 +61,7 @@ export interface OrderListFilter {
 }
 
 /** A position in the list: the (created_at, id) of the last order seen. */
-export interface OrderKey {
-  createdUs: string;
-  id: string;
-}
+export type OrderKey = ListKey;
 
 export interface OrderListRow {
   order: OrderRow;
@@ -77,32 +75,22 @@ export interface OrderListRow {
  * created_at desc, id desc) index serves the WHERE and the ORDER BY, and a search narrows to one order
  * or one customer's orders first.
  */
-export interface OrderPage {
-  rows: OrderListRow[];
-  hasNextPage: boolean;
-}
+export type OrderPage = ListPage<OrderListRow>;
 
 export async function listOrders(db: Queryable, options: { filter?: OrderListFilter | null; first: number; after?: OrderKey | null }): Promise<OrderPage> {
   const { filter, first, after } = options;
-  const params: SqlParam[] = [];
-  const bind = (value: SqlParam) => `$${params.push(value)}`;
-  const where: string[] = [];
-  if (filter?.status) where.push(`o.status = ${bind(filter.status)}`);
-  if (filter?.syncState) where.push(`o.sync_state = ${bind(filter.syncState)}`);
-  if (filter?.search) where.push(searchCondition(filter.search, { orderId: 'o.id', customerId: 'o.customer_id' }, bind));
-  if (after) {
-    where.push(`(o.created_at, o.id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::uuid)`);
-  }
-  // One order more than asked tells whether another page follows; the views are built for the page only.
+  const list = keysetList({ time: 'o.created_at', id: 'o.id', idType: 'uuid' });
+  if (filter?.status) list.where(`o.status = ${list.bind(filter.status)}`);
+  if (filter?.syncState) list.where(`o.sync_state = ${list.bind(filter.syncState)}`);
+  if (filter?.search) list.where(searchCondition(filter.search, { orderId: 'o.id', customerId: 'o.customer_id' }, list.bind));
+  // The views are built for the page's orders only.
   const { rows } = await db.query<OrderListRow>(
     `select order_view(p.id) as order, p.created_us
        from (select o.id, o.created_at, (extract(epoch from o.created_at) * 1000000)::bigint::text as created_us
                from orders o
-              ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-              order by o.created_at desc, o.id desc
-              limit ${bind(first + 1)}) as p
+              ${list.tail(after, first)}) as p
       order by p.created_at desc, p.id desc`,
-    params,
+    list.params,
   );
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  return pageOf(rows, first);
 }

@@ -2,7 +2,8 @@
 // type, status, customer and date range, and a search box that finds the rows of one order (by its id,
 // its PaymentIntent or its Checkout Session) or of one customer (by email). Reads only: the SQL
 // functions that change orders write the rows (payment_log_for_order and friends).
-import type { Queryable, SqlParam } from '../platform/db/db';
+import type { Queryable } from '../platform/db/db';
+import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
 import { type PaymentSearch, searchCondition } from '../orders/search';
 
 export interface PaymentLogRow {
@@ -22,10 +23,7 @@ export interface PaymentLogRow {
 }
 
 /** A position in the list: the (created_at, id) of the last row seen. */
-export interface PaymentLogKey {
-  createdUs: string;
-  id: string;
-}
+export type PaymentLogKey = ListKey;
 
 export interface PaymentLogFilter {
   eventType?: string | null;
@@ -45,10 +43,7 @@ const SELECT_ROWS = `
     from payment_logs l
     left join customers c on c.id = l.customer_id`;
 
-export interface PaymentLogPage {
-  rows: PaymentLogRow[];
-  hasNextPage: boolean;
-}
+export type PaymentLogPage = ListPage<PaymentLogRow>;
 
 /**
  * Newest first by (created_at desc, id desc), `first` rows after `after`.
@@ -63,27 +58,16 @@ export async function listPaymentLogs(
   options: { filter?: PaymentLogFilter | null; first: number; after?: PaymentLogKey | null },
 ): Promise<PaymentLogPage> {
   const { filter, first, after } = options;
-  const params: SqlParam[] = [];
-  const bind = (value: SqlParam) => `$${params.push(value)}`;
-  const where: string[] = [];
-  if (filter?.eventType) where.push(`l.event_type = ${bind(filter.eventType)}`);
-  if (filter?.status) where.push(`l.status = ${bind(filter.status)}`);
-  if (filter?.customerId) where.push(`l.customer_id = ${bind(filter.customerId)}::uuid`);
-  if (filter?.from) where.push(`l.created_at >= ${bind(filter.from)}`);
-  if (filter?.to) where.push(`l.created_at < ${bind(filter.to)}`);
-  if (filter?.search) where.push(searchCondition(filter.search, { orderId: 'l.order_id', customerId: 'l.customer_id' }, bind));
-  if (after) {
-    where.push(`(l.created_at, l.id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::bigint)`);
-  }
-  // One row more than asked tells whether another page follows.
-  const { rows } = await db.query<PaymentLogRow>(
-    `${SELECT_ROWS}
-      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-      order by l.created_at desc, l.id desc
-      limit ${bind(first + 1)}`,
-    params,
-  );
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  const list = keysetList({ time: 'l.created_at', id: 'l.id', idType: 'bigint' });
+  const { bind } = list;
+  if (filter?.eventType) list.where(`l.event_type = ${bind(filter.eventType)}`);
+  if (filter?.status) list.where(`l.status = ${bind(filter.status)}`);
+  if (filter?.customerId) list.where(`l.customer_id = ${bind(filter.customerId)}::uuid`);
+  if (filter?.from) list.where(`l.created_at >= ${bind(filter.from)}`);
+  if (filter?.to) list.where(`l.created_at < ${bind(filter.to)}`);
+  if (filter?.search) list.where(searchCondition(filter.search, { orderId: 'l.order_id', customerId: 'l.customer_id' }, bind));
+  const { rows } = await db.query<PaymentLogRow>(`${SELECT_ROWS} ${list.tail(after, first)}`, list.params);
+  return pageOf(rows, first);
 }
 
 /** One row by id (a shared link to a row that is not on the first page); null when there is none. */

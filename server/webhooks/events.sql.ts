@@ -1,7 +1,8 @@
 // Stored Stripe events as staff see them: the list (newest first, keyset pagination, by status, type
 // or object), one event, and the applier's status figures. Reads only; the endpoint and the applier
 // write the rows (supabase/migrations/20261122000300_stripe_events.sql, 20261122000400_webhook_apply.sql).
-import type { Queryable, SqlParam } from '../platform/db/db';
+import type { Queryable } from '../platform/db/db';
+import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
 
 export type WebhookEventStatus = 'received' | 'applied' | 'ignored' | 'failed';
 
@@ -33,10 +34,7 @@ export interface WebhookEventRow {
 }
 
 /** A position in the list: the (created, id) of the last event seen. */
-export interface WebhookEventKey {
-  createdUs: string;
-  id: string;
-}
+export type WebhookEventKey = ListKey;
 
 export interface WebhookEventFilter {
   status?: WebhookEventStatus | null;
@@ -44,48 +42,27 @@ export interface WebhookEventFilter {
   objectId?: string | null;
 }
 
-export interface WebhookEventPage {
-  rows: WebhookEventRow[];
-  hasNextPage: boolean;
-}
+export type WebhookEventPage = ListPage<WebhookEventRow>;
 
 const COLUMNS = `id, type, object_type, object_id, created, livemode, api_version, payload, status, ignored_reason,
        attempts, next_attempt_at, last_error, outcome, received_at, applied_at, failed_at,
        (extract(epoch from created) * 1000000)::bigint::text as created_us`;
 
 /**
- * Newest first by (created desc, id desc), `first` events after `after`.
- *
- * The statement holds only the conditions given, rather than one text with `($1 is null or status =
- * $1)` for every filter: a generic plan of that shape cannot use the filter's index, and each single
- * filter has its own (status|type|object_id, created desc, id desc) index that serves both the WHERE
- * and the ORDER BY, so a page reads `first + 1` index entries however many events are stored. The
- * keyset is a row comparison, which a btree index scan takes as its start position. Values are bound.
+ * Newest first by (created desc, id desc), `first` events after `after`; each filter has its own
+ * (status|type|object_id, created desc, id desc) index (see platform/db/keysetList.ts for why).
  */
 export async function listWebhookEvents(
   db: Queryable,
   options: { filter?: WebhookEventFilter | null; first: number; after?: WebhookEventKey | null },
 ): Promise<WebhookEventPage> {
   const { filter, first, after } = options;
-  const params: SqlParam[] = [];
-  const bind = (value: SqlParam) => `$${params.push(value)}`;
-  const where: string[] = [];
-  if (filter?.status) where.push(`status = ${bind(filter.status)}`);
-  if (filter?.type) where.push(`type = ${bind(filter.type)}`);
-  if (filter?.objectId) where.push(`object_id = ${bind(filter.objectId)}`);
-  if (after) {
-    where.push(`(created, id) < ('epoch'::timestamptz + ${bind(after.createdUs)}::bigint * interval '1 microsecond', ${bind(after.id)}::text)`);
-  }
-  // One row more than asked tells whether another page follows.
-  const { rows } = await db.query<WebhookEventRow>(
-    `select ${COLUMNS}
-       from stripe_events
-      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-      order by created desc, id desc
-      limit ${bind(first + 1)}`,
-    params,
-  );
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  const list = keysetList({ time: 'created', id: 'id', idType: 'text' });
+  if (filter?.status) list.where(`status = ${list.bind(filter.status)}`);
+  if (filter?.type) list.where(`type = ${list.bind(filter.type)}`);
+  if (filter?.objectId) list.where(`object_id = ${list.bind(filter.objectId)}`);
+  const { rows } = await db.query<WebhookEventRow>(`select ${COLUMNS} from stripe_events ${list.tail(after, first)}`, list.params);
+  return pageOf(rows, first);
 }
 
 export async function findWebhookEvent(db: Queryable, id: string): Promise<WebhookEventRow | null> {
