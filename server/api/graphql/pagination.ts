@@ -2,6 +2,7 @@
 // size, and keyset cursors, opaque to clients: base64url of "<created in microseconds>|<id>", the
 // keyset of the last row on a page. Anything that does not decode to exactly that is refused, not
 // guessed at.
+import type { ListKey } from '../../platform/db/keysetList';
 import { BadUserInputError } from '../../platform/errors';
 
 export const MAX_PAGE_SIZE = 200;
@@ -14,11 +15,8 @@ export function parseFirst(first: number | null | undefined): number {
   return value;
 }
 
-export interface Keyset {
-  /** The row's time in microseconds since the Unix epoch, as text (a JS number cannot hold it exactly). */
-  createdUs: string;
-  id: string;
-}
+/** The row's time in microseconds since the Unix epoch, as text (a JS number cannot hold it exactly), and its id. */
+export type Keyset = ListKey;
 
 // Postgres' timestamptz range is wider, but no row of ours is created outside years 1 to 9999.
 const MIN_CREATED_US = -62_135_596_800_000_000n;
@@ -38,4 +36,11 @@ export function decodeCursor(cursor: string, idPattern: RegExp, list: string): K
   const micros = BigInt(key.createdUs);
   if (micros < MIN_CREATED_US || micros > MAX_CREATED_US || encodeCursor(key) !== cursor) return refuse();
   return key;
+}
+
+/** A list's page arguments, both checked before anything is read: `first`, and `after` as a keyset. */
+export function parsePage(args: { first?: number | null; after?: string | null }, idPattern: RegExp, list: string): { first: number; after: Keyset | null } {
+  const first = parseFirst(args.first);
+  const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, idPattern, list);
+  return { first, after };
 }

@@ -13,7 +13,7 @@ import type { MakeKind } from '../../../config';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
 import { objectOperationHash } from '../../../idempotency/requestHash';
-import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { encodeCursor, parsePage } from '../pagination';
 import type { GraphQLContext } from '../context';
 import type {
   MakeDeliveryActionInput,
@@ -83,8 +83,7 @@ export const makeResolvers: Resolvers = {
     makeDeliveries: allow(STAFF_ROLES, (_parent, args, { db }) => {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseFilter(args.filter);
-      const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, UUID, 'makeDeliveries');
+      const { first, after } = parsePage(args, UUID, 'makeDeliveries');
       return listMakeDeliveries(db, { filter, first, after });
     }),
     makeDelivery: allow(STAFF_ROLES, (_parent, { id }, { db }) => findMakeDelivery(db, parseDeliveryId(id))),

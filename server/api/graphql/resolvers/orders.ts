@@ -4,7 +4,7 @@ import { BadUserInputError } from '../../../platform/errors';
 import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../../orders/orders.sql';
 import { allow, inheritAccess } from '../access';
 import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
-import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { encodeCursor, parsePage } from '../pagination';
 import { parseSearchArgument } from './paymentLogs';
 import { UUID, isUuid } from '../../../platform/ids';
 
@@ -37,8 +37,7 @@ export const orderResolvers: Resolvers = {
     orders: allow(STAFF_ROLES, (_parent, args, { db }) => {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseOrderFilter(args.filter);
-      const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, UUID, 'orders');
+      const { first, after } = parsePage(args, UUID, 'orders');
       return listOrders(db, { filter, first, after });
     }),
   },

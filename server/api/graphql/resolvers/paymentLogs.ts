@@ -4,7 +4,7 @@ import { parseSearch, type PaymentSearch, SEARCH_ACCEPTS } from '../../../orders
 import { findPaymentLog, listPaymentLogs, type PaymentLogFilter as LogFilter } from '../../../paymentLogs/paymentLogs.sql';
 import { allow, inheritAccess } from '../access';
 import type { PaymentLogConnectionResolvers, PaymentLogFilter, PaymentLogResolvers, Resolvers } from '../generated/resolvers-types';
-import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { encodeCursor, parsePage } from '../pagination';
 import { isUuid } from '../../../platform/ids';
 
 const LOG_ID = /^\d{1,19}$/;
@@ -54,8 +54,7 @@ export const paymentLogResolvers: Resolvers = {
     paymentLogs: allow(STAFF_ROLES, (_parent, args, { db }) => {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseFilter(args.filter);
-      const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, LOG_ID, 'paymentLogs');
+      const { first, after } = parsePage(args, LOG_ID, 'paymentLogs');
       return listPaymentLogs(db, { filter, first, after });
     }),
     paymentLog: allow(STAFF_ROLES, (_parent, { id }, { db }) => findPaymentLog(db, parseLogId(id))),

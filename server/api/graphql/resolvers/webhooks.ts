@@ -3,7 +3,7 @@ import { BadUserInputError } from '../../../platform/errors';
 import { EVENT_ID, findWebhookEvent, listWebhookEvents, webhookStatus, type WebhookEventRow } from '../../../webhooks/events.sql';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
-import { decodeCursor, encodeCursor, parseFirst } from '../pagination';
+import { encodeCursor, parsePage } from '../pagination';
 import type {
   Resolvers,
   ResolversTypes,
@@ -64,8 +64,7 @@ export const webhookResolvers: Resolvers = {
     webhookEvents: allow(STAFF_ROLES, (_parent, args, { db }) => {
       // Every argument is checked before the query runs, so a bad one reads nothing.
       const filter = parseFilter(args.filter);
-      const first = parseFirst(args.first);
-      const after = args.after === null || args.after === undefined ? null : decodeCursor(args.after, EVENT_ID, 'webhookEvents');
+      const { first, after } = parsePage(args, EVENT_ID, 'webhookEvents');
       return listWebhookEvents(db, { filter, first, after });
     }),
     webhookEvent: allow(STAFF_ROLES, (_parent, { id }, { db }) => findWebhookEvent(db, parseEventId(id))),
