@@ -2,8 +2,8 @@
 // auth, Apollo, the checkout SQL, one Stripe call) at 1, 16 and 64 concurrent clients,
 // against the peer: that Stripe call alone (POST /v1/payment_intents straight to the sandbox) at the
 // same concurrency. The sandbox answers at once, so ours minus the peer is our own overhead. Then the
-// idempotent replay (same key, same input: answered from the database, Stripe not called) against the
-// create. Goal (the issue): our p99 overhead under 15 ms at 16 clients, and replays faster than creates.
+// idempotent repeat (same key, same input: answered from the database, Stripe not called) against the
+// create. Goal (the issue): our p99 overhead under 15 ms at 16 clients, and repeats faster than creates.
 // On in-memory PGlite; with DATABASE_URL set, again on a throwaway database on that PostgreSQL server.
 //
 // The sandbox runs in a child process (`npm run sandbox`'s script, reached through STRIPE_API_BASE), not
@@ -32,10 +32,10 @@ const GOAL = { clients: 16, p99OverheadMs: 15 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MUTATION =
-  'mutation ($input: CheckoutInput!) { createPaymentIntent(input: $input) { order { id status } paymentIntentId clientSecret replayed error { code message } } }';
+  'mutation ($input: CheckoutInput!) { createPaymentIntent(input: $input) { order { id status } paymentIntentId clientSecret isRepeat error { code message } } }';
 // `[<id>]` becomes a fresh id in every request (see load.ts); it must not end the body or a header.
 const UNIQUE_KEY = 'bench-[<id>]-key';
-const REPLAY_KEY = 'bench-replay';
+const REPEAT_KEY = 'bench-repeat';
 
 const checkoutBody = (idempotencyKey: string) =>
   JSON.stringify({ query: MUTATION, variables: { input: { idempotencyKey, track: 'business_plan_builder', email: 'bench@example.com' } } });
@@ -48,7 +48,7 @@ interface Target {
 interface Runs {
   create: LoadResult[];
   stripeAlone: LoadResult[];
-  replay: LoadResult[];
+  repeat: LoadResult[];
 }
 
 export async function benchCheckout() {
@@ -77,10 +77,10 @@ async function benchOn(database: BenchDb, sandboxUrl: string) {
     const ours = await startApp(config, silent, { db });
     try {
       const graphql: Target = { url: `${ours.url}/graphql`, headers: { 'content-type': 'application/json', 'x-api-key': key } };
-      const replayBody = await prepareReplay(graphql, sandboxUrl);
+      const repeatBody = await prepareRepeat(graphql, sandboxUrl);
       const results = new Map<number, Runs>();
       for (const clients of CLIENTS) {
-        const runs = await benchAt(clients, db, graphql, sandboxUrl, replayBody);
+        const runs = await benchAt(clients, db, graphql, sandboxUrl, repeatBody);
         printRuns(`${database.label}, ${clients} client${clients === 1 ? '' : 's'}`, runs);
         results.set(clients, runs);
       }
@@ -114,18 +114,18 @@ async function postgresDb(serverUrl: string): Promise<BenchDb> {
   };
 }
 
-/** Alternates create, Stripe alone and replay in each round, so drift in machine load hits all alike. */
-async function benchAt(clients: number, db: Db, graphql: Target, sandboxUrl: string, replayBody: string): Promise<Runs> {
-  const runs: Runs = { create: [], stripeAlone: [], replay: [] };
+/** Alternates create, Stripe alone and repeat in each round, so drift in machine load hits all alike. */
+async function benchAt(clients: number, db: Db, graphql: Target, sandboxUrl: string, repeatBody: string): Promise<Runs> {
+  const runs: Runs = { create: [], stripeAlone: [], repeat: [] };
   const common = { seconds: SECONDS, connections: clients };
   for (let round = 0; round < ROUNDS; round++) {
     runs.create.push(await countedCreates(db, { ...graphql, ...common, body: checkoutBody(UNIQUE_KEY), uniqueIds: true }));
     runs.stripeAlone.push(await load({ ...stripeAlone(sandboxUrl), ...common }));
     const attempts = await attemptCounts(db);
-    runs.replay.push(await load({ ...graphql, ...common, body: checkoutBody(REPLAY_KEY), expectBody: replayBody }));
-    if ((await attemptCounts(db)).total !== attempts.total) throw new Error('replays created payment attempts');
+    runs.repeat.push(await load({ ...graphql, ...common, body: checkoutBody(REPEAT_KEY), expectBody: repeatBody }));
+    if ((await attemptCounts(db)).total !== attempts.total) throw new Error('repeats created payment attempts');
   }
-  const bad = [...runs.create, ...runs.stripeAlone, ...runs.replay].reduce((n, r) => n + r.errors + r.non2xx + r.mismatches, 0);
+  const bad = [...runs.create, ...runs.stripeAlone, ...runs.repeat].reduce((n, r) => n + r.errors + r.non2xx + r.mismatches, 0);
   if (bad > 0) throw new Error(`checkout at ${clients} clients: ${bad} failed requests or unexpected responses during the benchmark`);
   return runs;
 }
@@ -139,20 +139,20 @@ const stripeAlone = (sandboxUrl: string): Omit<LoadOptions, 'seconds' | 'connect
 });
 
 /**
- * Creates the payment intent the replays ask for again and checks the first replay: `replayed`, the
- * same PaymentIntent, which exists in the separate sandbox. Returns the replay's body, which every
- * replay under load must match exactly.
+ * Creates the payment intent the repeats ask for again and checks the first repeat: `isRepeat: true`, the
+ * same PaymentIntent, which exists in the separate sandbox. Returns the repeat's body, which every
+ * repeat under load must match exactly.
  */
-async function prepareReplay(graphql: Target, sandboxUrl: string): Promise<string> {
-  const created = await createPaymentIntent(graphql, REPLAY_KEY);
-  const replay = await createPaymentIntent(graphql, REPLAY_KEY);
+async function prepareRepeat(graphql: Target, sandboxUrl: string): Promise<string> {
+  const created = await createPaymentIntent(graphql, REPEAT_KEY);
+  const repeat = await createPaymentIntent(graphql, REPEAT_KEY);
   const id = created.payload.paymentIntentId;
-  if (!id?.startsWith('pi_') || created.payload.replayed || !replay.payload.replayed || replay.payload.paymentIntentId !== id) {
-    throw new Error(`unexpected create or replay: ${created.text} then ${replay.text}`);
+  if (!id?.startsWith('pi_') || created.payload.isRepeat || !repeat.payload.isRepeat || repeat.payload.paymentIntentId !== id) {
+    throw new Error(`unexpected create or repeat: ${created.text} then ${repeat.text}`);
   }
   const atStripe = await fetch(`${sandboxUrl}/v1/payment_intents/${id}`, { headers: { authorization: 'Bearer sk_test_sandbox' } });
   if (atStripe.status !== 200) throw new Error(`the payment intent is not in the separate sandbox (HTTP ${atStripe.status}): is STRIPE_API_BASE used?`);
-  return replay.text;
+  return repeat.text;
 }
 
 async function createPaymentIntent(graphql: Target, idempotencyKey: string) {
@@ -162,7 +162,7 @@ async function createPaymentIntent(graphql: Target, idempotencyKey: string) {
   if (response.status !== 200 || json.errors || !json.data?.createPaymentIntent || json.data.createPaymentIntent.error) {
     throw new Error(`createPaymentIntent failed: HTTP ${response.status} ${text.slice(0, 500)}`);
   }
-  return { text, payload: json.data.createPaymentIntent as { paymentIntentId: string | null; replayed: boolean } };
+  return { text, payload: json.data.createPaymentIntent as { paymentIntentId: string | null; isRepeat: boolean } };
 }
 
 /**
@@ -208,13 +208,13 @@ function printRuns(setting: string, runs: Runs) {
     ['our overhead p99', m(runs.create, 'p99') - m(runs.stripeAlone, 'p99'), undefined, ' ms'],
   ]);
   printTable(
-    `Checkout replay (same key and input, no Stripe call): ${span}`,
+    `Checkout repeat (same key and input, no Stripe call): ${span}`,
     [
-      ['throughput', m(runs.replay, 'rps'), m(runs.create, 'rps'), ' req/s'],
-      ['latency p50', m(runs.replay, 'p50'), m(runs.create, 'p50'), ' ms'],
-      ['latency p99', m(runs.replay, 'p99'), m(runs.create, 'p99'), ' ms'],
+      ['throughput', m(runs.repeat, 'rps'), m(runs.create, 'rps'), ' req/s'],
+      ['latency p50', m(runs.repeat, 'p50'), m(runs.create, 'p50'), ' ms'],
+      ['latency p99', m(runs.repeat, 'p99'), m(runs.create, 'p99'), ' ms'],
     ],
-    ['replay', 'create'],
+    ['repeat', 'create'],
   );
 }
 
@@ -224,8 +224,8 @@ function printGoal(label: string, runs: Runs) {
   const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
   console.log(
     `\ngoal (${label}, ${GOAL.clients} clients): our p99 overhead under ${GOAL.p99OverheadMs} ms: ${overhead} ms, ${verdict(overhead < GOAL.p99OverheadMs)}; ` +
-      `replays faster than creates: p50 ${p(runs.replay, 'p50')} vs ${p(runs.create, 'p50')} ms, p99 ${p(runs.replay, 'p99')} vs ${p(runs.create, 'p99')} ms, ` +
-      verdict(p(runs.replay, 'p50') < p(runs.create, 'p50') && p(runs.replay, 'p99') <= p(runs.create, 'p99')),
+      `repeats faster than creates: p50 ${p(runs.repeat, 'p50')} vs ${p(runs.create, 'p50')} ms, p99 ${p(runs.repeat, 'p99')} vs ${p(runs.create, 'p99')} ms, ` +
+      verdict(p(runs.repeat, 'p50') < p(runs.create, 'p50') && p(runs.repeat, 'p99') <= p(runs.create, 'p99')),
   );
 }
 

@@ -33,14 +33,22 @@ export type BeginError =
 export type BeginResult =
   | { outcome: 'error'; error: BeginError; order?: OrderRow; status?: string }
   | { outcome: 'conflict'; operation: string }
-  | { outcome: 'replay' | 'attempt'; order: OrderRow; attempt: PaymentAttempt };
+  | { outcome: 'repeat' | 'attempt'; order: OrderRow; attempt: PaymentAttempt };
 
 async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> {
   const { rows } = await db.query<{ result: T }>(`select ${fn}($1::jsonb) as result`, [JSON.stringify(argument)]);
   return rows[0]!.result;
 }
 
-export const beginCheckout = (db: Queryable, request: CheckoutRequest) => call<BeginResult>(db, 'checkout_begin', request);
+// checkout_begin() answers a repeated idempotency key with outcome 'replay' (a landed, forward-only
+// function); here it is named 'repeat', as the API's isRepeat, so it is not read as a replay of the
+// payment (replaying is a staff action of its own).
+type BeginAnswer = Exclude<BeginResult, { outcome: 'repeat' }> | { outcome: 'replay'; order: OrderRow; attempt: PaymentAttempt };
+
+export async function beginCheckout(db: Queryable, request: CheckoutRequest): Promise<BeginResult> {
+  const answer = await call<BeginAnswer>(db, 'checkout_begin', request);
+  return answer.outcome === 'replay' ? { ...answer, outcome: 'repeat' } : answer;
+}
 
 export const recordAttempt = (
   db: Queryable,

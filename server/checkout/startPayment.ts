@@ -41,8 +41,8 @@ export interface CheckoutDeps {
 export interface StartPaymentResult {
   order: OrderRow | null;
   attempt: PaymentAttempt | null;
-  /** True when this is the stored result of an earlier call with the same idempotency key. */
-  replayed: boolean;
+  /** True when this call repeats an earlier call with the same idempotency key: nothing was done again. */
+  isRepeat: boolean;
   error: PaymentError | null;
 }
 
@@ -58,7 +58,7 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
     if (begun.outcome === 'error') return beginFailure(begun);
     if (begun.outcome === 'conflict') throw idempotencyKeyReused(request.key, begun.operation);
     const { order, attempt } = begun;
-    if (begun.outcome === 'replay') return { order, attempt, replayed: true, error: null };
+    if (begun.outcome === 'repeat') return { order, attempt, isRepeat: true, error: null };
     if (attempt.status === 'creating' && attempt.kind === request.kind) return createAtStripe(deps, request, order, attempt);
     if (attempt.status === 'creating') {
       // The order's live attempt is of the other kind and not yet recorded (being created right now, or
@@ -92,7 +92,7 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartP
     case 'order_not_payable': {
       const paid = ['paid', 'processing', 'refunded', 'partially_refunded', 'disputed'].includes(begun.status ?? '');
       const error: PaymentError = paid ? ORDER_IS_SETTLED : { code: 'ORDER_NOT_PAYABLE', message: `This order is ${begun.status} and cannot be paid.` };
-      return { order: begun.order ?? null, attempt: null, replayed: false, error };
+      return { order: begun.order ?? null, attempt: null, isRepeat: false, error };
     }
     default:
       throw new Error(`checkout_begin failed: ${begun.error}`);
@@ -118,7 +118,7 @@ async function createAtStripe(
     await noteAttemptError(deps, attempt, describeStripeError(error), request.actor);
     if (isProviderUnavailable(error)) {
       deps.logger.warn({ err: error, orderId: order.id, attempt: attempt.attempt }, 'Stripe unavailable while creating a payment');
-      return { order, attempt: null, replayed: false, error: PROVIDER_UNAVAILABLE };
+      return { order, attempt: null, isRepeat: false, error: PROVIDER_UNAVAILABLE };
     }
     throw error;
   }
@@ -139,7 +139,7 @@ async function createAtStripe(
     await compensate(deps, attempt, created.id, request.actor, error);
     throw error;
   }
-  return { order: recorded.order, attempt: recorded.attempt, replayed: false, error: null };
+  return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
 }
 
 async function noteAttemptError(deps: CheckoutDeps, attempt: PaymentAttempt, error: string, actor: string) {
@@ -195,7 +195,7 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
   try {
     reading = await retrievePayment(deps.stripe, attempt.kind, objectId);
   } catch (error) {
-    if (isProviderUnavailable(error)) return { order, attempt: null, replayed: false, error: PROVIDER_UNAVAILABLE };
+    if (isProviderUnavailable(error)) return { order, attempt: null, isRepeat: false, error: PROVIDER_UNAVAILABLE };
     if (isStripeNotFound(error)) return retireMissing(deps, request, attempt, objectId);
     throw error;
   }
@@ -204,14 +204,14 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
   // Paid meanwhile (the customer was quicker than the webhook): record it and say so.
   const settled = async (now: PaymentReading): Promise<StartPaymentResult> => {
     const applied = await applyPayment(deps.db, factsFrom(attempt.kind, objectId, now, { source: 'storefront', userId: null, actor: request.actor }));
-    return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, replayed: false, error: ORDER_IS_SETTLED };
+    return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, isRepeat: false, error: ORDER_IS_SETTLED };
   };
   if (paid(reading)) return settled(reading);
 
   const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
   if (stillOpen && attempt.kind === request.kind && !expiresSoon(attempt)) {
     const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, scope: request.scope, key: request.key, actor: request.actor });
-    return { order: recorded.order, attempt: recorded.attempt, replayed: false, error: null };
+    return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
   }
   // Still open but of the other kind (the customer switched between hosted Checkout and Elements) or
   // about to expire: close it first, so that the order is never payable through two objects at once.

@@ -322,7 +322,7 @@ describe.each(MUTATIONS)('%s refuses bad input with a typed error and no effect'
     const input = guestInput({ track: 'consulting_hours' });
     await expectCheckoutRefused(mutation, input, undefined, bad('UNKNOWN_TRACK', 'track', /no such product track/));
     const corrected = await succeed(mutation, { ...input, track: 'business_plan_builder' });
-    expect(corrected).toMatchObject({ replayed: false, order: { track: 'business_plan_builder', status: 'PENDING' } });
+    expect(corrected).toMatchObject({ isRepeat: false, order: { track: 'business_plan_builder', status: 'PENDING' } });
   });
 });
 

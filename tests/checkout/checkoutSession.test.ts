@@ -35,7 +35,7 @@ describe('createCheckoutSession', () => {
     const input = guest();
     const result = await createSession(input);
     expect(result).toMatchObject({
-      replayed: false,
+      isRepeat: false,
       error: null,
       checkoutSessionId: expect.stringMatching(/^cs_test_/),
       url: expect.stringContaining('/checkout/'),
@@ -58,11 +58,11 @@ describe('createCheckoutSession', () => {
     expect(session.line_items!.data[0]).toMatchObject({ quantity: 1, amount_total: 7900, description: 'Website Audit & Feedback' });
   });
 
-  it('replays the first result for the same key, and reuses the open session for the order with a new key', async () => {
+  it('answers a repeat of the same key with the first result (isRepeat), and reuses the open session for the order with a new key', async () => {
     const input = guest();
     const first = await createSession(input);
-    expect(await createSession(input)).toMatchObject({ replayed: true, checkoutSessionId: first.checkoutSessionId, url: first.url });
-    expect(await createSession({ idempotencyKey: newKey(), orderId: first.order.id })).toMatchObject({ replayed: false, checkoutSessionId: first.checkoutSessionId });
+    expect(await createSession(input)).toMatchObject({ isRepeat: true, checkoutSessionId: first.checkoutSessionId, url: first.url });
+    expect(await createSession({ idempotencyKey: newKey(), orderId: first.order.id })).toMatchObject({ isRepeat: false, checkoutSessionId: first.checkoutSessionId });
   });
 
   it('replaces an expired session with a new attempt', async () => {

@@ -55,7 +55,7 @@ describe('the database fails after Stripe created the object', () => {
     expect(await logTypes(attempt!.order_id)).toEqual(['order.created', 'checkout.attempt_started', 'checkout.attempt_canceled']);
 
     const retried = (await server.createPaymentIntent(input)).body.data.createPaymentIntent;
-    expect(retried).toMatchObject({ replayed: false, error: null, order: { id: attempt!.order_id } });
+    expect(retried).toMatchObject({ isRepeat: false, error: null, order: { id: attempt!.order_id } });
     expect(retried.paymentIntentId).not.toBe(attempt!.stripe_object_id);
     expect((await attemptsOf(input.email)).map((a) => [a.attempt, a.status])).toEqual([
       [1, 'canceled'],

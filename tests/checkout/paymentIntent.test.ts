@@ -44,7 +44,7 @@ describe('createPaymentIntent', () => {
     const input = { ...guest(), name: 'Ada Guest', metadata: [{ key: 'campaign', value: 'spring' }] };
     const result = await createIntent(input);
 
-    expect(result).toMatchObject({ replayed: false, error: null, paymentIntentId: expect.stringMatching(/^pi_/), clientSecret: expect.stringContaining('_secret_') });
+    expect(result).toMatchObject({ isRepeat: false, error: null, paymentIntentId: expect.stringMatching(/^pi_/), clientSecret: expect.stringContaining('_secret_') });
     expect(result.order).toMatchObject({
       status: 'PENDING',
       syncState: null,
@@ -77,7 +77,7 @@ describe('createPaymentIntent', () => {
     const creates = stripeCallsTo('/v1/payment_intents');
 
     const again = await createIntent(input);
-    expect(again).toMatchObject({ replayed: true, paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, order: { id: first.order.id } });
+    expect(again).toMatchObject({ isRepeat: true, paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, order: { id: first.order.id } });
     expect(stripeCallsTo('/v1/payment_intents')).toBe(creates);
     expect(await logRows(first.order.id)).toHaveLength(3);
   });
@@ -86,7 +86,7 @@ describe('createPaymentIntent', () => {
     const input = guest();
     const first = await createIntent(input);
     const again = await createIntent({ ...input, email: input.email.toUpperCase() });
-    expect(again).toMatchObject({ replayed: true, order: { id: first.order.id } });
+    expect(again).toMatchObject({ isRepeat: true, order: { id: first.order.id } });
   });
 
   it('keeps idempotency keys per caller: another storefront using the same key gets its own order', async () => {
@@ -95,14 +95,14 @@ describe('createPaymentIntent', () => {
     const { createApiKey } = await import('../../server/auth/apiKeys');
     const { key } = await createApiKey(server.app.db, 'second shop', 'storefront');
     const other = await createIntent(input, { headers: { 'x-api-key': key } });
-    expect(other.replayed).toBe(false);
+    expect(other.isRepeat).toBe(false);
     expect(other.order.id).not.toBe(first.order.id);
   });
 
   it('reuses the open PaymentIntent of an order asked for again with a new key', async () => {
     const first = await createIntent();
     const again = await createIntent({ idempotencyKey: newKey(), orderId: first.order.id });
-    expect(again).toMatchObject({ replayed: false, paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, order: { id: first.order.id } });
+    expect(again).toMatchObject({ isRepeat: false, paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, order: { id: first.order.id } });
     const { rows } = await server.app.db.query('select count(*)::int as n from payment_attempts where order_id = $1', [first.order.id]);
     expect(rows[0]).toEqual({ n: 1 });
   });

@@ -91,7 +91,7 @@ describe('Make deliveries', () => {
           inputs.push(variables.input as { id: string; idempotencyKey: string });
           await inFlight.promise;
           retried = true;
-          return HttpResponse.json({ data: { retryMakeDelivery: { delivery: delivery({ status: 'DELIVERED', attempts: 3 }), error: null, replayed: false } } });
+          return HttpResponse.json({ data: { retryMakeDelivery: { delivery: delivery({ status: 'DELIVERED', attempts: 3 }), error: null, isRepeat: false } } });
         }),
       ],
     });
@@ -118,7 +118,7 @@ describe('Make deliveries', () => {
         graphql.query('MakeDelivery', () => HttpResponse.json({ data: { makeDelivery: delivery() } })),
         graphql.mutation('ReplayMakeDelivery', ({ variables }) => {
           keys.push((variables.input as { idempotencyKey: string }).idempotencyKey);
-          return HttpResponse.json({ data: { replayMakeDelivery: { delivery: delivery({ replays: keys.length }), error: null, replayed: false } } });
+          return HttpResponse.json({ data: { replayMakeDelivery: { delivery: delivery({ replays: keys.length }), error: null, isRepeat: false } } });
         }),
       ],
     });
@@ -139,7 +139,7 @@ describe('Make deliveries', () => {
         graphql.query('MakeDelivery', () => HttpResponse.json({ data: { makeDelivery: delivery() } })),
         graphql.mutation('RetryMakeDelivery', () =>
           HttpResponse.json({
-            data: { retryMakeDelivery: { delivery: delivery({ status: 'DELIVERING' }), error: { code: 'MAKE_DELIVERY_WRONG_STATE', message: 'wrong state' }, replayed: false } },
+            data: { retryMakeDelivery: { delivery: delivery({ status: 'DELIVERING' }), error: { code: 'MAKE_DELIVERY_WRONG_STATE', message: 'wrong state' }, isRepeat: false } },
           }),
         ),
       ],

@@ -160,7 +160,7 @@ describe('replaying a webhook event', () => {
           inputs.push(variables.input as { id: string; idempotencyKey: string });
           await inFlight.promise;
           replayed = true;
-          return HttpResponse.json({ data: { replayWebhookEvent: { event: detail(1, { status: 'APPLIED' }), error: null, replayed: false } } });
+          return HttpResponse.json({ data: { replayWebhookEvent: { event: detail(1, { status: 'APPLIED' }), error: null, isRepeat: false } } });
         }),
       ],
     });
@@ -191,7 +191,7 @@ describe('replaying a webhook event', () => {
       handlers: [
         ...listAndDetail(),
         graphql.mutation('ReplayWebhookEvent', () =>
-          HttpResponse.json({ data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'No stored event evt_1' }, replayed: false } } }),
+          HttpResponse.json({ data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'No stored event evt_1' }, isRepeat: false } } }),
         ),
       ],
     });

@@ -15,11 +15,11 @@ export const ORDER_FIELDS = `
   metadata { key value } createdAt updatedAt`;
 
 export const CREATE_PAYMENT_INTENT = `mutation ($input: CheckoutInput!) {
-  createPaymentIntent(input: $input) { order { ${ORDER_FIELDS} } paymentIntentId clientSecret replayed error { code message declineCode } }
+  createPaymentIntent(input: $input) { order { ${ORDER_FIELDS} } paymentIntentId clientSecret isRepeat error { code message declineCode } }
 }`;
 
 export const CREATE_CHECKOUT_SESSION = `mutation ($input: CheckoutInput!) {
-  createCheckoutSession(input: $input) { order { ${ORDER_FIELDS} } checkoutSessionId url expiresAt replayed error { code message declineCode } }
+  createCheckoutSession(input: $input) { order { ${ORDER_FIELDS} } checkoutSessionId url expiresAt isRepeat error { code message declineCode } }
 }`;
 
 export const CONFIRM_PAYMENT = `mutation ($input: ConfirmPaymentInput!) {

@@ -50,7 +50,7 @@ const LIST = `query ($filter: MakeDeliveryFilter, $first: Int, $after: String) {
 const DELIVERY = `query ($id: ID!) { makeDelivery(id: $id) { ${DELIVERY_FIELDS} } }`;
 const STATUS = `{ makeStatus { pending delivering delivered dead failing oldestPendingAgeSeconds } }`;
 const action = (name: string) => `mutation ($input: MakeDeliveryActionInput!) {
-  ${name}(input: $input) { delivery { ${DELIVERY_FIELDS} } error { code message } replayed }
+  ${name}(input: $input) { delivery { ${DELIVERY_FIELDS} } error { code message } isRepeat }
 }`;
 const RETRY = action('retryMakeDelivery');
 const REPLAY = action('replayMakeDelivery');
@@ -191,7 +191,7 @@ describe('retryMakeDelivery', () => {
     const response = await retry(id, as.support);
     expect(response.body.errors).toBeUndefined();
     const retried = response.body.data.retryMakeDelivery;
-    expect(retried).toMatchObject({ error: null, replayed: false, delivery: { id, status: 'PENDING', deadAt: null } });
+    expect(retried).toMatchObject({ error: null, isRepeat: false, delivery: { id, status: 'PENDING', deadAt: null } });
     expect(Date.parse(retried.delivery.nextAttemptAt)).toBeLessThanOrEqual(Date.now() + 1000);
 
     await server.app.makeOutbox.drain();
@@ -203,7 +203,7 @@ describe('retryMakeDelivery', () => {
   it('refuses a delivered one (replay it instead), and an unknown id, with typed errors that change nothing', async () => {
     const id = await sentDelivery();
     const delivered = (await retry(id)).body.data.retryMakeDelivery;
-    expect(delivered).toMatchObject({ error: { code: 'MAKE_DELIVERY_WRONG_STATE' }, delivery: { id, status: 'DELIVERED' }, replayed: false });
+    expect(delivered).toMatchObject({ error: { code: 'MAKE_DELIVERY_WRONG_STATE' }, delivery: { id, status: 'DELIVERED' }, isRepeat: false });
     const unknown = (await retry(randomUUID())).body.data.retryMakeDelivery;
     expect(unknown).toMatchObject({ error: { code: 'MAKE_DELIVERY_NOT_FOUND' }, delivery: null });
     await server.app.makeOutbox.drain();
@@ -223,7 +223,7 @@ describe('replayMakeDelivery', () => {
   it('sends a delivered one again with the same delivery id and body, audited', async () => {
     const id = await sentDelivery();
     const response = await replay(id, as.admin);
-    expect(response.body.data.replayMakeDelivery).toMatchObject({ error: null, replayed: false, delivery: { id, status: 'PENDING', replays: 1 } });
+    expect(response.body.data.replayMakeDelivery).toMatchObject({ error: null, isRepeat: false, delivery: { id, status: 'PENDING', replays: 1 } });
     await server.app.makeOutbox.drain();
 
     expect(hook.received.map((r) => r.deliveryId)).toEqual([id, id]);
@@ -242,10 +242,10 @@ describe('replayMakeDelivery', () => {
   it('acts once per idempotency key: a repeat returns the delivery without sending again', async () => {
     const id = await sentDelivery();
     const key = newKey();
-    expect((await replay(id, as.support, key)).body.data.replayMakeDelivery.replayed).toBe(false);
+    expect((await replay(id, as.support, key)).body.data.replayMakeDelivery.isRepeat).toBe(false);
     await server.app.makeOutbox.drain();
     const repeat = (await replay(id, as.support, key)).body.data.replayMakeDelivery;
-    expect(repeat).toMatchObject({ replayed: true, error: null, delivery: { id, status: 'DELIVERED', replays: 1 } });
+    expect(repeat).toMatchObject({ isRepeat: true, error: null, delivery: { id, status: 'DELIVERED', replays: 1 } });
     await server.app.makeOutbox.drain();
     expect(hook.received).toHaveLength(2);
     expect(await auditRows(id)).toHaveLength(1);
@@ -255,7 +255,7 @@ describe('replayMakeDelivery', () => {
     const id = await sentDelivery();
     const key = newKey();
     const answers = await Promise.all([replay(id, as.support, key), replay(id, as.support, key)]);
-    expect(answers.map((a) => a.body.data.replayMakeDelivery.replayed).sort()).toEqual([false, true]);
+    expect(answers.map((a) => a.body.data.replayMakeDelivery.isRepeat).sort()).toEqual([false, true]);
     await server.app.makeOutbox.drain();
     expect(hook.received).toHaveLength(2);
     expect(await auditRows(id)).toHaveLength(1);

@@ -54,7 +54,7 @@ describe('a webhook event whose payload retention dropped', () => {
         ...handlers('{"id": "evt_1"}'),
         graphql.mutation('ReplayWebhookEvent', () =>
           HttpResponse.json({
-            data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED', message: 'Webhook event evt_1 cannot be replayed' }, replayed: false } },
+            data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED', message: 'Webhook event evt_1 cannot be replayed' }, isRepeat: false } },
           }),
         ),
       ],

@@ -95,12 +95,12 @@ describe(`retention in the server (${TEST_ENGINE})`, () => {
     const auditBefore = await count('select 1 from audit_log');
     const key = newKey();
     const replay = await server.graphql(
-      `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { id } error { code message } replayed } }`,
+      `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { id } error { code message } isRepeat } }`,
       { variables: { input: { id: eventId, idempotencyKey: key } }, token: adminToken },
     );
 
     expect(replay.body.errors).toBeUndefined();
-    expect(replay.body.data.replayWebhookEvent).toMatchObject({ event: null, error: { code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED' }, replayed: false });
+    expect(replay.body.data.replayWebhookEvent).toMatchObject({ event: null, error: { code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED' }, isRepeat: false });
     expect(replay.body.data.replayWebhookEvent.error.message).toContain(eventId);
     expect((await server.app.db.query('select * from stripe_events where id = $1', [eventId])).rows).toEqual(rowBefore);
     expect(await count('select 1 from audit_log')).toBe(auditBefore);

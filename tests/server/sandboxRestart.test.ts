@@ -84,15 +84,15 @@ describe('a restarted server process in sandbox mode', () => {
     server = await startServerProcess(env, { cwd: database.workDir });
     expect(server.url).toBe(firstUrl);
 
-    // The pending order's checkout page still opens, and a replay of its creation still points at it.
+    // The pending order's checkout page still opens, and a repeat of its creation still points at it.
     expect((await fetch(pending.url)).status).toBe(200);
-    const replay = await createCheckoutSession({ idempotencyKey: pendingKey, track: 'business_plan_builder', email: pending.order.customer.email });
-    expect(replay).toMatchObject({ replayed: true, url: pending.url });
-    expect((await fetch(replay.url)).status).toBe(200);
+    const repeat = await createCheckoutSession({ idempotencyKey: pendingKey, track: 'business_plan_builder', email: pending.order.customer.email });
+    expect(repeat).toMatchObject({ isRepeat: true, url: pending.url });
+    expect((await fetch(repeat.url)).status).toBe(200);
 
     // Paying the existing pending order reuses its open session, and the customer pays it.
     const again = await createCheckoutSession({ idempotencyKey: newKey(), orderId: pending.order.id });
-    expect(again).toMatchObject({ replayed: false, error: null, checkoutSessionId: pending.checkoutSessionId, url: pending.url });
+    expect(again).toMatchObject({ isRepeat: false, error: null, checkoutSessionId: pending.checkoutSessionId, url: pending.url });
     const pendingDetails = await fetch(await payOnHostedPage(again.url));
     expect(pendingDetails.status).toBe(200);
     expect(await pendingDetails.text()).toContain('your order is paid');
@@ -138,7 +138,7 @@ describe('a recorded payment object Stripe no longer knows (the sandbox reset un
     const response = await server.createCheckoutSession({ idempotencyKey: newKey(), orderId: first.order.id });
     expect(response.body.errors).toBeUndefined();
     const second = response.body.data.createCheckoutSession;
-    expect(second).toMatchObject({ error: null, replayed: false, order: { id: first.order.id, status: 'PENDING' } });
+    expect(second).toMatchObject({ error: null, isRepeat: false, order: { id: first.order.id, status: 'PENDING' } });
     expect(second.checkoutSessionId).not.toBe(first.checkoutSessionId);
     expect(await attempts(first.order.id)).toEqual([
       { attempt: 1, status: 'canceled', last_error: expect.stringContaining(`${first.checkoutSessionId} any more (resource_missing)`) },

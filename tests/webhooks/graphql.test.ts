@@ -48,7 +48,7 @@ const LIST = `query ($filter: WebhookEventFilter, $first: Int, $after: String) {
 }`;
 const EVENT = `query ($id: ID!) { webhookEvent(id: $id) { ${EVENT_FIELDS} } }`;
 const STATUS = `{ webhookStatus { received applied ignored failed oldestUnappliedAgeSeconds failedLastHour retrying } }`;
-const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { ${EVENT_FIELDS} } error { code message } replayed } }`;
+const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { ${EVENT_FIELDS} } error { code message } isRepeat } }`;
 
 interface ListArgs {
   filter?: Record<string, unknown>;
@@ -525,7 +525,7 @@ describe('replayWebhookEvent', () => {
     const before = await snapshot();
     const response = await replay('evt_gqlnosuchevent');
     expect(response.body).toEqual({
-      data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'There is no stored webhook event evt_gqlnosuchevent' }, replayed: false } },
+      data: { replayWebhookEvent: { event: null, error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: 'There is no stored webhook event evt_gqlnosuchevent' }, isRepeat: false } },
     });
     expect(await snapshot()).toEqual(before);
   });
@@ -559,7 +559,7 @@ describe('replayWebhookEvent', () => {
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data.replayWebhookEvent).toMatchObject({
       error: null,
-      replayed: false,
+      isRepeat: false,
       event: {
         id: eventId,
         type: 'payment_intent.succeeded',
@@ -579,7 +579,7 @@ describe('replayWebhookEvent', () => {
   const replayAudit = async (eventId: string) =>
     (await server.app.db.query<{ details: Record<string, unknown> }>(`select details from audit_log where action = 'webhook_event.replay' and target_id = $1`, [eventId])).rows;
 
-  it('replays once for a double press: the same key again answers replayed: true and does nothing more', async () => {
+  it('replays once for a double press: the same key again answers isRepeat: true and does nothing more', async () => {
     await storeOnly([]);
     const { eventId, orderId } = await paidAtStripe();
     await server.app.db.query(`update stripe_events set status = 'failed', attempts = 10, last_error = 'connection terminated', failed_at = now() where id = $1`, [eventId]);
@@ -590,13 +590,13 @@ describe('replayWebhookEvent', () => {
       expect(response.body.errors).toBeUndefined();
       return response.body.data.replayWebhookEvent;
     });
-    expect(answers.map((answer) => answer.replayed).sort()).toEqual([false, true]);
+    expect(answers.map((answer) => answer.isRepeat).sort()).toEqual([false, true]);
     expect(answers.every((answer) => answer.error === null && answer.event.id === eventId)).toBe(true);
 
     // Failed again after the replay: a later press with the same key still does nothing.
     await server.app.db.query(`update stripe_events set status = 'failed', attempts = 10, failed_at = now() where id = $1`, [eventId]);
     const again = await replay(eventId, as.admin, key);
-    expect(again.body.data.replayWebhookEvent).toMatchObject({ replayed: true, error: null, event: { id: eventId, status: 'FAILED', attempts: 10 } });
+    expect(again.body.data.replayWebhookEvent).toMatchObject({ isRepeat: true, error: null, event: { id: eventId, status: 'FAILED', attempts: 10 } });
     expect(await replayAudit(eventId)).toEqual([{ details: { idempotency_key: key } }]);
     expect(await orderState(orderId)).toEqual({ status: 'paid', sync_state: 'confirmed' });
   });
@@ -605,7 +605,7 @@ describe('replayWebhookEvent', () => {
     await storeOnly(SEEDS);
     const key = newKey();
     const first = await replay(SEEDS[0]!.id, as.admin, key);
-    expect(first.body.data.replayWebhookEvent).toMatchObject({ error: null, replayed: false });
+    expect(first.body.data.replayWebhookEvent).toMatchObject({ error: null, isRepeat: false });
     const before = await snapshot();
 
     const response = await replay(SEEDS[1]!.id, as.admin, key);

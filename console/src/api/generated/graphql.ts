@@ -200,21 +200,21 @@ export type MakeDeliveryQueryVariables = Exact<{
 
 export type MakeDeliveryQuery = { makeDelivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null };
 
-export type MakeDeliveryActionPayloadFragment = { replayed: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null };
+export type MakeDeliveryActionPayloadFragment = { isRepeat: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null };
 
 export type RetryMakeDeliveryMutationVariables = Exact<{
   input: MakeDeliveryActionInput;
 }>;
 
 
-export type RetryMakeDeliveryMutation = { retryMakeDelivery: { replayed: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null } };
+export type RetryMakeDeliveryMutation = { retryMakeDelivery: { isRepeat: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null } };
 
 export type ReplayMakeDeliveryMutationVariables = Exact<{
   input: MakeDeliveryActionInput;
 }>;
 
 
-export type ReplayMakeDeliveryMutation = { replayMakeDelivery: { replayed: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null } };
+export type ReplayMakeDeliveryMutation = { replayMakeDelivery: { isRepeat: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null } };
 
 export type MoneyFragment = { amount: number, currency: string, formatted: string };
 
@@ -289,7 +289,7 @@ export type ReplayWebhookEventMutationVariables = Exact<{
 }>;
 
 
-export type ReplayWebhookEventMutation = { replayWebhookEvent: { replayed: boolean, event: { apiVersion: string | null, ignoredReason: string | null, nextAttemptAt: string | null, appliedAt: string | null, failedAt: string | null, payload: string | null, id: string, type: string, objectType: string | null, objectId: string | null, created: string, livemode: boolean, status: WebhookEventStatus, attempts: number, lastError: string | null, outcome: string | null, receivedAt: string } | null, error: { code: WebhookEventErrorCode, message: string } | null } };
+export type ReplayWebhookEventMutation = { replayWebhookEvent: { isRepeat: boolean, event: { apiVersion: string | null, ignoredReason: string | null, nextAttemptAt: string | null, appliedAt: string | null, failedAt: string | null, payload: string | null, id: string, type: string, objectType: string | null, objectId: string | null, created: string, livemode: boolean, status: WebhookEventStatus, attempts: number, lastError: string | null, outcome: string | null, receivedAt: string } | null, error: { code: WebhookEventErrorCode, message: string } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -365,7 +365,7 @@ export const MakeDeliveryActionPayloadFragmentDoc = new TypedDocumentString(`
     code
     message
   }
-  replayed
+  isRepeat
 }
     fragment MakeDeliveryRow on MakeDelivery {
   id
@@ -618,7 +618,7 @@ fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
     code
     message
   }
-  replayed
+  isRepeat
 }`) as unknown as TypedDocumentString<RetryMakeDeliveryMutation, RetryMakeDeliveryMutationVariables>;
 export const ReplayMakeDeliveryDocument = new TypedDocumentString(`
     mutation ReplayMakeDelivery($input: MakeDeliveryActionInput!) {
@@ -665,7 +665,7 @@ fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
     code
     message
   }
-  replayed
+  isRepeat
 }`) as unknown as TypedDocumentString<ReplayMakeDeliveryMutation, ReplayMakeDeliveryMutationVariables>;
 export const OrdersDocument = new TypedDocumentString(`
     query Orders($filter: OrderFilter, $first: Int, $after: String) {
@@ -912,7 +912,7 @@ export const ReplayWebhookEventDocument = new TypedDocumentString(`
       code
       message
     }
-    replayed
+    isRepeat
   }
 }
     fragment WebhookEventRow on WebhookEvent {

@@ -292,8 +292,8 @@ export type CreateCheckoutSessionPayload = {
   /** The hosted payment page to send the customer to. */
   url?: Maybe<Scalars['String']['output']>;
   expiresAt?: Maybe<Scalars['String']['output']>;
-  /** True when this is the first result of an earlier call with the same idempotency key. */
-  replayed: Scalars['Boolean']['output'];
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
   /** Set when no session could be handed out (provider unavailable, order already paid). */
   error?: Maybe<PaymentError>;
 };
@@ -304,7 +304,8 @@ export type CreatePaymentIntentPayload = {
   paymentIntentId?: Maybe<Scalars['String']['output']>;
   /** For Stripe.js (confirmPayment on the client). Never log it. */
   clientSecret?: Maybe<Scalars['String']['output']>;
-  replayed: Scalars['Boolean']['output'];
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
   error?: Maybe<PaymentError>;
 };
 
@@ -536,8 +537,8 @@ export type ReplayWebhookEventPayload = {
   /** The event as it stands after the replay; null with error. */
   event?: Maybe<WebhookEvent>;
   error?: Maybe<WebhookEventError>;
-  /** True when this repeats an earlier call with the same idempotency key: nothing was done again. */
-  replayed: Scalars['Boolean']['output'];
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
 };
 
 /** The event kinds forwarded to Make.com, each to its own scenario. */
@@ -675,8 +676,8 @@ export type MakeDeliveryActionPayload = {
   /** The delivery as it stands after the action (also with a WRONG_STATE error); null when not found. */
   delivery?: Maybe<MakeDelivery>;
   error?: Maybe<MakeDeliveryError>;
-  /** True when this repeats an earlier call with the same idempotency key: nothing was done again. */
-  replayed: Scalars['Boolean']['output'];
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
 };
 
 export type PaymentLogFilter = {
@@ -1051,7 +1052,7 @@ export type CreateCheckoutSessionPayloadResolvers<ContextType = GraphQLContext, 
   checkoutSessionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   expiresAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
 }>;
 
@@ -1059,7 +1060,7 @@ export type CreatePaymentIntentPayloadResolvers<ContextType = GraphQLContext, Pa
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
   paymentIntentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   clientSecret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
 }>;
 
@@ -1154,7 +1155,7 @@ export type WebhookEventErrorResolvers<ContextType = GraphQLContext, ParentType 
 export type ReplayWebhookEventPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayWebhookEventPayload'] = ResolversParentTypes['ReplayWebhookEventPayload']> = ResolversObject<{
   event?: Resolver<Maybe<ResolversTypes['WebhookEvent']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['WebhookEventError']>, ParentType, ContextType>;
-  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type MakeDeliveryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDelivery'] = ResolversParentTypes['MakeDelivery']> = ResolversObject<{
@@ -1210,7 +1211,7 @@ export type MakeDeliveryErrorResolvers<ContextType = GraphQLContext, ParentType 
 export type MakeDeliveryActionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MakeDeliveryActionPayload'] = ResolversParentTypes['MakeDeliveryActionPayload']> = ResolversObject<{
   delivery?: Resolver<Maybe<ResolversTypes['MakeDelivery']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['MakeDeliveryError']>, ParentType, ContextType>;
-  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type PaymentLogResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentLog'] = ResolversParentTypes['PaymentLog']> = ResolversObject<{

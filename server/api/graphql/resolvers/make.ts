@@ -63,19 +63,19 @@ async function resend(action: ResendAction, input: MakeDeliveryActionInput, cont
   });
   if (result.outcome === 'conflict') throw idempotencyKeyReused(key, result.operation);
   if (result.outcome === 'not_found') {
-    return { delivery: null, replayed: false, error: { code: 'MAKE_DELIVERY_NOT_FOUND', message: `There is no Make delivery ${id}` } };
+    return { delivery: null, isRepeat: false, error: { code: 'MAKE_DELIVERY_NOT_FOUND', message: `There is no Make delivery ${id}` } };
   }
   const delivery = await findMakeDelivery(db, id);
   if (result.outcome === 'wrong_state') {
     const allowed = action === 'retry' ? 'PENDING or DEAD' : 'DELIVERED or DEAD';
     return {
       delivery,
-      replayed: false,
+      isRepeat: false,
       error: { code: 'MAKE_DELIVERY_WRONG_STATE', message: `The delivery is ${result.status.toUpperCase()}: only a ${allowed} delivery can be ${action === 'retry' ? 'retried' : 'replayed'}` },
     };
   }
   if (result.outcome === 'done') logger.info({ deliveryId: id, actor, action }, 'make delivery re-sent by staff');
-  return { delivery, replayed: result.outcome === 'repeat', error: null };
+  return { delivery, isRepeat: result.outcome === 'repeat', error: null };
 }
 
 export const makeResolvers: Resolvers = {

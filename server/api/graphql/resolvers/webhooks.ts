@@ -47,7 +47,7 @@ const lower = (status: WebhookEventStatus) => status.toLowerCase() as WebhookEve
 const notFound = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
   event: null,
   error: { code: 'WEBHOOK_EVENT_NOT_FOUND', message: `There is no stored webhook event ${id}` },
-  replayed: false,
+  isRepeat: false,
 });
 
 const payloadDropped = (id: string): ResolversTypes['ReplayWebhookEventPayload'] => ({
@@ -56,7 +56,7 @@ const payloadDropped = (id: string): ResolversTypes['ReplayWebhookEventPayload']
     code: 'WEBHOOK_EVENT_PAYLOAD_DROPPED',
     message: `Webhook event ${id} cannot be replayed: retention dropped its payload (RETENTION_WEBHOOK_PAYLOAD_DAYS), and Stripe keeps events for 30 days only`,
   },
-  replayed: false,
+  isRepeat: false,
 });
 
 export const webhookResolvers: Resolvers = {
@@ -75,15 +75,15 @@ export const webhookResolvers: Resolvers = {
       const eventId = parseEventId(input.id, 'input.id');
       const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       const actor = `staff:${viewer.id}`;
-      const replayed = await webhookApplier.replay({ eventId, actor, scope: `${viewer.kind}:${viewer.id}`, key });
-      if (replayed.outcome === 'conflict') throw idempotencyKeyReused(key, replayed.operation);
-      if (replayed.outcome === 'payload_dropped') return payloadDropped(eventId);
+      const result = await webhookApplier.replay({ eventId, actor, scope: `${viewer.kind}:${viewer.id}`, key });
+      if (result.outcome === 'conflict') throw idempotencyKeyReused(key, result.operation);
+      if (result.outcome === 'payload_dropped') return payloadDropped(eventId);
       // The event as it stands now, from the database rather than the applier's answer: the console
       // refreshes from what this returns.
-      const event = replayed.outcome === 'not_found' ? null : await findWebhookEvent(db, eventId);
+      const event = result.outcome === 'not_found' ? null : await findWebhookEvent(db, eventId);
       if (!event) return notFound(eventId);
-      if (replayed.outcome === 'replayed') logger.info({ eventId, actor, status: event.status }, 'webhook event replayed by staff');
-      return { event, error: null, replayed: replayed.outcome === 'repeat' };
+      if (result.outcome === 'replayed') logger.info({ eventId, actor, status: event.status }, 'webhook event replayed by staff');
+      return { event, error: null, isRepeat: result.outcome === 'repeat' };
     }),
   },
   WebhookEventConnection: inheritAccess<WebhookEventConnectionResolvers>({

@@ -51,7 +51,7 @@ function useActionControl(action: MakeAction, delivery: MakeDelivery, verb: stri
     error: mutation.isError ? describeError(mutation.error) : makeActionErrorInWords(action, payload),
     // The status as the panel shows it now (it keeps polling while the outbox works), not as it was
     // when the server answered the press.
-    success: payload?.delivery ? `${payload.replayed ? 'Already done for this press' : verb}: the delivery is now ${delivery.status.toLowerCase()}.` : null,
+    success: payload?.delivery ? `${payload.isRepeat ? 'Already done for this press' : verb}: the delivery is now ${delivery.status.toLowerCase()}.` : null,
     onConfirm: (idempotencyKey) => mutation.mutate({ id: delivery.id, idempotencyKey }),
   };
 }
