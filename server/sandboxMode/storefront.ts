@@ -13,6 +13,7 @@ import type { CheckoutInputFields } from '../checkout/input';
 import type { StartPaymentResult } from '../checkout/startPayment';
 import type { Db } from '../platform/db/db';
 import { AppError, NotFoundError } from '../platform/errors';
+import { isUuid } from '../platform/ids';
 import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
 
 /**
@@ -27,7 +28,6 @@ export interface SandboxStorefrontDeps {
 }
 
 const STOREFRONT: Viewer = { role: 'STOREFRONT', id: 'sandbox-storefront', name: 'Sandbox demo storefront', kind: 'api_key' };
-const UUID = /^[0-9a-f-]{36}$/i;
 const CHECKOUT_SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,250}$/;
 
 export function mountSandboxStorefront<E extends Env>(app: Hono<E>, deps: SandboxStorefrontDeps) {
@@ -82,7 +82,7 @@ export function mountSandboxStorefront<E extends Env>(app: Hono<E>, deps: Sandbo
 
   app.get(`${SANDBOX_STOREFRONT_PATH}/checkout`, async (c) => {
     const orderId = c.req.query('order_id') ?? '';
-    const order = UUID.test(orderId) ? await findOrder(deps.db, orderId) : null;
+    const order = isUuid(orderId) ? await findOrder(deps.db, orderId) : null;
     return c.html(page('Payment cancelled', `<h1>Payment cancelled</h1><p>Nothing was charged.</p>${order ? orderTable(order) : ''}${back()}`));
   });
 }

@@ -60,6 +60,15 @@ describe('sandbox mode', () => {
     expect((await products!.json()).object).toBe('list');
     for (const response of [storefront!, signIn!, products!]) expect(response.headers.get('x-request-id')).toMatch(/\S/);
   });
+
+  it("answers the storefront's cancel page for an order id that only looks like a UUID without asking the database", async () => {
+    // 36 hyphens passed the storefront's own looser check, and Postgres refused them as a uuid (500).
+    for (const orderId of ['-'.repeat(36), 'not-a-uuid', '']) {
+      const response = await fetch(`${server.url}/sandbox/storefront/checkout?order_id=${encodeURIComponent(orderId)}`);
+      expect(response.status, orderId).toBe(200);
+      expect(await response.text()).toContain('Payment cancelled');
+    }
+  });
 });
 
 describe('with a Stripe key', () => {
