@@ -224,6 +224,8 @@ create table public.orders (
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   payment_state_at timestamp with time zone,
+  sync_attempts integer default 0 not null,
+  last_sync_at timestamp with time zone,
   constraint orders_amount_check CHECK (amount >= 0),
   constraint orders_checkout_session_id_key UNIQUE (checkout_session_id),
   constraint orders_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
@@ -233,11 +235,13 @@ create table public.orders (
   constraint orders_price_id_fkey FOREIGN KEY (price_id) REFERENCES prices(id),
   constraint orders_product_id_fkey FOREIGN KEY (product_id) REFERENCES products(id),
   constraint orders_status_check CHECK (status = ANY (ARRAY['pending'::text, 'requires_action'::text, 'processing'::text, 'paid'::text, 'failed'::text, 'canceled'::text, 'refunded'::text, 'partially_refunded'::text, 'disputed'::text])),
+  constraint orders_sync_attempts_check CHECK (sync_attempts >= 0),
   constraint orders_sync_state_check CHECK (sync_state = ANY (ARRAY['provisional'::text, 'confirmed'::text, 'failed'::text]))
 );
 alter table public.orders enable row level security;
 CREATE INDEX orders_created_idx ON public.orders USING btree (created_at DESC, id DESC);
 CREATE INDEX orders_customer_created_idx ON public.orders USING btree (customer_id, created_at DESC, id DESC);
+CREATE INDEX orders_provisional_idx ON public.orders USING btree (last_sync_at NULLS FIRST, id) WHERE (sync_state = 'provisional'::text);
 CREATE INDEX orders_status_created_idx ON public.orders USING btree (status, created_at DESC, id DESC);
 CREATE TRIGGER make_on_order_change AFTER INSERT OR UPDATE OF status ON orders FOR EACH ROW EXECUTE FUNCTION make_on_order_change();
 create policy orders_own_rows on public.orders for select to authenticated using ((customer_id IN ( SELECT c.id
@@ -370,6 +374,67 @@ create table public.products (
 alter table public.products enable row level security;
 create policy products_public_read on public.products for select to anon, authenticated using (active);
 grant select on table public.products to anon, authenticated;
+
+create table public.reconciliation_cursors (
+  name text not null,
+  "position" timestamp with time zone not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint reconciliation_cursors_name_check CHECK (name = ANY (ARRAY['payment_intents'::text, 'checkout_sessions'::text, 'events'::text])),
+  constraint reconciliation_cursors_pkey PRIMARY KEY (name)
+);
+alter table public.reconciliation_cursors enable row level security;
+
+create table public.reconciliation_findings (
+  id uuid default gen_random_uuid() not null,
+  kind text not null,
+  subject text not null,
+  stripe_object_id text,
+  stripe_status text,
+  amount bigint,
+  currency text,
+  order_id uuid,
+  status text default 'open'::text not null,
+  resolution text,
+  resolved_by text,
+  resolved_at timestamp with time zone,
+  first_seen_at timestamp with time zone default now() not null,
+  last_checked_at timestamp with time zone default now() not null,
+  checks integer default 1 not null,
+  next_check_at timestamp with time zone,
+  run_id uuid,
+  details jsonb default '{}'::jsonb not null,
+  constraint reconciliation_findings_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
+  constraint reconciliation_findings_kind_check CHECK (kind = ANY (ARRAY['PROVISIONAL_TOO_LONG'::text, 'ATTEMPT_WITHOUT_OBJECT'::text, 'NEEDS_CLEANUP'::text, 'STRIPE_WITHOUT_RECORD'::text, 'AMOUNT_MISMATCH'::text])),
+  constraint reconciliation_findings_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
+  constraint reconciliation_findings_pkey PRIMARY KEY (id),
+  constraint reconciliation_findings_resolution_check CHECK (length(resolution) <= 1000),
+  constraint reconciliation_findings_run_id_fkey FOREIGN KEY (run_id) REFERENCES reconciliation_runs(id),
+  constraint reconciliation_findings_status_check CHECK (status = ANY (ARRAY['open'::text, 'resolved'::text])),
+  constraint reconciliation_findings_subject_check CHECK (length(subject) >= 1 AND length(subject) <= 300)
+);
+alter table public.reconciliation_findings enable row level security;
+CREATE INDEX reconciliation_findings_first_seen_idx ON public.reconciliation_findings USING btree (first_seen_at DESC, id DESC);
+CREATE UNIQUE INDEX reconciliation_findings_one_open ON public.reconciliation_findings USING btree (kind, subject) WHERE (status = 'open'::text);
+
+create table public.reconciliation_runs (
+  id uuid default gen_random_uuid() not null,
+  trigger text not null,
+  actor text not null,
+  status text default 'running'::text not null,
+  started_at timestamp with time zone default now() not null,
+  heartbeat_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  counters jsonb default '{}'::jsonb not null,
+  error text,
+  constraint reconciliation_runs_actor_check CHECK (length(actor) >= 1 AND length(actor) <= 200),
+  constraint reconciliation_runs_error_check CHECK (length(error) <= 2000),
+  constraint reconciliation_runs_pkey PRIMARY KEY (id),
+  constraint reconciliation_runs_status_check CHECK (status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text])),
+  constraint reconciliation_runs_trigger_check CHECK (trigger = ANY (ARRAY['schedule'::text, 'manual'::text, 'cli'::text]))
+);
+alter table public.reconciliation_runs enable row level security;
+CREATE UNIQUE INDEX reconciliation_runs_one_running ON public.reconciliation_runs USING btree ((true)) WHERE (status = 'running'::text);
+CREATE INDEX reconciliation_runs_started_idx ON public.reconciliation_runs USING btree (started_at DESC, id DESC);
 
 create table public.refunds (
   id text not null,
@@ -1470,6 +1535,82 @@ begin
     select o.id into v_id from orders o where o.id = uuid_or_null(p->>'order_id');
   end if;
   return v_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_begin_run(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  r reconciliation_runs;
+begin
+  update reconciliation_runs set status = 'failed', finished_at = now(), error = 'abandoned: its process stopped touching it'
+   where status = 'running' and heartbeat_at < now() - make_interval(secs => coalesce((p->>'stale_seconds')::integer, 900));
+  insert into reconciliation_runs (trigger, actor) values (p->>'trigger', p->>'actor')
+  on conflict do nothing
+  returning * into r;
+  if r.id is not null then
+    return jsonb_build_object('busy', false, 'run', to_jsonb(r));
+  end if;
+  select * into r from reconciliation_runs where status = 'running';
+  return jsonb_build_object('busy', true, 'run', to_jsonb(r));
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_finish_run(p jsonb)
+ RETURNS reconciliation_runs
+ LANGUAGE plpgsql
+AS $function$
+declare
+  r reconciliation_runs;
+  c record;
+begin
+  update reconciliation_runs
+     set status = p->>'status', finished_at = now(), heartbeat_at = now(),
+         counters = coalesce(p->'counters', counters), error = left(p->>'error', 2000)
+   where id = (p->>'run_id')::uuid and status = 'running'
+   returning * into r;
+  if r.id is not null and r.status = 'succeeded' then
+    for c in select key, value from jsonb_each_text(coalesce(p->'cursors', '{}')) loop
+      insert into reconciliation_cursors (name, position) values (c.key, c.value::timestamptz)
+      on conflict (name) do update set position = greatest(reconciliation_cursors.position, excluded.position), updated_at = now();
+    end loop;
+  end if;
+  return r;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_record_finding(p jsonb)
+ RETURNS reconciliation_findings
+ LANGUAGE plpgsql
+AS $function$
+declare
+  f reconciliation_findings;
+begin
+  insert into reconciliation_findings (kind, subject, stripe_object_id, stripe_status, amount, currency, order_id, run_id, next_check_at, details)
+  values (p->>'kind', p->>'subject', p->>'stripe_object_id', p->>'stripe_status', (p->>'amount')::bigint, p->>'currency',
+          (p->>'order_id')::uuid, (p->>'run_id')::uuid, (p->>'next_check_at')::timestamptz, coalesce(p->'details', '{}'))
+  on conflict (kind, subject) where status = 'open' do update
+    set checks = reconciliation_findings.checks + 1, last_checked_at = now(), run_id = excluded.run_id,
+        stripe_status = excluded.stripe_status, next_check_at = excluded.next_check_at
+  returning * into f;
+  return f;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_resolve_finding(p jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+declare
+  n integer;
+begin
+  update reconciliation_findings
+     set status = 'resolved', resolution = p->>'resolution', resolved_by = p->>'actor', resolved_at = now(), run_id = (p->>'run_id')::uuid
+   where subject = p->>'subject' and status = 'open' and (p->>'kind' is null or kind = p->>'kind');
+  get diagnostics n = row_count;
+  return n;
 end
 $function$;
 
