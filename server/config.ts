@@ -96,6 +96,12 @@ const retentionSchedule = z
   .trim()
   .refine((v) => v === 'off' || isCronPattern(v), { error: 'a cron pattern such as "17 3 * * *", or off' });
 
+// When the janitor passes: a cron pattern, or `off` for a process that must not run it.
+const reconcileInterval = z
+  .string()
+  .trim()
+  .refine((v) => v === 'off' || isCronPattern(v), { error: 'a cron pattern such as "*/5 * * * *", or off' });
+
 function isCronPattern(pattern: string): boolean {
   try {
     new Cron(pattern, { paused: true }).stop();
@@ -170,6 +176,11 @@ const envSchema = z.object({
   RETENTION_MAKE_ATTEMPTS_DAYS: withDefault(integer(1, 36_500), 90),
   RETENTION_BATCH_SIZE: withDefault(integer(1, 100_000), 1000),
   RETENTION_SCHEDULE: withDefault(retentionSchedule, '17 3 * * *'),
+  // The janitor (server/reconcile/): when it passes, when a provisional order is first asked about, and
+  // how long an open PaymentIntent or Session we have no record of waits before it is cancelled (0: never).
+  RECONCILE_INTERVAL: withDefault(reconcileInterval, '*/5 * * * *'),
+  RECONCILE_PROVISIONAL_AFTER_SECONDS: withDefault(integer(10, 86_400), 120),
+  RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS: withDefault(integer(0, 720), 24),
 });
 
 /** Every variable the server reads (.env.example documents each). */
@@ -253,6 +264,14 @@ export interface Config {
     batchSize: number;
     /** A cron pattern; undefined (RETENTION_SCHEDULE=off): this process does not run the job. */
     schedule: string | undefined;
+  };
+  /** The janitor (server/reconcile/, issue 17). */
+  reconcile: {
+    /** A cron pattern; undefined (RECONCILE_INTERVAL=off): this process does not run the janitor. */
+    schedule: string | undefined;
+    provisionalAfterSeconds: number;
+    /** 0: open orphans are never cancelled automatically. */
+    cancelOpenOrphansAfterHours: number;
   };
 }
 
@@ -386,6 +405,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       makeAttemptsDays: e.RETENTION_MAKE_ATTEMPTS_DAYS,
       batchSize: e.RETENTION_BATCH_SIZE,
       schedule: e.RETENTION_SCHEDULE === 'off' ? undefined : e.RETENTION_SCHEDULE,
+    },
+    reconcile: {
+      schedule: e.RECONCILE_INTERVAL === 'off' ? undefined : e.RECONCILE_INTERVAL,
+      provisionalAfterSeconds: e.RECONCILE_PROVISIONAL_AFTER_SECONDS,
+      cancelOpenOrphansAfterHours: e.RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS,
     },
   };
 }

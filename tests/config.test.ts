@@ -248,6 +248,24 @@ describe('loadConfig: Make.com forwarding', () => {
   });
 });
 
+describe('reconciliation settings', () => {
+  it('defaults: a pass every 5 minutes, provisional orders asked about after 120 s, open orphans cancelled after 24 h', () => {
+    expect(loadConfig({}).reconcile).toEqual({ schedule: '*/5 * * * *', provisionalAfterSeconds: 120, cancelOpenOrphansAfterHours: 24 });
+  });
+
+  it('turns the janitor off with RECONCILE_INTERVAL=off and never cancels open orphans with 0 hours', () => {
+    expect(loadConfig({ RECONCILE_INTERVAL: 'off', RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS: '0' }).reconcile).toMatchObject({ schedule: undefined, cancelOpenOrphansAfterHours: 0 });
+  });
+
+  it.each([
+    ['RECONCILE_INTERVAL', 'every five minutes', 'expected a cron pattern such as "*/5 * * * *", or off'],
+    ['RECONCILE_PROVISIONAL_AFTER_SECONDS', '5', 'expected an integer from 10 to 86400'],
+    ['RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS', '-1', 'expected an integer from 0 to 720'],
+  ])('refuses %s=%s with one line naming the variable', (name, value, expected) => {
+    expect(problemsOf({ [name]: value })).toEqual([`Invalid environment variable ${name}: ${expected}`]);
+  });
+});
+
 describe('.env.example', () => {
   const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
 
