@@ -32,6 +32,7 @@ import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/o
 import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob } from './retention/retention';
+import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 
 export interface RunningApp {
   url: string;
@@ -51,6 +52,8 @@ export interface RunningApp {
   makeOutbox: MakeOutbox;
   /** Sandbox mode without Make URLs: the built-in Make sink the deliveries go to. */
   makeSink: MakeSink | undefined;
+  /** What a reconciliation pass runs with (server/reconcile/): the job's, and a manual pass's. */
+  reconciliation: ReconcileDeps;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -167,6 +170,17 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });
   let stopListening: (() => Promise<void>) | undefined;
 
+  // The janitor reads Stripe's times: in sandbox mode the sandbox's clock, which tests move forward.
+  const reconciliation: ReconcileDeps = {
+    db,
+    stripe: services.stripe,
+    logger,
+    settings: config.reconcile,
+    eventStore: webhooks.store,
+    expectLive: config.stripe.mode === 'live',
+    now: stripeSandbox ? () => new Date(stripeSandbox.core.clock.now() * 1000) : undefined,
+  };
+
   const jobs = new JobRunner(logger);
   if (config.jobsEnabled) {
     // The timer is the safety net behind NOTIFY: a retry that became due, a lease that ended.
@@ -188,6 +202,9 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     // Daily by default; off (RETENTION_SCHEDULE=off) where pg_cron runs it in the database instead.
     const retention = retentionJob({ db, settings: config.retention, logger });
     if (retention) jobs.start([retention]);
+    // Every 5 minutes by default; one pass at a time across processes (a running row in the database).
+    const janitor = reconcileJob(reconciliation);
+    if (janitor) jobs.start([janitor]);
   }
 
   let stopping: Promise<void> | undefined;
@@ -221,7 +238,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, reconciliation, stop };
 }
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {

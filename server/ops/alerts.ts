@@ -28,8 +28,8 @@ export interface AlertFigures {
   makeDead: number;
   webhookFailed: number;
   /**
-   * Open orphaned payments (a PaymentIntent or Checkout Session without its order, or the reverse).
-   * null until reconciliation records them (issue 17): see openOrphanedPayments below.
+   * Open orphaned payments (a PaymentIntent or Checkout Session without its order, or the reverse):
+   * the open findings of reconciliation. null: not tracked (the alert is then not evaluated).
    */
   openOrphanedPayments: number | null;
   /** Payments that pay for nothing we fulfil (an amount mismatch, a duplicate) and still hold money: staff must refund them. */
@@ -171,11 +171,8 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
   };
 }
 
-/**
- * The hook for the orphaned-payments alert. Reconciliation (issue 17) is what finds orphaned payments
- * and records them; until it exists there is nothing to count, so this answers null and the alert is
- * not evaluated (neither shown nor sent). Issue 17 replaces the body with a count of the open ones.
- */
-export async function openOrphanedPayments(_db: Queryable): Promise<number | null> {
-  return null;
+/** The orphaned-payments alert's figure: the open findings of reconciliation (server/reconcile/). */
+export async function openOrphanedPayments(db: Queryable): Promise<number | null> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from reconciliation_findings where status = 'open'`);
+  return rows[0]!.n;
 }

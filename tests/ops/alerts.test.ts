@@ -67,13 +67,18 @@ describe('the payment failure alert', () => {
 });
 
 describe('one definition', () => {
-  it('holds any dead Make delivery and any failed webhook event, and leaves orphaned payments unevaluated', async () => {
+  it('holds any dead Make delivery and any failed webhook event; orphaned payments only while a reconciliation finding is open', async () => {
     const id = randomUUID();
     await db.query(`insert into make_deliveries (id, kind, dedupe_key, payload, status, attempts) values ($1, 'add_project', $2, '{}', 'dead', 9)`, [id, id]);
     await db.query(`insert into stripe_events (id, type, created, livemode, payload, status) values ('evt_alerts_failed', 'charge.refunded', now(), false, '{}', 'failed')`);
     const evaluations = evaluateAlerts(await alertFigures(db));
-    expect(evaluations.map((a) => a.code)).not.toContain('ORPHANED_PAYMENTS');
+    expect(evaluations.find((a) => a.code === 'ORPHANED_PAYMENTS')).toMatchObject({ holding: false, figures: { openOrphanedPayments: 0 } });
     expect(evaluations.filter((a) => a.holding).map((a) => a.code)).toEqual(['MAKE_DEAD', 'WEBHOOK_FAILED']);
+
+    await db.query(`insert into reconciliation_findings (kind, subject, stripe_object_id) values ('STRIPE_WITHOUT_RECORD', 'pi_alerts_orphan', 'pi_alerts_orphan')`);
+    const withFinding = evaluateAlerts(await alertFigures(db));
+    expect(withFinding.find((a) => a.code === 'ORPHANED_PAYMENTS')).toMatchObject({ holding: true, message: '1 orphaned payment found by reconciliation is open.' });
+    await db.query(`update reconciliation_findings set status = 'resolved' where subject = 'pi_alerts_orphan'`);
   });
 
   it('gives the Overview the alerts the job records, with the onset the job recorded', async () => {

@@ -110,11 +110,11 @@ describe('the alert job', () => {
     expect(rows[0]).toMatchObject({ holding: true, onsets: 2, resolved_at: expect.any(Date) });
   });
 
-  it('records every alert it can evaluate, and leaves orphaned payments out until reconciliation counts them', async () => {
+  it('records every alert, orphaned payments (the open reconciliation findings) included', async () => {
     await monitor.evaluate();
     const { rows } = await db.query<{ code: string; holding: boolean }>('select code, holding from ops_alerts order by code');
     expect(rows).toEqual(
-      ['MAKE_DEAD', 'PAYMENT_FAILURE_RATE', 'PAYMENT_FINDINGS', 'SYNC_FAILURE_RATE', 'WEBHOOK_FAILED', 'WEBHOOK_LAG'].map((code) => ({ code, holding: false })),
+      ['MAKE_DEAD', 'ORPHANED_PAYMENTS', 'PAYMENT_FAILURE_RATE', 'PAYMENT_FINDINGS', 'SYNC_FAILURE_RATE', 'WEBHOOK_FAILED', 'WEBHOOK_LAG'].map((code) => ({ code, holding: false })),
     );
   });
 

@@ -1,0 +1,341 @@
+// The reconciliation janitor (issue 17, DESIGN.md decisions 4 and 5): one pass asks Stripe about what
+// we are unsure of and applies what it says through the same SQL the webhook applier and the
+// storefront use, so a dropped webhook, a crash between Stripe's answer and our record, or an event
+// Stripe never delivered is settled within a pass rather than never.
+//
+// One pass at a time per database: reconcile_begin_run() claims a `running` row under a unique index,
+// so a second process (or a second trigger in this one) finds it and does nothing. The cursors of the
+// Stripe lists move only when a pass succeeds, in the statement that ends it: a pass that fails (a
+// Stripe outage) leaves them, and the next pass reads the same window again; every action on the way
+// is idempotent (order_apply_payment, a repeat event id, a cancel with a derived key), so reading a
+// window twice never does a thing twice.
+import type Stripe from 'stripe';
+import type { Db } from '../platform/db/db';
+import type { Job } from '../platform/jobs/runner';
+import type { Logger } from '../platform/observability/logger';
+import { applyPayment, type PaymentFacts } from '../checkout/checkout.sql';
+import { factsFrom, retrievePayment } from '../checkout/startPayment';
+import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
+import { isUuid } from '../platform/ids';
+import { describeStripeError, readCheckoutSession, readPaymentIntent, type PaymentReading } from '../stripe/payments';
+import type { EventStore } from '../webhooks/eventStore';
+import { factsAtIngest } from '../webhooks/translate';
+import type { VerifiedEvent } from '../webhooks/verify';
+import {
+  beginRun,
+  createOrderFromPayment,
+  type CursorName,
+  dueProvisionalOrders,
+  emptyCounters,
+  finishRun,
+  isRecorded,
+  logAction,
+  markOrderChecked,
+  openOrphansToRecheck,
+  readCursors,
+  recordFinding,
+  resolveFindings,
+  type RunCounters,
+  type RunRow,
+  type RunTrigger,
+  touchRun,
+} from './reconcile.sql';
+
+export interface ReconcileSettings {
+  /** A cron pattern; undefined: this process does not schedule the janitor. */
+  schedule: string | undefined;
+  provisionalAfterSeconds: number;
+  /** 0: open orphans stay findings and are never cancelled automatically. */
+  cancelOpenOrphansAfterHours: number;
+}
+
+export interface ReconcileDeps {
+  db: Db;
+  stripe: Stripe;
+  logger: Logger;
+  settings: ReconcileSettings;
+  /** Stores backfilled events exactly as the webhook endpoint does (and wakes the applier). */
+  eventStore: EventStore;
+  /** The clock of Stripe's `created` times and of the backoff (tests pass the sandbox clock). */
+  now?: () => Date;
+  /** Live mode: a test-mode event listed is ignored, as the endpoint ignores one delivered. */
+  expectLive: boolean;
+  /** Stripe calls in flight at once. */
+  concurrency?: number;
+}
+
+export interface PassRequest {
+  trigger: RunTrigger;
+  actor: string;
+  /** Widens steps 3 and 4 back to this time (never narrows them). */
+  since?: Date;
+  signal?: AbortSignal;
+}
+
+export type PassResult = { outcome: 'busy'; run: RunRow } | { outcome: 'succeeded' | 'failed'; run: RunRow };
+
+/** Checks past the last backoff step (after first, 5 minutes, 1 hour, 1 day): a finding for a person. */
+export const PROVISIONAL_MAX_CHECKS = 4;
+/** Lists of steps 3 and 4 start this much before the stored cursor: an object created as the last pass read is not missed. */
+export const CURSOR_OVERLAP_SECONDS = 300;
+/** With no cursor yet, the first pass looks back this far (Stripe keeps events 30 days). */
+export const FIRST_PASS_LOOKBACK_SECONDS = 86_400;
+const PAGE = 100;
+
+/** Runs one pass, unless another is running anywhere on this database (then: that one, busy). */
+export async function runReconciliation(deps: ReconcileDeps, request: PassRequest): Promise<PassResult> {
+  const begun = await beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
+  if (begun.busy) return { outcome: 'busy', run: begun.run };
+  const run = begun.run;
+  const now = (deps.now ?? (() => new Date()))();
+  const counters = emptyCounters();
+  const pass = new Pass(deps, run.id, now, counters, request.signal);
+  try {
+    const cursors = await readCursors(deps.db);
+    await pass.provisionalOrders();
+    const started = (name: CursorName) => {
+      const stored = cursors[name]?.getTime() ?? now.getTime() - FIRST_PASS_LOOKBACK_SECONDS * 1000;
+      const from = Math.min(stored, request.since?.getTime() ?? Infinity);
+      return Math.floor(from / 1000) - CURSOR_OVERLAP_SECONDS;
+    };
+    await pass.stripeObjects('payment_intents', started('payment_intents'));
+    await pass.stripeObjects('checkout_sessions', started('checkout_sessions'));
+    await pass.missedEvents(started('events'));
+    await pass.recheckOpenOrphans();
+    const at = now.toISOString();
+    const finished = await finishRun(deps.db, { run_id: run.id, status: 'succeeded', counters, cursors: { payment_intents: at, checkout_sessions: at, events: at } });
+    deps.logger.info({ runId: run.id, counters }, 'reconciliation pass done');
+    return { outcome: 'succeeded', run: finished };
+  } catch (error) {
+    const message = describeStripeError(error);
+    const finished = await finishRun(deps.db, { run_id: run.id, status: 'failed', counters, error: message });
+    deps.logger.error({ runId: run.id, err: error, counters }, 'reconciliation pass failed: the next pass starts from the same cursors');
+    return { outcome: 'failed', run: finished };
+  }
+}
+
+/** The janitor as a job of the runner: a failed pass fails the job (logged, backed off) after its run row says why. */
+export function reconcileJob(deps: ReconcileDeps): Job | undefined {
+  if (!deps.settings.schedule) return undefined;
+  return {
+    name: 'reconciliation',
+    schedule: deps.settings.schedule,
+    run: async (signal) => {
+      const result = await runReconciliation(deps, { trigger: 'schedule', actor: 'janitor', signal });
+      if (result.outcome === 'failed') throw new Error(`reconciliation run ${result.run.id} failed: ${result.run.error}`);
+    },
+  };
+}
+
+class Pass {
+  private readonly actor: string;
+  constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly runId: string,
+    private readonly now: Date,
+    private readonly counters: RunCounters,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.actor = `janitor:${runId}`;
+  }
+
+  private checkStop() {
+    // A shutdown ends the pass between items: it fails, and the next process starts from the same cursors.
+    if (this.signal?.aborted) throw new Error('stopped by shutdown');
+  }
+
+  private facts(kind: PaymentFacts['kind'], id: string, reading: PaymentReading): PaymentFacts {
+    return factsFrom(kind, id, reading, { source: 'janitor', userId: null, actor: this.actor });
+  }
+
+  /** Step 1: provisional orders past their next check, page by page in id order. */
+  async provisionalOrders(): Promise<void> {
+    const { db, settings } = this.deps;
+    let afterId: string | null = null;
+    for (;;) {
+      this.checkStop();
+      const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit: PAGE });
+      if (page.length === 0) return;
+      await inPool(page, this.deps.concurrency ?? 4, async (order) => {
+        const reading = await retrievePayment(this.deps.stripe, order.kind, order.stripe_object_id);
+        const applied = await applyPayment(db, this.facts(order.kind, order.stripe_object_id, reading));
+        const confirmed = applied.outcome !== 'error' && applied.order.sync_state !== 'provisional';
+        if (confirmed) {
+          this.counters.synced += 1;
+          await logAction(db, { eventType: 'reconcile.order_synced', status: applied.order.status, orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus } });
+          await resolveFindings(db, { subject: order.id, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by Stripe', actor: this.actor, run_id: this.runId });
+          return;
+        }
+        if (applied.outcome === 'error' && applied.error === 'amount_mismatch') {
+          this.counters.failed += 1;
+          await recordFinding(db, { kind: 'AMOUNT_MISMATCH', subject: order.stripe_object_id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: reading.amount, currency: reading.currency, order_id: order.id });
+        }
+        const checks = await markOrderChecked(db, order.id, this.now);
+        this.counters.skipped += 1;
+        await logAction(db, { eventType: 'reconcile.order_checked', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, checks } });
+        if (checks >= PROVISIONAL_MAX_CHECKS) {
+          await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: order.amount, currency: order.currency, order_id: order.id });
+        }
+      });
+      afterId = page[page.length - 1]!.id;
+      await touchRun(db, this.runId, this.counters);
+    }
+  }
+
+  /** Step 3: the PaymentIntents or Checkout Sessions created since `fromSeconds` that carry our metadata without our record. */
+  async stripeObjects(list: 'payment_intents' | 'checkout_sessions', fromSeconds: number): Promise<void> {
+    const kind = list === 'payment_intents' ? 'payment_intent' : 'checkout_session';
+    let startingAfter: string | undefined;
+    for (;;) {
+      this.checkStop();
+      const page =
+        list === 'payment_intents'
+          ? await this.deps.stripe.paymentIntents.list({ created: { gte: fromSeconds }, limit: PAGE, starting_after: startingAfter })
+          : await this.deps.stripe.checkout.sessions.list({ created: { gte: fromSeconds }, limit: PAGE, starting_after: startingAfter, expand: ['data.payment_intent'] });
+      await inPool(page.data as (Stripe.PaymentIntent | Stripe.Checkout.Session)[], this.deps.concurrency ?? 4, async (object) => {
+        const orderId = object.metadata?.order_id;
+        // Not ours: another integration on the same account. Never touched.
+        if (!orderId || !isUuid(orderId)) return;
+        if (await isRecorded(this.deps.db, object.id)) return;
+        const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
+        await this.orphan(kind, object, reading);
+      });
+      if (!page.has_more || page.data.length === 0) return;
+      startingAfter = page.data[page.data.length - 1]!.id;
+      await touchRun(this.deps.db, this.runId, this.counters);
+    }
+  }
+
+  /** Open orphans found by earlier passes: paid since (adopted), closed since (resolved), or due for cancel. */
+  async recheckOpenOrphans(): Promise<void> {
+    let afterId: string | null = null;
+    for (;;) {
+      this.checkStop();
+      const page = await openOrphansToRecheck(this.deps.db, { runId: this.runId, afterId, limit: PAGE });
+      if (page.length === 0) return;
+      await inPool(page, this.deps.concurrency ?? 4, async (finding) => {
+        const id = finding.stripe_object_id;
+        const kind = id.startsWith('cs_') ? 'checkout_session' : 'payment_intent';
+        const object = kind === 'payment_intent' ? await this.deps.stripe.paymentIntents.retrieve(id) : await this.deps.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] });
+        if (await isRecorded(this.deps.db, id)) {
+          await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.actor, run_id: this.runId });
+          return;
+        }
+        const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
+        await this.orphan(kind, object, reading);
+      });
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  private async orphan(kind: PaymentFacts['kind'], object: Stripe.PaymentIntent | Stripe.Checkout.Session, reading: PaymentReading): Promise<void> {
+    const { db } = this.deps;
+    const base = { subject: object.id, run_id: this.runId, stripe_object_id: object.id, stripe_status: reading.paymentStatus ?? object.status, amount: reading.amount, currency: reading.currency };
+    if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
+      // Paid: adopted at once, as the webhook applier would (no payment is left without an order).
+      const facts = this.facts(kind, object.id, reading);
+      let applied = await applyPayment(db, facts);
+      if (applied.outcome === 'error' && applied.error === 'unknown_payment') {
+        await createOrderFromPayment(db, { ...facts, ...ownerOf(object), created_from: `reconcile:${this.runId}` });
+        applied = await applyPayment(db, facts);
+      }
+      if (applied.outcome === 'error') {
+        this.counters.failed += 1;
+        await recordFinding(db, { ...base, kind: applied.error === 'amount_mismatch' ? 'AMOUNT_MISMATCH' : 'STRIPE_WITHOUT_RECORD', order_id: applied.order_id ?? null, details: { error: applied.error } });
+        await logAction(db, { eventType: 'reconcile.adopt_failed', status: applied.error, orderId: applied.order_id ?? null, metadata: { run_id: this.runId, stripe_object_id: object.id } });
+        return;
+      }
+      this.counters.adopted += 1;
+      await resolveFindings(db, { subject: object.id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'adopted: paid at Stripe', actor: this.actor, run_id: this.runId });
+      await logAction(db, { eventType: 'reconcile.adopted', status: applied.order.status, orderId: applied.order.id, metadata: { run_id: this.runId, stripe_object_id: object.id, kind } });
+      return;
+    }
+    if (reading.outcome === 'CANCELED' || reading.outcome === 'EXPIRED') {
+      // Nobody can pay through it any more: nothing to do, and a finding about it is closed.
+      await resolveFindings(db, { subject: object.id, kind: 'STRIPE_WITHOUT_RECORD', resolution: `${reading.outcome.toLowerCase()} at Stripe`, actor: this.actor, run_id: this.runId });
+      return;
+    }
+    this.counters.orphansFound += 1;
+    const createdMs = object.created * 1000;
+    const hours = this.deps.settings.cancelOpenOrphansAfterHours;
+    const cancelAt = hours > 0 ? new Date(createdMs + hours * 3_600_000) : null;
+    if (!cancelAt || cancelAt > this.now) {
+      await recordFinding(db, { ...base, kind: 'STRIPE_WITHOUT_RECORD', next_check_at: cancelAt?.toISOString() ?? null });
+      await logAction(db, { eventType: 'reconcile.orphan_found', status: reading.paymentStatus ?? 'open', orderId: null, metadata: { run_id: this.runId, stripe_object_id: object.id, kind, cancel_at: cancelAt?.toISOString() ?? null } });
+      return;
+    }
+    // Open past the configured hours: closed at Stripe with a key derived from the attempt it names.
+    const ref = { order_id: object.metadata!.order_id!, attempt: Number(object.metadata?.attempt) || 0 };
+    if (kind === 'payment_intent') {
+      await this.deps.stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
+    } else {
+      await this.deps.stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
+    }
+    this.counters.canceled += 1;
+    await recordFinding(db, { ...base, kind: 'STRIPE_WITHOUT_RECORD', stripe_status: kind === 'payment_intent' ? 'canceled' : 'expired' });
+    await resolveFindings(db, { subject: object.id, kind: 'STRIPE_WITHOUT_RECORD', resolution: `cancelled at Stripe: open for ${hours} hours without our record`, actor: this.actor, run_id: this.runId });
+    await logAction(db, { eventType: 'reconcile.orphan_canceled', status: 'canceled', orderId: null, metadata: { run_id: this.runId, stripe_object_id: object.id, kind } });
+  }
+
+  /** Step 4: Stripe's events since `fromSeconds`, stored through the webhook endpoint's store; the applier applies them. */
+  async missedEvents(fromSeconds: number): Promise<void> {
+    let startingAfter: string | undefined;
+    for (;;) {
+      this.checkStop();
+      const page = await this.deps.stripe.events.list({ created: { gte: fromSeconds }, limit: PAGE, starting_after: startingAfter });
+      // In the order Stripe made them (the list is newest first), as deliveries would arrive.
+      for (const event of [...page.data].reverse()) {
+        const { ignoredReason, facts } = factsAtIngest(event, this.deps.expectLive);
+        const { isNew } = await this.deps.eventStore.store(verifiedFrom(event), ignoredReason, facts);
+        if (isNew) {
+          this.counters.eventsBackfilled += 1;
+          await logAction(this.deps.db, { eventType: 'reconcile.event_backfilled', status: 'received', orderId: null, metadata: { run_id: this.runId, event_id: event.id, event_type: event.type } });
+        }
+      }
+      if (!page.has_more || page.data.length === 0) return;
+      startingAfter = page.data[page.data.length - 1]!.id;
+      await touchRun(this.deps.db, this.runId, this.counters);
+    }
+  }
+}
+
+/** An event read from Stripe's API is Stripe's own, as a verified delivery is: stored in the same shape. */
+function verifiedFrom(event: Stripe.Event): VerifiedEvent {
+  const object = event.data.object as { id?: string; object?: string };
+  return {
+    id: event.id,
+    type: event.type,
+    objectType: object.object ?? null,
+    objectId: object.id ?? null,
+    created: event.created,
+    livemode: event.livemode,
+    apiVersion: event.api_version ?? null,
+    raw: JSON.stringify(event),
+    payload: event,
+  };
+}
+
+/** Who paid, as order_create_from_payment takes it: the email Stripe collected, and our metadata. */
+function ownerOf(object: Stripe.PaymentIntent | Stripe.Checkout.Session): Record<string, unknown> {
+  const email = 'receipt_email' in object ? object.receipt_email : (object as Stripe.Checkout.Session).customer_details?.email;
+  const name = 'customer_details' in object ? object.customer_details?.name : null;
+  return { email: email ?? null, name: name ?? null, track: object.metadata?.track ?? null, customer_id: object.metadata?.customer_id ?? null };
+}
+
+/** Runs fn over items with at most `limit` in flight; the first error rejects after those in flight end. */
+async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}

@@ -1,0 +1,177 @@
+// Typed calls of the reconciliation SQL (supabase/migrations/20261207000700_reconciliation.sql). Each
+// is one statement, so each is one transaction on both engines.
+import type { Queryable } from '../platform/db/db';
+
+export type RunTrigger = 'schedule' | 'manual' | 'cli';
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+export type FindingKind = 'PROVISIONAL_TOO_LONG' | 'ATTEMPT_WITHOUT_OBJECT' | 'NEEDS_CLEANUP' | 'STRIPE_WITHOUT_RECORD' | 'AMOUNT_MISMATCH';
+export type CursorName = 'payment_intents' | 'checkout_sessions' | 'events';
+
+export interface RunCounters {
+  synced: number;
+  failed: number;
+  skipped: number;
+  adopted: number;
+  canceled: number;
+  orphansFound: number;
+  eventsBackfilled: number;
+}
+
+export const emptyCounters = (): RunCounters => ({ synced: 0, failed: 0, skipped: 0, adopted: 0, canceled: 0, orphansFound: 0, eventsBackfilled: 0 });
+
+export interface RunRow {
+  id: string;
+  trigger: RunTrigger;
+  actor: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  counters: Partial<RunCounters>;
+  error: string | null;
+}
+
+export interface FindingRow {
+  id: string;
+  kind: FindingKind;
+  subject: string;
+  stripe_object_id: string | null;
+  stripe_status: string | null;
+  amount: number | null;
+  currency: string | null;
+  order_id: string | null;
+  status: 'open' | 'resolved';
+  resolution: string | null;
+  first_seen_at: string;
+  checks: number;
+}
+
+// to_jsonb: the functions returning a row type come back as one object, as on every engine and driver.
+async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> {
+  const { rows } = await db.query<{ result: T }>(`select to_jsonb(${fn}($1::jsonb)) as result`, [JSON.stringify(argument)]);
+  return rows[0]!.result;
+}
+
+/** Claims the one running pass of this database, or answers the pass that holds it (busy). */
+export const beginRun = (db: Queryable, p: { trigger: RunTrigger; actor: string; stale_seconds?: number }) =>
+  call<{ busy: boolean; run: RunRow }>(db, 'reconcile_begin_run', p);
+
+/** Ends a pass; the cursors move only when it succeeded. */
+export const finishRun = (
+  db: Queryable,
+  p: { run_id: string; status: 'succeeded' | 'failed'; counters: RunCounters; error?: string; cursors?: Partial<Record<CursorName, string>> },
+) => call<RunRow>(db, 'reconcile_finish_run', p);
+
+export async function touchRun(db: Queryable, runId: string, counters: RunCounters): Promise<void> {
+  await db.query(`update reconciliation_runs set heartbeat_at = now(), counters = $2::jsonb where id = $1 and status = 'running'`, [runId, JSON.stringify(counters)]);
+}
+
+export const recordFinding = (
+  db: Queryable,
+  p: {
+    kind: FindingKind;
+    subject: string;
+    run_id: string;
+    stripe_object_id?: string | null;
+    stripe_status?: string | null;
+    amount?: number | null;
+    currency?: string | null;
+    order_id?: string | null;
+    next_check_at?: string | null;
+    details?: Record<string, unknown>;
+  },
+) => call<FindingRow>(db, 'reconcile_record_finding', p);
+
+export const resolveFindings = (db: Queryable, p: { subject: string; kind?: FindingKind; resolution: string; actor: string; run_id: string }) =>
+  call<number>(db, 'reconcile_resolve_finding', p);
+
+export async function readCursors(db: Queryable): Promise<Partial<Record<CursorName, Date>>> {
+  const { rows } = await db.query<{ name: CursorName; position: string | Date }>('select name, position from reconciliation_cursors');
+  return Object.fromEntries(rows.map((r) => [r.name, new Date(r.position)]));
+}
+
+
+/** A provisional order due for a check, with the object its latest recorded attempt created. */
+export interface DueOrder {
+  id: string;
+  sync_attempts: number;
+  kind: 'payment_intent' | 'checkout_session';
+  stripe_object_id: string;
+  amount: number;
+  currency: string;
+}
+
+/**
+ * Provisional orders due now (the backoff of seed 002: first after `afterSeconds`, then 5 minutes, 1
+ * hour and 1 day after the last check), in id order after `afterId`: a page at a time, memory flat.
+ */
+export async function dueProvisionalOrders(db: Queryable, p: { now: Date; afterSeconds: number; afterId: string | null; limit: number }): Promise<DueOrder[]> {
+  const { rows } = await db.query<DueOrder>(
+    `select o.id, o.sync_attempts, a.kind, a.stripe_object_id, o.amount::int as amount, o.currency
+       from orders o
+       join lateral (select kind, stripe_object_id from payment_attempts
+                      where order_id = o.id and stripe_object_id is not null order by attempt desc limit 1) a on true
+      where o.sync_state = 'provisional'
+        and ($3::uuid is null or o.id > $3::uuid)
+        and case o.sync_attempts
+              when 0 then o.updated_at <= $1::timestamptz - make_interval(secs => $2)
+              when 1 then o.last_sync_at <= $1::timestamptz - interval '5 minutes'
+              when 2 then o.last_sync_at <= $1::timestamptz - interval '1 hour'
+              else o.last_sync_at <= $1::timestamptz - interval '1 day'
+            end
+      order by o.id
+      limit $4`,
+    [p.now.toISOString(), p.afterSeconds, p.afterId, p.limit],
+  );
+  return rows;
+}
+
+/** One more check of an order still provisional: its place on the backoff schedule. */
+export async function markOrderChecked(db: Queryable, orderId: string, now: Date): Promise<number> {
+  const { rows } = await db.query<{ sync_attempts: number }>(
+    `update orders set sync_attempts = sync_attempts + 1, last_sync_at = $2 where id = $1 returning sync_attempts`,
+    [orderId, now.toISOString()],
+  );
+  return rows[0]?.sync_attempts ?? 0;
+}
+
+/** Is this Stripe object recorded by one of our attempts (or the payment of an order)? */
+export async function isRecorded(db: Queryable, objectId: string): Promise<boolean> {
+  const { rows } = await db.query<{ known: boolean }>(
+    `select exists (select 1 from payment_attempts where stripe_object_id = $1)
+         or exists (select 1 from payments where stripe_payment_intent_id = $1)
+         or exists (select 1 from orders where payment_intent_id = $1 or checkout_session_id = $1) as known`,
+    [objectId],
+  );
+  return rows[0]!.known;
+}
+
+/**
+ * Open orphan findings not yet looked at in this pass, a page at a time: an open PaymentIntent stays
+ * ours to watch after the list window has moved past its creation (it may be paid, or due for cancel).
+ */
+export async function openOrphansToRecheck(db: Queryable, p: { runId: string; afterId: string | null; limit: number }): Promise<{ id: string; stripe_object_id: string }[]> {
+  const { rows } = await db.query<{ id: string; stripe_object_id: string }>(
+    `select id, stripe_object_id from reconciliation_findings
+      where kind = 'STRIPE_WITHOUT_RECORD' and status = 'open' and stripe_object_id is not null
+        and run_id is distinct from $1::uuid and ($2::uuid is null or id > $2::uuid)
+      order by id limit $3`,
+    [p.runId, p.afterId, p.limit],
+  );
+  return rows;
+}
+
+/** Makes an order from a paid object's metadata, as the webhook applier does (strict on price and buyer). */
+export async function createOrderFromPayment(db: Queryable, p: Record<string, unknown>): Promise<string | null> {
+  const { rows } = await db.query<{ id: string | null }>('select order_create_from_payment($1::jsonb) as id', [JSON.stringify(p)]);
+  return rows[0]!.id;
+}
+
+/** A payment_logs row of the janitor's (reconcile.*), with the run id, on the order when there is one. */
+export async function logAction(db: Queryable, p: { eventType: `reconcile.${string}`; status: string; orderId: string | null; metadata: Record<string, unknown> }): Promise<void> {
+  const metadata = JSON.stringify(p.metadata);
+  if (p.orderId) {
+    await db.query(`select payment_log_for_order(o, $2, $3, $4::jsonb) from orders o where o.id = $1`, [p.orderId, p.eventType, p.status, metadata]);
+  } else {
+    await db.query(`insert into payment_logs (event_type, status, metadata) values ($1, $2, $3::jsonb)`, [p.eventType, p.status, metadata]);
+  }
+}

@@ -1,0 +1,188 @@
+// The reconciliation janitor (issue 17) through the real server in sandbox mode: its Stripe client talks
+// to the sandbox over HTTP, its SQL runs on the suite's engine, and the sandbox's clock is what the
+// pass reads time from. Every webhook is dropped, so what settles an order here is the janitor.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgres } from '../../server/platform/db/postgres';
+import { runReconciliation } from '../../server/reconcile/janitor';
+import { readCursors } from '../../server/reconcile/reconcile.sql';
+import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
+import { TEST_ENGINE } from '../helpers/db';
+
+let server: CheckoutServer;
+beforeAll(async () => {
+  // The job is off: each test starts the passes it means to see.
+  server = await startCheckoutServer({ RECONCILE_INTERVAL: 'off' });
+});
+afterAll(() => server?.stop());
+// Every webhook is lost: the sandbox's fault injection drops each delivery (moving its clock delivers
+// what is due, and that too is dropped), so the janitor is the only way anything is learnt.
+beforeEach(() => {
+  server.app.stripeSandbox!.core.events.stopAutoDelivery();
+  server.app.stripeSandbox!.webhookFaults.dropNext = 1_000_000;
+});
+
+const RETURN_URL = 'https://shop.test/checkout/return';
+const sandbox = () => server.app.stripeSandbox!;
+const pass = (actor = 'test') => runReconciliation(server.app.reconciliation, { trigger: 'manual', actor });
+const guest = () => ({ idempotencyKey: newKey(), track: 'business_plan_builder', email: `guest-${randomUUID()}@example.com` });
+
+async function order(id: string) {
+  const { rows } = await server.app.db.query<{ status: string; sync_state: string | null; sync_attempts: number }>('select status, sync_state, sync_attempts from orders where id = $1', [id]);
+  return rows[0];
+}
+
+async function logsOf(orderId: string, prefix = 'reconcile.') {
+  const { rows } = await server.app.db.query<{ event_type: string; metadata: Record<string, unknown> }>(
+    `select event_type, metadata from payment_logs where order_id = $1 and event_type like $2 || '%' order by id`,
+    [orderId, prefix],
+  );
+  return rows;
+}
+
+async function findingsOf(subject: string) {
+  const { rows } = await server.app.db.query<{ kind: string; status: string; resolution: string | null; checks: number }>(
+    'select kind, status, resolution, checks from reconciliation_findings where subject = $1 order by first_seen_at',
+    [subject],
+  );
+  return rows;
+}
+
+/** An intent with our metadata made straight at Stripe (never recorded by us), as a crash or another tool would leave it. */
+async function intentAtStripe(orderId: string, email: string) {
+  return server.app.stripe.paymentIntents.create({
+    amount: 9900,
+    currency: 'usd',
+    receipt_email: email,
+    metadata: { order_id: orderId, customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' },
+  });
+}
+
+describe('step 1: provisional orders', () => {
+  it('confirms an order whose webhook never came, once it has been provisional past RECONCILE_PROVISIONAL_AFTER_SECONDS', async () => {
+    const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+    await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const confirmed = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment;
+    expect(confirmed.order).toMatchObject({ status: 'PAID', syncState: 'PROVISIONAL' });
+    const orderId = confirmed.order.id;
+
+    await sandbox().advanceClock(121);
+    const result = await pass();
+    expect(result).toMatchObject({ outcome: 'succeeded', run: { status: 'succeeded', trigger: 'manual', actor: 'test', counters: { synced: 1 } } });
+    expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+    expect(await logsOf(orderId)).toEqual([{ event_type: 'reconcile.order_synced', metadata: expect.objectContaining({ run_id: result.run.id, stripe_object_id: created.paymentIntentId }) }]);
+    expect(await logsOf(orderId, 'payment.confirmed')).toEqual([{ event_type: 'payment.confirmed', metadata: expect.objectContaining({ source: 'janitor', actor: `janitor:${result.run.id}` }) }]);
+
+    // Confirmed: no further pass asks Stripe about it.
+    await sandbox().advanceClock(3600);
+    expect((await pass()).run.counters.synced).toBe(0);
+  });
+});
+
+describe('step 3: Stripe objects we have no record of', () => {
+  it('adopts a PaymentIntent paid at Stripe with our metadata: one order, one Make add_project', async () => {
+    const orderId = randomUUID();
+    const email = `orphan-${randomUUID()}@example.com`;
+    const intent = await intentAtStripe(orderId, email);
+    await server.app.stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+
+    const result = await pass();
+    expect(result.run.counters).toMatchObject({ adopted: 1 });
+    expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+    expect((await logsOf(orderId)).map((l) => [l.event_type, l.metadata.run_id])).toEqual([['reconcile.adopted', result.run.id]]);
+
+    await pass();
+    const { rows } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from make_deliveries where kind = 'add_project' and order_id = $1`, [orderId]);
+    expect(rows[0]!.n).toBe(1);
+    const orders = await server.app.db.query<{ n: number }>(`select count(*)::int as n from orders o join customers c on c.id = o.customer_id where c.email = $1`, [email]);
+    expect(orders.rows[0]!.n).toBe(1);
+  });
+
+  it('records an open one as STRIPE_WITHOUT_RECORD and cancels it at Stripe after RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS of sandbox clock', async () => {
+    const intent = await intentAtStripe(randomUUID(), `open-${randomUUID()}@example.com`);
+    const found = await pass();
+    expect(found.run.counters).toMatchObject({ orphansFound: 1 });
+    expect(await findingsOf(intent.id)).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'open', resolution: null, checks: 1 }]);
+    expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_payment_method');
+
+    await sandbox().advanceClock(23 * 3600);
+    await pass();
+    expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_payment_method');
+
+    await sandbox().advanceClock(3600 + 1);
+    const canceled = await pass();
+    expect(canceled.run.counters).toMatchObject({ canceled: 1 });
+    expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('canceled');
+    expect(await findingsOf(intent.id)).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'resolved', resolution: expect.stringContaining('cancelled at Stripe'), checks: 3 }]);
+    const { rows } = await server.app.db.query<{ metadata: Record<string, unknown> }>(`select metadata from payment_logs where event_type = 'reconcile.orphan_canceled' and metadata->>'stripe_object_id' = $1`, [intent.id]);
+    expect(rows).toEqual([{ metadata: expect.objectContaining({ run_id: canceled.run.id }) }]);
+  });
+
+  it('never touches an object without our metadata', async () => {
+    const theirs = await server.app.stripe.paymentIntents.create({ amount: 500, currency: 'usd', metadata: { other_system: 'x' } });
+    const result = await pass();
+    expect(result.outcome).toBe('succeeded');
+    expect(await findingsOf(theirs.id)).toEqual([]);
+    expect((await server.app.stripe.paymentIntents.retrieve(theirs.id)).status).toBe('requires_payment_method');
+  });
+});
+
+describe('step 4: missed events', () => {
+  it("stores the events Stripe never delivered through the endpoint's store, and the applier applies each once", async () => {
+    const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+    await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const missed = (await server.app.stripe.events.list({ limit: 100 })).data.filter((e) => (e.data.object as { id?: string }).id === created.paymentIntentId);
+    expect(missed.length).toBeGreaterThan(0);
+
+    const first = await pass();
+    expect(first.run.counters.eventsBackfilled).toBeGreaterThanOrEqual(missed.length);
+    const ids = missed.map((e) => e.id);
+    await expect.poll(async () => {
+      const { rows } = await server.app.db.query<{ status: string }>('select status from stripe_events where id = any($1::text[])', [ids]);
+      return rows.length === ids.length && rows.every((r) => r.status !== 'received');
+    }).toBe(true);
+    expect(await order(created.order.id)).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+
+    const second = await pass();
+    expect(second.run.counters.eventsBackfilled).toBe(0);
+    expect(await logsOf(created.order.id, 'payment.paid')).toHaveLength(1);
+  });
+});
+
+describe('one pass at a time', () => {
+  // On PostgreSQL the second pass runs on a pool of its own, as another process would.
+  it('runs one of two passes started together; the other finds it running and does nothing', async () => {
+    const other = TEST_ENGINE === 'postgres' ? openPostgres(server.testDb.url!, { max: 2 }) : server.app.db;
+    try {
+      const results = await Promise.all([pass('first'), runReconciliation({ ...server.app.reconciliation, db: other }, { trigger: 'cli', actor: 'second' })]);
+      expect(results.map((r) => r.outcome).sort()).toEqual(['busy', 'succeeded']);
+      const busy = results.find((r) => r.outcome === 'busy')!;
+      const ran = results.find((r) => r.outcome === 'succeeded')!;
+      expect(busy.run.id).toBe(ran.run.id);
+      const { rows } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from reconciliation_runs where actor in ('first', 'second')`);
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      if (other !== server.app.db) await other.close();
+    }
+  });
+});
+
+describe('Stripe failing', () => {
+  it('leaves a failed run with its error and the cursors where they were; the next pass is clean and reads the same window', async () => {
+    await pass();
+    const before = await readCursors(server.app.db);
+    const orphan = await intentAtStripe(randomUUID(), `late-${randomUUID()}@example.com`);
+    // One call and its one SDK retry (STRIPE_MAX_NETWORK_RETRIES=1 in these servers).
+    sandbox().failNext('api_error', 'api_error');
+
+    const failed = await pass();
+    expect(failed).toMatchObject({ outcome: 'failed', run: { status: 'failed', error: expect.stringContaining('StripeAPIError 500') } });
+    expect(await readCursors(server.app.db)).toEqual(before);
+    const { rows } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from reconciliation_runs where status = 'running'`);
+    expect(rows[0]!.n).toBe(0);
+
+    const next = await pass();
+    expect(next).toMatchObject({ outcome: 'succeeded', run: { error: null } });
+    expect(await findingsOf(orphan.id)).toEqual([expect.objectContaining({ kind: 'STRIPE_WITHOUT_RECORD', status: 'open' })]);
+  });
+});
