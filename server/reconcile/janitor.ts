@@ -13,11 +13,11 @@ import type Stripe from 'stripe';
 import type { Db } from '../platform/db/db';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
-import { applyPayment, type PaymentFacts } from '../checkout/checkout.sql';
+import { applyPayment, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
 import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import { isUuid } from '../platform/ids';
-import { describeStripeError, readCheckoutSession, readPaymentIntent, type PaymentReading } from '../stripe/payments';
+import { describeStripeError, isProviderUnavailable, isStripeNotFound, readCheckoutSession, readPaymentIntent, type PaymentReading } from '../stripe/payments';
 import type { EventStore } from '../webhooks/eventStore';
 import { factsAtIngest } from '../webhooks/translate';
 import type { VerifiedEvent } from '../webhooks/verify';
@@ -39,6 +39,8 @@ import {
   type RunRow,
   type RunTrigger,
   touchRun,
+  type UnsettledAttempt,
+  unsettledAttempts,
 } from './reconcile.sql';
 
 export interface ReconcileSettings {
@@ -93,6 +95,7 @@ export async function runReconciliation(deps: ReconcileDeps, request: PassReques
   try {
     const cursors = await readCursors(deps.db);
     await pass.provisionalOrders();
+    await pass.unsettledAttempts();
     const started = (name: CursorName) => {
       const stored = cursors[name]?.getTime() ?? now.getTime() - FIRST_PASS_LOOKBACK_SECONDS * 1000;
       const from = Math.min(stored, request.since?.getTime() ?? Infinity);
@@ -179,6 +182,109 @@ class Pass {
       });
       afterId = page[page.length - 1]!.id;
       await touchRun(db, this.runId, this.counters);
+    }
+  }
+
+  /** Step 2: attempts in `creating` for over 5 minutes and every `needs_cleanup`: their object found (never re-created) and settled. */
+  async unsettledAttempts(): Promise<void> {
+    let afterId: string | null = null;
+    for (;;) {
+      this.checkStop();
+      const page = await unsettledAttempts(this.deps.db, { now: this.now, afterId, limit: PAGE });
+      if (page.length === 0) return;
+      await inPool(page, this.deps.concurrency ?? 4, async (attempt) => {
+        try {
+          await this.settleAttempt(attempt);
+        } catch (error) {
+          // Stripe unreachable fails the pass (the next one tries again); anything else is for a person.
+          if (isProviderUnavailable(error)) throw error;
+          this.counters.failed += 1;
+          const kind = attempt.status === 'creating' ? 'ATTEMPT_WITHOUT_OBJECT' : 'NEEDS_CLEANUP';
+          await recordFinding(this.deps.db, { kind, subject: attempt.id, run_id: this.runId, stripe_object_id: attempt.stripe_object_id, order_id: attempt.order_id, details: { error: describeStripeError(error) } });
+          await logAction(this.deps.db, { eventType: 'reconcile.attempt_unsettled', status: attempt.status, orderId: attempt.order_id, metadata: { run_id: this.runId, attempt: attempt.attempt, error: describeStripeError(error) } });
+        }
+      });
+      afterId = page[page.length - 1]!.id;
+      await touchRun(this.deps.db, this.runId, this.counters);
+    }
+  }
+
+  private async settleAttempt(attempt: UnsettledAttempt): Promise<void> {
+    const { db, stripe } = this.deps;
+    const object = await this.findAttemptObject(attempt);
+    const log = (what: string, extra: Record<string, unknown> = {}) =>
+      logAction(db, { eventType: `reconcile.attempt_${what}`, status: attempt.status, orderId: attempt.order_id, metadata: { run_id: this.runId, attempt: attempt.attempt, stripe_object_id: object?.id ?? null, ...extra } });
+    if (!object) {
+      // Stripe made nothing under this attempt's key (or lost it): nobody can pay through it.
+      await markAttempt(db, { attempt_id: attempt.id, status: 'canceled', error: 'abandoned: Stripe has no object for this attempt', actor: this.actor });
+      this.counters.synced += 1;
+      await log('abandoned');
+      return;
+    }
+    const reading = attempt.kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
+    if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
+      const applied = await applyPayment(db, this.facts(attempt.kind, object.id, reading));
+      if (applied.outcome === 'error') throw new Error(`order_apply_payment: ${applied.error}`);
+      this.counters.synced += 1;
+      await log('paid', { order_status: applied.order.status });
+      return;
+    }
+    if (reading.outcome === 'CANCELED' || reading.outcome === 'EXPIRED') {
+      await markAttempt(db, { attempt_id: attempt.id, status: reading.outcome === 'CANCELED' ? 'canceled' : 'expired', object_id: object.id, actor: this.actor });
+      this.counters.synced += 1;
+      await log('closed');
+      return;
+    }
+    const orderWantsIt = attempt.status === 'creating' && ['pending', 'requires_action', 'failed'].includes(attempt.order_status);
+    if (orderWantsIt) {
+      // The request that made it died before recording it: recorded now, the customer's retry gets it.
+      const session = attempt.kind === 'checkout_session' ? (object as Stripe.Checkout.Session) : null;
+      await recordAttempt(db, {
+        attempt_id: attempt.id,
+        object_id: object.id,
+        client_secret: attempt.kind === 'payment_intent' ? (object as Stripe.PaymentIntent).client_secret : null,
+        url: session?.url ?? null,
+        expires_at: session ? new Date(session.expires_at * 1000).toISOString() : null,
+        actor: this.actor,
+      });
+      this.counters.synced += 1;
+      await log('recorded');
+      return;
+    }
+    // Open for an attempt the order no longer wants: closed at Stripe with the attempt's own key.
+    const ref = { order_id: attempt.order_id, attempt: attempt.attempt };
+    if (attempt.kind === 'payment_intent') await stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
+    else await stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
+    await markAttempt(db, { attempt_id: attempt.id, status: attempt.kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: this.actor });
+    this.counters.canceled += 1;
+    await log('canceled');
+  }
+
+  /** The attempt's object: by its recorded id, or by our metadata among the objects created since the attempt (never a create). */
+  private async findAttemptObject(attempt: UnsettledAttempt): Promise<Stripe.PaymentIntent | Stripe.Checkout.Session | null> {
+    const { stripe } = this.deps;
+    if (attempt.stripe_object_id) {
+      try {
+        return attempt.kind === 'payment_intent'
+          ? await stripe.paymentIntents.retrieve(attempt.stripe_object_id)
+          : await stripe.checkout.sessions.retrieve(attempt.stripe_object_id, { expand: ['payment_intent'] });
+      } catch (error) {
+        if (isStripeNotFound(error)) return null;
+        throw error;
+      }
+    }
+    const from = Math.floor(Date.parse(attempt.created_at) / 1000) - 60;
+    const matches = (o: { metadata: Stripe.Metadata | null }) => o.metadata?.order_id === attempt.order_id && o.metadata?.attempt === String(attempt.attempt);
+    let startingAfter: string | undefined;
+    for (;;) {
+      const page =
+        attempt.kind === 'payment_intent'
+          ? await stripe.paymentIntents.list({ created: { gte: from }, limit: PAGE, starting_after: startingAfter })
+          : await stripe.checkout.sessions.list({ created: { gte: from }, limit: PAGE, starting_after: startingAfter, expand: ['data.payment_intent'] });
+      const found = (page.data as (Stripe.PaymentIntent | Stripe.Checkout.Session)[]).find(matches);
+      if (found) return found;
+      if (!page.has_more || page.data.length === 0) return null;
+      startingAfter = page.data[page.data.length - 1]!.id;
     }
   }
 

@@ -134,6 +134,30 @@ export async function markOrderChecked(db: Queryable, orderId: string, now: Date
   return rows[0]?.sync_attempts ?? 0;
 }
 
+/** An attempt whose Stripe object we do not know for sure: `creating` for over 5 minutes, or `needs_cleanup`. */
+export interface UnsettledAttempt {
+  id: string;
+  order_id: string;
+  attempt: number;
+  kind: 'payment_intent' | 'checkout_session';
+  status: 'creating' | 'needs_cleanup';
+  stripe_object_id: string | null;
+  created_at: string;
+  order_status: string;
+}
+
+export async function unsettledAttempts(db: Queryable, p: { now: Date; afterId: string | null; limit: number }): Promise<UnsettledAttempt[]> {
+  const { rows } = await db.query<UnsettledAttempt>(
+    `select a.id, a.order_id, a.attempt, a.kind, a.status, a.stripe_object_id, a.created_at::text as created_at, o.status as order_status
+       from payment_attempts a join orders o on o.id = a.order_id
+      where (a.status = 'needs_cleanup' or (a.status = 'creating' and a.updated_at <= $1::timestamptz - interval '5 minutes'))
+        and ($2::uuid is null or a.id > $2::uuid)
+      order by a.id limit $3`,
+    [p.now.toISOString(), p.afterId, p.limit],
+  );
+  return rows;
+}
+
 /** Is this Stripe object recorded by one of our attempts (or the payment of an order)? */
 export async function isRecorded(db: Queryable, objectId: string): Promise<boolean> {
   const { rows } = await db.query<{ known: boolean }>(
