@@ -41,7 +41,7 @@ export interface ServerProcess {
 const running = new Set<ServerProcess>();
 
 /**
- * Starts server/main.ts with exactly this environment (plus PATH and the test defaults below: nothing
+ * Starts server/main.ts with exactly this environment (plus PATH and the test defaults below, the janitor off among them: nothing
  * else leaks in from the test run) and resolves once its banner names its URL. `cwd` should be a
  * directory of the test's own: main.ts reads `.env` from it, and sandbox mode keeps its dev
  * credentials in `.data/` under it.
@@ -57,6 +57,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
       PORT: '0',
       LOG_LEVEL: 'warn',
       CONSOLE_DIST_DIR: join(ROOT, 'dist', 'console'),
+      // No janitor pass at a 5-minute mark in the middle of a test, unless the test asks for one.
+      RECONCILE_INTERVAL: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
