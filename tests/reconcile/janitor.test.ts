@@ -118,6 +118,24 @@ describe('step 3: Stripe objects we have no record of', () => {
     expect(rows).toEqual([{ metadata: expect.objectContaining({ run_id: canceled.run.id }) }]);
   });
 
+  it('adopts a paid one whose amount nothing sells at as AMOUNT_MISMATCH: the order is made for staff, never fulfilled', async () => {
+    const orderId = randomUUID();
+    const intent = await server.app.stripe.paymentIntents.create({
+      amount: 1234,
+      currency: 'usd',
+      receipt_email: `mismatch-${randomUUID()}@example.com`,
+      metadata: { order_id: orderId, customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' },
+    });
+    await server.app.stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+
+    const result = await pass();
+    expect(result.run.counters).toMatchObject({ adopted: 0, failed: 1 });
+    expect(await findingsOf(intent.id)).toEqual([{ kind: 'AMOUNT_MISMATCH', status: 'open', resolution: null, checks: 1 }]);
+    expect(await order(orderId)).toMatchObject({ sync_state: 'failed' });
+    const { rows } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from make_deliveries where order_id = $1`, [orderId]);
+    expect(rows[0]!.n).toBe(0);
+  });
+
   it('never touches an object without our metadata', async () => {
     const theirs = await server.app.stripe.paymentIntents.create({ amount: 500, currency: 'usd', metadata: { other_system: 'x' } });
     const result = await pass();
@@ -164,6 +182,25 @@ describe('one pass at a time', () => {
     } finally {
       if (other !== server.app.db) await other.close();
     }
+  });
+});
+
+describe('a pass whose process died', () => {
+  it('is failed as abandoned once its row has not been touched for 15 minutes, and the next pass runs', async () => {
+    const { rows } = await server.app.db.query<{ id: string }>(
+      `insert into reconciliation_runs (trigger, actor, started_at, heartbeat_at) values ('schedule', 'dead-process', now() - interval '1 hour', now() - interval '16 minutes') returning id`,
+    );
+    const result = await pass();
+    expect(result.outcome).toBe('succeeded');
+    const { rows: dead } = await server.app.db.query<{ status: string; error: string }>('select status, error from reconciliation_runs where id = $1', [rows[0]!.id]);
+    expect(dead).toEqual([{ status: 'failed', error: expect.stringContaining('abandoned') }]);
+  });
+
+  it('is left alone while it is still being touched: a new pass finds it running', async () => {
+    const { rows } = await server.app.db.query<{ id: string }>(`insert into reconciliation_runs (trigger, actor) values ('cli', 'live-process') returning id`);
+    const result = await pass();
+    expect(result).toMatchObject({ outcome: 'busy', run: { id: rows[0]!.id, actor: 'live-process', status: 'running' } });
+    await server.app.db.query(`update reconciliation_runs set status = 'succeeded', finished_at = now() where id = $1`, [rows[0]!.id]);
   });
 });
 
