@@ -167,6 +167,33 @@ describe('step 4: missed events', () => {
   });
 });
 
+describe('step 4 over many pages', () => {
+  it('backfills hundreds of dropped events across list pages, each stored once, and a second pass finds none missing', async () => {
+    const since = Math.floor(Date.now() / 1000) - 60;
+    for (let i = 0; i < 80; i++) {
+      const intent = await server.app.stripe.paymentIntents.create({ amount: 700 + i, currency: 'usd', metadata: { bulk: String(i) } });
+      await server.app.stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    }
+    const atStripe: string[] = [];
+    for await (const event of server.app.stripe.events.list({ created: { gte: since }, limit: 100 })) atStripe.push(event.id);
+    expect(atStripe.length).toBeGreaterThan(200);
+
+    const first = await pass();
+    expect(first.outcome).toBe('succeeded');
+    const { rows } = await server.app.db.query<{ n: number; distinct_ids: number }>(
+      'select count(*)::int as n, count(distinct id)::int as distinct_ids from stripe_events where id = any($1::text[])',
+      [atStripe],
+    );
+    expect(rows[0]).toEqual({ n: atStripe.length, distinct_ids: atStripe.length });
+    await expect.poll(async () => {
+      const { rows: waiting } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from stripe_events where status = 'received'`);
+      return waiting[0]!.n;
+    }).toBe(0);
+
+    expect((await pass()).run.counters.eventsBackfilled).toBe(0);
+  });
+});
+
 describe('one pass at a time', () => {
   // On PostgreSQL the second pass runs on a pool of its own, as another process would.
   it('runs one of two passes started together; the other finds it running and does nothing', async () => {
