@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../server/platform/db/postgres';
 import { runReconciliation } from '../../server/reconcile/janitor';
-import { readCursors } from '../../server/reconcile/reconcile.sql';
+import { dueProvisionalOrders, readCursors } from '../../server/reconcile/reconcile.sql';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { TEST_ENGINE } from '../helpers/db';
 
@@ -76,6 +76,23 @@ describe('step 1: provisional orders', () => {
     // Confirmed: no further pass asks Stripe about it.
     await sandbox().advanceClock(3600);
     expect((await pass()).run.counters.synced).toBe(0);
+  });
+});
+
+describe('step 1: the backoff of a provisional order Stripe has not settled', () => {
+  it('asks again 5 minutes, 1 hour, then 1 day after the last check, never sooner', async () => {
+    const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+    await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const orderId = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment.order.id;
+    const now = new Date();
+    const due = async (checks: number, lastCheckedSecondsAgo: number) => {
+      await server.app.db.query(`update orders set sync_attempts = $2, last_sync_at = $3 where id = $1`, [orderId, checks, new Date(now.getTime() - lastCheckedSecondsAgo * 1000).toISOString()]);
+      const page = await dueProvisionalOrders(server.app.db, { now, afterSeconds: 120, afterId: null, limit: 1000 });
+      return page.some((o) => o.id === orderId);
+    };
+    expect([await due(1, 299), await due(1, 301)]).toEqual([false, true]);
+    expect([await due(2, 3599), await due(2, 3601)]).toEqual([false, true]);
+    expect([await due(3, 86_399), await due(3, 86_401)]).toEqual([false, true]);
   });
 });
 
