@@ -153,6 +153,21 @@ describe('step 3: Stripe objects we have no record of', () => {
     expect(rows[0]!.n).toBe(0);
   });
 
+  it('records an open Checkout Session with our metadata and no record as STRIPE_WITHOUT_RECORD, and closes the finding once it expired at Stripe', async () => {
+    const session = await server.app.stripe.checkout.sessions.create({
+      mode: 'payment',
+      success_url: 'https://shop.test/done',
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 9900, product_data: { name: 'Business plan builder' } }, quantity: 1 }],
+      metadata: { order_id: randomUUID(), customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' },
+    });
+    await pass();
+    expect(await findingsOf(session.id)).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'open', resolution: null, checks: 1 }]);
+
+    await server.app.stripe.checkout.sessions.expire(session.id);
+    await pass();
+    expect(await findingsOf(session.id)).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'resolved', resolution: 'expired at Stripe', checks: 1 }]);
+  });
+
   it('never touches an object without our metadata', async () => {
     const theirs = await server.app.stripe.paymentIntents.create({ amount: 500, currency: 'usd', metadata: { other_system: 'x' } });
     const result = await pass();
