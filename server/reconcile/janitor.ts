@@ -302,7 +302,7 @@ class Pass {
         const orderId = object.metadata?.order_id;
         // Not ours: another integration on the same account. Never touched.
         if (!orderId || !isUuid(orderId)) return;
-        if (await isRecorded(this.deps.db, object.id)) return;
+        if (await isRecorded(this.deps.db, object.id, { orderId, attempt: attemptOf(object.metadata) })) return;
         const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
         await this.orphan(kind, object, reading);
       });
@@ -323,7 +323,8 @@ class Pass {
         const id = finding.stripe_object_id;
         const kind = id.startsWith('cs_') ? 'checkout_session' : 'payment_intent';
         const object = kind === 'payment_intent' ? await this.deps.stripe.paymentIntents.retrieve(id) : await this.deps.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] });
-        if (await isRecorded(this.deps.db, id)) {
+        const orderId = object.metadata?.order_id;
+        if (orderId && isUuid(orderId) && (await isRecorded(this.deps.db, id, { orderId, attempt: attemptOf(object.metadata) }))) {
           await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.actor, run_id: this.runId });
           return;
         }
@@ -419,6 +420,12 @@ function verifiedFrom(event: Stripe.Event): VerifiedEvent {
     raw: JSON.stringify(event),
     payload: event,
   };
+}
+
+/** Our metadata's attempt number, when it is one. */
+function attemptOf(metadata: Stripe.Metadata | null | undefined): number | null {
+  const attempt = Number(metadata?.attempt);
+  return Number.isInteger(attempt) && attempt > 0 ? attempt : null;
 }
 
 /** Who paid, as order_create_from_payment takes it: the email Stripe collected, and our metadata. */

@@ -158,13 +158,18 @@ export async function unsettledAttempts(db: Queryable, p: { now: Date; afterId: 
   return rows;
 }
 
-/** Is this Stripe object recorded by one of our attempts (or the payment of an order)? */
-export async function isRecorded(db: Queryable, objectId: string): Promise<boolean> {
+/**
+ * Is this Stripe object ours on record: named by an attempt, a payment or an order, or made under an
+ * attempt of ours that is recorded (the PaymentIntent of a recorded Checkout Session carries the
+ * session's order and attempt in its metadata)?
+ */
+export async function isRecorded(db: Queryable, objectId: string, metadata: { orderId: string; attempt: number | null }): Promise<boolean> {
   const { rows } = await db.query<{ known: boolean }>(
     `select exists (select 1 from payment_attempts where stripe_object_id = $1)
          or exists (select 1 from payments where stripe_payment_intent_id = $1)
-         or exists (select 1 from orders where payment_intent_id = $1 or checkout_session_id = $1) as known`,
-    [objectId],
+         or exists (select 1 from orders where payment_intent_id = $1 or checkout_session_id = $1)
+         or exists (select 1 from payment_attempts where order_id = $2::uuid and attempt = $3 and stripe_object_id is not null) as known`,
+    [objectId, metadata.orderId, metadata.attempt],
   );
   return rows[0]!.known;
 }
