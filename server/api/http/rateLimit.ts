@@ -79,21 +79,28 @@ export class RateLimits {
     );
   }
 
-  /** Ahead of the webhook route: refuses an address that sent too many refused deliveries, counts refusals. */
+  /**
+   * Around the webhook route: an address that sent too many deliveries that failed verification gets
+   * 429 (with Retry-After) for each further one that fails, instead of 400. A correctly signed delivery
+   * is never refused, whatever its address has sent: behind a proxy not trusted (TRUST_PROXY_HOPS=0)
+   * every sender shares the proxy's address, and an attacker's unsigned requests must not cut Stripe off.
+   * Verification is one HMAC over the body, which is read anyway, so refusing earlier would save little.
+   */
   webhook(): MiddlewareHandler<AppEnv> {
     const limiter = this.webhookUnverified;
     const points = this.options.webhookUnverifiedPerMinute;
     return async (c, next) => {
-      if (!limiter) return next();
-      const address = clientAddress(c, this.options.trustProxyHops);
-      const state = await limiter.get(address);
-      if (state && state.consumedPoints >= points) {
-        c.header('Retry-After', String(retryAfterSeconds(state)));
-        return c.json({ error: 'rate_limited', message: 'Too many refused deliveries from this address' }, 429);
-      }
       await next();
-      // penalty() adds without refusing: the refusal is decided on the next delivery, above.
-      if (c.res.status === 400 && (await failedVerification(c.res))) await limiter.penalty(address, 1);
+      if (!limiter || c.res.status !== 400 || !(await failedVerification(c.res))) return;
+      const address = clientAddress(c, this.options.trustProxyHops);
+      // penalty() adds without refusing: over the limit, this refusal becomes a 429.
+      const state = await limiter.penalty(address, 1);
+      if (state.consumedPoints <= points) return;
+      // Hono copies the route's headers (request id, security headers) onto the replacement.
+      c.res = new Response(JSON.stringify({ error: 'rate_limited', message: 'Too many refused deliveries from this address' }), {
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': String(retryAfterSeconds(state)) },
+      });
     };
   }
 
