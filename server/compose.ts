@@ -220,7 +220,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       // Requests and jobs drain together, under one SHUTDOWN_TIMEOUT_MS: no job run starts any more,
       // and the runs in flight (an applier batch, a Make POST) finish and record what they did, so the
       // next process neither repeats nor loses them.
-      const parts = { requests: closed, jobs: jobs.stop(timeoutMs), webhookApplier: webhookApplier.stop(), makeOutbox: makeOutbox.stop() };
+      const parts = { requests: closed, jobs: jobs.stop(timeoutMs), webhookApplier: webhookApplier.stop(), makeOutbox: makeOutbox.stop({ deadlineMs: Math.max(0, timeoutMs - 1000) }) };
       const pending = new Set(Object.keys(parts));
       const drained = Promise.all(Object.entries(parts).map(([name, part]) => part.then(() => pending.delete(name))));
       let timer: NodeJS.Timeout | undefined;
