@@ -18,13 +18,14 @@ import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import { isUuid } from '../platform/ids';
 import { describeStripeError, isProviderUnavailable, isStripeNotFound, readCheckoutSession, readPaymentIntent, type PaymentReading } from '../stripe/payments';
-import type { EventStore } from '../webhooks/eventStore';
+import { type EventStore, UnstorableEventError } from '../webhooks/eventStore';
 import { factsAtIngest } from '../webhooks/translate';
 import type { VerifiedEvent } from '../webhooks/verify';
 import {
   beginRun,
   createOrderFromPayment,
   type CursorName,
+  type DueOrder,
   dueProvisionalOrders,
   emptyCounters,
   finishRun,
@@ -160,28 +161,44 @@ class Pass {
       const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit: PAGE });
       if (page.length === 0) return;
       await inPool(page, this.deps.concurrency ?? 4, async (order) => {
-        const reading = await retrievePayment(this.deps.stripe, order.kind, order.stripe_object_id);
-        const applied = await applyPayment(db, this.facts(order.kind, order.stripe_object_id, reading));
-        const confirmed = applied.outcome !== 'error' && applied.order.sync_state !== 'provisional';
-        if (confirmed) {
-          this.counters.synced += 1;
-          await logAction(db, { eventType: 'reconcile.order_synced', status: applied.order.status, orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus } });
-          await resolveFindings(db, { subject: order.id, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by Stripe', actor: this.actor, run_id: this.runId });
-          return;
-        }
-        if (applied.outcome === 'error' && applied.error === 'amount_mismatch') {
+        try {
+          await this.settleProvisional(order);
+        } catch (error) {
+          // Stripe unreachable fails the pass (the next one tries again). Anything else is this order's
+          // alone (its object gone, a key without access): it is shown to staff and checked again on its
+          // backoff, so one unreadable order never stops the pass, and with it steps 2 to 4, for good.
+          if (isProviderUnavailable(error)) throw error;
           this.counters.failed += 1;
-          await recordFinding(db, { kind: 'AMOUNT_MISMATCH', subject: order.stripe_object_id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: reading.amount, currency: reading.currency, order_id: order.id });
-        }
-        const checks = await markOrderChecked(db, order.id, this.now);
-        this.counters.skipped += 1;
-        await logAction(db, { eventType: 'reconcile.order_checked', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, checks } });
-        if (checks >= PROVISIONAL_MAX_CHECKS) {
-          await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: order.amount, currency: order.currency, order_id: order.id });
+          const checks = await markOrderChecked(db, order.id, this.now);
+          await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, amount: order.amount, currency: order.currency, order_id: order.id, details: { error: describeStripeError(error) } });
+          await logAction(db, { eventType: 'reconcile.order_unreadable', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, error: describeStripeError(error), checks } });
         }
       });
       afterId = page[page.length - 1]!.id;
       await touchRun(db, this.runId, this.counters);
+    }
+  }
+
+  private async settleProvisional(order: DueOrder): Promise<void> {
+    const { db } = this.deps;
+    const reading = await retrievePayment(this.deps.stripe, order.kind, order.stripe_object_id);
+    const applied = await applyPayment(db, this.facts(order.kind, order.stripe_object_id, reading));
+    const confirmed = applied.outcome !== 'error' && applied.order.sync_state !== 'provisional';
+    if (confirmed) {
+      this.counters.synced += 1;
+      await logAction(db, { eventType: 'reconcile.order_synced', status: applied.order.status, orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus } });
+      await resolveFindings(db, { subject: order.id, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by Stripe', actor: this.actor, run_id: this.runId });
+      return;
+    }
+    if (applied.outcome === 'error' && applied.error === 'amount_mismatch') {
+      this.counters.failed += 1;
+      await recordFinding(db, { kind: 'AMOUNT_MISMATCH', subject: order.stripe_object_id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: reading.amount, currency: reading.currency, order_id: order.id });
+    }
+    const checks = await markOrderChecked(db, order.id, this.now);
+    this.counters.skipped += 1;
+    await logAction(db, { eventType: 'reconcile.order_checked', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, checks } });
+    if (checks >= PROVISIONAL_MAX_CHECKS) {
+      await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus, amount: order.amount, currency: order.currency, order_id: order.id });
     }
   }
 
@@ -320,19 +337,33 @@ class Pass {
       const page = await openOrphansToRecheck(this.deps.db, { runId: this.runId, afterId, limit: PAGE });
       if (page.length === 0) return;
       await inPool(page, this.deps.concurrency ?? 4, async (finding) => {
-        const id = finding.stripe_object_id;
-        const kind = id.startsWith('cs_') ? 'checkout_session' : 'payment_intent';
-        const object = kind === 'payment_intent' ? await this.deps.stripe.paymentIntents.retrieve(id) : await this.deps.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] });
-        const orderId = object.metadata?.order_id;
-        if (orderId && isUuid(orderId) && (await isRecorded(this.deps.db, id, { orderId, attempt: attemptOf(object.metadata) }))) {
-          await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.actor, run_id: this.runId });
-          return;
+        try {
+          await this.recheckOrphan(finding.stripe_object_id);
+        } catch (error) {
+          // As in step 1: only Stripe being unreachable fails the pass; an object Stripe no longer
+          // knows closes its finding, and any other error leaves it open for the next pass.
+          if (isProviderUnavailable(error)) throw error;
+          this.counters.failed += 1;
+          if (isStripeNotFound(error)) {
+            await resolveFindings(this.deps.db, { subject: finding.stripe_object_id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'Stripe no longer has this object', actor: this.actor, run_id: this.runId });
+          }
+          await logAction(this.deps.db, { eventType: 'reconcile.orphan_unreadable', status: 'open', orderId: null, metadata: { run_id: this.runId, stripe_object_id: finding.stripe_object_id, error: describeStripeError(error) } });
         }
-        const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
-        await this.orphan(kind, object, reading);
       });
       afterId = page[page.length - 1]!.id;
     }
+  }
+
+  private async recheckOrphan(id: string): Promise<void> {
+    const kind = id.startsWith('cs_') ? 'checkout_session' : 'payment_intent';
+    const object = kind === 'payment_intent' ? await this.deps.stripe.paymentIntents.retrieve(id) : await this.deps.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] });
+    const orderId = object.metadata?.order_id;
+    if (orderId && isUuid(orderId) && (await isRecorded(this.deps.db, id, { orderId, attempt: attemptOf(object.metadata) }))) {
+      await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.actor, run_id: this.runId });
+      return;
+    }
+    const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
+    await this.orphan(kind, object, reading);
   }
 
   private async orphan(kind: PaymentFacts['kind'], object: Stripe.PaymentIntent | Stripe.Checkout.Session, reading: PaymentReading): Promise<void> {
@@ -393,7 +424,17 @@ class Pass {
       // In the order Stripe made them (the list is newest first), as deliveries would arrive.
       for (const event of [...page.data].reverse()) {
         const { ignoredReason, facts } = factsAtIngest(event, this.deps.expectLive);
-        const { isNew } = await this.deps.eventStore.store(verifiedFrom(event), ignoredReason, facts);
+        let isNew: boolean;
+        try {
+          ({ isNew } = await this.deps.eventStore.store(verifiedFrom(event), ignoredReason, facts));
+        } catch (error) {
+          // An event the database refuses as data (as the endpoint would refuse its delivery) is logged
+          // and passed over: it must not fail every pass and hold the cursor back for good.
+          if (!(error instanceof UnstorableEventError)) throw error;
+          this.counters.failed += 1;
+          await logAction(this.deps.db, { eventType: 'reconcile.event_unstorable', status: 'refused', orderId: null, metadata: { run_id: this.runId, event_id: event.id, event_type: event.type, sql_state: error.sqlState } });
+          continue;
+        }
         if (isNew) {
           this.counters.eventsBackfilled += 1;
           await logAction(this.deps.db, { eventType: 'reconcile.event_backfilled', status: 'received', orderId: null, metadata: { run_id: this.runId, event_id: event.id, event_type: event.type } });

@@ -79,6 +79,28 @@ describe('step 1: provisional orders', () => {
   });
 });
 
+describe('step 1: an order Stripe cannot show', () => {
+  it('records it for staff and goes on with the pass, instead of failing every pass on it', async () => {
+    const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+    await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const orderId = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment.order.id;
+    // Stripe no longer has the PaymentIntent (test data deleted, another account's key): retrieve is a 404.
+    sandbox().core.store.collection('payment_intent').delete(created.paymentIntentId);
+    // Something for step 3 in the same pass, to show the pass got past step 1.
+    const adopted = await intentAtStripe(randomUUID(), `buyer-${randomUUID()}@example.com`);
+    await server.app.stripe.paymentIntents.confirm(adopted.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+
+    await sandbox().advanceClock(121);
+    const result = await pass();
+    expect(result).toMatchObject({ outcome: 'succeeded', run: { status: 'succeeded', counters: { failed: 1, adopted: 1 } } });
+    expect(await findingsOf(orderId)).toEqual([{ kind: 'PROVISIONAL_TOO_LONG', status: 'open', resolution: null, checks: 1 }]);
+    expect(await logsOf(orderId)).toEqual([{ event_type: 'reconcile.order_unreadable', metadata: expect.objectContaining({ run_id: result.run.id, checks: 1 }) }]);
+    expect(await order(orderId)).toMatchObject({ sync_attempts: 1 });
+    // Not asked about again before its backoff: the next pass does not fail on it.
+    expect(await pass()).toMatchObject({ outcome: 'succeeded', run: { counters: { failed: 0 } } });
+  });
+});
+
 describe('step 1: the backoff of a provisional order Stripe has not settled', () => {
   it('asks again 5 minutes, 1 hour, then 1 day after the last check, never sooner', async () => {
     const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
