@@ -31,7 +31,7 @@ import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
 import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
-import { retentionJob } from './retention/retention';
+import { retentionJob, saveRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 
 export interface RunningApp {
@@ -165,6 +165,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const catalogSynced = syncStripeCatalog({ db, stripe: services.stripe, logger });
   if (stripeSandbox) await catalogSynced.then(() => stripeSandbox.flushWebhooks());
 
+  // The retention limits pg_cron's run reads (where pg_cron schedules it): every process writes its own.
+  await saveRetentionSettings(db, config.retention);
   // Which kinds the SQL enqueues, from this config: every process syncs them, with or without jobs.
   await syncMakeRoutes(db, makeSink ? sandboxMakeRoutes(url) : config.make.routes);
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });

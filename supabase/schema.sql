@@ -462,6 +462,24 @@ CREATE INDEX refunds_order_idx ON public.refunds USING btree (order_id);
 CREATE INDEX refunds_payment_idx ON public.refunds USING btree (payment_id);
 CREATE TRIGGER make_on_refund_change AFTER INSERT OR UPDATE OF status ON refunds FOR EACH ROW EXECUTE FUNCTION make_on_refund_change();
 
+create table public.retention_settings (
+  id boolean default true not null,
+  payment_logs_days integer not null,
+  idempotency_keys_days integer not null,
+  webhook_payload_days integer not null,
+  make_attempts_days integer not null,
+  batch_size integer not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint retention_settings_batch_size_check CHECK (batch_size > 0),
+  constraint retention_settings_id_check CHECK (id),
+  constraint retention_settings_idempotency_keys_days_check CHECK (idempotency_keys_days > 0),
+  constraint retention_settings_make_attempts_days_check CHECK (make_attempts_days > 0),
+  constraint retention_settings_payment_logs_days_check CHECK (payment_logs_days > 0),
+  constraint retention_settings_pkey PRIMARY KEY (id),
+  constraint retention_settings_webhook_payload_days_check CHECK (webhook_payload_days > 0)
+);
+alter table public.retention_settings enable row level security;
+
 create table public.stripe_events (
   id text not null,
   type text not null,
@@ -1681,12 +1699,19 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE PROCEDURE public.retention_run(IN p_payment_logs_days integer DEFAULT 730, IN p_idempotency_keys_days integer DEFAULT 7, IN p_webhook_payload_days integer DEFAULT 90, IN p_make_attempts_days integer DEFAULT 90, IN p_batch_size integer DEFAULT 1000)
+CREATE OR REPLACE PROCEDURE public.retention_run(IN p_payment_logs_days integer DEFAULT NULL::integer, IN p_idempotency_keys_days integer DEFAULT NULL::integer, IN p_webhook_payload_days integer DEFAULT NULL::integer, IN p_make_attempts_days integer DEFAULT NULL::integer, IN p_batch_size integer DEFAULT NULL::integer)
  LANGUAGE plpgsql
 AS $procedure$
 declare
   v_count integer;
+  s retention_settings%rowtype;
 begin
+  select * into s from retention_settings;
+  p_payment_logs_days := coalesce(p_payment_logs_days, s.payment_logs_days, 730);
+  p_idempotency_keys_days := coalesce(p_idempotency_keys_days, s.idempotency_keys_days, 7);
+  p_webhook_payload_days := coalesce(p_webhook_payload_days, s.webhook_payload_days, 90);
+  p_make_attempts_days := coalesce(p_make_attempts_days, s.make_attempts_days, 90);
+  p_batch_size := coalesce(p_batch_size, s.batch_size, 1000);
   loop
     v_count := retention_delete_payment_logs(now() - make_interval(days => p_payment_logs_days), p_batch_size);
     commit;

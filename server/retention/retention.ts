@@ -94,6 +94,22 @@ export async function runRetention(deps: RetentionDeps, signal?: AbortSignal): P
   return report;
 }
 
+/**
+ * Records this process's limits in the database (every process, at start), where the pg_cron run
+ * (retention_run() with no arguments) reads them: a schedule in the database keeps what the operator
+ * configured, not the migration's defaults.
+ */
+export async function saveRetentionSettings(db: Db, limits: RetentionLimits): Promise<void> {
+  await db.query(
+    `insert into retention_settings (id, payment_logs_days, idempotency_keys_days, webhook_payload_days, make_attempts_days, batch_size, updated_at)
+     values (true, $1, $2, $3, $4, $5, now())
+     on conflict (id) do update set payment_logs_days = excluded.payment_logs_days, idempotency_keys_days = excluded.idempotency_keys_days,
+       webhook_payload_days = excluded.webhook_payload_days, make_attempts_days = excluded.make_attempts_days,
+       batch_size = excluded.batch_size, updated_at = excluded.updated_at`,
+    [limits.paymentLogsDays, limits.idempotencyKeysDays, limits.webhookPayloadDays, limits.makeAttemptsDays, limits.batchSize],
+  );
+}
+
 /** The job the server's runner schedules (server/compose.ts); undefined when RETENTION_SCHEDULE=off. */
 export function retentionJob(deps: RetentionDeps & { settings: RetentionSettings }): Job | undefined {
   const { schedule } = deps.settings;

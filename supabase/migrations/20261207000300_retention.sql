@@ -91,19 +91,40 @@ begin
 end
 $$;
 
+-- The limits the servers run with (RETENTION_*), written by each server at start, so that pg_cron's run
+-- below keeps what the operator configured and not the defaults: with a longer limit set for
+-- compliance, the scheduled run must not delete what the server's own job keeps. One row.
+create table retention_settings (
+  id boolean primary key default true check (id),
+  payment_logs_days integer not null check (payment_logs_days > 0),
+  idempotency_keys_days integer not null check (idempotency_keys_days > 0),
+  webhook_payload_days integer not null check (webhook_payload_days > 0),
+  make_attempts_days integer not null check (make_attempts_days > 0),
+  batch_size integer not null check (batch_size > 0),
+  updated_at timestamptz not null default now()
+);
+alter table retention_settings enable row level security;
+
 -- Every table, batch after batch, committing after each batch. For pg_cron (CALL outside a transaction
 -- block, so COMMIT is allowed); the server's job calls the functions above itself, with its settings.
--- The defaults here are the RETENTION_* defaults in server/config.ts.
+-- A limit not given is the one retention_settings holds, else the RETENTION_* default of server/config.ts.
 create procedure retention_run(
-  p_payment_logs_days integer default 730,
-  p_idempotency_keys_days integer default 7,
-  p_webhook_payload_days integer default 90,
-  p_make_attempts_days integer default 90,
-  p_batch_size integer default 1000
+  p_payment_logs_days integer default null,
+  p_idempotency_keys_days integer default null,
+  p_webhook_payload_days integer default null,
+  p_make_attempts_days integer default null,
+  p_batch_size integer default null
 ) language plpgsql as $$
 declare
   v_count integer;
+  s retention_settings%rowtype;
 begin
+  select * into s from retention_settings;
+  p_payment_logs_days := coalesce(p_payment_logs_days, s.payment_logs_days, 730);
+  p_idempotency_keys_days := coalesce(p_idempotency_keys_days, s.idempotency_keys_days, 7);
+  p_webhook_payload_days := coalesce(p_webhook_payload_days, s.webhook_payload_days, 90);
+  p_make_attempts_days := coalesce(p_make_attempts_days, s.make_attempts_days, 90);
+  p_batch_size := coalesce(p_batch_size, s.batch_size, 1000);
   loop
     v_count := retention_delete_payment_logs(now() - make_interval(days => p_payment_logs_days), p_batch_size);
     commit;

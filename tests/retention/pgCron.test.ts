@@ -4,6 +4,7 @@
 // created before migrating, and the command it was given is then run as pg_cron would run it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../server/platform/db/migrate';
+import { saveRetentionSettings } from '../../server/retention/retention';
 import { createEmptyTestDb, createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
 
 let withCron: TestDb;
@@ -52,6 +53,22 @@ describe(`the retention schedule (${TEST_ENGINE})`, () => {
     expect(rows).toEqual([{ event_type: 'young' }]);
     const keys = await db.query('select key from idempotency_keys');
     expect(keys.rows).toEqual([{ key: 'young' }]);
+  });
+
+  it("keeps what the servers' RETENTION_* settings keep: the scheduled run reads the limits a server recorded, not the defaults", async () => {
+    const db = withCron.db;
+    await db.query(`delete from payment_logs`);
+    // A compliance setting longer than the default 730 days, recorded as a server does at start.
+    await saveRetentionSettings(db, { paymentLogsDays: 3650, idempotencyKeysDays: 7, webhookPayloadDays: 90, makeAttemptsDays: 90, batchSize: 1000 });
+    await db.query(`insert into payment_logs (event_type, status, created_at) values ('3 years', 'succeeded', now() - interval '1095 days'), ('11 years', 'succeeded', now() - interval '4015 days')`);
+    const { rows: calls } = await db.query<{ command: string }>('select command from cron.calls');
+
+    await db.exec(calls[0]!.command);
+
+    const { rows } = await db.query('select event_type from payment_logs');
+    expect(rows).toEqual([{ event_type: '3 years' }]);
+    const saved = await db.query('select payment_logs_days, batch_size from retention_settings');
+    expect(saved.rows).toEqual([{ payment_logs_days: 3650, batch_size: 1000 }]);
   });
 
   it('is not scheduled where pg_cron is absent, and the migration still applies', async () => {
