@@ -21,6 +21,9 @@
 -- The finding: payments.finding marks a payment that pays for nothing we fulfil, for staff to refund
 -- (reconciliation's orphan screen, issue 17, lists them; the PAYMENT_FINDINGS alert counts the open
 -- ones). A finding is open while its payment holds money: succeeded or processing, not fully refunded.
+-- While a payment of the order is an open finding, a later event of the order's real payment does not
+-- set the order's sync state back to confirmed (found by the arrival-order property test of
+-- tests/webhooks/order.test.ts); order_settle_after_payment confirms it once the finding is settled.
 
 alter table payments add column finding text check (finding in ('amount_mismatch', 'duplicate'));
 comment on column payments.finding is
@@ -193,6 +196,11 @@ begin
   end if;
   v_sync := case
     when v_status not in ('paid', 'processing', 'failed') then o.sync_state
+    -- ---- An open finding (a duplicate not yet refunded) keeps the order for staff: the real
+    -- payment's later events confirm the payment, not the order as a whole.
+    when o.sync_state = 'failed' and exists (
+           select 1 from payments x where x.order_id = o.id and x.finding is not null
+              and x.status in ('succeeded', 'processing') and x.amount_refunded < x.amount) then 'failed'
     when p->>'source' = 'storefront' then coalesce(o.sync_state, 'provisional')
     when v_status = 'failed' and v_status = o.status then o.sync_state
     else 'confirmed'
