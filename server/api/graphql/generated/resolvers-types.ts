@@ -120,6 +120,23 @@ export type Query = {
   opsOverview: OpsOverview;
   /** Which Stripe this server talks to; the console's links to Stripe's dashboard follow it. Staff only. */
   stripeMode: StripeMode;
+  /** One reconciliation pass by id (a UUID). Support and admins. Null when there is none. */
+  reconciliationRun?: Maybe<ReconciliationRun>;
+  /**
+   * Reconciliation passes, newest first (by when they started, then id). Support and admins. Keyset
+   * pagination: pass pageInfo.endCursor as after for the next page.
+   */
+  reconciliationRuns: ReconciliationRunConnection;
+  /** The janitor at a glance: the pass running now, the last one finished, the next scheduled one, open findings by kind. Support and admins. */
+  reconciliationStatus: ReconciliationStatus;
+  /**
+   * What reconciliation found for a person to see (orphaned payments, orders Stripe never settled, attempts
+   * without a Stripe object), newest first (by first seen, then id). Support and admins. Keyset pagination,
+   * as reconciliationRuns. Without filter.status, both OPEN and RESOLVED ones.
+   */
+  orphanedPayments: OrphanedPaymentConnection;
+  /** One finding by id (a UUID). Support and admins. Null when there is none. */
+  orphanedPayment?: Maybe<OrphanedPayment>;
 };
 
 
@@ -176,6 +193,29 @@ export type QueryOrdersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
 };
 
+
+export type QueryReconciliationRunArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryReconciliationRunsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryOrphanedPaymentsArgs = {
+  filter?: InputMaybe<OrphanedPaymentFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryOrphanedPaymentArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type StripeMode =
   /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
   | 'SANDBOX'
@@ -218,6 +258,26 @@ export type Mutation = {
    * idempotencyKey; audited.
    */
   replayMakeDelivery: MakeDeliveryActionPayload;
+  /**
+   * Asks Stripe now about every payment attempt of one order and applies what it says, as the janitor
+   * would. Support and admins. Idempotent by idempotencyKey (the first answer again, flagged isRepeat);
+   * audited. A Stripe outage answers FAILED with PAYMENT_PROVIDER_UNAVAILABLE and keeps no key, so the
+   * same key may be tried again.
+   */
+  syncOrder: SyncOrderPayload;
+  /**
+   * Starts a reconciliation pass now and answers at once with the run RUNNING (started true); when a pass
+   * is already running anywhere on this database, answers with that one (started false). Admins only.
+   * Idempotent by idempotencyKey; audited.
+   */
+  runReconciliation: RunReconciliationPayload;
+  /**
+   * Settles an open finding: ADOPT applies the Stripe object's payment to an order (made from its metadata
+   * when there is none); CANCEL cancels the PaymentIntent or expires the Checkout Session at Stripe
+   * (refused for a paid one: ORPHAN_ALREADY_PAID, refund it instead); DISMISS closes it with the note,
+   * doing nothing at Stripe. Admins only. Idempotent by idempotencyKey; audited.
+   */
+  resolveOrphanedPayment: ResolveOrphanedPaymentPayload;
 };
 
 
@@ -248,6 +308,21 @@ export type MutationRetryMakeDeliveryArgs = {
 
 export type MutationReplayMakeDeliveryArgs = {
   input: MakeDeliveryActionInput;
+};
+
+
+export type MutationSyncOrderArgs = {
+  input: SyncOrderInput;
+};
+
+
+export type MutationRunReconciliationArgs = {
+  input: RunReconciliationInput;
+};
+
+
+export type MutationResolveOrphanedPaymentArgs = {
+  input: ResolveOrphanedPaymentInput;
 };
 
 export type CheckoutInput = {
@@ -413,6 +488,10 @@ export type Order = {
   /** ISO 8601. */
   createdAt: Scalars['String']['output'];
   updatedAt: Scalars['String']['output'];
+  /** How many times reconciliation (the janitor or a staff sync) asked Stripe about this order. */
+  syncAttempts: Scalars['Int']['output'];
+  /** When reconciliation last asked Stripe about it (ISO 8601); null when never. */
+  lastSyncAt?: Maybe<Scalars['String']['output']>;
 };
 
 /** Where a stored Stripe event stands with the webhook applier. */
@@ -803,6 +882,256 @@ export type OpsOverview = {
   alerts: Array<OpsAlert>;
 };
 
+/** The errors of reconciliation's mutations that staff can act on. */
+export type ReconciliationErrorCode =
+  /** No order has this id. */
+  | 'ORDER_NOT_FOUND'
+  /** No finding has this id. */
+  | 'ORPHAN_NOT_FOUND'
+  /** The finding is already resolved, or the action does not fit what Stripe shows now (e.g. ADOPT of a payment nobody has paid). */
+  | 'ORPHAN_WRONG_STATE'
+  /** CANCEL of a payment that is paid: refund it instead. */
+  | 'ORPHAN_ALREADY_PAID'
+  /** Stripe's amount differs from the order's: the order is left for staff, never fulfilled. */
+  | 'AMOUNT_MISMATCH'
+  /** Stripe no longer has the object (deleted, or another account's). */
+  | 'STRIPE_OBJECT_NOT_FOUND'
+  /** Stripe could not be reached (or answered 5xx) after the SDK's retries: nothing changed; try again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type ReconciliationError = {
+  __typename?: 'ReconciliationError';
+  code: ReconciliationErrorCode;
+  /** In words for staff: what happened and what to do. */
+  message: Scalars['String']['output'];
+};
+
+export type SyncOrderInput = {
+  /** The order's id (a UUID). */
+  orderId: Scalars['ID']['input'];
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: Scalars['String']['input'];
+};
+
+/** What a sync found. */
+export type SyncOrderOutcome =
+  /** Stripe said something our records lacked: the order (or one of its attempts) changed. */
+  | 'SYNCED'
+  /** Our records already said what Stripe says (or the order has no payment attempt to ask about). */
+  | 'UNCHANGED'
+  /** Stripe could not be asked, or what it said could not be applied: see error. */
+  | 'FAILED';
+
+export type SyncOrderPayload = {
+  __typename?: 'SyncOrderPayload';
+  /** The order as it stands after the sync; null when there is none. */
+  order?: Maybe<Order>;
+  outcome: SyncOrderOutcome;
+  error?: Maybe<ReconciliationError>;
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
+};
+
+export type RunReconciliationInput = {
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: Scalars['String']['input'];
+  /**
+   * ISO 8601: list Stripe's objects and events back to this time in this pass (steps 3 and 4), for a gap
+   * longer than the stored cursors cover. At most 30 days ago (Stripe keeps events 30 days), not in the
+   * future. Never narrows the window.
+   */
+  since?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RunReconciliationPayload = {
+  __typename?: 'RunReconciliationPayload';
+  /** The pass this call started, or the one that was already running. */
+  run?: Maybe<ReconciliationRun>;
+  /** False when a pass was already running: run is that one. */
+  started: Scalars['Boolean']['output'];
+  error?: Maybe<ReconciliationError>;
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
+};
+
+export type ReconciliationRunStatus =
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  /** Stripe could not be reached, or the pass was stopped (a shutdown): the next pass starts from the same cursors. */
+  | 'FAILED';
+
+export type ReconciliationTrigger =
+  /** The janitor's schedule (RECONCILE_INTERVAL). */
+  | 'SCHEDULE'
+  /** A staff member pressed Run reconciliation now. */
+  | 'MANUAL'
+  /** An operator at the CLI. */
+  | 'CLI';
+
+/** What one pass did. */
+export type ReconciliationCounters = {
+  __typename?: 'ReconciliationCounters';
+  /** Orders and attempts brought in line with Stripe. */
+  synced: Scalars['Int']['output'];
+  /** Items it could not settle (each is a finding or a reconcile.* log row). */
+  failed: Scalars['Int']['output'];
+  /** Orders asked about that Stripe has not settled yet (checked again on their backoff). */
+  skipped: Scalars['Int']['output'];
+  /** Payments made at Stripe with our metadata and no record, now recorded on an order. */
+  adopted: Scalars['Int']['output'];
+  /** Open PaymentIntents or Checkout Sessions cancelled at Stripe (our abandoned attempts, open orphans past the configured hours). */
+  canceled: Scalars['Int']['output'];
+  /** Open Stripe objects with our metadata and no record (findings). */
+  orphansFound: Scalars['Int']['output'];
+  /** Stripe events we had never received, stored and applied now. */
+  eventsBackfilled: Scalars['Int']['output'];
+};
+
+/** One reconciliation pass. */
+export type ReconciliationRun = {
+  __typename?: 'ReconciliationRun';
+  /** A UUID. */
+  id: Scalars['ID']['output'];
+  status: ReconciliationRunStatus;
+  trigger: ReconciliationTrigger;
+  /** Who started it: janitor, or the staff member (staff:<user id>), or the operator at the CLI. */
+  actor: Scalars['String']['output'];
+  /** ISO 8601. */
+  startedAt: Scalars['String']['output'];
+  /** ISO 8601; null while RUNNING. */
+  finishedAt?: Maybe<Scalars['String']['output']>;
+  /** Milliseconds from start to finish; while RUNNING, so far. */
+  durationMs: Scalars['Int']['output'];
+  /** Counters as the pass goes (updated after each page while RUNNING). */
+  counters: ReconciliationCounters;
+  /** Why it FAILED. */
+  error?: Maybe<Scalars['String']['output']>;
+};
+
+/** A page of reconciliation runs, newest first. */
+export type ReconciliationRunConnection = {
+  __typename?: 'ReconciliationRunConnection';
+  nodes: Array<ReconciliationRun>;
+  pageInfo: PageInfo;
+};
+
+/** What reconciliation finds for a person to look at. */
+export type OrphanedPaymentKind =
+  /** An order still provisional after the janitor's last backed-off check (5 minutes, 1 hour, 1 day). */
+  | 'PROVISIONAL_TOO_LONG'
+  /** An attempt whose create at Stripe never completed, and whose object the janitor could not settle. */
+  | 'ATTEMPT_WITHOUT_OBJECT'
+  /** An attempt whose Stripe object must be cancelled (our record failed, and so did the compensation). */
+  | 'NEEDS_CLEANUP'
+  /** A PaymentIntent or Checkout Session at Stripe with our metadata and no record here. */
+  | 'STRIPE_WITHOUT_RECORD'
+  /** A payment whose amount differs from its order's. */
+  | 'AMOUNT_MISMATCH';
+
+export type OrphanedPaymentStatus =
+  | 'OPEN'
+  | 'RESOLVED';
+
+export type OrphanedPaymentFilter = {
+  status?: InputMaybe<OrphanedPaymentStatus>;
+  kind?: InputMaybe<OrphanedPaymentKind>;
+};
+
+/** What an admin may do with an open finding. */
+export type OrphanedPaymentAction =
+  /** Record the Stripe object's payment on an order (made from its metadata when there is none). Only for a paid or processing one. */
+  | 'ADOPT'
+  /** Cancel the PaymentIntent, or expire the Checkout Session, at Stripe. Only for an open one. */
+  | 'CANCEL'
+  /** Close the finding with a note; nothing is done at Stripe. */
+  | 'DISMISS';
+
+/** One finding of reconciliation. */
+export type OrphanedPayment = {
+  __typename?: 'OrphanedPayment';
+  /** A UUID. */
+  id: Scalars['ID']['output'];
+  kind: OrphanedPaymentKind;
+  status: OrphanedPaymentStatus;
+  /** The PaymentIntent (pi_…) or Checkout Session (cs_…) it is about, when there is one. */
+  stripeObjectId?: Maybe<Scalars['String']['output']>;
+  /** Stripe's status of it when last checked, e.g. requires_payment_method, succeeded. */
+  stripeStatus?: Maybe<Scalars['String']['output']>;
+  /** The amount Stripe shows, when known. */
+  amount?: Maybe<Money>;
+  /** Our order it is about, when there is one. */
+  order?: Maybe<Order>;
+  /** ISO 8601. */
+  firstSeenAt: Scalars['String']['output'];
+  /** ISO 8601. */
+  lastCheckedAt: Scalars['String']['output'];
+  /** How many passes saw it. */
+  checks: Scalars['Int']['output'];
+  /** When the janitor looks at it next (an open orphan: when it is cancelled automatically); null when not scheduled. */
+  nextCheckAt?: Maybe<Scalars['String']['output']>;
+  /** The actions an admin may take now (empty once RESOLVED). */
+  actions: Array<OrphanedPaymentAction>;
+  /** How it was resolved, in words (the janitor's or the admin's note). */
+  resolution?: Maybe<Scalars['String']['output']>;
+  /** janitor:<run id>, or staff:<user id>. */
+  resolvedBy?: Maybe<Scalars['String']['output']>;
+  /** ISO 8601. */
+  resolvedAt?: Maybe<Scalars['String']['output']>;
+  /** What the janitor saw (an error, the order's amount), as JSON pretty-printed with 2-space indentation. */
+  details: Scalars['String']['output'];
+};
+
+/** A page of findings, newest first. */
+export type OrphanedPaymentConnection = {
+  __typename?: 'OrphanedPaymentConnection';
+  nodes: Array<OrphanedPayment>;
+  pageInfo: PageInfo;
+};
+
+/** How many open findings of one kind. */
+export type OrphanedPaymentCount = {
+  __typename?: 'OrphanedPaymentCount';
+  kind: OrphanedPaymentKind;
+  count: Scalars['Int']['output'];
+};
+
+export type ReconciliationStatus = {
+  __typename?: 'ReconciliationStatus';
+  /** The pass running now (on any process), if any. */
+  running?: Maybe<ReconciliationRun>;
+  /** The last pass that finished. */
+  lastRun?: Maybe<ReconciliationRun>;
+  /** The janitor's cron pattern (RECONCILE_INTERVAL); null when this server does not schedule it (JOBS_ENABLED=false or RECONCILE_INTERVAL=off). */
+  schedule?: Maybe<Scalars['String']['output']>;
+  /** When the next scheduled pass starts (ISO 8601); null when none is scheduled. */
+  nextScheduledAt?: Maybe<Scalars['String']['output']>;
+  /** Open findings of every kind. */
+  openFindings: Scalars['Int']['output'];
+  /** Open findings by kind (kinds with none are left out). */
+  openFindingsByKind: Array<OrphanedPaymentCount>;
+};
+
+export type ResolveOrphanedPaymentInput = {
+  /** The finding's id (a UUID). */
+  id: Scalars['ID']['input'];
+  action: OrphanedPaymentAction;
+  /** Why (up to 1,000 characters); required for DISMISS, kept with the finding and in the audit log. */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: Scalars['String']['input'];
+};
+
+export type ResolveOrphanedPaymentPayload = {
+  __typename?: 'ResolveOrphanedPaymentPayload';
+  /** The finding as it stands after the action (also with an error, except ORPHAN_NOT_FOUND). */
+  orphanedPayment?: Maybe<OrphanedPayment>;
+  /** The order the payment is recorded on, after ADOPT. */
+  order?: Maybe<Order>;
+  error?: Maybe<ReconciliationError>;
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -937,6 +1266,28 @@ export type ResolversTypes = ResolversObject<{
   OpsAlert: ResolverTypeWrapper<HoldingAlert>;
   OpsOverview: ResolverTypeWrapper<OverviewFigures>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  ReconciliationErrorCode: ReconciliationErrorCode;
+  ReconciliationError: ResolverTypeWrapper<ReconciliationError>;
+  SyncOrderInput: SyncOrderInput;
+  SyncOrderOutcome: SyncOrderOutcome;
+  SyncOrderPayload: ResolverTypeWrapper<Omit<SyncOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
+  RunReconciliationInput: RunReconciliationInput;
+  RunReconciliationPayload: ResolverTypeWrapper<RunReconciliationPayload>;
+  ReconciliationRunStatus: ReconciliationRunStatus;
+  ReconciliationTrigger: ReconciliationTrigger;
+  ReconciliationCounters: ResolverTypeWrapper<ReconciliationCounters>;
+  ReconciliationRun: ResolverTypeWrapper<ReconciliationRun>;
+  ReconciliationRunConnection: ResolverTypeWrapper<ReconciliationRunConnection>;
+  OrphanedPaymentKind: OrphanedPaymentKind;
+  OrphanedPaymentStatus: OrphanedPaymentStatus;
+  OrphanedPaymentFilter: OrphanedPaymentFilter;
+  OrphanedPaymentAction: OrphanedPaymentAction;
+  OrphanedPayment: ResolverTypeWrapper<Omit<OrphanedPayment, 'amount' | 'order'> & { amount?: Maybe<ResolversTypes['Money']>, order?: Maybe<ResolversTypes['Order']> }>;
+  OrphanedPaymentConnection: ResolverTypeWrapper<Omit<OrphanedPaymentConnection, 'nodes'> & { nodes: Array<ResolversTypes['OrphanedPayment']> }>;
+  OrphanedPaymentCount: ResolverTypeWrapper<OrphanedPaymentCount>;
+  ReconciliationStatus: ResolverTypeWrapper<ReconciliationStatus>;
+  ResolveOrphanedPaymentInput: ResolveOrphanedPaymentInput;
+  ResolveOrphanedPaymentPayload: ResolverTypeWrapper<Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversTypes['OrphanedPayment']>, order?: Maybe<ResolversTypes['Order']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -987,6 +1338,21 @@ export type ResolversParentTypes = ResolversObject<{
   OpsAlert: HoldingAlert;
   OpsOverview: OverviewFigures;
   Float: Scalars['Float']['output'];
+  ReconciliationError: ReconciliationError;
+  SyncOrderInput: SyncOrderInput;
+  SyncOrderPayload: Omit<SyncOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
+  RunReconciliationInput: RunReconciliationInput;
+  RunReconciliationPayload: RunReconciliationPayload;
+  ReconciliationCounters: ReconciliationCounters;
+  ReconciliationRun: ReconciliationRun;
+  ReconciliationRunConnection: ReconciliationRunConnection;
+  OrphanedPaymentFilter: OrphanedPaymentFilter;
+  OrphanedPayment: Omit<OrphanedPayment, 'amount' | 'order'> & { amount?: Maybe<ResolversParentTypes['Money']>, order?: Maybe<ResolversParentTypes['Order']> };
+  OrphanedPaymentConnection: Omit<OrphanedPaymentConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['OrphanedPayment']> };
+  OrphanedPaymentCount: OrphanedPaymentCount;
+  ReconciliationStatus: ReconciliationStatus;
+  ResolveOrphanedPaymentInput: ResolveOrphanedPaymentInput;
+  ResolveOrphanedPaymentPayload: Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversParentTypes['OrphanedPayment']>, order?: Maybe<ResolversParentTypes['Order']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -1031,6 +1397,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersArgs, 'first'>>;
   opsOverview?: Resolver<ResolversTypes['OpsOverview'], ParentType, ContextType>;
   stripeMode?: Resolver<ResolversTypes['StripeMode'], ParentType, ContextType>;
+  reconciliationRun?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType, RequireFields<QueryReconciliationRunArgs, 'id'>>;
+  reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
+  reconciliationStatus?: Resolver<ResolversTypes['ReconciliationStatus'], ParentType, ContextType>;
+  orphanedPayments?: Resolver<ResolversTypes['OrphanedPaymentConnection'], ParentType, ContextType, RequireFields<QueryOrphanedPaymentsArgs, 'first'>>;
+  orphanedPayment?: Resolver<Maybe<ResolversTypes['OrphanedPayment']>, ParentType, ContextType, RequireFields<QueryOrphanedPaymentArgs, 'id'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1040,6 +1411,9 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'input'>>;
   retryMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationRetryMakeDeliveryArgs, 'input'>>;
   replayMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationReplayMakeDeliveryArgs, 'input'>>;
+  syncOrder?: Resolver<ResolversTypes['SyncOrderPayload'], ParentType, ContextType, RequireFields<MutationSyncOrderArgs, 'input'>>;
+  runReconciliation?: Resolver<ResolversTypes['RunReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRunReconciliationArgs, 'input'>>;
+  resolveOrphanedPayment?: Resolver<ResolversTypes['ResolveOrphanedPaymentPayload'], ParentType, ContextType, RequireFields<MutationResolveOrphanedPaymentArgs, 'input'>>;
 }>;
 
 export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
@@ -1105,6 +1479,8 @@ export type OrderResolvers<ContextType = GraphQLContext, ParentType extends Reso
   metadata?: Resolver<Array<ResolversTypes['MetadataEntry']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  syncAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastSyncAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type WebhookEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEvent'] = ResolversParentTypes['WebhookEvent']> = ResolversObject<{
@@ -1264,6 +1640,97 @@ export type OpsOverviewResolvers<ContextType = GraphQLContext, ParentType extend
   alerts?: Resolver<Array<ResolversTypes['OpsAlert']>, ParentType, ContextType>;
 }>;
 
+export type ReconciliationErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReconciliationError'] = ResolversParentTypes['ReconciliationError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['ReconciliationErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type SyncOrderPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SyncOrderPayload'] = ResolversParentTypes['SyncOrderPayload']> = ResolversObject<{
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['SyncOrderOutcome'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['ReconciliationError']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type RunReconciliationPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RunReconciliationPayload'] = ResolversParentTypes['RunReconciliationPayload']> = ResolversObject<{
+  run?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType>;
+  started?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['ReconciliationError']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationCountersResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReconciliationCounters'] = ResolversParentTypes['ReconciliationCounters']> = ResolversObject<{
+  synced?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  skipped?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  adopted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  canceled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  orphansFound?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  eventsBackfilled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationRunResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReconciliationRun'] = ResolversParentTypes['ReconciliationRun']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationRunStatus'], ParentType, ContextType>;
+  trigger?: Resolver<ResolversTypes['ReconciliationTrigger'], ParentType, ContextType>;
+  actor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  counters?: Resolver<ResolversTypes['ReconciliationCounters'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type ReconciliationRunConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReconciliationRunConnection'] = ResolversParentTypes['ReconciliationRunConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['ReconciliationRun']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type OrphanedPaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrphanedPayment'] = ResolversParentTypes['OrphanedPayment']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['OrphanedPaymentKind'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['OrphanedPaymentStatus'], ParentType, ContextType>;
+  stripeObjectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  stripeStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  firstSeenAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lastCheckedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  checks?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  nextCheckAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  actions?: Resolver<Array<ResolversTypes['OrphanedPaymentAction']>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  details?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type OrphanedPaymentConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrphanedPaymentConnection'] = ResolversParentTypes['OrphanedPaymentConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['OrphanedPayment']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type OrphanedPaymentCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrphanedPaymentCount'] = ResolversParentTypes['OrphanedPaymentCount']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['OrphanedPaymentKind'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReconciliationStatus'] = ResolversParentTypes['ReconciliationStatus']> = ResolversObject<{
+  running?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType>;
+  lastRun?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType>;
+  schedule?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  nextScheduledAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  openFindings?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openFindingsByKind?: Resolver<Array<ResolversTypes['OrphanedPaymentCount']>, ParentType, ContextType>;
+}>;
+
+export type ResolveOrphanedPaymentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResolveOrphanedPaymentPayload'] = ResolversParentTypes['ResolveOrphanedPaymentPayload']> = ResolversObject<{
+  orphanedPayment?: Resolver<Maybe<ResolversTypes['OrphanedPayment']>, ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['ReconciliationError']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -1297,5 +1764,16 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   HourlyPayments?: HourlyPaymentsResolvers<ContextType>;
   OpsAlert?: OpsAlertResolvers<ContextType>;
   OpsOverview?: OpsOverviewResolvers<ContextType>;
+  ReconciliationError?: ReconciliationErrorResolvers<ContextType>;
+  SyncOrderPayload?: SyncOrderPayloadResolvers<ContextType>;
+  RunReconciliationPayload?: RunReconciliationPayloadResolvers<ContextType>;
+  ReconciliationCounters?: ReconciliationCountersResolvers<ContextType>;
+  ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
+  ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
+  OrphanedPayment?: OrphanedPaymentResolvers<ContextType>;
+  OrphanedPaymentConnection?: OrphanedPaymentConnectionResolvers<ContextType>;
+  OrphanedPaymentCount?: OrphanedPaymentCountResolvers<ContextType>;
+  ReconciliationStatus?: ReconciliationStatusResolvers<ContextType>;
+  ResolveOrphanedPaymentPayload?: ResolveOrphanedPaymentPayloadResolvers<ContextType>;
 }>;
 
