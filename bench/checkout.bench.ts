@@ -230,7 +230,7 @@ function printGoal(label: string, runs: Runs) {
 }
 
 /** `npm run sandbox`'s script in a child process on a free port; stop() ends it (also done if we exit first). */
-async function startSandbox(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startSandbox(): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'stripe-sandbox/standalone.ts', '--port', '0'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
