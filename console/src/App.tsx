@@ -11,6 +11,8 @@ import { OrdersPage } from './features/orders/views/OrdersPage';
 import { OverviewPage } from './features/overview/OverviewPage';
 import { overviewPath } from './features/overview/urls';
 import { paymentLogsPath } from './features/paymentLogs/urls';
+import { orphanedPaymentsPath } from './features/reconciliation/urls';
+import { OrphanedPaymentsPage } from './features/reconciliation/views/OrphanedPaymentsPage';
 import { PaymentLogsPage } from './features/paymentLogs/views/PaymentLogsPage';
 import { webhookEventsPath } from './features/webhookEvents/urls';
 import { WebhookEventsPage } from './features/webhookEvents/views/WebhookEventsPage';
@@ -50,6 +52,7 @@ export function AppRoutes() {
         <Route path={ordersPath} element={<OrdersPage />} />
         <Route path={webhookEventsPath} element={<WebhookEventsPage />} />
         <Route path={makeDeliveriesPath} element={<MakeDeliveriesPage />} />
+        <Route path={orphanedPaymentsPath} element={<OrphanedPaymentsPage />} />
         <Route
           path="*"
           element={

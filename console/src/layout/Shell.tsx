@@ -7,6 +7,7 @@ import { makeDeliveriesPath } from '../features/makeDeliveries/urls';
 import { ordersPath } from '../features/orders/urls';
 import { overviewPath } from '../features/overview/urls';
 import { paymentLogsPath } from '../features/paymentLogs/urls';
+import { orphanedPaymentsPath } from '../features/reconciliation/urls';
 import { webhookEventsPath } from '../features/webhookEvents/urls';
 
 const NAV = [
@@ -15,6 +16,7 @@ const NAV = [
   { to: ordersPath, label: 'Orders' },
   { to: webhookEventsPath, label: 'Webhook events' },
   { to: makeDeliveriesPath, label: 'Make deliveries' },
+  { to: orphanedPaymentsPath, label: 'Orphaned payments' },
 ];
 
 export function Shell() {

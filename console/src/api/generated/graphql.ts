@@ -175,6 +175,105 @@ export type OpsAlertCode =
   /** A payment pays for nothing we fulfil (an amount mismatch, or a duplicate of an order already paid) and still holds the customer's money. */
   | 'PAYMENT_FINDINGS';
 
+/** The errors of reconciliation's mutations that staff can act on. */
+export type ReconciliationErrorCode =
+  /** No order has this id. */
+  | 'ORDER_NOT_FOUND'
+  /** No finding has this id. */
+  | 'ORPHAN_NOT_FOUND'
+  /** The finding is already resolved, or the action does not fit what Stripe shows now (e.g. ADOPT of a payment nobody has paid). */
+  | 'ORPHAN_WRONG_STATE'
+  /** CANCEL of a payment that is paid: refund it instead. */
+  | 'ORPHAN_ALREADY_PAID'
+  /** Stripe's amount differs from the order's: the order is left for staff, never fulfilled. */
+  | 'AMOUNT_MISMATCH'
+  /** Stripe no longer has the object (deleted, or another account's). */
+  | 'STRIPE_OBJECT_NOT_FOUND'
+  /** Stripe could not be reached (or answered 5xx) after the SDK's retries: nothing changed; try again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type SyncOrderInput = {
+  /** The order's id (a UUID). */
+  orderId: string;
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: string;
+};
+
+/** What a sync found. */
+export type SyncOrderOutcome =
+  /** Stripe said something our records lacked: the order (or one of its attempts) changed. */
+  | 'SYNCED'
+  /** Our records already said what Stripe says (or the order has no payment attempt to ask about). */
+  | 'UNCHANGED'
+  /** Stripe could not be asked, or what it said could not be applied: see error. */
+  | 'FAILED';
+
+export type RunReconciliationInput = {
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: string;
+  /**
+   * ISO 8601: list Stripe's objects and events back to this time in this pass (steps 3 and 4), for a gap
+   * longer than the stored cursors cover. At most 30 days ago (Stripe keeps events 30 days), not in the
+   * future. Never narrows the window.
+   */
+  since?: string | null | undefined;
+};
+
+export type ReconciliationRunStatus =
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  /** Stripe could not be reached, or the pass was stopped (a shutdown): the next pass starts from the same cursors. */
+  | 'FAILED';
+
+export type ReconciliationTrigger =
+  /** The janitor's schedule (RECONCILE_INTERVAL). */
+  | 'SCHEDULE'
+  /** A staff member pressed Run reconciliation now. */
+  | 'MANUAL'
+  /** An operator at the CLI. */
+  | 'CLI';
+
+/** What reconciliation finds for a person to look at. */
+export type OrphanedPaymentKind =
+  /** An order still provisional after the janitor's last backed-off check (5 minutes, 1 hour, 1 day). */
+  | 'PROVISIONAL_TOO_LONG'
+  /** An attempt whose create at Stripe never completed, and whose object the janitor could not settle. */
+  | 'ATTEMPT_WITHOUT_OBJECT'
+  /** An attempt whose Stripe object must be cancelled (our record failed, and so did the compensation). */
+  | 'NEEDS_CLEANUP'
+  /** A PaymentIntent or Checkout Session at Stripe with our metadata and no record here. */
+  | 'STRIPE_WITHOUT_RECORD'
+  /** A payment whose amount differs from its order's. */
+  | 'AMOUNT_MISMATCH';
+
+export type OrphanedPaymentStatus =
+  | 'OPEN'
+  | 'RESOLVED';
+
+export type OrphanedPaymentFilter = {
+  status?: OrphanedPaymentStatus | null | undefined;
+  kind?: OrphanedPaymentKind | null | undefined;
+};
+
+/** What an admin may do with an open finding. */
+export type OrphanedPaymentAction =
+  /** Record the Stripe object's payment on an order (made from its metadata when there is none). Only for a paid or processing one. */
+  | 'ADOPT'
+  /** Cancel the PaymentIntent, or expire the Checkout Session, at Stripe. Only for an open one. */
+  | 'CANCEL'
+  /** Close the finding with a note; nothing is done at Stripe. */
+  | 'DISMISS';
+
+export type ResolveOrphanedPaymentInput = {
+  /** The finding's id (a UUID). */
+  id: string;
+  action: OrphanedPaymentAction;
+  /** Why (up to 1,000 characters); required for DISMISS, kept with the finding and in the audit log. */
+  note?: string | null | undefined;
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: string;
+};
+
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -218,7 +317,7 @@ export type ReplayMakeDeliveryMutation = { replayMakeDelivery: { isRepeat: boole
 
 export type MoneyFragment = { amount: number, currency: string, formatted: string };
 
-export type OrderFragment = { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> };
+export type OrderFragment = { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> };
 
 export type OrdersQueryVariables = Exact<{
   filter?: OrderFilter | null | undefined;
@@ -227,19 +326,26 @@ export type OrdersQueryVariables = Exact<{
 }>;
 
 
-export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type OrderQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null };
+export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null };
 
 export type StripeModeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type StripeModeQuery = { stripeMode: StripeMode };
+
+export type SyncOrderMutationVariables = Exact<{
+  input: SyncOrderInput;
+}>;
+
+
+export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
 export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -263,6 +369,54 @@ export type PaymentLogQueryVariables = Exact<{
 
 
 export type PaymentLogQuery = { paymentLog: { id: string, eventType: string, status: string, orderId: string | null, customerId: string | null, customerEmail: string | null, metadata: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } | null } | null };
+
+export type OrphanedPaymentRowFragment = { id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null };
+
+export type OrphanedPaymentDetailFragment = { resolution: string | null, resolvedBy: string | null, resolvedAt: string | null, details: string, id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null };
+
+export type OrphanedPaymentsQueryVariables = Exact<{
+  filter?: OrphanedPaymentFilter | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type OrphanedPaymentsQuery = { orphanedPayments: { nodes: Array<{ id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type OrphanedPaymentQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type OrphanedPaymentQuery = { orphanedPayment: { resolution: string | null, resolvedBy: string | null, resolvedAt: string | null, details: string, id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null } | null };
+
+export type ResolveOrphanedPaymentMutationVariables = Exact<{
+  input: ResolveOrphanedPaymentInput;
+}>;
+
+
+export type ResolveOrphanedPaymentMutation = { resolveOrphanedPayment: { isRepeat: boolean, orphanedPayment: { resolution: string | null, resolvedBy: string | null, resolvedAt: string | null, details: string, id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null } | null, order: { id: string, status: OrderStatus } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+
+export type ReconciliationRunFieldsFragment = { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } };
+
+export type ReconciliationStatusQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ReconciliationStatusQuery = { reconciliationStatus: { schedule: string | null, nextScheduledAt: string | null, openFindings: number, running: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null, lastRun: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null, openFindingsByKind: Array<{ kind: OrphanedPaymentKind, count: number }> } };
+
+export type ReconciliationRunQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type ReconciliationRunQuery = { reconciliationRun: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null };
+
+export type RunReconciliationMutationVariables = Exact<{
+  input: RunReconciliationInput;
+}>;
+
+
+export type RunReconciliationMutation = { runReconciliation: { started: boolean, isRepeat: boolean, run: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
 export type WebhookEventRowFragment = { id: string, type: string, objectType: string | null, objectId: string | null, created: string, livemode: boolean, status: WebhookEventStatus, attempts: number, lastError: string | null, outcome: string | null, receivedAt: string };
 
@@ -439,6 +593,8 @@ export const OrderFragmentDoc = new TypedDocumentString(`
   }
   createdAt
   updatedAt
+  syncAttempts
+  lastSyncAt
 }
     fragment Money on Money {
   amount
@@ -464,6 +620,85 @@ export const PaymentLogFragmentDoc = new TypedDocumentString(`
   currency
   formatted
 }`, {"fragmentName":"PaymentLog"}) as unknown as TypedDocumentString<PaymentLogFragment, unknown>;
+export const OrphanedPaymentRowFragmentDoc = new TypedDocumentString(`
+    fragment OrphanedPaymentRow on OrphanedPayment {
+  id
+  kind
+  status
+  stripeObjectId
+  stripeStatus
+  amount {
+    amount
+    currency
+    formatted
+  }
+  order {
+    id
+    status
+    amount {
+      formatted
+    }
+  }
+  firstSeenAt
+  lastCheckedAt
+  checks
+  nextCheckAt
+  actions
+}
+    `, {"fragmentName":"OrphanedPaymentRow"}) as unknown as TypedDocumentString<OrphanedPaymentRowFragment, unknown>;
+export const OrphanedPaymentDetailFragmentDoc = new TypedDocumentString(`
+    fragment OrphanedPaymentDetail on OrphanedPayment {
+  ...OrphanedPaymentRow
+  resolution
+  resolvedBy
+  resolvedAt
+  details
+}
+    fragment OrphanedPaymentRow on OrphanedPayment {
+  id
+  kind
+  status
+  stripeObjectId
+  stripeStatus
+  amount {
+    amount
+    currency
+    formatted
+  }
+  order {
+    id
+    status
+    amount {
+      formatted
+    }
+  }
+  firstSeenAt
+  lastCheckedAt
+  checks
+  nextCheckAt
+  actions
+}`, {"fragmentName":"OrphanedPaymentDetail"}) as unknown as TypedDocumentString<OrphanedPaymentDetailFragment, unknown>;
+export const ReconciliationRunFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ReconciliationRunFields on ReconciliationRun {
+  id
+  status
+  trigger
+  actor
+  startedAt
+  finishedAt
+  durationMs
+  counters {
+    synced
+    failed
+    skipped
+    adopted
+    canceled
+    orphansFound
+    eventsBackfilled
+  }
+  error
+}
+    `, {"fragmentName":"ReconciliationRunFields"}) as unknown as TypedDocumentString<ReconciliationRunFieldsFragment, unknown>;
 export const WebhookEventRowFragmentDoc = new TypedDocumentString(`
     fragment WebhookEventRow on WebhookEvent {
   id
@@ -717,6 +952,8 @@ fragment Order on Order {
   }
   createdAt
   updatedAt
+  syncAttempts
+  lastSyncAt
 }`) as unknown as TypedDocumentString<OrdersQuery, OrdersQueryVariables>;
 export const OrderDocument = new TypedDocumentString(`
     query Order($id: ID!) {
@@ -762,12 +999,69 @@ fragment Order on Order {
   }
   createdAt
   updatedAt
+  syncAttempts
+  lastSyncAt
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
 export const StripeModeDocument = new TypedDocumentString(`
     query StripeMode {
   stripeMode
 }
     `) as unknown as TypedDocumentString<StripeModeQuery, StripeModeQueryVariables>;
+export const SyncOrderDocument = new TypedDocumentString(`
+    mutation SyncOrder($input: SyncOrderInput!) {
+  syncOrder(input: $input) {
+    order {
+      ...Order
+    }
+    outcome
+    error {
+      code
+      message
+    }
+    isRepeat
+  }
+}
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}
+fragment Order on Order {
+  id
+  status
+  syncState
+  track
+  trackName
+  amount {
+    ...Money
+  }
+  customer {
+    id
+    email
+    name
+  }
+  checkoutSessionId
+  paymentIntentId
+  payment {
+    paymentIntentId
+    chargeId
+    status
+    amount {
+      ...Money
+    }
+    amountRefunded {
+      ...Money
+    }
+  }
+  metadata {
+    key
+    value
+  }
+  createdAt
+  updatedAt
+  syncAttempts
+  lastSyncAt
+}`) as unknown as TypedDocumentString<SyncOrderMutation, SyncOrderMutationVariables>;
 export const OpsOverviewDocument = new TypedDocumentString(`
     query OpsOverview {
   opsOverview {
@@ -849,6 +1143,222 @@ fragment PaymentLog on PaymentLog {
   metadata
   createdAt
 }`) as unknown as TypedDocumentString<PaymentLogQuery, PaymentLogQueryVariables>;
+export const OrphanedPaymentsDocument = new TypedDocumentString(`
+    query OrphanedPayments($filter: OrphanedPaymentFilter, $first: Int, $after: String) {
+  orphanedPayments(filter: $filter, first: $first, after: $after) {
+    nodes {
+      ...OrphanedPaymentRow
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment OrphanedPaymentRow on OrphanedPayment {
+  id
+  kind
+  status
+  stripeObjectId
+  stripeStatus
+  amount {
+    amount
+    currency
+    formatted
+  }
+  order {
+    id
+    status
+    amount {
+      formatted
+    }
+  }
+  firstSeenAt
+  lastCheckedAt
+  checks
+  nextCheckAt
+  actions
+}`) as unknown as TypedDocumentString<OrphanedPaymentsQuery, OrphanedPaymentsQueryVariables>;
+export const OrphanedPaymentDocument = new TypedDocumentString(`
+    query OrphanedPayment($id: ID!) {
+  orphanedPayment(id: $id) {
+    ...OrphanedPaymentDetail
+  }
+}
+    fragment OrphanedPaymentRow on OrphanedPayment {
+  id
+  kind
+  status
+  stripeObjectId
+  stripeStatus
+  amount {
+    amount
+    currency
+    formatted
+  }
+  order {
+    id
+    status
+    amount {
+      formatted
+    }
+  }
+  firstSeenAt
+  lastCheckedAt
+  checks
+  nextCheckAt
+  actions
+}
+fragment OrphanedPaymentDetail on OrphanedPayment {
+  ...OrphanedPaymentRow
+  resolution
+  resolvedBy
+  resolvedAt
+  details
+}`) as unknown as TypedDocumentString<OrphanedPaymentQuery, OrphanedPaymentQueryVariables>;
+export const ResolveOrphanedPaymentDocument = new TypedDocumentString(`
+    mutation ResolveOrphanedPayment($input: ResolveOrphanedPaymentInput!) {
+  resolveOrphanedPayment(input: $input) {
+    orphanedPayment {
+      ...OrphanedPaymentDetail
+    }
+    order {
+      id
+      status
+    }
+    error {
+      code
+      message
+    }
+    isRepeat
+  }
+}
+    fragment OrphanedPaymentRow on OrphanedPayment {
+  id
+  kind
+  status
+  stripeObjectId
+  stripeStatus
+  amount {
+    amount
+    currency
+    formatted
+  }
+  order {
+    id
+    status
+    amount {
+      formatted
+    }
+  }
+  firstSeenAt
+  lastCheckedAt
+  checks
+  nextCheckAt
+  actions
+}
+fragment OrphanedPaymentDetail on OrphanedPayment {
+  ...OrphanedPaymentRow
+  resolution
+  resolvedBy
+  resolvedAt
+  details
+}`) as unknown as TypedDocumentString<ResolveOrphanedPaymentMutation, ResolveOrphanedPaymentMutationVariables>;
+export const ReconciliationStatusDocument = new TypedDocumentString(`
+    query ReconciliationStatus {
+  reconciliationStatus {
+    running {
+      ...ReconciliationRunFields
+    }
+    lastRun {
+      ...ReconciliationRunFields
+    }
+    schedule
+    nextScheduledAt
+    openFindings
+    openFindingsByKind {
+      kind
+      count
+    }
+  }
+}
+    fragment ReconciliationRunFields on ReconciliationRun {
+  id
+  status
+  trigger
+  actor
+  startedAt
+  finishedAt
+  durationMs
+  counters {
+    synced
+    failed
+    skipped
+    adopted
+    canceled
+    orphansFound
+    eventsBackfilled
+  }
+  error
+}`) as unknown as TypedDocumentString<ReconciliationStatusQuery, ReconciliationStatusQueryVariables>;
+export const ReconciliationRunDocument = new TypedDocumentString(`
+    query ReconciliationRun($id: ID!) {
+  reconciliationRun(id: $id) {
+    ...ReconciliationRunFields
+  }
+}
+    fragment ReconciliationRunFields on ReconciliationRun {
+  id
+  status
+  trigger
+  actor
+  startedAt
+  finishedAt
+  durationMs
+  counters {
+    synced
+    failed
+    skipped
+    adopted
+    canceled
+    orphansFound
+    eventsBackfilled
+  }
+  error
+}`) as unknown as TypedDocumentString<ReconciliationRunQuery, ReconciliationRunQueryVariables>;
+export const RunReconciliationDocument = new TypedDocumentString(`
+    mutation RunReconciliation($input: RunReconciliationInput!) {
+  runReconciliation(input: $input) {
+    run {
+      ...ReconciliationRunFields
+    }
+    started
+    error {
+      code
+      message
+    }
+    isRepeat
+  }
+}
+    fragment ReconciliationRunFields on ReconciliationRun {
+  id
+  status
+  trigger
+  actor
+  startedAt
+  finishedAt
+  durationMs
+  counters {
+    synced
+    failed
+    skipped
+    adopted
+    canceled
+    orphansFound
+    eventsBackfilled
+  }
+  error
+}`) as unknown as TypedDocumentString<RunReconciliationMutation, RunReconciliationMutationVariables>;
 export const WebhookEventsDocument = new TypedDocumentString(`
     query WebhookEvents($filter: WebhookEventFilter, $first: Int, $after: String) {
   webhookEvents(filter: $filter, first: $first, after: $after) {

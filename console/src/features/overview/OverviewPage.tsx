@@ -6,6 +6,7 @@ import { formatDateTime, formatDuration, formatPercent } from '../../lib/format'
 import { makeDeliveryListUrl } from '../makeDeliveries/urls';
 import { orderListUrl } from '../orders/urls';
 import { paymentLogsPath } from '../paymentLogs/urls';
+import { ReconciliationOverview } from '../reconciliation/views/ReconciliationOverview';
 import { webhookEventListUrl } from '../webhookEvents/urls';
 import { type OpsAlertCode, opsOverviewQuery } from './queries';
 
@@ -62,6 +63,7 @@ export function OverviewPage() {
             <Tile label="Make failing" value={String(data.makeFailing)} hint="pending after a failed attempt" to={makeDeliveryListUrl({ status: 'PENDING' })} />
             <Tile label="Make dead" value={String(data.makeDead)} hint="to retry or replay" bad={holds('MAKE_DEAD')} to={makeDeliveryListUrl({ status: 'DEAD' })} />
           </div>
+          <ReconciliationOverview />
           <h2>Last 24 hours</h2>
           <Suspense fallback={<Loading what="the chart" />}>
             <HourlyChart hourly={data.hourly} />

@@ -1,23 +1,43 @@
 import { Link } from 'react-router';
+import { ActionButton } from '../../../components/ActionButton';
 import { Badge, Fields } from '../../../components/states';
 import { formatDateTime, stripeDashboardUrl } from '../../../lib/format';
 import { paymentLogListUrl } from '../../paymentLogs/urls';
 import { webhookEventListUrl } from '../../webhookEvents/urls';
 import type { Order } from '../queries';
 
-type StripeMode = 'test' | 'live';
+export type StripeMode = 'test' | 'live';
 
-function StripeLink({ id, mode }: { id: string | null | undefined; mode: StripeMode }) {
+/** A payment object's id linked to Stripe's dashboard; `short` shows its first characters (tables), the full id in the link's name. */
+export function StripeLink({ id, mode, short = false }: { id: string | null | undefined; mode: StripeMode; short?: boolean }) {
   if (!id) return <span className="muted">—</span>;
   return (
-    <a href={stripeDashboardUrl(id, mode)} target="_blank" rel="noreferrer noopener" className="mono" title={`Open ${id} in Stripe's dashboard (${mode} mode)`}>
-      {id} ↗
+    <a
+      href={stripeDashboardUrl(id, mode)}
+      target="_blank"
+      rel="noreferrer noopener"
+      className="mono"
+      title={`Open ${id} in Stripe's dashboard (${mode} mode)`}
+      aria-label={short ? `${id} in Stripe's dashboard` : undefined}
+    >
+      {short && id.length > 16 ? `${id.slice(0, 14)}…` : id} ↗
     </a>
   );
 }
 
-/** An order's details, with its payment objects linked to the Stripe dashboard of the mode the server runs in. */
-export function OrderDetail({ order, stripeMode }: { order: Order; stripeMode: StripeMode }) {
+/** The Sync with Stripe button's state, from the view that owns the mutation. */
+export interface SyncControl {
+  pending: boolean;
+  error: string | null;
+  success: string | null;
+  onConfirm: (idempotencyKey: string) => void;
+}
+
+/**
+ * An order's details, with its payment objects linked to the Stripe dashboard of the mode the server
+ * runs in, and (when `sync` is given) Sync with Stripe.
+ */
+export function OrderDetail({ order, stripeMode, sync = null }: { order: Order; stripeMode: StripeMode; sync?: SyncControl | null }) {
   return (
     <>
       <Fields
@@ -35,8 +55,22 @@ export function OrderDetail({ order, stripeMode }: { order: Order; stripeMode: S
           ['Refunded', order.payment ? order.payment.amountRefunded.formatted : '—'],
           ['Created', formatDateTime(order.createdAt)],
           ['Updated', formatDateTime(order.updatedAt)],
+          ['Asked Stripe', order.syncAttempts === 0 ? 'never' : `${order.syncAttempts} ${order.syncAttempts === 1 ? 'time' : 'times'}, last ${formatDateTime(order.lastSyncAt)}`],
         ]}
       />
+      {sync && (
+        <ActionButton
+          label="Sync with Stripe"
+          pendingLabel="Asking Stripe…"
+          confirmTitle="Sync this order with Stripe?"
+          confirmBody="Asks Stripe now about every payment attempt of this order and applies what it says, as the janitor would. Nothing is changed at Stripe."
+          confirmLabel="Sync"
+          pending={sync.pending}
+          error={sync.error}
+          success={sync.success}
+          onConfirm={sync.onConfirm}
+        />
+      )}
       <p>
         <Link to={paymentLogListUrl({ q: order.id })}>Payment log of this order</Link>
         {' · '}

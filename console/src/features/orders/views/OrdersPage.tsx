@@ -4,8 +4,10 @@ import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
 import { compact } from '../../../lib/urlState';
 import { orderColumns } from '../components/OrderColumns';
-import { OrderDetail } from '../components/OrderDetail';
-import { ORDER_STATUSES, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from '../queries';
+import { OrderDetail, type StripeMode } from '../components/OrderDetail';
+import { describeError } from '../../../api/graphql';
+import { syncOutcomeInWords, useSyncOrder } from '../mutations';
+import { ORDER_STATUSES, type Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from '../queries';
 import { orderListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
@@ -37,7 +39,25 @@ export function OrdersPage() {
         title: 'Order',
         what: 'the order',
         notFound: `No order has the id ${url.open}.`,
-        children: (order) => <OrderDetail order={order} stripeMode={stripeMode} />,
+        children: (order) => <SyncableOrder order={order} stripeMode={stripeMode} />,
+      }}
+    />
+  );
+}
+
+/** The open order with Sync with Stripe (support and admins: every staff role that sees this screen). */
+function SyncableOrder({ order, stripeMode }: { order: Order; stripeMode: StripeMode }) {
+  const sync = useSyncOrder();
+  const outcome = syncOutcomeInWords(sync.data);
+  return (
+    <OrderDetail
+      order={order}
+      stripeMode={stripeMode}
+      sync={{
+        pending: sync.isPending,
+        error: sync.isError ? describeError(sync.error) : outcome.error,
+        success: outcome.success,
+        onConfirm: (idempotencyKey) => sync.mutate({ orderId: order.id, idempotencyKey }),
       }}
     />
   );

@@ -1,0 +1,48 @@
+import { Link } from 'react-router';
+import type { Column } from '../../../components/DataTable';
+import { Badge } from '../../../components/states';
+import { formatTableTime } from '../../../lib/format';
+import { StripeLink, type StripeMode } from '../../orders/components/OrderDetail';
+import { orderUrl } from '../../orders/urls';
+import type { OrphanedPaymentRow } from '../queries';
+import { formatAge, kindInWords } from './words';
+
+/** The findings table; Stripe links go to the dashboard of the mode the server runs in. */
+export function orphanedPaymentColumns(stripeMode: StripeMode, now = Date.now()): ReadonlyArray<Column<OrphanedPaymentRow>> {
+  return [
+    {
+      header: 'Finding',
+      cell: (row, href) => (
+        <Link to={href} aria-label={`Finding ${row.id}`}>
+          {kindInWords(row.kind)}
+        </Link>
+      ),
+    },
+    { header: 'Status', cell: (row) => <Badge value={row.status} /> },
+    {
+      header: 'Stripe object',
+      className: 'truncate',
+      title: (row) => (row.stripeObjectId ? `${row.stripeObjectId}${row.stripeStatus ? ` (${row.stripeStatus})` : ''}` : undefined),
+      cell: (row) => (
+        <>
+          <StripeLink id={row.stripeObjectId} mode={stripeMode} short />
+          {row.stripeStatus && <span className="muted"> {row.stripeStatus.replaceAll('_', ' ')}</span>}
+        </>
+      ),
+    },
+    { header: 'Amount', className: 'num', cell: (row) => row.amount?.formatted ?? '—' },
+    {
+      header: 'Order',
+      cell: (row) =>
+        row.order ? (
+          <Link to={orderUrl(row.order.id)} className="mono" aria-label={`Order ${row.order.id}`}>
+            {row.order.id.slice(0, 8)}…
+          </Link>
+        ) : (
+          <span className="muted">none</span>
+        ),
+    },
+    { header: 'Age', className: 'nowrap', title: (row) => `First seen ${row.firstSeenAt}`, cell: (row) => formatAge(row.firstSeenAt, now) },
+    { header: 'Next check (UTC)', className: 'nowrap', optional: true, cell: (row) => (row.nextCheckAt ? formatTableTime(row.nextCheckAt) : '—') },
+  ];
+}
