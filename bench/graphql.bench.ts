@@ -44,6 +44,7 @@ export async function benchGraphql() {
       checkoutUrls: { successUrl: 'http://unused/{CHECKOUT_SESSION_ID}', cancelUrl: 'http://unused' },
       webhookSecrets: [],
       webhookApplier: ours.webhookApplier,
+      reconciliation: ours.reconciler,
     }),
   });
 

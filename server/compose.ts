@@ -33,6 +33,7 @@ import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob, saveRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
+import { createReconciliation, type Reconciliation } from './reconcile/service';
 
 export interface RunningApp {
   url: string;
@@ -54,6 +55,8 @@ export interface RunningApp {
   makeSink: MakeSink | undefined;
   /** What a reconciliation pass runs with (server/reconcile/): the job's, and a manual pass's. */
   reconciliation: ReconcileDeps;
+  /** The reconciliation service the API uses (background passes, order syncs, finding actions). */
+  reconciler: Reconciliation;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -152,11 +155,25 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
   // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
   const sandboxWebhookEndpoint = stripeSandbox ? registerSandboxWebhook(stripeSandbox, url) : undefined;
+  const stripe = createStripeClient(config.stripe, url);
+  // The janitor reads Stripe's times: in sandbox mode the sandbox's clock, which tests move forward.
+  const reconciliation: ReconcileDeps = {
+    db,
+    stripe,
+    logger,
+    settings: config.reconcile,
+    eventStore: webhooks.store,
+    expectLive: config.stripe.mode === 'live',
+    now: stripeSandbox ? () => new Date(stripeSandbox.core.clock.now() * 1000) : undefined,
+    schedulesJobs: config.jobsEnabled,
+  };
+  const reconciler = createReconciliation(reconciliation);
   services = {
-    stripe: createStripeClient(config.stripe, url),
+    stripe,
     checkoutUrls: checkoutReturnUrls(config.checkout, stripeSandbox ? url : undefined),
     webhookSecrets: [...config.stripe.webhookSecrets, ...(sandboxWebhookEndpoint?.secret ? [sandboxWebhookEndpoint.secret] : [])],
     webhookApplier,
+    reconciliation: reconciler,
   };
   // The catalog's products at Stripe, made once here rather than by every checkout. Not awaited with
   // Stripe itself: one that cannot be reached must not hold up or fail the start (checkouts then
@@ -171,17 +188,6 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   await syncMakeRoutes(db, makeSink ? sandboxMakeRoutes(url) : config.make.routes);
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });
   let stopListening: (() => Promise<void>) | undefined;
-
-  // The janitor reads Stripe's times: in sandbox mode the sandbox's clock, which tests move forward.
-  const reconciliation: ReconcileDeps = {
-    db,
-    stripe: services.stripe,
-    logger,
-    settings: config.reconcile,
-    eventStore: webhooks.store,
-    expectLive: config.stripe.mode === 'live',
-    now: stripeSandbox ? () => new Date(stripeSandbox.core.clock.now() * 1000) : undefined,
-  };
 
   const jobs = new JobRunner(logger);
   if (config.jobsEnabled) {
@@ -222,7 +228,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       // Requests and jobs drain together, under one SHUTDOWN_TIMEOUT_MS: no job run starts any more,
       // and the runs in flight (an applier batch, a Make POST) finish and record what they did, so the
       // next process neither repeats nor loses them.
-      const parts = { requests: closed, jobs: jobs.stop(timeoutMs), webhookApplier: webhookApplier.stop(), makeOutbox: makeOutbox.stop({ deadlineMs: Math.max(0, timeoutMs - 1000) }) };
+      // A pass started from the API stops between items (its run fails, the cursors stay).
+      const parts = { requests: closed, jobs: jobs.stop(timeoutMs), reconciliation: reconciler.stop(), webhookApplier: webhookApplier.stop(), makeOutbox: makeOutbox.stop({ deadlineMs: Math.max(0, timeoutMs - 1000) }) };
       const pending = new Set(Object.keys(parts));
       const drained = Promise.all(Object.entries(parts).map(([name, part]) => part.then(() => pending.delete(name))));
       let timer: NodeJS.Timeout | undefined;
@@ -240,7 +247,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, reconciliation, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, reconciliation, reconciler, stop };
 }
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {

@@ -4,7 +4,8 @@ import type { Queryable } from '../platform/db/db';
 import type { OrderRow } from '../orders/orders.sql';
 import type { AttemptKind, CheckoutRequest } from './input';
 
-export type AttemptStatus = 'creating' | 'open' | 'succeeded' | 'canceled' | 'expired' | 'needs_cleanup';
+/** abandoned: left creating, and Stripe had nothing for it (the janitor's step 2). */
+export type AttemptStatus = 'creating' | 'open' | 'succeeded' | 'canceled' | 'expired' | 'needs_cleanup' | 'abandoned';
 
 export interface PaymentAttempt {
   id: string;
@@ -66,7 +67,7 @@ export const recordAttempt = (
 
 export const markAttempt = (
   db: Queryable,
-  mark: { attempt_id: string; status: 'canceled' | 'expired' | 'needs_cleanup' | null; error?: string; object_id?: string; actor: string },
+  mark: { attempt_id: string; status: 'canceled' | 'expired' | 'needs_cleanup' | 'abandoned' | null; error?: string; object_id?: string; actor: string },
 ) => call<PaymentAttempt>(db, 'checkout_mark_attempt', mark);
 
 /**

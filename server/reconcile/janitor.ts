@@ -13,7 +13,7 @@ import type Stripe from 'stripe';
 import type { Db } from '../platform/db/db';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
-import { applyPayment, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
+import { applyPayment, type ApplyResult, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
 import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import { isUuid } from '../platform/ids';
@@ -65,6 +65,8 @@ export interface ReconcileDeps {
   expectLive: boolean;
   /** Stripe calls in flight at once. */
   concurrency?: number;
+  /** This process runs the jobs (JOBS_ENABLED): only then is settings.schedule its schedule (status()). */
+  schedulesJobs?: boolean;
 }
 
 export interface PassRequest {
@@ -89,10 +91,17 @@ const PAGE = 100;
 export async function runReconciliation(deps: ReconcileDeps, request: PassRequest): Promise<PassResult> {
   const begun = await beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
   if (begun.busy) return { outcome: 'busy', run: begun.run };
-  const run = begun.run;
+  return runPass(deps, begun.run, request);
+}
+
+/**
+ * The rest of a pass whose running row is claimed (beginRun): the service claims it first and answers
+ * with the row at once, then runs this in the background. Ends the row succeeded or failed; never throws.
+ */
+export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<PassRequest, 'since' | 'signal'>): Promise<PassResult> {
   const now = (deps.now ?? (() => new Date()))();
   const counters = emptyCounters();
-  const pass = new Pass(deps, run.id, now, counters, request.signal);
+  const pass = new Pass(deps, { runId: run.id, actor: `janitor:${run.id}` }, now, counters, request.signal);
   try {
     const cursors = await readCursors(deps.db);
     await pass.provisionalOrders();
@@ -131,16 +140,22 @@ export function reconcileJob(deps: ReconcileDeps): Job | undefined {
   };
 }
 
-class Pass {
+/**
+ * The janitor's work on one thing at a time. A pass has a run (its id in every log row); a staff
+ * member's sync (service.ts) uses the same code with no run and the staff member as the actor.
+ */
+export class Pass {
   private readonly actor: string;
+  private readonly runId: string | null;
   constructor(
     private readonly deps: ReconcileDeps,
-    private readonly runId: string,
+    who: { runId: string | null; actor: string },
     private readonly now: Date,
     private readonly counters: RunCounters,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.actor = `janitor:${runId}`;
+    this.runId = who.runId;
+    this.actor = who.actor;
   }
 
   private checkStop() {
@@ -179,10 +194,15 @@ class Pass {
     }
   }
 
+  /** Asks Stripe about one object of ours and applies what it says through order_apply_payment. */
+  async applyObject(kind: PaymentFacts['kind'], objectId: string): Promise<{ reading: PaymentReading; applied: ApplyResult }> {
+    const reading = await retrievePayment(this.deps.stripe, kind, objectId);
+    return { reading, applied: await applyPayment(this.deps.db, this.facts(kind, objectId, reading)) };
+  }
+
   private async settleProvisional(order: DueOrder): Promise<void> {
     const { db } = this.deps;
-    const reading = await retrievePayment(this.deps.stripe, order.kind, order.stripe_object_id);
-    const applied = await applyPayment(db, this.facts(order.kind, order.stripe_object_id, reading));
+    const { reading, applied } = await this.applyObject(order.kind, order.stripe_object_id);
     const confirmed = applied.outcome !== 'error' && applied.order.sync_state !== 'provisional';
     if (confirmed) {
       this.counters.synced += 1;
@@ -226,14 +246,14 @@ class Pass {
     }
   }
 
-  private async settleAttempt(attempt: UnsettledAttempt): Promise<void> {
+  async settleAttempt(attempt: UnsettledAttempt): Promise<void> {
     const { db, stripe } = this.deps;
     const object = await this.findAttemptObject(attempt);
     const log = (what: string, extra: Record<string, unknown> = {}) =>
       logAction(db, { eventType: `reconcile.attempt_${what}`, status: attempt.status, orderId: attempt.order_id, metadata: { run_id: this.runId, attempt: attempt.attempt, stripe_object_id: object?.id ?? null, ...extra } });
     if (!object) {
-      // Stripe made nothing under this attempt's key (or lost it): nobody can pay through it.
-      await markAttempt(db, { attempt_id: attempt.id, status: 'canceled', error: 'abandoned: Stripe has no object for this attempt', actor: this.actor });
+      // Stripe made nothing under this attempt's key (or lost it): nobody can pay through it, or ever could.
+      await markAttempt(db, { attempt_id: attempt.id, status: 'abandoned', error: 'abandoned: Stripe has no object for this attempt', actor: this.actor });
       this.counters.synced += 1;
       await log('abandoned');
       return;
@@ -366,17 +386,21 @@ class Pass {
     await this.orphan(kind, object, reading);
   }
 
+  /** Records a paid object's payment on its order, the order made from the object's metadata when there is none. */
+  async adopt(kind: PaymentFacts['kind'], object: Stripe.PaymentIntent | Stripe.Checkout.Session, reading: PaymentReading): Promise<ApplyResult> {
+    const facts = this.facts(kind, object.id, reading);
+    const applied = await applyPayment(this.deps.db, facts);
+    if (applied.outcome !== 'error' || applied.error !== 'unknown_payment') return applied;
+    await createOrderFromPayment(this.deps.db, { ...facts, ...ownerOf(object), created_from: this.runId ? `reconcile:${this.runId}` : `reconcile:${this.actor}` });
+    return applyPayment(this.deps.db, facts);
+  }
+
   private async orphan(kind: PaymentFacts['kind'], object: Stripe.PaymentIntent | Stripe.Checkout.Session, reading: PaymentReading): Promise<void> {
     const { db } = this.deps;
     const base = { subject: object.id, run_id: this.runId, stripe_object_id: object.id, stripe_status: reading.paymentStatus ?? object.status, amount: reading.amount, currency: reading.currency };
     if (reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING') {
       // Paid: adopted at once, as the webhook applier would (no payment is left without an order).
-      const facts = this.facts(kind, object.id, reading);
-      let applied = await applyPayment(db, facts);
-      if (applied.outcome === 'error' && applied.error === 'unknown_payment') {
-        await createOrderFromPayment(db, { ...facts, ...ownerOf(object), created_from: `reconcile:${this.runId}` });
-        applied = await applyPayment(db, facts);
-      }
+      const applied = await this.adopt(kind, object, reading);
       if (applied.outcome === 'error') {
         this.counters.failed += 1;
         await recordFinding(db, { ...base, kind: applied.error === 'amount_mismatch' ? 'AMOUNT_MISMATCH' : 'STRIPE_WITHOUT_RECORD', order_id: applied.order_id ?? null, details: { error: applied.error } });
@@ -426,7 +450,7 @@ class Pass {
         const { ignoredReason, facts } = factsAtIngest(event, this.deps.expectLive);
         let isNew: boolean;
         try {
-          ({ isNew } = await this.deps.eventStore.store(verifiedFrom(event), ignoredReason, facts));
+          ({ isNew } = await this.deps.eventStore.store(verifiedFrom(event), ignoredReason, facts, 'backfill'));
         } catch (error) {
           // An event the database refuses as data (as the endpoint would refuse its delivery) is logged
           // and passed over: it must not fail every pass and hold the cursor back for good.

@@ -43,6 +43,14 @@ export interface FindingRow {
   resolution: string | null;
   first_seen_at: string;
   checks: number;
+  last_checked_at: string;
+  next_check_at: string | null;
+  /** janitor:<run id>, or staff:<user id>. */
+  resolved_by: string | null;
+  resolved_at: string | null;
+  run_id: string | null;
+  /** What the janitor saw (an error), and a staff resolution's action and note. */
+  details: Record<string, unknown>;
 }
 
 // to_jsonb: the functions returning a row type come back as one object, as on every engine and driver.
@@ -61,7 +69,9 @@ export const finishRun = (
   p: { run_id: string; status: 'succeeded' | 'failed'; counters: RunCounters; error?: string; cursors?: Partial<Record<CursorName, string>> },
 ) => call<RunRow>(db, 'reconcile_finish_run', p);
 
-export async function touchRun(db: Queryable, runId: string, counters: RunCounters): Promise<void> {
+/** Heartbeat and counters so far of a running pass (none for a staff member's sync: runId null). */
+export async function touchRun(db: Queryable, runId: string | null, counters: RunCounters): Promise<void> {
+  if (!runId) return;
   await db.query(`update reconciliation_runs set heartbeat_at = now(), counters = $2::jsonb where id = $1 and status = 'running'`, [runId, JSON.stringify(counters)]);
 }
 
@@ -70,7 +80,8 @@ export const recordFinding = (
   p: {
     kind: FindingKind;
     subject: string;
-    run_id: string;
+    /** null: found by a staff member's sync, not a pass. */
+    run_id: string | null;
     stripe_object_id?: string | null;
     stripe_status?: string | null;
     amount?: number | null;
@@ -81,7 +92,7 @@ export const recordFinding = (
   },
 ) => call<FindingRow>(db, 'reconcile_record_finding', p);
 
-export const resolveFindings = (db: Queryable, p: { subject: string; kind?: FindingKind; resolution: string; actor: string; run_id: string }) =>
+export const resolveFindings = (db: Queryable, p: { subject: string; kind?: FindingKind; resolution: string; actor: string; run_id: string | null }) =>
   call<number>(db, 'reconcile_resolve_finding', p);
 
 export async function readCursors(db: Queryable): Promise<Partial<Record<CursorName, Date>>> {
@@ -178,7 +189,7 @@ export async function isRecorded(db: Queryable, objectId: string, metadata: { or
  * Open orphan findings not yet looked at in this pass, a page at a time: an open PaymentIntent stays
  * ours to watch after the list window has moved past its creation (it may be paid, or due for cancel).
  */
-export async function openOrphansToRecheck(db: Queryable, p: { runId: string; afterId: string | null; limit: number }): Promise<{ id: string; stripe_object_id: string }[]> {
+export async function openOrphansToRecheck(db: Queryable, p: { runId: string | null; afterId: string | null; limit: number }): Promise<{ id: string; stripe_object_id: string }[]> {
   const { rows } = await db.query<{ id: string; stripe_object_id: string }>(
     `select id, stripe_object_id from reconciliation_findings
       where kind = 'STRIPE_WITHOUT_RECORD' and status = 'open' and stripe_object_id is not null

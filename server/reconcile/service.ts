@@ -3,9 +3,14 @@
 // resolvers (server/api/graphql/resolvers/reconciliation.ts) add idempotency keys and the audit log
 // around these calls; what is here does the work once per call.
 //
-// CONTRACT: the types below are fixed; createReconciliation() is being implemented.
-import type { FindingKind, FindingRow, RunCounters, RunRow } from './reconcile.sql';
-import type { ReconcileDeps } from './janitor';
+// The types below are the contract the resolvers are written against; createReconciliation() (at the
+// end) implements it, with syncOrder.ts and findings.ts beside it.
+import { Cron } from 'croner';
+import { beginRun, type FindingKind, type FindingRow, type RunCounters, type RunRow } from './reconcile.sql';
+import { type ReconcileDeps, runPass } from './janitor';
+import { syncOrder } from './syncOrder';
+import { resolveFinding } from './findings';
+import { actionsFor } from './actions';
 
 export type FindingAction = 'adopt' | 'cancel' | 'dismiss';
 
@@ -84,3 +89,55 @@ export interface Reconciliation {
 }
 
 export type { FindingKind, FindingRow, RunCounters, RunRow, ReconcileDeps };
+export { actionsFor };
+
+export function createReconciliation(deps: ReconcileDeps): Reconciliation {
+  // The passes this process started in the background, each with the controller that stops it.
+  const passes = new Map<Promise<unknown>, AbortController>();
+  let stopped = false;
+
+  return {
+    async start(request) {
+      if (stopped) throw new Error('the server is shutting down: no pass starts now');
+      const begun = await beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
+      if (begun.busy) return { started: false, run: begun.run };
+      const controller = new AbortController();
+      // runPass ends the row succeeded or failed itself; only a database lost mid-way rejects, and the
+      // row is then taken over as stale by the next pass.
+      const pass: Promise<unknown> = runPass(deps, begun.run, { since: request.since, signal: controller.signal })
+        .catch((error: unknown) => deps.logger.error({ err: error, runId: begun.run.id }, 'reconciliation pass could not record its end'))
+        .finally(() => passes.delete(pass));
+      passes.set(pass, controller);
+      return { started: true, run: begun.run };
+    },
+    async idle() {
+      while (passes.size > 0) await Promise.all(passes.keys());
+    },
+    async stop() {
+      stopped = true;
+      for (const controller of passes.values()) controller.abort();
+      while (passes.size > 0) await Promise.all(passes.keys());
+    },
+    syncOrder: (request) => syncOrder(deps, request),
+    resolveFinding: (request) => resolveFinding(deps, request),
+    status: () => status(deps),
+  };
+}
+
+async function status(deps: ReconcileDeps): Promise<ReconciliationStatus> {
+  const [running, last, open] = await Promise.all([
+    deps.db.query<{ r: RunRow }>(`select to_jsonb(r) as r from reconciliation_runs r where status = 'running' limit 1`),
+    deps.db.query<{ r: RunRow }>(`select to_jsonb(r) as r from reconciliation_runs r where status <> 'running' order by finished_at desc nulls last, id desc limit 1`),
+    deps.db.query<{ kind: FindingKind; n: number }>(`select kind, count(*)::int as n from reconciliation_findings where status = 'open' group by kind`),
+  ]);
+  const schedule = deps.schedulesJobs ? (deps.settings.schedule ?? null) : null;
+  // paused: only asked for its next time, never run (the job runner schedules the real one).
+  const nextScheduledAt = schedule ? new Cron(schedule, { paused: true }).nextRun() : null;
+  return {
+    running: running.rows[0]?.r ?? null,
+    lastRun: last.rows[0]?.r ?? null,
+    schedule,
+    nextScheduledAt,
+    openByKind: Object.fromEntries(open.rows.map((row) => [row.kind, row.n])),
+  };
+}

@@ -52,9 +52,13 @@ interface Pending {
   event: VerifiedEvent;
   ignoredReason: string | null;
   facts: EventFacts | null;
+  source: EventSource | undefined;
   resolve: (outcome: StoredOutcome) => void;
   reject: (error: unknown) => void;
 }
+
+/** endpoint: delivered by Stripe; backfill: listed from Stripe's Events by the janitor (never delivered). */
+export type EventSource = 'endpoint' | 'backfill';
 
 export class EventStore {
   private queue: Pending[] = [];
@@ -69,9 +73,10 @@ export class EventStore {
 
   /** Resolves once the event is committed (or known); rejects if the database failed. */
   /** facts: the event translated for the applier (null: ignored, or left for the applier to translate). */
-  store(event: VerifiedEvent, ignoredReason: string | null, facts: EventFacts | null = null): Promise<StoredOutcome> {
+  /** source: left out by the endpoint (the column's default, nothing more to write per event). */
+  store(event: VerifiedEvent, ignoredReason: string | null, facts: EventFacts | null = null, source?: EventSource): Promise<StoredOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, ignoredReason, facts, resolve, reject });
+      this.queue.push({ event, ignoredReason, facts, source, resolve, reject });
       if (!this.writing) {
         this.writing = true;
         setImmediate(() => void this.writeBatches());
@@ -128,7 +133,7 @@ export class EventStore {
 
   private async insert(batch: Pending[]): Promise<Set<string>> {
     // The raw bodies are valid JSON already: spliced in as they are, not parsed and printed again.
-    const rows = batch.map(({ event, ignoredReason, facts }) => {
+    const rows = batch.map(({ event, ignoredReason, facts, source }) => {
       const fields = {
         id: event.id,
         type: event.type,
@@ -140,6 +145,7 @@ export class EventStore {
         status: ignoredReason ? 'ignored' : 'received',
         ignored_reason: ignoredReason,
         facts: facts ?? undefined, // absent, not JSON null: the column stays NULL
+        source, // absent for the endpoint: the column's default
       };
       return `${JSON.stringify(fields).slice(0, -1)},"payload":${event.raw}}`;
     });

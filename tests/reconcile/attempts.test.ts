@@ -99,7 +99,7 @@ describe('step 2: our attempts without a known object', () => {
 
     await server.app.db.query(`update payment_attempts set updated_at = updated_at - interval '301 seconds' where id = $1`, [attempt!.id]);
     await pass();
-    expect(await attemptsOf(input.email)).toMatchObject([{ status: 'canceled', last_error: expect.stringContaining('abandoned') }]);
+    expect(await attemptsOf(input.email)).toMatchObject([{ status: 'abandoned', last_error: expect.stringContaining('abandoned') }]);
     expect(await intentsFor(attempt!.order_id)).toEqual([]);
     expect(await janitorLogs(attempt!.order_id)).toEqual(['reconcile.attempt_abandoned']);
   });

@@ -5,6 +5,7 @@ import type { Config } from '../../config';
 import type { Db } from '../../platform/db/db';
 import type { Logger } from '../../platform/observability/logger';
 import type { WebhookApplier } from '../../webhooks/applier';
+import type { Reconciliation } from '../../reconcile/service';
 
 /**
  * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
@@ -18,6 +19,8 @@ export interface Services {
   webhookSecrets: readonly string[];
   /** Applies stored Stripe events; staff replay goes through it. */
   webhookApplier: WebhookApplier;
+  /** Reconciliation's passes, syncs and finding actions (server/reconcile/service.ts). */
+  reconciliation: Reconciliation;
 }
 
 /** What every resolver receives. Built once per request, after authentication. */
