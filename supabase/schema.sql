@@ -107,6 +107,7 @@ create table public.idempotency_keys (
   status text default 'in_progress'::text not null,
   created_at timestamp with time zone default now() not null,
   completed_at timestamp with time zone,
+  response jsonb,
   constraint idempotency_keys_attempt_id_fkey FOREIGN KEY (attempt_id) REFERENCES payment_attempts(id),
   constraint idempotency_keys_key_check CHECK (length(key) >= 1 AND length(key) <= 255),
   constraint idempotency_keys_operation_check CHECK (length(operation) >= 1 AND length(operation) <= 100),
@@ -269,7 +270,7 @@ create table public.payment_attempts (
   constraint payment_attempts_order_id_attempt_key UNIQUE (order_id, attempt),
   constraint payment_attempts_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
   constraint payment_attempts_pkey PRIMARY KEY (id),
-  constraint payment_attempts_status_check CHECK (status = ANY (ARRAY['creating'::text, 'open'::text, 'succeeded'::text, 'canceled'::text, 'expired'::text, 'needs_cleanup'::text])),
+  constraint payment_attempts_status_check CHECK (status = ANY (ARRAY['creating'::text, 'open'::text, 'succeeded'::text, 'canceled'::text, 'expired'::text, 'needs_cleanup'::text, 'abandoned'::text])),
   constraint payment_attempts_stripe_idempotency_key_check CHECK (length(stripe_idempotency_key) <= 255),
   constraint payment_attempts_stripe_idempotency_key_key UNIQUE (stripe_idempotency_key),
   constraint payment_attempts_stripe_object_id_key UNIQUE (stripe_object_id)
@@ -403,6 +404,8 @@ create table public.reconciliation_findings (
   next_check_at timestamp with time zone,
   run_id uuid,
   details jsonb default '{}'::jsonb not null,
+  claim_token uuid,
+  claimed_until timestamp with time zone,
   constraint reconciliation_findings_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
   constraint reconciliation_findings_kind_check CHECK (kind = ANY (ARRAY['PROVISIONAL_TOO_LONG'::text, 'ATTEMPT_WITHOUT_OBJECT'::text, 'NEEDS_CLEANUP'::text, 'STRIPE_WITHOUT_RECORD'::text, 'AMOUNT_MISMATCH'::text])),
   constraint reconciliation_findings_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
@@ -414,7 +417,9 @@ create table public.reconciliation_findings (
 );
 alter table public.reconciliation_findings enable row level security;
 CREATE INDEX reconciliation_findings_first_seen_idx ON public.reconciliation_findings USING btree (first_seen_at DESC, id DESC);
+CREATE INDEX reconciliation_findings_kind_seen_idx ON public.reconciliation_findings USING btree (kind, first_seen_at DESC, id DESC);
 CREATE UNIQUE INDEX reconciliation_findings_one_open ON public.reconciliation_findings USING btree (kind, subject) WHERE (status = 'open'::text);
+CREATE INDEX reconciliation_findings_status_seen_idx ON public.reconciliation_findings USING btree (status, first_seen_at DESC, id DESC);
 
 create table public.reconciliation_runs (
   id uuid default gen_random_uuid() not null,
@@ -499,6 +504,7 @@ create table public.stripe_events (
   failed_at timestamp with time zone,
   outcome text,
   facts jsonb,
+  source text default 'endpoint'::text not null,
   constraint stripe_events_api_version_check CHECK (length(api_version) <= 50),
   constraint stripe_events_attempts_check CHECK (attempts >= 0),
   constraint stripe_events_id_check CHECK (id ~ '^evt_[A-Za-z0-9_]{1,250}$'::text),
@@ -508,6 +514,7 @@ create table public.stripe_events (
   constraint stripe_events_object_type_check CHECK (length(object_type) <= 100),
   constraint stripe_events_outcome_check CHECK (length(outcome) <= 300),
   constraint stripe_events_pkey PRIMARY KEY (id),
+  constraint stripe_events_source_check CHECK (source = ANY (ARRAY['endpoint'::text, 'backfill'::text])),
   constraint stripe_events_status_check CHECK (status = ANY (ARRAY['received'::text, 'applied'::text, 'ignored'::text, 'failed'::text])),
   constraint stripe_events_type_check CHECK (length(type) >= 1 AND length(type) <= 100)
 );
@@ -1480,6 +1487,7 @@ AS $function$
            'product_name', p.name, 'amount', o.amount, 'currency', o.currency,
            'checkout_session_id', o.checkout_session_id, 'payment_intent_id', o.payment_intent_id,
            'metadata', o.metadata, 'created_at', o.created_at, 'updated_at', o.updated_at,
+           'sync_attempts', o.sync_attempts, 'last_sync_at', o.last_sync_at,
            'customer_id', c.id, 'customer_email', c.email, 'customer_name', c.name, 'customer_user_id', c.user_id,
            'payment', (select jsonb_build_object(
                                'payment_intent_id', pay.stripe_payment_intent_id, 'charge_id', pay.stripe_charge_id,
@@ -1576,6 +1584,25 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.reconcile_claim_finding(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  f reconciliation_findings;
+begin
+  update reconciliation_findings
+     set claim_token = (p->>'token')::uuid, claimed_until = now() + make_interval(secs => coalesce((p->>'seconds')::integer, 60))
+   where id = (p->>'finding_id')::uuid and status = 'open' and (claimed_until is null or claimed_until < now())
+  returning * into f;
+  if f.id is not null then
+    return jsonb_build_object('claimed', true, 'finding', to_jsonb(f));
+  end if;
+  select * into f from reconciliation_findings where id = (p->>'finding_id')::uuid;
+  return jsonb_build_object('claimed', false, 'finding', case when f.id is null then null else to_jsonb(f) end);
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.reconcile_finish_run(p jsonb)
  RETURNS reconciliation_runs
  LANGUAGE plpgsql
@@ -1617,6 +1644,14 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.reconcile_release_finding(p jsonb)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  update reconciliation_findings set claim_token = null, claimed_until = null
+   where id = (p->>'finding_id')::uuid and claim_token = (p->>'token')::uuid
+$function$;
+
 CREATE OR REPLACE FUNCTION public.reconcile_resolve_finding(p jsonb)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1629,6 +1664,37 @@ begin
    where subject = p->>'subject' and status = 'open' and (p->>'kind' is null or kind = p->>'kind');
   get diagnostics n = row_count;
   return n;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_staff_resolve(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  f reconciliation_findings;
+  o orders;
+  v_meta jsonb;
+begin
+  update reconciliation_findings
+     set status = 'resolved', resolution = left(p->>'resolution', 1000), resolved_by = p->>'actor', resolved_at = now(),
+         stripe_status = coalesce(p->>'stripe_status', stripe_status), order_id = coalesce((p->>'order_id')::uuid, order_id),
+         details = details || jsonb_strip_nulls(jsonb_build_object('note', p->>'note', 'action', p->>'action')),
+         claim_token = null, claimed_until = null
+   where id = (p->>'finding_id')::uuid and status = 'open' and claim_token = (p->>'token')::uuid
+  returning * into f;
+  if f.id is null then
+    return null;
+  end if;
+  v_meta := jsonb_build_object('finding_id', f.id, 'kind', f.kind, 'action', p->>'action', 'actor', p->>'actor',
+                               'stripe_object_id', f.stripe_object_id, 'note', left(p->>'note', 500));
+  select * into o from orders where id = f.order_id;
+  if o.id is not null then
+    perform payment_log_for_order(o, 'reconcile.finding_resolved', p->>'action', v_meta);
+  else
+    insert into payment_logs (event_type, status, metadata) values ('reconcile.finding_resolved', p->>'action', v_meta);
+  end if;
+  return to_jsonb(f);
 end
 $function$;
 
@@ -1734,6 +1800,73 @@ begin
   end loop;
 end
 $procedure$;
+
+CREATE OR REPLACE FUNCTION public.staff_action_claim(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  k idempotency_keys;
+begin
+  for i in 1..2 loop
+    insert into idempotency_keys (scope, key, operation, request_hash)
+    values (p->>'scope', p->>'key', p->>'operation', p->>'request_hash')
+    on conflict do nothing
+    returning * into k;
+    if k.scope is not null then
+      return jsonb_build_object('outcome', 'claimed');
+    end if;
+    select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key' for update;
+    -- Not found: released between our insert and this read; the loop claims it again.
+    if found then
+      exit;
+    end if;
+  end loop;
+  if k.scope is null then
+    return jsonb_build_object('outcome', 'in_progress');
+  end if;
+  if k.operation <> p->>'operation' or k.request_hash <> p->>'request_hash' then
+    return jsonb_build_object('outcome', 'conflict', 'operation', k.operation);
+  end if;
+  if k.status = 'completed' then
+    return jsonb_build_object('outcome', 'repeat', 'response', coalesce(k.response, '{}'::jsonb));
+  end if;
+  if k.created_at < now() - make_interval(secs => coalesce((p->>'stale_seconds')::integer, 300)) then
+    update idempotency_keys set created_at = now() where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'claimed');
+  end if;
+  return jsonb_build_object('outcome', 'in_progress');
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.staff_action_complete(p jsonb)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+begin
+  update idempotency_keys
+     set status = 'completed', completed_at = now(), response = coalesce(p->'response', '{}'::jsonb)
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+  if not found then
+    return false;
+  end if;
+  insert into audit_log (actor_type, actor_id, action, target_type, target_id, details)
+  values ('staff', p->>'actor', p->>'action', p->>'target_type', p->>'target_id',
+          coalesce(p->'details', '{}'::jsonb) || jsonb_build_object('idempotency_key', p->>'key'));
+  return true;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.staff_action_release(p jsonb)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+begin
+  delete from idempotency_keys
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+  return found;
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stripe_event_apply_one(f jsonb)
  RETURNS jsonb
@@ -2022,9 +2155,10 @@ CREATE OR REPLACE FUNCTION public.stripe_events_store(events jsonb)
  RETURNS SETOF text
  LANGUAGE sql
 AS $function$
-  insert into stripe_events (id, type, object_type, object_id, created, livemode, api_version, payload, status, ignored_reason, facts)
+  insert into stripe_events (id, type, object_type, object_id, created, livemode, api_version, payload, status, ignored_reason, facts, source)
   select e->>'id', e->>'type', e->>'object_type', e->>'object_id', to_timestamp((e->>'created')::bigint),
-         (e->>'livemode')::boolean, e->>'api_version', e->'payload', e->>'status', e->>'ignored_reason', e->'facts'
+         (e->>'livemode')::boolean, e->>'api_version', e->'payload', e->>'status', e->>'ignored_reason', e->'facts',
+         coalesce(e->>'source', 'endpoint')
     from jsonb_array_elements(events) as e
   on conflict (id) do nothing
   returning id

@@ -19,6 +19,9 @@ export interface OrderRow {
   /** ISO 8601 */
   created_at: string;
   updated_at: string;
+  /** How often reconciliation asked Stripe about it (the janitor's backoff), and when last (ISO 8601). */
+  sync_attempts: number;
+  last_sync_at: string | null;
   customer_id: string;
   customer_email: string;
   customer_name: string | null;
