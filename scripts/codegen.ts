@@ -53,6 +53,12 @@ const output = await codegen({
       OpsOverview: '../../../ops/overview.sql#OverviewFigures',
       HourlyPayments: '../../../ops/overview.sql#HourlyCounts',
       OpsAlert: '../../../ops/overview.sql#HoldingAlert',
+      ReconciliationRun: '../../../reconcile/reconcile.sql#RunRow',
+      ReconciliationCounters: '../../../reconcile/reconcile.sql#RunCounters',
+      ReconciliationRunConnection: '../../../reconcile/read.sql#RunPage',
+      ReconciliationStatus: '../../../reconcile/read.sql#ReconciliationStatusView',
+      OrphanedPayment: '../../../reconcile/read.sql#FindingRecord',
+      OrphanedPaymentConnection: '../../../reconcile/read.sql#FindingPage',
     },
   },
 });

@@ -5,10 +5,11 @@ import { makeResolvers } from './make';
 import { opsResolvers } from './ops';
 import { orderResolvers } from './orders';
 import { paymentLogResolvers } from './paymentLogs';
+import { reconciliationResolvers } from './reconciliation';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

@@ -1,0 +1,270 @@
+// Reconciliation's API (issue 17): runs, the janitor's status and its findings for support and admins;
+// syncing one order (support and admins), starting a pass and settling a finding (admins). The work
+// is the Reconciliation service's (server/reconcile/service.ts); here every argument is checked before
+// anything is read or written, and each mutation is idempotent by key with its first answer kept and
+// audited (server/idempotency/staffAction.ts).
+import { type Role, STAFF_ROLES } from '../../../auth/viewer';
+import { parseIdempotencyKey } from '../../../idempotency/keys';
+import { runStaffAction } from '../../../idempotency/staffAction';
+import { findOrder } from '../../../orders/orders.sql';
+import { BadUserInputError } from '../../../platform/errors';
+import { UUID, isUuid } from '../../../platform/ids';
+import { actionsFor } from '../../../reconcile/actions';
+import { findFinding, findRun, listFindings, listRuns } from '../../../reconcile/read.sql';
+import { emptyCounters, type FindingKind } from '../../../reconcile/reconcile.sql';
+import type { ReconciliationError, ReconciliationErrorCode, SyncOrderResult } from '../../../reconcile/service';
+import { allow, inheritAccess } from '../access';
+import type { GraphQLContext } from '../context';
+import type {
+  OrderResolvers,
+  OrphanedPaymentAction,
+  OrphanedPaymentConnectionResolvers,
+  OrphanedPaymentFilter,
+  OrphanedPaymentKind,
+  OrphanedPaymentResolvers,
+  OrphanedPaymentStatus,
+  ReconciliationCountersResolvers,
+  ReconciliationRunConnectionResolvers,
+  ReconciliationRunResolvers,
+  ReconciliationRunStatus,
+  ReconciliationStatusResolvers,
+  ReconciliationTrigger,
+  Resolvers,
+  ResolversTypes,
+} from '../generated/resolvers-types';
+import { encodeCursor, parsePage } from '../pagination';
+
+// Starting a pass and settling a finding act at Stripe or on many orders at once: admins. Syncing one
+// order only asks Stripe what already happened and applies it, as the janitor would: support too.
+const ADMINS: readonly Role[] = ['ADMIN'];
+
+/** `since` reaches back at most as far as Stripe keeps events. */
+const SINCE_MAX_DAYS = 30;
+/** A client clock a little ahead of ours is not "the future". */
+const SINCE_CLOCK_SKEW_MS = 60_000;
+const NOTE_MAX_CHARACTERS = 1000;
+
+// A refusal that changed nothing keeps no key (the same key may be sent again once the cause is
+// gone) and writes no audit row; any other answer, error included, is the one a repeat gets.
+const NOTHING_CHANGED: ReadonlySet<ReconciliationErrorCode> = new Set([
+  'ORDER_NOT_FOUND',
+  'ORPHAN_NOT_FOUND',
+  'ORPHAN_WRONG_STATE',
+  'ORPHAN_ALREADY_PAID',
+  'PAYMENT_PROVIDER_UNAVAILABLE',
+]);
+const keeps = (error: ReconciliationError | null) => !error || !NOTHING_CHANGED.has(error.code);
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
+
+function parseUuid(id: string, field: string, what: string, reason: string): string {
+  if (!isUuid(id)) throw new BadUserInputError(`${field} must be ${what} id (a UUID)`, { reason, field });
+  return id.toLowerCase();
+}
+
+// ISO 8601 date-time with a zone (or a date, read as midnight UTC): a text Date.parse would read in
+// the server's local zone, or guess at, is refused rather than taken to mean something else.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** `since`: an ISO 8601 time, not in the future, at most 30 days ago. */
+export function parseSince(since: string | null | undefined, now = new Date()): Date | null {
+  if (since === null || since === undefined) return null;
+  const field = 'input.since';
+  const time = ISO_8601.test(since) ? Date.parse(since) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new BadUserInputError('since must be an ISO 8601 time with its zone, e.g. 2026-12-01T00:00:00Z', { reason: 'INVALID_SINCE', field });
+  }
+  if (time > now.getTime() + SINCE_CLOCK_SKEW_MS) {
+    throw new BadUserInputError('since is in the future: a pass can only look back', { reason: 'SINCE_IN_FUTURE', field });
+  }
+  if (time < now.getTime() - SINCE_MAX_DAYS * 86_400_000) {
+    throw new BadUserInputError(`since is more than ${SINCE_MAX_DAYS} days ago: Stripe keeps events for ${SINCE_MAX_DAYS} days`, { reason: 'SINCE_TOO_OLD', field });
+  }
+  return new Date(Math.min(time, now.getTime()));
+}
+
+/** `note`: up to 1,000 characters; required (not blank) for DISMISS, which does nothing else. */
+export function parseNote(note: string | null | undefined, action: OrphanedPaymentAction): string | null {
+  const field = 'input.note';
+  if (note !== null && note !== undefined && Array.from(note).length > NOTE_MAX_CHARACTERS) {
+    throw new BadUserInputError(`note must be at most ${NOTE_MAX_CHARACTERS} characters; got ${Array.from(note).length}`, { reason: 'NOTE_TOO_LONG', field });
+  }
+  if (action === 'DISMISS' && (note ?? '').trim() === '') {
+    throw new BadUserInputError('DISMISS needs a note saying why the finding is closed without action', { reason: 'NOTE_REQUIRED', field });
+  }
+  return note ?? null;
+}
+
+function parseFindingFilter(filter: OrphanedPaymentFilter | null | undefined) {
+  return {
+    status: filter?.status ? (filter.status.toLowerCase() as 'open' | 'resolved') : null,
+    kind: (filter?.kind ?? null) as FindingKind | null,
+  };
+}
+
+const syncPayload = async (
+  { db }: GraphQLContext,
+  response: SyncOrderResult,
+  isRepeat: boolean,
+): Promise<ResolversTypes['SyncOrderPayload']> => ({
+  order: response.orderId ? await findOrder(db, response.orderId) : null,
+  outcome: response.outcome,
+  error: response.error,
+  isRepeat,
+});
+
+export const reconciliationResolvers: Resolvers = {
+  Query: {
+    reconciliationRun: allow(STAFF_ROLES, (_parent, { id }, { db }) => findRun(db, parseUuid(id, 'id', 'a reconciliation run', 'INVALID_RUN_ID'))),
+    reconciliationRuns: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      const { first, after } = parsePage(args, UUID, 'reconciliationRuns');
+      return listRuns(db, { first, after });
+    }),
+    reconciliationStatus: allow(STAFF_ROLES, (_parent, _args, { reconciliation }) => reconciliation.status()),
+    orphanedPayments: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      // Every argument is checked before the query runs, so a bad one reads nothing.
+      const filter = parseFindingFilter(args.filter);
+      const { first, after } = parsePage(args, UUID, 'orphanedPayments');
+      return listFindings(db, { filter, first, after });
+    }),
+    orphanedPayment: allow(STAFF_ROLES, (_parent, { id }, { db }) => findFinding(db, parseUuid(id, 'id', 'a finding', 'INVALID_FINDING_ID'))),
+  },
+  Mutation: {
+    syncOrder: allow(STAFF_ROLES, async (_parent, { input }, context) => {
+      const orderId = parseUuid(input.orderId, 'input.orderId', 'an order', 'INVALID_ORDER_ID');
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
+      const { db, viewer, reconciliation, logger } = context;
+      const actor = `staff:${viewer.id}`;
+      const { response, isRepeat } = await runStaffAction(db, {
+        viewer,
+        key,
+        operation: 'reconciliation_sync_order',
+        canonicalInput: { orderId },
+        work: async () => {
+          const result = await reconciliation.syncOrder({ orderId, actor });
+          return { response: { orderId: result.orderId, outcome: result.outcome, error: result.error }, keep: keeps(result.error) };
+        },
+        audit: (result) => ({
+          action: 'reconciliation.sync_order',
+          targetType: 'order',
+          targetId: orderId,
+          details: { outcome: result.outcome, error: result.error?.code ?? null },
+        }),
+      });
+      if (!isRepeat) logger.info({ orderId, actor, outcome: response.outcome, error: response.error?.code }, 'order synced with Stripe by staff');
+      return syncPayload(context, response, isRepeat);
+    }),
+    runReconciliation: allow(ADMINS, async (_parent, { input }, { db, viewer, reconciliation, logger }) => {
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
+      const since = parseSince(input.since);
+      const actor = `staff:${viewer.id}`;
+      const { response, isRepeat } = await runStaffAction(db, {
+        viewer,
+        key,
+        operation: 'reconciliation_run',
+        // The time as given, normalised: the same instant written two ways is the same input.
+        canonicalInput: { since: since?.toISOString() ?? null },
+        work: async () => {
+          const { started, run } = await reconciliation.start({ trigger: 'manual', actor, ...(since ? { since } : {}) });
+          return { response: { runId: run.id, started }, keep: true };
+        },
+        audit: (result) => ({
+          action: 'reconciliation.run',
+          targetType: 'reconciliation_run',
+          targetId: result.runId,
+          details: { started: result.started, since: since?.toISOString() ?? null },
+        }),
+      });
+      if (!isRepeat) logger.info({ runId: response.runId, actor, started: response.started }, 'reconciliation pass requested by staff');
+      return { run: await findRun(db, response.runId), started: response.started, error: null, isRepeat };
+    }),
+    resolveOrphanedPayment: allow(ADMINS, async (_parent, { input }, { db, viewer, reconciliation, logger }) => {
+      const findingId = parseUuid(input.id, 'input.id', 'a finding', 'INVALID_FINDING_ID');
+      const note = parseNote(input.note, input.action);
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
+      const action = input.action.toLowerCase() as 'adopt' | 'cancel' | 'dismiss';
+      const actor = `staff:${viewer.id}`;
+      const { response, isRepeat } = await runStaffAction(db, {
+        viewer,
+        key,
+        operation: 'reconciliation_resolve_finding',
+        canonicalInput: { id: findingId, action, note },
+        work: async () => {
+          const result = await reconciliation.resolveFinding({ findingId, action, note, actor });
+          return { response: { findingId: result.finding?.id ?? null, orderId: result.orderId, error: result.error }, keep: keeps(result.error) };
+        },
+        audit: (result) => ({
+          action: 'reconciliation.resolve_finding',
+          targetType: 'reconciliation_finding',
+          targetId: findingId,
+          details: { action, note, order_id: result.orderId, error: result.error?.code ?? null },
+        }),
+      });
+      if (!isRepeat) logger.info({ findingId, actor, action, error: response.error?.code }, 'finding resolved by staff');
+      return {
+        orphanedPayment: response.findingId ? await findFinding(db, response.findingId) : null,
+        order: response.orderId ? await findOrder(db, response.orderId) : null,
+        error: response.error,
+        isRepeat,
+      };
+    }),
+  },
+  ReconciliationRunConnection: inheritAccess<ReconciliationRunConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.started_us, id: last.id }) : null };
+    },
+  }),
+  ReconciliationRun: inheritAccess<ReconciliationRunResolvers>({
+    status: (run) => run.status.toUpperCase() as ReconciliationRunStatus,
+    trigger: (run) => run.trigger.toUpperCase() as ReconciliationTrigger,
+    startedAt: (run) => iso(run.started_at),
+    finishedAt: (run) => isoOrNull(run.finished_at),
+    durationMs: (run) => Math.max(0, (run.finished_at ? Date.parse(run.finished_at) : Date.now()) - Date.parse(run.started_at)),
+    // A running pass writes its counters after each page; a counter it has not touched yet is 0.
+    counters: (run) => ({ ...emptyCounters(), ...run.counters }),
+  }),
+  ReconciliationCounters: inheritAccess<ReconciliationCountersResolvers>({}),
+  ReconciliationStatus: inheritAccess<ReconciliationStatusResolvers>({
+    nextScheduledAt: (status) => isoOrNull(status.nextScheduledAt),
+    openFindings: (status) => Object.values(status.openByKind).reduce((sum, count) => sum + (count ?? 0), 0),
+    openFindingsByKind: (status) =>
+      Object.entries(status.openByKind)
+        .filter(([, count]) => (count ?? 0) > 0)
+        .map(([kind, count]) => ({ kind: kind as OrphanedPaymentKind, count: count ?? 0 }))
+        .sort((a, b) => (a.kind < b.kind ? -1 : 1)),
+  }),
+  OrphanedPaymentCount: inheritAccess({}),
+  OrphanedPaymentConnection: inheritAccess<OrphanedPaymentConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.first_seen_us, id: last.id }) : null };
+    },
+  }),
+  OrphanedPayment: inheritAccess<OrphanedPaymentResolvers>({
+    status: (finding) => finding.status.toUpperCase() as OrphanedPaymentStatus,
+    stripeObjectId: (finding) => finding.stripe_object_id,
+    stripeStatus: (finding) => finding.stripe_status,
+    amount: (finding) => (finding.amount !== null && finding.currency ? { amount: Number(finding.amount), currency: finding.currency } : null),
+    order: (finding, _args, { db }) => (finding.order_id ? findOrder(db, finding.order_id) : null),
+    firstSeenAt: (finding) => iso(finding.first_seen_at),
+    lastCheckedAt: (finding) => iso(finding.last_checked_at),
+    nextCheckAt: (finding) => isoOrNull(finding.next_check_at),
+    actions: (finding) => actionsFor(finding).map((action) => action.toUpperCase() as OrphanedPaymentAction),
+    resolvedBy: (finding) => finding.resolved_by,
+    resolvedAt: (finding) => isoOrNull(finding.resolved_at),
+    details: (finding) => JSON.stringify(finding.details ?? {}, null, 2),
+  }),
+  SyncOrderPayload: inheritAccess({}),
+  RunReconciliationPayload: inheritAccess({}),
+  ResolveOrphanedPaymentPayload: inheritAccess({}),
+  ReconciliationError: inheritAccess({}),
+  // Reconciliation's re-check schedule of an order, shown wherever the order is.
+  Order: inheritAccess<OrderResolvers>({
+    syncAttempts: (order) => order.sync_attempts,
+    lastSyncAt: (order) => isoOrNull(order.last_sync_at),
+  }),
+};
