@@ -7,7 +7,7 @@
 // settles the rest without doing anything twice.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../server/platform/db/db';
+import type { Db, Queryable, SqlParam } from '../../server/platform/db/db';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { readCursors } from '../../server/reconcile/reconcile.sql';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
@@ -80,7 +80,7 @@ async function nothingHalfWritten() {
 
 /** What the janitor did to each, counted over every pass: each thing once. */
 async function doneOnce(s: { provisionalOrderId: string; orphanOrderId: string; orphanId: string }) {
-  const count = async (sql: string, params: unknown[]) => (await db().query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = async (sql: string, params: SqlParam[]) => (await db().query<{ n: number }>(sql, params)).rows[0]!.n;
   return {
     provisional: await db().query('select status, sync_state from orders where id = $1', [s.provisionalOrderId]).then((r) => r.rows[0]),
     synced: await count(`select count(*)::int as n from payment_logs where order_id = $1 and event_type = 'reconcile.order_synced'`, [s.provisionalOrderId]),
