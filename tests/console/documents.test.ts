@@ -11,6 +11,7 @@ import { makeDeliveriesListQuery, makeDeliveryDetailQuery } from '../../console/
 import { orderDetailQuery, ordersListQuery, stripeModeQuery } from '../../console/src/features/orders/queries';
 import { opsOverviewQuery } from '../../console/src/features/overview/queries';
 import { paymentLogDetailQuery, paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
+import { orphanedPaymentDetailQuery, orphanedPaymentsListQuery, reconciliationRunQuery, reconciliationStatusQuery } from '../../console/src/features/reconciliation/queries';
 
 function schema() {
   return buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
@@ -43,6 +44,10 @@ describe('the console\'s GraphQL documents', () => {
     OpsOverview: () => (opsOverviewQuery.queryFn as AnyFn)(ctx),
     PaymentLog: () => (paymentLogDetailQuery('1').queryFn as AnyFn)(ctx),
     StripeMode: () => (stripeModeQuery.queryFn as AnyFn)(ctx),
+    OrphanedPayments: () => (orphanedPaymentsListQuery({ status: 'OPEN' }).queryFn as AnyFn)(ctx),
+    OrphanedPayment: () => (orphanedPaymentDetailQuery('f').queryFn as AnyFn)(ctx),
+    ReconciliationStatus: () => (reconciliationStatusQuery.queryFn as AnyFn)(ctx),
+    ReconciliationRun: () => (reconciliationRunQuery('r').queryFn as AnyFn)(ctx),
   };
 
   it.each(Object.keys(queries))('%s is valid against the schema', async (name) => {

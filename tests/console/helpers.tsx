@@ -33,10 +33,16 @@ export const sandboxMode = () => http.get('*/_sandbox/dev-sign-in', () => HttpRe
 
 export const viewerIs = (viewer: { role: string; id: string | null; name: string | null }) => graphql.query('Viewer', () => HttpResponse.json({ data: { viewer } }));
 
+/** The janitor with nothing to show: the Overview's Reconciliation panel asks on every Overview. */
+export const reconciliationIdle = () =>
+  graphql.query('ReconciliationStatus', () =>
+    HttpResponse.json({ data: { reconciliationStatus: { running: null, lastRun: null, schedule: null, nextScheduledAt: null, openFindings: 0, openFindingsByKind: [] } } }),
+  );
+
 export function renderConsole(path: string, options: { as?: 'support' | 'admin' | null; handlers?: RequestHandler[] } = {}) {
   const as = options.as === undefined ? 'support' : options.as;
   // The test's own handlers first: msw answers with the first that matches.
-  server.use(...(options.handlers ?? []), sandboxMode(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
+  server.use(...(options.handlers ?? []), sandboxMode(), reconciliationIdle(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
   sessionStorage.clear();
   if (as) {
     sessionStorage.setItem('payments-ops.session', JSON.stringify({ token: `token-${as}`, role: as, email: `${as}@sandbox.local`, method: 'dev' }));

@@ -26,6 +26,8 @@ function order(n: number, extra: Record<string, unknown> = {}) {
     metadata: [{ key: 'campaign', value: 'autumn' }],
     createdAt: '2026-11-22T08:00:00.000Z',
     updatedAt: '2026-11-22T08:01:00.000Z',
+    syncAttempts: 0,
+    lastSyncAt: null,
     ...extra,
   };
 }
@@ -97,5 +99,68 @@ describe('orders', () => {
     });
     expect(await screen.findByText('No order has the id 00000000-0000-4000-8000-00000000dead.')).toBeTruthy();
     expect(screen.getByText('No orders yet.')).toBeTruthy();
+  });
+});
+
+describe('Sync with Stripe', () => {
+  const syncHandlers = (answer: (n: number) => Record<string, unknown>, keys: string[]) => {
+    let synced = 0;
+    return [
+      graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),
+      graphql.query('Orders', () => HttpResponse.json({ data: { orders: { nodes: [order(1)], pageInfo: pageInfo(false, null) } } })),
+      // After a sync the order is read again as the server now has it.
+      graphql.query('Order', () => HttpResponse.json({ data: { order: synced > 0 ? (answer(synced).order ?? order(1)) : order(1) } })),
+      graphql.mutation('SyncOrder', ({ variables }) => {
+        const input = variables.input as { orderId: string; idempotencyKey: string };
+        expect(input.orderId).toBe(order(1).id);
+        keys.push(input.idempotencyKey);
+        synced += 1;
+        return HttpResponse.json({ data: { syncOrder: answer(synced) } });
+      }),
+    ];
+  };
+
+  it('shows how often reconciliation asked Stripe about the order, and when last', async () => {
+    renderConsole(`/orders?open=${order(1).id}`, {
+      handlers: [
+        graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),
+        graphql.query('Orders', () => HttpResponse.json({ data: { orders: { nodes: [order(1)], pageInfo: pageInfo(false, null) } } })),
+        graphql.query('Order', () => HttpResponse.json({ data: { order: order(1, { syncAttempts: 3, lastSyncAt: '2026-11-22T09:00:00.000Z' }) } })),
+      ],
+    });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    expect(await within(panel).findByText('3 times, last 2026-11-22 09:00:00 UTC')).toBeTruthy();
+  });
+
+  it.each([
+    ['SYNCED', { order: order(1, { status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'SYNCED', error: null, isRepeat: false }, 'Stripe had news: the order is now Paid.'],
+    ['UNCHANGED', { order: order(1, { syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'UNCHANGED', error: null, isRepeat: false }, 'Already in line with Stripe.'],
+  ])('support syncs an order with Stripe: %s in words, and the order refreshed', async (_outcome, payload, words) => {
+    const user = userEvent.setup();
+    const keys: string[] = [];
+    renderConsole(`/orders?open=${order(1).id}`, { as: 'support', handlers: syncHandlers(() => payload, keys) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    expect(await within(panel).findByText('never')).toBeTruthy();
+    await user.click(within(panel).getByRole('button', { name: 'Sync with Stripe' }));
+    await user.click(within(screen.getByRole('dialog', { name: 'Sync this order with Stripe?' })).getByRole('button', { name: 'Sync' }));
+    expect(await within(panel).findByText(words)).toBeTruthy();
+    expect(await within(panel).findByText('1 time, last 2026-11-22 10:00:00 UTC')).toBeTruthy();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('shows a failed sync with the server\'s message, and uses a new key for the next press', async () => {
+    const user = userEvent.setup();
+    const keys: string[] = [];
+    const failed = { order: order(1), outcome: 'FAILED', error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE', message: 'Stripe did not answer (503).' }, isRepeat: false };
+    renderConsole(`/orders?open=${order(1).id}`, { as: 'admin', handlers: syncHandlers(() => failed, keys) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    for (let press = 0; press < 2; press += 1) {
+      await user.click(await within(panel).findByRole('button', { name: 'Sync with Stripe' }));
+      await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Sync' }));
+      await waitFor(() => expect(keys).toHaveLength(press + 1));
+      expect((await within(panel).findByRole('alert')).textContent).toBe('Stripe did not answer (503). Stripe could not be reached; nothing changed. Try again in a moment.');
+    }
+    expect(keys[0]).not.toBe(keys[1]);
   });
 });
