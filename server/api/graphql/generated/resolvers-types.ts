@@ -930,7 +930,7 @@ export type SyncOrderPayload = {
   order?: Maybe<Order>;
   outcome: SyncOrderOutcome;
   error?: Maybe<ReconciliationError>;
-  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work, or was refused with nothing changed (ORDER_NOT_FOUND, ORPHAN_NOT_FOUND, ORPHAN_WRONG_STATE, ORPHAN_ALREADY_PAID, PAYMENT_PROVIDER_UNAVAILABLE: such a refusal keeps no key, so the same key may be sent again). Any other answer, an error included, is the one a repeat gets, re-read as things stand now. The key of a call still working is CONFLICT (IDEMPOTENCY_KEY_IN_PROGRESS). Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
   isRepeat: Scalars['Boolean']['output'];
 };
 
@@ -952,7 +952,7 @@ export type RunReconciliationPayload = {
   /** False when a pass was already running: run is that one. */
   started: Scalars['Boolean']['output'];
   error?: Maybe<ReconciliationError>;
-  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work, or was refused with nothing changed (ORDER_NOT_FOUND, ORPHAN_NOT_FOUND, ORPHAN_WRONG_STATE, ORPHAN_ALREADY_PAID, PAYMENT_PROVIDER_UNAVAILABLE: such a refusal keeps no key, so the same key may be sent again). Any other answer, an error included, is the one a repeat gets, re-read as things stand now. The key of a call still working is CONFLICT (IDEMPOTENCY_KEY_IN_PROGRESS). Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
   isRepeat: Scalars['Boolean']['output'];
 };
 
@@ -1130,7 +1130,7 @@ export type ResolveOrphanedPaymentPayload = {
   /** The order the payment is recorded on, after ADOPT. */
   order?: Maybe<Order>;
   error?: Maybe<ReconciliationError>;
-  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work, or was refused with nothing changed (ORDER_NOT_FOUND, ORPHAN_NOT_FOUND, ORPHAN_WRONG_STATE, ORPHAN_ALREADY_PAID, PAYMENT_PROVIDER_UNAVAILABLE: such a refusal keeps no key, so the same key may be sent again). Any other answer, an error included, is the one a repeat gets, re-read as things stand now. The key of a call still working is CONFLICT (IDEMPOTENCY_KEY_IN_PROGRESS). Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
   isRepeat: Scalars['Boolean']['output'];
 };
 
