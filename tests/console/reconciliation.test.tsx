@@ -367,6 +367,24 @@ describe('Reconciliation panel on the Overview', () => {
     expect(await within(panel).findByText(/^Failed after 21\.0 s, .*: Stripe could not be reached \(api\.stripe\.com answered 503\)\. Before it stopped: 3 synced/)).toBeTruthy();
   });
 
+  it('says a press still being worked on is not a clash of input', async () => {
+    const user = userEvent.setup();
+    renderConsole('/', {
+      as: 'admin',
+      handlers: [
+        overview,
+        graphql.query('ReconciliationStatus', () => HttpResponse.json({ data: { reconciliationStatus: status() } })),
+        graphql.mutation('RunReconciliation', () =>
+          HttpResponse.json({ errors: [{ message: 'in progress', extensions: { code: 'CONFLICT', reason: 'IDEMPOTENCY_KEY_IN_PROGRESS' } }] }),
+        ),
+      ],
+    });
+    const panel = await screen.findByRole('region', { name: 'Reconciliation' });
+    await user.click(await within(panel).findByRole('button', { name: 'Run reconciliation now' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Run now' }));
+    expect((await within(panel).findByRole('alert')).textContent).toBe('This press is still being worked on. Wait a moment, then look again.');
+  });
+
   it('shows the typed error of the press in words', async () => {
     const user = userEvent.setup();
     renderConsole('/', {

@@ -62,6 +62,8 @@ export function describeError(error: unknown): string {
       case 'BAD_USER_INPUT':
         return error.message;
       case 'CONFLICT':
+        // The same press is still being worked on (a retry arrived before the first answer): not a clash.
+        if (error.errors.some((e) => e.extensions?.reason === 'IDEMPOTENCY_KEY_IN_PROGRESS')) return 'This press is still being worked on. Wait a moment, then look again.';
         return `This was already done with other input: ${error.message}`;
       case 'INTERNAL':
         return `The server failed while answering${error.requestId ? ` (request id ${error.requestId})` : ''}. Try again; if it keeps failing, pass the request id to engineering.`;
