@@ -215,3 +215,9 @@ export async function logAction(db: Queryable, p: { eventType: `reconcile.${stri
     await db.query(`insert into payment_logs (event_type, status, metadata) values ($1, $2, $3::jsonb)`, [p.eventType, p.status, metadata]);
   }
 }
+
+/** Which of these event ids are stored already (delivered, or backfilled by an earlier pass): one statement for a page of Stripe's list. */
+export async function storedEventIds(db: Queryable, ids: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>('select id from stripe_events where id = any($1::text[])', [ids]);
+  return new Set(rows.map((row) => row.id));
+}
