@@ -185,6 +185,20 @@ export async function isRecorded(db: Queryable, objectId: string, metadata: { or
   return rows[0]!.known;
 }
 
+/** isRecorded for a page of listed objects in one statement: the ids of those that are ours on record. */
+export async function recordedObjects(db: Queryable, objects: { id: string; orderId: string; attempt: number | null }[]): Promise<Set<string>> {
+  if (objects.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `select o.id from unnest($1::text[], $2::uuid[], $3::int[]) as o(id, order_id, attempt)
+      where exists (select 1 from payment_attempts where stripe_object_id = o.id)
+         or exists (select 1 from payments where stripe_payment_intent_id = o.id)
+         or exists (select 1 from orders where payment_intent_id = o.id or checkout_session_id = o.id)
+         or exists (select 1 from payment_attempts where order_id = o.order_id and attempt = o.attempt and stripe_object_id is not null)`,
+    [objects.map((o) => o.id), objects.map((o) => o.orderId), objects.map((o) => o.attempt)],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
 /**
  * Open orphan findings not yet looked at in this pass, a page at a time: an open PaymentIntent stays
  * ours to watch after the list window has moved past its creation (it may be paid, or due for cancel).
