@@ -13,19 +13,24 @@ import { readCursors } from '../../server/reconcile/reconcile.sql';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { type FaultyDb, faultyDb, InjectedDbError } from '../helpers/faultyDb';
 
-/** The database is unreachable while `down` is set: every statement fails, as when it stops. */
-const outage = { down: false };
+/**
+ * The database is unreachable while `down` is set (every statement fails, as when it stops), and
+ * refuses the statements matching `refusing` while that is set (a lock timeout, a full disk), however
+ * often they are retried.
+ */
+const outage: { down: boolean; refusing: RegExp | null } = { down: false, refusing: null };
 function withOutage(real: Db): Db {
-  const guard = () => {
+  const guard = (sql: string) => {
     if (outage.down) throw new InjectedDbError('injected outage: the database is down');
+    if (outage.refusing?.test(sql)) throw new InjectedDbError(`injected database failure: ${outage.refusing}`);
   };
   const wrap = (target: Queryable): Queryable => ({
     query: async (sql, params) => {
-      guard();
+      guard(sql);
       return target.query(sql, params);
     },
     exec: async (sql) => {
-      guard();
+      guard(sql);
       return target.exec(sql);
     },
   });
@@ -40,6 +45,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 beforeEach(() => {
   outage.down = false;
+  outage.refusing = null;
   server.app.stripeSandbox!.core.events.stopAutoDelivery();
   server.app.stripeSandbox!.webhookFaults.dropNext = 1_000_000;
 });
@@ -106,15 +112,17 @@ async function runningRuns() {
   return (await db().query<{ id: string }>(`select id from reconciliation_runs where status = 'running'`)).rows;
 }
 
-describe('one statement refused in the middle of a pass', () => {
+describe('the database refusing writes in the middle of a pass', () => {
   it('fails the pass with the error and the cursors unmoved, leaves nothing half-written, and the next pass settles the rest once', async () => {
     await pass();
     const cursors = await readCursors(db());
     const s = await unsettled();
-    // Steps 1 and 3 have settled the order and the orphan by the time step 4 stores its first event.
-    faults.failNext(/stripe_events_store/);
+    // Steps 1 and 3 have settled the order and the orphan by the time step 4 stores its first event;
+    // no event can be stored during this pass (the event store's own retry one by one included).
+    outage.refusing = /stripe_events_store/;
 
     const failed = await pass();
+    outage.refusing = null;
     expect(failed).toMatchObject({ outcome: 'failed', run: { status: 'failed', error: expect.stringContaining('injected database failure'), finished_at: expect.any(String) } });
     expect(failed.run.counters).toMatchObject({ synced: 1, adopted: 1 });
     expect(await readCursors(db())).toEqual(cursors);
@@ -128,6 +136,27 @@ describe('one statement refused in the middle of a pass', () => {
     await nothingHalfWritten();
     expect(await doneOnce(s)).toEqual(settledOnce);
     expect((await readCursors(db())).events!.getTime()).toBeGreaterThan(cursors.events!.getTime());
+  });
+});
+
+describe('the statement that ends a pass refused', () => {
+  it('records the pass failed instead, with the cursors where they were: they move only in the statement that records success', async () => {
+    await pass();
+    const cursors = await readCursors(db());
+    const s = await unsettled();
+    faults.failNext(/reconcile_finish_run/);
+
+    const failed = await pass();
+    expect(failed).toMatchObject({ outcome: 'failed', run: { status: 'failed', error: expect.stringContaining('injected database failure') } });
+    expect(await readCursors(db())).toEqual(cursors);
+    expect(await runningRuns()).toEqual([]);
+    await nothingHalfWritten();
+
+    // What the failed pass did stays done; the next one reads the same window and does none of it again.
+    const next = await pass();
+    expect(next).toMatchObject({ outcome: 'succeeded', run: { error: null, counters: { synced: 0, adopted: 0, eventsBackfilled: 0 } } });
+    await expect.poll(async () => (await db().query<{ n: number }>(`select count(*)::int as n from stripe_events where status = 'received'`)).rows[0]!.n).toBe(0);
+    expect(await doneOnce(s)).toEqual(settledOnce);
   });
 });
 
