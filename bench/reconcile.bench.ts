@@ -11,23 +11,27 @@
 // the webhook benchmark does), the PaymentIntents through the sandbox's API (created and confirmed in
 // one call, 16 in flight), and the settled orders' events stored as the endpoint stores them.
 //
-// Printed: the pass's wall time, Stripe requests by kind (counted by wrapping the SDK's HttpClient),
-// requests per unsettled item (provisional orders and orphans) with and without the list pages that
-// every item shares, peak RSS growth during the pass (process.memoryUsage sampled every 10 ms; with
-// PGlite the database is in this process and counted too), the pass's CPU time (this process), and
-// the load average. Goals (issue 17): under 60 s, under 1.2 Stripe requests per unsettled item (list
+// Printed: the pass's wall time, Stripe requests by kind (counted by wrapping the SDK's HttpClient,
+// with the time waited on each kind), requests per unsettled item (provisional orders and orphans)
+// with and without the list pages that every item shares, peak RSS and JS-heap growth during the pass
+// (process.memoryUsage sampled every 10 ms from a collected heap; with PGlite the database is in this
+// process and counted too), the pass's CPU time (this process), the load average, and the pass's
+// database statements by kind (count and time). Goals (issue 17): under 60 s, under 1.2 Stripe requests per unsettled item (list
 // pages shared), RSS growth under 50 MB.
 //
 // On in-memory PGlite; with DATABASE_URL set, again on a throwaway database on that PostgreSQL
 // server. BENCH_ROUNDS passes (default 3), each over a freshly seeded day (a pass settles what it
 // finds, so a second pass over the same day would measure nothing); the median is printed.
-// BENCH_RECONCILE_CONCURRENCY sets ReconcileDeps.concurrency (the janitor's default when unset).
+// BENCH_RECONCILE_CONCURRENCY sets ReconcileDeps.concurrency (the janitor's default when unset);
+// BENCH_RECONCILE_ENGINE=pglite or postgres runs on that engine only.
 // `npx tsx bench/reconcile.bench.ts` runs it alone.
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Stripe from 'stripe';
 import { factsFrom } from '../server/checkout/startPayment';
 import type { Db } from '../server/platform/db/db';
@@ -51,6 +55,10 @@ const GOAL = { seconds: 60, requestsPerItem: 1.2, rssMiB: 50 };
 const SEED_IN_FLIGHT = 16;
 const THIS_FILE = fileURLToPath(import.meta.url);
 const RETURN_URL = 'https://shop.test/checkout/return';
+// A full collection before the pass, so its RSS growth is measured from the heap the pass starts
+// with, not from what the seeding left for V8 to collect (`npm run bench` runs without --expose-gc).
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 export async function benchReconcile() {
@@ -92,7 +100,8 @@ function engines(): Array<{ label: string; open: () => Promise<BenchDb> }> {
     },
   ];
   const serverUrl = process.env.DATABASE_URL;
-  if (serverUrl) {
+  if (process.env.BENCH_RECONCILE_ENGINE === 'postgres') list.pop();
+  if (serverUrl && process.env.BENCH_RECONCILE_ENGINE !== 'pglite') {
     list.push({
       label: 'PostgreSQL',
       open: async () => {
@@ -114,15 +123,25 @@ function engines(): Array<{ label: string; open: () => Promise<BenchDb> }> {
 // ---------------------------------------------------------------------------------------------------
 // Stripe clients: the janitor's, counting each request by kind, and an uncounted one for seeding.
 
-function stripeClient(sandboxUrl: string, counts?: Map<string, number>): Stripe {
+/** Per request kind: how many, and the milliseconds from sending to the whole answer read (summed). */
+type RequestCounts = Map<string, { n: number; ms: number }>;
+
+function stripeClient(sandboxUrl: string, counts?: RequestCounts): Stripe {
   const url = new URL(sandboxUrl);
   const httpClient = Stripe.createNodeHttpClient();
   if (counts) {
     const makeRequest = httpClient.makeRequest.bind(httpClient);
-    httpClient.makeRequest = (host, port, path, method, ...rest) => {
+    httpClient.makeRequest = async (host, port, path, method, ...rest) => {
       const kind = `${method} ${requestKind(path)}`;
-      counts.set(kind, (counts.get(kind) ?? 0) + 1);
-      return makeRequest(host, port, path, method, ...rest);
+      const entry = counts.get(kind) ?? { n: 0, ms: 0 };
+      counts.set(kind, entry);
+      entry.n += 1;
+      const t0 = performance.now();
+      const response = await makeRequest(host, port, path, method, ...rest);
+      // The SDK reads the body next; reading it here (once) times the whole answer, then hands it on.
+      const body = await response.toJSON();
+      entry.ms += performance.now() - t0;
+      return Object.assign(Object.create(Object.getPrototypeOf(response)), response, { toJSON: async () => body });
     };
   }
   // As server/stripe/client.ts makes it (retries, timeout), plus the counting HttpClient.
@@ -294,15 +313,43 @@ interface Measured {
   cpuSeconds: number;
   rssGrowthMiB: number;
   rssBeforeMiB: number;
+  /** Peak JS heap in use over the heap at the start (what the pass itself held, without V8's slack or the database's). */
+  heapGrowthMiB: number;
+  statements: RequestCounts;
   load: number[];
-  requests: Map<string, number>;
+  requests: RequestCounts;
   counters: Record<string, number | undefined>;
   outcome: string;
   after: { provisional: number; openFindings: number; ordersPaid: number };
 }
 
-async function timedPass(db: Db, sandboxUrl: string, seeded: Seeded): Promise<Measured> {
-  const requests = new Map<string, number>();
+/** The pass's statements by what they run (the function called, or the table), and their summed milliseconds. */
+function tallyingDb(db: Db, statements: RequestCounts): Db {
+  const tally = async <T>(sql: string, run: () => Promise<T>) => {
+    const kind = /\b([a-z_]+)\(\$1/.exec(sql)?.[1] ?? /\b(?:from|into|update)\s+([a-z_]+)/.exec(sql)?.[1] ?? sql.slice(0, 30);
+    const entry = statements.get(kind) ?? { n: 0, ms: 0 };
+    statements.set(kind, entry);
+    entry.n += 1;
+    const t0 = performance.now();
+    try {
+      return await run();
+    } finally {
+      entry.ms += performance.now() - t0;
+    }
+  };
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property === 'query') return (sql: string, params?: unknown[]) => tally(sql, () => target.query(sql, params as never));
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function timedPass(plainDb: Db, sandboxUrl: string, seeded: Seeded): Promise<Measured> {
+  const requests: RequestCounts = new Map();
+  const statements: RequestCounts = new Map();
+  const db = tallyingDb(plainDb, statements);
   const stripe = stripeClient(sandboxUrl, requests);
   const deps = {
     db,
@@ -314,11 +361,15 @@ async function timedPass(db: Db, sandboxUrl: string, seeded: Seeded): Promise<Me
     expectLive: false,
     ...(CONCURRENCY ? { concurrency: CONCURRENCY } : {}),
   };
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
+  collectGarbage();
+  const before = process.memoryUsage();
+  const rssBefore = before.rss;
   let rssPeak = rssBefore;
+  let heapPeak = before.heapUsed;
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    const now = process.memoryUsage();
+    rssPeak = Math.max(rssPeak, now.rss);
+    heapPeak = Math.max(heapPeak, now.heapUsed);
   }, 10);
   const load = loadavg();
   const cpu0 = process.cpuUsage();
@@ -342,6 +393,8 @@ async function timedPass(db: Db, sandboxUrl: string, seeded: Seeded): Promise<Me
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssGrowthMiB: (rssPeak - rssBefore) / 1048576,
     rssBeforeMiB: rssBefore / 1048576,
+    heapGrowthMiB: (heapPeak - before.heapUsed) / 1048576,
+    statements,
     load,
     requests,
     counters: result.run.counters as Record<string, number | undefined>,
@@ -359,8 +412,8 @@ const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
 function printResults(label: string, runs: Measured[]) {
   const s = runs[0]!.seeded;
   const items = s.provisional + s.orphansPaid + s.orphansOpen;
-  const total = (m: Measured) => [...m.requests.values()].reduce((a, b) => a + b, 0);
-  const own = (m: Measured) => [...m.requests].filter(([kind]) => !isListPage(kind)).reduce((a, [, n]) => a + n, 0);
+  const total = (m: Measured) => [...m.requests.values()].reduce((a, b) => a + b.n, 0);
+  const own = (m: Measured) => [...m.requests].filter(([kind]) => !isListPage(kind)).reduce((a, [, r]) => a + r.n, 0);
   const wall = median(runs.map((m) => m.wallSeconds));
   const perItemShared = median(runs.map((m) => total(m) / items));
   const perItemOwn = median(runs.map((m) => own(m) / items));
@@ -373,13 +426,27 @@ function printResults(label: string, runs: Measured[]) {
   for (const [i, m] of runs.entries()) {
     console.log(
       `  pass ${i + 1}: ${fmt(m.wallSeconds, 2)} s wall, ${fmt(m.cpuSeconds, 2)} s CPU (this process${label === 'PGlite' ? ', with the database' : ''}), ` +
-        `RSS +${fmt(m.rssGrowthMiB)} MiB peak (from ${fmt(m.rssBeforeMiB, 0)} MiB), load ${m.load.map((l) => l.toFixed(2)).join(' ')}, ` +
+        `RSS +${fmt(m.rssGrowthMiB)} MiB peak (from ${fmt(m.rssBeforeMiB, 0)} MiB), JS heap in use +${fmt(m.heapGrowthMiB)} MiB peak, load ${m.load.map((l) => l.toFixed(2)).join(' ')}, ` +
         `${total(m)} Stripe requests; counters ${JSON.stringify(m.counters)}; after: ${m.after.provisional} provisional, ${m.after.openFindings} open findings, ${m.after.ordersPaid} orders paid`,
     );
   }
-  const kinds = new Map<string, number[]>();
-  for (const m of runs) for (const [kind, n] of m.requests) kinds.set(kind, [...(kinds.get(kind) ?? []), n]);
-  console.log(`  Stripe requests by kind (median): ${[...kinds].sort().map(([kind, ns]) => `${kind} ${median(ns)}${isListPage(kind) ? ' (list pages)' : ''}`).join('; ')}`);
+  const kinds = new Map<string, Array<{ n: number; ms: number }>>();
+  for (const m of runs) for (const [kind, r] of m.requests) kinds.set(kind, [...(kinds.get(kind) ?? []), r]);
+  console.log(
+    `  Stripe requests by kind, median count (and seconds waited on them, summed over requests in flight together): ` +
+      [...kinds]
+        .sort()
+        .map(([kind, rs]) => `${kind} ${median(rs.map((r) => r.n))}${isListPage(kind) ? ' list pages' : ''} (${fmt(median(rs.map((r) => r.ms)) / 1000)} s)`)
+        .join('; '),
+  );
+  const last = runs[runs.length - 1]!;
+  console.log(
+    `  database statements of the last pass (count, seconds summed): ` +
+      [...last.statements]
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .map(([kind, r]) => `${kind} ${r.n} (${fmt(r.ms / 1000)} s)`)
+        .join('; '),
+  );
   console.log(
     `  per unsettled item (${items}: provisional orders and orphans): ${fmt(perItemShared, 2)} with the list pages shared among them, ` +
       `${fmt(perItemOwn, 2)} for the item's own calls alone (retrieve, cancel)`,
