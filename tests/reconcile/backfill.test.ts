@@ -56,6 +56,9 @@ it(`stores ${EVENTS} events the sandbox dropped once each through the endpoint's
     [missed],
   );
   expect(stored.rows[0]).toEqual({ n: missed.length, distinct_ids: missed.length });
+  // Marked as the janitor's, not Stripe's deliveries.
+  const sources = await server.app.db.query<{ source: string; n: number }>('select source, count(*)::int as n from stripe_events where id = any($1::text[]) group by source', [missed]);
+  expect(sources.rows).toEqual([{ source: 'backfill', n: missed.length }]);
   await expect
     .poll(
       async () => (await server.app.db.query<{ n: number }>(`select count(*)::int as n from stripe_events where id = any($1::text[]) and status = 'received'`, [missed])).rows[0]!.n,
