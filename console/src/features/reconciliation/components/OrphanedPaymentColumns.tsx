@@ -21,12 +21,15 @@ export function orphanedPaymentColumns(stripeMode: StripeMode, now = Date.now())
     { header: 'Status', cell: (row) => <Badge value={row.status} /> },
     {
       header: 'Stripe object',
-      className: 'truncate',
       title: (row) => (row.stripeObjectId ? `${row.stripeObjectId}${row.stripeStatus ? ` (${row.stripeStatus})` : ''}` : undefined),
+      // The short link on one line and Stripe's status under it: on one truncated line the cell took
+      // 260 px, leaving the Finding column a word a line beside the open detail panel.
       cell: (row) => (
         <>
-          <StripeLink id={row.stripeObjectId} mode={stripeMode} short />
-          {row.stripeStatus && <span className="muted"> {row.stripeStatus.replaceAll('_', ' ')}</span>}
+          <span className="nowrap">
+            <StripeLink id={row.stripeObjectId} mode={stripeMode} short />
+          </span>
+          {row.stripeStatus && <div className="muted">{row.stripeStatus.replaceAll('_', ' ')}</div>}
         </>
       ),
     },
