@@ -326,7 +326,8 @@ interface Measured {
 /** The pass's statements by what they run (the function called, or the table), and their summed milliseconds. */
 function tallyingDb(db: Db, statements: RequestCounts): Db {
   const tally = async <T>(sql: string, run: () => Promise<T>) => {
-    const kind = /\b([a-z_]+)\(\$1/.exec(sql)?.[1] ?? /\b(?:from|into|update)\s+([a-z_]+)/.exec(sql)?.[1] ?? sql.slice(0, 30);
+    // `select to_jsonb(reconcile_begin_run($1…` → reconcile_begin_run; otherwise the first table read or written.
+    const kind = /^\s*select\s+(?:to_jsonb\()?([a-z_]+)\(\$1/.exec(sql)?.[1] ?? /\b(?:from|into|update)\s+([a-z_]+)/.exec(sql)?.[1] ?? sql.slice(0, 30);
     const entry = statements.get(kind) ?? { n: 0, ms: 0 };
     statements.set(kind, entry);
     entry.n += 1;
