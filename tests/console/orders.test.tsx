@@ -133,7 +133,7 @@ describe('Sync with Stripe', () => {
   });
 
   it.each([
-    ['SYNCED', { order: order(1, { status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'SYNCED', error: null, isRepeat: false }, 'Stripe had news: the order is now Paid.'],
+    ['SYNCED', { order: order(1, { status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'SYNCED', error: null, isRepeat: false }, 'Stripe had news: the order is now paid.'],
     ['UNCHANGED', { order: order(1, { syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'UNCHANGED', error: null, isRepeat: false }, 'Already in line with Stripe.'],
   ])('support syncs an order with Stripe: %s in words, and the order refreshed', async (_outcome, payload, words) => {
     const user = userEvent.setup();

@@ -35,6 +35,8 @@ let canceledOrphan: string;
 let openOrphan: string;
 
 const sandbox = () => server.app.stripeSandbox!;
+// Texts are matched exactly: Playwright's string getByText ignores case, which would let a capital
+// in the middle of a sentence through.
 const visible = (locator: Locator) => locator.waitFor({ state: 'visible', timeout: TIMEOUT });
 const nav = (label: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: label, exact: true });
 const panel = () => page.locator('section.panel', { has: page.getByRole('heading', { name: 'Reconciliation', level: 2 }) });
@@ -106,7 +108,7 @@ describe('reconciliation in the console, in Chromium', () => {
     await page.goto(`${server.url}/`);
     await page.getByRole('button', { name: 'Sign in as admin' }).click();
     await visible(page.getByRole('heading', { name: 'Overview', level: 1 }));
-    await visible(panel().getByText('No pass has finished yet.'));
+    await visible(panel().getByText('No pass has finished yet.', { exact: true }));
     await visible(panel().getByText(/^none: this server does not schedule the janitor/));
     await shot('overview-before');
 
@@ -154,16 +156,16 @@ describe('reconciliation in the console, in Chromium', () => {
     const detail = page.getByRole('complementary', { name: 'Finding' });
     const words = `Cancels PaymentIntent ${canceledOrphan} at Stripe: the customer can no longer pay it.`;
     // Said beside the button before it is pressed, and again in the confirmation.
-    await visible(detail.getByText(words));
+    await visible(detail.getByText(words, { exact: true }));
     await shot('orphan-open');
     await detail.getByRole('button', { name: 'Cancel at Stripe' }).click();
     const dialog = page.getByRole('dialog', { name: 'Cancel this payment at Stripe?' });
     await visible(dialog);
-    expect(await dialog.getByText(words).isVisible()).toBe(true);
+    expect(await dialog.getByText(words, { exact: true }).isVisible()).toBe(true);
     await shot('orphan-cancel-confirm');
     await dialog.getByRole('button', { name: 'Cancel at Stripe' }).click();
 
-    await visible(detail.getByText('Cancelled at Stripe: the finding is resolved.'));
+    await visible(detail.getByText('Cancelled at Stripe: the finding is resolved.', { exact: true }));
     const status = detail.locator('dl.fields > div', { hasText: /^Status/ }).locator('.badge');
     await expect.poll(() => status.textContent(), poll).toBe('resolved');
     await shot('orphan-canceled');
@@ -191,7 +193,7 @@ describe('reconciliation in the console, in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: 'Sync this order with Stripe?' });
     await visible(dialog);
     await dialog.getByRole('button', { name: 'Sync', exact: true }).click();
-    await visible(detail.getByText('Stripe had news: the order is now paid.'));
+    await visible(detail.getByText('Stripe had news: the order is now paid.', { exact: true }));
     await expect.poll(() => syncState.textContent(), poll).toBe('confirmed');
     await shot('order-synced');
     await vi.waitFor(async () => expect(await one('select sync_state, sync_attempts from orders where id = $1', [fresh.orderId])).toEqual({ sync_state: 'confirmed', sync_attempts: 1 }), poll);
@@ -199,7 +201,7 @@ describe('reconciliation in the console, in Chromium', () => {
     // A second press: Stripe has nothing new.
     await detail.getByRole('button', { name: 'Sync with Stripe' }).click();
     await page.getByRole('dialog', { name: 'Sync this order with Stripe?' }).getByRole('button', { name: 'Sync', exact: true }).click();
-    await visible(detail.getByText('Already in line with Stripe.'));
+    await visible(detail.getByText('Already in line with Stripe.', { exact: true }));
   });
 
   it('signed in as support, shows no Run button and no actions on an open finding', async () => {
@@ -217,7 +219,7 @@ describe('reconciliation in the console, in Chromium', () => {
     const id = (await findingId(openOrphan))!;
     await page.getByRole('link', { name: `Finding ${id}` }).click();
     const detail = page.getByRole('complementary', { name: 'Finding' });
-    await visible(detail.getByText('Only an admin can adopt, cancel or dismiss a finding.'));
+    await visible(detail.getByText('Only an admin can adopt, cancel or dismiss a finding.', { exact: true }));
     for (const label of ['Adopt', 'Cancel at Stripe', 'Dismiss']) expect(await detail.getByRole('button', { name: label }).count()).toBe(0);
     await shot('support-orphan');
   });

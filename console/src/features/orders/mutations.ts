@@ -20,7 +20,7 @@ export function syncOutcomeInWords(payload: SyncOrderPayload | undefined): { suc
     // The server's sentence says what Stripe or our records refused; ours only where it adds a next step.
     return { success: null, error: payload.error ? (known && known !== payload.error.message ? `${payload.error.message} ${known}` : payload.error.message) : 'The sync failed.' };
   }
-  if (payload.outcome === 'SYNCED') return { success: `Stripe had news: the order is now ${humanize(payload.order?.status)}${repeat}.`, error: null };
+  if (payload.outcome === 'SYNCED') return { success: `Stripe had news: the order is now ${humanize(payload.order?.status).toLowerCase()}${repeat}.`, error: null };
   return { success: `Already in line with Stripe${repeat}.`, error: null };
 }
 
