@@ -443,6 +443,9 @@ describe('operations against the sandbox', () => {
     const key = newKey();
     const answer = ok(await gql(RESOLVE, { input: { id: findingId, action: 'CANCEL', idempotencyKey: key } }, 'admin')).resolveOrphanedPayment;
     expect(answer).toMatchObject({ error: null, isRepeat: false, orphanedPayment: { id: findingId, status: 'RESOLVED', resolvedBy: `staff:${adminId}`, actions: [] } });
+    // Open, it was due for the automatic cancel; resolved, nothing will look at it again.
+    expect(listed.nextCheckAt).toEqual(expect.any(String));
+    expect(answer.orphanedPayment.nextCheckAt).toBeNull();
     expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('canceled');
     expect(await auditRows(key)).toHaveLength(1);
   });

@@ -252,7 +252,8 @@ export const reconciliationResolvers: Resolvers = {
     order: (finding, _args, { db }) => (finding.order_id ? findOrder(db, finding.order_id) : null),
     firstSeenAt: (finding) => iso(finding.first_seen_at),
     lastCheckedAt: (finding) => iso(finding.last_checked_at),
-    nextCheckAt: (finding) => isoOrNull(finding.next_check_at),
+    // A resolved finding is never looked at again, whatever time its row kept.
+    nextCheckAt: (finding) => (finding.status === 'open' ? isoOrNull(finding.next_check_at) : null),
     actions: (finding) => actionsFor(finding).map((action) => action.toUpperCase() as OrphanedPaymentAction),
     resolvedBy: (finding) => finding.resolved_by,
     resolvedAt: (finding) => isoOrNull(finding.resolved_at),
