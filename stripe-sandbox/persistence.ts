@@ -16,7 +16,7 @@ import { paymentIntentInternals } from './resources/paymentIntents.machine';
 import { paymentMethodBehaviours, type TestBehaviour } from './resources/paymentMethods';
 import type { Router, StoredIdempotentResponse } from './router';
 import type { StripeObject } from './store';
-import { type Delivery, SANDBOX_API_VERSION } from './webhooks';
+import { SANDBOX_API_VERSION, type WebhookState } from './webhooks';
 
 /** Bumped when the shape below changes incompatibly; a file of another version is set aside, not read. */
 const STATE_VERSION = 1;
@@ -29,7 +29,7 @@ export interface SandboxState {
   /** Every object by kind, oldest first. Ids are random, so there is no counter to keep. */
   objects: Record<string, StripeObject[]>;
   idempotency: Array<[string, StoredIdempotentResponse]>;
-  webhooks: { secrets: Array<[string, string]>; queue: Delivery[] };
+  webhooks: WebhookState;
   /** What resources keep off their objects, as Stripe does not show it. */
   internals: {
     paymentMethods: Array<[string, TestBehaviour]>;

@@ -47,6 +47,13 @@ export interface DeliveryRecord {
 
 export type WebhookEndpoint = Stripe.WebhookEndpoint;
 
+/** What a restart keeps of webhooks. `delivered` is absent from state files written before it was kept. */
+export interface WebhookState {
+  secrets: Array<[string, string]>;
+  queue: Delivery[];
+  delivered?: Array<[string, Array<[string, boolean]>]>;
+}
+
 export class EventBus {
   readonly faults: WebhookFaults = noWebhookFaults();
   /** Every delivery attempt, newest last: what tests and the console can inspect. */
@@ -60,6 +67,12 @@ export class EventBus {
   readonly endpoints: Collection<WebhookEndpoint>;
   /** Endpoint secrets are shown only on creation, so they live beside the objects. */
   private readonly secrets = new Map<string, string>();
+  /**
+   * Per event, per endpoint it was sent to: delivered (a 2xx) or not yet (queued, retrying, dropped by
+   * a fault, or out of retries). Stripe's Events list filters on it (`delivery_success`), and a
+   * receiver recovering missed events lists the undelivered ones (docs.stripe.com/webhooks/process-undelivered-events).
+   */
+  private readonly delivered = new Map<string, Map<string, boolean>>();
 
   constructor(
     store: Store,
@@ -121,6 +134,7 @@ export class EventBus {
       type,
     } as unknown as Stripe.Event;
     this.events.insert(event);
+    if (targets.length > 0) this.delivered.set(event.id, new Map(targets.map((endpoint) => [endpoint.id, false])));
     for (const endpoint of targets.reverse()) {
       this.queue.push({ eventId: event.id, endpointId: endpoint.id, attempt: 1, dueAt: this.clock.now() + this.faults.delaySeconds });
     }
@@ -132,6 +146,25 @@ export class EventBus {
   retainedEvents(): Stripe.Event[] {
     const horizon = this.clock.now() - EVENT_RETENTION_SECONDS;
     return this.events.newestFirst((e) => e.created >= horizon);
+  }
+
+  /**
+   * Stripe's `delivery_success` of one event: false when a delivery to an enabled endpoint has not
+   * succeeded (still pending or retrying, or failed: dropped by a fault, out of retries, or not sent
+   * yet because auto delivery is stopped); true when every one has; undefined (matching neither) for
+   * an event no enabled endpoint was sent, as there was no delivery to succeed or fail.
+   */
+  deliverySucceeded(event: Stripe.Event): boolean | undefined {
+    const byEndpoint = this.delivered.get(event.id);
+    // A state file written before deliveries were kept: Stripe's own count of those not yet delivered.
+    if (!byEndpoint) return event.pending_webhooks > 0 ? false : undefined;
+    let sent = false;
+    for (const [endpointId, ok] of byEndpoint) {
+      if (this.endpoints.get(endpointId)?.status !== 'enabled') continue;
+      if (!ok) return false;
+      sent = true;
+    }
+    return sent ? true : undefined;
   }
 
   /** Delivers in the background as deliveries fall due (npm start). Tests may use flush() instead. */
@@ -157,13 +190,19 @@ export class EventBus {
   }
 
   /** What a restart must keep besides the objects: endpoint secrets and deliveries still to attempt. */
-  snapshot(): { secrets: Array<[string, string]>; queue: Delivery[] } {
-    return { secrets: [...this.secrets], queue: [...this.attempting, ...this.queue] };
+  snapshot(): WebhookState {
+    return {
+      secrets: [...this.secrets],
+      queue: [...this.attempting, ...this.queue],
+      delivered: [...this.delivered].map(([eventId, byEndpoint]) => [eventId, [...byEndpoint]]),
+    };
   }
 
-  restore(state: { secrets: Array<[string, string]>; queue: Delivery[] }): void {
+  restore(state: WebhookState): void {
     this.secrets.clear();
     for (const [id, secret] of state.secrets) this.secrets.set(id, secret);
+    this.delivered.clear();
+    for (const [eventId, byEndpoint] of state.delivered ?? []) this.delivered.set(eventId, new Map(byEndpoint));
     this.queue = [...state.queue];
     this.kick();
   }
@@ -173,6 +212,7 @@ export class EventBus {
     this.attempting.clear();
     this.log.length = 0;
     this.secrets.clear();
+    this.delivered.clear();
     Object.assign(this.faults, noWebhookFaults());
   }
 
@@ -227,6 +267,7 @@ export class EventBus {
       ok ||= typeof status === 'number' && status >= 200 && status < 300;
     }
     if (ok) {
+      this.delivered.get(event.id)?.set(endpoint.id, true);
       (event as { pending_webhooks: number }).pending_webhooks = Math.max(0, event.pending_webhooks - 1);
       return;
     }

@@ -1,5 +1,6 @@
+import type Stripe from 'stripe';
 import { createdFilter, paginate } from '../list';
-import { optionalString, rejectUnknown } from '../params';
+import { optionalBoolean, optionalString, rejectUnknown } from '../params';
 import type { Route } from '../router';
 
 export const eventRoutes: Route[] = [
@@ -14,7 +15,10 @@ export const eventRoutes: Route[] = [
       const typeMatches = (t: string) =>
         (!type || (type.endsWith('.*') ? t.startsWith(type.slice(0, -1)) : t === type)) && (!types || types.includes(t));
       const inRange = createdFilter(params);
-      const events = core.events.retainedEvents().filter((e) => typeMatches(e.type) && inRange(e.created));
+      // Stripe's filter on deliveries to webhook endpoints (EventBus.deliverySucceeded says how).
+      const deliverySuccess = optionalBoolean(params, 'delivery_success');
+      const delivered = (e: Stripe.Event) => deliverySuccess === undefined || core.events.deliverySucceeded(e) === deliverySuccess;
+      const events = core.events.retainedEvents().filter((e) => typeMatches(e.type) && inRange(e.created) && delivered(e));
       return paginate(events, params, '/v1/events', 'event');
     },
   },

@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
+import { RECEIVER_URL, startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 
 // Built from parts so that no live-looking Stripe key stands in the source (secret scanners flag them).
 const LIVE_SECRET = ['sk', 'live', ''].join('_');
@@ -105,6 +105,46 @@ describe('sandbox events and signed deliveries', () => {
     const second = await h.stripe.customers.create({ email: 'second@example.com' });
     await h.sandbox.flushWebhooks();
     expect(h.received.map((e) => (e.data.object as { id: string }).id)).toEqual([second.id, first.id]);
+  });
+
+  it('filters events by delivery_success as Stripe does: false for a delivery pending, retrying or dropped, true once every endpoint has it, neither for an event no endpoint was sent', async () => {
+    const ids = async (deliverySuccess: boolean) => (await h.stripe.events.list({ delivery_success: deliverySuccess })).data.map((e) => (e.data.object as { id: string }).id);
+    // Stripe says webhooks were not delivered to an event made while no endpoint was enabled: it is neither.
+    await h.stripe.webhookEndpoints.update((await h.stripe.webhookEndpoints.list()).data[0]!.id, { disabled: true });
+    const unsent = await h.stripe.customers.create({ email: 'unsent@example.com' });
+    await h.stripe.webhookEndpoints.update((await h.stripe.webhookEndpoints.list()).data[0]!.id, { disabled: false });
+
+    const delivered = await h.stripe.customers.create({ email: 'delivered@example.com' });
+    await h.sandbox.flushWebhooks();
+    const queued = await h.stripe.customers.create({ email: 'queued@example.com' }); // not sent yet: nothing flushed
+    expect(await ids(false)).toEqual([queued.id]);
+    expect(await ids(true)).toEqual([delivered.id]);
+
+    h.sandbox.webhookFaults.dropNext = 1;
+    await h.sandbox.flushWebhooks(); // the queued one is lost: Stripe never got a 2xx
+    h.receiverStatus.value = 500;
+    const refused = await h.stripe.customers.create({ email: 'refused@example.com' });
+    await h.sandbox.flushWebhooks(); // refused: retried later
+    expect(await ids(false)).toEqual([refused.id, queued.id]);
+    expect(await ids(true)).toEqual([delivered.id]);
+
+    h.receiverStatus.value = 200;
+    await h.sandbox.advanceClock(60); // the retry succeeds; the dropped delivery is never retried
+    expect(await ids(false)).toEqual([queued.id]);
+    expect(await ids(true)).toEqual([refused.id, delivered.id]);
+    expect((await h.stripe.events.list()).data.map((e) => (e.data.object as { id: string }).id)).toEqual([refused.id, queued.id, delivered.id, unsent.id]);
+
+    // A second endpoint that has not received an event keeps it undelivered, however many others did.
+    // (The same receiver twice, under the same secret, so both deliveries verify.)
+    h.sandbox.core.events.createEndpoint(RECEIVER_URL, ['customer.created'], { secret: h.webhookSecret });
+    const bothDelivered = await h.stripe.customers.create({ email: 'both@example.com' });
+    await h.sandbox.flushWebhooks();
+    const oneDropped = await h.stripe.customers.create({ email: 'one-dropped@example.com' });
+    h.sandbox.webhookFaults.dropNext = 1; // the first delivery of the two is lost, the second arrives
+    await h.sandbox.flushWebhooks();
+    expect(h.received.filter((e) => (e.data.object as { id: string }).id === oneDropped.id)).toHaveLength(1);
+    expect(await ids(false)).toEqual([oneDropped.id, queued.id]);
+    expect(await ids(true)).toEqual([bothDelivered.id, refused.id, delivered.id]);
   });
 
   it('lists events newest first with type, created and cursor filters, and keeps them 30 days', async () => {
