@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable, SqlParam } from '../../server/platform/db/db';
+import { DatabaseUnavailableError } from '../../server/platform/db/errors';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { readCursors } from '../../server/reconcile/reconcile.sql';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
@@ -21,7 +22,8 @@ import { type FaultyDb, faultyDb, InjectedDbError } from '../helpers/faultyDb';
 const outage: { down: boolean; refusing: RegExp | null } = { down: false, refusing: null };
 function withOutage(real: Db): Db {
   const guard = (sql: string) => {
-    if (outage.down) throw new InjectedDbError('injected outage: the database is down');
+    // What the Db port throws when PostgreSQL cannot be reached (server/platform/db/errors.ts).
+    if (outage.down) throw new DatabaseUnavailableError(new InjectedDbError('injected outage: the database is down'));
     if (outage.refusing?.test(sql)) throw new InjectedDbError(`injected database failure: ${outage.refusing}`);
   };
   const wrap = (target: Queryable): Queryable => ({
@@ -175,7 +177,7 @@ describe('the database going away in the middle of a pass', () => {
     outage.down = false;
     // Nothing could be written once the database went, not even the pass's end: the pass rejects with
     // the database's error (the job runner logs it and backs off).
-    expect(cut).toEqual({ result: undefined, error: expect.any(InjectedDbError) });
+    expect(cut).toEqual({ result: undefined, error: expect.any(DatabaseUnavailableError) });
     expect(await readCursors(db())).toEqual(cursors);
     await nothingHalfWritten();
     expect(await db().query('select count(*)::int as n from orders where id = $1', [s.orphanOrderId]).then((r) => r.rows[0])).toEqual({ n: 0 });
