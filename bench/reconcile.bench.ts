@@ -9,7 +9,10 @@
 //     (step 3 adopts them), half open (step 3 records a finding; not yet due for cancel).
 // Seeding is not measured: the orders are made by the checkout SQL functions in a few statements (as
 // the webhook benchmark does), the PaymentIntents through the sandbox's API (created and confirmed in
-// one call, 16 in flight), and the settled orders' events stored as the endpoint stores them.
+// one call, 16 in flight), and the settled orders' events stored as the endpoint stores them. A
+// receiver here stands for the server's webhook endpoint: the settled orders' events are delivered to
+// it; those of the provisional orders and orphans are held by the sandbox's delay fault (pending), so
+// the Events list's `delivery_success: false`, which a scheduled pass's step 4 asks for, lists them.
 //
 // Printed: the pass's wall time, Stripe requests by kind (counted by wrapping the SDK's HttpClient,
 // with the time waited on each kind), requests per unsettled item (provisional orders and orphans)
@@ -26,6 +29,8 @@
 // BENCH_RECONCILE_ENGINE=pglite or postgres runs on that engine only.
 // `npx tsx bench/reconcile.bench.ts` runs it alone.
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -53,6 +58,8 @@ const PROVISIONAL = Math.round(ORDERS * 0.01);
 const ORPHANS = Math.round(ORDERS * 0.005);
 const GOAL = { seconds: 60, requestsPerItem: 1.2, rssMiB: 50 };
 const SEED_IN_FLIGHT = 16;
+/** Past anything the benchmark does with the sandbox clock: these deliveries stay pending. */
+const UNDELIVERED_DELAY_SECONDS = 30 * 86_400;
 const THIS_FILE = fileURLToPath(import.meta.url);
 const RETURN_URL = 'https://shop.test/checkout/return';
 // A full collection before the pass, so its RSS growth is measured from the heap the pass starts
@@ -167,6 +174,8 @@ interface Seeded {
   paymentIntents: number;
   eventsAtStripe: number;
   eventsStored: number;
+  /** Events Stripe has not delivered (delivery_success: false), one endpoint each. */
+  eventsUndelivered: number;
   seedSeconds: number;
 }
 
@@ -203,9 +212,23 @@ async function seedDay(db: Db, sandboxUrl: string): Promise<Seeded> {
   );
   if (begun.length !== ORDERS || begun.some((o) => !o.attempt_id)) throw new Error('checkout_begin refused a benchmark order');
 
+  // The server's webhook endpoint, as npm start registers it: a receiver here answers every delivery
+  // 200, so Stripe (the sandbox) counts the settled orders' events delivered. Those of the provisional
+  // orders and the orphans are made under the sandbox's delay fault and never sent within the
+  // benchmark: pending, as a delivery Stripe is still retrying (`delivery_success: false`).
+  const receiver = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200).end());
+  });
+  await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/stripe`;
+  await stripe.webhookEndpoints.create({ url: receiverUrl, enabled_events: ['*'] });
+  const control = (path: string, body: object) =>
+    fetch(new URL(path, sandboxUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+
   // Their PaymentIntents at the sandbox, created and paid in one call each (the storefront's confirm
-  // and the customer's card in one), with checkout's metadata.
-  const intents = await inFlight(begun, SEED_IN_FLIGHT, (o) =>
+  // and the customer's card in one), with checkout's metadata. The settled first, delivered at once.
+  const createPaid = (o: BegunOrder) =>
     stripe.paymentIntents.create({
       amount: o.amount,
       currency: o.currency,
@@ -213,8 +236,10 @@ async function seedDay(db: Db, sandboxUrl: string): Promise<Seeded> {
       confirm: true,
       payment_method: 'pm_card_visa',
       return_url: RETURN_URL,
-    }),
-  );
+    });
+  const settledIntents = await inFlight(begun.slice(PROVISIONAL), SEED_IN_FLIGHT, createPaid);
+  await control('/_sandbox/faults/webhooks', { delaySeconds: UNDELIVERED_DELAY_SECONDS });
+  const intents = [...(await inFlight(begun.slice(0, PROVISIONAL), SEED_IN_FLIGHT, createPaid)), ...settledIntents];
   // Orphans: our metadata, an order id we never recorded; half paid, half left open.
   const price = begun[0]!;
   const orphans = await inFlight(
@@ -229,6 +254,10 @@ async function seedDay(db: Db, sandboxUrl: string): Promise<Seeded> {
         ...(i % 2 === 0 ? { confirm: true, payment_method: 'pm_card_visa', return_url: RETURN_URL } : {}),
       }),
   );
+
+  // Every delivery due is made (the settled orders' events); the rest wait out the delay.
+  const { pending: eventsUndeliveredDeliveries } = await control('/_sandbox/webhooks/flush', {});
+  await new Promise<void>((done) => receiver.close(() => done()));
 
   // Checkout records each attempt's PaymentIntent (one statement).
   await db.query(
@@ -279,6 +308,7 @@ async function seedDay(db: Db, sandboxUrl: string): Promise<Seeded> {
     paymentIntents: intents.length + orphans.length,
     eventsAtStripe,
     eventsStored,
+    eventsUndelivered: Number(eventsUndeliveredDeliveries),
     seedSeconds: (performance.now() - started) / 1000,
   };
 }
@@ -422,7 +452,7 @@ function printResults(label: string, runs: Measured[]) {
   console.log(
     `\nReconciliation pass, ${label}: ${ORDERS} orders of one day (${s.settled} settled, ${s.provisional} provisional with their webhooks dropped), ` +
       `${s.orphansPaid + s.orphansOpen} orphans at Stripe (${s.orphansPaid} paid, ${s.orphansOpen} open); ${s.paymentIntents} PaymentIntents and ${s.eventsAtStripe} events at the sandbox ` +
-      `(its own process, over HTTP), ${s.eventsStored} of them stored as delivered; concurrency ${CONCURRENCY ?? 'default'}; median of ${runs.length} (each a fresh day, seeded in ${runs.map((m) => fmt(m.seeded.seedSeconds, 0)).join(', ')} s)`,
+      `(its own process, over HTTP), ${s.eventsStored} of them delivered and stored, ${s.eventsUndelivered} not delivered; concurrency ${CONCURRENCY ?? 'default'}; median of ${runs.length} (each a fresh day, seeded in ${runs.map((m) => fmt(m.seeded.seedSeconds, 0)).join(', ')} s)`,
   );
   for (const [i, m] of runs.entries()) {
     console.log(

@@ -88,6 +88,11 @@ export const CURSOR_OVERLAP_SECONDS = 300;
 /** With no cursor yet, the first pass looks back this far (Stripe keeps events 30 days). */
 export const FIRST_PASS_LOOKBACK_SECONDS = 86_400;
 const PAGE = 100;
+/**
+ * Due provisional orders step 3 can settle from the objects it lists anyway, with no retrieve each:
+ * held for one pass, so bounded (a few hundred bytes each); those past it are retrieved in step 1.
+ */
+export const LISTED_DUE_LIMIT = 5_000;
 
 /** Runs one pass, unless another is running anywhere on this database (then: that one, busy). */
 export async function runReconciliation(deps: ReconcileDeps, request: PassRequest): Promise<PassResult> {
@@ -106,16 +111,23 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
   const pass = new Pass(deps, { runId: run.id, actor: `janitor:${run.id}` }, now, counters, request.signal);
   try {
     const cursors = await readCursors(deps.db);
-    await pass.provisionalOrders();
-    await pass.unsettledAttempts();
     const started = (name: CursorName) => {
       const stored = cursors[name]?.getTime() ?? now.getTime() - FIRST_PASS_LOOKBACK_SECONDS * 1000;
       const from = Math.min(stored, request.since?.getTime() ?? Infinity);
       return Math.floor(from / 1000) - CURSOR_OVERLAP_SECONDS;
     };
+    // Step 1 runs after step 3: the PaymentIntents and Sessions step 3 lists anyway settle the due
+    // provisional orders among them (no retrieve each), and step 1 retrieves only the others. Step 2
+    // first, so an attempt it records or settles is on record when step 3 looks for orphans.
+    await pass.unsettledAttempts();
+    await pass.indexDueProvisional();
     await pass.stripeObjects('payment_intents', started('payment_intents'));
     await pass.stripeObjects('checkout_sessions', started('checkout_sessions'));
-    await pass.missedEvents(started('events'));
+    await pass.provisionalOrders();
+    // A scheduled pass lists only the events Stripe has not delivered to an endpoint (pending or
+    // failed), as Stripe documents the recovery of missed events; a pass with `since` (after an outage,
+    // or an endpoint disabled, when Stripe may never have tried) lists every event of its window.
+    await pass.missedEvents(started('events'), { undeliveredOnly: request.since === undefined });
     await pass.recheckOpenOrphans();
     const at = now.toISOString();
     const finished = await finishRun(deps.db, { run_id: run.id, status: 'succeeded', counters, cursors: { payment_intents: at, checkout_sessions: at, events: at } });
@@ -160,6 +172,9 @@ export class Pass {
     this.actor = who.actor;
   }
 
+  /** Due provisional orders by their Stripe object (indexDueProvisional); null once settled from a list. */
+  private listedDue = new Map<string, DueOrder | null>();
+
   private checkStop() {
     // A shutdown ends the pass between items: it fails, and the next process starts from the same cursors.
     if (this.signal?.aborted) throw new Error('stopped by shutdown');
@@ -169,30 +184,57 @@ export class Pass {
     return factsFrom(kind, id, reading, { source: 'janitor', userId: null, actor: this.actor });
   }
 
-  /** Step 1: provisional orders past their next check, page by page in id order. */
+  /**
+   * Before step 3: the due provisional orders (as step 1 would find them), by Stripe object, up to
+   * LISTED_DUE_LIMIT. Step 3 settles those it lists from the listed object itself.
+   */
+  async indexDueProvisional(): Promise<void> {
+    const { db, settings } = this.deps;
+    this.listedDue.clear();
+    let afterId: string | null = null;
+    while (this.listedDue.size < LISTED_DUE_LIMIT) {
+      this.checkStop();
+      const limit = Math.min(PAGE, LISTED_DUE_LIMIT - this.listedDue.size);
+      const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit });
+      for (const order of page) this.listedDue.set(order.stripe_object_id, order);
+      if (page.length < limit) return;
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  /** Step 1: provisional orders past their next check, page by page in id order; those step 3 settled from its lists are not asked again. */
   async provisionalOrders(): Promise<void> {
     const { db, settings } = this.deps;
     let afterId: string | null = null;
-    for (;;) {
-      this.checkStop();
-      const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit: PAGE });
-      if (page.length === 0) return;
-      await inPool(page, this.deps.concurrency ?? 4, async (order) => {
-        try {
-          await this.settleProvisional(order);
-        } catch (error) {
-          // Stripe unreachable fails the pass (the next one tries again). Anything else is this order's
-          // alone (its object gone, a key without access): it is shown to staff and checked again on its
-          // backoff, so one unreadable order never stops the pass, and with it steps 2 to 4, for good.
-          if (isProviderUnavailable(error)) throw error;
-          this.counters.failed += 1;
-          const checks = await markOrderChecked(db, order.id, this.now);
-          await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, amount: order.amount, currency: order.currency, order_id: order.id, details: { error: describeStripeError(error) } });
-          await logAction(db, { eventType: 'reconcile.order_unreadable', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, error: describeStripeError(error), checks } });
-        }
-      });
-      afterId = page[page.length - 1]!.id;
-      await touchRun(db, this.runId, this.counters);
+    try {
+      for (;;) {
+        this.checkStop();
+        const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit: PAGE });
+        if (page.length === 0) return;
+        const toRetrieve = page.filter((order) => this.listedDue.get(order.stripe_object_id) !== null);
+        await inPool(toRetrieve, this.deps.concurrency ?? 4, (order) => this.settleDue(order));
+        afterId = page[page.length - 1]!.id;
+        await touchRun(db, this.runId, this.counters);
+      }
+    } finally {
+      this.listedDue.clear();
+    }
+  }
+
+  /** One due provisional order: its object's reading (given when step 3 listed it, else retrieved) applied. */
+  private async settleDue(order: DueOrder, listed?: PaymentReading): Promise<void> {
+    const { db } = this.deps;
+    try {
+      await this.settleProvisional(order, listed);
+    } catch (error) {
+      // Stripe unreachable fails the pass (the next one tries again). Anything else is this order's
+      // alone (its object gone, a key without access): it is shown to staff and checked again on its
+      // backoff, so one unreadable order never stops the pass, and with it steps 2 to 4, for good.
+      if (isProviderUnavailable(error)) throw error;
+      this.counters.failed += 1;
+      const checks = await markOrderChecked(db, order.id, this.now);
+      await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, amount: order.amount, currency: order.currency, order_id: order.id, details: { error: describeStripeError(error) } });
+      await logAction(db, { eventType: 'reconcile.order_unreadable', status: 'provisional', orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, error: describeStripeError(error), checks } });
     }
   }
 
@@ -202,9 +244,11 @@ export class Pass {
     return { reading, applied: await applyPayment(this.deps.db, this.facts(kind, objectId, reading)) };
   }
 
-  private async settleProvisional(order: DueOrder): Promise<void> {
+  private async settleProvisional(order: DueOrder, listed?: PaymentReading): Promise<void> {
     const { db } = this.deps;
-    const { reading, applied } = await this.applyObject(order.kind, order.stripe_object_id);
+    const { reading, applied } = listed
+      ? { reading: listed, applied: await applyPayment(db, this.facts(order.kind, order.stripe_object_id, listed)) }
+      : await this.applyObject(order.kind, order.stripe_object_id);
     const confirmed = applied.outcome !== 'error' && applied.order.sync_state !== 'provisional';
     if (confirmed) {
       this.counters.synced += 1;
@@ -340,12 +384,19 @@ export class Pass {
       // Not ours (no order id of ours in the metadata): another integration on the same account, never
       // touched. Ours on record: one statement a page says which (a day is 10,000 objects, nearly all
       // recorded, and a statement each was a third of the pass's time in docs/benchmarks.md).
-      const ours = (page.data as (Stripe.PaymentIntent | Stripe.Checkout.Session)[]).filter((object) => isUuid(object.metadata?.order_id ?? ''));
-      const recorded = await recordedObjects(this.deps.db, ours.map((object) => ({ id: object.id, orderId: object.metadata!.order_id!, attempt: attemptOf(object.metadata) })));
-      await inPool(ours.filter((object) => !recorded.has(object.id)), this.deps.concurrency ?? 4, async (object) => {
-        const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
-        await this.orphan(kind, object, reading);
+      const objects = page.data as (Stripe.PaymentIntent | Stripe.Checkout.Session)[];
+      const read = (object: Stripe.PaymentIntent | Stripe.Checkout.Session) =>
+        kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
+      // A due provisional order's object, listed here: settled as step 1 would, from this reading.
+      const due = objects.flatMap((object) => {
+        const order = this.listedDue.get(object.id);
+        return order ? [{ order, object }] : [];
       });
+      for (const { object } of due) this.listedDue.set(object.id, null);
+      await inPool(due, this.deps.concurrency ?? 4, ({ order, object }) => this.settleDue(order, read(object)));
+      const ours = objects.filter((object) => isUuid(object.metadata?.order_id ?? ''));
+      const recorded = await recordedObjects(this.deps.db, ours.map((object) => ({ id: object.id, orderId: object.metadata!.order_id!, attempt: attemptOf(object.metadata) })));
+      await inPool(ours.filter((object) => !recorded.has(object.id)), this.deps.concurrency ?? 4, (object) => this.orphan(kind, object, read(object)));
       if (!page.has_more || page.data.length === 0) return;
       startingAfter = page.data[page.data.length - 1]!.id;
       await touchRun(this.deps.db, this.runId, this.counters);
@@ -442,12 +493,20 @@ export class Pass {
     await logAction(db, { eventType: 'reconcile.orphan_canceled', status: 'canceled', orderId: null, metadata: { run_id: this.runId, stripe_object_id: object.id, kind } });
   }
 
-  /** Step 4: Stripe's events since `fromSeconds`, stored through the webhook endpoint's store; the applier applies them. */
-  async missedEvents(fromSeconds: number): Promise<void> {
+  /**
+   * Step 4: Stripe's events since `fromSeconds` (with undeliveredOnly, those not delivered to an
+   * endpoint: pending or failed), stored through the webhook endpoint's store; the applier applies them.
+   */
+  async missedEvents(fromSeconds: number, options: { undeliveredOnly?: boolean } = {}): Promise<void> {
     let startingAfter: string | undefined;
     for (;;) {
       this.checkStop();
-      const page = await this.deps.stripe.events.list({ created: { gte: fromSeconds }, limit: PAGE, starting_after: startingAfter });
+      const page = await this.deps.stripe.events.list({
+        created: { gte: fromSeconds },
+        limit: PAGE,
+        starting_after: startingAfter,
+        ...(options.undeliveredOnly ? { delivery_success: false } : {}),
+      });
       // In the order Stripe made them (the list is newest first), as deliveries would arrive. Those
       // already stored (nearly all: delivered as they happened) are known from one statement a page, so
       // only the missing ones are stored, each as the endpoint would: a first pass reads a day of events
