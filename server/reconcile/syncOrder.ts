@@ -5,7 +5,7 @@
 import { isUuid } from '../platform/ids';
 import { isProviderUnavailable, isStripeNotFound } from '../stripe/payments';
 import { type ReconcileDeps, Pass } from './janitor';
-import { emptyCounters, logAction, markOrderChecked, type UnsettledAttempt } from './reconcile.sql';
+import { emptyCounters, logAction, type UnsettledAttempt } from './reconcile.sql';
 import type { ReconciliationError, SyncOrderResult } from './service';
 
 /** Under this age a `creating` attempt may still be in its request: its object is not looked for yet (as step 2). */
@@ -80,15 +80,25 @@ export async function syncOrder(deps: ReconcileDeps, request: { orderId: string;
     if (!isProviderUnavailable(caught)) throw caught;
     error = failure('PAYMENT_PROVIDER_UNAVAILABLE', 'Stripe could not be reached. Try again in a minute.');
   }
-  await markOrderChecked(deps.db, orderId, now);
+  // last_sync_at only: sync_attempts is the janitor's backoff step (5 minutes, 1 hour, 1 day), and a
+  // staff press counted there would make the janitor skip its own checks of a still-provisional order.
+  await deps.db.query('update orders set last_sync_at = $2 where id = $1', [orderId, now.toISOString()]);
   const after = await snapshot(deps, orderId);
-  const outcome = error ? 'FAILED' : after !== before ? 'SYNCED' : 'UNCHANGED';
+  const changed = after !== before;
+  // Something was applied before Stripe went away (each application is idempotent and stays): SYNCED
+  // with an error saying the rest was not asked, rather than "nothing changed"; the resolver keeps
+  // and audits it like any change. (A refusal such as AMOUNT_MISMATCH stays FAILED: it applied nothing.)
+  const partly = error?.code === 'PAYMENT_PROVIDER_UNAVAILABLE' && changed;
+  if (partly) {
+    error = failure('PAYMENT_PROVIDER_UNAVAILABLE', 'Part of the order was updated from Stripe, then Stripe could not be reached: the rest could not be asked. Sync again in a minute.');
+  }
+  const outcome = partly ? 'SYNCED' : error ? 'FAILED' : changed ? 'SYNCED' : 'UNCHANGED';
   const row = await deps.db.query<{ status: string }>('select status from orders where id = $1', [orderId]);
   await logAction(deps.db, {
     eventType: outcome === 'SYNCED' ? 'reconcile.order_synced' : outcome === 'UNCHANGED' ? 'reconcile.order_checked' : 'reconcile.order_sync_failed',
     status: row.rows[0]?.status ?? 'unknown',
     orderId,
-    metadata: { actor, outcome, changed: after !== before, error: error?.code ?? null },
+    metadata: { actor, outcome, changed, error: error?.code ?? null },
   });
   if (error && error.code === 'PAYMENT_PROVIDER_UNAVAILABLE') deps.logger.warn({ orderId, actor }, 'sync with Stripe failed: Stripe unreachable');
   return { outcome, orderId, error };

@@ -120,7 +120,7 @@ describe('Sync with Stripe', () => {
     ];
   };
 
-  it('shows how often reconciliation asked Stripe about the order, and when last', async () => {
+  it("shows when reconciliation last asked Stripe about the order, and how many of the janitor's checks did", async () => {
     renderConsole(`/orders?open=${order(1).id}`, {
       handlers: [
         graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),
@@ -129,12 +129,12 @@ describe('Sync with Stripe', () => {
       ],
     });
     const panel = await screen.findByRole('complementary', { name: 'Order' });
-    expect(await within(panel).findByText('3 times, last 2026-11-22 09:00:00 UTC')).toBeTruthy();
+    expect(await within(panel).findByText('last 2026-11-22 09:00:00 UTC; janitor checks: 3')).toBeTruthy();
   });
 
   it.each([
-    ['SYNCED', { order: order(1, { status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'SYNCED', error: null, isRepeat: false }, 'Stripe had news: the order is now paid.'],
-    ['UNCHANGED', { order: order(1, { syncAttempts: 1, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'UNCHANGED', error: null, isRepeat: false }, 'Already in line with Stripe.'],
+    ['SYNCED', { order: order(1, { status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 0, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'SYNCED', error: null, isRepeat: false }, 'Stripe had news: the order is now paid.'],
+    ['UNCHANGED', { order: order(1, { syncAttempts: 0, lastSyncAt: '2026-11-22T10:00:00.000Z' }), outcome: 'UNCHANGED', error: null, isRepeat: false }, 'Already in line with Stripe.'],
   ])('support syncs an order with Stripe: %s in words, and the order refreshed', async (_outcome, payload, words) => {
     const user = userEvent.setup();
     const keys: string[] = [];
@@ -144,9 +144,26 @@ describe('Sync with Stripe', () => {
     await user.click(within(panel).getByRole('button', { name: 'Sync with Stripe' }));
     await user.click(within(screen.getByRole('dialog', { name: 'Sync this order with Stripe?' })).getByRole('button', { name: 'Sync' }));
     expect(await within(panel).findByText(words)).toBeTruthy();
-    expect(await within(panel).findByText('1 time, last 2026-11-22 10:00:00 UTC')).toBeTruthy();
+    expect(await within(panel).findByText('last 2026-11-22 10:00:00 UTC; janitor checks: 0')).toBeTruthy();
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('says a sync that changed the order before Stripe went away changed it (not "nothing changed")', async () => {
+    const user = userEvent.setup();
+    const partly = {
+      order: order(1, { status: 'PAID', syncState: 'CONFIRMED', lastSyncAt: '2026-11-22T10:00:00.000Z' }),
+      outcome: 'SYNCED',
+      error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE', message: 'Part of the order was updated from Stripe, then Stripe could not be reached: the rest could not be asked. Sync again in a minute.' },
+      isRepeat: false,
+    };
+    renderConsole(`/orders?open=${order(1).id}`, { as: 'support', handlers: syncHandlers(() => partly, []) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    await user.click(await within(panel).findByRole('button', { name: 'Sync with Stripe' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Sync' }));
+    expect((await within(panel).findByRole('alert')).textContent).toBe(
+      'Part of the order was updated from Stripe, then Stripe could not be reached: the rest could not be asked. Sync again in a minute. The order is now paid.',
+    );
   });
 
   it('shows a failed sync with the server\'s message, and uses a new key for the next press', async () => {

@@ -48,10 +48,10 @@ async function provisionalOrder() {
 }
 
 describe('syncOrder', () => {
-  it('confirms a provisional order from Stripe at once (SYNCED), counts the check, and logs it with the staff member', async () => {
+  it('confirms a provisional order from Stripe at once (SYNCED), records when, and logs it with the staff member', async () => {
     const { orderId } = await provisionalOrder();
     expect(await sync(orderId)).toEqual({ outcome: 'SYNCED', orderId, error: null });
-    expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed', sync_attempts: 1, last_sync_at: expect.anything() });
+    expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed', sync_attempts: 0, last_sync_at: expect.anything() });
     expect(await syncLogs(orderId)).toEqual([{ event_type: 'reconcile.order_synced', metadata: expect.objectContaining({ actor: SUPPORT, outcome: 'SYNCED' }) }]);
     const { rows } = await server.app.db.query<{ metadata: Record<string, unknown> }>(`select metadata from payment_logs where order_id = $1 and event_type = 'payment.confirmed'`, [orderId]);
     expect(rows).toEqual([{ metadata: expect.objectContaining({ source: 'janitor', actor: SUPPORT }) }]);
@@ -65,7 +65,43 @@ describe('syncOrder', () => {
 
     const unpaid = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
     expect(await sync(unpaid.order.id)).toEqual({ outcome: 'UNCHANGED', orderId: unpaid.order.id, error: null });
-    expect(await order(unpaid.order.id)).toMatchObject({ status: 'pending', sync_attempts: 1 });
+    expect(await order(unpaid.order.id)).toMatchObject({ status: 'pending', sync_attempts: 0 });
+  });
+
+  it("leaves the janitor's backoff step (sync_attempts) alone however often staff press, so its own checks still come", async () => {
+    const { orderId } = await provisionalOrder();
+    await server.app.db.query('update orders set sync_attempts = 1 where id = $1', [orderId]);
+    // Stripe unreachable: the order stays provisional, as it would be for the janitor's next check.
+    for (let press = 0; press < 3; press += 1) {
+      sandbox().failNext('api_error', 'api_error');
+      await sync(orderId);
+    }
+    expect(await order(orderId)).toMatchObject({ sync_state: 'provisional', sync_attempts: 1, last_sync_at: expect.anything() });
+  });
+
+  it('answers SYNCED with PAYMENT_PROVIDER_UNAVAILABLE when Stripe fails after one attempt was applied, saying the rest could not be asked', async () => {
+    const { orderId } = await provisionalOrder();
+    const second = await server.app.stripe.paymentIntents.create({ amount: 9900, currency: 'usd', metadata: { order_id: orderId, attempt: '2' } });
+    await server.app.db.query(
+      `insert into payment_attempts (order_id, attempt, kind, status, stripe_object_id, stripe_idempotency_key) values ($1, 2, 'payment_intent', 'open', $2, $3)`,
+      [orderId, second.id, `test-${randomUUID()}`],
+    );
+    // Attempt 1's retrieve goes through; Stripe then fails attempt 2's (the call and its one SDK retry).
+    const intents = server.app.stripe.paymentIntents;
+    const retrieve = intents.retrieve;
+    let calls = 0;
+    intents.retrieve = (async (...args: Parameters<typeof retrieve>) => {
+      const answer = await retrieve.apply(intents, args);
+      if (++calls === 1) sandbox().failNext('api_error', 'api_error');
+      return answer;
+    }) as typeof retrieve;
+    try {
+      expect(await sync(orderId)).toMatchObject({ outcome: 'SYNCED', orderId, error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE', message: expect.stringContaining('the rest could not be asked') } });
+    } finally {
+      intents.retrieve = retrieve;
+    }
+    expect(await order(orderId)).toMatchObject({ sync_state: 'confirmed' });
+    expect((await syncLogs(orderId)).map((l) => l.event_type)).toEqual(['reconcile.order_synced']);
   });
 
   it('answers FAILED with ORDER_NOT_FOUND for an id that names no order, writing nothing', async () => {

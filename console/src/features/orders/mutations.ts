@@ -15,6 +15,10 @@ const SYNC_ERROR_WORDS: Partial<Record<NonNullable<SyncOrderPayload['error']>['c
 export function syncOutcomeInWords(payload: SyncOrderPayload | undefined): { success: string | null; error: string | null } {
   if (!payload) return { success: null, error: null };
   const repeat = payload.isRepeat ? ' (already asked for this press)' : '';
+  if (payload.error && payload.outcome === 'SYNCED') {
+    // Something was applied before the error (Stripe went away mid-sync): not "nothing changed".
+    return { success: null, error: `${payload.error.message} The order is now ${humanize(payload.order?.status).toLowerCase()}.` };
+  }
   if (payload.error || payload.outcome === 'FAILED') {
     const known = payload.error ? SYNC_ERROR_WORDS[payload.error.code] : undefined;
     // The server's sentence says what Stripe or our records refused; ours only where it adds a next step.

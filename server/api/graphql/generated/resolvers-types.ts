@@ -490,9 +490,9 @@ export type Order = {
   /** ISO 8601. */
   createdAt: Scalars['String']['output'];
   updatedAt: Scalars['String']['output'];
-  /** How many times reconciliation (the janitor or a staff sync) asked Stripe about this order. */
+  /** How many of the janitor's checks asked Stripe about this order: its backoff step (5 minutes, 1 hour, 1 day). A staff sync is not counted. Staff only. */
   syncAttempts: Scalars['Int']['output'];
-  /** When reconciliation last asked Stripe about it (ISO 8601); null when never. */
+  /** When reconciliation (the janitor or a staff sync) last asked Stripe about it (ISO 8601); null when never. Staff only. */
   lastSyncAt?: Maybe<Scalars['String']['output']>;
 };
 

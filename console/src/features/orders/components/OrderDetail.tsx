@@ -55,7 +55,8 @@ export function OrderDetail({ order, stripeMode, sync = null }: { order: Order; 
           ['Refunded', order.payment ? order.payment.amountRefunded.formatted : '—'],
           ['Created', formatDateTime(order.createdAt)],
           ['Updated', formatDateTime(order.updatedAt)],
-          ['Asked Stripe', order.syncAttempts === 0 ? 'never' : `${order.syncAttempts} ${order.syncAttempts === 1 ? 'time' : 'times'}, last ${formatDateTime(order.lastSyncAt)}`],
+          // syncAttempts counts the janitor's checks only; lastSyncAt includes a staff sync.
+          ['Asked Stripe', order.lastSyncAt === null ? 'never' : `last ${formatDateTime(order.lastSyncAt)}; janitor checks: ${order.syncAttempts}`],
         ]}
       />
       {sync && (
