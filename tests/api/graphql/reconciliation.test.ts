@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../../server/auth/apiKeys';
 import { signStaffToken } from '../../../server/auth/staffTokens';
+import { parseSince } from '../../../server/api/graphql/resolvers/reconciliation';
 import { staffActionHash } from '../../../server/idempotency/staffAction';
 import { runReconciliation } from '../../../server/reconcile/janitor';
 import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../../helpers/checkout';
@@ -187,6 +188,19 @@ describe('who may read and act', () => {
       refusal(await gql(query, variables(), caller), 'FORBIDDEN');
     }
     expect(await counts()).toEqual(before);
+  });
+
+  it("shows an order's syncAttempts and lastSyncAt to staff only: a storefront reading the order it made is FORBIDDEN them", async () => {
+    const created = (await server.createPaymentIntent({ idempotencyKey: newKey(), track: 'business_plan_builder', email: `fields-${randomUUID()}@example.com` })).body.data
+      .createPaymentIntent;
+    const BY_PAYMENT = (fields: string) => `query ($id: String) { orderByPayment(paymentIntentId: $id) { ${fields} } }`;
+    const variables = { id: created.paymentIntentId };
+    expect(ok(await gql(BY_PAYMENT('id status'), variables, 'storefront')).orderByPayment).toMatchObject({ id: created.order.id });
+    for (const field of ['syncAttempts', 'lastSyncAt']) {
+      const answer = await gql(BY_PAYMENT(`id ${field}`), variables, 'storefront');
+      expect(answer.body.errors?.[0]).toMatchObject({ path: ['orderByPayment', field], extensions: { code: 'FORBIDDEN' } });
+    }
+    expect(ok(await gql(BY_PAYMENT('id syncAttempts lastSyncAt'), variables, 'support')).orderByPayment).toEqual({ id: created.order.id, syncAttempts: 0, lastSyncAt: null });
   });
 
   it('lets support sync an order (here one that does not exist, which is an answer, not a refusal)', async () => {
@@ -391,6 +405,19 @@ describe('idempotency by key, with the first answer kept', () => {
     refusal(await gql(RUN_NOW, { input: { idempotencyKey: key, since } }, 'admin'), 'CONFLICT', { reason: 'IDEMPOTENCY_KEY_REUSED' });
     expect((await counts()).runs).toBe(runsBefore + 1);
   });
+
+  it('answers a retried runReconciliation whose since is a little ahead of our clock as a repeat, not CONFLICT: the instant given is what is hashed', async () => {
+    const now = new Date('2026-12-07T12:00:00.000Z');
+    const ahead = new Date(now.getTime() + 30_000);
+    expect(parseSince(ahead.toISOString(), now)).toEqual(ahead);
+    // Through the API: a client clock 30 s ahead, and the same press sent twice.
+    const key = newKey();
+    const since = new Date(Date.now() + 30_000).toISOString();
+    const first = ok(await gql(RUN_NOW, { input: { idempotencyKey: key, since } }, 'admin')).runReconciliation;
+    await finished(first.run.id);
+    const again = ok(await gql(RUN_NOW, { input: { idempotencyKey: key, since } }, 'admin')).runReconciliation;
+    expect(again).toMatchObject({ isRepeat: true, run: { id: first.run.id } });
+  });
 });
 
 describe('operations against the sandbox', () => {
@@ -406,7 +433,7 @@ describe('operations against the sandbox', () => {
     }
   });
 
-  it('syncs an order whose webhook never came: SYNCED and confirmed, its check counted; a second sync is UNCHANGED', async () => {
+  it("syncs an order whose webhook never came: SYNCED and confirmed, when recorded (the janitor's check count untouched); a second sync is UNCHANGED", async () => {
     const created = (await server.createPaymentIntent({ idempotencyKey: newKey(), track: 'business_plan_builder', email: `sync-${randomUUID()}@example.com` })).body.data
       .createPaymentIntent;
     await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
@@ -415,7 +442,7 @@ describe('operations against the sandbox', () => {
       outcome: 'SYNCED',
       error: null,
       isRepeat: false,
-      order: { id: orderId, status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 1, lastSyncAt: expect.any(String) },
+      order: { id: orderId, status: 'PAID', syncState: 'CONFIRMED', syncAttempts: 0, lastSyncAt: expect.any(String) },
     });
     expect(ok(await gql(SYNC, { input: { orderId, idempotencyKey: newKey() } }, 'support')).syncOrder).toMatchObject({ outcome: 'UNCHANGED', error: null });
   });

@@ -81,7 +81,10 @@ export function parseSince(since: string | null | undefined, now = new Date()): 
   if (time < now.getTime() - SINCE_MAX_DAYS * 86_400_000) {
     throw new BadUserInputError(`since is more than ${SINCE_MAX_DAYS} days ago: Stripe keeps events for ${SINCE_MAX_DAYS} days`, { reason: 'SINCE_TOO_OLD', field });
   }
-  return new Date(Math.min(time, now.getTime()));
+  // The instant as given, not clamped to now: a `since` a few seconds ahead of our clock would hash
+  // differently on each retry of the same key (a CONFLICT for the same press). The pass reads from the
+  // earlier of it and its stored cursor, so an instant a little ahead changes nothing there.
+  return new Date(time);
 }
 
 /** `note`: up to 1,000 characters; required (not blank) for DISMISS, which does nothing else. */
@@ -143,7 +146,8 @@ export const reconciliationResolvers: Resolvers = {
         canonicalInput: { orderId },
         work: async () => {
           const result = await reconciliation.syncOrder({ orderId, actor });
-          return { response: { orderId: result.orderId, outcome: result.outcome, error: result.error }, keep: keeps(result.error) };
+          // SYNCED with an error (Stripe failed after something was applied) changed the order: kept and audited.
+          return { response: { orderId: result.orderId, outcome: result.outcome, error: result.error }, keep: result.outcome === 'SYNCED' || keeps(result.error) };
         },
         audit: (result) => ({
           action: 'reconciliation.sync_order',
@@ -263,9 +267,10 @@ export const reconciliationResolvers: Resolvers = {
   RunReconciliationPayload: inheritAccess({}),
   ResolveOrphanedPaymentPayload: inheritAccess({}),
   ReconciliationError: inheritAccess({}),
-  // Reconciliation's re-check schedule of an order, shown wherever the order is.
+  // Reconciliation's re-check schedule of an order: staff only. A customer or storefront reading its
+  // order has no use for the janitor's backoff, and how often we had to ask Stripe is an internal detail.
   Order: inheritAccess<OrderResolvers>({
-    syncAttempts: (order) => order.sync_attempts,
-    lastSyncAt: (order) => isoOrNull(order.last_sync_at),
+    syncAttempts: allow(STAFF_ROLES, (order) => order.sync_attempts),
+    lastSyncAt: allow(STAFF_ROLES, (order) => isoOrNull(order.last_sync_at)),
   }),
 };
