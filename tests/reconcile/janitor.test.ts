@@ -118,6 +118,52 @@ describe('step 1: the backoff of a provisional order Stripe has not settled', ()
   });
 });
 
+describe('step 1 from the lists of step 3', () => {
+  it('settles a due provisional order from the PaymentIntent step 3 lists, without a retrieve, and retrieves one created before the list window', async () => {
+    const provisional = async () => {
+      const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+      await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+      const orderId: string = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment.order.id;
+      return { orderId, intentId: created.paymentIntentId as string };
+    };
+    const deps = server.app.reconciliation;
+    // The last pass ended 400 s after `older` was made: its PaymentIntent is older than step 3's window
+    // (the cursor less 5 minutes), `listed`'s, made after, is in it.
+    const older = await provisional();
+    await sandbox().advanceClock(400);
+    const lastPassEnded = new Date(sandbox().core.clock.now() * 1000).toISOString();
+    await server.app.db.query(
+      `insert into reconciliation_cursors (name, position) select unnest(array['payment_intents', 'checkout_sessions', 'events']), $1::timestamptz
+         on conflict (name) do update set position = excluded.position`,
+      [lastPassEnded],
+    );
+    const listed = await provisional();
+    await sandbox().advanceClock(121);
+
+    const requests: string[] = [];
+    const onRequest = (event: { method: string; path: string }) => requests.push(`${event.method} ${event.path.split('?')[0]}`);
+    deps.stripe.on('request', onRequest);
+    let result;
+    try {
+      result = await pass();
+    } finally {
+      deps.stripe.off('request', onRequest);
+    }
+    expect(result.outcome).toBe('succeeded');
+    // (Orders of earlier tests in this file may be due too: only these two are looked at.)
+    const retrieved = (intentId: string) => requests.filter((r) => r === `GET /v1/payment_intents/${intentId}`).length;
+    expect([retrieved(older.intentId), retrieved(listed.intentId)]).toEqual([1, 0]);
+    expect(requests).toContain('GET /v1/payment_intents');
+    // The same outcome, log and backoff either way.
+    for (const { orderId, intentId } of [older, listed]) {
+      expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+      expect(await logsOf(orderId)).toEqual([
+        { event_type: 'reconcile.order_synced', metadata: expect.objectContaining({ run_id: result.run.id, stripe_object_id: intentId, stripe_status: 'succeeded' }) },
+      ]);
+    }
+  });
+});
+
 describe('step 3: Stripe objects we have no record of', () => {
   it('adopts a PaymentIntent paid at Stripe with our metadata: one order, one Make add_project', async () => {
     const orderId = randomUUID();
@@ -221,9 +267,34 @@ describe('step 4: missed events', () => {
   });
 });
 
+describe('step 4: which events a pass lists', () => {
+  it('lists only the events Stripe did not deliver on a pass without since; a pass with since stores one Stripe never tried to send (its endpoint disabled)', async () => {
+    const endpoints = (await server.app.stripe.webhookEndpoints.list()).data.filter((e) => e.status === 'enabled');
+    expect(endpoints.length).toBeGreaterThan(0);
+    const setDisabled = (disabled: boolean) => Promise.all(endpoints.map((e) => server.app.stripe.webhookEndpoints.update(e.id, { disabled })));
+    const startedAt = new Date(sandbox().core.clock.now() * 1000);
+    await setDisabled(true);
+    const unsent = await server.app.stripe.customers.create({ email: `unsent-${randomUUID()}@example.com` });
+    await setDisabled(false);
+    const pending = await server.app.stripe.customers.create({ email: `pending-${randomUUID()}@example.com` }); // its delivery dropped or not yet made
+    const eventOf = async (customerId: string) => (await server.app.stripe.events.list({ type: 'customer.created', limit: 100 })).data.find((e) => (e.data.object as { id: string }).id === customerId)!.id;
+    const stored = async (eventId: string) => (await server.app.db.query<{ source: string }>('select source from stripe_events where id = $1', [eventId])).rows.map((r) => r.source);
+    const [unsentEvent, pendingEvent] = [await eventOf(unsent.id), await eventOf(pending.id)];
+
+    expect((await pass()).outcome).toBe('succeeded');
+    expect(await stored(pendingEvent)).toEqual(['backfill']);
+    expect(await stored(unsentEvent)).toEqual([]);
+
+    const widened = await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test', since: new Date(startedAt.getTime() - 60_000) });
+    expect(widened).toMatchObject({ outcome: 'succeeded', run: { counters: { eventsBackfilled: 1 } } });
+    expect(await stored(unsentEvent)).toEqual(['backfill']);
+  });
+});
+
 describe('step 4 over many pages', () => {
   it('backfills hundreds of dropped events across list pages, each stored once, and a second pass finds none missing', async () => {
-    const since = Math.floor(Date.now() / 1000) - 60;
+    // This test's events: by the sandbox clock, which earlier tests moved ahead of real time.
+    const since = sandbox().core.clock.now();
     for (let i = 0; i < 80; i++) {
       const intent = await server.app.stripe.paymentIntents.create({ amount: 700 + i, currency: 'usd', metadata: { bulk: String(i) } });
       await server.app.stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
