@@ -1592,7 +1592,7 @@ declare
   f reconciliation_findings;
 begin
   update reconciliation_findings
-     set claim_token = (p->>'token')::uuid, claimed_until = now() + make_interval(secs => coalesce((p->>'seconds')::integer, 60))
+     set claim_token = (p->>'token')::uuid, claimed_until = now() + make_interval(secs => greatest(coalesce((p->>'seconds')::integer, 300), 300))
    where id = (p->>'finding_id')::uuid and status = 'open' and (claimed_until is null or claimed_until < now())
   returning * into f;
   if f.id is not null then
@@ -1681,13 +1681,15 @@ begin
          stripe_status = coalesce(p->>'stripe_status', stripe_status), order_id = coalesce((p->>'order_id')::uuid, order_id),
          details = details || jsonb_strip_nulls(jsonb_build_object('note', p->>'note', 'action', p->>'action')),
          claim_token = null, claimed_until = null
-   where id = (p->>'finding_id')::uuid and status = 'open' and claim_token = (p->>'token')::uuid
+   where id = (p->>'finding_id')::uuid and status = 'open'
+     and (claim_token = (p->>'token')::uuid or claimed_until is null or claimed_until < now())
   returning * into f;
   if f.id is null then
     return null;
   end if;
-  v_meta := jsonb_build_object('finding_id', f.id, 'kind', f.kind, 'action', p->>'action', 'actor', p->>'actor',
-                               'stripe_object_id', f.stripe_object_id, 'note', left(p->>'note', 500));
+  v_meta := jsonb_build_object('finding_id', f.id, 'kind', f.kind, 'action', p->>'action',
+                               'actor', case when p->>'actor' like 'staff:%' then 'staff' else p->>'actor' end,
+                               'stripe_object_id', f.stripe_object_id);
   select * into o from orders where id = f.order_id;
   if o.id is not null then
     perform payment_log_for_order(o, 'reconcile.finding_resolved', p->>'action', v_meta);

@@ -9,8 +9,9 @@ import { markAttempt } from '../checkout/checkout.sql';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import { isUuid } from '../platform/ids';
 import { isProviderUnavailable, isStripeNotFound, type PaymentReading, readCheckoutSession, readPaymentIntent } from '../stripe/payments';
+import { actionAllowed } from './actions';
 import { Pass, type ReconcileDeps } from './janitor';
-import { emptyCounters, type FindingRow } from './reconcile.sql';
+import { emptyCounters, type FindingRow, isRecorded } from './reconcile.sql';
 
 export { actionsFor } from './actions';
 import type { ReconciliationError, ResolveFindingRequest, ResolveFindingResult } from './service';
@@ -28,26 +29,38 @@ interface Done {
   resolution: string;
   orderId?: string | null;
   stripeStatus?: string | null;
+  /** Something was written at Stripe or in our records (a cancel, an adoption): the answer is kept and audited whatever else happens. */
+  changed?: boolean;
+  /** An answer that is not plain success although the finding is closed (a duplicate adopted, recorded meanwhile). */
+  error?: ReconciliationError;
 }
 
+/**
+ * How long a staff action holds its finding: longer than one Stripe call with the SDK's retries (about
+ * 80 s at the default two retries), so the hold cannot lapse while Stripe is still being asked.
+ */
+const HOLD_SECONDS = 300;
+/** In customer-readable rows (payment_logs) a staff member is "staff": which one is in audit_log and the finding. */
+const STAFF = 'staff';
+
 export async function resolveFinding(deps: ReconcileDeps, request: ResolveFindingRequest): Promise<ResolveFindingResult> {
-  if (!isUuid(request.findingId)) return { finding: null, orderId: null, error: failure('ORPHAN_NOT_FOUND', 'There is no finding with this id.') };
+  if (!isUuid(request.findingId)) return { finding: null, orderId: null, changed: false, error: failure('ORPHAN_NOT_FOUND', 'There is no finding with this id.') };
   const token = randomUUID();
   const { rows } = await deps.db.query<{ r: { claimed: boolean; finding: FindingRow | null } }>('select reconcile_claim_finding($1::jsonb) as r', [
-    JSON.stringify({ finding_id: request.findingId, token }),
+    JSON.stringify({ finding_id: request.findingId, token, seconds: HOLD_SECONDS }),
   ]);
   const { claimed, finding } = rows[0]!.r;
-  if (!finding) return { finding: null, orderId: null, error: failure('ORPHAN_NOT_FOUND', 'There is no finding with this id.') };
-  if (!claimed) return { finding, orderId: finding.order_id, error: wrongState(finding) };
+  if (!finding) return { finding: null, orderId: null, changed: false, error: failure('ORPHAN_NOT_FOUND', 'There is no finding with this id.') };
+  if (!claimed) return { finding, orderId: finding.order_id, changed: false, error: wrongState(finding) };
 
   let done: Done;
   try {
     done = await act(deps, finding, request);
   } catch (caught) {
     await release(deps, finding.id, token);
-    if (caught instanceof Refusal) return { finding: await read(deps, finding.id), orderId: caught.orderId ?? finding.order_id, error: caught.error };
+    if (caught instanceof Refusal) return { finding: await read(deps, finding.id), orderId: caught.orderId ?? finding.order_id, changed: false, error: caught.error };
     if (isProviderUnavailable(caught)) {
-      return { finding: await read(deps, finding.id), orderId: finding.order_id, error: failure('PAYMENT_PROVIDER_UNAVAILABLE', 'Stripe could not be reached: nothing was done. Try again in a minute.') };
+      return { finding: await read(deps, finding.id), orderId: finding.order_id, changed: false, error: failure('PAYMENT_PROVIDER_UNAVAILABLE', 'Stripe could not be reached: nothing was done. Try again in a minute.') };
     }
     throw caught;
   }
@@ -65,9 +78,16 @@ export async function resolveFinding(deps: ReconcileDeps, request: ResolveFindin
     }),
   ]);
   const after = resolved[0]!.f;
-  // Lost the hold only if it ran out (over a minute at Stripe): whoever holds it now settles it.
-  if (!after) return { finding: await read(deps, finding.id), orderId: done.orderId ?? finding.order_id, error: failure('ORPHAN_WRONG_STATE', 'It was settled by someone else while Stripe was asked.') };
-  return { finding: after, orderId: after.order_id, error: null };
+  const changed = done.changed ?? false;
+  if (!after) {
+    // Someone else settled it (the janitor, another admin after the hold) while Stripe was asked. What
+    // this call did stays done: said in words, and kept and audited when it wrote anything.
+    const now = await read(deps, finding.id);
+    const by = now?.status === 'resolved' ? `it was resolved meanwhile by ${now.resolved_by ?? 'someone else'} (${now.resolution ?? 'no words recorded'})` : 'another staff member holds it now';
+    const message = changed ? `Done: ${done.resolution}. The finding was not closed by this action: ${by}.` : `Nothing was done: ${by}.`;
+    return { finding: now, orderId: done.orderId ?? finding.order_id, changed, error: failure('ORPHAN_WRONG_STATE', message) };
+  }
+  return { finding: after, orderId: after.order_id, changed, error: done.error ?? null };
 }
 
 function wrongState(finding: FindingRow): ReconciliationError {
@@ -77,18 +97,38 @@ function wrongState(finding: FindingRow): ReconciliationError {
 }
 
 async function act(deps: ReconcileDeps, finding: FindingRow, request: ResolveFindingRequest): Promise<Done> {
+  // Only what the finding's kind allows (OrphanedPayment.actions): a CANCEL sent for PROVISIONAL_TOO_LONG
+  // would cancel the order's own, current PaymentIntent. Whether it is paid or open is asked of Stripe below.
+  if (!actionAllowed(finding, request.action)) {
+    throw new Refusal(failure('ORPHAN_WRONG_STATE', `${request.action.toUpperCase()} does not apply to a ${finding.kind} finding: ${finding.stripe_object_id ? 'dismiss it with a note, or act on the order itself' : 'there is no Stripe object to act on; dismiss it with a note instead'}.`));
+  }
   if (request.action === 'dismiss') return { resolution: 'dismissed by staff' };
   if (!finding.stripe_object_id) {
     throw new Refusal(failure('ORPHAN_WRONG_STATE', 'There is no Stripe object to act on: dismiss it with a note instead.'));
   }
+  // An object found before its attempt was recorded (a `creating` attempt settled by step 2 since) is
+  // the order's own live payment now: asked before any Stripe call, as the janitor's recheck does.
+  if (finding.kind === 'STRIPE_WITHOUT_RECORD' && (await isRecorded(deps.db, finding.stripe_object_id, { orderId: finding.order_id, attempt: null }))) {
+    return recordedMeanwhile(finding.order_id);
+  }
   const { object, reading, kind } = await retrieve(deps, finding.stripe_object_id);
+  const metadataOrder = object.metadata?.order_id;
+  const metadataAttempt = Number(object.metadata?.attempt);
+  if (
+    finding.kind === 'STRIPE_WITHOUT_RECORD' &&
+    metadataOrder &&
+    isUuid(metadataOrder) &&
+    (await isRecorded(deps.db, object.id, { orderId: metadataOrder, attempt: Number.isInteger(metadataAttempt) ? metadataAttempt : null }))
+  ) {
+    return recordedMeanwhile(metadataOrder);
+  }
   const paid = reading.outcome === 'SUCCEEDED' || reading.outcome === 'PROCESSING';
   const closed = reading.outcome === 'CANCELED' || reading.outcome === 'EXPIRED';
   const stripeStatus = reading.paymentStatus ?? object.status;
   if (request.action === 'adopt') {
     if (closed) throw new Refusal(failure('ORPHAN_WRONG_STATE', `It is ${reading.outcome.toLowerCase()} at Stripe: nobody paid through it, so there is nothing to adopt. Dismiss it instead.`));
     if (!paid) throw new Refusal(failure('ORPHAN_WRONG_STATE', 'It is still open at Stripe, not paid: it will be adopted automatically once the customer pays, or cancel it.'));
-    const pass = new Pass(deps, { runId: null, actor: request.actor }, (deps.now ?? (() => new Date()))(), emptyCounters(), undefined);
+    const pass = new Pass(deps, { runId: null, actor: STAFF }, (deps.now ?? (() => new Date()))(), emptyCounters(), undefined);
     const applied = await pass.adopt(kind, object, reading);
     if (applied.outcome === 'error') {
       if (applied.error === 'amount_mismatch') {
@@ -96,7 +136,14 @@ async function act(deps: ReconcileDeps, finding: FindingRow, request: ResolveFin
       }
       throw new Refusal(failure('ORPHAN_WRONG_STATE', `Its metadata does not make an order here (${applied.error}): refund it at Stripe, then dismiss this.`), applied.order_id ?? null);
     }
-    return { resolution: 'adopted by staff: paid at Stripe', orderId: applied.order.id, stripeStatus };
+    // order_apply_payment records a payment of an order already paid by another PaymentIntent, flagged
+    // duplicate (money to refund), and still answers applied: that is not an adoption to report as done.
+    const { rows } = await deps.db.query<{ n: number }>(`select count(*)::int as n from payments where stripe_payment_intent_id = $1 and finding = 'duplicate'`, [reading.paymentIntentId ?? object.id]);
+    if (rows[0]!.n > 0) {
+      const resolution = `recorded on order ${applied.order.id} as a second payment of an order already paid: refund it`;
+      return { resolution, orderId: applied.order.id, stripeStatus, changed: true, error: failure('DUPLICATE_PAYMENT', `Recorded on order ${applied.order.id} as a second payment of an order already paid: refund it at Stripe.`) };
+    }
+    return { resolution: 'adopted by staff: paid at Stripe', orderId: applied.order.id, stripeStatus, changed: true };
   }
   // cancel
   if (paid) throw new Refusal(failure('ORPHAN_ALREADY_PAID', 'It is paid at Stripe: it cannot be cancelled. Adopt it, or refund it at Stripe.'));
@@ -108,9 +155,19 @@ async function act(deps: ReconcileDeps, finding: FindingRow, request: ResolveFin
       : await deps.stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
   // A finding about our own attempt: the attempt is closed too, as the janitor's step 2 closes it.
   if ((finding.kind === 'NEEDS_CLEANUP' || finding.kind === 'ATTEMPT_WITHOUT_OBJECT') && isUuid(finding.subject)) {
-    await markAttempt(deps.db, { attempt_id: finding.subject, status: kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: request.actor });
+    await markAttempt(deps.db, { attempt_id: finding.subject, status: kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: STAFF });
   }
-  return { resolution: kind === 'payment_intent' ? 'cancelled at Stripe by staff' : 'expired at Stripe by staff', stripeStatus: canceled.status };
+  return { resolution: kind === 'payment_intent' ? 'cancelled at Stripe by staff' : 'expired at Stripe by staff', stripeStatus: canceled.status, changed: true };
+}
+
+/** Closes the finding without touching Stripe: the object is on record as one of our attempts now. */
+function recordedMeanwhile(orderId: string | null): Done {
+  const where = orderId ? ` (order ${orderId})` : '';
+  return {
+    resolution: 'recorded meanwhile: it is our own payment attempt, nothing was done at Stripe',
+    orderId,
+    error: failure('ORPHAN_WRONG_STATE', `It was recorded meanwhile as our own payment attempt${where}: nothing was done at Stripe, and the finding is closed.`),
+  };
 }
 
 async function retrieve(deps: ReconcileDeps, id: string): Promise<{ object: StripeObject; reading: PaymentReading; kind: 'payment_intent' | 'checkout_session' }> {

@@ -174,7 +174,7 @@ export async function unsettledAttempts(db: Queryable, p: { now: Date; afterId: 
  * attempt of ours that is recorded (the PaymentIntent of a recorded Checkout Session carries the
  * session's order and attempt in its metadata)?
  */
-export async function isRecorded(db: Queryable, objectId: string, metadata: { orderId: string; attempt: number | null }): Promise<boolean> {
+export async function isRecorded(db: Queryable, objectId: string, metadata: { orderId: string | null; attempt: number | null }): Promise<boolean> {
   const { rows } = await db.query<{ known: boolean }>(
     `select exists (select 1 from payment_attempts where stripe_object_id = $1)
          or exists (select 1 from payments where stripe_payment_intent_id = $1)

@@ -20,6 +20,7 @@ export type ReconciliationErrorCode =
   | 'ORPHAN_WRONG_STATE'
   | 'ORPHAN_ALREADY_PAID'
   | 'AMOUNT_MISMATCH'
+  | 'DUPLICATE_PAYMENT'
   | 'STRIPE_OBJECT_NOT_FOUND'
   | 'PAYMENT_PROVIDER_UNAVAILABLE';
 
@@ -59,6 +60,8 @@ export interface ResolveFindingResult {
   finding: FindingRow | null;
   /** The order the payment is recorded on, after adopt. */
   orderId: string | null;
+  /** Something was written at Stripe or in our records (cancelled, adopted): kept and audited, whatever the error says. */
+  changed: boolean;
   error: ReconciliationError | null;
 }
 

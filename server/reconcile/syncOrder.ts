@@ -49,7 +49,9 @@ export async function syncOrder(deps: ReconcileDeps, request: { orderId: string;
     return { outcome: 'FAILED', orderId: null, error: failure('ORDER_NOT_FOUND', 'There is no order with this id.') };
   }
   const now = (deps.now ?? (() => new Date()))();
-  const pass = new Pass(deps, { runId: null, actor }, now, emptyCounters(), undefined);
+  // What the pass writes to payment_logs may be read by the order's customer (payment_logs_own_rows):
+  // it says "staff"; which staff member is in audit_log (the resolver) and the server log.
+  const pass = new Pass(deps, { runId: null, actor: 'staff' }, now, emptyCounters(), undefined);
   let error: ReconciliationError | null = null;
   try {
     for (const attempt of await attemptsOf(deps, orderId)) {
@@ -98,7 +100,7 @@ export async function syncOrder(deps: ReconcileDeps, request: { orderId: string;
     eventType: outcome === 'SYNCED' ? 'reconcile.order_synced' : outcome === 'UNCHANGED' ? 'reconcile.order_checked' : 'reconcile.order_sync_failed',
     status: row.rows[0]?.status ?? 'unknown',
     orderId,
-    metadata: { actor, outcome, changed, error: error?.code ?? null },
+    metadata: { actor: 'staff', outcome, changed, error: error?.code ?? null },
   });
   if (error && error.code === 'PAYMENT_PROVIDER_UNAVAILABLE') deps.logger.warn({ orderId, actor }, 'sync with Stripe failed: Stripe unreachable');
   return { outcome, orderId, error };

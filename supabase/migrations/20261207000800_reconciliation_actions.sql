@@ -24,8 +24,9 @@ alter table payment_attempts drop constraint payment_attempts_status_check;
 alter table payment_attempts add constraint payment_attempts_status_check check (status in (
   'creating', 'open', 'succeeded', 'canceled', 'expired', 'needs_cleanup', 'abandoned'));
 
--- A staff member settling a finding holds it for a minute while Stripe is asked (cancel, adopt): a
--- second one pressing at the same time finds it held and is refused, rather than both acting.
+-- A staff member settling a finding holds it while Stripe is asked (cancel, adopt): a second one
+-- pressing at the same time finds it held and is refused, rather than both acting. The hold (300 s by
+-- default) outlasts one Stripe call with the SDK's retries (about 80 s), so it does not lapse mid-call.
 alter table reconciliation_findings add column claim_token uuid;
 alter table reconciliation_findings add column claimed_until timestamptz;
 
@@ -36,7 +37,7 @@ declare
   f reconciliation_findings;
 begin
   update reconciliation_findings
-     set claim_token = (p->>'token')::uuid, claimed_until = now() + make_interval(secs => coalesce((p->>'seconds')::integer, 60))
+     set claim_token = (p->>'token')::uuid, claimed_until = now() + make_interval(secs => greatest(coalesce((p->>'seconds')::integer, 300), 300))
    where id = (p->>'finding_id')::uuid and status = 'open' and (claimed_until is null or claimed_until < now())
   returning * into f;
   if f.id is not null then
@@ -55,7 +56,11 @@ $$;
 
 -- Resolves a held finding by a staff action, with its payment_logs row, in one statement.
 -- p: { finding_id, token, action, resolution, note, actor, order_id?, stripe_status? }. Returns the
--- finding, or null when the hold was lost (the janitor settled it meanwhile).
+-- finding, or null when it is no longer open (the janitor settled it meanwhile) or another staff
+-- member holds it now. A hold that lapsed with nobody else holding it is still this caller's to close:
+-- what it did at Stripe is done.
+-- The payment_logs row may be readable by the order's customer (payment_logs_own_rows): it names no
+-- staff member ("staff") and carries no note; the finding row and audit_log keep both.
 create or replace function reconcile_staff_resolve(p jsonb) returns jsonb language plpgsql as $$
 declare
   f reconciliation_findings;
@@ -67,13 +72,15 @@ begin
          stripe_status = coalesce(p->>'stripe_status', stripe_status), order_id = coalesce((p->>'order_id')::uuid, order_id),
          details = details || jsonb_strip_nulls(jsonb_build_object('note', p->>'note', 'action', p->>'action')),
          claim_token = null, claimed_until = null
-   where id = (p->>'finding_id')::uuid and status = 'open' and claim_token = (p->>'token')::uuid
+   where id = (p->>'finding_id')::uuid and status = 'open'
+     and (claim_token = (p->>'token')::uuid or claimed_until is null or claimed_until < now())
   returning * into f;
   if f.id is null then
     return null;
   end if;
-  v_meta := jsonb_build_object('finding_id', f.id, 'kind', f.kind, 'action', p->>'action', 'actor', p->>'actor',
-                               'stripe_object_id', f.stripe_object_id, 'note', left(p->>'note', 500));
+  v_meta := jsonb_build_object('finding_id', f.id, 'kind', f.kind, 'action', p->>'action',
+                               'actor', case when p->>'actor' like 'staff:%' then 'staff' else p->>'actor' end,
+                               'stripe_object_id', f.stripe_object_id);
   select * into o from orders where id = f.order_id;
   if o.id is not null then
     perform payment_log_for_order(o, 'reconcile.finding_resolved', p->>'action', v_meta);

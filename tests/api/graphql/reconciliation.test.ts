@@ -258,7 +258,8 @@ describe('reading runs, status and findings', () => {
       lastCheckedAt: new Date(T0 + 1000).toISOString(),
       checks: 2,
       nextCheckAt: null,
-      actions: ['ADOPT', 'DISMISS'],
+      // AMOUNT_MISMATCH: order_apply_payment refuses the amount, so ADOPT is never offered.
+      actions: ['DISMISS'],
       resolution: null,
       resolvedBy: null,
       resolvedAt: null,
@@ -475,6 +476,28 @@ describe('operations against the sandbox', () => {
     expect(answer.orphanedPayment.nextCheckAt).toBeNull();
     expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('canceled');
     expect(await auditRows(key)).toHaveLength(1);
+  });
+
+  it('keeps the key and audits a CANCEL done at Stripe although the janitor resolved the finding meanwhile, saying what was done', async () => {
+    const { intent, findingId } = await openOrphanFinding();
+    const intents = server.app.stripe.paymentIntents;
+    const cancel = intents.cancel;
+    intents.cancel = (async (...args: Parameters<typeof cancel>) => {
+      await server.app.db.query(`update reconciliation_findings set status = 'resolved', resolution = 'expired at Stripe', resolved_by = 'janitor:x', resolved_at = now() where id = $1`, [findingId]);
+      return cancel.apply(intents, args);
+    }) as typeof cancel;
+    const key = newKey();
+    let answer;
+    try {
+      answer = ok(await gql(RESOLVE, { input: { id: findingId, action: 'CANCEL', idempotencyKey: key } }, 'admin')).resolveOrphanedPayment;
+    } finally {
+      intents.cancel = cancel;
+    }
+    expect(answer).toMatchObject({ isRepeat: false, error: { code: 'ORPHAN_WRONG_STATE', message: expect.stringMatching(/^Done: cancelled at Stripe by staff\./) } });
+    expect((await server.app.stripe.paymentIntents.retrieve(intent.id)).status).toBe('canceled');
+    expect(await auditRows(key)).toEqual([expect.objectContaining({ action: 'reconciliation.resolve_finding', target_id: findingId })]);
+    const again = ok(await gql(RESOLVE, { input: { id: findingId, action: 'CANCEL', idempotencyKey: key } }, 'admin')).resolveOrphanedPayment;
+    expect(again).toMatchObject({ isRepeat: true, error: { code: 'ORPHAN_WRONG_STATE', message: answer.error.message } });
   });
 
   it('refuses to CANCEL an orphan someone paid (ORPHAN_ALREADY_PAID), keeping no key; ADOPT then records it on one order', async () => {

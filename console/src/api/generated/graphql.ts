@@ -181,12 +181,14 @@ export type ReconciliationErrorCode =
   | 'ORDER_NOT_FOUND'
   /** No finding has this id. */
   | 'ORPHAN_NOT_FOUND'
-  /** The finding is already resolved, or the action does not fit what Stripe shows now (e.g. ADOPT of a payment nobody has paid). */
+  /** The finding is already resolved or held by another staff member, the action does not fit its kind or what Stripe shows now (e.g. ADOPT of a payment nobody has paid), or the object was recorded meanwhile as our own attempt (the finding is closed, nothing done at Stripe). When the action was done at Stripe but the finding was settled by someone else meanwhile, the message says what was done, and that answer is kept and audited like any change. */
   | 'ORPHAN_WRONG_STATE'
   /** CANCEL of a payment that is paid: refund it instead. */
   | 'ORPHAN_ALREADY_PAID'
   /** Stripe's amount differs from the order's: the order is left for staff, never fulfilled. */
   | 'AMOUNT_MISMATCH'
+  /** ADOPT recorded the payment on an order another payment had already paid: it is flagged as a duplicate, money to refund at Stripe. The finding is closed, the answer kept. */
+  | 'DUPLICATE_PAYMENT'
   /** Stripe no longer has the object (deleted, or another account's). */
   | 'STRIPE_OBJECT_NOT_FOUND'
   /** Stripe could not be reached (or answered 5xx) after the SDK's retries: nothing changed; try again. */

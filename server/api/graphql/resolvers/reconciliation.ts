@@ -196,7 +196,8 @@ export const reconciliationResolvers: Resolvers = {
         canonicalInput: { id: findingId, action, note },
         work: async () => {
           const result = await reconciliation.resolveFinding({ findingId, action, note, actor });
-          return { response: { findingId: result.finding?.id ?? null, orderId: result.orderId, error: result.error }, keep: keeps(result.error) };
+          // Written at Stripe or in our records (whatever the error says): kept and audited, never given back.
+          return { response: { findingId: result.finding?.id ?? null, orderId: result.orderId, error: result.error }, keep: result.changed || keeps(result.error) };
         },
         audit: (result) => ({
           action: 'reconciliation.resolve_finding',
