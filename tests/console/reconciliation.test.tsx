@@ -133,12 +133,24 @@ describe('Orphaned payments', () => {
     const adoptWords = `Records the payment of $99.00 on order ${ORDER_ID}, as its webhook would have; nothing is changed at Stripe.`;
     expect(await within(panel).findByText(cancelWords)).toBeTruthy();
     expect(within(panel).getByText(adoptWords)).toBeTruthy();
-    expect(within(panel).getByText('Closes the finding with your note; nothing is done at Stripe.')).toBeTruthy();
+    // Open at Stripe (Cancel is offered): dismissing ends the watch of a payment that stays payable.
+    expect(
+      within(panel).getByText(
+        'Closes the finding with your note; nothing is done at Stripe: PaymentIntent pi_3Orphan000000000000001 stays payable there and is no longer watched here (no recheck, no automatic cancel). If someone pays it, its webhook still records the payment on an order.',
+      ),
+    ).toBeTruthy();
     await user.click(within(panel).getByRole('button', { name: 'Cancel at Stripe' }));
     const dialog = screen.getByRole('dialog', { name: 'Cancel this payment at Stripe?' });
     expect(within(dialog).getByText(cancelWords)).toBeTruthy();
     await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     expect(screen.queryByRole('dialog')).toBeNull();
+  });
+
+  it('says dismissing does nothing at Stripe when nothing there is payable any more', async () => {
+    const paid = finding({ actions: ['ADOPT', 'DISMISS'] });
+    renderConsole(`/orphaned-payments?open=${ID}`, { as: 'admin', handlers: [stripeMode, list([paid]), detail(paid)] });
+    const panel = await screen.findByRole('complementary', { name: 'Finding' });
+    expect(await within(panel).findByText('Closes the finding with your note; nothing is done at Stripe.')).toBeTruthy();
   });
 
   it('says a Checkout Session is expired, and an adoption without an order makes one from the metadata', async () => {
@@ -212,10 +224,36 @@ describe('Orphaned payments', () => {
     expect(keys).toHaveLength(1);
   });
 
+  it('adopts a second payment of an order already paid: says it is to refund, not that the order is now paid', async () => {
+    const user = userEvent.setup();
+    const message = `Recorded on order ${ORDER_ID} as a second payment of an order already paid: refund it at Stripe.`;
+    renderConsole(`/orphaned-payments?open=${ID}`, {
+      as: 'admin',
+      handlers: [
+        stripeMode,
+        list(),
+        detail(),
+        graphql.mutation('ResolveOrphanedPayment', () =>
+          HttpResponse.json({
+            data: { resolveOrphanedPayment: { orphanedPayment: finding({ status: 'RESOLVED', actions: [] }), order: { id: ORDER_ID, status: 'PAID' }, error: { code: 'DUPLICATE_PAYMENT', message }, isRepeat: false } },
+          }),
+        ),
+      ],
+    });
+    const panel = await screen.findByRole('complementary', { name: 'Finding' });
+    await user.click(await within(panel).findByRole('button', { name: 'Adopt' }));
+    await user.click(within(screen.getByRole('dialog', { name: 'Adopt this payment?' })).getByRole('button', { name: 'Adopt' }));
+    expect((await within(panel).findByRole('alert')).textContent).toBe(
+      `Recorded as a second payment of an order already paid: refund it at Stripe. The finding is closed. (${message})`,
+    );
+    expect(within(panel).queryByText(/now paid/)).toBeNull();
+  });
+
   it.each([
     ['ORPHAN_ALREADY_PAID', 'It is paid at Stripe, so it cannot be cancelled: refund it instead.'],
     ['PAYMENT_PROVIDER_UNAVAILABLE', 'Stripe could not be reached; nothing changed. Try again in a moment.'],
-    ['ORPHAN_WRONG_STATE', 'This action no longer fits the finding: it is already resolved, or Stripe shows the payment in another state now.'],
+    ['ORPHAN_WRONG_STATE', 'The finding is not as it was when you pressed: it is resolved, someone else is on it, or Stripe shows the payment in another state now.'],
+    ['DUPLICATE_PAYMENT', 'Recorded as a second payment of an order already paid: refund it at Stripe. The finding is closed.'],
   ])('shows %s in words', async (code, words) => {
     const user = userEvent.setup();
     renderConsole(`/orphaned-payments?open=${ID}`, {
@@ -335,7 +373,12 @@ describe('Reconciliation panel on the Overview', () => {
     });
     const panel = await screen.findByRole('region', { name: 'Reconciliation' });
     await user.click(await within(panel).findByRole('button', { name: 'Run reconciliation now' }));
-    await user.click(within(screen.getByRole('dialog', { name: 'Run a reconciliation pass now?' })).getByRole('button', { name: 'Run now' }));
+    const confirm = screen.getByRole('dialog', { name: 'Run a reconciliation pass now?' });
+    // A pass acts at Stripe too: said before the admin confirms.
+    expect(confirm.textContent).toContain(
+      'It also acts at Stripe: it cancels PaymentIntents and expires Checkout Sessions our orders no longer want, and open ones without our record once they are older than RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS.',
+    );
+    await user.click(within(confirm).getByRole('button', { name: 'Run now' }));
     expect(inputs).toHaveLength(1);
     expect(inputs[0]!.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
     expect(await within(panel).findByText(/^Running, .* by staff \(Run reconciliation now\), 1\.0 s so far: 5 synced with Stripe/)).toBeTruthy();

@@ -78,7 +78,7 @@ export function ReconciliationPanel({ status, run }: { status: ReconciliationSta
             label="Run reconciliation now"
             pendingLabel="Starting…"
             confirmTitle="Run a reconciliation pass now?"
-            confirmBody="The janitor asks Stripe about provisional orders and unsettled attempts, adopts payments made at Stripe without a record here, and stores the events Stripe never delivered. It does what a scheduled pass does; if a pass is already running, you follow that one."
+            confirmBody="The janitor asks Stripe about provisional orders and unsettled attempts, adopts payments made at Stripe without a record here, and stores the events Stripe never delivered. It also acts at Stripe: it cancels PaymentIntents and expires Checkout Sessions our orders no longer want, and open ones without our record once they are older than RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS. It does what a scheduled pass does; if a pass is already running, you follow that one."
             confirmLabel="Run now"
             pending={run.pending || run.run?.status === 'RUNNING'}
             error={run.error}

@@ -36,7 +36,7 @@ export const ACTION_LABELS: Record<OrphanedPaymentAction, { label: string; pendi
 };
 
 /** What the action will do, at Stripe and here, before the admin confirms it. */
-export function actionInWords(action: OrphanedPaymentAction, finding: Pick<OrphanedPaymentRow, 'stripeObjectId' | 'amount' | 'order'>): string {
+export function actionInWords(action: OrphanedPaymentAction, finding: Pick<OrphanedPaymentRow, 'stripeObjectId' | 'amount' | 'order' | 'actions'>): string {
   switch (action) {
     case 'ADOPT': {
       const amount = finding.amount ? `the payment of ${finding.amount.formatted}` : 'the payment';
@@ -48,7 +48,11 @@ export function actionInWords(action: OrphanedPaymentAction, finding: Pick<Orpha
         ? `Expires ${stripeObjectInWords(finding.stripeObjectId)} at Stripe: the customer can no longer pay it.`
         : `Cancels ${stripeObjectInWords(finding.stripeObjectId)} at Stripe: the customer can no longer pay it.`;
     case 'DISMISS':
-      return 'Closes the finding with your note; nothing is done at Stripe.';
+      // Still payable at Stripe (CANCEL is offered): dismissing ends the janitor's watch of it, its
+      // recheck and its automatic cancel, which "nothing is done at Stripe" alone would hide.
+      return finding.actions.includes('CANCEL')
+        ? `Closes the finding with your note; nothing is done at Stripe: ${stripeObjectInWords(finding.stripeObjectId)} stays payable there and is no longer watched here (no recheck, no automatic cancel). If someone pays it, its webhook still records the payment on an order.`
+        : 'Closes the finding with your note; nothing is done at Stripe.';
   }
 }
 
@@ -57,9 +61,10 @@ type ReconciliationError = { code: ErrorCode; message: string };
 const ERROR_WORDS: Record<ErrorCode, string> = {
   ORDER_NOT_FOUND: 'No order has this id.',
   ORPHAN_NOT_FOUND: 'No finding has this id any more.',
-  ORPHAN_WRONG_STATE: 'This action no longer fits the finding: it is already resolved, or Stripe shows the payment in another state now.',
+  ORPHAN_WRONG_STATE: 'The finding is not as it was when you pressed: it is resolved, someone else is on it, or Stripe shows the payment in another state now.',
   ORPHAN_ALREADY_PAID: 'It is paid at Stripe, so it cannot be cancelled: refund it instead.',
   AMOUNT_MISMATCH: "Stripe's amount differs from the order's: the order is left for staff and not fulfilled.",
+  DUPLICATE_PAYMENT: 'Recorded as a second payment of an order already paid: refund it at Stripe. The finding is closed.',
   STRIPE_OBJECT_NOT_FOUND: 'Stripe no longer has this object (deleted, or in another account).',
   PAYMENT_PROVIDER_UNAVAILABLE: 'Stripe could not be reached; nothing changed. Try again in a moment.',
 };
