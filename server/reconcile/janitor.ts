@@ -67,6 +67,8 @@ export interface ReconcileDeps {
   expectLive: boolean;
   /** Stripe calls in flight at once. */
   concurrency?: number;
+  /** Due provisional orders a pass settles from step 3's lists (LISTED_DUE_LIMIT unless a test makes it small). */
+  listedDueLimit?: number;
   /** This process runs the jobs (JOBS_ENABLED): only then is settings.schedule its schedule (status()). */
   schedulesJobs?: boolean;
 }
@@ -191,10 +193,11 @@ export class Pass {
   async indexDueProvisional(): Promise<void> {
     const { db, settings } = this.deps;
     this.listedDue.clear();
+    const bound = this.deps.listedDueLimit ?? LISTED_DUE_LIMIT;
     let afterId: string | null = null;
-    while (this.listedDue.size < LISTED_DUE_LIMIT) {
+    while (this.listedDue.size < bound) {
       this.checkStop();
-      const limit = Math.min(PAGE, LISTED_DUE_LIMIT - this.listedDue.size);
+      const limit = Math.min(PAGE, bound - this.listedDue.size);
       const page = await dueProvisionalOrders(db, { now: this.now, afterSeconds: settings.provisionalAfterSeconds, afterId, limit });
       for (const order of page) this.listedDue.set(order.stripe_object_id, order);
       if (page.length < limit) return;

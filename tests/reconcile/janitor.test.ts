@@ -164,6 +164,36 @@ describe('step 1 from the lists of step 3', () => {
   });
 });
 
+describe('step 1 past the bound of orders settled from the lists', () => {
+  it('retrieves the due orders past the bound one by one, as before, and settles each once', async () => {
+    const made: Array<{ orderId: string; intentId: string }> = [];
+    for (let i = 0; i < 3; i++) {
+      const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+      await server.app.stripe.paymentIntents.confirm(created.paymentIntentId, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+      made.push({ orderId: (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment.order.id, intentId: created.paymentIntentId });
+    }
+    await sandbox().advanceClock(121);
+    const deps = { ...server.app.reconciliation, listedDueLimit: 1 };
+    const requests: string[] = [];
+    const onRequest = (event: { method: string; path: string }) => requests.push(`${event.method} ${event.path.split('?')[0]}`);
+    deps.stripe.on('request', onRequest);
+    let result;
+    try {
+      result = await runReconciliation(deps, { trigger: 'manual', actor: 'test' });
+    } finally {
+      deps.stripe.off('request', onRequest);
+    }
+    expect(result.outcome).toBe('succeeded');
+    // Held: the first due order in id order (earlier tests' orders may be due too, so at most one of these three).
+    const retrieves = made.filter(({ intentId }) => requests.includes(`GET /v1/payment_intents/${intentId}`)).length;
+    expect(retrieves).toBeGreaterThanOrEqual(2);
+    for (const { orderId } of made) {
+      expect(await order(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+      expect((await logsOf(orderId)).map((l) => l.event_type)).toEqual(['reconcile.order_synced']);
+    }
+  });
+});
+
 describe('step 3: Stripe objects we have no record of', () => {
   it('adopts a PaymentIntent paid at Stripe with our metadata: one order, one Make add_project', async () => {
     const orderId = randomUUID();
