@@ -156,6 +156,8 @@ describe('the Stripe sandbox state file', () => {
     expect(again).toMatchObject({ id: endpoint.id, secret: endpoint.secret, url: RECEIVER_URL });
     expect((await stripe.webhookEndpoints.list()).data.map((e) => e.id)).toEqual([endpoint.id]);
     expect(after.core.events.pendingDeliveries()).toBe(1);
+    // Which deliveries succeeded is kept too (the Events list's delivery_success).
+    expect((await stripe.events.list({ delivery_success: false })).data.map((e) => e.type)).toEqual(['customer.created']);
 
     receiver.status = 200;
     await after.advanceClock(60); // the first retry falls due
@@ -165,6 +167,8 @@ describe('the Stripe sandbox state file', () => {
     ]);
     expect(after.core.events.pendingDeliveries()).toBe(0);
     expect((await stripe.events.list({ limit: 10 })).data.map((e) => e.type)).toEqual(['customer.created']);
+    expect((await stripe.events.list({ delivery_success: true })).data.map((e) => e.type)).toEqual(['customer.created']);
+    expect((await stripe.events.list({ delivery_success: false })).data).toEqual([]);
   });
 
   it('writes one complete file only readable by its owner, with no temporary file left behind', async () => {
