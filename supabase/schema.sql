@@ -108,6 +108,7 @@ create table public.idempotency_keys (
   created_at timestamp with time zone default now() not null,
   completed_at timestamp with time zone,
   response jsonb,
+  claim_token uuid,
   constraint idempotency_keys_attempt_id_fkey FOREIGN KEY (attempt_id) REFERENCES payment_attempts(id),
   constraint idempotency_keys_key_check CHECK (length(key) >= 1 AND length(key) <= 255),
   constraint idempotency_keys_operation_check CHECK (length(operation) >= 1 AND length(operation) <= 100),
@@ -1811,8 +1812,8 @@ declare
   k idempotency_keys;
 begin
   for i in 1..2 loop
-    insert into idempotency_keys (scope, key, operation, request_hash)
-    values (p->>'scope', p->>'key', p->>'operation', p->>'request_hash')
+    insert into idempotency_keys (scope, key, operation, request_hash, claim_token)
+    values (p->>'scope', p->>'key', p->>'operation', p->>'request_hash', (p->>'token')::uuid)
     on conflict do nothing
     returning * into k;
     if k.scope is not null then
@@ -1834,7 +1835,7 @@ begin
     return jsonb_build_object('outcome', 'repeat', 'response', coalesce(k.response, '{}'::jsonb));
   end if;
   if k.created_at < now() - make_interval(secs => coalesce((p->>'stale_seconds')::integer, 300)) then
-    update idempotency_keys set created_at = now() where scope = k.scope and key = k.key;
+    update idempotency_keys set created_at = now(), claim_token = (p->>'token')::uuid where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'claimed');
   end if;
   return jsonb_build_object('outcome', 'in_progress');
@@ -1848,7 +1849,8 @@ AS $function$
 begin
   update idempotency_keys
      set status = 'completed', completed_at = now(), response = coalesce(p->'response', '{}'::jsonb)
-   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress'
+     and claim_token = (p->>'token')::uuid;
   if not found then
     return false;
   end if;
@@ -1865,7 +1867,8 @@ CREATE OR REPLACE FUNCTION public.staff_action_release(p jsonb)
 AS $function$
 begin
   delete from idempotency_keys
-   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress'
+     and claim_token = (p->>'token')::uuid;
   return found;
 end
 $function$;

@@ -9,10 +9,16 @@
 // to the same client, and a typed refusal is the one answer that cannot be wrong, whatever the first
 // call ends with. A key left in progress by a process that died is claimed again after STALE_SECONDS.
 //
+// The claim is fenced by a token: a key taken over after STALE_SECONDS belongs to the new call, and the
+// first call (slow, not dead after all) can neither give it back nor complete it. Its complete then
+// answers false, which is logged and thrown (IDEMPOTENCY_KEY_TAKEN_OVER), never ignored.
+//
 // The stored answer holds ids and outcomes only: a repeat re-reads the objects as they stand now.
+import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer';
 import type { Queryable } from '../platform/db/db';
 import { ConflictError } from '../platform/errors';
+import type { Logger } from '../platform/observability/logger';
 import { idempotencyKeyReused } from './keys';
 import { requestHash } from './requestHash';
 
@@ -41,6 +47,8 @@ export interface StaffActionRequest<Response extends object> {
   work: () => Promise<{ response: Response; keep: boolean }>;
   /** The audit row of a kept answer. */
   audit: (response: Response) => StaffAudit;
+  /** Where a lost claim is reported (the request's logger). */
+  logger?: Pick<Logger, 'error'>;
 }
 
 export interface StaffActionResult<Response> {
@@ -61,6 +69,17 @@ export function idempotencyKeyInProgress(key: string): ConflictError {
   });
 }
 
+/**
+ * The work was done, but its key had been taken over by a later call with the same key (this one ran
+ * past STALE_SECONDS): this answer is not the key's, and no audit row was written for it.
+ */
+export function idempotencyKeyTakenOver(key: string): ConflictError {
+  return new ConflictError(
+    `The idempotency key "${key}" was taken over by a later call while this one was still working (over ${STALE_SECONDS} s): this call's work was done, but its answer is not the key's. Send the same key again to read the answer kept, and check the audit log.`,
+    { reason: 'IDEMPOTENCY_KEY_TAKEN_OVER', idempotencyKey: key },
+  );
+}
+
 type Claim =
   | { outcome: 'claimed' }
   | { outcome: 'repeat'; response: object }
@@ -75,8 +94,11 @@ async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> 
 export async function runStaffAction<Response extends object>(db: Queryable, request: StaffActionRequest<Response>): Promise<StaffActionResult<Response>> {
   const { viewer, key, operation } = request;
   const identity = { scope: `${viewer.kind}:${viewer.id}`, key, operation };
+  // This call's hold on the key: complete and release act only under it.
+  const token = randomUUID();
   const claim = await call<Claim>(db, 'staff_action_claim', {
     ...identity,
+    token,
     request_hash: staffActionHash(operation, request.canonicalInput),
     stale_seconds: STALE_SECONDS,
   });
@@ -89,16 +111,17 @@ export async function runStaffAction<Response extends object>(db: Queryable, req
     done = await request.work();
   } catch (error) {
     // Whatever broke (the database, a bug), the key must not stay claimed: the caller may retry it.
-    await call(db, 'staff_action_release', identity).catch(() => undefined);
+    await call(db, 'staff_action_release', { ...identity, token }).catch(() => undefined);
     throw error;
   }
   if (!done.keep) {
-    await call(db, 'staff_action_release', identity);
+    await call(db, 'staff_action_release', { ...identity, token });
     return { response: done.response, isRepeat: false };
   }
   const audit = request.audit(done.response);
-  await call(db, 'staff_action_complete', {
+  const completed = await call<boolean>(db, 'staff_action_complete', {
     ...identity,
+    token,
     response: done.response,
     actor: `staff:${viewer.id}`,
     action: audit.action,
@@ -106,5 +129,12 @@ export async function runStaffAction<Response extends object>(db: Queryable, req
     target_id: audit.targetId,
     details: audit.details ?? {},
   });
+  if (!completed) {
+    request.logger?.error(
+      { operation, idempotencyKey: key, actor: `staff:${viewer.id}`, audit: { action: audit.action, targetType: audit.targetType, targetId: audit.targetId }, response: done.response },
+      'staff action done but its idempotency key was taken over by a later call: answer not kept, no audit row',
+    );
+    throw idempotencyKeyTakenOver(key);
+  }
   return { response: done.response, isRepeat: false };
 }

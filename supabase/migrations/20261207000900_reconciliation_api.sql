@@ -36,10 +36,14 @@ create index reconciliation_findings_kind_seen_idx on reconciliation_findings (k
 -- The answer a staff mutation gave the first time (ids and outcome, never a secret): a repeat of the
 -- key re-reads those ids as they stand now.
 alter table idempotency_keys add column response jsonb;
+-- Which call holds an in-progress key (a token the caller makes): a key taken over after stale_seconds
+-- gets the new caller's token, so the first call, still working after all, can neither complete nor
+-- give back the claim that is no longer its own.
+alter table idempotency_keys add column claim_token uuid;
 
 -- Claims a staff mutation's key before the work (server/idempotency/staffAction.ts).
--- p: { scope, key, operation, request_hash, stale_seconds }
--- Returns { outcome: 'claimed' } (do the work), { outcome: 'repeat', response } (done before with the
+-- p: { scope, key, operation, request_hash, stale_seconds, token }
+-- Returns { outcome: 'claimed' } (do the work, holding the key under token), { outcome: 'repeat', response } (done before with the
 -- same input), { outcome: 'conflict', operation } (the key was used for other input or another
 -- operation), or { outcome: 'in_progress' } (the same press is being worked on right now). A key left
 -- in_progress for stale_seconds belonged to a process that died mid-way: it is claimed again, since
@@ -49,8 +53,8 @@ declare
   k idempotency_keys;
 begin
   for i in 1..2 loop
-    insert into idempotency_keys (scope, key, operation, request_hash)
-    values (p->>'scope', p->>'key', p->>'operation', p->>'request_hash')
+    insert into idempotency_keys (scope, key, operation, request_hash, claim_token)
+    values (p->>'scope', p->>'key', p->>'operation', p->>'request_hash', (p->>'token')::uuid)
     on conflict do nothing
     returning * into k;
     if k.scope is not null then
@@ -72,7 +76,7 @@ begin
     return jsonb_build_object('outcome', 'repeat', 'response', coalesce(k.response, '{}'::jsonb));
   end if;
   if k.created_at < now() - make_interval(secs => coalesce((p->>'stale_seconds')::integer, 300)) then
-    update idempotency_keys set created_at = now() where scope = k.scope and key = k.key;
+    update idempotency_keys set created_at = now(), claim_token = (p->>'token')::uuid where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'claimed');
   end if;
   return jsonb_build_object('outcome', 'in_progress');
@@ -81,13 +85,15 @@ $$;
 
 -- Completes a claimed key with its answer and writes the audit row, in one statement: a key is never
 -- completed without its audit row, nor audited twice.
--- p: { scope, key, operation, response, actor, action, target_type, target_id, details }
--- Returns false when the key was not in progress under this operation (released or taken over).
+-- p: { scope, key, operation, token, response, actor, action, target_type, target_id, details }
+-- Returns false when the key is not in progress under this caller's token (taken over by a later call
+-- after stale_seconds, or released): the caller reports it, it never passes silently.
 create function staff_action_complete(p jsonb) returns boolean language plpgsql as $$
 begin
   update idempotency_keys
      set status = 'completed', completed_at = now(), response = coalesce(p->'response', '{}'::jsonb)
-   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress'
+     and claim_token = (p->>'token')::uuid;
   if not found then
     return false;
   end if;
@@ -99,11 +105,12 @@ end
 $$;
 
 -- Gives a claimed key back when nothing happened (Stripe unreachable, the id names nothing): the same
--- key may be tried again.
+-- key may be tried again. Only the caller's own claim (p.token): never a later call's that took it over.
 create function staff_action_release(p jsonb) returns boolean language plpgsql as $$
 begin
   delete from idempotency_keys
-   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress';
+   where scope = p->>'scope' and key = p->>'key' and operation = p->>'operation' and status = 'in_progress'
+     and claim_token = (p->>'token')::uuid;
   return found;
 end
 $$;

@@ -107,6 +107,63 @@ describe('runStaffAction', () => {
     expect(await state(viewer, key)).toEqual({ keys: [{ status: 'completed', response: { done: 'taken over' } }], audit: 1 });
   });
 
+  describe('a first call still working after its key was taken over (over 5 minutes)', () => {
+    /** A call whose work waits for `go`, and a promise that settles once its work has started. */
+    function blocked(viewer: Viewer, key: string, done: string, keep: boolean, logger?: { error: (...args: unknown[]) => void }) {
+      let go!: () => void;
+      const gate = new Promise<void>((resolve) => (go = resolve));
+      let started!: () => void;
+      const working = new Promise<void>((resolve) => (started = resolve));
+      const result = runStaffAction(testDb.db, {
+        viewer,
+        key,
+        operation: 'test_action',
+        canonicalInput: { input: 'a' },
+        work: async () => {
+          started();
+          await gate;
+          return { response: { done }, keep };
+        },
+        audit: (response) => ({ action: 'test.action', targetType: 'test', targetId: response.done }),
+        ...(logger ? { logger } : {}),
+      });
+      return { result, working, go };
+    }
+    const age = (viewer: Viewer, key: string) =>
+      testDb.db.query(`update idempotency_keys set created_at = now() - interval '6 minutes' where scope = $1 and key = $2`, [`user:${viewer.id}`, key]);
+
+    it("cannot give back the later call's claim: the later call completes the key", async () => {
+      const viewer = admin();
+      const key = randomUUID();
+      const first = blocked(viewer, key, 'first', false);
+      await first.working;
+      await age(viewer, key);
+      const second = blocked(viewer, key, 'second', true);
+      await second.working;
+      first.go();
+      expect(await first.result).toEqual({ response: { done: 'first' }, isRepeat: false });
+      expect(await state(viewer, key)).toEqual({ keys: [{ status: 'in_progress', response: null }], audit: 0 });
+      second.go();
+      expect(await second.result).toEqual({ response: { done: 'second' }, isRepeat: false });
+      expect(await state(viewer, key)).toEqual({ keys: [{ status: 'completed', response: { done: 'second' } }], audit: 1 });
+    });
+
+    it('cannot complete a key the later call holds or completed: logged and thrown as IDEMPOTENCY_KEY_TAKEN_OVER, the later answer kept', async () => {
+      const viewer = admin();
+      const key = randomUUID();
+      const logged: unknown[][] = [];
+      const first = blocked(viewer, key, 'first', true, { error: (...args: unknown[]) => logged.push(args) });
+      await first.working;
+      await age(viewer, key);
+      expect(await action(viewer, key, 'a', async () => ({ response: { done: 'second' }, keep: true }))).toEqual({ response: { done: 'second' }, isRepeat: false });
+      first.go();
+      expect(await refusalOf(first.result)).toEqual({ code: 'CONFLICT', reason: 'IDEMPOTENCY_KEY_TAKEN_OVER' });
+      expect(logged).toHaveLength(1);
+      expect(logged[0]![0]).toMatchObject({ idempotencyKey: key, operation: 'test_action', response: { done: 'first' } });
+      expect(await state(viewer, key)).toEqual({ keys: [{ status: 'completed', response: { done: 'second' } }], audit: 1 });
+    });
+  });
+
   it('gives the key back when the work says nothing happened, or throws: no key, no audit row, and the key works again', async () => {
     const viewer = admin();
     const key = randomUUID();

@@ -149,6 +149,7 @@ export const reconciliationResolvers: Resolvers = {
           // SYNCED with an error (Stripe failed after something was applied) changed the order: kept and audited.
           return { response: { orderId: result.orderId, outcome: result.outcome, error: result.error }, keep: result.outcome === 'SYNCED' || keeps(result.error) };
         },
+        logger,
         audit: (result) => ({
           action: 'reconciliation.sync_order',
           targetType: 'order',
@@ -173,6 +174,7 @@ export const reconciliationResolvers: Resolvers = {
           const { started, run } = await reconciliation.start({ trigger: 'manual', actor, ...(since ? { since } : {}) });
           return { response: { runId: run.id, started }, keep: true };
         },
+        logger,
         audit: (result) => ({
           action: 'reconciliation.run',
           targetType: 'reconciliation_run',
@@ -199,6 +201,7 @@ export const reconciliationResolvers: Resolvers = {
           // Written at Stripe or in our records (whatever the error says): kept and audited, never given back.
           return { response: { findingId: result.finding?.id ?? null, orderId: result.orderId, error: result.error }, keep: result.changed || keeps(result.error) };
         },
+        logger,
         audit: (result) => ({
           action: 'reconciliation.resolve_finding',
           targetType: 'reconciliation_finding',
