@@ -511,9 +511,10 @@ export class Pass {
         ...(options.undeliveredOnly ? { delivery_success: false } : {}),
       });
       // In the order Stripe made them (the list is newest first), as deliveries would arrive. Those
-      // already stored (nearly all: delivered as they happened) are known from one statement a page, so
-      // only the missing ones are stored, each as the endpoint would: a first pass reads a day of events
-      // (30,000 for 10,000 orders) and a store call each was most of its time (docs/benchmarks.md).
+      // already stored are known from one statement a page, so only the missing ones are stored, each
+      // as the endpoint would: a pass with `since` reads every event (30,000 for a day of 10,000
+      // orders, nearly all delivered and stored), and a store call each was most of its time
+      // (docs/benchmarks.md); an undelivered one may be stored too (a retry that came meanwhile).
       const known = await storedEventIds(this.deps.db, page.data.map((event) => event.id));
       for (const event of [...page.data].reverse()) {
         if (known.has(event.id)) continue;
