@@ -11,6 +11,7 @@
 // window twice never does a thing twice.
 import type Stripe from 'stripe';
 import type { Db } from '../platform/db/db';
+import { isDatabaseUnavailable } from '../platform/db/errors';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
 import { applyPayment, type ApplyResult, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
@@ -98,9 +99,27 @@ export const LISTED_DUE_LIMIT = 5_000;
 
 /** Runs one pass, unless another is running anywhere on this database (then: that one, busy). */
 export async function runReconciliation(deps: ReconcileDeps, request: PassRequest): Promise<PassResult> {
-  const begun = await beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
+  const begun = await claimRun(deps, request);
   if (begun.busy) return { outcome: 'busy', run: begun.run };
   return runPass(deps, begun.run, request);
+}
+
+/**
+ * The runs this process failed but could not record as failed (the database was away when they
+ * ended), by database: each still says `running` and holds the one-pass lock. They are recorded before
+ * this process claims a pass again, so the janitor resumes as soon as the database is back rather than
+ * after the 15-minute takeover meant for a process that died.
+ */
+const unrecordedFailures = new WeakMap<Db, Map<string, { counters: RunCounters; error: string }>>();
+
+/** Claims the one running pass (after recording this process's unrecorded failures), or answers the one that holds it. */
+export async function claimRun(deps: Pick<ReconcileDeps, 'db'>, request: Pick<PassRequest, 'trigger' | 'actor'>): Promise<{ busy: boolean; run: RunRow }> {
+  const pending = unrecordedFailures.get(deps.db);
+  for (const [runId, failure] of pending ?? []) {
+    await finishRun(deps.db, { run_id: runId, status: 'failed', counters: failure.counters, error: `${failure.error} (recorded late: the database was unavailable when the pass ended)` });
+    pending!.delete(runId);
+  }
+  return beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
 }
 
 /**
@@ -137,7 +156,15 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
     return { outcome: 'succeeded', run: finished };
   } catch (error) {
     const message = describeStripeError(error);
-    const finished = await finishRun(deps.db, { run_id: run.id, status: 'failed', counters, error: message });
+    let finished: RunRow;
+    try {
+      finished = await finishRun(deps.db, { run_id: run.id, status: 'failed', counters, error: message });
+    } catch (recordError) {
+      // Not even the end can be written: remembered, and recorded before this process's next pass.
+      if (!unrecordedFailures.has(deps.db)) unrecordedFailures.set(deps.db, new Map());
+      unrecordedFailures.get(deps.db)!.set(run.id, { counters, error: message });
+      throw recordError;
+    }
     deps.logger.error({ runId: run.id, err: error, counters }, 'reconciliation pass failed: the next pass starts from the same cursors');
     return { outcome: 'failed', run: finished };
   }
@@ -233,7 +260,7 @@ export class Pass {
       // Stripe unreachable fails the pass (the next one tries again). Anything else is this order's
       // alone (its object gone, a key without access): it is shown to staff and checked again on its
       // backoff, so one unreadable order never stops the pass, and with it steps 2 to 4, for good.
-      if (isProviderUnavailable(error)) throw error;
+      if (failsThePass(error)) throw error;
       this.counters.failed += 1;
       const checks = await markOrderChecked(db, order.id, this.now);
       await recordFinding(db, { kind: 'PROVISIONAL_TOO_LONG', subject: order.id, run_id: this.runId, stripe_object_id: order.stripe_object_id, amount: order.amount, currency: order.currency, order_id: order.id, details: { error: describeStripeError(error) } });
@@ -283,7 +310,7 @@ export class Pass {
           await this.settleAttempt(attempt);
         } catch (error) {
           // Stripe unreachable fails the pass (the next one tries again); anything else is for a person.
-          if (isProviderUnavailable(error)) throw error;
+          if (failsThePass(error)) throw error;
           this.counters.failed += 1;
           const kind = attempt.status === 'creating' ? 'ATTEMPT_WITHOUT_OBJECT' : 'NEEDS_CLEANUP';
           await recordFinding(this.deps.db, { kind, subject: attempt.id, run_id: this.runId, stripe_object_id: attempt.stripe_object_id, order_id: attempt.order_id, details: { error: describeStripeError(error) } });
@@ -419,7 +446,7 @@ export class Pass {
         } catch (error) {
           // As in step 1: only Stripe being unreachable fails the pass; an object Stripe no longer
           // knows closes its finding, and any other error leaves it open for the next pass.
-          if (isProviderUnavailable(error)) throw error;
+          if (failsThePass(error)) throw error;
           this.counters.failed += 1;
           if (isStripeNotFound(error)) {
             await resolveFindings(this.deps.db, { subject: finding.stripe_object_id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'Stripe no longer has this object', actor: this.actor, run_id: this.runId });
@@ -569,6 +596,15 @@ function ownerOf(object: Stripe.PaymentIntent | Stripe.Checkout.Session): Record
   const email = 'receipt_email' in object ? object.receipt_email : (object as Stripe.Checkout.Session).customer_details?.email;
   const name = 'customer_details' in object ? object.customer_details?.name : null;
   return { email: email ?? null, name: name ?? null, track: object.metadata?.track ?? null, customer_id: object.metadata?.customer_id ?? null };
+}
+
+/**
+ * Stripe or the database being unreachable fails the pass (the next one tries again from the same
+ * cursors); any other error is one item's own, recorded for staff while the pass goes on. Without the
+ * database check, a statement lost to an outage would be recorded as a finding about a healthy order.
+ */
+function failsThePass(error: unknown): boolean {
+  return isProviderUnavailable(error) || isDatabaseUnavailable(error);
 }
 
 /** Runs fn over items with at most `limit` in flight; the first error rejects after those in flight end. */

@@ -6,8 +6,8 @@
 // The types below are the contract the resolvers are written against; createReconciliation() (at the
 // end) implements it, with syncOrder.ts and findings.ts beside it.
 import { Cron } from 'croner';
-import { beginRun, type FindingKind, type FindingRow, type RunCounters, type RunRow } from './reconcile.sql';
-import { type ReconcileDeps, runPass } from './janitor';
+import type { FindingKind, FindingRow, RunCounters, RunRow } from './reconcile.sql';
+import { claimRun, type ReconcileDeps, runPass } from './janitor';
 import { syncOrder } from './syncOrder';
 import { resolveFinding } from './findings';
 import { actionsFor } from './actions';
@@ -102,11 +102,11 @@ export function createReconciliation(deps: ReconcileDeps): Reconciliation {
   return {
     async start(request) {
       if (stopped) throw new Error('the server is shutting down: no pass starts now');
-      const begun = await beginRun(deps.db, { trigger: request.trigger, actor: request.actor });
+      const begun = await claimRun(deps, request);
       if (begun.busy) return { started: false, run: begun.run };
       const controller = new AbortController();
       // runPass ends the row succeeded or failed itself; only a database lost mid-way rejects, and the
-      // row is then taken over as stale by the next pass.
+      // row is then recorded failed before this process's next pass (claimRun).
       const pass: Promise<unknown> = runPass(deps, begun.run, { since: request.since, signal: controller.signal })
         .catch((error: unknown) => deps.logger.error({ err: error, runId: begun.run.id }, 'reconciliation pass could not record its end'))
         .finally(() => passes.delete(pass));
