@@ -128,7 +128,7 @@ async function act(deps: ReconcileDeps, finding: FindingRow, request: ResolveFin
   if (request.action === 'adopt') {
     if (closed) throw new Refusal(failure('ORPHAN_WRONG_STATE', `It is ${reading.outcome.toLowerCase()} at Stripe: nobody paid through it, so there is nothing to adopt. Dismiss it instead.`));
     if (!paid) throw new Refusal(failure('ORPHAN_WRONG_STATE', 'It is still open at Stripe, not paid: it will be adopted automatically once the customer pays, or cancel it.'));
-    const pass = new Pass(deps, { runId: null, actor: STAFF }, (deps.now ?? (() => new Date()))(), emptyCounters(), undefined);
+    const pass = new Pass(deps, { runId: null, actor: STAFF, findingActor: request.actor }, (deps.now ?? (() => new Date()))(), emptyCounters(), undefined);
     const applied = await pass.adopt(kind, object, reading);
     if (applied.outcome === 'error') {
       if (applied.error === 'amount_mismatch') {

@@ -189,16 +189,20 @@ export function reconcileJob(deps: ReconcileDeps): Job | undefined {
  */
 export class Pass {
   private readonly actor: string;
+  /** Who closes a finding: findings are staff-only, so a staff sync names the staff member there. */
+  private readonly findingActor: string;
   private readonly runId: string | null;
   constructor(
     private readonly deps: ReconcileDeps,
-    who: { runId: string | null; actor: string },
+    /** actor: written in customer-readable logs too; findingActor (default: actor) only on findings. */
+    who: { runId: string | null; actor: string; findingActor?: string },
     private readonly now: Date,
     private readonly counters: RunCounters,
     private readonly signal: AbortSignal | undefined,
   ) {
     this.runId = who.runId;
     this.actor = who.actor;
+    this.findingActor = who.findingActor ?? who.actor;
   }
 
   /** Due provisional orders by their Stripe object (indexDueProvisional); null once settled from a list. */
@@ -283,7 +287,7 @@ export class Pass {
     if (confirmed) {
       this.counters.synced += 1;
       await logAction(db, { eventType: 'reconcile.order_synced', status: applied.order.status, orderId: order.id, metadata: { run_id: this.runId, stripe_object_id: order.stripe_object_id, stripe_status: reading.paymentStatus } });
-      await resolveFindings(db, { subject: order.id, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by Stripe', actor: this.actor, run_id: this.runId });
+      await resolveFindings(db, { subject: order.id, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by Stripe', actor: this.findingActor, run_id: this.runId });
       return;
     }
     if (applied.outcome === 'error' && applied.error === 'amount_mismatch') {
@@ -449,7 +453,7 @@ export class Pass {
           if (failsThePass(error)) throw error;
           this.counters.failed += 1;
           if (isStripeNotFound(error)) {
-            await resolveFindings(this.deps.db, { subject: finding.stripe_object_id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'Stripe no longer has this object', actor: this.actor, run_id: this.runId });
+            await resolveFindings(this.deps.db, { subject: finding.stripe_object_id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'Stripe no longer has this object', actor: this.findingActor, run_id: this.runId });
           }
           await logAction(this.deps.db, { eventType: 'reconcile.orphan_unreadable', status: 'open', orderId: null, metadata: { run_id: this.runId, stripe_object_id: finding.stripe_object_id, error: describeStripeError(error) } });
         }
@@ -463,7 +467,7 @@ export class Pass {
     const object = kind === 'payment_intent' ? await this.deps.stripe.paymentIntents.retrieve(id) : await this.deps.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] });
     const orderId = object.metadata?.order_id;
     if (orderId && isUuid(orderId) && (await isRecorded(this.deps.db, id, { orderId, attempt: attemptOf(object.metadata) }))) {
-      await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.actor, run_id: this.runId });
+      await resolveFindings(this.deps.db, { subject: id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'recorded meanwhile', actor: this.findingActor, run_id: this.runId });
       return;
     }
     const reading = kind === 'payment_intent' ? readPaymentIntent(object as Stripe.PaymentIntent) : readCheckoutSession(object as Stripe.Checkout.Session);
@@ -492,7 +496,7 @@ export class Pass {
         return;
       }
       this.counters.adopted += 1;
-      await resolveFindings(db, { subject: object.id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'adopted: paid at Stripe', actor: this.actor, run_id: this.runId });
+      await resolveFindings(db, { subject: object.id, kind: 'STRIPE_WITHOUT_RECORD', resolution: 'adopted: paid at Stripe', actor: this.findingActor, run_id: this.runId });
       await logAction(db, { eventType: 'reconcile.adopted', status: applied.order.status, orderId: applied.order.id, metadata: { run_id: this.runId, stripe_object_id: object.id, kind } });
       return;
     }

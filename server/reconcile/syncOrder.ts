@@ -5,7 +5,7 @@
 import { isUuid } from '../platform/ids';
 import { isProviderUnavailable, isStripeNotFound } from '../stripe/payments';
 import { type ReconcileDeps, Pass } from './janitor';
-import { emptyCounters, logAction, type UnsettledAttempt } from './reconcile.sql';
+import { emptyCounters, logAction, resolveFindings, type UnsettledAttempt } from './reconcile.sql';
 import type { ReconciliationError, SyncOrderResult } from './service';
 
 /** Under this age a `creating` attempt may still be in its request: its object is not looked for yet (as step 2). */
@@ -51,7 +51,7 @@ export async function syncOrder(deps: ReconcileDeps, request: { orderId: string;
   const now = (deps.now ?? (() => new Date()))();
   // What the pass writes to payment_logs may be read by the order's customer (payment_logs_own_rows):
   // it says "staff"; which staff member is in audit_log (the resolver) and the server log.
-  const pass = new Pass(deps, { runId: null, actor: 'staff' }, now, emptyCounters(), undefined);
+  const pass = new Pass(deps, { runId: null, actor: 'staff', findingActor: actor }, now, emptyCounters(), undefined);
   let error: ReconciliationError | null = null;
   try {
     for (const attempt of await attemptsOf(deps, orderId)) {
@@ -95,7 +95,11 @@ export async function syncOrder(deps: ReconcileDeps, request: { orderId: string;
     error = failure('PAYMENT_PROVIDER_UNAVAILABLE', 'Part of the order was updated from Stripe, then Stripe could not be reached: the rest could not be asked. Sync again in a minute.');
   }
   const outcome = partly ? 'SYNCED' : error ? 'FAILED' : changed ? 'SYNCED' : 'UNCHANGED';
-  const row = await deps.db.query<{ status: string }>('select status from orders where id = $1', [orderId]);
+  const row = await deps.db.query<{ status: string; sync_state: string | null }>('select status, sync_state from orders where id = $1', [orderId]);
+  // Settled by this sync: the janitor's finding about it is closed, as its own confirmation would.
+  if (changed && row.rows[0]?.sync_state !== 'provisional') {
+    await resolveFindings(deps.db, { subject: orderId, kind: 'PROVISIONAL_TOO_LONG', resolution: 'confirmed by a staff sync with Stripe', actor, run_id: null });
+  }
   await logAction(deps.db, {
     eventType: outcome === 'SYNCED' ? 'reconcile.order_synced' : outcome === 'UNCHANGED' ? 'reconcile.order_checked' : 'reconcile.order_sync_failed',
     status: row.rows[0]?.status ?? 'unknown',

@@ -60,6 +60,17 @@ describe('syncOrder', () => {
     expect(leaked).toEqual([]);
   });
 
+  it('closes the open PROVISIONAL_TOO_LONG finding of the order it confirms, naming the staff member on the finding (staff-only)', async () => {
+    const { orderId } = await provisionalOrder();
+    await server.app.db.query(
+      `insert into reconciliation_findings (kind, subject, order_id, details) values ('PROVISIONAL_TOO_LONG', $1::text, $1::uuid, '{}')`,
+      [orderId],
+    );
+    expect(await sync(orderId)).toEqual({ outcome: 'SYNCED', orderId, error: null });
+    const { rows } = await server.app.db.query('select status, resolved_by from reconciliation_findings where subject = $1', [orderId]);
+    expect(rows).toEqual([{ status: 'resolved', resolved_by: SUPPORT }]);
+  });
+
   it('answers UNCHANGED when Stripe says what we have: a second sync, or an order whose payment is not made yet', async () => {
     const { orderId } = await provisionalOrder();
     await sync(orderId);
