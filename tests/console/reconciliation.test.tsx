@@ -108,6 +108,15 @@ describe('Orphaned payments', () => {
     expect(within(panel).queryByRole('button')).toBeNull();
   });
 
+  it('leaves out what the janitor saw when it saw nothing beyond the fields', async () => {
+    const bare = finding({ details: '{}' });
+    renderConsole(`/orphaned-payments?open=${ID}`, { as: 'support', handlers: [stripeMode, list([bare]), detail(bare)] });
+    const panel = await screen.findByRole('complementary', { name: 'Finding' });
+    expect(await within(panel).findByText('Only an admin can adopt, cancel or dismiss a finding.')).toBeTruthy();
+    expect(within(panel).queryByText('What the janitor saw')).toBeNull();
+    expect(within(panel).queryByLabelText('Finding details')).toBeNull();
+  });
+
   it('offers an admin only the actions the finding allows', async () => {
     renderConsole(`/orphaned-payments?open=${ID}`, { as: 'admin', handlers: [stripeMode, list(), detail(finding({ actions: ['CANCEL', 'DISMISS'] }))] });
     const panel = await screen.findByRole('complementary', { name: 'Finding' });
@@ -386,6 +395,33 @@ describe('Reconciliation panel on the Overview', () => {
     expect(await within(panel).findByText(/^Succeeded in 3\.1 s, .*: 17 synced with Stripe/)).toBeTruthy();
     // Done: the button may be pressed again.
     expect((within(panel).getByRole('button', { name: 'Run reconciliation now' }) as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('says a pass it followed once only, in Last run, once the status shows it as the last run', async () => {
+    const user = userEvent.setup();
+    const RUN_ID = 'dddddddd-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+    const done = run({ id: RUN_ID, trigger: 'MANUAL', durationMs: 2500 }, { synced: 4 });
+    let finished = false;
+    renderConsole('/', {
+      as: 'admin',
+      handlers: [
+        overview,
+        graphql.query('ReconciliationStatus', () => HttpResponse.json({ data: { reconciliationStatus: status(finished ? { lastRun: done } : {}) } })),
+        graphql.mutation('RunReconciliation', () =>
+          HttpResponse.json({ data: { runReconciliation: { run: run({ id: RUN_ID, status: 'RUNNING', trigger: 'MANUAL', finishedAt: null, durationMs: 10 }), started: true, error: null, isRepeat: false } } }),
+        ),
+        graphql.query('ReconciliationRun', () => {
+          finished = true;
+          return HttpResponse.json({ data: { reconciliationRun: done } });
+        }),
+      ],
+    });
+    const panel = await screen.findByRole('region', { name: 'Reconciliation' });
+    await user.click(await within(panel).findByRole('button', { name: 'Run reconciliation now' }));
+    await user.click(within(screen.getByRole('dialog', { name: 'Run a reconciliation pass now?' })).getByRole('button', { name: 'Run now' }));
+    // The run's end refreshes the status: the sentence moves to Last run, and is not said twice.
+    await waitFor(() => expect(panel.querySelector('.run-progress')).toBeNull());
+    expect(within(panel).getAllByText(/^Succeeded in 2\.5 s, .*: 4 synced with Stripe/)).toHaveLength(1);
   });
 
   it('shows a pass that failed with its error, and a pass already running being followed', async () => {

@@ -98,8 +98,13 @@ export function OrphanedPaymentDetail({
           })}
         </div>
       )}
-      <h3>What the janitor saw</h3>
-      <JsonBlock json={finding.details} label="Finding details" />
+      {/* Most findings carry nothing beyond their fields: an empty {} would only puzzle. */}
+      {finding.details.trim() !== '{}' && (
+        <>
+          <h3>What the janitor saw</h3>
+          <JsonBlock json={finding.details} label="Finding details" />
+        </>
+      )}
     </>
   );
 }

@@ -84,7 +84,8 @@ export function ReconciliationPanel({ status, run }: { status: ReconciliationSta
             error={run.error}
             onConfirm={run.onConfirm}
           />
-          {run.run && (
+          {/* Once the status shows the followed run as the last one, the Last run row says it all. */}
+          {run.run && (run.run.status === 'RUNNING' || status.lastRun?.id !== run.run.id) && (
             <p className={`run-progress${run.run.status === 'FAILED' ? ' error-text' : ''}`} role="status" aria-live="polite">
               {!run.started && run.run.status === 'RUNNING' && 'A pass was already running; following it. '}
               {runInWords(run.run)}
