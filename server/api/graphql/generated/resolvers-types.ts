@@ -139,6 +139,16 @@ export type Query = {
   orphanedPayments: OrphanedPaymentConnection;
   /** One finding by id (a UUID). Support and admins. Null when there is none. */
   orphanedPayment?: Maybe<OrphanedPayment>;
+  /**
+   * Refunds, newest first (by when they were made, then id): those staff made here and those Stripe told
+   * us of (made in its dashboard). Support and admins. Keyset pagination: pass pageInfo.endCursor as after.
+   */
+  refunds: RefundConnection;
+  /**
+   * Disputes (chargebacks), open ones first, then by evidence due date (soonest first), then id. Support
+   * and admins. Keyset pagination, as refunds.
+   */
+  disputes: DisputeConnection;
 };
 
 
@@ -218,6 +228,20 @@ export type QueryOrphanedPaymentArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+export type QueryRefundsArgs = {
+  filter?: InputMaybe<RefundFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryDisputesArgs = {
+  filter?: InputMaybe<DisputeFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type StripeMode =
   /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
   | 'SANDBOX'
@@ -280,6 +304,14 @@ export type Mutation = {
    * doing nothing at Stripe. Admins only. Idempotent by idempotencyKey; audited.
    */
   resolveOrphanedPayment: ResolveOrphanedPaymentPayload;
+  /**
+   * Refunds a paid order, in whole or in part, at Stripe. Admins only. The amount is checked against the
+   * refundable remainder (received minus every refund pending, requiring action or succeeded) under the
+   * order's lock, so concurrent refunds never exceed it. Idempotent by idempotencyKey (the first answer
+   * again, flagged isRepeat; other input: CONFLICT); a Stripe outage keeps the refund creating and the
+   * same key completes it. Audited with the note.
+   */
+  refundPayment: RefundPaymentPayload;
 };
 
 
@@ -325,6 +357,11 @@ export type MutationRunReconciliationArgs = {
 
 export type MutationResolveOrphanedPaymentArgs = {
   input: ResolveOrphanedPaymentInput;
+};
+
+
+export type MutationRefundPaymentArgs = {
+  input: RefundPaymentInput;
 };
 
 export type CheckoutInput = {
@@ -494,6 +531,15 @@ export type Order = {
   syncAttempts: Scalars['Int']['output'];
   /** When reconciliation (the janitor or a staff sync) last asked Stripe about it (ISO 8601); null when never. Staff only. */
   lastSyncAt?: Maybe<Scalars['String']['output']>;
+  /** Its refunds, newest first: made here or at Stripe. Staff and the order's customer. */
+  refunds: Array<Refund>;
+  /**
+   * What may still be refunded: received minus every refund pending, requiring action or succeeded.
+   * Zero for an order not paid. Staff only.
+   */
+  refundableAmount: Money;
+  /** Its disputes (chargebacks), newest first. Staff only. */
+  disputes: Array<Dispute>;
 };
 
 /** Where a stored Stripe event stands with the webhook applier. */
@@ -878,6 +924,10 @@ export type OpsOverview = {
   makeFailing: Scalars['Int']['output'];
   /** Make deliveries that gave up (DEAD). */
   makeDead: Scalars['Int']['output'];
+  /** Disputes still open (needing a response, under review). */
+  disputesOpen: Scalars['Int']['output'];
+  /** Open disputes whose evidence is due within 72 hours (and not yet past). */
+  disputesDueSoon: Scalars['Int']['output'];
   /** The last 24 hours, oldest first: payments succeeded and failed per hour. */
   hourly: Array<HourlyPayments>;
   /** The alerts that hold now, evaluated on each request by the same definitions as the alert job. */
@@ -1136,6 +1186,148 @@ export type ResolveOrphanedPaymentPayload = {
   isRepeat: Scalars['Boolean']['output'];
 };
 
+/** Where a refund stands. */
+export type RefundStatus =
+  /** Recorded here; Stripe has not answered yet (or could not be reached: the same key completes it). */
+  | 'CREATING'
+  /** Stripe accepted it; the money is on its way back (some methods take days). */
+  | 'PENDING'
+  /** The customer must act (some bank methods). */
+  | 'REQUIRES_ACTION'
+  | 'SUCCEEDED'
+  /** Stripe refused it, or it failed later (e.g. the card was closed): the amount is refundable again. */
+  | 'FAILED'
+  | 'CANCELED';
+
+/** Why a refund is made. The first three are sent to Stripe as its reason; OTHER sends none. */
+export type RefundReason =
+  | 'REQUESTED_BY_CUSTOMER'
+  | 'DUPLICATE'
+  | 'FRAUDULENT'
+  | 'OTHER';
+
+/** A refund of (part of) an order's payment. */
+export type Refund = {
+  __typename?: 'Refund';
+  /** Our id (a UUID) for refunds made here; Stripe's re_… for refunds made at Stripe. */
+  id: Scalars['ID']['output'];
+  /** Stripe's refund id (re_…); null while CREATING. */
+  stripeRefundId?: Maybe<Scalars['String']['output']>;
+  orderId: Scalars['ID']['output'];
+  amount: Money;
+  status: RefundStatus;
+  reason?: Maybe<RefundReason>;
+  /** Why it failed, as Stripe says (e.g. expired_or_canceled_card), or Stripe's refusal. */
+  failureReason?: Maybe<Scalars['String']['output']>;
+  /** staff:<id> for refunds made here; null for those made at Stripe. Staff only. */
+  requestedBy?: Maybe<Scalars['String']['output']>;
+  /** ISO 8601. */
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
+};
+
+export type RefundFilter = {
+  status?: InputMaybe<RefundStatus>;
+  orderId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type RefundConnection = {
+  __typename?: 'RefundConnection';
+  nodes: Array<Refund>;
+  pageInfo: PageInfo;
+};
+
+export type RefundPaymentInput = {
+  /** The order's id (a UUID). */
+  orderId: Scalars['ID']['input'];
+  /** In the order's minor unit (cents for USD), at least 1; omitted: the whole refundable remainder. */
+  amount?: InputMaybe<Scalars['Int']['input']>;
+  reason: RefundReason;
+  /** Why, for the audit log (up to 500 characters); never sent to Stripe. */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: Scalars['String']['input'];
+};
+
+export type RefundErrorCode =
+  /** No order has this id. */
+  | 'ORDER_NOT_FOUND'
+  /** The order is not paid, failed, or already fully refunded. */
+  | 'ORDER_NOT_REFUNDABLE'
+  /** The amount is more than what may still be refunded: see refundableAmount. */
+  | 'REFUND_EXCEEDS_REMAINING'
+  /** The charge is disputed: Stripe refuses refunds while a dispute is open. Respond to the dispute instead. */
+  | 'CHARGE_DISPUTED'
+  /** Stripe refused the refund (its message says why); the amount is refundable again. */
+  | 'REFUND_REFUSED'
+  /** Stripe could not be reached: the refund stays CREATING and the same idempotency key completes it. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type RefundError = {
+  __typename?: 'RefundError';
+  code: RefundErrorCode;
+  /** In words for staff. */
+  message: Scalars['String']['output'];
+};
+
+export type RefundPaymentPayload = {
+  __typename?: 'RefundPaymentPayload';
+  /** The refund made (or still CREATING after an outage); null when refused before anything was recorded. */
+  refund?: Maybe<Refund>;
+  /** The order after the refund. */
+  order?: Maybe<Order>;
+  error?: Maybe<RefundError>;
+  /** With REFUND_EXCEEDS_REMAINING and ORDER_NOT_REFUNDABLE: what may still be refunded. */
+  refundableAmount?: Maybe<Money>;
+  /** True when this call repeats an earlier call with the same idempotency key (a retried request, a double press), so nothing was done again; false when this call did the work or answers with an error. Unrelated to replaying (replayWebhookEvent, replayMakeDelivery), which acts again on purpose. */
+  isRepeat: Scalars['Boolean']['output'];
+};
+
+/** Where a dispute stands, as Stripe says. */
+export type DisputeStatus =
+  | 'WARNING_NEEDS_RESPONSE'
+  | 'WARNING_UNDER_REVIEW'
+  | 'WARNING_CLOSED'
+  | 'NEEDS_RESPONSE'
+  | 'UNDER_REVIEW'
+  | 'WON'
+  | 'LOST'
+  | 'PREVENTED';
+
+/** A dispute (chargeback) of an order's payment. Evidence is submitted in Stripe's dashboard. */
+export type Dispute = {
+  __typename?: 'Dispute';
+  /** Stripe's dispute id (du_…). */
+  id: Scalars['ID']['output'];
+  orderId: Scalars['ID']['output'];
+  order?: Maybe<Order>;
+  amount: Money;
+  /** Stripe's reason, e.g. fraudulent, product_not_received. */
+  reason?: Maybe<Scalars['String']['output']>;
+  status: DisputeStatus;
+  /** True while staff can still act on it (needs a response or under review). */
+  isOpen: Scalars['Boolean']['output'];
+  /** When the evidence is due (ISO 8601); null when Stripe gives none. */
+  evidenceDueBy?: Maybe<Scalars['String']['output']>;
+  /** Whether the charge may still be refunded (Stripe's is_charge_refundable: an inquiry can be settled by a refund). */
+  isChargeRefundable: Scalars['Boolean']['output'];
+  /** ISO 8601. */
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
+};
+
+export type DisputeFilter = {
+  status?: InputMaybe<DisputeStatus>;
+  /** Only open disputes whose evidence is due before this time (ISO 8601). */
+  evidenceDueBefore?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type DisputeConnection = {
+  __typename?: 'DisputeConnection';
+  nodes: Array<Dispute>;
+  pageInfo: PageInfo;
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -1292,6 +1484,19 @@ export type ResolversTypes = ResolversObject<{
   ReconciliationStatus: ResolverTypeWrapper<ReconciliationStatusView>;
   ResolveOrphanedPaymentInput: ResolveOrphanedPaymentInput;
   ResolveOrphanedPaymentPayload: ResolverTypeWrapper<Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversTypes['OrphanedPayment']>, order?: Maybe<ResolversTypes['Order']> }>;
+  RefundStatus: RefundStatus;
+  RefundReason: RefundReason;
+  Refund: ResolverTypeWrapper<Omit<Refund, 'amount'> & { amount: ResolversTypes['Money'] }>;
+  RefundFilter: RefundFilter;
+  RefundConnection: ResolverTypeWrapper<Omit<RefundConnection, 'nodes'> & { nodes: Array<ResolversTypes['Refund']> }>;
+  RefundPaymentInput: RefundPaymentInput;
+  RefundErrorCode: RefundErrorCode;
+  RefundError: ResolverTypeWrapper<RefundError>;
+  RefundPaymentPayload: ResolverTypeWrapper<Omit<RefundPaymentPayload, 'refund' | 'order' | 'refundableAmount'> & { refund?: Maybe<ResolversTypes['Refund']>, order?: Maybe<ResolversTypes['Order']>, refundableAmount?: Maybe<ResolversTypes['Money']> }>;
+  DisputeStatus: DisputeStatus;
+  Dispute: ResolverTypeWrapper<Omit<Dispute, 'order' | 'amount'> & { order?: Maybe<ResolversTypes['Order']>, amount: ResolversTypes['Money'] }>;
+  DisputeFilter: DisputeFilter;
+  DisputeConnection: ResolverTypeWrapper<Omit<DisputeConnection, 'nodes'> & { nodes: Array<ResolversTypes['Dispute']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1357,6 +1562,15 @@ export type ResolversParentTypes = ResolversObject<{
   ReconciliationStatus: ReconciliationStatusView;
   ResolveOrphanedPaymentInput: ResolveOrphanedPaymentInput;
   ResolveOrphanedPaymentPayload: Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversParentTypes['OrphanedPayment']>, order?: Maybe<ResolversParentTypes['Order']> };
+  Refund: Omit<Refund, 'amount'> & { amount: ResolversParentTypes['Money'] };
+  RefundFilter: RefundFilter;
+  RefundConnection: Omit<RefundConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Refund']> };
+  RefundPaymentInput: RefundPaymentInput;
+  RefundError: RefundError;
+  RefundPaymentPayload: Omit<RefundPaymentPayload, 'refund' | 'order' | 'refundableAmount'> & { refund?: Maybe<ResolversParentTypes['Refund']>, order?: Maybe<ResolversParentTypes['Order']>, refundableAmount?: Maybe<ResolversParentTypes['Money']> };
+  Dispute: Omit<Dispute, 'order' | 'amount'> & { order?: Maybe<ResolversParentTypes['Order']>, amount: ResolversParentTypes['Money'] };
+  DisputeFilter: DisputeFilter;
+  DisputeConnection: Omit<DisputeConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Dispute']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -1406,6 +1620,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   reconciliationStatus?: Resolver<ResolversTypes['ReconciliationStatus'], ParentType, ContextType>;
   orphanedPayments?: Resolver<ResolversTypes['OrphanedPaymentConnection'], ParentType, ContextType, RequireFields<QueryOrphanedPaymentsArgs, 'first'>>;
   orphanedPayment?: Resolver<Maybe<ResolversTypes['OrphanedPayment']>, ParentType, ContextType, RequireFields<QueryOrphanedPaymentArgs, 'id'>>;
+  refunds?: Resolver<ResolversTypes['RefundConnection'], ParentType, ContextType, RequireFields<QueryRefundsArgs, 'first'>>;
+  disputes?: Resolver<ResolversTypes['DisputeConnection'], ParentType, ContextType, RequireFields<QueryDisputesArgs, 'first'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1418,6 +1634,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   syncOrder?: Resolver<ResolversTypes['SyncOrderPayload'], ParentType, ContextType, RequireFields<MutationSyncOrderArgs, 'input'>>;
   runReconciliation?: Resolver<ResolversTypes['RunReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRunReconciliationArgs, 'input'>>;
   resolveOrphanedPayment?: Resolver<ResolversTypes['ResolveOrphanedPaymentPayload'], ParentType, ContextType, RequireFields<MutationResolveOrphanedPaymentArgs, 'input'>>;
+  refundPayment?: Resolver<ResolversTypes['RefundPaymentPayload'], ParentType, ContextType, RequireFields<MutationRefundPaymentArgs, 'input'>>;
 }>;
 
 export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
@@ -1485,6 +1702,9 @@ export type OrderResolvers<ContextType = GraphQLContext, ParentType extends Reso
   updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   syncAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   lastSyncAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  refunds?: Resolver<Array<ResolversTypes['Refund']>, ParentType, ContextType>;
+  refundableAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  disputes?: Resolver<Array<ResolversTypes['Dispute']>, ParentType, ContextType>;
 }>;
 
 export type WebhookEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEvent'] = ResolversParentTypes['WebhookEvent']> = ResolversObject<{
@@ -1640,6 +1860,8 @@ export type OpsOverviewResolvers<ContextType = GraphQLContext, ParentType extend
   webhookFailed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   makeFailing?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   makeDead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  disputesOpen?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  disputesDueSoon?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   hourly?: Resolver<Array<ResolversTypes['HourlyPayments']>, ParentType, ContextType>;
   alerts?: Resolver<Array<ResolversTypes['OpsAlert']>, ParentType, ContextType>;
 }>;
@@ -1735,6 +1957,56 @@ export type ResolveOrphanedPaymentPayloadResolvers<ContextType = GraphQLContext,
   isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type RefundResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Refund'] = ResolversParentTypes['Refund']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  stripeRefundId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  orderId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RefundStatus'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['RefundReason']>, ParentType, ContextType>;
+  failureReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requestedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type RefundConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundConnection'] = ResolversParentTypes['RefundConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['Refund']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type RefundErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundError'] = ResolversParentTypes['RefundError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['RefundErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type RefundPaymentPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RefundPaymentPayload'] = ResolversParentTypes['RefundPaymentPayload']> = ResolversObject<{
+  refund?: Resolver<Maybe<ResolversTypes['Refund']>, ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['RefundError']>, ParentType, ContextType>;
+  refundableAmount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type DisputeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Dispute'] = ResolversParentTypes['Dispute']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  orderId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['DisputeStatus'], ParentType, ContextType>;
+  isOpen?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  evidenceDueBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  isChargeRefundable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type DisputeConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DisputeConnection'] = ResolversParentTypes['DisputeConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['Dispute']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -1779,5 +2051,11 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   OrphanedPaymentCount?: OrphanedPaymentCountResolvers<ContextType>;
   ReconciliationStatus?: ReconciliationStatusResolvers<ContextType>;
   ResolveOrphanedPaymentPayload?: ResolveOrphanedPaymentPayloadResolvers<ContextType>;
+  Refund?: RefundResolvers<ContextType>;
+  RefundConnection?: RefundConnectionResolvers<ContextType>;
+  RefundError?: RefundErrorResolvers<ContextType>;
+  RefundPaymentPayload?: RefundPaymentPayloadResolvers<ContextType>;
+  Dispute?: DisputeResolvers<ContextType>;
+  DisputeConnection?: DisputeConnectionResolvers<ContextType>;
 }>;
 
