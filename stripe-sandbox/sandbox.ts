@@ -4,7 +4,7 @@
 import type Stripe from 'stripe';
 import { SandboxCore, type SandboxCoreOptions } from './core';
 import { type ApiFault, type Route, Router } from './router';
-import { clockHandlers, resourceRoutes } from './resources';
+import { clockHandlers, resourceRoutes, timerHandlers } from './resources';
 import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
 import { handleThreeDSecurePage } from './resources/paymentIntents';
 import { THREE_D_SECURE_PREFIX } from './resources/paymentIntents.machine';
@@ -55,6 +55,11 @@ export function createStripeSandbox(options: StripeSandboxOptions): StripeSandbo
     stateFile.load();
     core.onChange = () => stateFile.changed();
   }
+  core.events.onTimer = () => {
+    let changed = 0;
+    for (const handler of timerHandlers) changed += handler(core);
+    if (changed > 0) core.changed();
+  };
 
   const sandbox: StripeSandbox = {
     core,

@@ -167,10 +167,19 @@ export class EventBus {
     return sent ? true : undefined;
   }
 
+  /**
+   * Work due by real time that the timer runs before delivering (the sandbox's delayed steps, see
+   * timerHandlers in resources/index.ts), so a sandbox delivering on its own also takes them.
+   */
+  onTimer: (() => void) | undefined;
+
   /** Delivers in the background as deliveries fall due (npm start). Tests may use flush() instead. */
   startAutoDelivery(intervalMs = 50): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer = setInterval(() => {
+      this.onTimer?.();
+      this.kick();
+    }, intervalMs);
     this.timer.unref();
   }
 

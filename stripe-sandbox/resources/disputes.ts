@@ -1,6 +1,9 @@
 // Disputes: the test card pm_card_createDispute (4000 0000 0000 0259) makes one on its charge right
-// after the payment succeeds (reason fraudulent, status needs_response). Retrieve, list, update
-// (metadata), and close (accept the loss: needs_response → lost).
+// after the payment succeeds (reason fraudulent, status needs_response, charge.dispute.created).
+// Stripe then withdraws the disputed amount and its dispute fee from the balance as a step of its
+// own: one sandbox second later (withdrawDisputedFunds) the dispute gains that balance transaction
+// and charge.dispute.funds_withdrawn is sent. Retrieve, list, update (metadata), and close (accept
+// the loss: needs_response → lost).
 import type Stripe from 'stripe';
 import type { SandboxCore } from '../core';
 import { invalidRequest } from '../errors';
@@ -9,11 +12,23 @@ import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalString, rejectUnknown } from '../params';
 import { previousAttributes } from '../previousAttributes';
 import type { Route } from '../router';
-import { type Actor} from './charges';
+import { type Actor, automatic } from './charges';
 
 export const disputes = (core: SandboxCore) => core.store.collection<Stripe.Dispute>('dispute');
 
 const RESPONSE_WINDOW_SECONDS = 7 * 24 * 3600;
+
+/** How long after opening a dispute Stripe's withdrawal of the funds shows, in sandbox seconds. */
+export const DISPUTE_WITHDRAWAL_DELAY_SECONDS = 1;
+
+/**
+ * Stripe's dispute fee in the US ($15.00), in the dispute currency's minor unit. The sandbox charges
+ * it in any currency (Stripe's fee varies by country; nothing here converts).
+ */
+export const DISPUTE_FEE = 1500;
+
+/** Stripe's evidence deadlines fall at the end of a day (23:59:59 UTC), as in its sample dispute. */
+const endOfUtcDay = (unixSeconds: number) => Math.floor(unixSeconds / 86400) * 86400 + 86399;
 
 function emptyEvidence(): Stripe.Dispute.Evidence {
   return {
@@ -57,7 +72,7 @@ export function createDispute(actor: Actor, charge: Stripe.Charge): Stripe.Dispu
     id: newId('dp'),
     object: 'dispute',
     amount: charge.amount_captured,
-    // Stripe also records a balance transaction withdrawing the amount; the sandbox keeps no balance.
+    // Filled by withdrawDisputedFunds, as Stripe's withdrawal follows the dispute.
     balance_transactions: [],
     charge: charge.id,
     created: now,
@@ -65,7 +80,7 @@ export function createDispute(actor: Actor, charge: Stripe.Charge): Stripe.Dispu
     enhanced_eligibility_types: [],
     evidence: emptyEvidence(),
     evidence_details: {
-      due_by: now + RESPONSE_WINDOW_SECONDS,
+      due_by: endOfUtcDay(now + RESPONSE_WINDOW_SECONDS),
       enhanced_eligibility: {},
       has_evidence: false,
       past_due: false,
@@ -89,6 +104,50 @@ export function createDispute(actor: Actor, charge: Stripe.Charge): Stripe.Dispu
   charge.disputed = true;
   core.events.emit('charge.dispute.created', dispute, { request: actor.eventRequest });
   return dispute;
+}
+
+/** The balance transaction of a chargeback withdrawal, as Stripe shows it on the dispute. */
+function withdrawal(core: SandboxCore, dispute: Stripe.Dispute): Stripe.BalanceTransaction {
+  const now = core.clock.now();
+  const charge = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id;
+  return {
+    id: newId('txn'),
+    object: 'balance_transaction',
+    amount: -dispute.amount,
+    available_on: now,
+    balance_type: 'payments',
+    created: now,
+    currency: dispute.currency,
+    description: `Chargeback withdrawal for ${charge}`,
+    exchange_rate: null,
+    fee: DISPUTE_FEE,
+    fee_details: [{ amount: DISPUTE_FEE, application: null, currency: dispute.currency, description: 'Dispute fee', type: 'stripe_fee' }],
+    net: -dispute.amount - DISPUTE_FEE,
+    reporting_category: 'dispute',
+    source: dispute.id,
+    status: 'available',
+    type: 'adjustment',
+  } as Stripe.BalanceTransaction;
+}
+
+/**
+ * Withdraws the funds of every dispute opened DISPUTE_WITHDRAWAL_DELAY_SECONDS ago or more that has
+ * not had them withdrawn: the balance transaction (minus the amount, plus the dispute fee) on the
+ * dispute, and charge.dispute.funds_withdrawn. A clock and timer handler; returns how many.
+ */
+export function withdrawDisputedFunds(core: SandboxCore): number {
+  const actor = automatic(core);
+  const now = core.clock.now();
+  let withdrawn = 0;
+  for (const dispute of disputes(core).all()) {
+    if (dispute.balance_transactions.length > 0 || dispute.created + DISPUTE_WITHDRAWAL_DELAY_SECONDS > now) continue;
+    // An inquiry (warning_*) withdraws nothing; a chargeback does, even one closed (lost) meanwhile.
+    if (dispute.status.startsWith('warning_')) continue;
+    dispute.balance_transactions = [withdrawal(core, dispute)];
+    core.events.emit('charge.dispute.funds_withdrawn', dispute, { request: actor.eventRequest });
+    withdrawn++;
+  }
+  return withdrawn;
 }
 
 export const disputeRoutes: Route[] = [

@@ -6,11 +6,11 @@ import { customerRoutes } from './customers';
 import { eventRoutes } from './events';
 import { webhookEndpointRoutes } from './webhookEndpoints';
 import { chargeRoutes } from './charges';
-import { disputeRoutes } from './disputes';
+import { disputeRoutes, withdrawDisputedFunds } from './disputes';
 import { paymentIntentRoutes } from './paymentIntents';
 import { settlePaymentIntents } from './paymentIntents.machine';
 import { paymentMethodRoutes } from './paymentMethods';
-import { refundRoutes } from './refunds';
+import { failDueRefunds, refundRoutes } from './refunds';
 import { productRoutes } from './products';
 import { priceRoutes } from './prices';
 import { subscriptionRoutes } from './subscriptions';
@@ -19,4 +19,12 @@ import { invoiceRoutes } from './invoices';
 
 export const resourceRoutes: Route[] = [...paymentIntentRoutes, ...chargeRoutes, ...refundRoutes, ...disputeRoutes, ...paymentMethodRoutes, ...customerRoutes, ...eventRoutes, ...webhookEndpointRoutes, ...checkoutSessionRoutes, ...productRoutes, ...priceRoutes, ...subscriptionRoutes, ...invoiceRoutes];
 
-export const clockHandlers: Array<(core: SandboxCore) => void | Promise<void>> = [settlePaymentIntents, expireDueSessions, advanceSubscriptions];
+/**
+ * Delayed steps Stripe takes on its own a moment after a request (a dispute's withdrawal, a
+ * refund-failure card's refund failing): run when sandbox time moves on and, as real time passes,
+ * on the webhook delivery timer of a sandbox that delivers on its own (npm start). Each returns how
+ * many objects it changed.
+ */
+export const timerHandlers: Array<(core: SandboxCore) => number> = [withdrawDisputedFunds, failDueRefunds];
+
+export const clockHandlers: Array<(core: SandboxCore) => void | Promise<void>> = [settlePaymentIntents, ...timerHandlers, expireDueSessions, advanceSubscriptions];

@@ -19,6 +19,11 @@ export type TestBehaviour =
   /** Succeeds, then the charge is disputed (reason fraudulent). */
   | { kind: 'dispute' }
   /**
+   * Succeeds; a refund of it is created `succeeded`, then fails asynchronously (failure_reason
+   * expired_or_canceled_card, refund.failed), as Stripe's refund-failure test card does.
+   */
+  | { kind: 'refund_failure' }
+  /**
    * Asynchronous (US bank account): processing, then, once sandbox time moves forward, succeeded, or
    * with `failure` the bank returns the debit and the intent goes back to requires_payment_method.
    */
@@ -46,6 +51,7 @@ export const TEST_PAYMENT_METHODS: Record<string, TestMethod> = {
   pm_card_threeDSecure2Required: visa('3220', { kind: 'three_d_secure' }),
   pm_card_authenticationRequired: visa('3184', { kind: 'three_d_secure' }),
   pm_card_createDispute: visa('0259', { kind: 'dispute' }),
+  pm_card_refundFail: visa('5126', { kind: 'refund_failure' }),
   // Stripe's ACH Direct Debit test method: the payment is `processing` first, then succeeds. Here it
   // succeeds at the next sandbox clock advance (sandbox.advanceClock / POST /_sandbox/clock/advance).
   pm_usBankAccount_success: { type: 'us_bank_account', last4: '6789', country: 'US', behaviour: { kind: 'processing' } },
@@ -68,6 +74,7 @@ const CARD_NUMBERS: Record<string, string> = {
   '4000000000003220': 'pm_card_threeDSecure2Required',
   '4000002760003184': 'pm_card_authenticationRequired',
   '4000000000000259': 'pm_card_createDispute',
+  '4000000000005126': 'pm_card_refundFail',
 };
 
 /**

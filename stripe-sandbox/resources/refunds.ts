@@ -1,7 +1,9 @@
 // Refunds: create (with `charge` or `payment_intent`, full or partial, `reason`, `metadata`),
 // retrieve, list (charge, payment_intent, created, pagination), update (metadata only). The charge's
 // amount_refunded and refunded follow; events refund.created and charge.refunded (refund.updated on
-// update). Refunds succeed at once, as card refunds do in test mode.
+// update). Refunds succeed at once, as card refunds do in test mode, except a refund of a payment made
+// with the refund-failure test card (pm_card_refundFail, 4000 0000 0000 5126): created `succeeded`,
+// it fails REFUND_FAILURE_DELAY_SECONDS of sandbox time later (failDueRefunds), as Stripe's does.
 import type Stripe from 'stripe';
 import type { SandboxCore } from '../core';
 import { invalidRequest, StripeApiError } from '../errors';
@@ -10,7 +12,8 @@ import { createdFilter, paginate } from '../list';
 import { applyMetadata, optionalEnum, optionalInteger, optionalString, type Params, rejectUnknown } from '../params';
 import { previousAttributes } from '../previousAttributes';
 import type { Route } from '../router';
-import { type Actor, charges } from './charges';
+import { type Actor, automatic, charges } from './charges';
+import { behaviourOf } from './paymentMethods';
 
 export const refunds = (core: SandboxCore) => core.store.collection<Stripe.Refund>('refund');
 
@@ -51,8 +54,9 @@ export function refundCharge(
       whole
         ? `Refund amount (${formatAmount(amount, charge.currency)}) is greater than charge amount (${formatAmount(charge.amount_captured, charge.currency)})`
         : `Refund amount (${formatAmount(amount, charge.currency)}) is greater than unrefunded amount on charge (${formatAmount(remaining, charge.currency)})`,
+      // Stripe sends no `code` for this refusal (only type, param and message): a client must not
+      // rely on one, so the sandbox invents none.
       'amount',
-      'amount_too_large',
     );
   }
   const refund: Stripe.Refund = {
@@ -85,6 +89,48 @@ export function refundCharge(
   core.events.emit('refund.created', refund, { request: actor.eventRequest });
   core.events.emit('charge.refunded', charge, { previousAttributes: previousAttributes(before, charge), request: actor.eventRequest });
   return refund;
+}
+
+/**
+ * How long after its creation a refund of a pm_card_refundFail payment fails, in sandbox seconds.
+ * Stripe says only "some time later"; tests reach it at once with sandbox.advanceClock(this), and a
+ * sandbox delivering webhooks on its own timer (npm start) fails it once this much real time passed.
+ */
+export const REFUND_FAILURE_DELAY_SECONDS = 5;
+
+/** Why a pm_card_refundFail refund fails: the card can no longer take the money back. */
+const REFUND_FAILURE_REASON = 'expired_or_canceled_card';
+
+/**
+ * Fails every refund of a refund-failure test card payment that is due (created
+ * REFUND_FAILURE_DELAY_SECONDS ago or more): status failed with failure_reason and a
+ * failure_balance_transaction (the refunded amount credited back), the charge's amount_refunded
+ * back down, and Stripe's events refund.updated, charge.refund.updated and refund.failed.
+ * Registered as a clock handler and a timer handler; returns how many refunds failed.
+ */
+export function failDueRefunds(core: SandboxCore): number {
+  const actor = automatic(core);
+  const now = core.clock.now();
+  let failed = 0;
+  for (const refund of refunds(core).all()) {
+    if (refund.status !== 'succeeded' || refund.created + REFUND_FAILURE_DELAY_SECONDS > now) continue;
+    if (typeof refund.payment_method !== 'string' || behaviourOf(core, refund.payment_method).kind !== 'refund_failure') continue;
+    const before = structuredClone(refund);
+    refund.status = 'failed';
+    refund.failure_reason = REFUND_FAILURE_REASON;
+    refund.failure_balance_transaction = newId('txn');
+    const charge = typeof refund.charge === 'string' ? charges(core).get(refund.charge) : undefined;
+    if (charge) {
+      charge.amount_refunded = Math.max(0, charge.amount_refunded - refund.amount);
+      charge.refunded = charge.amount_refunded >= charge.amount;
+    }
+    const previous = previousAttributes(before, refund);
+    core.events.emit('refund.updated', refund, { previousAttributes: previous, request: actor.eventRequest });
+    core.events.emit('charge.refund.updated', refund, { previousAttributes: previous, request: actor.eventRequest });
+    core.events.emit('refund.failed', refund, { request: actor.eventRequest });
+    failed++;
+  }
+  return failed;
 }
 
 function chargeToRefund(core: SandboxCore, params: Params): Stripe.Charge {

@@ -1,15 +1,23 @@
 import type Stripe from 'stripe';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandboxHarness } from '../helpers/stripeSandbox';
+import { REFUND_FAILURE_DELAY_SECONDS } from '../../stripe-sandbox/resources/refunds';
+import { stripeShapeProblems } from '../helpers/stripeSchema';
+import { startSandboxHarness, stripeError } from '../helpers/stripeSandbox';
 
 // One msw server per file: msw patches the process's fetch once.
 const h = startSandboxHarness();
 afterAll(() => h.close());
 beforeEach(() => h.reset());
 
-async function paid(amount = 2000): Promise<{ pi: Stripe.PaymentIntent; chargeId: string }> {
-  const pi = await h.stripe.paymentIntents.create({ amount, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, return_url: 'https://shop.example/return' });
+async function paid(amount = 2000, paymentMethod = 'pm_card_visa'): Promise<{ pi: Stripe.PaymentIntent; chargeId: string }> {
+  const pi = await h.stripe.paymentIntents.create({ amount, currency: 'usd', payment_method: paymentMethod, confirm: true, return_url: 'https://shop.example/return' });
   return { pi, chargeId: pi.latest_charge as string };
+}
+
+/** A response header (with the fetch HTTP client, lastResponse.headers is a Headers despite the typings). */
+function header(response: { lastResponse: { headers: unknown } }, name: string): string | undefined {
+  const headers = response.lastResponse.headers as Headers | Record<string, string>;
+  return headers instanceof Headers ? (headers.get(name) ?? undefined) : headers[name];
 }
 
 async function eventsSince(count: number): Promise<Stripe.Event[]> {
@@ -49,21 +57,28 @@ describe('Refunds', () => {
 
   it('refunds partially by charge, then the rest; refuses over-refunds and refunds of a refunded charge', async () => {
     const { pi, chargeId } = await paid(1000);
-    await expect(h.stripe.refunds.create({ charge: chargeId, amount: 1500 })).rejects.toMatchObject({
+    // Stripe's over-refund refusal names the param and carries no code.
+    expect(await stripeError(h.stripe.refunds.create({ charge: chargeId, amount: 1500 }))).toEqual({
       type: 'StripeInvalidRequestError',
       statusCode: 400,
-      code: 'amount_too_large',
+      code: undefined,
       param: 'amount',
+      declineCode: undefined,
       message: 'Refund amount ($15.00) is greater than charge amount ($10.00)',
     });
     const first = await h.stripe.refunds.create({ charge: chargeId, amount: 300 });
     expect(first.amount).toBe(300);
     expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 300, refunded: false });
-    await expect(h.stripe.refunds.create({ charge: chargeId, amount: 800 })).rejects.toMatchObject({
+    expect(await stripeError(h.stripe.refunds.create({ charge: chargeId, amount: 800 }))).toMatchObject({
+      type: 'StripeInvalidRequestError',
       statusCode: 400,
-      code: 'amount_too_large',
+      code: undefined,
+      param: 'amount',
       message: 'Refund amount ($8.00) is greater than unrefunded amount on charge ($7.00)',
     });
+    // A refusal changes nothing: no refund, the charge as it was.
+    expect((await h.stripe.refunds.list({ charge: chargeId })).data.map((r) => r.amount)).toEqual([300]);
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 300, refunded: false });
     const rest = await h.stripe.refunds.create({ payment_intent: pi.id });
     expect(rest.amount).toBe(700);
     expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 1000, refunded: true });
@@ -108,5 +123,75 @@ describe('Refunds', () => {
     const events = await eventsSince(seen);
     expect(events.map((e) => e.type)).toEqual(['refund.updated']);
     expect(events[0]!.data.previous_attributes).toEqual({ metadata: {} });
+  });
+});
+
+describe('the refund-failure test card (pm_card_refundFail, 4000 0000 0000 5126)', () => {
+  it('pays; its refund is created succeeded, then fails later: failure_reason, failure_balance_transaction, refund.failed, the charge’s amount_refunded back down', async () => {
+    const { pi, chargeId } = await paid(5000, 'pm_card_refundFail');
+    expect(pi.status).toBe('succeeded');
+    await h.sandbox.flushWebhooks();
+    const seen = h.received.length;
+
+    const refund = await h.stripe.refunds.create({ payment_intent: pi.id, amount: 2000, metadata: { refund_id: 'ours-1' } });
+    expect(refund).toMatchObject({ status: 'succeeded', amount: 2000, metadata: { refund_id: 'ours-1' } });
+    expect(refund.failure_reason).toBeUndefined();
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 2000, refunded: false });
+    // Until sandbox time moves on, nothing more happens.
+    expect((await eventsSince(seen)).map((e) => e.type)).toEqual(['refund.created', 'charge.refunded']);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe('succeeded');
+
+    await h.sandbox.advanceClock(REFUND_FAILURE_DELAY_SECONDS);
+    const failed = await h.stripe.refunds.retrieve(refund.id);
+    expect(failed).toMatchObject({ status: 'failed', failure_reason: 'expired_or_canceled_card', amount: 2000, metadata: { refund_id: 'ours-1' } });
+    expect(failed.failure_balance_transaction).toMatch(/^txn_/);
+    expect(failed.failure_balance_transaction).not.toBe(failed.balance_transaction);
+    expect(stripeShapeProblems(failed as never, 'refund')).toEqual([]);
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 0, refunded: false });
+
+    const events = (await eventsSince(seen)).slice(2);
+    expect(events.map((e) => e.type)).toEqual(['refund.updated', 'charge.refund.updated', 'refund.failed']);
+    for (const event of events) {
+      expect(event.data.object).toMatchObject({ id: refund.id, status: 'failed', failure_reason: 'expired_or_canceled_card' });
+      expect(event.request).toEqual({ id: null, idempotency_key: null });
+    }
+    expect(events[0]!.data.previous_attributes).toEqual({ status: 'succeeded', failure_reason: null, failure_balance_transaction: null });
+
+    // The failed amount can be refunded again (and that refund fails too, being on the same card).
+    const again = await h.stripe.refunds.create({ charge: chargeId });
+    expect(again).toMatchObject({ status: 'succeeded', amount: 5000 });
+    await h.sandbox.advanceClock(REFUND_FAILURE_DELAY_SECONDS);
+    expect((await h.stripe.refunds.list({ payment_intent: pi.id })).data.map((r) => [r.amount, r.status])).toEqual([[5000, 'failed'], [2000, 'failed']]);
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 0, refunded: false });
+    // Each refund fails once.
+    await h.sandbox.advanceClock(REFUND_FAILURE_DELAY_SECONDS);
+    expect(h.received.filter((e) => e.type === 'refund.failed').map((e) => (e.data.object as Stripe.Refund).id)).toEqual([refund.id, again.id]);
+  });
+
+  it('refunds of other cards still succeed for good when sandbox time moves on', async () => {
+    const { pi } = await paid(1000);
+    const refund = await h.stripe.refunds.create({ payment_intent: pi.id });
+    await h.sandbox.advanceClock(REFUND_FAILURE_DELAY_SECONDS * 10);
+    expect(await h.stripe.refunds.retrieve(refund.id)).toMatchObject({ status: 'succeeded' });
+    expect(h.received.map((e) => e.type)).not.toContain('refund.failed');
+  });
+
+  it('the hosted payment page takes the card number 4000 0000 0000 5126 as that card', async () => {
+    const { paymentMethodForCardNumber } = await import('../../stripe-sandbox/resources/paymentMethods');
+    expect(paymentMethodForCardNumber('4000 0000 0000 5126')).toBe('pm_card_refundFail');
+  });
+});
+
+describe('what already matched Stripe stays so', () => {
+  it('a repeated Idempotency-Key replays the same refund (Idempotent-Replayed) and refunds once', async () => {
+    const { pi, chargeId } = await paid(3000);
+    const first = await h.stripe.refunds.create({ payment_intent: pi.id, amount: 1000, metadata: { refund_id: 'r-1' } }, { idempotencyKey: 'create_refund:r-1' });
+    const second = await h.stripe.refunds.create({ payment_intent: pi.id, amount: 1000, metadata: { refund_id: 'r-1' } }, { idempotencyKey: 'create_refund:r-1' });
+    expect(second.id).toBe(first.id);
+    expect(header(second, 'idempotent-replayed')).toBe('true');
+    expect(header(first, 'idempotent-replayed')).toBeUndefined();
+    expect(second.metadata).toEqual({ refund_id: 'r-1' });
+    expect((await h.stripe.refunds.list({ payment_intent: pi.id })).data.map((r) => r.id)).toEqual([first.id]);
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 1000 });
   });
 });
