@@ -84,6 +84,8 @@ create table public.disputes (
   reason text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  evidence_due_by timestamp with time zone,
+  is_charge_refundable boolean,
   constraint disputes_amount_check CHECK (amount >= 0),
   constraint disputes_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
   constraint disputes_id_check CHECK (length(id) <= 255),
@@ -94,6 +96,7 @@ create table public.disputes (
   constraint disputes_status_check CHECK (length(status) <= 50)
 );
 alter table public.disputes enable row level security;
+CREATE INDEX disputes_created_idx ON public.disputes USING btree (created_at DESC, id DESC);
 CREATE INDEX disputes_order_idx ON public.disputes USING btree (order_id);
 CREATE TRIGGER make_on_dispute_insert AFTER INSERT ON disputes FOR EACH ROW EXECUTE FUNCTION make_on_dispute_insert();
 
@@ -109,11 +112,13 @@ create table public.idempotency_keys (
   completed_at timestamp with time zone,
   response jsonb,
   claim_token uuid,
+  refund_id text,
   constraint idempotency_keys_attempt_id_fkey FOREIGN KEY (attempt_id) REFERENCES payment_attempts(id),
   constraint idempotency_keys_key_check CHECK (length(key) >= 1 AND length(key) <= 255),
   constraint idempotency_keys_operation_check CHECK (length(operation) >= 1 AND length(operation) <= 100),
   constraint idempotency_keys_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
   constraint idempotency_keys_pkey PRIMARY KEY (scope, key),
+  constraint idempotency_keys_refund_id_fkey FOREIGN KEY (refund_id) REFERENCES refunds(id),
   constraint idempotency_keys_request_hash_check CHECK (request_hash ~ '^[0-9a-f]{64}$'::text),
   constraint idempotency_keys_scope_check CHECK (length(scope) >= 1 AND length(scope) <= 200),
   constraint idempotency_keys_status_check CHECK (status = ANY (ARRAY['in_progress'::text, 'completed'::text]))
@@ -453,6 +458,8 @@ create table public.refunds (
   failure_reason text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  stripe_refund_id text,
+  requested_by text,
   constraint refunds_amount_check CHECK (amount >= 0),
   constraint refunds_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
   constraint refunds_failure_reason_check CHECK (length(failure_reason) <= 100),
@@ -461,9 +468,15 @@ create table public.refunds (
   constraint refunds_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES payments(id),
   constraint refunds_pkey PRIMARY KEY (id),
   constraint refunds_reason_check CHECK (length(reason) <= 100),
-  constraint refunds_status_check CHECK (length(status) <= 50)
+  constraint refunds_requested_by_check CHECK (length(requested_by) <= 255),
+  constraint refunds_status_check CHECK (length(status) <= 50),
+  constraint refunds_status_known CHECK (status = ANY (ARRAY['creating'::text, 'pending'::text, 'requires_action'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text])),
+  constraint refunds_stripe_refund_id_check CHECK (length(stripe_refund_id) <= 255),
+  constraint refunds_stripe_refund_id_key UNIQUE (stripe_refund_id)
 );
 alter table public.refunds enable row level security;
+CREATE INDEX refunds_created_idx ON public.refunds USING btree (created_at DESC, id DESC);
+CREATE INDEX refunds_creating_idx ON public.refunds USING btree (created_at) WHERE (status = 'creating'::text);
 CREATE INDEX refunds_order_idx ON public.refunds USING btree (order_id);
 CREATE INDEX refunds_payment_idx ON public.refunds USING btree (payment_id);
 CREATE TRIGGER make_on_refund_change AFTER INSERT OR UPDATE OF status ON refunds FOR EACH ROW EXECUTE FUNCTION make_on_refund_change();
@@ -1701,6 +1714,115 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.refund_claim(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  k idempotency_keys;
+  o orders;
+  pay payments;
+  rf refunds;
+  v_remaining bigint;
+  v_amount bigint;
+  v_id text := gen_random_uuid()::text;
+begin
+  -- A concurrent call with this key waits here until the first commits: it then sees its refund.
+  insert into idempotency_keys (scope, key, operation, request_hash, status, completed_at)
+  values (p->>'scope', p->>'key', 'refund_payment', p->>'request_hash', 'completed', now())
+  on conflict do nothing
+  returning * into k;
+  if k.scope is null then
+    select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
+    if k.operation <> 'refund_payment' or k.request_hash <> p->>'request_hash' or k.refund_id is null then
+      return jsonb_build_object('outcome', 'conflict', 'operation', k.operation);
+    end if;
+    select * into rf from refunds where id = k.refund_id;
+    return jsonb_build_object('outcome', 'repeat', 'refund', to_jsonb(rf));
+  end if;
+
+  select * into o from orders where id = uuid_or_null(p->>'order_id') for update;
+  if o.id is null then
+    delete from idempotency_keys where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_FOUND');
+  end if;
+  pay := refund_payment_of(o);
+  if pay.id is not null then
+    select pay.amount - coalesce(sum(r.amount) filter (where refund_holds(r.status)), 0) into v_remaining
+      from refunds r where r.payment_id = pay.id;
+  end if;
+  if pay.id is null or o.status not in ('paid', 'partially_refunded', 'disputed') or v_remaining <= 0 then
+    delete from idempotency_keys where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_REFUNDABLE',
+      'refundable', greatest(coalesce(v_remaining, 0), 0), 'currency', o.currency);
+  end if;
+  v_amount := coalesce((p->>'amount')::bigint, v_remaining);
+  if v_amount > v_remaining then
+    delete from idempotency_keys where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'refused', 'code', 'REFUND_EXCEEDS_REMAINING', 'refundable', v_remaining, 'currency', o.currency);
+  end if;
+
+  insert into refunds (id, order_id, payment_id, amount, currency, status, reason, requested_by)
+  values (v_id, o.id, pay.id, v_amount, pay.currency, 'creating', p->>'reason', p->>'actor')
+  returning * into rf;
+  update idempotency_keys set refund_id = rf.id, order_id = o.id where scope = k.scope and key = k.key;
+  insert into audit_log (actor_type, actor_id, action, target_type, target_id, details)
+  values ('staff', p->>'actor', 'refund.create', 'order', o.id::text, jsonb_strip_nulls(jsonb_build_object(
+    'refund_id', rf.id, 'amount', rf.amount, 'currency', rf.currency, 'reason', rf.reason, 'note', p->>'note',
+    'idempotency_key', k.key)));
+  perform payment_log_for_order(o, 'refund.creating', 'creating', jsonb_build_object(
+    'actor', p->>'actor', 'refund_id', rf.id, 'refund_amount', rf.amount, 'reason', rf.reason));
+  return jsonb_build_object('outcome', 'created', 'refund', to_jsonb(rf));
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.refund_holds(p_status text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select p_status in ('creating', 'pending', 'requires_action', 'succeeded')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.refund_payment_of(o orders)
+ RETURNS payments
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from payments x
+   where x.order_id = o.id and x.status = 'succeeded' and x.currency = o.currency and x.finding is null
+   order by x.created_at, x.id limit 1
+$function$;
+
+CREATE OR REPLACE FUNCTION public.refund_record(p jsonb)
+ RETURNS refunds
+ LANGUAGE plpgsql
+AS $function$
+declare
+  rf refunds;
+  o orders;
+begin
+  select * into rf from refunds where id = p->>'refund_id' for update;
+  if rf.id is null then
+    raise exception 'refund % does not exist', p->>'refund_id';
+  end if;
+  if rf.status <> 'creating' then
+    return rf;
+  end if;
+  update refunds
+     set stripe_refund_id = p->>'stripe_refund_id', status = p->>'status',
+         failure_reason = left(p->>'failure_reason', 100), updated_at = now()
+   where id = rf.id
+   returning * into rf;
+  select * into o from orders where id = rf.order_id;
+  perform payment_log_for_order(o, 'refund.' || rf.status, rf.status, jsonb_strip_nulls(jsonb_build_object(
+    'actor', p->>'actor', 'refund_id', rf.id, 'stripe_refund_id', rf.stripe_refund_id, 'refund_amount', rf.amount,
+    'reason', rf.reason, 'failure_reason', rf.failure_reason)));
+  perform order_settle_after_payment(rf.order_id, p->>'actor');
+  return rf;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.retention_delete_idempotency_keys(p_before timestamp with time zone, p_limit integer)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1921,6 +2043,7 @@ declare
   c customers;
   o orders;
   r jsonb;
+  rf refunds;
   v_any boolean := false;
 begin
   case f->>'effect'
@@ -1964,11 +2087,26 @@ begin
       end if;
       continue when v_verdict <> 'apply';
       v_any := true;
-      insert into refunds (id, order_id, payment_id, amount, currency, status, reason, failure_reason)
-      values (r->'object'->>'id', pay.order_id, pay.id, (r->>'amount')::bigint, r->>'currency', r->>'status', r->>'reason', r->>'failure_reason')
-      on conflict (id) do update
-        set status = excluded.status, amount = excluded.amount, reason = excluded.reason,
-            failure_reason = excluded.failure_reason, updated_at = now();
+      ---- One row per Stripe refund: the row we made (refundPayment) is found by its Stripe id once
+      ---- recorded, or before that by metadata.refund_id (our write failed after Stripe made it).
+      select * into rf from refunds
+       where stripe_refund_id = r->'object'->>'id' or id = r->'object'->>'id'
+       for update;
+      if rf.id is null and uuid_or_null(r->>'refund_id') is not null then
+        select * into rf from refunds
+         where id = r->>'refund_id' and stripe_refund_id is null and payment_id = pay.id
+         for update;
+      end if;
+      if rf.id is not null then
+        update refunds
+           set stripe_refund_id = r->'object'->>'id', status = r->>'status', amount = (r->>'amount')::bigint,
+               reason = coalesce(r->>'reason', rf.reason), failure_reason = r->>'failure_reason', updated_at = now()
+         where id = rf.id;
+      else
+        insert into refunds (id, stripe_refund_id, order_id, payment_id, amount, currency, status, reason, failure_reason)
+        values (r->'object'->>'id', r->'object'->>'id', pay.order_id, pay.id, (r->>'amount')::bigint, r->>'currency', r->>'status', r->>'reason', r->>'failure_reason');
+      end if;
+      ----
       select * into o from orders where id = pay.order_id;
       perform payment_log_for_order(o, 'refund.' || (r->>'status'), r->>'status', jsonb_strip_nulls(jsonb_build_object(
         'actor', v_actor, 'refund_id', r->'object'->>'id', 'refund_amount', r->'amount', 'reason', r->>'reason',
@@ -1992,10 +2130,13 @@ begin
     if v_verdict <> 'apply' then
       return jsonb_build_object('outcome', v_verdict);
     end if;
-    insert into disputes (id, order_id, payment_id, amount, currency, status, reason)
+    insert into disputes (id, order_id, payment_id, amount, currency, status, reason, evidence_due_by, is_charge_refundable)
     values (f->'object'->>'id', pay.order_id, pay.id, (f->'dispute'->>'amount')::bigint, f->'dispute'->>'currency',
-            f->'dispute'->>'status', f->'dispute'->>'reason')
-    on conflict (id) do update set status = excluded.status, amount = excluded.amount, reason = excluded.reason, updated_at = now();
+            f->'dispute'->>'status', f->'dispute'->>'reason',
+            to_timestamp((f->'dispute'->>'evidence_due_by')::bigint), (f->'dispute'->>'is_charge_refundable')::boolean)
+    on conflict (id) do update set status = excluded.status, amount = excluded.amount, reason = excluded.reason,
+      evidence_due_by = coalesce(excluded.evidence_due_by, disputes.evidence_due_by),
+      is_charge_refundable = coalesce(excluded.is_charge_refundable, disputes.is_charge_refundable), updated_at = now();
     select * into o from orders where id = pay.order_id;
     perform payment_log_for_order(o, 'dispute.' || (f->'dispute'->>'status'), f->'dispute'->>'status', jsonb_build_object(
       'actor', v_actor, 'dispute_id', f->'object'->>'id', 'dispute_amount', f->'dispute'->'amount', 'reason', f->'dispute'->>'reason'));

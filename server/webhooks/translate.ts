@@ -66,6 +66,8 @@ interface RefundFacts {
   status: string;
   reason: string | null;
   failure_reason: string | null;
+  /** metadata.refund_id: our refund row, for a refund made here whose answer we could not record. */
+  refund_id: string | null;
 }
 
 type Effect =
@@ -76,7 +78,15 @@ type Effect =
       effect: 'dispute';
       object: ObjectState;
       charge: ChargeRef;
-      dispute: { amount: number; currency: string; status: string; reason: string | null };
+      dispute: {
+        amount: number;
+        currency: string;
+        status: string;
+        reason: string | null;
+        /** evidence_details.due_by (unix seconds), null when none. */
+        evidence_due_by: number | null;
+        is_charge_refundable: boolean | null;
+      };
     }
   | {
       effect: 'subscription';
@@ -285,6 +295,7 @@ function refundFacts(refund: Stripe.Refund): RefundFacts {
     status,
     reason: text(refund.reason),
     failure_reason: text(refund.failure_reason),
+    refund_id: text(refund.metadata?.refund_id),
   };
 }
 
@@ -357,7 +368,14 @@ function disputeEffect(dispute: Stripe.Dispute): Effect {
       ...chargeAmountOf(dispute.charge, dispute.payment_intent),
       order_id: orderIdOf(dispute.metadata, dispute.payment_intent),
     },
-    dispute: { amount: amountOf(dispute.amount, 'amount'), currency: currencyOf(dispute.currency), status: dispute.status, reason: text(dispute.reason) },
+    dispute: {
+      amount: amountOf(dispute.amount, 'amount'),
+      currency: currencyOf(dispute.currency),
+      status: dispute.status,
+      reason: text(dispute.reason),
+      evidence_due_by: typeof dispute.evidence_details?.due_by === 'number' ? dispute.evidence_details.due_by : null,
+      is_charge_refundable: typeof dispute.is_charge_refundable === 'boolean' ? dispute.is_charge_refundable : null,
+    },
   };
 }
 
