@@ -3,6 +3,7 @@
 // peer: Apollo Server's stock standalone HTTP server on the same schema, resolvers and database.
 // The ratio is the cost of our HTTP edge.
 import { Writable } from 'node:stream';
+import { createRefunds } from '../server/refunds/refundPayment';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloServer } from '@apollo/server';
 import { startApp } from '../server/compose';
@@ -45,6 +46,7 @@ export async function benchGraphql() {
       webhookSecrets: [],
       webhookApplier: ours.webhookApplier,
       reconciliation: ours.reconciler,
+      refunds: createRefunds({ db, stripe: ours.stripe, logger: silent }),
     }),
   });
 

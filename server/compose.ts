@@ -34,6 +34,7 @@ import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob, saveRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 import { createReconciliation, type Reconciliation } from './reconcile/service';
+import { createRefunds } from './refunds/refundPayment';
 
 export interface RunningApp {
   url: string;
@@ -174,6 +175,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhookSecrets: [...config.stripe.webhookSecrets, ...(sandboxWebhookEndpoint?.secret ? [sandboxWebhookEndpoint.secret] : [])],
     webhookApplier,
     reconciliation: reconciler,
+    refunds: createRefunds({ db, stripe, logger }),
   };
   // The catalog's products at Stripe, made once here rather than by every checkout. Not awaited with
   // Stripe itself: one that cannot be reached must not hold up or fail the start (checkouts then

@@ -14,6 +14,7 @@ import type { Db } from '../platform/db/db';
 import { isDatabaseUnavailable } from '../platform/db/errors';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
+import { settleCreatingRefunds } from '../refunds/settleCreating';
 import { applyPayment, type ApplyResult, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
 import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
@@ -150,6 +151,8 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
     // or an endpoint disabled, when Stripe may never have tried) lists every event of its window.
     await pass.missedEvents(started('events'), { undeliveredOnly: request.since === undefined });
     await pass.recheckOpenOrphans();
+    // Refunds whose Stripe answer was never recorded and no webhook linked (server/refunds/settleCreating.ts).
+    await settleCreatingRefunds({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` });
     const at = now.toISOString();
     const finished = await finishRun(deps.db, { run_id: run.id, status: 'succeeded', counters, cursors: { payment_intents: at, checkout_sessions: at, events: at } });
     deps.logger.info({ runId: run.id, counters }, 'reconciliation pass done');

@@ -6,6 +6,7 @@ import type { Db } from '../../platform/db/db';
 import type { Logger } from '../../platform/observability/logger';
 import type { WebhookApplier } from '../../webhooks/applier';
 import type { Reconciliation } from '../../reconcile/service';
+import type { Refunds } from '../../refunds/service';
 
 /**
  * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
@@ -21,6 +22,8 @@ export interface Services {
   webhookApplier: WebhookApplier;
   /** Reconciliation's passes, syncs and finding actions (server/reconcile/service.ts). */
   reconciliation: Reconciliation;
+  /** Refunds staff make here (server/refunds/refundPayment.ts). */
+  refunds: Refunds;
 }
 
 /** What every resolver receives. Built once per request, after authentication. */

@@ -1,0 +1,50 @@
+// The refund SQL functions of 20261207001000_refunds.sql: claim (key, lock, guard, insert) and record.
+import type { Queryable } from '../platform/db/db';
+import type { RefundRow } from './service';
+
+export type ClaimOutcome =
+  | { outcome: 'created' | 'repeat'; refund: RefundRow }
+  | { outcome: 'conflict'; operation: string }
+  | { outcome: 'refused'; code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 'REFUND_EXCEEDS_REMAINING'; refundable?: number; currency?: string };
+
+export interface ClaimInput {
+  scope: string;
+  key: string;
+  request_hash: string;
+  order_id: string;
+  amount: number | null;
+  reason: string;
+  note: string | null;
+  actor: string;
+}
+
+export async function claimRefund(db: Queryable, input: ClaimInput): Promise<ClaimOutcome> {
+  const { rows } = await db.query<{ r: ClaimOutcome }>('select refund_claim($1::jsonb) as r', [JSON.stringify(input)]);
+  return rows[0]!.r;
+}
+
+export interface RecordInput {
+  refund_id: string;
+  stripe_refund_id: string | null;
+  status: string;
+  failure_reason: string | null;
+  actor: string;
+}
+
+/** Stripe's answer recorded; a row no longer `creating` (the webhook linked it first) is returned as it is. */
+export async function recordRefund(db: Queryable, input: RecordInput): Promise<RefundRow> {
+  const { rows } = await db.query<{ r: RefundRow }>('select to_jsonb(refund_record($1::jsonb)) as r', [JSON.stringify(input)]);
+  return rows[0]!.r;
+}
+
+/** Refunds still `creating` older than ageSeconds (by the database's clock), with their PaymentIntent. */
+export async function staleCreatingRefunds(db: Queryable, ageSeconds: number, limit: number) {
+  const { rows } = await db.query<{ id: string; payment_intent_id: string | null; order_id: string }>(
+    `select r.id, p.stripe_payment_intent_id as payment_intent_id, r.order_id::text as order_id
+       from refunds r join payments p on p.id = r.payment_id
+      where r.status = 'creating' and r.created_at < now() - make_interval(secs => $1::integer)
+      order by r.created_at, r.id limit $2`,
+    [ageSeconds, limit],
+  );
+  return rows;
+}
