@@ -5,6 +5,8 @@
 // tests/helpers/stripeSchema.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripeSchemaErrors, stripeShapeProblems } from '../helpers/stripeSchema';
+import { DISPUTE_WITHDRAWAL_DELAY_SECONDS } from '../../stripe-sandbox/resources/disputes';
+import { REFUND_FAILURE_DELAY_SECONDS } from '../../stripe-sandbox/resources/refunds';
 import { startSandboxHarness } from '../helpers/stripeSandbox';
 
 const h = startSandboxHarness();
@@ -26,6 +28,11 @@ describe('sandbox conformance with Stripe’s OpenAPI description', () => {
     const charge = await stripe.charges.retrieve(paymentIntent.latest_charge as string);
     const refund = await stripe.refunds.create({ payment_intent: paymentIntent.id, amount: 1000 });
     const disputed = await stripe.paymentIntents.create({ amount: 4900, currency: 'usd', payment_method: 'pm_card_createDispute', confirm: true, return_url: 'https://shop.example/return' });
+    const refundFail = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', payment_method: 'pm_card_refundFail', confirm: true, return_url: 'https://shop.example/return' });
+    const toFail = await stripe.refunds.create({ payment_intent: refundFail.id });
+    // Sandbox time moves on: the dispute's funds are withdrawn and the refund-failure card's refund fails.
+    await h.sandbox.advanceClock(Math.max(DISPUTE_WITHDRAWAL_DELAY_SECONDS, REFUND_FAILURE_DELAY_SECONDS));
+    const failedRefund = await stripe.refunds.retrieve(toFail.id);
     const disputes = await stripe.disputes.list({ limit: 1 });
     const session = await stripe.checkout.sessions.create({
       mode: 'payment',
@@ -43,7 +50,7 @@ describe('sandbox conformance with Stripe’s OpenAPI description', () => {
     const endpoint = await stripe.webhookEndpoints.create({ url: 'https://shop.example/hook', enabled_events: ['*'] });
     await h.sandbox.flushWebhooks();
     const events = await stripe.events.list({ limit: 100 });
-    objects = { customer, product, price, paymentIntent, disputed, charge, refund, dispute: disputes.data[0], session, subscription, invoice, preview, endpoint, events };
+    objects = { customer, product, price, paymentIntent, disputed, charge, refund, failedRefund, dispute: disputes.data[0], session, subscription, invoice, preview, endpoint, events };
   }, 60_000);
 
   it.each([
@@ -54,6 +61,7 @@ describe('sandbox conformance with Stripe’s OpenAPI description', () => {
     ['disputed', 'payment_intent'],
     ['charge', 'charge'],
     ['refund', 'refund'],
+    ['failedRefund', 'refund'],
     ['dispute', 'dispute'],
     ['session', 'checkout.session'],
     ['subscription', 'subscription'],
@@ -64,6 +72,13 @@ describe('sandbox conformance with Stripe’s OpenAPI description', () => {
     expect(objects[name], name).toBeDefined();
     expect(shape(objects[name], schema)).toEqual([]);
   }, 30_000);
+
+  it('the failed refund and the dispute’s withdrawal are as Stripe sends them', () => {
+    expect(objects.failedRefund).toMatchObject({ status: 'failed', failure_reason: 'expired_or_canceled_card', failure_balance_transaction: expect.stringMatching(/^txn_/) });
+    const dispute = objects.dispute as { balance_transactions: unknown[] };
+    expect(dispute.balance_transactions).toHaveLength(1);
+    for (const transaction of dispute.balance_transactions) expect(shape(transaction, 'balance_transaction')).toEqual([]);
+  });
 
   it('subscription items and invoice lines match their schemas', () => {
     const subscription = objects.subscription as { items: { data: unknown[] } };
