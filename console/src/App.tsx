@@ -4,6 +4,8 @@ import { BrowserRouter, Link, Route, Routes } from 'react-router';
 import { RequireAuth } from './auth/RequireAuth';
 import { SignInPage } from './auth/SignInPage';
 import { useSession } from './auth/session';
+import { disputesPath } from './features/disputes/urls';
+import { DisputesPage } from './features/disputes/views/DisputesPage';
 import { makeDeliveriesPath } from './features/makeDeliveries/urls';
 import { MakeDeliveriesPage } from './features/makeDeliveries/views/MakeDeliveriesPage';
 import { ordersPath } from './features/orders/urls';
@@ -53,6 +55,7 @@ export function AppRoutes() {
         <Route path={webhookEventsPath} element={<WebhookEventsPage />} />
         <Route path={makeDeliveriesPath} element={<MakeDeliveriesPage />} />
         <Route path={orphanedPaymentsPath} element={<OrphanedPaymentsPage />} />
+        <Route path={disputesPath} element={<DisputesPage />} />
         <Route
           path="*"
           element={

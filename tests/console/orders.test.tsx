@@ -28,6 +28,9 @@ function order(n: number, extra: Record<string, unknown> = {}) {
     updatedAt: '2026-11-22T08:01:00.000Z',
     syncAttempts: 0,
     lastSyncAt: null,
+    refundableAmount: money(9900),
+    refunds: [],
+    disputes: [],
     ...extra,
   };
 }

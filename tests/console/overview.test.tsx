@@ -22,6 +22,8 @@ function overview(extra: Record<string, unknown> = {}) {
     webhookFailed: 0,
     makeFailing: 1,
     makeDead: 2,
+    disputesOpen: 0,
+    disputesDueSoon: 0,
     hourly,
     alerts: [],
     ...extra,

@@ -318,7 +318,7 @@ const overview = graphql.query('OpsOverview', () =>
     data: {
       opsOverview: {
         paymentsToday: 0, failureRate: 0, paymentsLast15Minutes: 0, failedPaymentsLast15Minutes: 0, syncFailureRate: 0,
-        webhookBacklog: 0, webhookLagSeconds: null, webhookFailed: 0, makeFailing: 0, makeDead: 0, hourly: [], alerts: [],
+        webhookBacklog: 0, webhookLagSeconds: null, webhookFailed: 0, makeFailing: 0, makeDead: 0, disputesOpen: 0, disputesDueSoon: 0, hourly: [], alerts: [],
       },
     },
   }),

@@ -3,6 +3,7 @@ import { describeError } from '../api/graphql';
 import { sessionStore } from '../auth/session';
 import { supabaseSignOut } from '../auth/supabase';
 import { useViewer } from '../auth/viewer';
+import { disputesPath } from '../features/disputes/urls';
 import { makeDeliveriesPath } from '../features/makeDeliveries/urls';
 import { ordersPath } from '../features/orders/urls';
 import { overviewPath } from '../features/overview/urls';
@@ -17,6 +18,7 @@ const NAV = [
   { to: webhookEventsPath, label: 'Webhook events' },
   { to: makeDeliveriesPath, label: 'Make deliveries' },
   { to: orphanedPaymentsPath, label: 'Orphaned payments' },
+  { to: disputesPath, label: 'Disputes' },
 ];
 
 export function Shell() {

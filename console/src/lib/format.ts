@@ -27,6 +27,8 @@ export function stripeDashboardUrl(id: string, mode: 'test' | 'live'): string {
   const prefix = mode === 'test' ? 'https://dashboard.stripe.com/test' : 'https://dashboard.stripe.com';
   if (id.startsWith('cs_')) return `${prefix}/checkout/sessions/${id}`;
   if (id.startsWith('cus_')) return `${prefix}/customers/${id}`;
+  // Disputes (du_…, older dp_…) have their own page, where evidence is submitted.
+  if (id.startsWith('du_') || id.startsWith('dp_')) return `${prefix}/disputes/${id}`;
   return `${prefix}/payments/${id}`;
 }
 

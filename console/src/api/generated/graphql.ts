@@ -276,10 +276,84 @@ export type ResolveOrphanedPaymentInput = {
   idempotencyKey: string;
 };
 
+/** Where a refund stands. */
+export type RefundStatus =
+  /** Recorded here; Stripe has not answered yet (or could not be reached: the same key completes it). */
+  | 'CREATING'
+  /** Stripe accepted it; the money is on its way back (some methods take days). */
+  | 'PENDING'
+  /** The customer must act (some bank methods). */
+  | 'REQUIRES_ACTION'
+  | 'SUCCEEDED'
+  /** Stripe refused it, or it failed later (e.g. the card was closed): the amount is refundable again. */
+  | 'FAILED'
+  | 'CANCELED';
+
+/** Why a refund is made. The first three are sent to Stripe as its reason; OTHER sends none. */
+export type RefundReason =
+  | 'REQUESTED_BY_CUSTOMER'
+  | 'DUPLICATE'
+  | 'FRAUDULENT'
+  | 'OTHER';
+
+export type RefundPaymentInput = {
+  /** The order's id (a UUID). */
+  orderId: string;
+  /** In the order's minor unit (cents for USD), at least 1; omitted: the whole refundable remainder. */
+  amount?: number | null | undefined;
+  reason: RefundReason;
+  /** Why, for the audit log (up to 500 characters); never sent to Stripe. */
+  note?: string | null | undefined;
+  /** One per press of the button (a UUID is a good choice); a retry of the same press sends the same key. */
+  idempotencyKey: string;
+};
+
+export type RefundErrorCode =
+  /** No order has this id. */
+  | 'ORDER_NOT_FOUND'
+  /** The order is not paid, failed, or already fully refunded. */
+  | 'ORDER_NOT_REFUNDABLE'
+  /** The amount is more than what may still be refunded: see refundableAmount. */
+  | 'REFUND_EXCEEDS_REMAINING'
+  /** The charge is disputed: Stripe refuses refunds while a dispute is open. Respond to the dispute instead. */
+  | 'CHARGE_DISPUTED'
+  /** Stripe refused the refund (its message says why); the amount is refundable again. */
+  | 'REFUND_REFUSED'
+  /** Stripe could not be reached: the refund stays CREATING and the same idempotency key completes it. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+/** Where a dispute stands, as Stripe says. */
+export type DisputeStatus =
+  | 'WARNING_NEEDS_RESPONSE'
+  | 'WARNING_UNDER_REVIEW'
+  | 'WARNING_CLOSED'
+  | 'NEEDS_RESPONSE'
+  | 'UNDER_REVIEW'
+  | 'WON'
+  | 'LOST'
+  | 'PREVENTED';
+
+export type DisputeFilter = {
+  status?: DisputeStatus | null | undefined;
+  /** Only open disputes whose evidence is due before this time (ISO 8601). */
+  evidenceDueBefore?: string | null | undefined;
+};
+
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type ViewerQuery = { viewer: { role: Role, id: string | null, name: string | null } };
+
+export type DisputeRowFragment = { id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } };
+
+export type DisputesQueryVariables = Exact<{
+  filter?: DisputeFilter | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DisputesQuery = { disputes: { nodes: Array<{ id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type MakeDeliveryRowFragment = { id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string };
 
@@ -330,12 +404,16 @@ export type OrdersQueryVariables = Exact<{
 
 export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type RefundFragment = { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } };
+
+export type OrderDetailFragment = { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> };
+
 export type OrderQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null };
+export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null };
 
 export type StripeModeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -347,12 +425,19 @@ export type SyncOrderMutationVariables = Exact<{
 }>;
 
 
-export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+
+export type RefundPaymentMutationVariables = Exact<{
+  input: RefundPaymentInput;
+}>;
+
+
+export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
 
 export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type OpsOverviewQuery = { opsOverview: { paymentsToday: number, failureRate: number, paymentsLast15Minutes: number, failedPaymentsLast15Minutes: number, syncFailureRate: number, webhookBacklog: number, webhookLagSeconds: number | null, webhookFailed: number, makeFailing: number, makeDead: number, hourly: Array<{ hour: string, succeeded: number, failed: number }>, alerts: Array<{ code: OpsAlertCode, title: string, message: string, since: string | null }> } };
+export type OpsOverviewQuery = { opsOverview: { paymentsToday: number, failureRate: number, paymentsLast15Minutes: number, failedPaymentsLast15Minutes: number, syncFailureRate: number, webhookBacklog: number, webhookLagSeconds: number | null, webhookFailed: number, makeFailing: number, makeDead: number, disputesOpen: number, disputesDueSoon: number, hourly: Array<{ hour: string, succeeded: number, failed: number }>, alerts: Array<{ code: OpsAlertCode, title: string, message: string, since: string | null }> } };
 
 export type PaymentLogFragment = { id: string, eventType: string, status: string, orderId: string | null, customerId: string | null, customerEmail: string | null, metadata: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } | null };
 
@@ -465,6 +550,39 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const MoneyFragmentDoc = new TypedDocumentString(`
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}
+    `, {"fragmentName":"Money"}) as unknown as TypedDocumentString<MoneyFragment, unknown>;
+export const DisputeRowFragmentDoc = new TypedDocumentString(`
+    fragment DisputeRow on Dispute {
+  id
+  orderId
+  order {
+    id
+    customer {
+      email
+    }
+  }
+  amount {
+    ...Money
+  }
+  reason
+  status
+  isOpen
+  evidenceDueBy
+  isChargeRefundable
+  createdAt
+  updatedAt
+}
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}`, {"fragmentName":"DisputeRow"}) as unknown as TypedDocumentString<DisputeRowFragment, unknown>;
 export const MakeDeliveryRowFragmentDoc = new TypedDocumentString(`
     fragment MakeDeliveryRow on MakeDelivery {
   id
@@ -554,13 +672,6 @@ fragment MakeDeliveryDetail on MakeDelivery {
     response
   }
 }`, {"fragmentName":"MakeDeliveryActionPayload"}) as unknown as TypedDocumentString<MakeDeliveryActionPayloadFragment, unknown>;
-export const MoneyFragmentDoc = new TypedDocumentString(`
-    fragment Money on Money {
-  amount
-  currency
-  formatted
-}
-    `, {"fragmentName":"Money"}) as unknown as TypedDocumentString<MoneyFragment, unknown>;
 export const OrderFragmentDoc = new TypedDocumentString(`
     fragment Order on Order {
   id
@@ -603,6 +714,101 @@ export const OrderFragmentDoc = new TypedDocumentString(`
   currency
   formatted
 }`, {"fragmentName":"Order"}) as unknown as TypedDocumentString<OrderFragment, unknown>;
+export const RefundFragmentDoc = new TypedDocumentString(`
+    fragment Refund on Refund {
+  id
+  stripeRefundId
+  orderId
+  amount {
+    ...Money
+  }
+  status
+  reason
+  failureReason
+  requestedBy
+  createdAt
+  updatedAt
+}
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}`, {"fragmentName":"Refund"}) as unknown as TypedDocumentString<RefundFragment, unknown>;
+export const OrderDetailFragmentDoc = new TypedDocumentString(`
+    fragment OrderDetail on Order {
+  ...Order
+  refundableAmount {
+    ...Money
+  }
+  refunds {
+    ...Refund
+  }
+  disputes {
+    id
+    status
+    isOpen
+    amount {
+      ...Money
+    }
+    reason
+    evidenceDueBy
+  }
+}
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}
+fragment Order on Order {
+  id
+  status
+  syncState
+  track
+  trackName
+  amount {
+    ...Money
+  }
+  customer {
+    id
+    email
+    name
+  }
+  checkoutSessionId
+  paymentIntentId
+  payment {
+    paymentIntentId
+    chargeId
+    status
+    amount {
+      ...Money
+    }
+    amountRefunded {
+      ...Money
+    }
+  }
+  metadata {
+    key
+    value
+  }
+  createdAt
+  updatedAt
+  syncAttempts
+  lastSyncAt
+}
+fragment Refund on Refund {
+  id
+  stripeRefundId
+  orderId
+  amount {
+    ...Money
+  }
+  status
+  reason
+  failureReason
+  requestedBy
+  createdAt
+  updatedAt
+}`, {"fragmentName":"OrderDetail"}) as unknown as TypedDocumentString<OrderDetailFragment, unknown>;
 export const PaymentLogFragmentDoc = new TypedDocumentString(`
     fragment PaymentLog on PaymentLog {
   id
@@ -748,6 +954,43 @@ export const ViewerDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const DisputesDocument = new TypedDocumentString(`
+    query Disputes($filter: DisputeFilter, $first: Int, $after: String) {
+  disputes(filter: $filter, first: $first, after: $after) {
+    nodes {
+      ...DisputeRow
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment DisputeRow on Dispute {
+  id
+  orderId
+  order {
+    id
+    customer {
+      email
+    }
+  }
+  amount {
+    ...Money
+  }
+  reason
+  status
+  isOpen
+  evidenceDueBy
+  isChargeRefundable
+  createdAt
+  updatedAt
+}
+fragment Money on Money {
+  amount
+  currency
+  formatted
+}`) as unknown as TypedDocumentString<DisputesQuery, DisputesQueryVariables>;
 export const MakeDeliveriesDocument = new TypedDocumentString(`
     query MakeDeliveries($filter: MakeDeliveryFilter, $first: Int, $after: String) {
   makeDeliveries(filter: $filter, first: $first, after: $after) {
@@ -960,7 +1203,7 @@ fragment Order on Order {
 export const OrderDocument = new TypedDocumentString(`
     query Order($id: ID!) {
   order(id: $id) {
-    ...Order
+    ...OrderDetail
   }
 }
     fragment Money on Money {
@@ -1003,6 +1246,39 @@ fragment Order on Order {
   updatedAt
   syncAttempts
   lastSyncAt
+}
+fragment Refund on Refund {
+  id
+  stripeRefundId
+  orderId
+  amount {
+    ...Money
+  }
+  status
+  reason
+  failureReason
+  requestedBy
+  createdAt
+  updatedAt
+}
+fragment OrderDetail on Order {
+  ...Order
+  refundableAmount {
+    ...Money
+  }
+  refunds {
+    ...Refund
+  }
+  disputes {
+    id
+    status
+    isOpen
+    amount {
+      ...Money
+    }
+    reason
+    evidenceDueBy
+  }
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
 export const StripeModeDocument = new TypedDocumentString(`
     query StripeMode {
@@ -1013,7 +1289,7 @@ export const SyncOrderDocument = new TypedDocumentString(`
     mutation SyncOrder($input: SyncOrderInput!) {
   syncOrder(input: $input) {
     order {
-      ...Order
+      ...OrderDetail
     }
     outcome
     error {
@@ -1063,7 +1339,133 @@ fragment Order on Order {
   updatedAt
   syncAttempts
   lastSyncAt
+}
+fragment Refund on Refund {
+  id
+  stripeRefundId
+  orderId
+  amount {
+    ...Money
+  }
+  status
+  reason
+  failureReason
+  requestedBy
+  createdAt
+  updatedAt
+}
+fragment OrderDetail on Order {
+  ...Order
+  refundableAmount {
+    ...Money
+  }
+  refunds {
+    ...Refund
+  }
+  disputes {
+    id
+    status
+    isOpen
+    amount {
+      ...Money
+    }
+    reason
+    evidenceDueBy
+  }
 }`) as unknown as TypedDocumentString<SyncOrderMutation, SyncOrderMutationVariables>;
+export const RefundPaymentDocument = new TypedDocumentString(`
+    mutation RefundPayment($input: RefundPaymentInput!) {
+  refundPayment(input: $input) {
+    refund {
+      ...Refund
+    }
+    order {
+      ...OrderDetail
+    }
+    error {
+      code
+      message
+    }
+    refundableAmount {
+      ...Money
+    }
+    isRepeat
+  }
+}
+    fragment Money on Money {
+  amount
+  currency
+  formatted
+}
+fragment Order on Order {
+  id
+  status
+  syncState
+  track
+  trackName
+  amount {
+    ...Money
+  }
+  customer {
+    id
+    email
+    name
+  }
+  checkoutSessionId
+  paymentIntentId
+  payment {
+    paymentIntentId
+    chargeId
+    status
+    amount {
+      ...Money
+    }
+    amountRefunded {
+      ...Money
+    }
+  }
+  metadata {
+    key
+    value
+  }
+  createdAt
+  updatedAt
+  syncAttempts
+  lastSyncAt
+}
+fragment Refund on Refund {
+  id
+  stripeRefundId
+  orderId
+  amount {
+    ...Money
+  }
+  status
+  reason
+  failureReason
+  requestedBy
+  createdAt
+  updatedAt
+}
+fragment OrderDetail on Order {
+  ...Order
+  refundableAmount {
+    ...Money
+  }
+  refunds {
+    ...Refund
+  }
+  disputes {
+    id
+    status
+    isOpen
+    amount {
+      ...Money
+    }
+    reason
+    evidenceDueBy
+  }
+}`) as unknown as TypedDocumentString<RefundPaymentMutation, RefundPaymentMutationVariables>;
 export const OpsOverviewDocument = new TypedDocumentString(`
     query OpsOverview {
   opsOverview {
@@ -1077,6 +1479,8 @@ export const OpsOverviewDocument = new TypedDocumentString(`
     webhookFailed
     makeFailing
     makeDead
+    disputesOpen
+    disputesDueSoon
     hourly {
       hour
       succeeded

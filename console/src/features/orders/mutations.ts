@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { SyncOrderDocument, type SyncOrderMutation } from '../../api/generated/graphql';
+import { type RefundPaymentInput, RefundPaymentDocument, type RefundPaymentMutation, SyncOrderDocument, type SyncOrderMutation } from '../../api/generated/graphql';
 import { humanize } from '../../lib/format';
 import { orderKeys } from './queries';
 
@@ -41,6 +41,29 @@ export function useSyncOrder() {
       Promise.all([
         queryClient.invalidateQueries({ queryKey: orderKeys.all }),
         queryClient.invalidateQueries({ queryKey: ['reconciliation'] }),
+        queryClient.invalidateQueries({ queryKey: ['opsOverview'] }),
+      ]),
+  });
+}
+
+export type RefundPaymentPayload = RefundPaymentMutation['refundPayment'];
+
+/**
+ * Refund… (admins). The key comes from the press (the dialog); a network failure is retried with it,
+ * so a refund is made once however often the request arrives.
+ */
+export function useRefundPayment() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (input: RefundPaymentInput) => graphqlRequest(RefundPaymentDocument, { input }).then((d) => d.refundPayment),
+    retry: (failures, error) => failures < 2 && error instanceof TypeError,
+    onSuccess: (payload) => {
+      if (payload.order) queryClient.setQueryData(orderKeys.detail(payload.order.id), payload.order);
+    },
+    onSettled: () =>
+      Promise.all([
+        queryClient.invalidateQueries({ queryKey: orderKeys.all }),
+        queryClient.invalidateQueries({ queryKey: ['disputes'] }),
         queryClient.invalidateQueries({ queryKey: ['opsOverview'] }),
       ]),
   });

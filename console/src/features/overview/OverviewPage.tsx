@@ -3,6 +3,7 @@ import { lazy, Suspense } from 'react';
 import { Link } from 'react-router';
 import { ErrorState, Loading } from '../../components/states';
 import { formatDateTime, formatDuration, formatPercent } from '../../lib/format';
+import { disputeListUrl, DUE_SOON } from '../disputes/urls';
 import { makeDeliveryListUrl } from '../makeDeliveries/urls';
 import { orderListUrl } from '../orders/urls';
 import { paymentLogsPath } from '../paymentLogs/urls';
@@ -62,6 +63,9 @@ export function OverviewPage() {
             {/* Retrying is the outbox doing its job, not an alert: this tile is never red. */}
             <Tile label="Make failing" value={String(data.makeFailing)} hint="pending after a failed attempt" to={makeDeliveryListUrl({ status: 'PENDING' })} />
             <Tile label="Make dead" value={String(data.makeDead)} hint="to retry or replay" bad={holds('MAKE_DEAD')} to={makeDeliveryListUrl({ status: 'DEAD' })} />
+            {/* No alert is defined for disputes, so these tiles are never red; the screen highlights what is due. */}
+            <Tile label="Disputes open" value={String(data.disputesOpen)} hint="evidence is submitted in Stripe" to={disputeListUrl()} />
+            <Tile label="Disputes due soon" value={String(data.disputesDueSoon)} hint="open, evidence due within 72 hours" to={disputeListUrl({ due: DUE_SOON })} />
           </div>
           <ReconciliationOverview />
           <h2>Last 24 hours</h2>

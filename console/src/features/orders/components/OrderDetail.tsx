@@ -4,7 +4,10 @@ import { Badge, Fields } from '../../../components/states';
 import { formatDateTime, stripeDashboardUrl } from '../../../lib/format';
 import { paymentLogListUrl } from '../../paymentLogs/urls';
 import { webhookEventListUrl } from '../../webhookEvents/urls';
-import type { Order } from '../queries';
+import { disputeListUrl } from '../../disputes/urls';
+import type { OrderDetail as Order } from '../queries';
+import { RefundAction, type RefundControl } from './RefundAction';
+import { RefundList } from './RefundList';
 
 export type StripeMode = 'test' | 'live';
 
@@ -35,9 +38,20 @@ export interface SyncControl {
 
 /**
  * An order's details, with its payment objects linked to the Stripe dashboard of the mode the server
- * runs in, and (when `sync` is given) Sync with Stripe.
+ * runs in, (when `sync` is given) Sync with Stripe, its refunds and (when `refund` is given: admins)
+ * Refund…, and its disputes.
  */
-export function OrderDetail({ order, stripeMode, sync = null }: { order: Order; stripeMode: StripeMode; sync?: SyncControl | null }) {
+export function OrderDetail({
+  order,
+  stripeMode,
+  sync = null,
+  refund = null,
+}: {
+  order: Order;
+  stripeMode: StripeMode;
+  sync?: SyncControl | null;
+  refund?: RefundControl | null;
+}) {
   return (
     <>
       <Fields
@@ -53,6 +67,7 @@ export function OrderDetail({ order, stripeMode, sync = null }: { order: Order; 
           ['Charge', order.payment?.chargeId ? <span className="mono">{order.payment.chargeId}</span> : '—'],
           ['Payment status (Stripe)', order.payment?.status ?? '—'],
           ['Refunded', order.payment ? order.payment.amountRefunded.formatted : '—'],
+          ['Refundable', order.refundableAmount.formatted],
           ['Created', formatDateTime(order.createdAt)],
           ['Updated', formatDateTime(order.updatedAt)],
           // syncAttempts counts the janitor's checks only; lastSyncAt includes a staff sync.
@@ -71,6 +86,33 @@ export function OrderDetail({ order, stripeMode, sync = null }: { order: Order; 
           success={sync.success}
           onConfirm={sync.onConfirm}
         />
+      )}
+      <h3>Refunds</h3>
+      {refund ? <RefundAction order={order} control={refund} /> : <p className="muted">Only an admin can refund.</p>}
+      <RefundList refunds={order.refunds} />
+      {order.disputes.length > 0 && (
+        <>
+          <h3>Disputes</h3>
+          <ul className="refund-list" aria-label="Disputes">
+            {order.disputes.map((dispute) => (
+              <li key={dispute.id} className="refund-item">
+                <div>
+                  <Badge value={dispute.status} /> <strong>{dispute.amount.formatted}</strong>
+                  {dispute.reason && <span> · {dispute.reason.replaceAll('_', ' ')}</span>}
+                </div>
+                <div className="muted">
+                  {dispute.isOpen ? `Evidence due ${formatDateTime(dispute.evidenceDueBy)}` : 'Closed'} ·{' '}
+                  <a href={stripeDashboardUrl(dispute.id, stripeMode)} target="_blank" rel="noreferrer noopener">
+                    respond in Stripe's dashboard ↗
+                  </a>
+                </div>
+              </li>
+            ))}
+          </ul>
+          <p>
+            <Link to={disputeListUrl()}>All disputes</Link>
+          </p>
+        </>
       )}
       <p>
         <Link to={paymentLogListUrl({ q: order.id })}>Payment log of this order</Link>

@@ -1,0 +1,61 @@
+import { Link } from 'react-router';
+import type { Column } from '../../../components/DataTable';
+import { Badge } from '../../../components/states';
+import { formatTableTime, stripeDashboardUrl } from '../../../lib/format';
+import type { StripeMode } from '../../orders/components/OrderDetail';
+import { orderUrl } from '../../orders/urls';
+import type { DisputeRow } from '../queries';
+import { disputeReasonInWords, evidenceDue } from './disputeWords';
+
+/**
+ * The disputes table. Evidence is submitted in Stripe's dashboard, so each dispute links there (the
+ * dashboard of the mode the server runs in); the order links to its detail here.
+ */
+export function disputeColumns(stripeMode: StripeMode, now = Date.now()): ReadonlyArray<Column<DisputeRow>> {
+  return [
+    {
+      header: 'Dispute',
+      cell: (row) => (
+        <a
+          href={stripeDashboardUrl(row.id, stripeMode)}
+          target="_blank"
+          rel="noreferrer noopener"
+          className="mono nowrap"
+          aria-label={`Dispute ${row.id} in Stripe's dashboard`}
+          title={`Respond to ${row.id} in Stripe's dashboard (${stripeMode} mode)`}
+        >
+          {row.id.length > 16 ? `${row.id.slice(0, 14)}…` : row.id} ↗
+        </a>
+      ),
+    },
+    { header: 'Status', cell: (row) => <Badge value={row.status} /> },
+    {
+      header: 'Evidence due (UTC)',
+      cell: (row) => {
+        const due = evidenceDue(row, now);
+        return (
+          <>
+            {row.evidenceDueBy && <div className="nowrap">{formatTableTime(row.evidenceDueBy)}</div>}
+            <div className={due.urgent ? 'due-urgent' : 'muted'} data-urgent={due.urgent || undefined}>
+              {due.text}
+            </div>
+          </>
+        );
+      },
+    },
+    { header: 'Amount', className: 'num', cell: (row) => row.amount.formatted },
+    { header: 'Reason', cell: (row) => disputeReasonInWords(row.reason) },
+    {
+      header: 'Order',
+      cell: (row) => (
+        <>
+          <Link to={orderUrl(row.orderId)} className="mono" aria-label={`Order ${row.orderId}`}>
+            {row.orderId.slice(0, 8)}…
+          </Link>
+          {row.order?.customer.email && <div className="muted">{row.order.customer.email}</div>}
+        </>
+      ),
+    },
+    { header: 'Opened (UTC)', className: 'nowrap', optional: true, cell: (row) => formatTableTime(row.createdAt) },
+  ];
+}

@@ -1,0 +1,59 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { useId, useMemo, useState } from 'react';
+import { loadedRows } from '../../../api/pagination';
+import { DataTable } from '../../../components/DataTable';
+import { FilterBar, type FilterField } from '../../../components/FilterBar';
+import { ListStates, LoadMore } from '../../../components/states';
+import { humanize } from '../../../lib/format';
+import { useListUrl } from '../../../lib/urlState';
+import { useStripeMode } from '../../orders/queries';
+import { disputeColumns } from '../components/DisputeColumns';
+import { DUE_SOON_MS } from '../components/disputeWords';
+import { DISPUTE_STATUSES, type DisputeFilter, disputesListQuery } from '../queries';
+import { DUE_SOON, disputeListParams } from '../urls';
+
+const FILTERS: FilterField[] = [
+  { name: 'status', label: 'Status', kind: 'select', options: DISPUTE_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
+  { name: 'due', label: 'Evidence due', kind: 'select', options: [{ value: DUE_SOON, label: 'Within 72 hours' }] },
+];
+
+/**
+ * Disputes (chargebacks): open ones first, by evidence due date. Nothing is done here: evidence is
+ * submitted in Stripe's dashboard, which each row links to. No detail panel: the row says it all.
+ */
+export function DisputesPage() {
+  const headingId = useId();
+  const url = useListUrl(disputeListParams);
+  // "Due within 72 hours" is counted from when the screen opened: a bound moving with every render
+  // would make a new query key (and a request) each time.
+  const [openedAt] = useState(() => Date.now());
+  const dueSoon = url.values.due === DUE_SOON;
+  const status = url.values.status as DisputeFilter['status'] | '';
+  const filter = useMemo<DisputeFilter | undefined>(() => {
+    const next: DisputeFilter = {
+      ...(status ? { status } : {}),
+      ...(dueSoon ? { evidenceDueBefore: new Date(openedAt + DUE_SOON_MS).toISOString() } : {}),
+    };
+    return Object.keys(next).length > 0 ? next : undefined;
+  }, [status, dueSoon, openedAt]);
+  const list = useInfiniteQuery(disputesListQuery(filter));
+  const rows = loadedRows(list.data);
+  const stripeMode = useStripeMode();
+  return (
+    <section className="list" aria-labelledby={headingId}>
+      <h1 id={headingId}>Disputes</h1>
+      <p className="muted">
+        Chargebacks of our payments: open ones first, soonest evidence deadline first. Evidence is submitted in Stripe's dashboard (each dispute links
+        there); a dispute with less than 72 hours left is highlighted.
+      </p>
+      <FilterBar fields={FILTERS} values={url.values} onApply={url.applyFilters} />
+      <ListStates list={list} shown={rows.length} what="disputes" empty={filter ? 'No disputes match these filters.' : 'No disputes: no payment has been disputed.'} />
+      {rows.length > 0 && (
+        <>
+          <DataTable columns={disputeColumns(stripeMode)} rows={rows} openId="" rowHref={() => '?'} />
+          <LoadMore list={list} shown={rows.length} />
+        </>
+      )}
+    </section>
+  );
+}
