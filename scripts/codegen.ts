@@ -59,6 +59,10 @@ const output = await codegen({
       ReconciliationStatus: '../../../reconcile/read.sql#ReconciliationStatusView',
       OrphanedPayment: '../../../reconcile/read.sql#FindingRecord',
       OrphanedPaymentConnection: '../../../reconcile/read.sql#FindingPage',
+      Refund: '../../../refunds/service#RefundRow',
+      RefundConnection: '../../../refunds/read.sql#RefundPage',
+      Dispute: '../../../disputes/read.sql#DisputeRecord',
+      DisputeConnection: '../../../disputes/read.sql#DisputePage',
     },
   },
 });

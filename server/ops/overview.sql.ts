@@ -3,6 +3,7 @@
 // Overview shows those very figures: its tiles and banner cannot disagree with the alert job.
 // Payments are counted from payment_logs (`payment.paid` and `payment.failed`, written by the one
 // SQL path every payment change takes), through its (event_type, created_at) index.
+import { disputeCounts } from '../disputes/read.sql';
 import type { Queryable } from '../platform/db/db';
 import { type AlertCode, alertFigures, evaluateAlerts, ratio } from './alerts';
 
@@ -40,6 +41,10 @@ export interface OverviewFigures {
   makeFailing: number;
   /** Make deliveries that gave up. */
   makeDead: number;
+  /** Disputes still open (a response needed, or under review). */
+  disputesOpen: number;
+  /** Open disputes whose evidence is due within 72 hours and not yet past. */
+  disputesDueSoon: number;
   /** 24 hours, oldest first, the current hour last. */
   hourly: HourlyCounts[];
   /** The alerts that hold now, in the order of their definitions. */
@@ -72,6 +77,7 @@ export async function opsOverview(db: Queryable): Promise<OverviewFigures> {
   );
   const row = rows[0]!;
   const figures = await alertFigures(db);
+  const disputes = await disputeCounts(db);
   const holding = evaluateAlerts(figures).filter((a) => a.holding);
   // The onsets the alert job recorded, for "since when"; the list itself is evaluated now, so that it
   // is current even where no process runs the jobs (JOBS_ENABLED=false everywhere) or between runs.
@@ -88,6 +94,8 @@ export async function opsOverview(db: Queryable): Promise<OverviewFigures> {
     webhookFailed: figures.webhookFailed,
     makeFailing: row.make_failing,
     makeDead: figures.makeDead,
+    disputesOpen: disputes.open,
+    disputesDueSoon: disputes.dueSoon,
     hourly: row.hourly.map((h) => ({ hour: new Date(h.hour), succeeded: h.succeeded, failed: h.failed })),
     alerts: holding.map((a) => ({ code: a.code, title: a.title, message: a.message, since: since.get(a.code) ?? null })),
   };

@@ -11,6 +11,9 @@ import type { PaymentLogRow, PaymentLogPage } from '../../../paymentLogs/payment
 import type { OverviewFigures, HourlyCounts, HoldingAlert } from '../../../ops/overview.sql';
 import type { RunRow, RunCounters } from '../../../reconcile/reconcile.sql';
 import type { RunPage, ReconciliationStatusView, FindingRecord, FindingPage } from '../../../reconcile/read.sql';
+import type { RefundRow } from '../../../refunds/service';
+import type { RefundPage } from '../../../refunds/read.sql';
+import type { DisputeRecord, DisputePage } from '../../../disputes/read.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -1486,17 +1489,17 @@ export type ResolversTypes = ResolversObject<{
   ResolveOrphanedPaymentPayload: ResolverTypeWrapper<Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversTypes['OrphanedPayment']>, order?: Maybe<ResolversTypes['Order']> }>;
   RefundStatus: RefundStatus;
   RefundReason: RefundReason;
-  Refund: ResolverTypeWrapper<Omit<Refund, 'amount'> & { amount: ResolversTypes['Money'] }>;
+  Refund: ResolverTypeWrapper<RefundRow>;
   RefundFilter: RefundFilter;
-  RefundConnection: ResolverTypeWrapper<Omit<RefundConnection, 'nodes'> & { nodes: Array<ResolversTypes['Refund']> }>;
+  RefundConnection: ResolverTypeWrapper<RefundPage>;
   RefundPaymentInput: RefundPaymentInput;
   RefundErrorCode: RefundErrorCode;
   RefundError: ResolverTypeWrapper<RefundError>;
   RefundPaymentPayload: ResolverTypeWrapper<Omit<RefundPaymentPayload, 'refund' | 'order' | 'refundableAmount'> & { refund?: Maybe<ResolversTypes['Refund']>, order?: Maybe<ResolversTypes['Order']>, refundableAmount?: Maybe<ResolversTypes['Money']> }>;
   DisputeStatus: DisputeStatus;
-  Dispute: ResolverTypeWrapper<Omit<Dispute, 'order' | 'amount'> & { order?: Maybe<ResolversTypes['Order']>, amount: ResolversTypes['Money'] }>;
+  Dispute: ResolverTypeWrapper<DisputeRecord>;
   DisputeFilter: DisputeFilter;
-  DisputeConnection: ResolverTypeWrapper<Omit<DisputeConnection, 'nodes'> & { nodes: Array<ResolversTypes['Dispute']> }>;
+  DisputeConnection: ResolverTypeWrapper<DisputePage>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1562,15 +1565,15 @@ export type ResolversParentTypes = ResolversObject<{
   ReconciliationStatus: ReconciliationStatusView;
   ResolveOrphanedPaymentInput: ResolveOrphanedPaymentInput;
   ResolveOrphanedPaymentPayload: Omit<ResolveOrphanedPaymentPayload, 'orphanedPayment' | 'order'> & { orphanedPayment?: Maybe<ResolversParentTypes['OrphanedPayment']>, order?: Maybe<ResolversParentTypes['Order']> };
-  Refund: Omit<Refund, 'amount'> & { amount: ResolversParentTypes['Money'] };
+  Refund: RefundRow;
   RefundFilter: RefundFilter;
-  RefundConnection: Omit<RefundConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Refund']> };
+  RefundConnection: RefundPage;
   RefundPaymentInput: RefundPaymentInput;
   RefundError: RefundError;
   RefundPaymentPayload: Omit<RefundPaymentPayload, 'refund' | 'order' | 'refundableAmount'> & { refund?: Maybe<ResolversParentTypes['Refund']>, order?: Maybe<ResolversParentTypes['Order']>, refundableAmount?: Maybe<ResolversParentTypes['Money']> };
-  Dispute: Omit<Dispute, 'order' | 'amount'> & { order?: Maybe<ResolversParentTypes['Order']>, amount: ResolversParentTypes['Money'] };
+  Dispute: DisputeRecord;
   DisputeFilter: DisputeFilter;
-  DisputeConnection: Omit<DisputeConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Dispute']> };
+  DisputeConnection: DisputePage;
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{

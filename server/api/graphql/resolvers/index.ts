@@ -6,10 +6,11 @@ import { opsResolvers } from './ops';
 import { orderResolvers } from './orders';
 import { paymentLogResolvers } from './paymentLogs';
 import { reconciliationResolvers } from './reconciliation';
+import { refundResolvers } from './refunds';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not

@@ -1,0 +1,205 @@
+// Refunds and disputes in the API (issue 18): refundPayment for admins, the refunds and disputes lists
+// for support and admins, and an order's refunds, refundable remainder and disputes. Every argument
+// is checked before anything is read or written; the refund itself (key, lock, remainder, Stripe,
+// audit with the note) is the Refunds service's (server/refunds/service.ts), whose SQL function claims
+// the idempotency key, so a repeat or a reused key is its answer, not a second claim here.
+import { type Role, STAFF_ROLES } from '../../../auth/viewer';
+import { type DisputeKey, DISPUTE_CURSOR_ID, type DisputeStatus as DisputeRowStatus, OPEN_DISPUTE_STATUSES, disputesOfOrder, listDisputes } from '../../../disputes/read.sql';
+import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
+import { findOrder } from '../../../orders/orders.sql';
+import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
+import { isUuid } from '../../../platform/ids';
+import { REFUND_ID, listRefunds, refundableAmount, refundsOfOrder } from '../../../refunds/read.sql';
+import type { RefundReason as RefundRowReason, RefundResult, RefundStatus as RefundRowStatus } from '../../../refunds/service';
+import { allow, inheritAccess } from '../access';
+import type { GraphQLContext } from '../context';
+import type {
+  DisputeConnectionResolvers,
+  DisputeFilter,
+  DisputeResolvers,
+  DisputeStatus,
+  OrderResolvers,
+  RefundConnectionResolvers,
+  RefundFilter,
+  RefundReason,
+  RefundResolvers,
+  RefundStatus,
+  Resolvers,
+  ResolversTypes,
+} from '../generated/resolvers-types';
+import { decodeCursor, encodeCursor, parseFirst, parsePage } from '../pagination';
+
+// Refunding moves money back at Stripe: admins alone (seed 001). Support reads.
+const ADMINS: readonly Role[] = ['ADMIN'];
+// The order's own customer may see its refunds (where their money stands); storefront keys and Make
+// have no business with them.
+const REFUND_READERS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
+
+/** Stripe refuses larger amounts for a card payment anyway (its max is 99,999,999 in the minor unit). */
+export const MAX_REFUND_AMOUNT = 99_999_999;
+export const NOTE_MAX_CHARACTERS = 500;
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const REFUND_REASONS: ReadonlySet<string> = new Set(['requested_by_customer', 'duplicate', 'fraudulent', 'other']);
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
+
+function parseOrderId(id: string, field: string): string {
+  if (!isUuid(id)) throw new BadUserInputError(`${field} must be an order id (a UUID)`, { reason: 'INVALID_ORDER_ID', field });
+  return id.toLowerCase();
+}
+
+/** `amount`: null (the whole remainder) or an integer from 1 to 99,999,999 in the minor unit. */
+export function parseRefundAmount(amount: number | null | undefined): number | null {
+  if (amount === null || amount === undefined) return null;
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_REFUND_AMOUNT) {
+    throw new BadUserInputError(`amount must be a whole number of the minor unit (cents) from 1 to ${MAX_REFUND_AMOUNT}, or omitted for the whole refundable remainder; got ${amount}`, {
+      reason: 'INVALID_AMOUNT',
+      field: 'input.amount',
+    });
+  }
+  return amount;
+}
+
+/** `note`: up to 500 characters (code points, as a person counts them); blank is no note. */
+export function parseRefundNote(note: string | null | undefined): string | null {
+  if (note === null || note === undefined) return null;
+  const length = Array.from(note).length;
+  if (length > NOTE_MAX_CHARACTERS) {
+    throw new BadUserInputError(`note must be at most ${NOTE_MAX_CHARACTERS} characters; got ${length}`, { reason: 'NOTE_TOO_LONG', field: 'input.note' });
+  }
+  return note.trim() === '' ? null : note;
+}
+
+function parseEvidenceDueBefore(value: string | null | undefined): Date | null {
+  if (value === null || value === undefined) return null;
+  const time = ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new BadUserInputError('evidenceDueBefore must be an ISO 8601 time with its zone, e.g. 2026-12-10T00:00:00Z', {
+      reason: 'INVALID_EVIDENCE_DUE_BEFORE',
+      field: 'filter.evidenceDueBefore',
+    });
+  }
+  return new Date(time);
+}
+
+function parseRefundFilter(filter: RefundFilter | null | undefined) {
+  return {
+    status: filter?.status ? (filter.status.toLowerCase() as RefundRowStatus) : null,
+    orderId: filter?.orderId === null || filter?.orderId === undefined ? null : parseOrderId(filter.orderId, 'filter.orderId'),
+  };
+}
+
+function parseDisputePage(args: { first?: number | null; after?: string | null }): { first: number; after: DisputeKey | null } {
+  const first = parseFirst(args.first);
+  if (args.after === null || args.after === undefined) return { first, after: null };
+  const { createdUs, id } = decodeCursor(args.after, DISPUTE_CURSOR_ID, 'disputes');
+  return { first, after: { dueUs: createdUs, closedRank: Number(id[0]), id: id.slice(2) } };
+}
+
+/** The payload of a service answer; a reused key is CONFLICT, not a payload. */
+async function refundPayload({ db }: GraphQLContext, result: RefundResult, key: string): Promise<ResolversTypes['RefundPaymentPayload']> {
+  if (result.outcome === 'conflict') throw idempotencyKeyReused(key, result.operation);
+  const order = result.orderId ? await findOrder(db, result.orderId) : null;
+  return {
+    refund: result.refund,
+    order,
+    error: result.error,
+    refundableAmount: result.outcome === 'refused' ? result.refundable : null,
+    isRepeat: result.isRepeat,
+  };
+}
+
+export const refundResolvers: Resolvers = {
+  Query: {
+    refunds: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      // Every argument is checked before the query runs, so a bad one reads nothing.
+      const filter = parseRefundFilter(args.filter);
+      const { first, after } = parsePage(args, REFUND_ID, 'refunds');
+      return listRefunds(db, { filter, first, after });
+    }),
+    disputes: allow(STAFF_ROLES, (_parent, args, { db }) => {
+      const filter = {
+        status: args.filter?.status ? (args.filter.status.toLowerCase() as DisputeRowStatus) : null,
+        evidenceDueBefore: parseEvidenceDueBefore((args.filter as DisputeFilter | null | undefined)?.evidenceDueBefore),
+      };
+      const { first, after } = parseDisputePage(args);
+      return listDisputes(db, { filter, first, after });
+    }),
+  },
+  Mutation: {
+    refundPayment: allow(ADMINS, async (_parent, { input }, context) => {
+      // Everything is checked before the service is called: a bad argument claims no key and writes nothing.
+      const orderId = parseOrderId(input.orderId, 'input.orderId');
+      const amount = parseRefundAmount(input.amount);
+      const note = parseRefundNote(input.note);
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
+      const { viewer, refunds, logger } = context;
+      const actor = `staff:${viewer.id}`;
+      const result = await refunds.refundPayment({
+        orderId,
+        amount,
+        reason: input.reason.toLowerCase() as RefundRowReason,
+        note,
+        actor,
+        scope: `${viewer.kind}:${viewer.id}`,
+        idempotencyKey: key,
+      });
+      if (result.outcome !== 'conflict' && !result.isRepeat) {
+        logger.info({ orderId, actor, refundId: result.refund?.id, amount: result.refund?.amount, error: result.error?.code }, 'refund requested by staff');
+      }
+      return refundPayload(context, result, key);
+    }),
+  },
+  RefundConnection: inheritAccess<RefundConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.created_us, id: last.id }) : null };
+    },
+  }),
+  Refund: inheritAccess<RefundResolvers>({
+    stripeRefundId: (refund) => refund.stripe_refund_id,
+    orderId: (refund) => refund.order_id,
+    amount: (refund) => ({ amount: Number(refund.amount), currency: refund.currency }),
+    status: (refund) => refund.status.toUpperCase() as RefundStatus,
+    // Stripe's own reasons beyond the three we send (e.g. expired_uncaptured_charge) read as OTHER.
+    reason: (refund) => (refund.reason === null ? null : ((REFUND_REASONS.has(refund.reason) ? refund.reason : 'other').toUpperCase() as RefundReason)),
+    failureReason: (refund) => refund.failure_reason,
+    // Which staff member refunded is internal: a customer sees that a refund was made, not by whom.
+    requestedBy: allow(STAFF_ROLES, (refund) => refund.requested_by),
+    createdAt: (refund) => iso(refund.created_at),
+    updatedAt: (refund) => iso(refund.updated_at),
+  }),
+  RefundError: inheritAccess({}),
+  RefundPaymentPayload: inheritAccess({}),
+  DisputeConnection: inheritAccess<DisputeConnectionResolvers>({
+    nodes: (page) => page.rows,
+    pageInfo: (page) => {
+      const last = page.rows.at(-1);
+      return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor({ createdUs: last.due_us, id: `${last.closed_rank}:${last.id}` }) : null };
+    },
+  }),
+  Dispute: inheritAccess<DisputeResolvers>({
+    orderId: (dispute) => dispute.order_id,
+    // One read per dispute: there is no loader in this codebase, and a page is at most 200 rows.
+    order: (dispute, _args, { db }) => findOrder(db, dispute.order_id),
+    amount: (dispute) => ({ amount: Number(dispute.amount), currency: dispute.currency }),
+    status: (dispute) => dispute.status.toUpperCase() as DisputeStatus,
+    isOpen: (dispute) => OPEN_DISPUTE_STATUSES.includes(dispute.status),
+    evidenceDueBy: (dispute) => isoOrNull(dispute.evidence_due_by),
+    isChargeRefundable: (dispute) => dispute.is_charge_refundable,
+    createdAt: (dispute) => iso(dispute.created_at),
+    updatedAt: (dispute) => iso(dispute.updated_at),
+  }),
+  Order: inheritAccess<OrderResolvers>({
+    refunds: allow(REFUND_READERS, (order, _args, { db, viewer }) => {
+      // Query.order already hides another customer's order; this holds wherever else an order is reached.
+      if (viewer.role === 'CUSTOMER' && order.customer_user_id !== viewer.id) throw new ForbiddenError('Only the order’s own customer may see its refunds');
+      return refundsOfOrder(db, order.id);
+    }),
+    refundableAmount: allow(STAFF_ROLES, async (order, _args, { db }) => (await refundableAmount(db, order.id)) ?? { amount: 0, currency: order.currency }),
+    disputes: allow(STAFF_ROLES, (order, _args, { db }) => disputesOfOrder(db, order.id)),
+  }),
+};

@@ -1,0 +1,66 @@
+// What the API reads of refunds: one order's refunds and what may still be refunded of it, and the
+// staff list, newest first by (created_at desc, id desc) as a keyset page (server/platform/db/keysetList.ts).
+// Refunds are few next to orders and payments; the list's filters use the (order_id) index or scan.
+import type { Queryable } from '../platform/db/db';
+import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
+import type { RefundRow, RefundStatus } from './service';
+
+/** A refund as listed: its row and its creation in microseconds, the keyset of the list. */
+export interface RefundRecord extends RefundRow {
+  created_us: string;
+}
+
+export type RefundPage = ListPage<RefundRecord>;
+
+/** Refund ids: our UUIDs, or Stripe's re_… (pyr_… for some methods) for refunds made at Stripe. */
+export const REFUND_ID = /^[A-Za-z0-9_-]{1,255}$/;
+
+// Amounts as float8 (exact to 2^53), so both drivers hand back a number, not bigint text; times as
+// ISO 8601 text, as to_jsonb writes them, so PGlite and node-postgres agree.
+const REFUND_COLUMNS = `id, stripe_refund_id, order_id, payment_id, amount::float8 as amount, currency, status, reason, failure_reason, requested_by,
+       to_jsonb(created_at) #>> '{}' as created_at, to_jsonb(updated_at) #>> '{}' as updated_at,
+       (extract(epoch from created_at) * 1000000)::bigint::text as created_us`;
+
+/** An order's refunds, newest first. */
+export async function refundsOfOrder(db: Queryable, orderId: string): Promise<RefundRecord[]> {
+  const { rows } = await db.query<RefundRecord>(
+    `select ${REFUND_COLUMNS} from refunds where order_id = $1 order by created_at desc, id desc`,
+    [orderId],
+  );
+  return rows;
+}
+
+export interface RefundListFilter {
+  status?: RefundStatus | null;
+  orderId?: string | null;
+}
+
+/** Refunds newest first by (created_at desc, id desc), only the conditions given. */
+export async function listRefunds(db: Queryable, options: { filter?: RefundListFilter | null; first: number; after?: ListKey | null }): Promise<RefundPage> {
+  const { filter, first, after } = options;
+  const list = keysetList({ time: 'created_at', id: 'id', idType: 'text' });
+  if (filter?.status) list.where(`status = ${list.bind(filter.status)}`);
+  if (filter?.orderId) list.where(`order_id = ${list.bind(filter.orderId)}::uuid`);
+  const { rows } = await db.query<RefundRecord>(`select ${REFUND_COLUMNS} from refunds ${list.tail(after, first)}`, list.params);
+  return pageOf(rows, first);
+}
+
+/**
+ * What may still be refunded of an order, in its currency, by the very definitions refund_claim
+ * guards with (20261207001000_refunds.sql): the payment refund_payment_of picks, less every refund of
+ * it that refund_holds (creating, pending, requires action, succeeded); zero for an order that is not
+ * paid, partially refunded or disputed, or has no such payment. Null when there is no such order.
+ */
+export async function refundableAmount(db: Queryable, orderId: string): Promise<{ amount: number; currency: string } | null> {
+  const { rows } = await db.query<{ amount: number; currency: string }>(
+    `select case when o.status in ('paid', 'partially_refunded', 'disputed') and pay.id is not null
+                 then greatest(0, pay.amount - coalesce((select sum(r.amount) from refunds r where r.payment_id = pay.id and refund_holds(r.status)), 0))
+                 else 0
+            end::float8 as amount,
+            o.currency
+       from orders o left join lateral refund_payment_of(o) as pay on true
+      where o.id = $1`,
+    [orderId],
+  );
+  return rows[0] ?? null;
+}
