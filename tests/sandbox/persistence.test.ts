@@ -10,6 +10,8 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DISPUTE_WITHDRAWAL_DELAY_SECONDS } from '../../stripe-sandbox/resources/disputes';
+import { REFUND_FAILURE_DELAY_SECONDS } from '../../stripe-sandbox/resources/refunds';
 import { createStripeSandbox, type StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { stripeError } from '../helpers/stripeSandbox';
 
@@ -125,6 +127,26 @@ describe('the Stripe sandbox state file', () => {
       stripe.paymentIntents.create({ amount: 7900, currency: 'usd', payment_method: declinedIntent.last_payment_error!.payment_method!.id, confirm: true, automatic_payment_methods: { enabled: true, allow_redirects: 'never' } }),
     );
     expect(again.code).toBe('card_declined');
+  });
+
+  it('a refund of the refund-failure card and a dispute made before a restart still fail and withdraw after it, once', async () => {
+    start();
+    const card = { currency: 'usd', confirm: true, automatic_payment_methods: { enabled: true, allow_redirects: 'never' as const } };
+    const paid = await stripe.paymentIntents.create({ ...card, amount: 3000, payment_method: 'pm_card_refundFail' });
+    const refund = await stripe.refunds.create({ payment_intent: paid.id, amount: 1000 });
+    const disputed = await stripe.paymentIntents.create({ ...card, amount: 2000, payment_method: 'pm_card_createDispute' });
+    const [dispute] = (await stripe.disputes.list({ payment_intent: disputed.id })).data;
+
+    await restart();
+    await current.advanceClock(Math.max(REFUND_FAILURE_DELAY_SECONDS, DISPUTE_WITHDRAWAL_DELAY_SECONDS));
+    expect(await stripe.refunds.retrieve(refund.id)).toMatchObject({ status: 'failed', failure_reason: 'expired_or_canceled_card' });
+    expect(await stripe.charges.retrieve(paid.latest_charge as string)).toMatchObject({ amount_refunded: 0 });
+    expect((await stripe.disputes.retrieve(dispute!.id)).balance_transactions.map((t) => t.amount)).toEqual([-2000]);
+
+    await restart();
+    await current.advanceClock(3600);
+    const types = (await stripe.events.list({ limit: 100 })).data.map((e) => e.type);
+    expect(types.filter((t) => t === 'refund.failed' || t === 'charge.dispute.funds_withdrawn').sort()).toEqual(['charge.dispute.funds_withdrawn', 'refund.failed']);
   });
 
   it('keeps idempotency keys: the same key replays the first response, with other parameters it is refused', async () => {
