@@ -4,7 +4,7 @@
 // refundPayment through the real Refunds service against the sandbox (full, partial, over the
 // remainder, a repeat by key, the key reused with another amount).
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../../server/auth/apiKeys';
 import { signStaffToken } from '../../../server/auth/staffTokens';
 import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../../helpers/checkout';
@@ -303,6 +303,12 @@ describe('refundPayment: bad input is refused and writes nothing', () => {
 });
 
 describe('refundPayment through the Refunds service and the sandbox', () => {
+  // Every webhook is dropped: what these tests see is refundPayment's own doing (Stripe's answer to the
+  // create call), and no event applied meanwhile adds rows between a count and the next.
+  beforeEach(() => {
+    server.app.stripeSandbox!.core.events.stopAutoDelivery();
+    server.app.stripeSandbox!.webhookFaults.dropNext = 1_000_000;
+  });
   /** An order paid at Stripe, as the storefront's confirm leaves it. */
   async function paidOrder() {
     const created = ok(await server.createPaymentIntent({ idempotencyKey: newKey(), track: 'business_plan_builder', email: `guest-${randomUUID()}@example.com` })).createPaymentIntent;
