@@ -349,6 +349,22 @@ describe('refundPayment through the Refunds service and the sandbox', () => {
     expect((await server.app.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(1);
   });
 
+  it('Stripe unreachable: the refund stays CREATING with PAYMENT_PROVIDER_UNAVAILABLE and its amount held; the same key completes that refund', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    const key = newKey();
+    // The SDK tries twice (STRIPE_MAX_NETWORK_RETRIES=1): both fail.
+    server.app.stripeSandbox!.failNext('api_error', 'api_error');
+    const first = ok(await refund({ orderId, amount: 4000, idempotencyKey: key })).refundPayment;
+    expect(first).toMatchObject({
+      refund: { status: 'CREATING', stripeRefundId: null, amount: { amount: 4000 } },
+      order: { id: orderId, refundableAmount: { amount: 5900 } },
+      error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' }, isRepeat: false,
+    });
+    const completed = ok(await refund({ orderId, amount: 4000, idempotencyKey: key })).refundPayment;
+    expect(completed).toMatchObject({ refund: { id: first.refund.id, status: 'SUCCEEDED', stripeRefundId: expect.stringMatching(/^re_/) }, error: null, isRepeat: true });
+    expect((await server.app.stripe.refunds.list({ payment_intent: paymentIntentId })).data.map((r) => r.id)).toEqual([completed.refund.stripeRefundId]);
+  });
+
   it('the same key again is the first answer, flagged isRepeat, with one Stripe refund; with another amount it is CONFLICT', async () => {
     const { orderId, paymentIntentId } = await paidOrder();
     const key = newKey();
