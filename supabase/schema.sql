@@ -1751,7 +1751,11 @@ begin
     select pay.amount - coalesce(sum(r.amount) filter (where refund_holds(r.status)), 0) into v_remaining
       from refunds r where r.payment_id = pay.id;
   end if;
-  if pay.id is null or o.status not in ('paid', 'partially_refunded', 'disputed') or v_remaining <= 0 then
+  -- Not refundable: never paid, failed, or refunded in full. An order still paid whose remainder is
+  -- held by a refund in flight refuses an amount as more than the remainder (0), so ten presses at once
+  -- get one answer whichever order they meet the winner in.
+  if pay.id is null or o.status not in ('paid', 'partially_refunded', 'disputed')
+     or (v_remaining <= 0 and p->>'amount' is null) then
     delete from idempotency_keys where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_REFUNDABLE',
       'refundable', greatest(coalesce(v_remaining, 0), 0), 'currency', o.currency);
