@@ -35,7 +35,7 @@ const seededRefunds = [
   { id: randomUUID(), stripe: null, status: 'failed', amount: 700, reason: 'other', by: `staff:${adminId}`, at: T0 + 3000 },
   { id: randomUUID(), stripe: 're_seedMadeHere2', status: 'pending', amount: 300, reason: 'expired_uncaptured_charge', by: `staff:${adminId}`, at: T0 + 4000 },
 ];
-// Seeded disputes: two open with due dates, one open with none, two closed.
+// Seeded disputes: open ones due in a day, in 73 hours, in ten days, past due and with none; two closed.
 const now = Date.now();
 const seededDisputes = [
   { id: 'du_seedOpenLate', status: 'needs_response', due: now + 10 * 24 * HOUR, refundable: false, at: T0 + 1000 },
@@ -43,6 +43,8 @@ const seededDisputes = [
   { id: 'du_seedOpenNoDue', status: 'under_review', due: null, refundable: false, at: T0 + 3000 },
   { id: 'du_seedWon', status: 'won', due: now - 24 * HOUR, refundable: false, at: T0 + 4000 },
   { id: 'du_seedLost', status: 'lost', due: now - 2 * 24 * HOUR, refundable: false, at: T0 + 5000 },
+  { id: 'du_seedOpenPastDue', status: 'needs_response', due: now - HOUR, refundable: false, at: T0 + 6000 },
+  { id: 'du_seedOpenIn73h', status: 'warning_under_review', due: now + 73 * HOUR, refundable: false, at: T0 + 7000 },
 ];
 
 beforeAll(async () => {
@@ -207,8 +209,8 @@ describe('reads', () => {
     expect(order.disputes.find((d: { id: string }) => d.id === 'du_seedOpenNoDue')).toMatchObject({ isOpen: true, evidenceDueBy: null });
   });
 
-  it('the Overview counts open disputes, and those due within 72 hours', async () => {
-    expect(ok(await gql(OVERVIEW, {}, 'support')).opsOverview).toEqual({ disputesOpen: 3, disputesDueSoon: 1 });
+  it('the Overview counts open disputes, and those due within 72 hours (not one past due, not one in 73 hours, not a closed one)', async () => {
+    expect(ok(await gql(OVERVIEW, {}, 'support')).opsOverview).toEqual({ disputesOpen: 5, disputesDueSoon: 1 });
   });
 });
 
@@ -237,13 +239,17 @@ describe('lists and their pages', () => {
 
   it('disputes: open first by evidence due soonest (none last), then closed, paged two at a time', async () => {
     const ids = await allPages(DISPUTES, 'disputes', null, 2);
-    expect(ids.filter((id) => id.startsWith('du_seed'))).toEqual(['du_seedOpenSoon', 'du_seedOpenLate', 'du_seedOpenNoDue', 'du_seedLost', 'du_seedWon']);
+    expect(ids.filter((id) => id.startsWith('du_seed'))).toEqual([
+      'du_seedOpenPastDue', 'du_seedOpenSoon', 'du_seedOpenIn73h', 'du_seedOpenLate', 'du_seedOpenNoDue', 'du_seedLost', 'du_seedWon',
+    ]);
   });
 
   it('disputes: by status, and open ones due before a time', async () => {
     expect(await allPages(DISPUTES, 'disputes', { status: 'WON' }, 50)).toEqual(['du_seedWon']);
     const before = new Date(now + 3 * 24 * HOUR).toISOString();
-    expect(await allPages(DISPUTES, 'disputes', { evidenceDueBefore: before }, 50)).toEqual(['du_seedOpenSoon']);
+    expect(await allPages(DISPUTES, 'disputes', { evidenceDueBefore: before }, 50)).toEqual(['du_seedOpenPastDue', 'du_seedOpenSoon']);
+    // A closed dispute is never "due": the won one's date is past, yet it is not listed.
+    expect(await allPages(DISPUTES, 'disputes', { evidenceDueBefore: new Date(now).toISOString() }, 50)).toEqual(['du_seedOpenPastDue']);
   });
 
   const refused: Array<[string, string, Record<string, unknown>, string]> = [
