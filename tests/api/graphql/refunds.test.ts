@@ -219,7 +219,7 @@ describe('lists and their pages', () => {
     const ids: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 50; page += 1) {
-      const data = ok(await gql(query, { filter, first, after }, 'support'))[field];
+      const data: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = ok(await gql(query, { filter, first, after }, 'support'))[field];
       ids.push(...data.nodes.map((n: { id: string }) => n.id));
       if (!data.pageInfo.hasNextPage) return ids;
       after = data.pageInfo.endCursor;
