@@ -191,6 +191,39 @@ describe('refusals change nothing', () => {
   });
 });
 
+describe('refusals by Stripe of refunds we did not know were made', () => {
+  it('a refund made in Stripe\'s dashboard whose webhook has not come yet: Stripe refuses the excess (no code), REFUND_REFUSED with its message, the row failed', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    sandbox.webhookFaults.dropNext = 1_000_000;
+    await stripe.refunds.create({ payment_intent: paymentIntentId, amount: 5000 });
+    const req = request(orderId, { amount: 9900 });
+    const result = await service().refundPayment(req);
+    expect(result).toMatchObject({ outcome: 'refused', error: { code: 'REFUND_REFUSED', message: expect.stringMatching(/.+/) }, refund: { status: 'failed', failure_reason: 'refused' } });
+    expect((await stripeRefunds(paymentIntentId)).map((r) => r.amount)).toEqual([5000]);
+    // A repeat by its key says the same, without asking Stripe again.
+    const posts = refundPosts;
+    expect(await service().refundPayment(req)).toMatchObject({ outcome: 'refused', isRepeat: true, error: { code: 'REFUND_REFUSED' } });
+    expect(refundPosts).toBe(posts);
+  });
+
+  it('a charge refunded in full at Stripe is charge_already_refunded: REFUND_REFUSED, the row failed, the order refunded once the webhook comes', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    sandbox.webhookFaults.dropNext = 1_000_000;
+    await stripe.refunds.create({ payment_intent: paymentIntentId });
+    const req = request(orderId, { amount: 100 });
+    const result = await service().refundPayment(req);
+    expect(result).toMatchObject({ outcome: 'refused', error: { code: 'REFUND_REFUSED' }, refund: { status: 'failed', failure_reason: 'charge_already_refunded' } });
+    const posts = refundPosts;
+    expect(await service().refundPayment(req)).toMatchObject({ outcome: 'refused', isRepeat: true, error: { code: 'REFUND_REFUSED' } });
+    expect(refundPosts).toBe(posts);
+    sandbox.webhookFaults.dropNext = 0;
+    expect(await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: ADMIN })).toMatchObject({ outcome: 'succeeded' });
+    await settle();
+    expect((await refundRows(orderId)).map((r) => [r.amount, r.status]).sort()).toEqual([[100, 'failed'], [9900, 'succeeded']]);
+    expect(await orderStatus(orderId)).toBe('refunded');
+  });
+});
+
 describe('idempotency and concurrency', () => {
   it('ten concurrent refunds of the full amount with different keys make one Stripe refund; nine are REFUND_EXCEEDS_REMAINING', async () => {
     const { orderId, paymentIntentId } = await paidOrder();
@@ -295,12 +328,12 @@ describe('our write failing after Stripe made the refund', () => {
     expect(await refundCompleted(orderId)).toHaveLength(1);
   });
 
-  it('a refund Stripe never made (unreachable, then no retry) is marked failed by the janitor after 5 minutes, its amount given back', async () => {
+  it('a refund Stripe never made (unreachable, then no retry) is marked failed by a janitor pass after 5 minutes, its amount given back', async () => {
     const { orderId, paymentIntentId } = await paidOrder();
     sandbox.failNext('api_error', 'api_error');
     expect(await service().refundPayment(request(orderId, { amount: 9900 }))).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
     await server.app.db.query("update refunds set created_at = created_at - interval '6 minutes' where order_id = $1", [orderId]);
-    expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 0, failed: 1 });
+    expect(await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: ADMIN })).toMatchObject({ outcome: 'succeeded' });
     expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
     expect(await stripeRefunds(paymentIntentId)).toEqual([]);
     expect(await orderStatus(orderId)).toBe('paid');
