@@ -295,6 +295,22 @@ describe('our write failing after Stripe made the refund', () => {
     expect(await refundCompleted(orderId)).toEqual([rows[0]!.id]);
   });
 
+  it('the webhook applied before our record of Stripe\'s answer: the record leaves the linked row as it is, one row', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    let webhooksApplied: () => void = () => {};
+    const applied = new Promise<void>((resolve) => (webhooksApplied = resolve));
+    const held = heldDb(server.app.db, /refund_record/, applied);
+    const pending = service(held).refundPayment(request(orderId, { amount: 1200 }));
+    await expect.poll(async () => (await stripeRefunds(paymentIntentId)).length).toBe(1);
+    await settle();
+    const [linked] = await refundRows(orderId);
+    expect(linked).toMatchObject({ status: 'succeeded', stripe_refund_id: expect.stringMatching(/^re_/) });
+    webhooksApplied();
+    expect(await pending).toMatchObject({ outcome: 'done', error: null, refund: { id: linked!.id, status: 'succeeded' } });
+    expect(await refundRows(orderId)).toEqual([linked]);
+    expect(await refundCompleted(orderId)).toEqual([linked!.id]);
+  });
+
   it('with no webhook, the janitor lists the PaymentIntent\'s refunds and records it; the late webhook adds no second row', async () => {
     const { orderId, paymentIntentId } = await paidOrder();
     sandbox.webhookFaults.dropNext = 1_000_000;
