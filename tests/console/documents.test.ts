@@ -2,7 +2,11 @@
 // reads its answers with are the ones generated from those documents and today's schema.
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../server/config';
 import { CONSOLE_TYPES_OUTPUT, consoleDocumentFiles, generateConsoleTypes } from '../../console/codegen';
 import * as generated from '../../console/src/api/generated/graphql';
 import { viewerQuery } from '../../console/src/auth/viewer';
@@ -69,6 +73,21 @@ describe('the console\'s GraphQL documents', () => {
 
   it.each(documents)('%s is valid against the schema', (_name, document) => {
     expect(validate(schema(), parse(String(document))).map((e) => e.message)).toEqual([]);
+  });
+
+  // The server refuses a document past its limits before any resolver runs, and msw in the component
+  // tests would never say so: the depth rule counts each fragment spread as a level, so an order's
+  // refund reached through a mutation's payload can pass the schema and still be refused.
+  it.each(documents)('%s is within the server\'s default depth, cost and alias limits', (_name, document) => {
+    const { maxDepth, maxCost, maxAliases } = loadConfig({ NODE_ENV: 'test' }).graphql;
+    const refusals: string[] = [];
+    const onReject = [(_context: unknown, error: Error) => void refusals.push(error.message)];
+    const rules = [
+      maxDepthRule({ n: maxDepth, onReject, propagateOnRejection: false }),
+      costLimitRule({ maxCost, onReject, propagateOnRejection: false }),
+      maxAliasesRule({ n: maxAliases, onReject, propagateOnRejection: false }),
+    ];
+    expect([...validate(schema(), parse(String(document)), rules).map((e) => e.message), ...refusals]).toEqual([]);
   });
 });
 

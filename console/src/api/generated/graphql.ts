@@ -406,14 +406,14 @@ export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderSt
 
 export type RefundFragment = { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } };
 
-export type OrderDetailFragment = { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> };
+export type OrderRefundsFragment = { refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> };
 
 export type OrderQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null };
+export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type StripeModeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -425,14 +425,14 @@ export type SyncOrderMutationVariables = Exact<{
 }>;
 
 
-export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
 export type RefundPaymentMutationVariables = Exact<{
   input: RefundPaymentInput;
 }>;
 
 
-export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }>, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
+export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
 
 export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -720,7 +720,9 @@ export const RefundFragmentDoc = new TypedDocumentString(`
   stripeRefundId
   orderId
   amount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   status
   reason
@@ -729,16 +731,13 @@ export const RefundFragmentDoc = new TypedDocumentString(`
   createdAt
   updatedAt
 }
-    fragment Money on Money {
-  amount
-  currency
-  formatted
-}`, {"fragmentName":"Refund"}) as unknown as TypedDocumentString<RefundFragment, unknown>;
-export const OrderDetailFragmentDoc = new TypedDocumentString(`
-    fragment OrderDetail on Order {
-  ...Order
+    `, {"fragmentName":"Refund"}) as unknown as TypedDocumentString<RefundFragment, unknown>;
+export const OrderRefundsFragmentDoc = new TypedDocumentString(`
+    fragment OrderRefunds on Order {
   refundableAmount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   refunds {
     ...Refund
@@ -748,59 +747,22 @@ export const OrderDetailFragmentDoc = new TypedDocumentString(`
     status
     isOpen
     amount {
-      ...Money
+      amount
+      currency
+      formatted
     }
     reason
     evidenceDueBy
   }
 }
-    fragment Money on Money {
-  amount
-  currency
-  formatted
-}
-fragment Order on Order {
-  id
-  status
-  syncState
-  track
-  trackName
-  amount {
-    ...Money
-  }
-  customer {
-    id
-    email
-    name
-  }
-  checkoutSessionId
-  paymentIntentId
-  payment {
-    paymentIntentId
-    chargeId
-    status
-    amount {
-      ...Money
-    }
-    amountRefunded {
-      ...Money
-    }
-  }
-  metadata {
-    key
-    value
-  }
-  createdAt
-  updatedAt
-  syncAttempts
-  lastSyncAt
-}
-fragment Refund on Refund {
+    fragment Refund on Refund {
   id
   stripeRefundId
   orderId
   amount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   status
   reason
@@ -808,7 +770,7 @@ fragment Refund on Refund {
   requestedBy
   createdAt
   updatedAt
-}`, {"fragmentName":"OrderDetail"}) as unknown as TypedDocumentString<OrderDetailFragment, unknown>;
+}`, {"fragmentName":"OrderRefunds"}) as unknown as TypedDocumentString<OrderRefundsFragment, unknown>;
 export const PaymentLogFragmentDoc = new TypedDocumentString(`
     fragment PaymentLog on PaymentLog {
   id
@@ -1203,7 +1165,8 @@ fragment Order on Order {
 export const OrderDocument = new TypedDocumentString(`
     query Order($id: ID!) {
   order(id: $id) {
-    ...OrderDetail
+    ...Order
+    ...OrderRefunds
   }
 }
     fragment Money on Money {
@@ -1252,7 +1215,9 @@ fragment Refund on Refund {
   stripeRefundId
   orderId
   amount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   status
   reason
@@ -1261,10 +1226,11 @@ fragment Refund on Refund {
   createdAt
   updatedAt
 }
-fragment OrderDetail on Order {
-  ...Order
+fragment OrderRefunds on Order {
   refundableAmount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   refunds {
     ...Refund
@@ -1274,7 +1240,9 @@ fragment OrderDetail on Order {
     status
     isOpen
     amount {
-      ...Money
+      amount
+      currency
+      formatted
     }
     reason
     evidenceDueBy
@@ -1289,7 +1257,8 @@ export const SyncOrderDocument = new TypedDocumentString(`
     mutation SyncOrder($input: SyncOrderInput!) {
   syncOrder(input: $input) {
     order {
-      ...OrderDetail
+      ...Order
+      ...OrderRefunds
     }
     outcome
     error {
@@ -1345,7 +1314,9 @@ fragment Refund on Refund {
   stripeRefundId
   orderId
   amount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   status
   reason
@@ -1354,10 +1325,11 @@ fragment Refund on Refund {
   createdAt
   updatedAt
 }
-fragment OrderDetail on Order {
-  ...Order
+fragment OrderRefunds on Order {
   refundableAmount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   refunds {
     ...Refund
@@ -1367,7 +1339,9 @@ fragment OrderDetail on Order {
     status
     isOpen
     amount {
-      ...Money
+      amount
+      currency
+      formatted
     }
     reason
     evidenceDueBy
@@ -1380,7 +1354,8 @@ export const RefundPaymentDocument = new TypedDocumentString(`
       ...Refund
     }
     order {
-      ...OrderDetail
+      ...Order
+      ...OrderRefunds
     }
     error {
       code
@@ -1438,7 +1413,9 @@ fragment Refund on Refund {
   stripeRefundId
   orderId
   amount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   status
   reason
@@ -1447,10 +1424,11 @@ fragment Refund on Refund {
   createdAt
   updatedAt
 }
-fragment OrderDetail on Order {
-  ...Order
+fragment OrderRefunds on Order {
   refundableAmount {
-    ...Money
+    amount
+    currency
+    formatted
   }
   refunds {
     ...Refund
@@ -1460,7 +1438,9 @@ fragment OrderDetail on Order {
     status
     isOpen
     amount {
-      ...Money
+      amount
+      currency
+      formatted
     }
     reason
     evidenceDueBy

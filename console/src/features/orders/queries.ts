@@ -1,9 +1,11 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { type OrderFragment, OrderDocument, OrdersDocument, type OrdersQueryVariables, StripeModeDocument } from '../../api/generated/graphql';
+import { type OrderFragment, type OrderRefundsFragment, OrderDocument, OrdersDocument, type OrdersQueryVariables, StripeModeDocument } from '../../api/generated/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
 
-export type { OrderFragment as Order, OrderDetailFragment as OrderDetail, RefundFragment as Refund } from '../../api/generated/graphql';
+export type { OrderFragment as Order, RefundFragment as Refund } from '../../api/generated/graphql';
+/** The open order: its row and its refunds, refundable amount and disputes. */
+export type OrderDetail = OrderFragment & OrderRefundsFragment;
 
 /** In the order the filters offer them; the generated types check each is one of the schema's values. */
 export const ORDER_STATUSES = ['PENDING', 'REQUIRES_ACTION', 'PROCESSING', 'PAID', 'FAILED', 'CANCELED', 'REFUNDED', 'PARTIALLY_REFUNDED', 'DISPUTED'] as const satisfies readonly OrderFragment['status'][];
