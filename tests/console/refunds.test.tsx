@@ -334,6 +334,7 @@ describe("the order's refunds", () => {
     expect(within(failed!).getByText('staff:00000000-0000-4000-8000-00000000a002')).toBeTruthy();
     expect(failed!.textContent).toContain('2026-12-07 11:00:00 UTC');
     expect(within(dashboard!).getByText('succeeded')).toBeTruthy();
+    expect(within(dashboard!).getByText('Returned to the customer')).toBeTruthy();
     expect(within(dashboard!).getByText('at Stripe (its dashboard)')).toBeTruthy();
     expect(within(panel).getByText('$69.00')).toBeTruthy();
     expect(within(panel).getByText('Only an admin can refund.')).toBeTruthy();
@@ -341,7 +342,7 @@ describe("the order's refunds", () => {
   });
 
   it("lists the order's disputes with a link to respond in Stripe's dashboard", async () => {
-    const disputes = [{ id: 'du_1Open', status: 'NEEDS_RESPONSE', isOpen: true, amount: money(9900), reason: 'product_not_received', evidenceDueBy: '2026-12-10T00:00:00.000Z' }];
+    const disputes = [{ id: 'du_1Open', status: 'NEEDS_RESPONSE', isOpen: true, amount: money(9900), reason: 'product_not_received', evidenceDueBy: '2026-12-10T00:00:00.000Z', isChargeRefundable: false }];
     renderConsole(`/orders?open=${ORDER_ID}`, { as: 'support', handlers: handlers({ order: order({ status: 'DISPUTED', disputes }) }) });
     const panel = await screen.findByRole('complementary', { name: 'Order' });
     const list = await within(panel).findByRole('list', { name: 'Disputes' });
@@ -349,5 +350,18 @@ describe("the order's refunds", () => {
     expect(within(list).getByText(/Evidence due 2026-12-10 00:00:00 UTC/)).toBeTruthy();
     await waitFor(() => expect(within(list).getByRole('link', { name: /respond in Stripe's dashboard/ }).getAttribute('href')).toBe('https://dashboard.stripe.com/test/disputes/du_1Open'));
     expect(within(panel).getByRole('link', { name: 'All disputes' }).getAttribute('href')).toBe('/disputes');
+    expect(within(panel).getByText("This payment is disputed: Stripe refuses refunds while the dispute is open. Respond to it in Stripe's dashboard (below).")).toBeTruthy();
+  });
+
+  it('says nothing of a dispute that no longer stops a refund (closed, or an inquiry Stripe lets a refund settle)', async () => {
+    const disputes = [
+      { id: 'du_1Won', status: 'WON', isOpen: false, amount: money(9900), reason: 'fraudulent', evidenceDueBy: null, isChargeRefundable: false },
+      { id: 'du_1Inquiry', status: 'WARNING_NEEDS_RESPONSE', isOpen: true, amount: money(9900), reason: 'general', evidenceDueBy: null, isChargeRefundable: true },
+    ];
+    renderConsole(`/orders?open=${ORDER_ID}`, { as: 'admin', handlers: handlers({ order: order({ disputes }) }) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    await within(panel).findByRole('list', { name: 'Disputes' });
+    expect(within(panel).queryByText(/This payment is disputed/)).toBeNull();
+    expect(((await within(panel).findByRole('button', { name: 'Refund…' })) as HTMLButtonElement).disabled).toBe(false);
   });
 });

@@ -143,6 +143,8 @@ describe('refunds and disputes in the console, in Chromium', () => {
   it('says in words that a disputed payment cannot be refunded, and changes nothing', async () => {
     await openOrder(disputed.email, disputed.orderId);
     await visible(detail().getByRole('list', { name: 'Disputes' }));
+    // Said before the press; the press still goes to the server, which alone decides.
+    await visible(detail().getByText(/^This payment is disputed: Stripe refuses refunds while the dispute is open\./));
     await detail().getByRole('button', { name: 'Refund…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Refund this order?' });
     await dialog.getByRole('button', { name: 'Refund $99.00' }).click();

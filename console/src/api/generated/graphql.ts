@@ -406,14 +406,14 @@ export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderSt
 
 export type RefundFragment = { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } };
 
-export type OrderRefundsFragment = { refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> };
+export type OrderRefundsFragment = { refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> };
 
 export type OrderQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null };
+export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type StripeModeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -425,14 +425,14 @@ export type SyncOrderMutationVariables = Exact<{
 }>;
 
 
-export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
 export type RefundPaymentMutationVariables = Exact<{
   input: RefundPaymentInput;
 }>;
 
 
-export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
+export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
 
 export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -753,6 +753,7 @@ export const OrderRefundsFragmentDoc = new TypedDocumentString(`
     }
     reason
     evidenceDueBy
+    isChargeRefundable
   }
 }
     fragment Refund on Refund {
@@ -1246,6 +1247,7 @@ fragment OrderRefunds on Order {
     }
     reason
     evidenceDueBy
+    isChargeRefundable
   }
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
 export const StripeModeDocument = new TypedDocumentString(`
@@ -1345,6 +1347,7 @@ fragment OrderRefunds on Order {
     }
     reason
     evidenceDueBy
+    isChargeRefundable
   }
 }`) as unknown as TypedDocumentString<SyncOrderMutation, SyncOrderMutationVariables>;
 export const RefundPaymentDocument = new TypedDocumentString(`
@@ -1444,6 +1447,7 @@ fragment OrderRefunds on Order {
     }
     reason
     evidenceDueBy
+    isChargeRefundable
   }
 }`) as unknown as TypedDocumentString<RefundPaymentMutation, RefundPaymentMutationVariables>;
 export const OpsOverviewDocument = new TypedDocumentString(`

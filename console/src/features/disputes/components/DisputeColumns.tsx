@@ -24,13 +24,13 @@ export function disputeColumns(stripeMode: StripeMode, now = Date.now()): Readon
           aria-label={`Dispute ${row.id} in Stripe's dashboard`}
           title={`Respond to ${row.id} in Stripe's dashboard (${stripeMode} mode)`}
         >
-          {row.id.length > 16 ? `${row.id.slice(0, 14)}…` : row.id} ↗
+          {row.id.length > 14 ? `${row.id.slice(0, 12)}…` : row.id} ↗
         </a>
       ),
     },
-    { header: 'Status', cell: (row) => <Badge value={row.status} /> },
+    // Status under the deadline, so that on a 390 px phone the first two columns say what is due and when.
     {
-      header: 'Evidence due (UTC)',
+      header: 'Evidence due (UTC), status',
       cell: (row) => {
         const due = evidenceDue(row, now);
         return (
@@ -39,6 +39,7 @@ export function disputeColumns(stripeMode: StripeMode, now = Date.now()): Readon
             <div className={due.urgent ? 'due-urgent' : 'muted'} data-urgent={due.urgent || undefined}>
               {due.text}
             </div>
+            <Badge value={row.status} />
           </>
         );
       },

@@ -88,6 +88,10 @@ export function OrderDetail({
         />
       )}
       <h3>Refunds</h3>
+      {/* Said before the press; the server still decides (the dispute may have closed since). */}
+      {order.disputes.some((d) => d.isOpen && !d.isChargeRefundable) && (
+        <p className="notice">This payment is disputed: Stripe refuses refunds while the dispute is open. Respond to it in Stripe's dashboard (below).</p>
+      )}
       {refund ? <RefundAction order={order} control={refund} /> : <p className="muted">Only an admin can refund.</p>}
       <RefundList refunds={order.refunds} />
       {order.disputes.length > 0 && (

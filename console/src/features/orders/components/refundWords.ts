@@ -17,7 +17,7 @@ export const REFUND_STATUS_WORDS: Record<RefundStatus, string> = {
   CREATING: 'Creating: Stripe has not answered yet',
   PENDING: 'Pending: the money is on its way back',
   REQUIRES_ACTION: 'The customer must act',
-  SUCCEEDED: 'Succeeded',
+  SUCCEEDED: 'Returned to the customer',
   FAILED: 'Failed: the amount may be refunded again',
   CANCELED: 'Cancelled',
 };
