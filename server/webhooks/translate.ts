@@ -287,7 +287,9 @@ const REFUND_RANK: Record<string, number> = { pending: 0, requires_action: 0, su
 const REFUND_TERMINAL = new Set(['failed', 'canceled']);
 
 function refundFacts(refund: Stripe.Refund): RefundFacts {
-  const status = String(refund.status);
+  // Stripe's refund.status is nullable: null is a refund not yet settled, 'pending' (String(null) would
+  // store 'null', which refunds_status_known refuses, so the event could never apply).
+  const status = refund.status ?? 'pending';
   return {
     object: state(refund.id, 'refund', status, REFUND_RANK, REFUND_TERMINAL),
     amount: amountOf(refund.amount, 'amount'),

@@ -10,6 +10,11 @@ alter table refunds add column stripe_refund_id text unique check (length(stripe
 alter table refunds add column requested_by text check (length(requested_by) <= 255);
 update refunds set stripe_refund_id = id where id like 're\_%';
 -- status was only length-checked; the states are now named, 'creating' among them (held, Stripe not yet answered).
+-- Stripe's refund.status is nullable and the applier once stored it as the text 'null': such a row (or
+-- any other unknown word) is 'pending', Stripe's state for a refund not yet settled, or the constraint
+-- below could not be added.
+update refunds set status = 'pending'
+ where status not in ('pending', 'requires_action', 'succeeded', 'failed', 'canceled');
 alter table refunds add constraint refunds_status_known
   check (status in ('creating', 'pending', 'requires_action', 'succeeded', 'failed', 'canceled'));
 create index refunds_creating_idx on refunds (created_at) where status = 'creating';

@@ -79,6 +79,13 @@ describe('refunds, disputes, subscriptions, invoices', () => {
     expect(facts('charge.refunded', { data: { object: { refunds: { has_more: true } } } })).toMatchObject({ effect: 'retrieve' });
   });
 
+  it('a refund whose status Stripe leaves null (its API says nullable) is pending, not an unreadable payload', () => {
+    expect(facts('refund.updated', { data: { object: { status: null } } })).toMatchObject({
+      effect: 'refunds',
+      refunds: [{ object: { state: 'pending', rank: 0, terminal: false }, status: 'pending' }],
+    });
+  });
+
   it('a refund that failed is terminal; a dispute names our order only through an expanded PaymentIntent', () => {
     expect(facts('refund.failed')).toMatchObject({ refunds: [{ object: { state: 'failed', terminal: true } }] });
     expect(facts('charge.dispute.created')).toMatchObject({ effect: 'dispute', charge: { order_id: null }, object: { state: 'needs_response', rank: 0 } });
@@ -111,7 +118,7 @@ describe('payloads that cannot be read are errors, never guesses', () => {
     ['payment_intent.succeeded', { data: { object: { amount: -1 } } }, 'amount is not an amount'],
     ['payment_intent.succeeded', { data: { object: { currency: 'US Dollars' } } }, 'currency is not an ISO code'],
     ['checkout.session.completed', { data: { object: { amount_total: null } } }, 'amount_total is not an amount'],
-    ['refund.updated', { data: { object: { status: null } } }, 'unknown refund status "null"'],
+    ['refund.updated', { data: { object: { status: 'teleported' } } }, 'unknown refund status "teleported"'],
     ['charge.dispute.created', { data: { object: { amount: 1.5 } } }, 'amount is not an amount'],
     ['customer.subscription.created', { data: { object: { status: 'zombie' } } }, 'unknown subscription status "zombie"'],
     ['invoice.paid', { data: { object: { amount_paid: '9900' } } }, 'amount_paid is not an amount'],
