@@ -476,7 +476,7 @@ create table public.refunds (
 );
 alter table public.refunds enable row level security;
 CREATE INDEX refunds_created_idx ON public.refunds USING btree (created_at DESC, id DESC);
-CREATE INDEX refunds_creating_idx ON public.refunds USING btree (created_at) WHERE (status = 'creating'::text);
+CREATE INDEX refunds_creating_idx ON public.refunds USING btree (updated_at) WHERE (status = 'creating'::text);
 CREATE INDEX refunds_order_idx ON public.refunds USING btree (order_id);
 CREATE INDEX refunds_payment_idx ON public.refunds USING btree (payment_id);
 CREATE TRIGGER make_on_refund_change AFTER INSERT OR UPDATE OF status ON refunds FOR EACH ROW EXECUTE FUNCTION make_on_refund_change();
@@ -1810,7 +1810,9 @@ begin
   if rf.id is null then
     raise exception 'refund % does not exist', p->>'refund_id';
   end if;
-  if rf.status <> 'creating' then
+  if rf.status <> 'creating'
+     and not (rf.status = 'failed' and rf.failure_reason = 'not_created' and rf.stripe_refund_id is null
+              and p->>'stripe_refund_id' is not null) then
     return rf;
   end if;
   update refunds
@@ -2092,7 +2094,8 @@ begin
       continue when v_verdict <> 'apply';
       v_any := true;
       ---- One row per Stripe refund: the row we made (refundPayment) is found by its Stripe id once
-      ---- recorded, or before that by metadata.refund_id (our write failed after Stripe made it).
+      ---- recorded, or before that by metadata.refund_id (our write failed after Stripe made it, or the
+      ---- janitor marked it failed/not_created while the create call was still under way).
       select * into rf from refunds
        where stripe_refund_id = r->'object'->>'id' or id = r->'object'->>'id'
        for update;

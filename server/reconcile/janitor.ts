@@ -132,27 +132,41 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
   const counters = emptyCounters();
   const pass = new Pass(deps, { runId: run.id, actor: `janitor:${run.id}` }, now, counters, request.signal);
   try {
-    const cursors = await readCursors(deps.db);
-    const started = (name: CursorName) => {
-      const stored = cursors[name]?.getTime() ?? now.getTime() - FIRST_PASS_LOOKBACK_SECONDS * 1000;
-      const from = Math.min(stored, request.since?.getTime() ?? Infinity);
-      return Math.floor(from / 1000) - CURSOR_OVERLAP_SECONDS;
-    };
-    // Step 1 runs after step 3: the PaymentIntents and Sessions step 3 lists anyway settle the due
-    // provisional orders among them (no retrieve each), and step 1 retrieves only the others. Step 2
-    // first, so an attempt it records or settles is on record when step 3 looks for orphans.
-    await pass.unsettledAttempts();
-    await pass.indexDueProvisional();
-    await pass.stripeObjects('payment_intents', started('payment_intents'));
-    await pass.stripeObjects('checkout_sessions', started('checkout_sessions'));
-    await pass.provisionalOrders();
-    // A scheduled pass lists only the events Stripe has not delivered to an endpoint (pending or
-    // failed), as Stripe documents the recovery of missed events; a pass with `since` (after an outage,
-    // or an endpoint disabled, when Stripe may never have tried) lists every event of its window.
-    await pass.missedEvents(started('events'), { undeliveredOnly: request.since === undefined });
-    await pass.recheckOpenOrphans();
-    // Refunds whose Stripe answer was never recorded and no webhook linked (server/refunds/settleCreating.ts).
-    await settleCreatingRefunds({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` });
+    let failed: { error: unknown } | null = null;
+    try {
+      const cursors = await readCursors(deps.db);
+      const started = (name: CursorName) => {
+        const stored = cursors[name]?.getTime() ?? now.getTime() - FIRST_PASS_LOOKBACK_SECONDS * 1000;
+        const from = Math.min(stored, request.since?.getTime() ?? Infinity);
+        return Math.floor(from / 1000) - CURSOR_OVERLAP_SECONDS;
+      };
+      // Step 1 runs after step 3: the PaymentIntents and Sessions step 3 lists anyway settle the due
+      // provisional orders among them (no retrieve each), and step 1 retrieves only the others. Step 2
+      // first, so an attempt it records or settles is on record when step 3 looks for orphans.
+      await pass.unsettledAttempts();
+      await pass.indexDueProvisional();
+      await pass.stripeObjects('payment_intents', started('payment_intents'));
+      await pass.stripeObjects('checkout_sessions', started('checkout_sessions'));
+      await pass.provisionalOrders();
+      // A scheduled pass lists only the events Stripe has not delivered to an endpoint (pending or
+      // failed), as Stripe documents the recovery of missed events; a pass with `since` (after an outage,
+      // or an endpoint disabled, when Stripe may never have tried) lists every event of its window.
+      await pass.missedEvents(started('events'), { undeliveredOnly: request.since === undefined });
+      await pass.recheckOpenOrphans();
+    } catch (error) {
+      failed = { error };
+    }
+    // Refunds whose Stripe answer was never recorded and no webhook linked (server/refunds/settleCreating.ts),
+    // in their own try: an earlier step failing pass after pass must not keep a refund's amount held.
+    // Either failure fails the pass; the first is the one recorded.
+    if (!request.signal?.aborted) {
+      try {
+        await settleCreatingRefunds({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` });
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    if (failed) throw failed.error;
     const at = now.toISOString();
     const finished = await finishRun(deps.db, { run_id: run.id, status: 'succeeded', counters, cursors: { payment_intents: at, checkout_sessions: at, events: at } });
     deps.logger.info({ runId: run.id, counters }, 'reconciliation pass done');

@@ -10,13 +10,27 @@ import { requestHash } from '../idempotency/requestHash';
 import type { Db } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
 import { describeStripeError, isProviderUnavailable } from '../stripe/payments';
-import { claimRefund, recordRefund } from './refunds.sql';
+import { claimRefund, recordRefund, touchCreatingRefund } from './refunds.sql';
 import type { RefundError, RefundRequest, RefundResult, RefundRow, Refunds } from './service';
 
 export interface RefundDeps {
   db: Db;
   stripe: Stripe;
   logger: Logger;
+}
+
+/** The failure_reason of a row the janitor found no Stripe refund for (server/refunds/settleCreating.ts). */
+export const NOT_CREATED = 'not_created';
+
+/**
+ * The Stripe refund made for our refund row, found by metadata.refund_id among the PaymentIntent's
+ * refunds; undefined when Stripe lists none for it.
+ */
+export async function findStripeRefund(stripe: Stripe, paymentIntentId: string, refundId: string): Promise<Stripe.Refund | undefined> {
+  for await (const refund of stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 })) {
+    if (refund.metadata?.refund_id === refundId) return refund;
+  }
+  return undefined;
 }
 
 /** Stripe's idempotency key for creating this refund row: one Stripe refund per row, whoever asks. */
@@ -58,6 +72,11 @@ export function createRefunds(deps: RefundDeps): Refunds {
       const isRepeat = claim.outcome === 'repeat';
       const row = claim.refund;
       if (row.status === 'creating') return createAtStripe(deps, row, isRepeat);
+      if (row.status === 'failed' && row.stripe_refund_id === null && row.failure_reason === NOT_CREATED) {
+        // The janitor listed none at Stripe, but a create call under way then may have made it since:
+        // Stripe's list says, and a refund found is recorded (refund_record lets it replace not_created).
+        return completeNotCreated(deps, row);
+      }
       if (row.status === 'failed' && row.stripe_refund_id === null) {
         // Refused by Stripe when first asked: the repeat says so again.
         return { outcome: 'refused', isRepeat, refund: row, orderId: row.order_id, error: refusalByStripe(row.failure_reason, null), refundable: null };
@@ -71,7 +90,14 @@ export function createRefunds(deps: RefundDeps): Refunds {
 async function createAtStripe(deps: RefundDeps, row: RefundRow, isRepeat: boolean): Promise<RefundResult> {
   let refund: Stripe.Refund;
   try {
-    refund = await deps.stripe.refunds.create(
+    let made: Stripe.Refund | undefined;
+    if (isRepeat) {
+      // Touched first, so the janitor leaves the row alone while this call is under way. Then Stripe's
+      // list: Stripe keeps an idempotency key 24 hours, and a repeat after that must not make a second.
+      await touchCreatingRefund(deps.db, row.id);
+      made = await findStripeRefund(deps.stripe, await paymentIntentOf(deps.db, row), row.id);
+    }
+    refund = made ?? await deps.stripe.refunds.create(
       {
         payment_intent: await paymentIntentOf(deps.db, row),
         amount: row.amount,
@@ -103,6 +129,10 @@ async function createAtStripe(deps: RefundDeps, row: RefundRow, isRepeat: boolea
   }
   // Stripe made it. Should this write fail, the row stays creating (a refund is never undone here);
   // the webhook links it by metadata.refund_id, or the janitor by listing the PaymentIntent's refunds.
+  return recordMade(deps, row, refund, isRepeat);
+}
+
+async function recordMade(deps: RefundDeps, row: RefundRow, refund: Stripe.Refund, isRepeat: boolean): Promise<RefundResult> {
   const recorded = await recordRefund(deps.db, {
     refund_id: row.id,
     stripe_refund_id: refund.id,
@@ -111,6 +141,19 @@ async function createAtStripe(deps: RefundDeps, row: RefundRow, isRepeat: boolea
     actor: row.requested_by ?? 'system',
   });
   return { outcome: 'done', isRepeat, refund: recorded, orderId: row.order_id, error: null };
+}
+
+/** A repeat of a row the janitor marked not_created: recorded if Stripe made it after all, else said so. */
+async function completeNotCreated(deps: RefundDeps, row: RefundRow): Promise<RefundResult> {
+  let made: Stripe.Refund | undefined;
+  try {
+    made = await findStripeRefund(deps.stripe, await paymentIntentOf(deps.db, row), row.id);
+  } catch (error) {
+    if (isProviderUnavailable(error)) return { outcome: 'done', isRepeat: true, refund: row, orderId: row.order_id, error: UNAVAILABLE };
+    throw error;
+  }
+  if (made) return recordMade(deps, row, made, true);
+  return { outcome: 'refused', isRepeat: true, refund: row, orderId: row.order_id, error: refusalByStripe(NOT_CREATED, null), refundable: null };
 }
 
 export async function paymentIntentOf(db: Db, row: Pick<RefundRow, 'payment_id'>): Promise<string> {

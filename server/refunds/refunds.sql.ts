@@ -37,13 +37,21 @@ export async function recordRefund(db: Queryable, input: RecordInput): Promise<R
   return rows[0]!.r;
 }
 
-/** Refunds still `creating` older than ageSeconds (by the database's clock), with their PaymentIntent. */
+/**
+ * A repeat about to ask Stripe again marks the row as touched now, so the janitor (which settles rows
+ * untouched for 5 minutes) does not list Stripe's refunds and mark it failed while this call is under way.
+ */
+export async function touchCreatingRefund(db: Queryable, refundId: string): Promise<void> {
+  await db.query("update refunds set updated_at = now() where id = $1 and status = 'creating'", [refundId]);
+}
+
+/** Refunds still `creating` and untouched for ageSeconds (by the database's clock), with their PaymentIntent. */
 export async function staleCreatingRefunds(db: Queryable, ageSeconds: number, limit: number) {
   const { rows } = await db.query<{ id: string; payment_intent_id: string | null; order_id: string }>(
     `select r.id, p.stripe_payment_intent_id as payment_intent_id, r.order_id::text as order_id
        from refunds r join payments p on p.id = r.payment_id
-      where r.status = 'creating' and r.created_at < now() - make_interval(secs => $1::integer)
-      order by r.created_at, r.id limit $2`,
+      where r.status = 'creating' and r.updated_at < now() - make_interval(secs => $1::integer)
+      order by r.updated_at, r.id limit $2`,
     [ageSeconds, limit],
   );
   return rows;

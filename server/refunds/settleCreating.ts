@@ -1,14 +1,16 @@
 // The janitor's refund step (issue 18): a refund row still `creating` 5 minutes after it was claimed
-// means Stripe's answer was never recorded (Stripe unreachable, or our write failed after Stripe made
+// or last pressed again (a repeat touches updated_at before it asks Stripe) means Stripe's answer was never recorded (Stripe unreachable, or our write failed after Stripe made
 // it) and no webhook has linked it since. Stripe's list of the PaymentIntent's refunds says which:
 // - listed (metadata.refund_id is the row's id): recorded, as the create call would have;
 // - not listed: Stripe made none for it. The row is marked failed (reason `not_created`), giving its
 //   amount back to the order's remainder. We do not create it from here: staff were told it was not
 //   made, and a refund nobody is pressing for now is not ours to send. Should a call still in flight
-//   make it after all, its webhook links the row by metadata.refund_id and sets its real status.
+//   make it after all, its answer (refund_record) or its webhook (by metadata.refund_id) replaces the
+//   not_created failure with the real refund, so the amount is not offered a second time.
 import type Stripe from 'stripe';
 import type { Db } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
+import { findStripeRefund, NOT_CREATED } from './refundPayment';
 import { recordRefund, staleCreatingRefunds } from './refunds.sql';
 
 /** How long a refund may stay creating before the janitor asks Stripe: longer than any create call with its retries. */
@@ -29,19 +31,13 @@ export async function settleCreatingRefunds(deps: SettleCreatingDeps): Promise<{
   const rows = await staleCreatingRefunds(deps.db, deps.ageSeconds ?? CREATING_REFUND_AGE_SECONDS, BATCH);
   for (const row of rows) {
     if (!row.payment_intent_id) continue;
-    let found: Stripe.Refund | undefined;
-    // Stripe unreachable fails the pass (the caller records it); the row waits for the next one.
-    for await (const refund of deps.stripe.refunds.list({ payment_intent: row.payment_intent_id, limit: 100 })) {
-      if (refund.metadata?.refund_id === row.id) {
-        found = refund;
-        break;
-      }
-    }
+    // Stripe unreachable fails the step (the caller records it); the row waits for the next pass.
+    const found: Stripe.Refund | undefined = await findStripeRefund(deps.stripe, row.payment_intent_id, row.id);
     await recordRefund(deps.db, {
       refund_id: row.id,
       stripe_refund_id: found?.id ?? null,
       status: found ? (found.status ?? 'pending') : 'failed',
-      failure_reason: found ? (found.failure_reason ?? null) : 'not_created',
+      failure_reason: found ? (found.failure_reason ?? null) : NOT_CREATED,
       actor: deps.actor,
     });
     if (found) counts.recorded += 1;

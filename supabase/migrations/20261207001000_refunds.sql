@@ -17,7 +17,8 @@ update refunds set status = 'pending'
  where status not in ('pending', 'requires_action', 'succeeded', 'failed', 'canceled');
 alter table refunds add constraint refunds_status_known
   check (status in ('creating', 'pending', 'requires_action', 'succeeded', 'failed', 'canceled'));
-create index refunds_creating_idx on refunds (created_at) where status = 'creating';
+-- The janitor settles rows creating untouched for 5 minutes: a repeat touches updated_at before it asks Stripe.
+create index refunds_creating_idx on refunds (updated_at) where status = 'creating';
 create index refunds_created_idx on refunds (created_at desc, id desc);
 
 alter table disputes add column evidence_due_by timestamptz;
@@ -111,7 +112,10 @@ $$;
 
 -- Records Stripe's answer to the create call. p: { refund_id, stripe_refund_id (null: refused),
 -- status, failure_reason, actor }. A row the webhook already linked (its event came first) keeps what
--- the webhook wrote: events are ordered by their time, this answer has none. Returns the row.
+-- the webhook wrote: events are ordered by their time, this answer has none. One exception: a row the
+-- janitor marked failed/not_created (Stripe listed no refund for it) while a create call was still
+-- under way takes an answer that names a Stripe refund, since Stripe made it after all: left failed,
+-- its amount would be offered again and a new press would refund twice. Returns the row.
 create function refund_record(p jsonb) returns refunds language plpgsql as $$
 declare
   rf refunds;
@@ -121,7 +125,9 @@ begin
   if rf.id is null then
     raise exception 'refund % does not exist', p->>'refund_id';
   end if;
-  if rf.status <> 'creating' then
+  if rf.status <> 'creating'
+     and not (rf.status = 'failed' and rf.failure_reason = 'not_created' and rf.stripe_refund_id is null
+              and p->>'stripe_refund_id' is not null) then
     return rf;
   end if;
   update refunds
@@ -198,7 +204,8 @@ begin
       continue when v_verdict <> 'apply';
       v_any := true;
       ---- One row per Stripe refund: the row we made (refundPayment) is found by its Stripe id once
-      ---- recorded, or before that by metadata.refund_id (our write failed after Stripe made it).
+      ---- recorded, or before that by metadata.refund_id (our write failed after Stripe made it, or the
+      ---- janitor marked it failed/not_created while the create call was still under way).
       select * into rf from refunds
        where stripe_refund_id = r->'object'->>'id' or id = r->'object'->>'id'
        for update;

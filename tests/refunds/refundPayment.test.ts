@@ -9,6 +9,7 @@ import type { Db, Queryable } from '../../server/platform/db/db';
 import { createLogger } from '../../server/platform/observability/logger';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { createRefunds } from '../../server/refunds/refundPayment';
+import { refundableAmount } from '../../server/refunds/read.sql';
 import type { RefundRequest } from '../../server/refunds/service';
 import { settleCreatingRefunds } from '../../server/refunds/settleCreating';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
@@ -39,7 +40,38 @@ beforeEach(() => {
   sandbox.webhookFaults.dropNext = 0;
 });
 
-const service = (db: Db = server.app.db) => createRefunds({ db, stripe, logger: silent });
+const service = (db: Db = server.app.db, client: Stripe = stripe) => createRefunds({ db, stripe: client, logger: silent });
+
+/** The server's Stripe client, but refunds.create waits for `until` first (a create call slow at Stripe). */
+function slowCreate(until: Promise<void>): { client: Stripe; called: () => boolean } {
+  let called = false;
+  const client = Object.create(stripe) as Stripe;
+  Object.defineProperty(client, 'refunds', {
+    value: {
+      list: stripe.refunds.list.bind(stripe.refunds),
+      create: async (...args: Parameters<Stripe['refunds']['create']>) => {
+        called = true;
+        await until;
+        return stripe.refunds.create(...args);
+      },
+    },
+  });
+  return { client, called: () => called };
+}
+
+/** Ages the order's refunds as if created and last touched minutes ago. */
+async function ageRefunds(orderId: string, minutes = 6): Promise<void> {
+  await server.app.db.query(
+    'update refunds set created_at = created_at - make_interval(mins => $2), updated_at = updated_at - make_interval(mins => $2) where order_id = $1',
+    [orderId, minutes],
+  );
+}
+
+/** The order's payment_logs rows (customers read them) whose text names the staff member's id. */
+async function logsNamingStaff(orderId: string) {
+  const { rows } = await server.app.db.query<{ event_type: string }>("select event_type from payment_logs where order_id = $1 and metadata::text like '%' || $2 || '%'", [orderId, ADMIN_ID]);
+  return rows;
+}
 
 /** Every event the sandbox has to deliver reaches the endpoint, and every stored event is applied. */
 async function settle(): Promise<void> {
@@ -323,7 +355,7 @@ describe('our write failing after Stripe made the refund', () => {
 
     // Not yet 5 minutes old: left alone.
     expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 0, failed: 0 });
-    await server.app.db.query("update refunds set created_at = created_at - interval '6 minutes' where order_id = $1", [orderId]);
+    await ageRefunds(orderId);
     expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 1, failed: 0 });
     const [atStripe] = await stripeRefunds(paymentIntentId);
     expect(await refundRows(orderId)).toEqual([expect.objectContaining({ stripe_refund_id: atStripe!.id, status: 'succeeded' })]);
@@ -347,13 +379,103 @@ describe('our write failing after Stripe made the refund', () => {
   it('a refund Stripe never made (unreachable, then no retry) is marked failed by a janitor pass after 5 minutes, its amount given back', async () => {
     const { orderId, paymentIntentId } = await paidOrder();
     sandbox.failNext('api_error', 'api_error');
-    expect(await service().refundPayment(request(orderId, { amount: 9900 }))).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
-    await server.app.db.query("update refunds set created_at = created_at - interval '6 minutes' where order_id = $1", [orderId]);
+    const req = request(orderId, { amount: 9900 });
+    expect(await service().refundPayment(req)).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
+    await ageRefunds(orderId);
     expect(await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: ADMIN })).toMatchObject({ outcome: 'succeeded' });
     expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
     expect(await stripeRefunds(paymentIntentId)).toEqual([]);
     expect(await orderStatus(orderId)).toBe('paid');
     expect(await service().refundPayment(request(orderId))).toMatchObject({ outcome: 'done', refund: { amount: 9900, status: 'succeeded' } });
+  });
+
+  it('the janitor marking failed a refund whose repeat Stripe was still making: Stripe\'s answer replaces not_created, so the amount is never offered again', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    sandbox.failNext('api_error', 'api_error');
+    const req = request(orderId, { amount: 9900 });
+    expect(await service().refundPayment(req)).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
+    let answer: () => void = () => {};
+    const slow = slowCreate(new Promise<void>((resolve) => (answer = resolve)));
+    const pending = service(server.app.db, slow.client).refundPayment(req);
+    await expect.poll(slow.called).toBe(true);
+    // The janitor picked the row before the repeat touched it: Stripe lists nothing yet, so not_created.
+    await ageRefunds(orderId);
+    expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 0, failed: 1 });
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
+    answer();
+    const result = await pending;
+    const [atStripe, ...more] = await stripeRefunds(paymentIntentId);
+    expect(more).toEqual([]);
+    expect(result).toMatchObject({ outcome: 'done', error: null, refund: { status: 'succeeded', stripe_refund_id: atStripe!.id } });
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'succeeded', stripe_refund_id: atStripe!.id, failure_reason: null })]);
+    expect(await orderStatus(orderId)).toBe('refunded');
+    expect(await refundableAmount(server.app.db, orderId)).toEqual({ amount: 0, currency: 'usd' });
+    await settle();
+    expect(await refundRows(orderId)).toHaveLength(1);
+    expect(await refundCompleted(orderId)).toHaveLength(1);
+  });
+
+  it('the webhook links by metadata.refund_id a row the janitor marked not_created while Stripe was making it', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    sandbox.failNext('api_error', 'api_error');
+    const req = request(orderId, { amount: 5000 });
+    expect(await service().refundPayment(req)).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
+    let answer: () => void = () => {};
+    const slow = slowCreate(new Promise<void>((resolve) => (answer = resolve)));
+    const faults = faultyDb(server.app.db);
+    faults.failNext(/refund_record/);
+    const pending = service(faults.db, slow.client).refundPayment(req);
+    await expect.poll(slow.called).toBe(true);
+    await ageRefunds(orderId);
+    expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 0, failed: 1 });
+    answer();
+    await expect(pending).rejects.toThrow(/injected database failure/);
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
+    await settle();
+    const [atStripe] = await stripeRefunds(paymentIntentId);
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'succeeded', stripe_refund_id: atStripe!.id })]);
+    expect(await orderStatus(orderId)).toBe('partially_refunded');
+  });
+
+  it('a repeat touches the row before asking Stripe, so the janitor leaves a refund being completed alone', async () => {
+    const { orderId } = await paidOrder();
+    sandbox.failNext('api_error', 'api_error');
+    const req = request(orderId, { amount: 3000 });
+    expect(await service().refundPayment(req)).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
+    await ageRefunds(orderId);
+    let answer: () => void = () => {};
+    const slow = slowCreate(new Promise<void>((resolve) => (answer = resolve)));
+    const pending = service(server.app.db, slow.client).refundPayment(req);
+    await expect.poll(slow.called).toBe(true);
+    expect(await settleCreatingRefunds({ db: server.app.db, stripe, logger: silent, actor: 'janitor:test' })).toEqual({ recorded: 0, failed: 0 });
+    answer();
+    expect(await pending).toMatchObject({ outcome: 'done', refund: { status: 'succeeded', amount: 3000 } });
+  });
+
+  it('a repeat looks in Stripe\'s list of the PaymentIntent\'s refunds before sending again (Stripe forgets a key after 24 hours)', async () => {
+    const { orderId, paymentIntentId } = await paidOrder();
+    sandbox.webhookFaults.dropNext = 1_000_000;
+    const faults = faultyDb(server.app.db);
+    faults.failNext(/refund_record/);
+    const req = request(orderId, { amount: 2000 });
+    await expect(service(faults.db).refundPayment(req)).rejects.toThrow(/injected database failure/);
+    const posts = refundPosts;
+    const [atStripe] = await stripeRefunds(paymentIntentId);
+    expect(await service().refundPayment(req)).toMatchObject({ outcome: 'done', isRepeat: true, refund: { status: 'succeeded', stripe_refund_id: atStripe!.id } });
+    expect(refundPosts).toBe(posts);
+    expect(await stripeRefunds(paymentIntentId)).toHaveLength(1);
+  });
+
+  it('the refund step runs even when an earlier step of the pass fails: the pass fails, the refund is settled', async () => {
+    const { orderId } = await paidOrder();
+    sandbox.failNext('api_error', 'api_error');
+    expect(await service().refundPayment(request(orderId, { amount: 1000 }))).toMatchObject({ error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });
+    await ageRefunds(orderId);
+    const faults = faultyDb(server.app.db);
+    faults.failNext(/from reconciliation_cursors/);
+    expect(await runReconciliation({ ...server.app.reconciliation, db: faults.db }, { trigger: 'manual', actor: ADMIN })).toMatchObject({ outcome: 'failed' });
+    expect(faults.failures).toHaveLength(1);
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
   });
 });
 
