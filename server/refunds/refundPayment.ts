@@ -175,6 +175,10 @@ function refusalBeforeStripe(code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 
 }
 
 function refusalByStripe(code: string | null, message: string | null): RefundError {
+  if (code === NOT_CREATED) {
+    // Not a refusal: Stripe was never reached for it and it is given up; a new press makes a new one.
+    return { code: 'REFUND_REFUSED', message: 'This refund was not made at Stripe and is given up; its amount is refundable again: press Refund… again to make a new one.' };
+  }
   if (code === 'charge_disputed') {
     return { code: 'CHARGE_DISPUTED', message: message ?? 'The charge is disputed: Stripe does not refund a disputed charge.' };
   }

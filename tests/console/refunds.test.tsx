@@ -272,8 +272,18 @@ describe('Refund… (admins)', () => {
     ],
     [
       'REFUND_REFUSED',
-      refusal('REFUND_REFUSED', 'Charge ch_1 has already been refunded.'),
-      'Stripe refused the refund: Charge ch_1 has already been refunded. Nothing was refunded; the amount may be refunded again.',
+      refusal('REFUND_REFUSED', 'The amount is more than Stripe will refund.'),
+      'Stripe refused the refund: The amount is more than Stripe will refund. Nothing was refunded; the amount may be refunded again.',
+    ],
+    [
+      'REFUND_REFUSED (charge_already_refunded)',
+      { ...refusal('REFUND_REFUSED', 'Charge ch_1 has already been refunded.'), refund: refund({ status: 'FAILED', failureReason: 'charge_already_refunded' }) },
+      "Stripe refused the refund: Charge ch_1 has already been refunded. The charge is refunded in full at Stripe already (made there; this order shows it once Stripe's notice arrives). Nothing more was refunded.",
+    ],
+    [
+      'REFUND_REFUSED (not_created)',
+      { ...refusal('REFUND_REFUSED', 'This refund was not made at Stripe.'), refund: refund({ status: 'FAILED', failureReason: 'not_created' }) },
+      'This refund was not made at Stripe: Stripe could not be reached, and it was given up. Nothing was refunded by it; press Refund… again to make a new one.',
     ],
     [
       'ORDER_NOT_REFUNDABLE',

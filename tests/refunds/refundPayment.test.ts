@@ -386,6 +386,14 @@ describe('our write failing after Stripe made the refund', () => {
     expect(await refundRows(orderId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'not_created' })]);
     expect(await stripeRefunds(paymentIntentId)).toEqual([]);
     expect(await orderStatus(orderId)).toBe('paid');
+    // Completing that press now says it was not made and to press again, not that Stripe refused it.
+    const posts = refundPosts;
+    expect(await service().refundPayment(req)).toMatchObject({
+      outcome: 'refused',
+      isRepeat: true,
+      error: { code: 'REFUND_REFUSED', message: expect.stringMatching(/not made at Stripe.*press Refund… again/) },
+    });
+    expect(refundPosts).toBe(posts);
     expect(await service().refundPayment(request(orderId))).toMatchObject({ outcome: 'done', refund: { amount: 9900, status: 'succeeded' } });
   });
 

@@ -33,7 +33,9 @@ export function refundedBy(requestedBy: string | null): string {
 }
 
 /** A typed error in words, with what to do next. */
-export function refundErrorInWords(payload: Pick<RefundPaymentPayload, 'error' | 'refundableAmount'>): string | null {
+export function refundErrorInWords(
+  payload: Pick<RefundPaymentPayload, 'error' | 'refundableAmount'> & { refund?: { failureReason?: string | null } | null },
+): string | null {
   const error = payload.error;
   if (!error) return null;
   const code: RefundErrorCode = error.code;
@@ -45,7 +47,15 @@ export function refundErrorInWords(payload: Pick<RefundPaymentPayload, 'error' |
     case 'CHARGE_DISPUTED':
       return "The payment is disputed: Stripe refuses refunds while a dispute is open. Respond to the dispute in Stripe's dashboard (Disputes) instead. Nothing was refunded.";
     case 'REFUND_REFUSED':
-      return `Stripe refused the refund: ${error.message} Nothing was refunded; the amount may be refunded again.`;
+      // The refund's failure reason says which refusal: each has its own next step.
+      switch (payload.refund?.failureReason) {
+        case 'not_created':
+          return 'This refund was not made at Stripe: Stripe could not be reached, and it was given up. Nothing was refunded by it; press Refund… again to make a new one.';
+        case 'charge_already_refunded':
+          return `Stripe refused the refund: ${error.message} The charge is refunded in full at Stripe already (made there; this order shows it once Stripe's notice arrives). Nothing more was refunded.`;
+        default:
+          return `Stripe refused the refund: ${error.message} Nothing was refunded; the amount may be refunded again.`;
+      }
     case 'PAYMENT_PROVIDER_UNAVAILABLE':
       return 'Stripe could not be reached. The refund is kept as creating: press again to complete it (the same refund, never a second one).';
     case 'ORDER_NOT_FOUND':
