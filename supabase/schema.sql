@@ -1774,8 +1774,9 @@ begin
   values ('staff', p->>'actor', 'refund.create', 'order', o.id::text, jsonb_strip_nulls(jsonb_build_object(
     'refund_id', rf.id, 'amount', rf.amount, 'currency', rf.currency, 'reason', rf.reason, 'note', p->>'note',
     'idempotency_key', k.key)));
+  -- Customers read their orders' payment logs: 'staff' there, the staff member's id in audit_log only.
   perform payment_log_for_order(o, 'refund.creating', 'creating', jsonb_build_object(
-    'actor', p->>'actor', 'refund_id', rf.id, 'refund_amount', rf.amount, 'reason', rf.reason));
+    'actor', refund_log_actor(p->>'actor'), 'refund_id', rf.id, 'refund_amount', rf.amount, 'reason', rf.reason));
   return jsonb_build_object('outcome', 'created', 'refund', to_jsonb(rf));
 end
 $function$;
@@ -1786,6 +1787,14 @@ CREATE OR REPLACE FUNCTION public.refund_holds(p_status text)
  IMMUTABLE
 AS $function$
   select p_status in ('creating', 'pending', 'requires_action', 'succeeded')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.refund_log_actor(p_actor text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select case when p_actor like 'staff:%' then 'staff' else p_actor end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.refund_payment_of(o orders)
@@ -1822,9 +1831,9 @@ begin
    returning * into rf;
   select * into o from orders where id = rf.order_id;
   perform payment_log_for_order(o, 'refund.' || rf.status, rf.status, jsonb_strip_nulls(jsonb_build_object(
-    'actor', p->>'actor', 'refund_id', rf.id, 'stripe_refund_id', rf.stripe_refund_id, 'refund_amount', rf.amount,
+    'actor', refund_log_actor(p->>'actor'), 'refund_id', rf.id, 'stripe_refund_id', rf.stripe_refund_id, 'refund_amount', rf.amount,
     'reason', rf.reason, 'failure_reason', rf.failure_reason)));
-  perform order_settle_after_payment(rf.order_id, p->>'actor');
+  perform order_settle_after_payment(rf.order_id, refund_log_actor(p->>'actor'));
   return rf;
 end
 $function$;

@@ -34,6 +34,12 @@ create function refund_holds(p_status text) returns boolean language sql immutab
   select p_status in ('creating', 'pending', 'requires_action', 'succeeded')
 $$;
 
+-- The actor written in payment_logs, which customers read (payment_logs_own_rows): a staff member is
+-- 'staff' there, as reconcile_staff_resolve writes; who it was is in audit_log.
+create function refund_log_actor(p_actor text) returns text language sql immutable as $$
+  select case when p_actor like 'staff:%' then 'staff' else p_actor end
+$$;
+
 -- The order's payment a refund is made of: its succeeded payment in the order's currency that is no
 -- finding (a duplicate or mismatch is staff's to refund in Stripe), the first if several.
 create function refund_payment_of(o orders) returns payments language sql stable as $$
@@ -104,8 +110,9 @@ begin
   values ('staff', p->>'actor', 'refund.create', 'order', o.id::text, jsonb_strip_nulls(jsonb_build_object(
     'refund_id', rf.id, 'amount', rf.amount, 'currency', rf.currency, 'reason', rf.reason, 'note', p->>'note',
     'idempotency_key', k.key)));
+  -- Customers read their orders' payment logs: 'staff' there, the staff member's id in audit_log only.
   perform payment_log_for_order(o, 'refund.creating', 'creating', jsonb_build_object(
-    'actor', p->>'actor', 'refund_id', rf.id, 'refund_amount', rf.amount, 'reason', rf.reason));
+    'actor', refund_log_actor(p->>'actor'), 'refund_id', rf.id, 'refund_amount', rf.amount, 'reason', rf.reason));
   return jsonb_build_object('outcome', 'created', 'refund', to_jsonb(rf));
 end
 $$;
@@ -137,9 +144,9 @@ begin
    returning * into rf;
   select * into o from orders where id = rf.order_id;
   perform payment_log_for_order(o, 'refund.' || rf.status, rf.status, jsonb_strip_nulls(jsonb_build_object(
-    'actor', p->>'actor', 'refund_id', rf.id, 'stripe_refund_id', rf.stripe_refund_id, 'refund_amount', rf.amount,
+    'actor', refund_log_actor(p->>'actor'), 'refund_id', rf.id, 'stripe_refund_id', rf.stripe_refund_id, 'refund_amount', rf.amount,
     'reason', rf.reason, 'failure_reason', rf.failure_reason)));
-  perform order_settle_after_payment(rf.order_id, p->>'actor');
+  perform order_settle_after_payment(rf.order_id, refund_log_actor(p->>'actor'));
   return rf;
 end
 $$;
@@ -319,3 +326,4 @@ revoke execute on function refund_payment_of(orders) from public, anon, authenti
 revoke execute on function refund_claim(jsonb) from public, anon, authenticated;
 revoke execute on function refund_record(jsonb) from public, anon, authenticated;
 revoke execute on function stripe_event_effect(jsonb) from public, anon, authenticated;
+revoke execute on function refund_log_actor(text) from public, anon, authenticated;

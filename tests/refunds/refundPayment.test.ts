@@ -18,7 +18,8 @@ import { faultyDb } from '../helpers/faultyDb';
 import { makeEnv } from '../make/makeHelpers';
 
 const RETURN_URL = 'https://shop.test/checkout/return';
-const ADMIN = 'staff:11111111-2222-4333-8444-555555555555';
+const ADMIN_ID = '11111111-2222-4333-8444-555555555555';
+const ADMIN = `staff:${ADMIN_ID}`;
 const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 let server: CheckoutServer;
@@ -164,6 +165,22 @@ describe('refunds that Stripe makes', () => {
       [orderId],
     );
     expect(audit).toEqual([expect.objectContaining({ actor_id: ADMIN, details: expect.objectContaining({ note: 'customer asked by email', amount: 9900 }) })]);
+  });
+
+  it('payment_logs, which the customer reads, say staff, never the staff member\'s id (kept in audit_log)', async () => {
+    const { orderId } = await paidOrder();
+    expect(await service().refundPayment(request(orderId))).toMatchObject({ outcome: 'done', refund: { status: 'succeeded' } });
+    await settle();
+    const { rows } = await server.app.db.query<{ event_type: string; actor: string }>(
+      "select event_type, metadata->>'actor' as actor from payment_logs where order_id = $1 and event_type in ('refund.creating', 'refund.succeeded', 'order.refunded') order by created_at",
+      [orderId],
+    );
+    expect(rows).toEqual(expect.arrayContaining([
+      { event_type: 'refund.creating', actor: 'staff' },
+      { event_type: 'refund.succeeded', actor: 'staff' },
+      { event_type: 'order.refunded', actor: 'staff' },
+    ]));
+    expect(await logsNamingStaff(orderId)).toEqual([]);
   });
 
   it('partial refunds up to the total: partially refunded, then refunded by the remainder, then nothing left to refund', async () => {
