@@ -1714,6 +1714,18 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.refund_blocked_by_dispute(p_payment_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select exists (select 1 from disputes d
+                  where d.payment_id = p_payment_id
+                    and (d.status = 'lost'
+                         or (d.status in ('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')
+                             and d.is_charge_refundable is false)))
+$function$;
+
 CREATE OR REPLACE FUNCTION public.refund_claim(p jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1759,6 +1771,12 @@ begin
     delete from idempotency_keys where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_REFUNDABLE',
       'refundable', greatest(coalesce(v_remaining, 0), 0), 'currency', o.currency);
+  end if;
+  -- A charge Stripe will not refund (a dispute lost, or open and not refundable): refused here, before
+  -- a row, a log line and a Stripe call that could only be refused.
+  if refund_blocked_by_dispute(pay.id) then
+    delete from idempotency_keys where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'refused', 'code', 'CHARGE_DISPUTED', 'refundable', 0, 'currency', o.currency);
   end if;
   v_amount := coalesce((p->>'amount')::bigint, v_remaining);
   if v_amount > v_remaining then

@@ -49,11 +49,13 @@ export async function listRefunds(db: Queryable, options: { filter?: RefundListF
  * What may still be refunded of an order, in its currency, by the very definitions refund_claim
  * guards with (20261207001000_refunds.sql): the payment refund_payment_of picks, less every refund of
  * it that refund_holds (creating, pending, requires action, succeeded); zero for an order that is not
- * paid, partially refunded or disputed, or has no such payment. Null when there is no such order.
+ * paid, partially refunded, refunded or disputed, has no such payment, or whose charge a dispute stops
+ * Stripe refunding (refund_blocked_by_dispute). Null when there is no such order.
  */
 export async function refundableAmount(db: Queryable, orderId: string): Promise<{ amount: number; currency: string } | null> {
   const { rows } = await db.query<{ amount: number; currency: string }>(
-    `select case when o.status in ('paid', 'partially_refunded', 'disputed') and pay.id is not null
+    `select case when o.status in ('paid', 'partially_refunded', 'disputed', 'refunded') and pay.id is not null
+                      and not refund_blocked_by_dispute(pay.id)
                  then greatest(0, pay.amount - coalesce((select sum(r.amount) from refunds r where r.payment_id = pay.id and refund_holds(r.status)), 0))
                  else 0
             end::float8 as amount,

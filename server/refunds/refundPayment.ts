@@ -163,8 +163,10 @@ export async function paymentIntentOf(db: Db, row: Pick<RefundRow, 'payment_id'>
   return id;
 }
 
-function refusalBeforeStripe(code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 'REFUND_EXCEEDS_REMAINING', refundable?: number): RefundError {
+function refusalBeforeStripe(code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 'REFUND_EXCEEDS_REMAINING' | 'CHARGE_DISPUTED', refundable?: number): RefundError {
   switch (code) {
+    case 'CHARGE_DISPUTED':
+      return { code, message: 'The charge is disputed and Stripe will not refund it (the dispute is lost, or open and not refundable).' };
     case 'ORDER_NOT_FOUND':
       return { code, message: 'No such order.' };
     case 'ORDER_NOT_REFUNDABLE':

@@ -5,7 +5,7 @@ import type { RefundRow } from './service';
 export type ClaimOutcome =
   | { outcome: 'created' | 'repeat'; refund: RefundRow }
   | { outcome: 'conflict'; operation: string }
-  | { outcome: 'refused'; code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 'REFUND_EXCEEDS_REMAINING'; refundable?: number; currency?: string };
+  | { outcome: 'refused'; code: 'ORDER_NOT_FOUND' | 'ORDER_NOT_REFUNDABLE' | 'REFUND_EXCEEDS_REMAINING' | 'CHARGE_DISPUTED'; refundable?: number; currency?: string };
 
 export interface ClaimInput {
   scope: string;

@@ -48,6 +48,16 @@ create function refund_payment_of(o orders) returns payments language sql stable
    order by x.created_at, x.id limit 1
 $$;
 
+-- Whether a dispute of the payment stops Stripe refunding it: lost, or open with is_charge_refundable
+-- false (an inquiry Stripe says is refundable, or a dispute won or closed as a warning, does not).
+create function refund_blocked_by_dispute(p_payment_id uuid) returns boolean language sql stable as $$
+  select exists (select 1 from disputes d
+                  where d.payment_id = p_payment_id
+                    and (d.status = 'lost'
+                         or (d.status in ('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')
+                             and d.is_charge_refundable is false)))
+$$;
+
 -- refundPayment's one statement. p: { scope, key, request_hash, order_id, amount (null: the rest),
 -- reason, note, actor }.
 -- Returns { outcome: 'created', refund } (call Stripe), { outcome: 'repeat', refund } (this key made
@@ -95,6 +105,12 @@ begin
     delete from idempotency_keys where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_REFUNDABLE',
       'refundable', greatest(coalesce(v_remaining, 0), 0), 'currency', o.currency);
+  end if;
+  -- A charge Stripe will not refund (a dispute lost, or open and not refundable): refused here, before
+  -- a row, a log line and a Stripe call that could only be refused.
+  if refund_blocked_by_dispute(pay.id) then
+    delete from idempotency_keys where scope = k.scope and key = k.key;
+    return jsonb_build_object('outcome', 'refused', 'code', 'CHARGE_DISPUTED', 'refundable', 0, 'currency', o.currency);
   end if;
   v_amount := coalesce((p->>'amount')::bigint, v_remaining);
   if v_amount > v_remaining then
@@ -322,6 +338,7 @@ $$;
 -- becomes succeeded: a row we made keeps its id when the webhook links it, so once per refund.
 
 revoke execute on function refund_holds(text) from public, anon, authenticated;
+revoke execute on function refund_blocked_by_dispute(uuid) from public, anon, authenticated;
 revoke execute on function refund_payment_of(orders) from public, anon, authenticated;
 revoke execute on function refund_claim(jsonb) from public, anon, authenticated;
 revoke execute on function refund_record(jsonb) from public, anon, authenticated;

@@ -222,7 +222,7 @@ describe('refusals change nothing', () => {
     expect(await snapshot(unpaid.order.id, unpaid.paymentIntentId)).toEqual(before);
   });
 
-  it('a refund of a disputed charge is CHARGE_DISPUTED from Stripe: the row failed, nothing held, nothing made at Stripe', async () => {
+  it('a disputed charge Stripe will not refund is CHARGE_DISPUTED before Stripe: nothing written, refundable 0', async () => {
     const { orderId, paymentIntentId } = await paidOrder('pm_card_createDispute');
     expect(await orderStatus(orderId)).toBe('disputed');
     const { rows: disputes } = await server.app.db.query<{ evidence_due_by: string | null; is_charge_refundable: boolean | null }>(
@@ -230,13 +230,23 @@ describe('refusals change nothing', () => {
       [orderId],
     );
     expect(disputes).toEqual([{ evidence_due_by: expect.anything(), is_charge_refundable: false }]);
+    expect(await refundableAmount(server.app.db, orderId)).toEqual({ amount: 0, currency: 'usd' });
+    const before = await snapshot(orderId, paymentIntentId);
+    const posts = refundPosts;
+    expect(await service().refundPayment(request(orderId, { amount: 1000 }))).toMatchObject({ outcome: 'refused', refund: null, error: { code: 'CHARGE_DISPUTED' } });
+    expect(await service().refundPayment(request(orderId))).toMatchObject({ outcome: 'refused', refund: null, error: { code: 'CHARGE_DISPUTED' } });
+    expect(refundPosts).toBe(posts);
+    expect(await snapshot(orderId, paymentIntentId)).toEqual(before);
+    expect(await orderStatus(orderId)).toBe('disputed');
+  });
+
+  it('a disputed charge Stripe says is refundable goes to Stripe as before: its refusal there is still CHARGE_DISPUTED', async () => {
+    const { orderId, paymentIntentId } = await paidOrder('pm_card_createDispute');
+    await server.app.db.query('update disputes set is_charge_refundable = true where order_id = $1', [orderId]);
+    expect(await refundableAmount(server.app.db, orderId)).toEqual({ amount: 9900, currency: 'usd' });
     const result = await service().refundPayment(request(orderId, { amount: 1000 }));
     expect(result).toMatchObject({ outcome: 'refused', error: { code: 'CHARGE_DISPUTED' }, refund: { status: 'failed', failure_reason: 'charge_disputed' } });
     expect(await stripeRefunds(paymentIntentId)).toEqual([]);
-    // The failed row holds nothing: the whole amount is still refundable by our count.
-    const again = await service().refundPayment(request(orderId, { amount: 9901 }));
-    expect(again).toMatchObject({ outcome: 'refused', error: { code: 'REFUND_EXCEEDS_REMAINING' }, refundable: { amount: 9900 } });
-    expect(await orderStatus(orderId)).toBe('disputed');
   });
 });
 

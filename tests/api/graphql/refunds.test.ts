@@ -182,9 +182,28 @@ describe('who may read and act', () => {
 });
 
 describe('reads', () => {
-  it("refundableAmount is the payment less every refund that holds (pending and succeeded), not the failed one", async () => {
+  it("refundableAmount is the payment less every refund that holds (creating, pending and succeeded), not the failed one", async () => {
+    const id = randomUUID();
+    const paymentId = randomUUID();
+    const db = server.app.db;
+    await db.query(
+      `insert into orders (id, customer_id, product_id, price_id, amount, currency, status) values ($1, $2, 'business_plan_builder', 'business_plan_builder_usd', 9900, 'usd', 'partially_refunded')`,
+      [id, customerId],
+    );
+    await db.query(
+      `insert into payments (id, order_id, stripe_payment_intent_id, amount, amount_refunded, currency, status) values ($1, $2, $3, 9900, 1500, 'usd', 'succeeded')`,
+      [paymentId, id, `pi_holds${paymentId.slice(0, 8)}`],
+    );
+    for (const [amount, status] of [[1000, 'succeeded'], [300, 'pending'], [200, 'creating'], [700, 'failed']] as const) {
+      await db.query(`insert into refunds (id, order_id, payment_id, amount, currency, status) values ($1, $2, $3, $4, 'usd', $5)`, [randomUUID(), id, paymentId, amount, status]);
+    }
+    const order = ok(await gql(ORDER_REFUNDABLE, { id }, 'support')).order;
+    expect(order.refundableAmount).toEqual({ amount: 9900 - 1000 - 300 - 200, currency: 'usd', formatted: '$84.00' });
+  });
+
+  it('refundableAmount is zero while a dispute stops Stripe refunding the charge (lost, or open and not refundable)', async () => {
     const order = ok(await gql(ORDER_REFUNDABLE, { id: seededOrderId }, 'support')).order;
-    expect(order.refundableAmount).toEqual({ amount: 9900 - 1000 - 500 - 300, currency: 'usd', formatted: '$81.00' });
+    expect(order.refundableAmount).toEqual({ amount: 0, currency: 'usd', formatted: '$0.00' });
   });
 
   it('refundableAmount is zero for an order not paid', async () => {
