@@ -97,10 +97,10 @@ begin
     select pay.amount - coalesce(sum(r.amount) filter (where refund_holds(r.status)), 0) into v_remaining
       from refunds r where r.payment_id = pay.id;
   end if;
-  -- Not refundable: never paid, failed, or refunded in full. An order still paid whose remainder is
-  -- held by a refund in flight refuses an amount as more than the remainder (0), so ten presses at once
-  -- get one answer whichever order they meet the winner in.
-  if pay.id is null or o.status not in ('paid', 'partially_refunded', 'disputed')
+  -- Not refundable: never paid or failed, or (no amount asked) nothing left. An amount asked of a paid
+  -- order with nothing left, refunded in full or held by a refund in flight, is more than the remainder
+  -- (0): ten presses at once get one answer whichever moment they meet the winner in.
+  if pay.id is null or o.status not in ('paid', 'partially_refunded', 'disputed', 'refunded')
      or (v_remaining <= 0 and p->>'amount' is null) then
     delete from idempotency_keys where scope = k.scope and key = k.key;
     return jsonb_build_object('outcome', 'refused', 'code', 'ORDER_NOT_REFUNDABLE',
