@@ -30,6 +30,16 @@ describe('parseMoney', () => {
     expect(parseMoney('5.00', 'JPY')).toEqual({ ok: false, message: 'Write the amount as a whole number, e.g. 500.' });
   });
 
+  it.each(['bhd', 'jod', 'kwd', 'omr', 'tnd'])('reads %s, a three-decimal currency, to thousandths and shows three decimals', (currency) => {
+    expect(parseMoney('29.700', currency)).toEqual({ ok: true, minor: 29700 });
+    expect(parseMoney('1.5', currency)).toEqual({ ok: true, minor: 1500 });
+    expect(parseMoney('29', currency)).toEqual({ ok: true, minor: 29000 });
+    // A comma could be a decimal or a thousands mark there: refused, not guessed.
+    expect(parseMoney('1,234', currency)).toEqual({ ok: false, message: 'Write the amount as digits with up to 3 decimals, e.g. 29.700 (no thousands separators).' });
+    expect(minorToInput(29700, currency)).toBe('29.700');
+    expect(formatMinor(1234, currency)).toMatch(/1\.234/);
+  });
+
   it('refuses an amount past what an integer holds exactly', () => {
     expect(parseMoney('99999999999999999', 'usd')).toEqual({ ok: false, message: 'That amount is too large.' });
   });

@@ -344,7 +344,7 @@ describe("the order's refunds", () => {
     expect(within(failed!).getByText('staff:00000000-0000-4000-8000-00000000a002')).toBeTruthy();
     expect(failed!.textContent).toContain('2026-12-07 11:00:00 UTC');
     expect(within(dashboard!).getByText('succeeded')).toBeTruthy();
-    expect(within(dashboard!).getByText('Returned to the customer')).toBeTruthy();
+    expect(within(dashboard!).getByText('Refund sent')).toBeTruthy();
     expect(within(dashboard!).getByText('at Stripe (its dashboard)')).toBeTruthy();
     expect(within(panel).getByText('$69.00')).toBeTruthy();
     expect(within(panel).getByText('Only an admin can refund.')).toBeTruthy();

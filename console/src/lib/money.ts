@@ -4,8 +4,13 @@
 /** Stripe's zero-decimal currencies: their amounts have no minor unit (¥500 is 500). */
 const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
 
+/** ISO 4217's three-decimal currencies Stripe takes: 1.000 KWD is 1000 fils, not 100. */
+const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+
 export function minorDigits(currency: string): number {
-  return ZERO_DECIMAL.has(currency.toLowerCase()) ? 0 : 2;
+  const code = currency.toLowerCase();
+  if (ZERO_DECIMAL.has(code)) return 0;
+  return THREE_DECIMAL.has(code) ? 3 : 2;
 }
 
 export type MoneyParse = { ok: true; minor: number } | { ok: false; message: string };
@@ -14,17 +19,19 @@ export type MoneyParse = { ok: true; minor: number } | { ok: false; message: str
  * "29.70", "29,70", "29.7", "29" and "$29.70" are 2970 cents. A comma is read as the decimal point
  * (as many European keyboards write it) only because at most two digits may follow it: "1,234" is
  * refused rather than guessed as 1234 or 1.234, and thousands separators are not accepted at all.
+ * A three-decimal currency (KWD) takes a point only: there "1,234" could be either.
  */
 export function parseMoney(text: string, currency: string): MoneyParse {
   const digits = minorDigits(currency);
-  const example = digits === 0 ? '500' : '29.70';
+  const example = digits === 0 ? '500' : digits === 3 ? '29.700' : '29.70';
   const trimmed = text.trim().replace(/^\$\s*/, '');
   if (trimmed === '') return { ok: false, message: 'Enter an amount.' };
-  const match = digits === 0 ? /^(\d+)$/.exec(trimmed) : /^(\d+)(?:[.,](\d{1,2}))?$/.exec(trimmed);
+  const pattern = digits === 0 ? /^(\d+)$/ : digits === 3 ? /^(\d+)(?:\.(\d{1,3}))?$/ : /^(\d+)(?:[.,](\d{1,2}))?$/;
+  const match = pattern.exec(trimmed);
   if (!match) {
     return {
       ok: false,
-      message: digits === 0 ? `Write the amount as a whole number, e.g. ${example}.` : `Write the amount as digits with up to 2 decimals, e.g. ${example} (no thousands separators).`,
+      message: digits === 0 ? `Write the amount as a whole number, e.g. ${example}.` : `Write the amount as digits with up to ${digits} decimals, e.g. ${example} (no thousands separators).`,
     };
   }
   const whole = Number(match[1]);
@@ -46,7 +53,7 @@ export function minorToInput(minor: number, currency: string): string {
 export function formatMinor(minor: number, currency: string): string {
   const digits = minorDigits(currency);
   try {
-    // Display only: an integer of cents over 100 formats exactly at two decimals.
+    // Display only: an integer of minor units over 10^digits formats exactly at that many decimals.
     return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: digits, maximumFractionDigits: digits }).format(
       minor / 10 ** digits,
     );

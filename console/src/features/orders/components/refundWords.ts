@@ -17,7 +17,8 @@ export const REFUND_STATUS_WORDS: Record<RefundStatus, string> = {
   CREATING: 'Creating: Stripe has not answered yet',
   PENDING: 'Pending: the money is on its way back',
   REQUIRES_ACTION: 'The customer must act',
-  SUCCEEDED: 'Returned to the customer',
+  // Stripe's succeeded is sent, not received: a card refund takes days to arrive and can still fail.
+  SUCCEEDED: 'Refund sent',
   FAILED: 'Failed: the amount may be refunded again',
   CANCELED: 'Cancelled',
 };
