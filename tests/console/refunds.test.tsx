@@ -325,6 +325,16 @@ describe('Refund… (admins)', () => {
     expect(((await within(panel).findByRole('button', { name: 'Refund…' })) as HTMLButtonElement).disabled).toBe(true);
     expect(within(panel).getByText('Nothing may be refunded: the order is not paid, or refunded in full.')).toBeTruthy();
   });
+
+  it('says the amount is held by a refund in progress when a refund still creating holds it (after a reload)', async () => {
+    const held = order({ status: 'PAID', refundableAmount: money(0), refunds: [refund({ amount: money(9900), status: 'CREATING', stripeRefundId: null })] });
+    renderConsole(`/orders?open=${ORDER_ID}`, { as: 'admin', handlers: handlers({ order: held }) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    expect(((await within(panel).findByRole('button', { name: 'Refund…' })) as HTMLButtonElement).disabled).toBe(true);
+    expect(
+      within(panel).getByText('Nothing may be refunded now: the amount is held by a refund in progress. Stripe or the janitor settles it within minutes; if it was not made, Refund… is offered again.'),
+    ).toBeTruthy();
+  });
 });
 
 describe("the order's refunds", () => {

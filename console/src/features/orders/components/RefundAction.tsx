@@ -60,6 +60,12 @@ export function RefundAction({ order, control }: { order: OrderDetail; control: 
   };
 
   const nothingLeft = refundable <= 0 && !locked;
+  // After a reload the press's key is gone, but a refund still creating holds its amount: say so, not
+  // that the order is unpaid or refunded in full. A new press cannot complete that one (it has another
+  // key); Stripe's notice or the janitor settles it within minutes, and frees the amount if not made.
+  const nothingLeftWords = order.refunds.some((r) => r.status === 'CREATING')
+    ? 'Nothing may be refunded now: the amount is held by a refund in progress. Stripe or the janitor settles it within minutes; if it was not made, Refund… is offered again.'
+    : 'Nothing may be refunded: the order is not paid, or refunded in full.';
   return (
     <div className="action">
       <button
@@ -67,7 +73,7 @@ export function RefundAction({ order, control }: { order: OrderDetail; control: 
         type="button"
         className="button-danger"
         disabled={control.pending || nothingLeft}
-        title={nothingLeft ? 'Nothing may be refunded: the order is not paid, or refunded in full.' : undefined}
+        title={nothingLeft ? nothingLeftWords : undefined}
         aria-busy={control.pending}
         onClick={() => {
           // Each opening starts from what may be refunded now (the order may have changed since).
@@ -80,7 +86,7 @@ export function RefundAction({ order, control }: { order: OrderDetail; control: 
       >
         {control.pending ? 'Refunding…' : 'Refund…'}
       </button>
-      {nothingLeft && <p className="action-description muted">Nothing may be refunded: the order is not paid, or refunded in full.</p>}
+      {nothingLeft && <p className="action-description muted">{nothingLeftWords}</p>}
       {!open && control.pending && (
         <span role="status" className="muted">
           Refunding…
