@@ -326,6 +326,14 @@ describe('Refund… (admins)', () => {
     expect(within(panel).getByText('Nothing may be refunded: the order is not paid, or refunded in full.')).toBeTruthy();
   });
 
+  it('says a dispute Stripe will not refund through is why nothing may be refunded', async () => {
+    const disputes = [{ id: 'du_1Open', status: 'NEEDS_RESPONSE', isOpen: true, amount: money(9900), reason: 'fraudulent', evidenceDueBy: '2026-12-10T00:00:00.000Z', isChargeRefundable: false }];
+    renderConsole(`/orders?open=${ORDER_ID}`, { as: 'admin', handlers: handlers({ order: order({ status: 'DISPUTED', refundableAmount: money(0), disputes }) }) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    expect(((await within(panel).findByRole('button', { name: 'Refund…' })) as HTMLButtonElement).disabled).toBe(true);
+    expect(within(panel).getByText('Nothing may be refunded: Stripe does not refund a disputed payment (the dispute is open, or lost).')).toBeTruthy();
+  });
+
   it('says the amount is held by a refund in progress when a refund still creating holds it (after a reload)', async () => {
     const held = order({ status: 'PAID', refundableAmount: money(0), refunds: [refund({ amount: money(9900), status: 'CREATING', stripeRefundId: null })] });
     renderConsole(`/orders?open=${ORDER_ID}`, { as: 'admin', handlers: handlers({ order: held }) });

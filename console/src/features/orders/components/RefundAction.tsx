@@ -63,9 +63,13 @@ export function RefundAction({ order, control }: { order: OrderDetail; control: 
   // After a reload the press's key is gone, but a refund still creating holds its amount: say so, not
   // that the order is unpaid or refunded in full. A new press cannot complete that one (it has another
   // key); Stripe's notice or the janitor settles it within minutes, and frees the amount if not made.
-  const nothingLeftWords = order.refunds.some((r) => r.status === 'CREATING')
-    ? 'Nothing may be refunded now: the amount is held by a refund in progress. Stripe or the janitor settles it within minutes; if it was not made, Refund… is offered again.'
-    : 'Nothing may be refunded: the order is not paid, or refunded in full.';
+  // A dispute Stripe will not refund through (lost, or open and not refundable) makes the server's
+  // refundable amount 0 too: that is the reason to give, not an unpaid order.
+  const nothingLeftWords = order.disputes.some((d) => d.status === 'LOST' || (d.isOpen && !d.isChargeRefundable))
+    ? 'Nothing may be refunded: Stripe does not refund a disputed payment (the dispute is open, or lost).'
+    : order.refunds.some((r) => r.status === 'CREATING')
+      ? 'Nothing may be refunded now: the amount is held by a refund in progress. Stripe or the janitor settles it within minutes; if it was not made, Refund… is offered again.'
+      : 'Nothing may be refunded: the order is not paid, or refunded in full.';
   return (
     <div className="action">
       <button
