@@ -311,11 +311,11 @@ export type RefundPaymentInput = {
 export type RefundErrorCode =
   /** No order has this id. */
   | 'ORDER_NOT_FOUND'
-  /** The order is not paid, failed, or already fully refunded. */
+  /** The order is not paid or failed, or no amount was given and nothing is left to refund. */
   | 'ORDER_NOT_REFUNDABLE'
-  /** The amount is more than what may still be refunded: see refundableAmount. */
+  /** The amount is more than what may still be refunded (0 once refunded in full): see refundableAmount. */
   | 'REFUND_EXCEEDS_REMAINING'
-  /** The charge is disputed: Stripe refuses refunds while a dispute is open. Respond to the dispute instead. */
+  /** The charge is disputed and Stripe will not let a refund settle it (the dispute is lost, or open and not refundable). Respond to the dispute instead. */
   | 'CHARGE_DISPUTED'
   /** Stripe refused the refund (its message says why); the amount is refundable again. */
   | 'REFUND_REFUSED'
