@@ -12,17 +12,22 @@ describe('pricing query', () => {
     const { status, body } = await server.graphql('{ pricing { id name prices { id kind unitAmount { amount currency formatted } } } }');
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
+    // Each track: its one-time price, and the monthly one (issue 19) at the same amount.
+    const both = (id: string, amount: number, formatted: string) => [
+      { id: `${id}_usd`, kind: 'ONE_TIME', unitAmount: { amount, currency: 'usd', formatted } },
+      { id: `${id}_usd_monthly`, kind: 'RECURRING', unitAmount: { amount, currency: 'usd', formatted } },
+    ];
     expect(body.data.pricing).toEqual([
-      { id: 'business_plan_builder', name: 'Business Plan Builder', prices: [{ id: 'business_plan_builder_usd', kind: 'ONE_TIME', unitAmount: { amount: 9900, currency: 'usd', formatted: '$99.00' } }] },
-      { id: 'social_media_email_campaign', name: 'Social Media & Email Campaign', prices: [{ id: 'social_media_email_campaign_usd', kind: 'ONE_TIME', unitAmount: { amount: 4900, currency: 'usd', formatted: '$49.00' } }] },
-      { id: 'website_audit_feedback', name: 'Website Audit & Feedback', prices: [{ id: 'website_audit_feedback_usd', kind: 'ONE_TIME', unitAmount: { amount: 7900, currency: 'usd', formatted: '$79.00' } }] },
+      { id: 'business_plan_builder', name: 'Business Plan Builder', prices: both('business_plan_builder', 9900, '$99.00') },
+      { id: 'social_media_email_campaign', name: 'Social Media & Email Campaign', prices: both('social_media_email_campaign', 4900, '$49.00') },
+      { id: 'website_audit_feedback', name: 'Website Audit & Feedback', prices: both('website_audit_feedback', 7900, '$79.00') },
     ]);
   });
 
   it('reflects a price change in the database, never a price from the client', async () => {
     await server.testDb.db.query("update prices set unit_amount = 12900 where id = 'business_plan_builder_usd'");
     const { body } = await server.graphql('{ pricing { id prices { unitAmount { amount } } } }');
-    expect(body.data.pricing[0]).toEqual({ id: 'business_plan_builder', prices: [{ unitAmount: { amount: 12900 } }] });
+    expect(body.data.pricing[0]).toEqual({ id: 'business_plan_builder', prices: [{ unitAmount: { amount: 9900 } }, { unitAmount: { amount: 12900 } }] });
   });
 
   it('hides inactive products and prices', async () => {
