@@ -75,7 +75,10 @@ describe('two workers against one database', () => {
     const logger = createLogger({ level: 'silent' });
     // On PostgreSQL each worker gets a pool of its own, as two server processes would have.
     const pools: Db[] = testDb.url ? [openPostgres(testDb.url, { max: 5 }), openPostgres(testDb.url, { max: 5 })] : [testDb.db, testDb.db];
-    const config = { signingSecret: MAKE_TEST_SECRET, apiKey: undefined, timeoutMs: 5000, retryHorizonMs: 3_600_000 };
+    // The timeout is far beyond the sink's answer (2 ms): this test is about racing claims, and on a
+    // loaded machine (CI with other suites, PGlite sharing the event loop) a 5 s timeout could expire
+    // before the answer is read, making a legitimate retry the assertions would count as a double post.
+    const config = { signingSecret: MAKE_TEST_SECRET, apiKey: undefined, timeoutMs: 60_000, retryHorizonMs: 3_600_000 };
     const workers = pools.map((db) => createMakeOutbox({ db, config, logger, concurrency: 10, wakeForRetries: false }));
     try {
       await paidOrders(testDb.db, count);
