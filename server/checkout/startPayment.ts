@@ -99,9 +99,10 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartP
   }
 }
 
-async function createAtStripe(
+export async function createAtStripe(
   deps: CheckoutDeps,
-  request: Omit<CheckoutRequest, 'key'> & { key: string | null },
+  // key null: the attempt is another request's (or none's), so no idempotency key is completed with it.
+  request: Pick<CheckoutRequest, 'scope' | 'actor'> & { key: string | null },
   order: OrderRow,
   attempt: PaymentAttempt,
 ): Promise<StartPaymentResult> {
@@ -190,43 +191,74 @@ async function closeAtStripe(deps: CheckoutDeps, attempt: PaymentAttempt, object
  * open), retire it and return null so the caller begins again with a new attempt.
  */
 async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, order: OrderRow, attempt: PaymentAttempt): Promise<StartPaymentResult | null> {
+  const read = await readOpenAttempt(deps, request.actor, order, attempt);
+  if ('result' in read) return read.result;
+  const { reading } = read;
+  const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
+  if (stillOpen && attempt.kind === request.kind && !expiresSoon(attempt)) {
+    const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: attempt.stripe_object_id!, scope: request.scope, key: request.key, actor: request.actor });
+    return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
+  }
+  // Still open but of the other kind (the customer switched between hosted Checkout and Elements) or
+  // about to expire: close it first, so that the order is never payable through two objects at once.
+  return retireRead(deps, request.actor, order, attempt, reading, `replaced by a new ${request.kind}`);
+}
+
+/**
+ * Closes an order's open attempt for good (changeOrderTrack: the order is about to cost something
+ * else): null once it is closed at Stripe and retired here, or the answer to give instead (paid
+ * meanwhile: ORDER_ALREADY_PAID; Stripe unreachable: PAYMENT_PROVIDER_UNAVAILABLE).
+ */
+export async function closeOpenAttempt(deps: CheckoutDeps, actor: string, order: OrderRow, attempt: PaymentAttempt, why: string): Promise<StartPaymentResult | null> {
+  const read = await readOpenAttempt(deps, actor, order, attempt);
+  if ('result' in read) return read.result;
+  return retireRead(deps, actor, order, attempt, read.reading, why);
+}
+
+/** Stripe's reading of an open attempt, or what to answer at once (paid meanwhile, unreachable, gone). */
+async function readOpenAttempt(
+  deps: CheckoutDeps,
+  actor: string,
+  order: OrderRow,
+  attempt: PaymentAttempt,
+): Promise<{ reading: PaymentReading } | { result: StartPaymentResult | null }> {
   const objectId = attempt.stripe_object_id!;
   let reading: PaymentReading;
   try {
     reading = await retrievePayment(deps.stripe, attempt.kind, objectId);
   } catch (error) {
-    if (isProviderUnavailable(error)) return { order, attempt: null, isRepeat: false, error: PROVIDER_UNAVAILABLE };
-    if (isStripeNotFound(error)) return retireMissing(deps, request, attempt, objectId);
+    if (isProviderUnavailable(error)) return { result: { order, attempt: null, isRepeat: false, error: PROVIDER_UNAVAILABLE } };
+    if (isStripeNotFound(error)) return { result: await retireMissing(deps, actor, attempt, objectId) };
     throw error;
   }
+  if (isPaid(reading)) return { result: await recordSettled(deps, actor, order, attempt, reading) };
+  return { reading };
+}
 
-  const paid = (now: PaymentReading) => now.outcome === 'SUCCEEDED' || now.outcome === 'PROCESSING';
-  // Paid meanwhile (the customer was quicker than the webhook): record it and say so.
-  const settled = async (now: PaymentReading): Promise<StartPaymentResult> => {
-    const applied = await applyPayment(deps.db, factsFrom(attempt.kind, objectId, now, { source: 'storefront', userId: null, actor: request.actor }));
-    return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, isRepeat: false, error: ORDER_IS_SETTLED };
-  };
-  if (paid(reading)) return settled(reading);
+const isPaid = (now: PaymentReading) => now.outcome === 'SUCCEEDED' || now.outcome === 'PROCESSING';
 
+/** Paid meanwhile (the customer was quicker than the webhook): record it and say so. */
+async function recordSettled(deps: CheckoutDeps, actor: string, order: OrderRow, attempt: PaymentAttempt, now: PaymentReading): Promise<StartPaymentResult> {
+  const applied = await applyPayment(deps.db, factsFrom(attempt.kind, attempt.stripe_object_id!, now, { source: 'storefront', userId: null, actor }));
+  return { order: applied.outcome === 'error' ? order : applied.order, attempt: null, isRepeat: false, error: ORDER_IS_SETTLED };
+}
+
+/** Closes the attempt at Stripe when still open, and retires it: null, or the answer if paid meanwhile. */
+async function retireRead(deps: CheckoutDeps, actor: string, order: OrderRow, attempt: PaymentAttempt, reading: PaymentReading, why: string): Promise<StartPaymentResult | null> {
+  const objectId = attempt.stripe_object_id!;
   const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
-  if (stillOpen && attempt.kind === request.kind && !expiresSoon(attempt)) {
-    const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, scope: request.scope, key: request.key, actor: request.actor });
-    return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
-  }
-  // Still open but of the other kind (the customer switched between hosted Checkout and Elements) or
-  // about to expire: close it first, so that the order is never payable through two objects at once.
   let status: 'canceled' | 'expired' = reading.outcome === 'EXPIRED' ? 'expired' : 'canceled';
   if (stillOpen) {
     try {
       status = await closeAtStripe(deps, attempt, objectId, 'abandoned');
     } catch (error) {
-      if (isStripeNotFound(error)) return retireMissing(deps, request, attempt, objectId);
+      if (isStripeNotFound(error)) return retireMissing(deps, actor, attempt, objectId);
       const now = await retrievePayment(deps.stripe, attempt.kind, objectId);
-      if (paid(now)) return settled(now);
+      if (isPaid(now)) return recordSettled(deps, actor, order, attempt, now);
       throw error;
     }
   }
-  await markAttempt(deps.db, { attempt_id: attempt.id, status, actor: request.actor, error: stillOpen ? `replaced by a new ${request.kind}` : undefined });
+  await markAttempt(deps.db, { attempt_id: attempt.id, status, actor, error: stillOpen ? why : undefined });
   return null;
 }
 
@@ -236,10 +268,10 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
  * canceled, with the reason, and null makes the caller begin again with attempt n+1: the order stays
  * payable. Nothing of the order changes, and the payment log says why the attempt was replaced.
  */
-async function retireMissing(deps: CheckoutDeps, request: CheckoutRequest, attempt: PaymentAttempt, objectId: string): Promise<null> {
+async function retireMissing(deps: CheckoutDeps, actor: string, attempt: PaymentAttempt, objectId: string): Promise<null> {
   deps.logger.warn({ orderId: attempt.order_id, attempt: attempt.attempt, stripeObjectId: objectId }, 'Stripe no longer knows a recorded payment object: replacing the attempt');
   const what = attempt.kind === 'payment_intent' ? 'PaymentIntent' : 'Checkout Session';
-  await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor: request.actor, error: `Stripe has no ${what} ${objectId} any more (resource_missing): replaced by a new attempt` });
+  await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor, error: `Stripe has no ${what} ${objectId} any more (resource_missing): replaced by a new attempt` });
   return null;
 }
 

@@ -99,7 +99,9 @@ export type PaymentErrorCode =
   | 'AUTHENTICATION_FAILED'
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
   | 'ORDER_ALREADY_PAID'
-  | 'ORDER_NOT_PAYABLE';
+  | 'ORDER_NOT_PAYABLE'
+  // changeOrderTrack: the order is already for the track asked for.
+  | 'SAME_TRACK';
 
 export interface PaymentError {
   code: PaymentErrorCode;

@@ -266,6 +266,14 @@ export type Mutation = {
    */
   createPaymentIntent: CreatePaymentIntentPayload;
   /**
+   * Moves an unpaid order to another product track at that track's price: its open PaymentIntent or
+   * Checkout Session is closed first, then the storefront starts a new payment for it
+   * (createPaymentIntent / createCheckoutSession with orderId). A paid order is ORDER_ALREADY_PAID; the
+   * track it already has is SAME_TRACK. Storefronts (API key) and the order's customer. Idempotent by
+   * idempotencyKey.
+   */
+  changeOrderTrack: ChangeOrderTrackPayload;
+  /**
    * Called by the storefront's success page: asks Stripe where the payment stands and, if it succeeded or
    * is processing, shows the order at once as provisional (the webhook confirms it later).
    */
@@ -328,6 +336,11 @@ export type MutationCreatePaymentIntentArgs = {
 };
 
 
+export type MutationChangeOrderTrackArgs = {
+  input: ChangeOrderTrackInput;
+};
+
+
 export type MutationConfirmPaymentArgs = {
   input: ConfirmPaymentInput;
 };
@@ -383,6 +396,27 @@ export type CheckoutInput = {
   name?: InputMaybe<Scalars['String']['input']>;
   /** Up to 20 key/value pairs stored on the order and sent to Stripe (keys up to 40 characters, values up to 500). */
   metadata?: InputMaybe<Array<MetadataEntryInput>>;
+};
+
+export type ChangeOrderTrackInput = {
+  /** The storefront's key for this request; the same key with the same input returns the first answer. */
+  idempotencyKey: Scalars['String']['input'];
+  /** The unpaid order to move. */
+  orderId: Scalars['ID']['input'];
+  /** The product track (a product id from pricing) it moves to, at that track's one-time price. */
+  track: Scalars['ID']['input'];
+};
+
+export type ChangeOrderTrackPayload = {
+  __typename?: 'ChangeOrderTrackPayload';
+  /** The order, at its new track and amount (or as it stands, with error). */
+  order?: Maybe<Order>;
+  /** The track the order had before this change; null with error. */
+  previousTrack?: Maybe<Scalars['ID']['output']>;
+  /** True when this call repeats an earlier call with the same idempotency key: nothing was done again. */
+  isRepeat: Scalars['Boolean']['output'];
+  /** Set when the order did not move: ORDER_ALREADY_PAID, ORDER_NOT_PAYABLE, SAME_TRACK or PAYMENT_PROVIDER_UNAVAILABLE. */
+  error?: Maybe<PaymentError>;
 };
 
 export type MetadataEntryInput = {
@@ -464,7 +498,9 @@ export type PaymentErrorCode =
   /** Stripe is down or rate-limiting us even after retries. Nothing was charged; try again shortly. */
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
   | 'ORDER_ALREADY_PAID'
-  | 'ORDER_NOT_PAYABLE';
+  | 'ORDER_NOT_PAYABLE'
+  /** changeOrderTrack: the order is already for this track. */
+  | 'SAME_TRACK';
 
 /** An expected payment outcome the customer can act on: shown to them as message. */
 export type PaymentError = {
@@ -1418,11 +1454,13 @@ export type ResolversTypes = ResolversObject<{
   StripeMode: StripeMode;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   CheckoutInput: CheckoutInput;
+  ChangeOrderTrackInput: ChangeOrderTrackInput;
+  ChangeOrderTrackPayload: ResolverTypeWrapper<Omit<ChangeOrderTrackPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   MetadataEntryInput: MetadataEntryInput;
   MetadataEntry: ResolverTypeWrapper<MetadataEntry>;
   ConfirmPaymentInput: ConfirmPaymentInput;
   CreateCheckoutSessionPayload: ResolverTypeWrapper<StartPaymentResult>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreatePaymentIntentPayload: ResolverTypeWrapper<StartPaymentResult>;
   PaymentOutcome: PaymentOutcome;
   ConfirmPaymentPayload: ResolverTypeWrapper<ConfirmPaymentResult>;
@@ -1514,11 +1552,13 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   CheckoutInput: CheckoutInput;
+  ChangeOrderTrackInput: ChangeOrderTrackInput;
+  ChangeOrderTrackPayload: Omit<ChangeOrderTrackPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
+  Boolean: Scalars['Boolean']['output'];
   MetadataEntryInput: MetadataEntryInput;
   MetadataEntry: MetadataEntry;
   ConfirmPaymentInput: ConfirmPaymentInput;
   CreateCheckoutSessionPayload: StartPaymentResult;
-  Boolean: Scalars['Boolean']['output'];
   CreatePaymentIntentPayload: StartPaymentResult;
   ConfirmPaymentPayload: ConfirmPaymentResult;
   PaymentError: PaymentError;
@@ -1630,6 +1670,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createCheckoutSession?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateCheckoutSessionArgs, 'input'>>;
   createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
+  changeOrderTrack?: Resolver<ResolversTypes['ChangeOrderTrackPayload'], ParentType, ContextType, RequireFields<MutationChangeOrderTrackArgs, 'input'>>;
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
   replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'input'>>;
   retryMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationRetryMakeDeliveryArgs, 'input'>>;
@@ -1638,6 +1679,13 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   runReconciliation?: Resolver<ResolversTypes['RunReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRunReconciliationArgs, 'input'>>;
   resolveOrphanedPayment?: Resolver<ResolversTypes['ResolveOrphanedPaymentPayload'], ParentType, ContextType, RequireFields<MutationResolveOrphanedPaymentArgs, 'input'>>;
   refundPayment?: Resolver<ResolversTypes['RefundPaymentPayload'], ParentType, ContextType, RequireFields<MutationRefundPaymentArgs, 'input'>>;
+}>;
+
+export type ChangeOrderTrackPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangeOrderTrackPayload'] = ResolversParentTypes['ChangeOrderTrackPayload']> = ResolversObject<{
+  order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
+  previousTrack?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentError']>, ParentType, ContextType>;
 }>;
 
 export type MetadataEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MetadataEntry'] = ResolversParentTypes['MetadataEntry']> = ResolversObject<{
@@ -2017,6 +2065,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  ChangeOrderTrackPayload?: ChangeOrderTrackPayloadResolvers<ContextType>;
   MetadataEntry?: MetadataEntryResolvers<ContextType>;
   CreateCheckoutSessionPayload?: CreateCheckoutSessionPayloadResolvers<ContextType>;
   CreatePaymentIntentPayload?: CreatePaymentIntentPayloadResolvers<ContextType>;

@@ -1,4 +1,5 @@
 import type { Role } from '../../../auth/viewer';
+import { changeOrderTrack } from '../../../checkout/changeTrack';
 import { confirmPayment } from '../../../checkout/confirmPayment';
 import { startPayment, type CheckoutDeps } from '../../../checkout/startPayment';
 import { allow, inheritAccess } from '../access';
@@ -16,6 +17,8 @@ export const checkoutResolvers: Resolvers = {
   Mutation: {
     createCheckoutSession: allow(PAYERS, (_parent, { input }, context) => startPayment(deps(context), 'checkout_session', context.viewer, input)),
     createPaymentIntent: allow(PAYERS, (_parent, { input }, context) => startPayment(deps(context), 'payment_intent', context.viewer, input)),
+    // The same callers as paying an existing order: the storefront, or the order's own customer.
+    changeOrderTrack: allow(PAYERS, (_parent, { input }, context) => changeOrderTrack(deps(context), context.viewer, input)),
     confirmPayment: allow(CONFIRMERS, (_parent, { input }, context) => confirmPayment(deps(context), context.viewer, input)),
   },
   CreateCheckoutSessionPayload: inheritAccess<CreateCheckoutSessionPayloadResolvers>({
@@ -28,5 +31,6 @@ export const checkoutResolvers: Resolvers = {
     clientSecret: (result) => result.attempt?.client_secret ?? null,
   }),
   ConfirmPaymentPayload: inheritAccess({}),
+  ChangeOrderTrackPayload: inheritAccess({}),
   PaymentError: inheritAccess({}),
 };
