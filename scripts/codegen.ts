@@ -63,6 +63,11 @@ const output = await codegen({
       RefundConnection: '../../../refunds/read.sql#RefundPage',
       Dispute: '../../../disputes/read.sql#DisputeRecord',
       DisputeConnection: '../../../disputes/read.sql#DisputePage',
+      Viewer: '../../../auth/viewer#ViewerValue',
+      TrackSubscription: '../../../subscriptions/read.sql#SubscriptionRecord',
+      TrackSubscriptionConnection: '../../../subscriptions/read.sql#SubscriptionPage',
+      SubscriptionInvoice: '../../../subscriptions/read.sql#SubscriptionInvoiceRecord',
+      SubscriptionActionPayload: '../../../subscriptions/actions#SubscriptionActionPayloadValue',
     },
   },
 });

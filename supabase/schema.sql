@@ -557,6 +557,52 @@ create table public.stripe_objects (
 );
 alter table public.stripe_objects enable row level security;
 
+create table public.subscription_actions (
+  id uuid default gen_random_uuid() not null,
+  subscription_id text not null,
+  action text not null,
+  params jsonb default '{}'::jsonb not null,
+  status text default 'requested'::text not null,
+  error_code text,
+  actor text not null,
+  seen_last_event_id text,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint subscription_actions_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'pause'::text, 'resume'::text])),
+  constraint subscription_actions_actor_check CHECK (actor = ANY (ARRAY['staff'::text, 'customer'::text])),
+  constraint subscription_actions_error_code_check CHECK (length(error_code) <= 100),
+  constraint subscription_actions_pkey PRIMARY KEY (id),
+  constraint subscription_actions_status_check CHECK (status = ANY (ARRAY['requested'::text, 'done'::text, 'failed'::text])),
+  constraint subscription_actions_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES subscriptions(id)
+);
+alter table public.subscription_actions enable row level security;
+CREATE INDEX subscription_actions_subscription_idx ON public.subscription_actions USING btree (subscription_id, created_at DESC);
+
+create table public.subscription_invoices (
+  id text not null,
+  subscription_id text not null,
+  status text not null,
+  amount_due bigint not null,
+  amount_paid bigint not null,
+  currency text not null,
+  hosted_invoice_url text,
+  period_start timestamp with time zone,
+  period_end timestamp with time zone,
+  stripe_created timestamp with time zone not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint subscription_invoices_amount_due_check CHECK (amount_due >= 0),
+  constraint subscription_invoices_amount_paid_check CHECK (amount_paid >= 0),
+  constraint subscription_invoices_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
+  constraint subscription_invoices_hosted_invoice_url_check CHECK (length(hosted_invoice_url) <= 2048),
+  constraint subscription_invoices_id_check CHECK (length(id) <= 255),
+  constraint subscription_invoices_pkey PRIMARY KEY (id),
+  constraint subscription_invoices_status_check CHECK (length(status) <= 50),
+  constraint subscription_invoices_subscription_id_check CHECK (length(subscription_id) <= 255)
+);
+alter table public.subscription_invoices enable row level security;
+CREATE INDEX subscription_invoices_subscription_idx ON public.subscription_invoices USING btree (subscription_id, stripe_created DESC, id DESC);
+
 create table public.subscriptions (
   id text not null,
   customer_id uuid not null,
@@ -568,14 +614,19 @@ create table public.subscriptions (
   canceled_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  current_period_start timestamp with time zone,
+  pause_behavior text,
+  pause_resumes_at timestamp with time zone,
   constraint subscriptions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id),
   constraint subscriptions_id_check CHECK (length(id) <= 255),
   constraint subscriptions_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
+  constraint subscriptions_pause_behavior_check CHECK (pause_behavior = ANY (ARRAY['void'::text, 'keep_as_draft'::text, 'mark_uncollectible'::text])),
   constraint subscriptions_pkey PRIMARY KEY (id),
   constraint subscriptions_status_check CHECK (length(status) <= 50),
   constraint subscriptions_stripe_price_id_check CHECK (length(stripe_price_id) <= 255)
 );
 alter table public.subscriptions enable row level security;
+CREATE INDEX subscriptions_created_idx ON public.subscriptions USING btree (created_at DESC, id DESC);
 CREATE INDEX subscriptions_customer_idx ON public.subscriptions USING btree (customer_id);
 CREATE TRIGGER make_on_subscription_change AFTER INSERT OR UPDATE OF status, stripe_price_id ON subscriptions FOR EACH ROW EXECUTE FUNCTION make_on_subscription_change();
 
@@ -2156,7 +2207,7 @@ begin
     return false;
   end if;
   insert into audit_log (actor_type, actor_id, action, target_type, target_id, details)
-  values ('staff', p->>'actor', p->>'action', p->>'target_type', p->>'target_id',
+  values (coalesce(p->>'actor_type', 'staff'), p->>'actor', p->>'action', p->>'target_type', p->>'target_id',
           coalesce(p->'details', '{}'::jsonb) || jsonb_build_object('idempotency_key', p->>'key'));
   return true;
 end
@@ -2207,6 +2258,44 @@ end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.stripe_event_effect(f jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_result jsonb := stripe_event_effect_core(f);
+  s jsonb;
+  i jsonb;
+begin
+  if v_result->>'outcome' <> 'applied' then
+    return v_result;
+  end if;
+  if f->>'effect' = 'subscription' then
+    s := f->'subscription';
+    -- Facts stored before this migration lack these fields: they leave what is kept as it is.
+    if s ? 'pause_collection' then
+      update subscriptions
+         set current_period_start = coalesce(to_timestamp((s->>'current_period_start')::bigint), current_period_start),
+             pause_behavior = s->'pause_collection'->>'behavior',
+             pause_resumes_at = to_timestamp((s->'pause_collection'->>'resumes_at')::bigint)
+       where id = f->'object'->>'id';
+    end if;
+  elsif f->>'effect' = 'invoice' and f->'invoice'->>'subscription_id' is not null and f->'invoice' ? 'amount_due' then
+    i := f->'invoice';
+    insert into subscription_invoices (id, subscription_id, status, amount_due, amount_paid, currency, hosted_invoice_url,
+                                       period_start, period_end, stripe_created)
+    values (f->'object'->>'id', i->>'subscription_id', i->>'status', (i->>'amount_due')::bigint, (i->>'amount_paid')::bigint,
+            i->>'currency', i->>'hosted_invoice_url', to_timestamp((i->>'period_start')::bigint),
+            to_timestamp((i->>'period_end')::bigint), coalesce(to_timestamp((i->>'invoice_created')::bigint), to_timestamp((f->>'created')::bigint)))
+    on conflict (id) do update
+      set status = excluded.status, amount_due = excluded.amount_due, amount_paid = excluded.amount_paid,
+          hosted_invoice_url = coalesce(excluded.hosted_invoice_url, subscription_invoices.hosted_invoice_url),
+          period_start = excluded.period_start, period_end = excluded.period_end, updated_at = now();
+  end if;
+  return v_result;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stripe_event_effect_core(f jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
@@ -2549,6 +2638,86 @@ begin
     (select cu.id from customers cu where cu.stripe_customer_id = p_stripe_customer_id),
     uuid_or_null(p_customer_id));
   return c;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.subscription_action_claim(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  s subscriptions;
+  v_owner uuid;
+  v_busy boolean;
+  v_last text;
+  v_id uuid;
+begin
+  select * into s from subscriptions where id = p->>'subscription_id' for update;
+  if not found then
+    return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_NOT_FOUND');
+  end if;
+  if p->>'customer_user_id' is not null then
+    select c.user_id into v_owner from customers c where c.id = s.customer_id;
+    if v_owner is distinct from uuid_or_null(p->>'customer_user_id') then
+      return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_NOT_FOUND');
+    end if;
+  end if;
+  if s.status in ('canceled', 'incomplete_expired')
+     or (p->>'action' in ('pause', 'resume') and s.status = 'incomplete') then
+    return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_NOT_ACTIVE', 'status', s.status);
+  end if;
+  -- One action at a time: another still asking Stripe (younger than a Stripe call with retries can
+  -- take; an older one was left by a process that died) makes this one wait for a new press.
+  select exists (select 1 from subscription_actions a where a.subscription_id = s.id and a.status = 'requested'
+                  and a.created_at > now() - interval '5 minutes') into v_busy;
+  if v_busy then
+    return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_CHANGE_IN_PROGRESS');
+  end if;
+  select o.last_event_id into v_last from stripe_objects o where o.id = s.id;
+  insert into subscription_actions (subscription_id, action, params, actor, seen_last_event_id)
+  values (s.id, p->>'action', coalesce(p->'params', '{}'::jsonb), p->>'actor', v_last)
+  returning id into v_id;
+  return jsonb_build_object('ok', true, 'action_id', v_id);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.subscription_action_record(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  a subscription_actions;
+  s subscriptions;
+  c customers;
+  o stripe_objects;
+  v_state text := 'none';
+  v_created bigint;
+begin
+  select * into a from subscription_actions where id = (p->>'action_id')::uuid for update;
+  if not found or a.status <> 'requested' then
+    return jsonb_build_object('state', 'none');
+  end if;
+  update subscription_actions set status = p->>'status', error_code = p->>'error_code', updated_at = now() where id = a.id;
+  select * into s from subscriptions where id = a.subscription_id for update;
+  select * into c from customers where id = s.customer_id;
+  if p->>'status' = 'done' and jsonb_typeof(p->'facts') = 'object' then
+    select * into o from stripe_objects where id = a.subscription_id for update;
+    if o.last_event_id is not distinct from a.seen_last_event_id then
+      -- Stripe's current state, applied at the clock of the last event known: our own change's webhook
+      -- (later) then finds the same state and does nothing; an older one is stale.
+      v_created := coalesce(extract(epoch from o.last_event_created)::bigint, extract(epoch from now())::bigint);
+      perform stripe_event_effect(p->'facts' || jsonb_build_object(
+        'event_id', 'action:' || a.id, 'type', 'subscription.' || a.action, 'created', v_created, 'retrieved', true));
+      v_state := 'applied';
+    else
+      v_state := 'left_to_webhook';
+    end if;
+  end if;
+  insert into payment_logs (event_type, user_id, customer_id, status, metadata)
+  values ('subscription.' || a.action || case when p->>'status' = 'done' then '_requested' else '_failed' end,
+          c.user_id, c.id, p->>'status', jsonb_strip_nulls(jsonb_build_object(
+            'actor', a.actor, 'subscription_id', a.subscription_id, 'action_id', a.id, 'params', a.params, 'error_code', p->>'error_code')));
+  return jsonb_build_object('state', v_state);
 end
 $function$;
 

@@ -16,6 +16,9 @@ export interface Viewer {
   kind: 'anonymous' | 'user' | 'api_key';
 }
 
+/** What GraphQL's Viewer object is resolved from (its fields' parent). */
+export type ViewerValue = Pick<Viewer, 'role' | 'id' | 'name'>;
+
 export const ANONYMOUS_VIEWER: Viewer = Object.freeze({ role: 'ANONYMOUS', id: null, name: null, kind: 'anonymous' });
 
 export const STAFF_ROLES: readonly Role[] = ['SUPPORT', 'ADMIN'];

@@ -49,6 +49,11 @@ export interface StaffActionRequest<Response extends object> {
   audit: (response: Response) => StaffAudit;
   /** Where a lost claim is reported (the request's logger). */
   logger?: Pick<Logger, 'error'>;
+  /**
+   * Who acts, for the audit row: staff (the default) or a customer acting on what is theirs (their
+   * subscription; issue 19). The key's scope is `${viewer.kind}:${viewer.id}` either way.
+   */
+  actorType?: 'staff' | 'customer';
 }
 
 export interface StaffActionResult<Response> {
@@ -119,11 +124,13 @@ export async function runStaffAction<Response extends object>(db: Queryable, req
     return { response: done.response, isRepeat: false };
   }
   const audit = request.audit(done.response);
+  const actorType = request.actorType ?? 'staff';
   const completed = await call<boolean>(db, 'staff_action_complete', {
     ...identity,
     token,
     response: done.response,
-    actor: `staff:${viewer.id}`,
+    actor: `${actorType}:${viewer.id}`,
+    actor_type: actorType,
     action: audit.action,
     target_type: audit.targetType,
     target_id: audit.targetId,
@@ -131,7 +138,7 @@ export async function runStaffAction<Response extends object>(db: Queryable, req
   });
   if (!completed) {
     request.logger?.error(
-      { operation, idempotencyKey: key, actor: `staff:${viewer.id}`, audit: { action: audit.action, targetType: audit.targetType, targetId: audit.targetId }, response: done.response },
+      { operation, idempotencyKey: key, actor: `${actorType}:${viewer.id}`, audit: { action: audit.action, targetType: audit.targetType, targetId: audit.targetId }, response: done.response },
       'staff action done but its idempotency key was taken over by a later call: answer not kept, no audit row',
     );
     throw idempotencyKeyTakenOver(key);

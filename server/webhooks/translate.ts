@@ -100,6 +100,10 @@ type Effect =
         current_period_end: number | null;
         cancel_at_period_end: boolean;
         canceled_at: number | null;
+        /** The item's current period start (unix seconds). */
+        current_period_start: number | null;
+        /** Stripe's pause_collection; null while collecting. */
+        pause_collection: { behavior: string; resumes_at: number | null } | null;
       };
     }
   | {
@@ -113,6 +117,13 @@ type Effect =
         customer_id: string | null;
         subscription_id: string | null;
         failure: { attempt_count: number; next_payment_attempt: number | null } | null;
+        /** What the subscription's invoice list shows (subscription_invoices). */
+        amount_due: number;
+        amount_paid: number;
+        hosted_invoice_url: string | null;
+        period_start: number | null;
+        period_end: number | null;
+        invoice_created: number | null;
       };
     };
 
@@ -384,9 +395,12 @@ function disputeEffect(dispute: Stripe.Dispute): Effect {
 const SUBSCRIPTION_RANK: Record<string, number> = { incomplete: 0, trialing: 1, active: 2, past_due: 2, unpaid: 2, paused: 2, canceled: 3, incomplete_expired: 3 };
 const SUBSCRIPTION_TERMINAL = new Set(['canceled', 'incomplete_expired']);
 
-function subscriptionEffect(subscription: Stripe.Subscription): Effect {
-  const item = subscription.items?.data?.[0] as (Stripe.SubscriptionItem & { current_period_end?: number }) | undefined;
+/** Exported for the subscription actions (server/subscriptions/actions.ts): Stripe's answer is read as a webhook's object is. */
+export function subscriptionEffect(subscription: Stripe.Subscription): Effect {
+  const item = subscription.items?.data?.[0] as (Stripe.SubscriptionItem & { current_period_end?: number; current_period_start?: number }) | undefined;
   const periodEnd = item?.current_period_end ?? (subscription as { current_period_end?: number }).current_period_end ?? null;
+  const periodStart = item?.current_period_start ?? (subscription as { current_period_start?: number }).current_period_start ?? null;
+  const pause = subscription.pause_collection;
   const facts = {
     status: subscription.status,
     stripe_customer_id: idOf(subscription.customer),
@@ -396,10 +410,12 @@ function subscriptionEffect(subscription: Stripe.Subscription): Effect {
     current_period_end: periodEnd,
     cancel_at_period_end: subscription.cancel_at_period_end === true,
     canceled_at: subscription.canceled_at ?? null,
+    current_period_start: periodStart,
+    pause_collection: pause ? { behavior: String(pause.behavior), resumes_at: pause.resumes_at ?? null } : null,
   };
   // Everything we keep is part of the state: two updates in one second that differ in any of it
-  // (say, cancel at period end set and unset) are settled by asking Stripe.
-  const value = [facts.status, facts.price_id, facts.current_period_end, facts.cancel_at_period_end, facts.canceled_at].join('|');
+  // (say, cancel at period end set and unset, or a pause) are settled by asking Stripe.
+  const value = [facts.status, facts.price_id, facts.current_period_end, facts.cancel_at_period_end, facts.canceled_at, ...(pause ? [`pause:${pause.behavior}:${pause.resumes_at ?? ''}`] : [])].join('|');
   return { effect: 'subscription', object: state(subscription.id, 'subscription', value, SUBSCRIPTION_RANK, SUBSCRIPTION_TERMINAL, facts.status), subscription: facts };
 }
 
@@ -422,6 +438,12 @@ function invoiceEffect(invoice: Stripe.Invoice): Effect {
       customer_id: text(details?.metadata?.customer_id) ?? text(invoice.metadata?.customer_id),
       subscription_id: idOf(details?.subscription) ?? idOf(legacySubscription),
       failure: paid ? null : { attempt_count: invoice.attempt_count ?? 0, next_payment_attempt: invoice.next_payment_attempt ?? null },
+      amount_due: amountOf(invoice.amount_due, 'amount_due'),
+      amount_paid: amountOf(invoice.amount_paid, 'amount_paid'),
+      hosted_invoice_url: text(invoice.hosted_invoice_url),
+      period_start: typeof invoice.period_start === 'number' ? invoice.period_start : null,
+      period_end: typeof invoice.period_end === 'number' ? invoice.period_end : null,
+      invoice_created: typeof invoice.created === 'number' ? invoice.created : null,
     },
   };
 }

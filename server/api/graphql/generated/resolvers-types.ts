@@ -14,6 +14,9 @@ import type { RunPage, ReconciliationStatusView, FindingRecord, FindingPage } fr
 import type { RefundRow } from '../../../refunds/service';
 import type { RefundPage } from '../../../refunds/read.sql';
 import type { DisputeRecord, DisputePage } from '../../../disputes/read.sql';
+import type { ViewerValue } from '../../../auth/viewer';
+import type { SubscriptionRecord, SubscriptionPage, SubscriptionInvoiceRecord } from '../../../subscriptions/read.sql';
+import type { SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -46,6 +49,8 @@ export type Role =
 export type Viewer = {
   __typename?: 'Viewer';
   role: Role;
+  /** A signed-in customer's own subscriptions, newest first; empty for anyone else. */
+  subscriptions: Array<TrackSubscription>;
   /** The Supabase Auth user id, or the API key id; null when anonymous. */
   id?: Maybe<Scalars['ID']['output']>;
   /** The staff member's or customer's email, when the token carries one; the key's name for API keys. */
@@ -152,6 +157,16 @@ export type Query = {
    * and admins. Keyset pagination, as refunds.
    */
   disputes: DisputeConnection;
+  /**
+   * A subscription by Stripe's id (sub_…), as the webhooks keep it. Staff; a customer their own only
+   * (another's reads as null).
+   */
+  subscription?: Maybe<TrackSubscription>;
+  /**
+   * Subscriptions, newest first (by when we first heard of them, then id). Staff see all; a customer only
+   * their own. Keyset pagination: pass pageInfo.endCursor as after.
+   */
+  subscriptions: TrackSubscriptionConnection;
 };
 
 
@@ -245,6 +260,18 @@ export type QueryDisputesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
 };
 
+
+export type QuerySubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QuerySubscriptionsArgs = {
+  filter?: InputMaybe<SubscriptionFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type StripeMode =
   /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
   | 'SANDBOX'
@@ -323,6 +350,20 @@ export type Mutation = {
    * same key completes it. Audited with the note.
    */
   refundPayment: RefundPaymentPayload;
+  /**
+   * Cancels a subscription at Stripe: at the end of the current period (atPeriodEnd: true; the owner,
+   * support and admins), or at once (atPeriodEnd: false; admins only). Idempotent by idempotencyKey (the
+   * first answer again, flagged isRepeat; other input: CONFLICT); audited. The webhooks remain the source
+   * of truth for the subscription's state.
+   */
+  cancelSubscription: SubscriptionActionPayload;
+  /**
+   * Pauses the subscription's payment collection (Stripe's pause_collection) until resumed or resumesAt.
+   * The owner, support and admins. Idempotent by idempotencyKey; audited.
+   */
+  pauseSubscription: SubscriptionActionPayload;
+  /** Resumes a paused subscription's payment collection. The owner, support and admins. Idempotent by idempotencyKey; audited. */
+  resumeSubscription: SubscriptionActionPayload;
 };
 
 
@@ -378,6 +419,21 @@ export type MutationResolveOrphanedPaymentArgs = {
 
 export type MutationRefundPaymentArgs = {
   input: RefundPaymentInput;
+};
+
+
+export type MutationCancelSubscriptionArgs = {
+  input: CancelSubscriptionInput;
+};
+
+
+export type MutationPauseSubscriptionArgs = {
+  input: PauseSubscriptionInput;
+};
+
+
+export type MutationResumeSubscriptionArgs = {
+  input: ResumeSubscriptionInput;
 };
 
 export type CheckoutInput = {
@@ -1367,6 +1423,152 @@ export type DisputeConnection = {
   pageInfo: PageInfo;
 };
 
+/** Stripe's subscription statuses. */
+export type SubscriptionStatus =
+  | 'INCOMPLETE'
+  | 'INCOMPLETE_EXPIRED'
+  | 'TRIALING'
+  | 'ACTIVE'
+  | 'PAST_DUE'
+  | 'CANCELED'
+  | 'UNPAID'
+  | 'PAUSED';
+
+/** What Stripe does with invoices while collection is paused (pause_collection.behavior). */
+export type PauseBehavior =
+  /** Invoices are voided. */
+  | 'VOID'
+  /** Invoices stay drafts. */
+  | 'KEEP_AS_DRAFT'
+  /** Invoices are marked uncollectible. */
+  | 'MARK_UNCOLLECTIBLE';
+
+export type SubscriptionPause = {
+  __typename?: 'SubscriptionPause';
+  behavior: PauseBehavior;
+  /** When collection resumes by itself (ISO 8601); null: until resumed. */
+  resumesAt?: Maybe<Scalars['String']['output']>;
+};
+
+/** Stripe's invoice statuses. */
+export type InvoiceStatus =
+  | 'DRAFT'
+  | 'OPEN'
+  | 'PAID'
+  | 'UNCOLLECTIBLE'
+  | 'VOID';
+
+export type SubscriptionInvoice = {
+  __typename?: 'SubscriptionInvoice';
+  /** Stripe's invoice id (in_…). */
+  id: Scalars['ID']['output'];
+  status: InvoiceStatus;
+  amountDue: Money;
+  amountPaid: Money;
+  /** Stripe's hosted invoice page, where the customer sees and pays it; null while a draft. */
+  hostedInvoiceUrl?: Maybe<Scalars['String']['output']>;
+  /** The period it bills (ISO 8601). */
+  periodStart?: Maybe<Scalars['String']['output']>;
+  periodEnd?: Maybe<Scalars['String']['output']>;
+  /** When Stripe made it (ISO 8601). */
+  createdAt: Scalars['String']['output'];
+};
+
+/** A customer's subscription to a product track, as the webhooks keep it. */
+export type TrackSubscription = {
+  __typename?: 'TrackSubscription';
+  /** Stripe's subscription id (sub_…). */
+  id: Scalars['ID']['output'];
+  status: SubscriptionStatus;
+  /** The product track (product id) of its price; null when its price is not one of ours. */
+  track?: Maybe<Scalars['ID']['output']>;
+  trackName?: Maybe<Scalars['String']['output']>;
+  /** The recurring price it is at, from the catalog; null when not one of ours. */
+  price?: Maybe<Price>;
+  /** Stripe's price id. */
+  stripePriceId?: Maybe<Scalars['String']['output']>;
+  customerId: Scalars['ID']['output'];
+  customerEmail: Scalars['String']['output'];
+  /** The current billing period (ISO 8601). */
+  currentPeriodStart?: Maybe<Scalars['String']['output']>;
+  currentPeriodEnd?: Maybe<Scalars['String']['output']>;
+  /** Set to end when the current period does. */
+  cancelAtPeriodEnd: Scalars['Boolean']['output'];
+  /** When it was canceled (ISO 8601). */
+  canceledAt?: Maybe<Scalars['String']['output']>;
+  /** Null while collecting. */
+  pause?: Maybe<SubscriptionPause>;
+  /** The newest invoice; null before the first. */
+  latestInvoice?: Maybe<SubscriptionInvoice>;
+  /** Its invoices so far, newest first. */
+  invoices: Array<SubscriptionInvoice>;
+  /** When we first heard of it (ISO 8601). */
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
+};
+
+export type SubscriptionFilter = {
+  status?: InputMaybe<SubscriptionStatus>;
+  /** A product track (product id). */
+  track?: InputMaybe<Scalars['ID']['input']>;
+  /** A customer: our customer id, or their email. */
+  customer?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type TrackSubscriptionConnection = {
+  __typename?: 'TrackSubscriptionConnection';
+  nodes: Array<TrackSubscription>;
+  pageInfo: PageInfo;
+};
+
+export type CancelSubscriptionInput = {
+  /** The caller's request key: the same key and input answer the first answer again. */
+  idempotencyKey: Scalars['String']['input'];
+  subscriptionId: Scalars['ID']['input'];
+  /** True: at the end of the current period. False: at once (admins only). */
+  atPeriodEnd: Scalars['Boolean']['input'];
+};
+
+export type PauseSubscriptionInput = {
+  idempotencyKey: Scalars['String']['input'];
+  subscriptionId: Scalars['ID']['input'];
+  behavior: PauseBehavior;
+  /** When collection resumes by itself (ISO 8601, in the future); omitted: until resumed. */
+  resumesAt?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type ResumeSubscriptionInput = {
+  idempotencyKey: Scalars['String']['input'];
+  subscriptionId: Scalars['ID']['input'];
+};
+
+export type SubscriptionErrorCode =
+  /** No such subscription, or not the caller's. */
+  | 'SUBSCRIPTION_NOT_FOUND'
+  /** The subscription has ended (canceled, expired) or never started. */
+  | 'SUBSCRIPTION_NOT_ACTIVE'
+  /** Another change to it is still being made at Stripe: wait, then try again. */
+  | 'SUBSCRIPTION_CHANGE_IN_PROGRESS'
+  /** Stripe refused the change (the message says why). */
+  | 'SUBSCRIPTION_CHANGE_REFUSED'
+  /** Stripe could not be reached: send the same request again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type SubscriptionError = {
+  __typename?: 'SubscriptionError';
+  code: SubscriptionErrorCode;
+  message: Scalars['String']['output'];
+};
+
+export type SubscriptionActionPayload = {
+  __typename?: 'SubscriptionActionPayload';
+  /** The subscription as it stands after the change (null when not found). */
+  subscription?: Maybe<TrackSubscription>;
+  error?: Maybe<SubscriptionError>;
+  /** True when this key was answered before: the first answer again, nothing done twice. */
+  isRepeat: Scalars['Boolean']['output'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -1442,7 +1644,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   Role: Role;
-  Viewer: ResolverTypeWrapper<Viewer>;
+  Viewer: ResolverTypeWrapper<ViewerValue>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Money: ResolverTypeWrapper<MoneyValue>;
@@ -1538,11 +1740,25 @@ export type ResolversTypes = ResolversObject<{
   Dispute: ResolverTypeWrapper<DisputeRecord>;
   DisputeFilter: DisputeFilter;
   DisputeConnection: ResolverTypeWrapper<DisputePage>;
+  SubscriptionStatus: SubscriptionStatus;
+  PauseBehavior: PauseBehavior;
+  SubscriptionPause: ResolverTypeWrapper<SubscriptionPause>;
+  InvoiceStatus: InvoiceStatus;
+  SubscriptionInvoice: ResolverTypeWrapper<SubscriptionInvoiceRecord>;
+  TrackSubscription: ResolverTypeWrapper<SubscriptionRecord>;
+  SubscriptionFilter: SubscriptionFilter;
+  TrackSubscriptionConnection: ResolverTypeWrapper<SubscriptionPage>;
+  CancelSubscriptionInput: CancelSubscriptionInput;
+  PauseSubscriptionInput: PauseSubscriptionInput;
+  ResumeSubscriptionInput: ResumeSubscriptionInput;
+  SubscriptionErrorCode: SubscriptionErrorCode;
+  SubscriptionError: ResolverTypeWrapper<SubscriptionError>;
+  SubscriptionActionPayload: ResolverTypeWrapper<SubscriptionActionPayloadValue>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  Viewer: Viewer;
+  Viewer: ViewerValue;
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   Money: MoneyValue;
@@ -1614,10 +1830,21 @@ export type ResolversParentTypes = ResolversObject<{
   Dispute: DisputeRecord;
   DisputeFilter: DisputeFilter;
   DisputeConnection: DisputePage;
+  SubscriptionPause: SubscriptionPause;
+  SubscriptionInvoice: SubscriptionInvoiceRecord;
+  TrackSubscription: SubscriptionRecord;
+  SubscriptionFilter: SubscriptionFilter;
+  TrackSubscriptionConnection: SubscriptionPage;
+  CancelSubscriptionInput: CancelSubscriptionInput;
+  PauseSubscriptionInput: PauseSubscriptionInput;
+  ResumeSubscriptionInput: ResumeSubscriptionInput;
+  SubscriptionError: SubscriptionError;
+  SubscriptionActionPayload: SubscriptionActionPayloadValue;
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  subscriptions?: Resolver<Array<ResolversTypes['TrackSubscription']>, ParentType, ContextType>;
   id?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
@@ -1665,6 +1892,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   orphanedPayment?: Resolver<Maybe<ResolversTypes['OrphanedPayment']>, ParentType, ContextType, RequireFields<QueryOrphanedPaymentArgs, 'id'>>;
   refunds?: Resolver<ResolversTypes['RefundConnection'], ParentType, ContextType, RequireFields<QueryRefundsArgs, 'first'>>;
   disputes?: Resolver<ResolversTypes['DisputeConnection'], ParentType, ContextType, RequireFields<QueryDisputesArgs, 'first'>>;
+  subscription?: Resolver<Maybe<ResolversTypes['TrackSubscription']>, ParentType, ContextType, RequireFields<QuerySubscriptionArgs, 'id'>>;
+  subscriptions?: Resolver<ResolversTypes['TrackSubscriptionConnection'], ParentType, ContextType, RequireFields<QuerySubscriptionsArgs, 'first'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1679,6 +1908,9 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   runReconciliation?: Resolver<ResolversTypes['RunReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRunReconciliationArgs, 'input'>>;
   resolveOrphanedPayment?: Resolver<ResolversTypes['ResolveOrphanedPaymentPayload'], ParentType, ContextType, RequireFields<MutationResolveOrphanedPaymentArgs, 'input'>>;
   refundPayment?: Resolver<ResolversTypes['RefundPaymentPayload'], ParentType, ContextType, RequireFields<MutationRefundPaymentArgs, 'input'>>;
+  cancelSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationCancelSubscriptionArgs, 'input'>>;
+  pauseSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationPauseSubscriptionArgs, 'input'>>;
+  resumeSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationResumeSubscriptionArgs, 'input'>>;
 }>;
 
 export type ChangeOrderTrackPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangeOrderTrackPayload'] = ResolversParentTypes['ChangeOrderTrackPayload']> = ResolversObject<{
@@ -2058,6 +2290,58 @@ export type DisputeConnectionResolvers<ContextType = GraphQLContext, ParentType 
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
+export type SubscriptionPauseResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionPause'] = ResolversParentTypes['SubscriptionPause']> = ResolversObject<{
+  behavior?: Resolver<ResolversTypes['PauseBehavior'], ParentType, ContextType>;
+  resumesAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type SubscriptionInvoiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionInvoice'] = ResolversParentTypes['SubscriptionInvoice']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['InvoiceStatus'], ParentType, ContextType>;
+  amountDue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountPaid?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  hostedInvoiceUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  periodStart?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  periodEnd?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type TrackSubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackSubscription'] = ResolversParentTypes['TrackSubscription']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SubscriptionStatus'], ParentType, ContextType>;
+  track?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  trackName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  price?: Resolver<Maybe<ResolversTypes['Price']>, ParentType, ContextType>;
+  stripePriceId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  customerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  customerEmail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  currentPeriodStart?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  currentPeriodEnd?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  cancelAtPeriodEnd?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  canceledAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  pause?: Resolver<Maybe<ResolversTypes['SubscriptionPause']>, ParentType, ContextType>;
+  latestInvoice?: Resolver<Maybe<ResolversTypes['SubscriptionInvoice']>, ParentType, ContextType>;
+  invoices?: Resolver<Array<ResolversTypes['SubscriptionInvoice']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type TrackSubscriptionConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackSubscriptionConnection'] = ResolversParentTypes['TrackSubscriptionConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['TrackSubscription']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type SubscriptionErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionError'] = ResolversParentTypes['SubscriptionError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['SubscriptionErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type SubscriptionActionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionActionPayload'] = ResolversParentTypes['SubscriptionActionPayload']> = ResolversObject<{
+  subscription?: Resolver<Maybe<ResolversTypes['TrackSubscription']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['SubscriptionError']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -2109,5 +2393,11 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   RefundPaymentPayload?: RefundPaymentPayloadResolvers<ContextType>;
   Dispute?: DisputeResolvers<ContextType>;
   DisputeConnection?: DisputeConnectionResolvers<ContextType>;
+  SubscriptionPause?: SubscriptionPauseResolvers<ContextType>;
+  SubscriptionInvoice?: SubscriptionInvoiceResolvers<ContextType>;
+  TrackSubscription?: TrackSubscriptionResolvers<ContextType>;
+  TrackSubscriptionConnection?: TrackSubscriptionConnectionResolvers<ContextType>;
+  SubscriptionError?: SubscriptionErrorResolvers<ContextType>;
+  SubscriptionActionPayload?: SubscriptionActionPayloadResolvers<ContextType>;
 }>;
 

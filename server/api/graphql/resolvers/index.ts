@@ -7,10 +7,11 @@ import { orderResolvers } from './orders';
 import { paymentLogResolvers } from './paymentLogs';
 import { reconciliationResolvers } from './reconciliation';
 import { refundResolvers } from './refunds';
+import { subscriptionResolvers } from './subscriptions';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers, subscriptionResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not
