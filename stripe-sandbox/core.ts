@@ -14,6 +14,13 @@ export interface SandboxCoreOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Stripe's "includable" fields: left out of an object unless expanded (an invoice's `payments`).
+ * Keyed by object type, then field; each computes the field's value from the stored object. The
+ * resource modules register theirs when loaded.
+ */
+export const includableFields = new Map<string, Map<string, (core: SandboxCore, object: Record<string, unknown>) => unknown>>();
+
 export class SandboxCore {
   readonly store = new Store();
   readonly clock: SandboxClock;
@@ -53,7 +60,11 @@ export class SandboxCore {
     }
     const [head, ...rest] = parts;
     if (!head) return;
-    if (!(head in record)) throw invalidRequest(`This property cannot be expanded (${fullPath}).`, 'expand');
+    if (!(head in record)) {
+      const include = typeof record.object === 'string' ? includableFields.get(record.object)?.get(head) : undefined;
+      if (!include) throw invalidRequest(`This property cannot be expanded (${fullPath}).`, 'expand');
+      record[head] = include(this, record);
+    }
     let field = record[head];
     if (typeof field === 'string') {
       const found = this.store.find(field);

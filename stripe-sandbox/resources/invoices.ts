@@ -3,19 +3,30 @@
 // the invoice preview (`POST /v1/invoices/create_preview`, whose subscription logic lives in
 // subscriptions.ts so that a preview and the real change share one proration computation).
 //
-// Not emulated: PaymentIntents/Charges behind invoice payments (the invoice's optional `payments`
-// list is left out), automatic payment retries (next_payment_attempt stays null), taxes, discounts,
-// one-off invoices and `/v1/invoiceitems` (pending proration items are kept internally as `ii_` objects).
+// Payments as API 2026-10-28.endive has them (since 2025-03-31.basil an invoice has no
+// `payment_intent` or `charge`): each attempt to charge an invoice goes through its default
+// InvoicePayment (`inpay_`), made on the first attempt with a PaymentIntent (off-session, with its
+// Charge and their usual events), retried on the same PaymentIntent. The invoice's `payments` list is
+// includable (only with `expand[]=payments`), and `GET /v1/invoice_payments?invoice=` lists them, so
+// a subscription payment can be found, and refunded through its PaymentIntent or Charge.
+// Pending proration items are Stripe's invoice items (`ii_`, `GET /v1/invoiceitems`), `invoice` set
+// once an invoice takes them.
+//
+// Not emulated: automatic payment retries (next_payment_attempt stays null), bank debits paying an
+// invoice (a processing payment leaves it open), taxes, discounts, one-off invoices and creating
+// invoice items by hand.
 import type Stripe from 'stripe';
-import type { SandboxCore } from '../core';
-import { invalidRequest } from '../errors';
+import { includableFields, type SandboxCore } from '../core';
+import { invalidRequest, missingParam } from '../errors';
 import { newId } from '../ids';
 import { createdFilter, paginate } from '../list';
-import { optionalEnum, optionalString, type Params, rejectUnknown } from '../params';
+import { optionalBoolean, optionalEnum, optionalObject, optionalString, type Params, rejectUnknown } from '../params';
 import type { Route } from '../router';
 import type { StripeObject } from '../store';
+import type { Actor } from './charges';
 import { customers } from './customers';
-import { behaviourOf, TEST_PAYMENT_METHODS } from './paymentMethods';
+import { confirmWith, openPaymentIntent, paymentIntents } from './paymentIntents.machine';
+import { behaviourOf, resolvePaymentMethod, TEST_PAYMENT_METHODS } from './paymentMethods';
 import { decimalString } from './prices';
 import { previewInvoice } from './subscriptions';
 
@@ -35,13 +46,15 @@ export interface LineSpec {
   invoiceItem: string | null;
 }
 
-/** A pending proration waiting for the subscription's next invoice (Stripe's pending invoice item). */
+/** A proration item (Stripe's invoice item): pending until an invoice takes it (`invoice` then set). */
 export interface PendingItem extends StripeObject {
   object: 'invoiceitem';
   created: number;
   customer: string;
   subscription: string;
   line: LineSpec;
+  /** The invoice that took it; absent (older state files) or null while pending. */
+  invoice?: string | null;
 }
 
 export const pendingItems = (core: SandboxCore) => core.store.collection<PendingItem>('invoiceitem');
@@ -51,7 +64,7 @@ export class EventSink {
   private readonly queued: Array<{ type: string; object: { id: string; object: string }; previous?: Record<string, unknown> }> = [];
   constructor(
     private readonly core: SandboxCore,
-    private readonly request?: { id: string | null; idempotency_key: string | null },
+    readonly request?: { id: string | null; idempotency_key: string | null },
   ) {}
   add(type: string, object: { id: string; object: string }, previous?: Record<string, unknown>): void {
     this.queued.push({ type, object: structuredClone(object), ...(previous ? { previous: structuredClone(previous) } : {}) });
@@ -263,6 +276,37 @@ export function finalizeInvoice(core: SandboxCore, invoice: Stripe.Invoice, sink
   sink.add('invoice.finalized', invoice);
 }
 
+export const invoicePayments = (core: SandboxCore) => core.store.collection<Stripe.InvoicePayment>('invoice_payment');
+
+/** The invoice's default payment: the one its automatic charges go through. */
+function defaultPaymentOf(core: SandboxCore, invoice: Stripe.Invoice): Stripe.InvoicePayment | undefined {
+  return invoicePayments(core).newestFirst((p) => p.invoice === invoice.id && p.is_default)[0];
+}
+
+/**
+ * Runs `step` (synchronous) with the events it emits joining `sink`'s queue, so a payment's
+ * PaymentIntent and Charge events come between invoice.finalized and invoice.paid (or
+ * invoice.payment_failed), in the order they happen. The core itself is passed on (resource state
+ * is kept per core), its bus's emit shadowed for the duration.
+ */
+function intoSink<T>(core: SandboxCore, sink: EventSink, step: (actor: Actor) => T): T {
+  const bus = core.events as unknown as { emit: unknown };
+  bus.emit = (type: string, object: { id: string; object: string }, options: { previousAttributes?: Record<string, unknown> } = {}) => {
+    sink.add(type, object, options.previousAttributes);
+  };
+  try {
+    return step({ core, eventRequest: sink.request ?? { id: null, idempotency_key: null } });
+  } finally {
+    delete bus.emit;
+  }
+}
+
+const PAYMENT_DESCRIPTIONS: Partial<Record<Stripe.Invoice.BillingReason, string>> = {
+  subscription_create: 'Subscription creation',
+  subscription_cycle: 'Subscription cycle',
+  subscription_update: 'Subscription update',
+};
+
 function markPaid(core: SandboxCore, invoice: Stripe.Invoice, sink: EventSink): void {
   const now = core.clock.now();
   invoice.amount_paid = invoice.amount_due;
@@ -276,8 +320,9 @@ function markPaid(core: SandboxCore, invoice: Stripe.Invoice, sink: EventSink): 
 }
 
 /**
- * Charges an open invoice to `paymentMethod`. Zero-amount invoices are paid without an attempt.
- * Returns whether it was paid; a decline leaves it open with invoice.payment_failed.
+ * Charges an open invoice to `paymentMethod` through its default InvoicePayment's PaymentIntent
+ * (made on the first attempt). Zero-amount invoices are paid without a payment. Returns whether it
+ * was paid; a decline (or no payment method) leaves it open with invoice.payment_failed.
  */
 export function payInvoice(core: SandboxCore, invoice: Stripe.Invoice, paymentMethod: string | null, sink: EventSink): boolean {
   if (invoice.amount_due === 0) {
@@ -287,15 +332,75 @@ export function payInvoice(core: SandboxCore, invoice: Stripe.Invoice, paymentMe
   invoice.attempted = true;
   invoice.attempt_count += 1;
   invoice.default_payment_method = paymentMethod;
-  if (declineCodeFor(core, paymentMethod) === null) {
+  const attempt = intoSink(core, sink, (actor) => {
+    let payment = defaultPaymentOf(core, invoice);
+    let intent = payment ? paymentIntents(core).get(payment.payment.payment_intent as string) : undefined;
+    if (!payment || !intent) {
+      intent = openPaymentIntent(actor, {
+        amount: invoice.amount_due,
+        currency: invoice.currency,
+        customer: invoice.customer as string,
+        allowed: ['card'],
+        excluded: undefined,
+        automaticPaymentMethods: null,
+        paymentMethod: undefined,
+        captureMethod: 'automatic',
+        confirmationMethod: 'automatic',
+        description: PAYMENT_DESCRIPTIONS[invoice.billing_reason ?? 'manual'] ?? null,
+        metadata: {},
+        receiptEmail: null,
+        setupFutureUsage: null,
+        shipping: null,
+        statementDescriptor: null,
+        statementDescriptorSuffix: null,
+        transferGroup: null,
+      });
+      payment = invoicePayments(core).insert({
+        id: newId('inpay'),
+        object: 'invoice_payment',
+        amount_paid: null,
+        amount_requested: invoice.amount_due,
+        created: core.clock.now(),
+        currency: invoice.currency,
+        invoice: invoice.id,
+        is_default: true,
+        livemode: false,
+        payment: { type: 'payment_intent', payment_intent: intent.id },
+        status: 'open',
+        status_transitions: { canceled_at: null, paid_at: null },
+      });
+    }
+    if (paymentMethod) {
+      // Off-session, as Stripe charges a subscription: a card that needs 3-D Secure fails (authentication_required).
+      confirmWith(actor, intent, resolvePaymentMethod(core, paymentMethod, 'default_payment_method'), { returnUrl: null, offSession: true, errorOnRequiresAction: false });
+    }
+    return { payment, intent };
+  });
+  const { payment, intent } = attempt;
+  if (intent.status === 'succeeded') {
+    payment.status = 'paid';
+    payment.amount_paid = intent.amount_received;
+    payment.status_transitions.paid_at = core.clock.now();
     markPaid(core, invoice, sink);
+    sink.add('invoice_payment.paid', payment);
     return true;
   }
+  if (intent.status === 'processing') return false;
   // Stripe's Smart Retries are not emulated: no further attempt is scheduled.
   invoice.next_payment_attempt = null;
   sink.add('invoice.payment_failed', invoice);
   return false;
 }
+
+/** The invoice's payments as its includable `payments` field shows them (oldest first, as Stripe lists them there). */
+function paymentsList(core: SandboxCore, invoiceId: string): Stripe.ApiList<Stripe.InvoicePayment> {
+  const data = invoicePayments(core)
+    .newestFirst((p) => p.invoice === invoiceId)
+    .reverse()
+    .map((p) => structuredClone(p));
+  return { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoiceId}` };
+}
+includableFields.set('invoice', new Map([['payments', (core, invoice) => paymentsList(core, String(invoice.id))]]));
 
 /** Voids an open (or draft) invoice. */
 export function voidInvoice(core: SandboxCore, invoice: Stripe.Invoice, sink: EventSink): void {
@@ -311,6 +416,40 @@ export function markUncollectible(core: SandboxCore, invoice: Stripe.Invoice, si
   invoice.status_transitions.marked_uncollectible_at = core.clock.now();
   invoice.auto_advance = false;
   sink.add('invoice.marked_uncollectible', invoice);
+}
+
+/** A proration item as `/v1/invoiceitems` shows it (Stripe's InvoiceItem). */
+function renderInvoiceItem(item: PendingItem): Stripe.InvoiceItem {
+  const { line } = item;
+  return {
+    id: item.id,
+    object: 'invoiceitem',
+    amount: line.amount,
+    currency: line.price.currency,
+    customer: item.customer,
+    customer_account: null,
+    date: item.created,
+    description: line.description,
+    discountable: !line.proration,
+    discounts: [],
+    invoice: item.invoice ?? null,
+    livemode: false,
+    metadata: {},
+    net_amount: line.amount,
+    parent: { type: 'subscription_details', subscription_details: { subscription: item.subscription, subscription_item: line.subscriptionItem } },
+    period: { ...line.period },
+    pricing: {
+      type: 'price_details',
+      price_details: { price: line.price.id, product: typeof line.price.product === 'string' ? line.price.product : line.price.product.id },
+      unit_amount_decimal: decimalString(line.quantity > 0 ? line.amount / line.quantity : line.amount),
+    },
+    proration: line.proration,
+    proration_details: { credited_items: null, discount_amounts: [] },
+    quantity: line.quantity,
+    quantity_decimal: decimalString(line.quantity),
+    tax_rates: [],
+    test_clock: null,
+  };
 }
 
 export const invoiceRoutes: Route[] = [
@@ -356,6 +495,61 @@ export const invoiceRoutes: Route[] = [
       rejectUnknown(params, ['ending_before', 'expand', 'limit', 'starting_after']);
       const invoice = invoices(core).require(path.invoice!, 'invoice');
       return paginate(invoice.lines.data, params as Params, `/v1/invoices/${invoice.id}/lines`, 'line_item');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/invoice_payments',
+    handler: ({ core, params }) => {
+      rejectUnknown(params, ['created', 'ending_before', 'expand', 'invoice', 'limit', 'payment', 'starting_after', 'status']);
+      const invoice = optionalString(params, 'invoice');
+      const status = optionalEnum(params, 'status', ['canceled', 'open', 'paid'] as const);
+      const payment = optionalObject(params, 'payment');
+      let paymentIntent: string | undefined;
+      if (payment) {
+        rejectUnknown(payment, ['payment_intent', 'payment_record', 'type'], 'payment');
+        const type = optionalEnum(payment, 'type', ['payment_intent', 'payment_record'] as const);
+        if (!type) throw missingParam('payment[type]');
+        if (type === 'payment_record') throw invalidRequest('The Stripe sandbox has no payment records.', 'payment[type]');
+        paymentIntent = optionalString(payment, 'payment_intent');
+        if (!paymentIntent) throw missingParam('payment[payment_intent]');
+      }
+      const inRange = createdFilter(params);
+      const list = invoicePayments(core).newestFirst(
+        (p) => inRange(p.created) && (!invoice || p.invoice === invoice) && (!status || p.status === status) && (!paymentIntent || p.payment.payment_intent === paymentIntent),
+      );
+      return paginate(list, params, '/v1/invoice_payments', 'invoice_payment');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/invoice_payments/:invoice_payment',
+    handler: ({ core, params, path }) => {
+      rejectUnknown(params, ['expand']);
+      return invoicePayments(core).require(path.invoice_payment!, 'invoice_payment');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/invoiceitems',
+    handler: ({ core, params }) => {
+      rejectUnknown(params, ['created', 'customer', 'customer_account', 'ending_before', 'expand', 'invoice', 'limit', 'pending', 'starting_after']);
+      const customer = optionalString(params, 'customer');
+      const invoice = optionalString(params, 'invoice');
+      const pending = optionalBoolean(params, 'pending');
+      const inRange = createdFilter(params);
+      const list = pendingItems(core)
+        .newestFirst((i) => inRange(i.created) && (!customer || i.customer === customer) && (!invoice || i.invoice === invoice) && (pending === undefined || pending === !i.invoice))
+        .map(renderInvoiceItem);
+      return paginate(list, params, '/v1/invoiceitems', 'invoiceitem');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/invoiceitems/:invoiceitem',
+    handler: ({ core, params, path }) => {
+      rejectUnknown(params, ['expand']);
+      return renderInvoiceItem(pendingItems(core).require(path.invoiceitem!, 'invoiceitem'));
     },
   },
 ];

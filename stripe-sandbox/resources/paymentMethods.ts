@@ -46,6 +46,9 @@ export const TEST_PAYMENT_METHODS: Record<string, TestMethod> = {
   pm_card_visa: visa('4242', { kind: 'succeed' }),
   pm_card_mastercard: { type: 'card', brand: 'mastercard', last4: '4444', funding: 'credit', country: 'US', behaviour: { kind: 'succeed' } },
   pm_card_chargeDeclined: visa('0002', GENERIC_DECLINE),
+  // Attaches to a customer, then every charge is declined: the card a subscription renews on to fail
+  // (past_due), where Stripe would refuse to attach 0002.
+  pm_card_chargeCustomerFail: visa('0341', GENERIC_DECLINE),
   pm_card_chargeDeclinedInsufficientFunds: visa('9995', { kind: 'decline', code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' }),
   pm_card_chargeDeclinedExpiredCard: visa('0069', { kind: 'decline', code: 'expired_card', declineCode: 'expired_card', message: 'Your card has expired.' }),
   pm_card_threeDSecure2Required: visa('3220', { kind: 'three_d_secure' }),
@@ -69,6 +72,7 @@ const CARD_NUMBERS: Record<string, string> = {
   '4242424242424242': 'pm_card_visa',
   '5555555555554444': 'pm_card_mastercard',
   '4000000000000002': 'pm_card_chargeDeclined',
+  '4000000000000341': 'pm_card_chargeCustomerFail',
   '4000000000009995': 'pm_card_chargeDeclinedInsufficientFunds',
   '4000000000000069': 'pm_card_chargeDeclinedExpiredCard',
   '4000000000003220': 'pm_card_threeDSecure2Required',

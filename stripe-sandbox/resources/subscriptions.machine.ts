@@ -215,13 +215,14 @@ function trialLines(core: SandboxCore, sub: Stripe.Subscription, start: number, 
 
 export function pendingLinesFor(core: SandboxCore, subscriptionId: string): LineSpec[] {
   return pendingItems(core)
-    .newestFirst((p) => p.subscription === subscriptionId)
+    .newestFirst((p) => p.subscription === subscriptionId && !p.invoice)
     .reverse()
     .map((p) => p.line);
 }
 
-function consumePending(core: SandboxCore, subscriptionId: string): void {
-  for (const p of pendingItems(core).newestFirst((i) => i.subscription === subscriptionId)) pendingItems(core).delete(p.id);
+/** The invoice took the pending items: they stay listable under /v1/invoiceitems, with `invoice` set, as at Stripe. */
+function consumePending(core: SandboxCore, subscriptionId: string, invoiceId: string): void {
+  for (const p of pendingItems(core).newestFirst((i) => i.subscription === subscriptionId && !i.invoice)) p.invoice = invoiceId;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ function billSubscription(
   const customer = customers(core).require(sub.customer as string, 'customer');
   const invoice = draftInvoice(core, { customer, subscription: sub, billingReason, lines, periodStart: period.start, periodEnd: period.end, currency: sub.currency });
   insertInvoice(core, invoice, sink);
-  consumePending(core, sub.id);
+  consumePending(core, sub.id, invoice.id);
   sub.latest_invoice = invoice.id;
   const pause = sub.pause_collection?.behavior;
   if (pause === 'keep_as_draft') return { invoice, paid: false };
@@ -533,7 +534,7 @@ export function applySubscriptionUpdate(
   let paid = true;
   if (lines.length > 0 && behavior === 'create_prorations') {
     for (const line of lines) {
-      pendingItems(core).insert({ id: line.invoiceItem!, object: 'invoiceitem', created: now, customer: sub.customer as string, subscription: sub.id, line });
+      pendingItems(core).insert({ id: line.invoiceItem!, object: 'invoiceitem', created: now, customer: sub.customer as string, subscription: sub.id, line, invoice: null });
     }
   }
   if (invoiceNow) {

@@ -87,12 +87,18 @@ describe('sandbox conformance with Stripe’s OpenAPI description', () => {
     for (const line of invoice.lines.data) expect(shape(line, 'line_item')).toEqual([]);
   });
 
+  /** Object types added after the vendored spec: invoice_payment came with API 2025-03-31.basil. */
+  const NEWER_THAN_SPEC = ['invoice_payment'];
+
   it('every event matches the event schema, and its object the schema its type names', () => {
     const events = (objects.events as { data: Array<{ type: string; data: { object: { object: string } } }> }).data;
     expect(events.length).toBeGreaterThan(10);
     for (const event of events) {
       expect(shape(event, 'event'), event.type).toEqual([]);
       const inner = event.data.object;
+      // The vendored spec (2024-04-10) predates these objects; tests/sandbox/invoicePayments.test.ts
+      // checks their fields against stripe-node's types instead.
+      if (NEWER_THAN_SPEC.includes(inner.object)) continue;
       expect(stripeSchemaErrors(inner.object, inner), `${event.type} → ${inner.object}`).toEqual([]);
     }
   });

@@ -70,9 +70,10 @@ describe('sandbox subscriptions: create and invoice', () => {
     expect((expanded.latest_invoice as Stripe.Invoice).id).toBe(invoice.id);
 
     await h.sandbox.flushWebhooks();
-    expect(types()).toEqual(['customer.subscription.created', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+    // The invoice is paid through a PaymentIntent (its invoice payment), whose events come in between.
+    expect(types()).toEqual(['customer.subscription.created', 'invoice.created', 'invoice.finalized', 'payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'invoice.paid', 'invoice.payment_succeeded', 'invoice_payment.paid']);
     expect((h.received[1]!.data.object as Stripe.Invoice).status).toBe('draft');
-    expect((h.received[3]!.data.object as Stripe.Invoice).status).toBe('paid');
+    expect((h.received[6]!.data.object as Stripe.Invoice).status).toBe('paid');
   });
 
   it('lists subscriptions and invoices with filters', async () => {
@@ -162,7 +163,7 @@ describe('sandbox subscriptions: switching prices with prorations', () => {
     expect(prorationLines(invoice).map((l) => l.amount)).toEqual([credit, charge]);
     expect(invoice.amount_paid).toBe(credit + charge + 3000);
     expect(invoice.amount_due).toBe(preview.amount_due);
-    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'invoice.paid', 'invoice.payment_succeeded', 'invoice_payment.paid']);
     // the prorations were consumed
     const after = await h.stripe.invoices.createPreview({ subscription: sub.id });
     expect(prorationLines(after)).toHaveLength(0);
@@ -187,7 +188,7 @@ describe('sandbox subscriptions: switching prices with prorations', () => {
     expect(preview.lines.data.map((l) => l.amount)).toEqual(expected);
     expect(invoice.amount_paid).toBe(expected[0]! + expected[1]!);
     await h.sandbox.flushWebhooks();
-    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'invoice.paid', 'invoice.payment_succeeded', 'invoice_payment.paid']);
   });
 
   it('a downgrade with always_invoice leaves a credit on the customer balance for the next invoice', async () => {
@@ -377,7 +378,7 @@ describe('sandbox subscriptions: renewals, cancellation, pausing, declines', () 
     expect(pastDue.status).toBe('past_due');
     const invoice = await h.stripe.invoices.retrieve(pastDue.latest_invoice as string);
     expect(invoice).toMatchObject({ status: 'open', attempted: true, attempt_count: 1, amount_paid: 0, amount_remaining: 1000 });
-    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.payment_failed']);
+    expect(types()).toEqual(['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'payment_intent.created', 'charge.failed', 'payment_intent.payment_failed', 'invoice.payment_failed']);
     expect(types()).toContain('invoice.payment_failed');
     const updated = h.received.filter((e) => e.type === 'customer.subscription.updated').at(-1)!;
     expect((updated.data.object as Stripe.Subscription).status).toBe('past_due');
