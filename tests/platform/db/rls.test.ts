@@ -199,8 +199,11 @@ describe('an anonymous caller (anon)', () => {
     expect(products.map((p) => p.id)).toEqual(['business_plan_builder', 'social_media_email_campaign', 'website_audit_feedback']);
     expect(prices).toEqual([
       { id: 'business_plan_builder_usd', unit_amount: 9900 },
+      { id: 'business_plan_builder_usd_monthly', unit_amount: 9900 },
       { id: 'social_media_email_campaign_usd', unit_amount: 4900 },
+      { id: 'social_media_email_campaign_usd_monthly', unit_amount: 4900 },
       { id: 'website_audit_feedback_usd', unit_amount: 7900 },
+      { id: 'website_audit_feedback_usd_monthly', unit_amount: 7900 },
     ]);
   });
 
