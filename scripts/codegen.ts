@@ -67,6 +67,8 @@ const output = await codegen({
       TrackSubscription: '../../../subscriptions/read.sql#SubscriptionRecord',
       TrackSubscriptionConnection: '../../../subscriptions/read.sql#SubscriptionPage',
       SubscriptionInvoice: '../../../subscriptions/read.sql#SubscriptionInvoiceRecord',
+      SubscriptionSwitchPreview: '../../../subscriptions/preview#SwitchPreview',
+      ProrationLine: '../../../subscriptions/preview#ProrationLineValue',
       SubscriptionActionPayload: '../../../subscriptions/actions#SubscriptionActionPayloadValue',
     },
   },

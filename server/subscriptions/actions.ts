@@ -27,7 +27,9 @@ export type SubscriptionErrorCode =
   | 'SUBSCRIPTION_NOT_ACTIVE'
   | 'SUBSCRIPTION_CHANGE_IN_PROGRESS'
   | 'SUBSCRIPTION_CHANGE_REFUSED'
-  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  /** previewSubscriptionSwitch: the subscription is already for that track. */
+  | 'SAME_TRACK';
 
 export interface SubscriptionError {
   code: SubscriptionErrorCode;
@@ -61,6 +63,7 @@ const MESSAGES: Record<SubscriptionErrorCode, string> = {
   SUBSCRIPTION_CHANGE_IN_PROGRESS: 'Another change to this subscription is still being made at Stripe; wait for it, then try again.',
   SUBSCRIPTION_CHANGE_REFUSED: 'Stripe refused this change.',
   PAYMENT_PROVIDER_UNAVAILABLE: 'Stripe could not be reached; nothing was changed for certain. Press again with the same request to complete it.',
+  SAME_TRACK: 'The subscription is already for this track.',
 };
 
 const errorOf = (code: SubscriptionErrorCode, detail?: string): SubscriptionError => ({ code, message: detail ? `${MESSAGES[code]} ${detail}` : MESSAGES[code] });

@@ -289,3 +289,57 @@ describe('cancelling, pausing and resuming', () => {
     expect(await writes(id)).toEqual(before);
   });
 });
+
+const PREVIEW = `query ($id: ID!, $track: ID!) {
+  previewSubscriptionSwitch(subscriptionId: $id, track: $track) {
+    preview { subscriptionId fromTrack toTrack price { id unitAmount { amount } } prorationDate prorationTotal { amount currency } amountDueNow { amount }
+              nextInvoiceAmount { amount } lines { description amount { amount currency } periodStart periodEnd } }
+    error { code message }
+  }
+}`;
+
+describe('previewing a switch of track', () => {
+  it('shows Stripe’s proration lines at a fixed proration date, and the switch made with that date is billed the same to the cent', async () => {
+    const id = await subscribe();
+    const { preview, error } = ok(await gql(PREVIEW, { id, track: 'website_audit_feedback' }, 'owner')).previewSubscriptionSwitch;
+    expect(error).toBeNull();
+    expect(preview).toMatchObject({ subscriptionId: id, fromTrack: 'business_plan_builder', toTrack: 'website_audit_feedback', price: { id: 'website_audit_feedback_usd_monthly', unitAmount: { amount: 7900 } } });
+    const amounts = preview.lines.map((l: { amount: { amount: number } }) => l.amount.amount);
+    expect(amounts).toHaveLength(2);
+    expect(amounts[0]).toBeLessThan(0); // the unused time of 99.00 back
+    expect(amounts[1]).toBeGreaterThan(0); // the rest of the period at 79.00
+    const total = amounts[0] + amounts[1];
+    expect(preview.prorationTotal).toEqual({ amount: total, currency: 'usd' });
+    expect(preview.amountDueNow.amount).toBe(Math.max(0, total));
+    expect(preview.nextInvoiceAmount.amount).toBe(total + 7900);
+    for (const line of preview.lines) expect(line.periodStart).toBe(preview.prorationDate);
+
+    // The switch with the preview's proration date (made here through the SDK until switchSubscription
+    // exists) leaves exactly the previewed prorations pending for the next invoice.
+    const current = await stripe.subscriptions.retrieve(id);
+    const catalog = await server.app.db.query<{ stripe_price_id: string }>("select stripe_price_id from prices where id = 'website_audit_feedback_usd_monthly'");
+    await stripe.subscriptions.update(id, {
+      items: [{ id: current.items.data[0]!.id, price: catalog.rows[0]!.stripe_price_id }],
+      proration_behavior: 'create_prorations',
+      proration_date: Date.parse(preview.prorationDate) / 1000,
+    });
+    const upcoming = await stripe.invoices.createPreview({ subscription: id });
+    expect(upcoming.lines.data.filter((l) => l.parent?.subscription_item_details?.proration).map((l) => l.amount)).toEqual(amounts);
+    expect(upcoming.amount_due).toBe(preview.nextInvoiceAmount.amount);
+    await settle();
+    expect(ok(await gql(SUBSCRIPTION, { id }, 'owner')).subscription.track).toBe('website_audit_feedback');
+    const same = ok(await gql(PREVIEW, { id, track: 'website_audit_feedback' }, 'support')).previewSubscriptionSwitch;
+    expect(same).toEqual({ preview: null, error: { code: 'SAME_TRACK', message: expect.any(String) } });
+  });
+
+  it('answers another customer as not found, an ended subscription as not active, and refuses an unknown track and machine keys', async () => {
+    const id = await subscribe();
+    expect(ok(await gql(PREVIEW, { id, track: 'website_audit_feedback' }, 'other')).previewSubscriptionSwitch.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
+    expect(errorCode(await gql(PREVIEW, { id, track: 'no_such_track' }, 'admin'))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await gql(PREVIEW, { id, track: 'Bad Track!' }, 'admin'))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await gql(PREVIEW, { id, track: 'website_audit_feedback' }, 'storefront'))).toBe('FORBIDDEN');
+    await stripe.subscriptions.cancel(id);
+    await settle();
+    expect(ok(await gql(PREVIEW, { id, track: 'website_audit_feedback' }, 'admin')).previewSubscriptionSwitch.error.code).toBe('SUBSCRIPTION_NOT_ACTIVE');
+  });
+});

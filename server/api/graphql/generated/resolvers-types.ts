@@ -16,6 +16,7 @@ import type { RefundPage } from '../../../refunds/read.sql';
 import type { DisputeRecord, DisputePage } from '../../../disputes/read.sql';
 import type { ViewerValue } from '../../../auth/viewer';
 import type { SubscriptionRecord, SubscriptionPage, SubscriptionInvoiceRecord } from '../../../subscriptions/read.sql';
+import type { SwitchPreview, ProrationLineValue } from '../../../subscriptions/preview';
 import type { SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
@@ -167,6 +168,12 @@ export type Query = {
    * their own. Keyset pagination: pass pageInfo.endCursor as after.
    */
   subscriptions: TrackSubscriptionConnection;
+  /**
+   * What switching the subscription to another track's monthly price would cost, from Stripe's invoice
+   * preview at a proration date fixed now: the proration lines, what an ALWAYS_INVOICE switch charges at
+   * once and the next invoice with CREATE_PRORATIONS. The owner, support and admins. Writes nothing.
+   */
+  previewSubscriptionSwitch: SubscriptionSwitchPreviewPayload;
 };
 
 
@@ -270,6 +277,12 @@ export type QuerySubscriptionsArgs = {
   filter?: InputMaybe<SubscriptionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryPreviewSubscriptionSwitchArgs = {
+  subscriptionId: Scalars['ID']['input'];
+  track: Scalars['ID']['input'];
 };
 
 export type StripeMode =
@@ -1549,6 +1562,8 @@ export type SubscriptionErrorCode =
   | 'SUBSCRIPTION_NOT_ACTIVE'
   /** Another change to it is still being made at Stripe: wait, then try again. */
   | 'SUBSCRIPTION_CHANGE_IN_PROGRESS'
+  /** previewSubscriptionSwitch: the subscription is already for this track. */
+  | 'SAME_TRACK'
   /** Stripe refused the change (the message says why). */
   | 'SUBSCRIPTION_CHANGE_REFUSED'
   /** Stripe could not be reached: send the same request again. */
@@ -1567,6 +1582,41 @@ export type SubscriptionActionPayload = {
   error?: Maybe<SubscriptionError>;
   /** True when this key was answered before: the first answer again, nothing done twice. */
   isRepeat: Scalars['Boolean']['output'];
+};
+
+/** A proration line of a switch preview: the unused time of the old price (a credit) or the rest of the period at the new one. */
+export type ProrationLine = {
+  __typename?: 'ProrationLine';
+  description?: Maybe<Scalars['String']['output']>;
+  /** Negative for a credit. */
+  amount: Money;
+  /** The time it covers (ISO 8601): from the proration date to the period's end. */
+  periodStart: Scalars['String']['output'];
+  periodEnd: Scalars['String']['output'];
+};
+
+export type SubscriptionSwitchPreview = {
+  __typename?: 'SubscriptionSwitchPreview';
+  subscriptionId: Scalars['ID']['output'];
+  fromTrack?: Maybe<Scalars['ID']['output']>;
+  toTrack: Scalars['ID']['output'];
+  /** The monthly price it would move to. */
+  price: Price;
+  /** The proration date of this preview (ISO 8601, whole seconds): send it with the switch so what is charged is what was shown. */
+  prorationDate: Scalars['String']['output'];
+  /** The proration lines' sum; negative is a credit towards the next invoice. */
+  prorationTotal: Money;
+  /** What a switch with ALWAYS_INVOICE charges at once (the prorations, when more than zero). */
+  amountDueNow: Money;
+  /** The next invoice with CREATE_PRORATIONS: the prorations and the next period at the new price. */
+  nextInvoiceAmount: Money;
+  lines: Array<ProrationLine>;
+};
+
+export type SubscriptionSwitchPreviewPayload = {
+  __typename?: 'SubscriptionSwitchPreviewPayload';
+  preview?: Maybe<SubscriptionSwitchPreview>;
+  error?: Maybe<SubscriptionError>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -1754,6 +1804,9 @@ export type ResolversTypes = ResolversObject<{
   SubscriptionErrorCode: SubscriptionErrorCode;
   SubscriptionError: ResolverTypeWrapper<SubscriptionError>;
   SubscriptionActionPayload: ResolverTypeWrapper<SubscriptionActionPayloadValue>;
+  ProrationLine: ResolverTypeWrapper<ProrationLineValue>;
+  SubscriptionSwitchPreview: ResolverTypeWrapper<SwitchPreview>;
+  SubscriptionSwitchPreviewPayload: ResolverTypeWrapper<Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversTypes['SubscriptionSwitchPreview']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1840,6 +1893,9 @@ export type ResolversParentTypes = ResolversObject<{
   ResumeSubscriptionInput: ResumeSubscriptionInput;
   SubscriptionError: SubscriptionError;
   SubscriptionActionPayload: SubscriptionActionPayloadValue;
+  ProrationLine: ProrationLineValue;
+  SubscriptionSwitchPreview: SwitchPreview;
+  SubscriptionSwitchPreviewPayload: Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversParentTypes['SubscriptionSwitchPreview']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -1894,6 +1950,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   disputes?: Resolver<ResolversTypes['DisputeConnection'], ParentType, ContextType, RequireFields<QueryDisputesArgs, 'first'>>;
   subscription?: Resolver<Maybe<ResolversTypes['TrackSubscription']>, ParentType, ContextType, RequireFields<QuerySubscriptionArgs, 'id'>>;
   subscriptions?: Resolver<ResolversTypes['TrackSubscriptionConnection'], ParentType, ContextType, RequireFields<QuerySubscriptionsArgs, 'first'>>;
+  previewSubscriptionSwitch?: Resolver<ResolversTypes['SubscriptionSwitchPreviewPayload'], ParentType, ContextType, RequireFields<QueryPreviewSubscriptionSwitchArgs, 'subscriptionId' | 'track'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -2342,6 +2399,30 @@ export type SubscriptionActionPayloadResolvers<ContextType = GraphQLContext, Par
   isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type ProrationLineResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ProrationLine'] = ResolversParentTypes['ProrationLine']> = ResolversObject<{
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  periodStart?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  periodEnd?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type SubscriptionSwitchPreviewResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionSwitchPreview'] = ResolversParentTypes['SubscriptionSwitchPreview']> = ResolversObject<{
+  subscriptionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  fromTrack?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  toTrack?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  price?: Resolver<ResolversTypes['Price'], ParentType, ContextType>;
+  prorationDate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prorationTotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountDueNow?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  nextInvoiceAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['ProrationLine']>, ParentType, ContextType>;
+}>;
+
+export type SubscriptionSwitchPreviewPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionSwitchPreviewPayload'] = ResolversParentTypes['SubscriptionSwitchPreviewPayload']> = ResolversObject<{
+  preview?: Resolver<Maybe<ResolversTypes['SubscriptionSwitchPreview']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['SubscriptionError']>, ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -2399,5 +2480,8 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   TrackSubscriptionConnection?: TrackSubscriptionConnectionResolvers<ContextType>;
   SubscriptionError?: SubscriptionErrorResolvers<ContextType>;
   SubscriptionActionPayload?: SubscriptionActionPayloadResolvers<ContextType>;
+  ProrationLine?: ProrationLineResolvers<ContextType>;
+  SubscriptionSwitchPreview?: SubscriptionSwitchPreviewResolvers<ContextType>;
+  SubscriptionSwitchPreviewPayload?: SubscriptionSwitchPreviewPayloadResolvers<ContextType>;
 }>;
 

@@ -8,17 +8,20 @@ import { parseIdempotencyKey } from '../../../idempotency/keys';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
 import { isUuid } from '../../../platform/ids';
 import { type PauseBehavior as PauseRowBehavior, runSubscriptionAction, type SubscriptionAction, type SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
+import { previewSubscriptionSwitch } from '../../../subscriptions/preview';
 import { SUBSCRIPTION_ID, findSubscription, invoicesOfSubscription, listSubscriptions, type SubscriptionListFilter } from '../../../subscriptions/read.sql';
 import { PUBLIC, allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
 import type {
   InvoiceStatus,
   PauseBehavior,
+  ProrationLineResolvers,
   Resolvers,
   SubscriptionActionPayloadResolvers,
   SubscriptionFilter,
   SubscriptionInvoiceResolvers,
   SubscriptionStatus,
+  SubscriptionSwitchPreviewResolvers,
   TrackSubscriptionConnectionResolvers,
   TrackSubscriptionResolvers,
 } from '../generated/resolvers-types';
@@ -92,6 +95,11 @@ export const subscriptionResolvers: Resolvers = {
       const { first, after } = parsePage(args, SUBSCRIPTION_ID, 'subscriptions');
       return listSubscriptions(context.db, { filter: { ...filter, ownerUserId: ownerOf(context) }, first, after });
     }),
+    previewSubscriptionSwitch: allow(ACTORS, (_parent, args, context) => {
+      const subscriptionId = parseSubscriptionId(args.subscriptionId, 'subscriptionId');
+      if (!TRACK.test(args.track)) throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
+      return previewSubscriptionSwitch({ db: context.db, stripe: context.stripe }, { subscriptionId, track: args.track, ownerUserId: ownerOf(context) });
+    }),
   },
   Viewer: {
     subscriptions: allow(PUBLIC, async (_viewer, _args, context) => {
@@ -123,6 +131,18 @@ export const subscriptionResolvers: Resolvers = {
     subscription: (payload, _args, { db }) => findSubscription(db, payload.subscriptionId, payload.ownerUserId),
   }),
   SubscriptionError: inheritAccess({}),
+  SubscriptionSwitchPreviewPayload: inheritAccess({}),
+  SubscriptionSwitchPreview: inheritAccess<SubscriptionSwitchPreviewResolvers>({
+    prorationDate: (p) => new Date(p.prorationDate * 1000).toISOString(),
+    prorationTotal: (p) => ({ amount: p.prorationTotal, currency: p.currency }),
+    amountDueNow: (p) => ({ amount: p.amountDueNow, currency: p.currency }),
+    nextInvoiceAmount: (p) => ({ amount: p.nextInvoiceAmount, currency: p.currency }),
+  }),
+  ProrationLine: inheritAccess<ProrationLineResolvers>({
+    amount: (line) => ({ amount: line.amount, currency: line.currency }),
+    periodStart: (line) => new Date(line.periodStart * 1000).toISOString(),
+    periodEnd: (line) => new Date(line.periodEnd * 1000).toISOString(),
+  }),
   SubscriptionPause: inheritAccess({}),
   TrackSubscriptionConnection: inheritAccess<TrackSubscriptionConnectionResolvers>({
     nodes: (page) => page.rows,
