@@ -62,7 +62,21 @@ describe('supabase/schema.sql', () => {
     const migrations = await readMigrations(DEFAULT_MIGRATIONS_DIR);
     const definitions = new Map<string, Array<{ file: string; body: string }>>();
     for (const m of migrations) {
-      for (const match of m.sql.matchAll(/create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+(?:public\.)?(\w+)\s*\(/gi)) {
+      // A function renamed (alter function x(...) rename to y) keeps its body under the new name: it is
+      // not superseded (20261207001200 wraps stripe_event_effect that way). Renames and definitions are
+      // taken in the order they appear in the file.
+      const statements = [
+        ...[...m.sql.matchAll(/alter\s+function\s+(?:public\.)?(\w+)\s*\([^)]*\)\s+rename\s+to\s+(\w+)/gi)].map((match) => ({ match, rename: true })),
+        ...[...m.sql.matchAll(/create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+(?:public\.)?(\w+)\s*\(/gi)].map((match) => ({ match, rename: false })),
+      ].sort((a, b) => a.match.index - b.match.index);
+      for (const { match, rename } of statements) {
+        if (rename) {
+          const from = match[1]!.toLowerCase();
+          const to = match[2]!.toLowerCase();
+          definitions.set(to, [...(definitions.get(to) ?? []), ...(definitions.get(from) ?? [])]);
+          definitions.delete(from);
+          continue;
+        }
         // The body is the dollar-quoted string after the signature, kept verbatim by the catalog.
         const rest = m.sql.slice(match.index);
         const tag = /\bas\s+(\$\w*\$)/i.exec(rest);
