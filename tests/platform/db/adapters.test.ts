@@ -105,8 +105,9 @@ describe('results', () => {
     const selected = await db.query('select id from products');
     const updated = await db.query("update products set sort_order = sort_order where id <> 'nothing'");
     const none = await db.query("update products set sort_order = 0 where id = 'no_such_product'");
+    // The track has two prices: one-time, and monthly (20261207001100_subscription_prices).
     const returned = await db.query("update prices set active = active where product_id = 'business_plan_builder' returning id");
-    expect([selected.rowCount, updated.rowCount, none.rowCount, returned.rowCount]).toEqual([3, 3, 0, 1]);
+    expect([selected.rowCount, updated.rowCount, none.rowCount, returned.rowCount]).toEqual([3, 3, 0, 2]);
   });
 });
 
