@@ -687,6 +687,8 @@ declare
                         and (p->>'email_from_sign_in')::boolean is true
                         and (p->>'email_verified')::boolean is true;
   v_attempt integer;
+  -- 'subscription': createSubscriptionCheckout, a Checkout Session for the track's monthly price.
+  v_mode text := coalesce(nullif(p->>'mode', ''), 'payment');
 begin
   select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
   if not found then
@@ -702,6 +704,11 @@ begin
       if o.status not in ('pending', 'requires_action', 'failed') then
         return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order', order_view(o.id), 'status', o.status);
       end if;
+      -- An order is paid the way it was made: a subscription's through its subscription Checkout only
+      -- (a PaymentIntent would charge once and start nothing), a one-time order never that way.
+      if (select kind from prices where id = o.price_id) <> (case v_mode when 'subscription' then 'recurring' else 'one_time' end) then
+        return jsonb_build_object('outcome', 'error', 'error', 'order_of_other_mode', 'order', order_view(o.id), 'status', o.status);
+      end if;
     else
       select * into prod from products where id = p->>'track';
       if not found then
@@ -711,7 +718,8 @@ begin
         return jsonb_build_object('outcome', 'error', 'error', 'inactive_product');
       end if;
       select * into pr from prices
-       where product_id = prod.id and active and kind = 'one_time'
+       where product_id = prod.id and active
+         and (case v_mode when 'subscription' then kind = 'recurring' and recurring_interval = 'month' else kind = 'one_time' end)
        order by unit_amount, id limit 1;
       if not found then
         return jsonb_build_object('outcome', 'error', 'error', 'no_price');
@@ -1629,6 +1637,9 @@ begin
   end if;
   if v_user is not null and not exists (select 1 from customers where id = o.customer_id and user_id = v_user) then
     return jsonb_build_object('outcome', 'error', 'error', 'order_of_another_customer');
+  end if;
+  if (select kind from prices where id = o.price_id) <> 'one_time' then
+    return jsonb_build_object('outcome', 'error', 'error', 'order_of_other_mode', 'order', order_view(o.id), 'status', o.status);
   end if;
   tp := order_track_price(p->>'track');
   if tp.error is not null then

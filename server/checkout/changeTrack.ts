@@ -42,7 +42,7 @@ interface ChangeResponse {
   to_track: string;
 }
 
-type BeginError = 'order_not_found' | 'order_of_another_customer' | 'unknown_track' | 'inactive_product' | 'no_price' | 'order_not_payable' | 'same_track';
+type BeginError = 'order_not_found' | 'order_of_another_customer' | 'unknown_track' | 'inactive_product' | 'no_price' | 'order_not_payable' | 'same_track' | 'order_of_other_mode';
 
 type Begun =
   | { outcome: 'error'; error: BeginError; order?: OrderRow; status?: string }
@@ -132,6 +132,9 @@ function failure(result: Extract<Begun, { outcome: 'error' }>): ChangeTrackResul
       throw new BadUserInputError('This product is not for sale at the moment', { reason: 'INACTIVE_PRODUCT', field: 'track' });
     case 'no_price':
       throw new BadUserInputError('This product has no one-time price for sale', { reason: 'NO_PRICE', field: 'track' });
+    case 'order_of_other_mode':
+      // A subscription's order: its price is monthly; switching a subscription is switchSubscription.
+      throw new BadUserInputError('This order is a subscription’s: switch the subscription instead', { reason: 'SUBSCRIPTION_ORDER', field: 'orderId' });
     case 'same_track':
       return { order: result.order ?? null, previousTrack: null, isRepeat: false, error: { code: 'SAME_TRACK', message: 'The order is already for this track.' } };
     case 'order_not_payable': {

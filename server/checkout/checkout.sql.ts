@@ -29,7 +29,9 @@ export type BeginError =
   | 'inactive_product'
   | 'no_price'
   | 'email_of_another_customer'
-  | 'claim_without_order';
+  | 'claim_without_order'
+  /** The order is a subscription's and this is a one-time payment, or the other way round. */
+  | 'order_of_other_mode';
 
 export type BeginResult =
   | { outcome: 'error'; error: BeginError; order?: OrderRow; status?: string }

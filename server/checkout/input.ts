@@ -9,6 +9,9 @@ import { isUuid } from '../platform/ids';
 
 export type AttemptKind = 'payment_intent' | 'checkout_session';
 
+/** What the order is paid for: once (payment), or monthly through a Stripe subscription (subscription). */
+export type CheckoutMode = 'payment' | 'subscription';
+
 export interface CheckoutInputFields {
   idempotencyKey: string;
   track?: string | null;
@@ -30,6 +33,8 @@ export interface CheckoutRequest {
   operation: string;
   request_hash: string;
   kind: AttemptKind;
+  /** subscription: createSubscriptionCheckout; checkout_begin() gives the order the track's monthly price. Absent: payment. */
+  mode?: CheckoutMode;
   track: string | null;
   order_id: string | null;
   user_id: string | null;
@@ -51,7 +56,9 @@ const METADATA_KEY = /^[A-Za-z0-9_.-]+$/;
 const PLAIN_TEXT = /^[^\p{Cc}]+$/u;
 const email = z.email();
 
-export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields, viewer: Viewer): CheckoutRequest {
+export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields, viewer: Viewer, mode: CheckoutMode = 'payment'): CheckoutRequest {
+  // A subscription is started only by a hosted Checkout for a track (the schema's input has no orderId).
+  if (mode === 'subscription' && (kind !== 'checkout_session' || input.orderId != null)) throw new Error('a subscription checkout is a Checkout Session for a track');
   const key = parseIdempotencyKey(input.idempotencyKey, 'idempotencyKey');
   const track = input.track ?? null;
   const orderId = input.orderId ?? null;
@@ -74,8 +81,9 @@ export function parseCheckoutInput(kind: AttemptKind, input: CheckoutInputFields
   const request: Omit<CheckoutRequest, 'request_hash'> = {
     scope: `${viewer.kind}:${viewer.id}`,
     key,
-    operation: kind === 'payment_intent' ? 'createPaymentIntent' : 'createCheckoutSession',
+    operation: mode === 'subscription' ? 'createSubscriptionCheckout' : kind === 'payment_intent' ? 'createPaymentIntent' : 'createCheckoutSession',
     kind,
+    mode,
     track,
     order_id: orderId,
     user_id: viewer.role === 'CUSTOMER' ? viewer.id : null,

@@ -17,7 +17,7 @@ import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
-import { type AttemptKind, type CheckoutInputFields, type CheckoutRequest, parseCheckoutInput } from './input';
+import { type AttemptKind, type CheckoutInputFields, type CheckoutMode, type CheckoutRequest, parseCheckoutInput } from './input';
 import { createCheckoutSession, paymentIntentParams } from './stripeObjects';
 import {
   describeStripeError,
@@ -48,14 +48,19 @@ export interface StartPaymentResult {
 
 const ORDER_IS_SETTLED: PaymentError = { code: 'ORDER_ALREADY_PAID', message: 'This order is already paid.' };
 
-export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer: Viewer, input: CheckoutInputFields): Promise<StartPaymentResult> {
-  const request = parseCheckoutInput(kind, input, viewer);
+/**
+ * mode 'subscription' (createSubscriptionCheckout): the order takes the track's monthly price and its
+ * Checkout Session is in subscription mode; everything else (keys, one open session, compensation) is
+ * this same flow.
+ */
+export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer: Viewer, input: CheckoutInputFields, mode: CheckoutMode = 'payment'): Promise<StartPaymentResult> {
+  const request = parseCheckoutInput(kind, input, viewer, mode);
   // Each round settles one stale attempt: an attempt of the other kind is first created (if its
   // creator is still at it or crashed), then closed; an expired or cancelled one is retired. A fourth
   // round means something is wrong.
   for (let round = 0; round < 4; round++) {
     const begun = await beginCheckout(deps.db, request);
-    if (begun.outcome === 'error') return beginFailure(begun);
+    if (begun.outcome === 'error') return beginFailure(begun, request.mode ?? 'payment');
     if (begun.outcome === 'conflict') throw idempotencyKeyReused(request.key, begun.operation);
     const { order, attempt } = begun;
     if (begun.outcome === 'repeat') return { order, attempt, isRepeat: true, error: null };
@@ -75,14 +80,17 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
   throw new Error(`order payment attempts did not settle after four rounds (key ${request.key})`);
 }
 
-function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartPaymentResult {
+function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>, mode: CheckoutMode): StartPaymentResult {
   switch (begun.error) {
     case 'unknown_track':
       throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
     case 'inactive_product':
       throw new BadUserInputError('This product is not for sale at the moment', { reason: 'INACTIVE_PRODUCT', field: 'track' });
     case 'no_price':
-      throw new BadUserInputError('This product has no one-time price for sale', { reason: 'NO_PRICE', field: 'track' });
+      throw new BadUserInputError(mode === 'subscription' ? 'This product has no monthly price for sale' : 'This product has no one-time price for sale', { reason: 'NO_PRICE', field: 'track' });
+    case 'order_of_other_mode':
+      // Only a one-time order reaches here (a subscription checkout names no order): it is a subscription's.
+      throw new BadUserInputError('This order is a subscription’s: it is paid through its subscription checkout', { reason: 'SUBSCRIPTION_ORDER', field: 'orderId' });
     case 'order_not_found':
       throw new NotFoundError('There is no such order', { field: 'orderId' });
     case 'order_of_another_customer':
@@ -102,7 +110,7 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>): StartP
 export async function createAtStripe(
   deps: CheckoutDeps,
   // key null: the attempt is another request's (or none's), so no idempotency key is completed with it.
-  request: Pick<CheckoutRequest, 'scope' | 'actor'> & { key: string | null },
+  request: Pick<CheckoutRequest, 'scope' | 'actor'> & { key: string | null; mode?: CheckoutMode },
   order: OrderRow,
   attempt: PaymentAttempt,
 ): Promise<StartPaymentResult> {
@@ -112,7 +120,7 @@ export async function createAtStripe(
     created =
       attempt.kind === 'payment_intent'
         ? await deps.stripe.paymentIntents.create(paymentIntentParams(order, attempt), options)
-        : await createCheckoutSession(deps, order, attempt, options);
+        : await createCheckoutSession(deps, order, attempt, options, request.mode ?? 'payment');
   } catch (error) {
     // Nothing is recorded as open: the attempt stays `creating` with its key, so the next call with
     // the same idempotency key sends the same Stripe key and gets the object if Stripe made it.

@@ -1,12 +1,13 @@
 // The Stripe objects checkout creates: the parameters of a PaymentIntent or Checkout Session for an
 // order's attempt, with the metadata that lets an event or the janitor find the order again.
 import type Stripe from 'stripe';
-import { forgetStripeProduct, isMissingStripeProduct, stripeProductFor } from '../catalog/stripeProducts';
+import { forgetStripeProduct, forgetStripeRecurringPrice, isMissingStripeProduct, stripeProductFor, stripeRecurringPriceFor } from '../catalog/stripeProducts';
 import type { Queryable } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import type { PaymentAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
+import type { CheckoutMode } from './input';
 
 /** Our metadata on every object: how an event or the janitor finds the order (and the attempt) again. */
 export function paymentMetadata(order: OrderRow, attempt: PaymentAttempt): Record<string, string> {
@@ -68,7 +69,9 @@ export async function createCheckoutSession(
   order: OrderRow,
   attempt: PaymentAttempt,
   options: Stripe.RequestOptions,
+  mode: CheckoutMode = 'payment',
 ): Promise<Stripe.Checkout.Session> {
+  if (mode === 'subscription') return createSubscriptionSession(deps, order, attempt, options);
   const productId = await stripeProductFor(deps, order.product_id, order.product_name);
   try {
     return await deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls, productId), options);
@@ -80,4 +83,55 @@ export async function createCheckoutSession(
     deps.logger.warn({ track: order.product_id, stripeProductId: again }, 'catalog: Stripe had lost the track’s product; made it again');
     return deps.stripe.checkout.sessions.create(checkoutSessionParams(order, attempt, deps.checkoutUrls, again), options);
   }
+}
+
+/**
+ * A subscription's Checkout Session: the track's monthly Stripe price (made from the database price by
+ * the catalog sync), our metadata on the session and on the subscription it starts (so its events and
+ * invoices find the order and the customer).
+ */
+export function subscriptionSessionParams(order: OrderRow, attempt: PaymentAttempt, urls: CheckoutUrls, stripePriceId: string): Stripe.Checkout.SessionCreateParams {
+  const metadata = paymentMetadata(order, attempt);
+  const fill = (url: string) => url.replaceAll('{ORDER_ID}', order.id);
+  return {
+    mode: 'subscription',
+    line_items: [{ quantity: 1, price: stripePriceId }],
+    customer_email: order.customer_email,
+    client_reference_id: order.id,
+    metadata,
+    subscription_data: { metadata, description: order.product_name },
+    success_url: fill(urls.successUrl),
+    cancel_url: fill(urls.cancelUrl),
+  };
+}
+
+async function createSubscriptionSession(
+  deps: { db: Queryable; stripe: Stripe; logger: Logger; checkoutUrls: CheckoutUrls },
+  order: OrderRow,
+  attempt: PaymentAttempt,
+  options: Stripe.RequestOptions,
+): Promise<Stripe.Checkout.Session> {
+  const urls = deps.checkoutUrls;
+  const price = await stripeRecurringPriceFor(deps, order.product_id);
+  // The order's amount is the database's monthly price, which the Stripe price was made from: if they
+  // differ, the price changed since the order was made, and charging either would be a guess.
+  if (price === null || Number(price.unitAmount) !== Number(order.amount) || price.currency !== order.currency) {
+    throw new Error(`the monthly price of track ${order.product_id} changed since order ${order.id} was made`);
+  }
+  try {
+    return await deps.stripe.checkout.sessions.create(subscriptionSessionParams(order, attempt, urls, price.stripePriceId), options);
+  } catch (error) {
+    if (!isMissingStripePrice(error)) throw error;
+    // Stripe lost the price (deleted there, or the sandbox was reset): made again, sent once more with the same key.
+    forgetStripeRecurringPrice(deps.stripe, price.priceId);
+    const again = await stripeRecurringPriceFor(deps, order.product_id);
+    if (again === null) throw error;
+    deps.logger.warn({ track: order.product_id, stripePriceId: again.stripePriceId }, 'catalog: Stripe had lost the track’s monthly price; made it again');
+    return deps.stripe.checkout.sessions.create(subscriptionSessionParams(order, attempt, urls, again.stripePriceId), options);
+  }
+}
+
+function isMissingStripePrice(error: unknown): boolean {
+  const e = error as { type?: string; code?: string; param?: string };
+  return e?.type === 'StripeInvalidRequestError' && e.code === 'resource_missing' && typeof e.param === 'string' && e.param.includes('price');
 }

@@ -314,6 +314,13 @@ export type Mutation = {
    */
   changeOrderTrack: ChangeOrderTrackPayload;
   /**
+   * Starts a hosted Stripe Checkout in subscription mode for a product track's monthly price (a new
+   * order, paid by the subscription's first invoice; its later invoices renew it). The same guarantees as
+   * createCheckoutSession: one open session per request key, Stripe keys from stable ids, compensation.
+   * Storefronts (API key) and signed-in customers. Idempotent by idempotencyKey.
+   */
+  createSubscriptionCheckout: CreateCheckoutSessionPayload;
+  /**
    * Called by the storefront's success page: asks Stripe where the payment stands and, if it succeeded or
    * is processing, shows the order at once as provisional (the webhook confirms it later).
    */
@@ -395,6 +402,11 @@ export type MutationChangeOrderTrackArgs = {
 };
 
 
+export type MutationCreateSubscriptionCheckoutArgs = {
+  input: SubscriptionCheckoutInput;
+};
+
+
 export type MutationConfirmPaymentArgs = {
   input: ConfirmPaymentInput;
 };
@@ -465,6 +477,17 @@ export type CheckoutInput = {
   name?: InputMaybe<Scalars['String']['input']>;
   /** Up to 20 key/value pairs stored on the order and sent to Stripe (keys up to 40 characters, values up to 500). */
   metadata?: InputMaybe<Array<MetadataEntryInput>>;
+};
+
+export type SubscriptionCheckoutInput = {
+  /** The storefront's key for this request (1-255 printable characters); the same key with the same input returns the first result. */
+  idempotencyKey: Scalars['String']['input'];
+  /** The product track (a product id from pricing) to subscribe to, at its monthly price. */
+  track: Scalars['ID']['input'];
+  /** The buyer's email: required for guests; a signed-in customer's comes from their sign-in. */
+  email?: InputMaybe<Scalars['String']['input']>;
+  /** The buyer's name, optional. */
+  name?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type ChangeOrderTrackInput = {
@@ -1706,6 +1729,7 @@ export type ResolversTypes = ResolversObject<{
   StripeMode: StripeMode;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   CheckoutInput: CheckoutInput;
+  SubscriptionCheckoutInput: SubscriptionCheckoutInput;
   ChangeOrderTrackInput: ChangeOrderTrackInput;
   ChangeOrderTrackPayload: ResolverTypeWrapper<Omit<ChangeOrderTrackPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -1821,6 +1845,7 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   CheckoutInput: CheckoutInput;
+  SubscriptionCheckoutInput: SubscriptionCheckoutInput;
   ChangeOrderTrackInput: ChangeOrderTrackInput;
   ChangeOrderTrackPayload: Omit<ChangeOrderTrackPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   Boolean: Scalars['Boolean']['output'];
@@ -1957,6 +1982,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createCheckoutSession?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateCheckoutSessionArgs, 'input'>>;
   createPaymentIntent?: Resolver<ResolversTypes['CreatePaymentIntentPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentIntentArgs, 'input'>>;
   changeOrderTrack?: Resolver<ResolversTypes['ChangeOrderTrackPayload'], ParentType, ContextType, RequireFields<MutationChangeOrderTrackArgs, 'input'>>;
+  createSubscriptionCheckout?: Resolver<ResolversTypes['CreateCheckoutSessionPayload'], ParentType, ContextType, RequireFields<MutationCreateSubscriptionCheckoutArgs, 'input'>>;
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
   replayWebhookEvent?: Resolver<ResolversTypes['ReplayWebhookEventPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookEventArgs, 'input'>>;
   retryMakeDelivery?: Resolver<ResolversTypes['MakeDeliveryActionPayload'], ParentType, ContextType, RequireFields<MutationRetryMakeDeliveryArgs, 'input'>>;

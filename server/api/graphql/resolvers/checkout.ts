@@ -18,6 +18,7 @@ export const checkoutResolvers: Resolvers = {
     createCheckoutSession: allow(PAYERS, (_parent, { input }, context) => startPayment(deps(context), 'checkout_session', context.viewer, input)),
     createPaymentIntent: allow(PAYERS, (_parent, { input }, context) => startPayment(deps(context), 'payment_intent', context.viewer, input)),
     // The same callers as paying an existing order: the storefront, or the order's own customer.
+    createSubscriptionCheckout: allow(PAYERS, (_parent, { input }, context) => startPayment(deps(context), 'checkout_session', context.viewer, input, 'subscription')),
     changeOrderTrack: allow(PAYERS, (_parent, { input }, context) => changeOrderTrack(deps(context), context.viewer, input)),
     confirmPayment: allow(CONFIRMERS, (_parent, { input }, context) => confirmPayment(deps(context), context.viewer, input)),
   },
