@@ -568,7 +568,7 @@ create table public.subscription_actions (
   seen_last_event_id text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  constraint subscription_actions_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'pause'::text, 'resume'::text])),
+  constraint subscription_actions_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'pause'::text, 'resume'::text, 'switch'::text])),
   constraint subscription_actions_actor_check CHECK (actor = ANY (ARRAY['staff'::text, 'customer'::text])),
   constraint subscription_actions_error_code_check CHECK (length(error_code) <= 100),
   constraint subscription_actions_pkey PRIMARY KEY (id),
@@ -2674,11 +2674,15 @@ begin
     end if;
   end if;
   if s.status in ('canceled', 'incomplete_expired')
-     or (p->>'action' in ('pause', 'resume') and s.status = 'incomplete') then
+     or (p->>'action' in ('pause', 'resume', 'switch') and s.status = 'incomplete') then
     return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_NOT_ACTIVE', 'status', s.status);
   end if;
-  -- One action at a time: another still asking Stripe (younger than a Stripe call with retries can
-  -- take; an older one was left by a process that died) makes this one wait for a new press.
+  -- A switch to the track the subscription is already for is SAME_TRACK, decided under the lock (a
+  -- switch made meanwhile may have moved it there).
+  if p->>'action' = 'switch' and exists (select 1 from prices pr where pr.stripe_price_id = s.stripe_price_id
+                                                              and pr.product_id = p->'params'->>'track') then
+    return jsonb_build_object('ok', false, 'code', 'SAME_TRACK');
+  end if;
   select exists (select 1 from subscription_actions a where a.subscription_id = s.id and a.status = 'requested'
                   and a.created_at > now() - interval '5 minutes') into v_busy;
   if v_busy then
