@@ -176,6 +176,9 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhookApplier,
     reconciliation: reconciler,
     refunds: createRefunds({ db, stripe, logger }),
+    // Stripe's now in milliseconds, as the janitor reads it: the switch preview's proration date and
+    // switchSubscription's check of it agree with the sandbox when tests move its clock.
+    stripeNow: stripeSandbox ? () => stripeSandbox.core.clock.now() * 1000 : () => Date.now(),
   };
   // The catalog's products at Stripe, made once here rather than by every checkout. Not awaited with
   // Stripe itself: one that cannot be reached must not hold up or fail the start (checkouts then

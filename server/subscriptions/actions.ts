@@ -12,15 +12,25 @@ import type { Viewer } from '../auth/viewer';
 import { runStaffAction, type StaffActionResult } from '../idempotency/staffAction';
 import type { Queryable } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
-import { describeStripeError, isProviderUnavailable } from '../stripe/payments';
+import { declineFor, describeStripeError, isProviderUnavailable, type PaymentErrorCode } from '../stripe/payments';
 import { subscriptionEffect } from '../webhooks/translate';
 
 export type PauseBehavior = 'void' | 'keep_as_draft' | 'mark_uncollectible';
+export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 
 export type SubscriptionAction =
   | { kind: 'cancel'; atPeriodEnd: boolean }
   | { kind: 'pause'; behavior: PauseBehavior; /** unix seconds, or null: until resumed */ resumesAt: number | null }
-  | { kind: 'resume' };
+  | { kind: 'resume' }
+  | {
+      kind: 'switch';
+      track: string;
+      /** The track's monthly price at Stripe (server/subscriptions/switch.ts finds it; never the client's). */
+      stripePriceId: string;
+      /** Unix seconds: the preview's, so Stripe prorates exactly what was shown. */
+      prorationDate: number;
+      prorationBehavior: ProrationBehavior;
+    };
 
 export type SubscriptionErrorCode =
   | 'SUBSCRIPTION_NOT_FOUND'
@@ -28,13 +38,19 @@ export type SubscriptionErrorCode =
   | 'SUBSCRIPTION_CHANGE_IN_PROGRESS'
   | 'SUBSCRIPTION_CHANGE_REFUSED'
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
-  /** previewSubscriptionSwitch: the subscription is already for that track. */
-  | 'SAME_TRACK';
+  /** previewSubscriptionSwitch / switchSubscription: the subscription is already for that track. */
+  | 'SAME_TRACK'
+  /** switchSubscription: the preview's prorationDate is older than an hour or in the future. */
+  | 'PREVIEW_EXPIRED'
+  /** switchSubscription with ALWAYS_INVOICE: the card was charged at once and declined (nothing switched). */
+  | Exclude<PaymentErrorCode, 'PAYMENT_PROVIDER_UNAVAILABLE' | 'ORDER_ALREADY_PAID' | 'ORDER_NOT_PAYABLE' | 'SAME_TRACK'>;
 
 export interface SubscriptionError {
   code: SubscriptionErrorCode;
   /** In words for people; never a secret. */
   message: string;
+  /** A card decline's code from Stripe (switchSubscription with ALWAYS_INVOICE); null otherwise. */
+  declineCode?: string | null;
 }
 
 /** What the key keeps: ids and outcomes only (a repeat re-reads the subscription as it stands). */
@@ -49,6 +65,11 @@ export interface SubscriptionActionRequest {
   idempotencyKey: string;
   subscriptionId: string;
   action: SubscriptionAction;
+  /**
+   * Checked inside the key, before the claim: a refusal (an error) writes nothing and gives the key
+   * back; it may also return the action completed (switchSubscription finds the track's price).
+   */
+  prepare?: () => Promise<SubscriptionError | SubscriptionAction>;
 }
 
 export interface SubscriptionActionDeps {
@@ -57,16 +78,23 @@ export interface SubscriptionActionDeps {
   logger: Pick<Logger, 'error' | 'warn' | 'info'>;
 }
 
-const MESSAGES: Record<SubscriptionErrorCode, string> = {
+/** The codes that are not a card's decline (those take declineFor's words). */
+type OwnCode = 'SUBSCRIPTION_NOT_FOUND' | 'SUBSCRIPTION_NOT_ACTIVE' | 'SUBSCRIPTION_CHANGE_IN_PROGRESS' | 'SUBSCRIPTION_CHANGE_REFUSED' | 'PAYMENT_PROVIDER_UNAVAILABLE' | 'SAME_TRACK' | 'PREVIEW_EXPIRED';
+
+const MESSAGES: Record<OwnCode, string> = {
   SUBSCRIPTION_NOT_FOUND: 'No such subscription.',
   SUBSCRIPTION_NOT_ACTIVE: 'The subscription has ended or never started; there is nothing to change.',
   SUBSCRIPTION_CHANGE_IN_PROGRESS: 'Another change to this subscription is still being made at Stripe; wait for it, then try again.',
   SUBSCRIPTION_CHANGE_REFUSED: 'Stripe refused this change.',
   PAYMENT_PROVIDER_UNAVAILABLE: 'Stripe could not be reached; nothing was changed for certain. Press again with the same request to complete it.',
   SAME_TRACK: 'The subscription is already for this track.',
+  PREVIEW_EXPIRED: 'The preview is out of date (its proration date is over an hour old or in the future); preview the switch again.',
 };
 
-const errorOf = (code: SubscriptionErrorCode, detail?: string): SubscriptionError => ({ code, message: detail ? `${MESSAGES[code]} ${detail}` : MESSAGES[code] });
+export const errorOf = (code: OwnCode, detail?: string): SubscriptionError => ({
+  code,
+  message: detail ? `${MESSAGES[code]} ${detail}` : MESSAGES[code],
+});
 
 /** The Stripe idempotency key of one claimed action: one Stripe change per action row, whoever asks. */
 export const subscriptionActionKey = (kind: SubscriptionAction['kind'], actionId: string) => `subscription_${kind}:${actionId}`;
@@ -81,6 +109,11 @@ function canonical(request: SubscriptionActionRequest): { operation: string; inp
       return { operation: 'pause_subscription', input: { subscriptionId: request.subscriptionId, behavior: action.behavior, resumesAt: action.resumesAt === null ? null : String(action.resumesAt) } };
     case 'resume':
       return { operation: 'resume_subscription', input: { subscriptionId: request.subscriptionId } };
+    case 'switch':
+      return {
+        operation: 'switch_subscription',
+        input: { subscriptionId: request.subscriptionId, track: action.track, prorationDate: String(action.prorationDate), prorationBehavior: action.prorationBehavior },
+      };
   }
 }
 
@@ -92,6 +125,8 @@ function paramsOf(action: SubscriptionAction): Record<string, unknown> {
       return { behavior: action.behavior, resumes_at: action.resumesAt };
     case 'resume':
       return {};
+    case 'switch':
+      return { track: action.track, price: action.stripePriceId, proration_date: action.prorationDate, proration_behavior: action.prorationBehavior };
   }
 }
 
@@ -100,7 +135,7 @@ async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> 
   return rows[0]!.result;
 }
 
-function askStripe(stripe: Stripe, subscriptionId: string, action: SubscriptionAction, idempotencyKey: string): Promise<Stripe.Subscription> {
+async function askStripe(stripe: Stripe, subscriptionId: string, action: SubscriptionAction, idempotencyKey: string): Promise<Stripe.Subscription> {
   switch (action.kind) {
     case 'cancel':
       return action.atPeriodEnd
@@ -115,12 +150,31 @@ function askStripe(stripe: Stripe, subscriptionId: string, action: SubscriptionA
     case 'resume':
       // Stripe's way of removing pause_collection is an empty value.
       return stripe.subscriptions.update(subscriptionId, { pause_collection: '' }, { idempotencyKey });
+    case 'switch': {
+      // The item to move: a read, made again on a retry (the keyed update is the one write).
+      const current = await stripe.subscriptions.retrieve(subscriptionId);
+      const item = current.items.data[0];
+      if (!item) throw new Error(`subscription ${subscriptionId} has no item at Stripe`);
+      return stripe.subscriptions.update(
+        subscriptionId,
+        {
+          items: [{ id: item.id, price: action.stripePriceId }],
+          proration_date: action.prorationDate,
+          proration_behavior: action.prorationBehavior,
+          // ALWAYS_INVOICE charges at once: a decline refuses the whole update (402) rather than leaving
+          // the subscription switched and past_due, so a declined switch changes nothing.
+          payment_behavior: 'error_if_incomplete',
+        },
+        { idempotencyKey },
+      );
+    }
   }
 }
 
 export async function runSubscriptionAction(deps: SubscriptionActionDeps, request: SubscriptionActionRequest): Promise<StaffActionResult<SubscriptionActionResponse>> {
   const { db, stripe, logger } = deps;
-  const { viewer, subscriptionId, action } = request;
+  const { viewer, subscriptionId } = request;
+  let action = request.action;
   const isCustomer = viewer.role === 'CUSTOMER';
   const { operation, input } = canonical(request);
   return runStaffAction<SubscriptionActionResponse>(db, {
@@ -137,7 +191,12 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
       details: { action_id: response.actionId, ...paramsOf(action), error: response.error?.code ?? null },
     }),
     work: async () => {
-      const claim = await call<{ ok: boolean; code?: SubscriptionErrorCode; action_id?: string }>(db, 'subscription_action_claim', {
+      if (request.prepare) {
+        const prepared = await request.prepare();
+        if ('code' in prepared) return { response: { subscriptionId, actionId: null, error: prepared }, keep: false };
+        action = prepared;
+      }
+      const claim = await call<{ ok: boolean; code?: OwnCode; action_id?: string }>(db, 'subscription_action_claim', {
         subscription_id: subscriptionId,
         action: action.kind,
         params: paramsOf(action),
@@ -153,7 +212,14 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
       } catch (error) {
         const unavailable = isProviderUnavailable(error);
         const refused = !unavailable && error instanceof Stripe.errors.StripeError;
-        const code: SubscriptionErrorCode = unavailable ? 'PAYMENT_PROVIDER_UNAVAILABLE' : 'SUBSCRIPTION_CHANGE_REFUSED';
+        if (error instanceof Stripe.errors.StripeCardError) {
+          // A charge made at once was declined: a definite answer, kept for the key; nothing switched.
+          const decline = declineFor(error.decline_code ?? error.code ?? null);
+          await call(db, 'subscription_action_record', { action_id: actionId, status: 'failed', error_code: decline.code, facts: null });
+          logger.info({ subscriptionId, actionId, action: action.kind, declineCode: decline.declineCode }, 'subscription change declined at Stripe');
+          return { response: { subscriptionId, actionId, error: { code: decline.code as SubscriptionErrorCode, message: decline.message, declineCode: decline.declineCode ?? null } }, keep: true };
+        }
+        const code = unavailable ? 'PAYMENT_PROVIDER_UNAVAILABLE' : 'SUBSCRIPTION_CHANGE_REFUSED';
         await call(db, 'subscription_action_record', { action_id: actionId, status: 'failed', error_code: refused ? ((error as Stripe.errors.StripeError).code ?? 'refused') : code, facts: null });
         logger.warn({ subscriptionId, actionId, action: action.kind, stripeError: describeStripeError(error) }, 'subscription action not made at Stripe');
         if (!unavailable && !refused) throw error;

@@ -76,7 +76,7 @@ const fail = (code: SubscriptionError['code'], message: string): SwitchPreviewRe
 
 export async function previewSubscriptionSwitch(
   deps: { db: Queryable; stripe: Stripe },
-  request: { subscriptionId: string; track: string; ownerUserId: string | null },
+  request: { subscriptionId: string; track: string; ownerUserId: string | null; /** Stripe's now in ms (the sandbox clock in sandbox mode). */ nowMs?: number },
 ): Promise<SwitchPreviewResult> {
   const { db, stripe } = deps;
   const sub = await findSubscription(db, request.subscriptionId, request.ownerUserId);
@@ -85,7 +85,7 @@ export async function previewSubscriptionSwitch(
   if (sub.track === request.track) return fail('SAME_TRACK', 'The subscription is already for this track.');
   const price = await targetPriceOf(db, request.track, sub);
   if (!price) return fail('SUBSCRIPTION_CHANGE_REFUSED', 'This track has no monthly price to switch to.');
-  const prorationDate = prorationDateNow(sub);
+  const prorationDate = prorationDateNow(sub, request.nowMs);
   let invoice: Stripe.Invoice;
   try {
     const current = await stripe.subscriptions.retrieve(sub.id);

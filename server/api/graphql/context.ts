@@ -24,6 +24,8 @@ export interface Services {
   reconciliation: Reconciliation;
   /** Refunds staff make here (server/refunds/refundPayment.ts). */
   refunds: Refunds;
+  /** Stripe's clock in ms: the sandbox's in sandbox mode (tests move it); Date.now() when absent. */
+  stripeNow?: () => number;
 }
 
 /** What every resolver receives. Built once per request, after authentication. */

@@ -384,6 +384,12 @@ export type Mutation = {
   pauseSubscription: SubscriptionActionPayload;
   /** Resumes a paused subscription's payment collection. The owner, support and admins. Idempotent by idempotencyKey; audited. */
   resumeSubscription: SubscriptionActionPayload;
+  /**
+   * Moves the subscription to another track's monthly price at the preview's prorationDate
+   * (previewSubscriptionSwitch), so Stripe prorates exactly what was shown. The owner, support and
+   * admins. Idempotent by idempotencyKey; audited. With ALWAYS_INVOICE a declined card switches nothing.
+   */
+  switchSubscription: SubscriptionActionPayload;
 };
 
 
@@ -459,6 +465,11 @@ export type MutationPauseSubscriptionArgs = {
 
 export type MutationResumeSubscriptionArgs = {
   input: ResumeSubscriptionInput;
+};
+
+
+export type MutationSwitchSubscriptionArgs = {
+  input: SwitchSubscriptionInput;
 };
 
 export type CheckoutInput = {
@@ -1590,12 +1601,44 @@ export type SubscriptionErrorCode =
   /** Stripe refused the change (the message says why). */
   | 'SUBSCRIPTION_CHANGE_REFUSED'
   /** Stripe could not be reached: send the same request again. */
-  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  /** switchSubscription: the prorationDate is over an hour old or in the future (by Stripe's clock): preview again. */
+  | 'PREVIEW_EXPIRED'
+  /** switchSubscription with ALWAYS_INVOICE: the card was charged at once and declined; nothing was switched. */
+  | 'CARD_DECLINED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'EXPIRED_CARD'
+  | 'INCORRECT_CVC'
+  | 'INCORRECT_NUMBER'
+  | 'PROCESSING_ERROR'
+  | 'AUTHENTICATION_FAILED';
 
 export type SubscriptionError = {
   __typename?: 'SubscriptionError';
   code: SubscriptionErrorCode;
   message: Scalars['String']['output'];
+  /** Stripe's decline code when the card was declined (switchSubscription with ALWAYS_INVOICE). */
+  declineCode?: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * How a switch bills the change (Stripe's proration_behavior): CREATE_PRORATIONS puts the prorations on
+ * the next invoice, ALWAYS_INVOICE invoices and charges them at once, NONE bills the new price from the
+ * next period without prorating.
+ */
+export type ProrationBehavior =
+  | 'CREATE_PRORATIONS'
+  | 'ALWAYS_INVOICE'
+  | 'NONE';
+
+export type SwitchSubscriptionInput = {
+  idempotencyKey: Scalars['String']['input'];
+  subscriptionId: Scalars['ID']['input'];
+  /** The track (product id) to move to: its monthly price. */
+  track: Scalars['ID']['input'];
+  /** The prorationDate of the preview shown (ISO 8601): what is charged is what was shown. At most an hour old. */
+  prorationDate: Scalars['String']['input'];
+  prorationBehavior?: InputMaybe<ProrationBehavior>;
 };
 
 export type SubscriptionActionPayload = {
@@ -1827,6 +1870,8 @@ export type ResolversTypes = ResolversObject<{
   ResumeSubscriptionInput: ResumeSubscriptionInput;
   SubscriptionErrorCode: SubscriptionErrorCode;
   SubscriptionError: ResolverTypeWrapper<SubscriptionError>;
+  ProrationBehavior: ProrationBehavior;
+  SwitchSubscriptionInput: SwitchSubscriptionInput;
   SubscriptionActionPayload: ResolverTypeWrapper<SubscriptionActionPayloadValue>;
   ProrationLine: ResolverTypeWrapper<ProrationLineValue>;
   SubscriptionSwitchPreview: ResolverTypeWrapper<SwitchPreview>;
@@ -1917,6 +1962,7 @@ export type ResolversParentTypes = ResolversObject<{
   PauseSubscriptionInput: PauseSubscriptionInput;
   ResumeSubscriptionInput: ResumeSubscriptionInput;
   SubscriptionError: SubscriptionError;
+  SwitchSubscriptionInput: SwitchSubscriptionInput;
   SubscriptionActionPayload: SubscriptionActionPayloadValue;
   ProrationLine: ProrationLineValue;
   SubscriptionSwitchPreview: SwitchPreview;
@@ -1994,6 +2040,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   cancelSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationCancelSubscriptionArgs, 'input'>>;
   pauseSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationPauseSubscriptionArgs, 'input'>>;
   resumeSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationResumeSubscriptionArgs, 'input'>>;
+  switchSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationSwitchSubscriptionArgs, 'input'>>;
 }>;
 
 export type ChangeOrderTrackPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangeOrderTrackPayload'] = ResolversParentTypes['ChangeOrderTrackPayload']> = ResolversObject<{
@@ -2417,6 +2464,7 @@ export type TrackSubscriptionConnectionResolvers<ContextType = GraphQLContext, P
 export type SubscriptionErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionError'] = ResolversParentTypes['SubscriptionError']> = ResolversObject<{
   code?: Resolver<ResolversTypes['SubscriptionErrorCode'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  declineCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type SubscriptionActionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubscriptionActionPayload'] = ResolversParentTypes['SubscriptionActionPayload']> = ResolversObject<{

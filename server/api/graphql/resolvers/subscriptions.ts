@@ -7,8 +7,9 @@ import type { Role } from '../../../auth/viewer';
 import { parseIdempotencyKey } from '../../../idempotency/keys';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
 import { isUuid } from '../../../platform/ids';
-import { type PauseBehavior as PauseRowBehavior, runSubscriptionAction, type SubscriptionAction, type SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
+import { type PauseBehavior as PauseRowBehavior, type ProrationBehavior as ProrationRowBehavior, runSubscriptionAction, type SubscriptionAction, type SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
 import { previewSubscriptionSwitch } from '../../../subscriptions/preview';
+import { runSubscriptionSwitch } from '../../../subscriptions/switch';
 import { SUBSCRIPTION_ID, findSubscription, invoicesOfSubscription, listSubscriptions, type SubscriptionListFilter } from '../../../subscriptions/read.sql';
 import { PUBLIC, allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
@@ -98,7 +99,7 @@ export const subscriptionResolvers: Resolvers = {
     previewSubscriptionSwitch: allow(ACTORS, (_parent, args, context) => {
       const subscriptionId = parseSubscriptionId(args.subscriptionId, 'subscriptionId');
       if (!TRACK.test(args.track)) throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
-      return previewSubscriptionSwitch({ db: context.db, stripe: context.stripe }, { subscriptionId, track: args.track, ownerUserId: ownerOf(context) });
+      return previewSubscriptionSwitch({ db: context.db, stripe: context.stripe }, { subscriptionId, track: args.track, ownerUserId: ownerOf(context), nowMs: context.stripeNow?.() });
     }),
   },
   Viewer: {
@@ -120,6 +121,30 @@ export const subscriptionResolvers: Resolvers = {
       const resumesAt = parseResumesAt(input.resumesAt);
       const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       return act(context, key, subscriptionId, { kind: 'pause', behavior: input.behavior.toLowerCase() as PauseRowBehavior, resumesAt });
+    }),
+    switchSubscription: allow(ACTORS, async (_parent, { input }, context) => {
+      const subscriptionId = parseSubscriptionId(input.subscriptionId, 'input.subscriptionId');
+      if (!TRACK.test(input.track)) throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'input.track' });
+      // The preview sends whole seconds; anything else is not a preview's date.
+      const time = ISO_8601.test(input.prorationDate) ? Date.parse(input.prorationDate) : Number.NaN;
+      if (Number.isNaN(time) || time % 1000 !== 0) {
+        throw new BadUserInputError('prorationDate must be the preview’s prorationDate (ISO 8601, whole seconds)', { reason: 'INVALID_PRORATION_DATE', field: 'input.prorationDate' });
+      }
+      const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
+      const { viewer, db, stripe, logger } = context;
+      const { response, isRepeat } = await runSubscriptionSwitch(
+        { db, stripe, logger, now: context.stripeNow ?? Date.now },
+        {
+          viewer,
+          idempotencyKey: key,
+          subscriptionId,
+          track: input.track,
+          prorationDate: time / 1000,
+          prorationBehavior: (input.prorationBehavior ?? 'CREATE_PRORATIONS').toLowerCase() as ProrationRowBehavior,
+        },
+      );
+      if (!isRepeat && response.error === null) logger.info({ subscriptionId, action: 'switch', actionId: response.actionId, by: viewer.role.toLowerCase() }, 'subscription change made at Stripe');
+      return { subscriptionId: response.subscriptionId, error: response.error, isRepeat, ownerUserId: ownerOf(context) };
     }),
     resumeSubscription: allow(ACTORS, (_parent, { input }, context) => {
       const subscriptionId = parseSubscriptionId(input.subscriptionId, 'input.subscriptionId');
