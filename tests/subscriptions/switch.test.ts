@@ -1,0 +1,235 @@
+// switchSubscription (issue 19) over real HTTP against the real server in sandbox mode, with the
+// sandbox clock frozen so that the preview and the switch are at one known Stripe time: the switch
+// made with the preview's prorationDate is billed what the preview showed to the cent; ALWAYS_INVOICE
+// with a declining card switches nothing; two switches at once; roles; bad input and an expired
+// preview write nothing.
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signStaffToken } from '../../server/auth/staffTokens';
+import type { Viewer } from '../../server/auth/viewer';
+import { createLogger } from '../../server/platform/observability/logger';
+import { runSubscriptionSwitch } from '../../server/subscriptions/switch';
+import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
+import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../helpers/checkout';
+import type { GraphQLResponse } from '../helpers/server';
+
+type Caller = 'owner' | 'other' | 'storefront' | 'support' | 'admin';
+type Auth = { token?: string; headers?: Record<string, string> };
+
+const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
+let server: CheckoutServer;
+let sandbox: StripeSandbox;
+let stripe: Stripe;
+const as = {} as Record<Caller, Auth>;
+const ownerUserId = randomUUID();
+const ownerCustomerId = randomUUID();
+const otherUserId = randomUUID();
+const stripePrice: Record<string, string> = {};
+
+beforeAll(async () => {
+  server = await startCheckoutServer({ JOBS_ENABLED: 'false' });
+  sandbox = server.app.stripeSandbox!;
+  stripe = server.app.stripe;
+  // One Stripe time for a preview and its switch: only advance() moves it.
+  sandbox.core.clock.freeze();
+  const staff = (staffRole: 'support' | 'admin') =>
+    signStaffToken(JWT_SECRET, { userId: randomUUID(), email: `${staffRole}@staff.test`, staffRole, audience: 'authenticated', expiresIn: '1h' });
+  Object.assign(as, {
+    owner: { token: await server.customerToken({ id: ownerUserId, email: 'switch-owner@example.com' }) },
+    other: { token: await server.customerToken({ id: otherUserId, email: 'switch-other@example.com' }) },
+    storefront: server.asStorefront,
+    support: { token: await staff('support') },
+    admin: { token: await staff('admin') },
+  });
+  await server.app.db.query(`insert into customers (id, user_id, email, name) values ($1, $2, 'switch-owner@example.com', 'Owner'), ($3, $4, 'switch-other@example.com', 'Other')`, [
+    ownerCustomerId,
+    ownerUserId,
+    randomUUID(),
+    otherUserId,
+  ]);
+  const { rows } = await server.app.db.query<{ product_id: string; stripe_price_id: string }>("select product_id, stripe_price_id from prices where kind = 'recurring' and stripe_price_id is not null");
+  for (const row of rows) stripePrice[row.product_id] = row.stripe_price_id;
+});
+afterAll(() => server?.stop());
+
+async function settle(): Promise<void> {
+  await sandbox.flushWebhooks();
+  await server.app.webhookApplier.drain();
+}
+
+/** A paid monthly subscription of the owner's to a track, its webhooks applied. */
+async function subscribe(track: string): Promise<string> {
+  const customer = await stripe.customers.create({ email: `${randomUUID()}@example.com` });
+  const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: stripePrice[track]! }], default_payment_method: 'pm_card_visa', metadata: { customer_id: ownerCustomerId } });
+  await settle();
+  return sub.id;
+}
+
+const PREVIEW = `query ($id: ID!, $track: ID!) {
+  previewSubscriptionSwitch(subscriptionId: $id, track: $track) {
+    preview { prorationDate prorationTotal { amount } amountDueNow { amount } nextInvoiceAmount { amount } lines { amount { amount } } }
+    error { code }
+  }
+}`;
+const SWITCH = `mutation ($input: SwitchSubscriptionInput!) {
+  switchSubscription(input: $input) { subscription { id track status } error { code message declineCode } isRepeat }
+}`;
+
+const gql = (query: string, variables: Record<string, unknown>, caller: Caller) => server.graphql(query, { variables, ...as[caller] });
+const ok = (response: GraphQLResponse) => {
+  expect(response.body.errors).toBeUndefined();
+  return response.body.data;
+};
+
+async function preview(id: string, track: string) {
+  const { preview: value, error } = ok(await gql(PREVIEW, { id, track }, 'owner')).previewSubscriptionSwitch;
+  expect(error).toBeNull();
+  return value;
+}
+
+async function writes(subscriptionId: string) {
+  const { rows } = await server.app.db.query(
+    `select (select count(*) from subscription_actions where subscription_id = $1)::int as actions,
+            (select count(*) from payment_logs where metadata->>'subscription_id' = $1)::int as logs,
+            (select count(*) from audit_log where target_id = $1)::int as audits,
+            (select count(*) from idempotency_keys where operation = 'switch_subscription')::int as keys,
+            (select stripe_price_id from subscriptions where id = $1) as price`,
+    [subscriptionId],
+  );
+  return rows[0]!;
+}
+
+describe('switchSubscription', () => {
+  it('bills the switch made with the preview’s prorationDate exactly what the preview showed, to the cent', async () => {
+    const id = await subscribe('business_plan_builder');
+    await sandbox.advanceClock(9 * 86_400 + 1234); // mid-period: the prorations are partial amounts
+    await settle();
+    const shown = await preview(id, 'website_audit_feedback');
+    const lines = shown.lines.map((l: { amount: { amount: number } }) => l.amount.amount);
+    expect(lines).toHaveLength(2);
+    await sandbox.advanceClock(600); // the customer reads the preview for ten minutes
+    const key = newKey();
+    const input = { idempotencyKey: key, subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    const result = ok(await gql(SWITCH, { input }, 'owner')).switchSubscription;
+    expect(result).toMatchObject({ error: null, isRepeat: false, subscription: { id, track: 'website_audit_feedback' } });
+    const upcoming = await stripe.invoices.createPreview({ subscription: id });
+    expect(upcoming.lines.data.filter((l) => l.parent?.subscription_item_details?.proration).map((l) => l.amount)).toEqual(lines);
+    expect(upcoming.amount_due).toBe(shown.nextInvoiceAmount.amount);
+    // The same key: the first answer, nothing asked of Stripe again; the webhooks change nothing more.
+    expect(ok(await gql(SWITCH, { input }, 'owner')).switchSubscription).toMatchObject({ error: null, isRepeat: true });
+    await settle();
+    const { rows: logs } = await server.app.db.query<{ event_type: string; metadata: Record<string, unknown> }>(
+      "select event_type, metadata from payment_logs where metadata->>'subscription_id' = $1 and event_type like 'subscription.switch%'",
+      [id],
+    );
+    // Stripe's answer applied as the state once (its webhook later applied nothing more), and the request's row.
+    expect(logs.map((l) => l.event_type).sort()).toEqual(['subscription.switch', 'subscription.switch_requested']);
+    const requested = logs.find((l) => l.event_type === 'subscription.switch_requested')!;
+    expect(requested.metadata).toMatchObject({ actor: 'customer', params: { track: 'website_audit_feedback', proration_behavior: 'create_prorations' } });
+    expect(JSON.stringify(logs)).not.toContain(ownerUserId);
+    const { rows: audits } = await server.app.db.query("select actor_type from audit_log where target_id = $1 and action = 'subscription.switch'", [id]);
+    expect(audits).toEqual([{ actor_type: 'customer' }]);
+    const { rows: actions } = await server.app.db.query('select action, status from subscription_actions where subscription_id = $1', [id]);
+    expect(actions).toEqual([{ action: 'switch', status: 'done' }]);
+  });
+
+  it('answers CARD_DECLINED for an ALWAYS_INVOICE switch whose card declines, and leaves the subscription on its track', async () => {
+    const id = await subscribe('social_media_email_campaign');
+    await stripe.subscriptions.update(id, { default_payment_method: 'pm_card_chargeCustomerFail' });
+    await settle();
+    const shown = await preview(id, 'business_plan_builder');
+    expect(shown.amountDueNow.amount).toBeGreaterThan(0);
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'business_plan_builder', prorationDate: shown.prorationDate, prorationBehavior: 'ALWAYS_INVOICE' };
+    const result = ok(await gql(SWITCH, { input }, 'support')).switchSubscription;
+    expect(result.error.code).toBe('CARD_DECLINED');
+    expect(result.subscription.track).toBe('social_media_email_campaign');
+    await settle();
+    expect((await stripe.subscriptions.retrieve(id)).items.data[0]!.price.id).toBe(stripePrice.social_media_email_campaign);
+    expect((await writes(id)).price).toBe(stripePrice.social_media_email_campaign);
+    const { rows } = await server.app.db.query('select status, error_code from subscription_actions where subscription_id = $1', [id]);
+    expect(rows).toEqual([{ status: 'failed', error_code: 'CARD_DECLINED' }]);
+  });
+
+  it('lets one of two switches at once through and tells the other a change is in progress, writing nothing for it', async () => {
+    const id = await subscribe('business_plan_builder');
+    const shown = await preview(id, 'website_audit_feedback');
+    const prorationDate = Date.parse(shown.prorationDate) / 1000;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const reached = new Promise<void>((resolve) => (asked = resolve));
+    const slow = Object.create(stripe) as Stripe;
+    Object.defineProperty(slow, 'subscriptions', {
+      value: {
+        retrieve: stripe.subscriptions.retrieve.bind(stripe.subscriptions),
+        update: async (...args: Parameters<Stripe['subscriptions']['update']>) => {
+          asked();
+          await held;
+          return stripe.subscriptions.update(...args);
+        },
+      },
+    });
+    const viewer: Viewer = { role: 'SUPPORT', id: randomUUID(), name: 'support@staff.test', kind: 'user' };
+    const deps = (client: Stripe) => ({ db: server.app.db, stripe: client, logger: silent, now: () => sandbox.core.clock.now() * 1000 });
+    const first = runSubscriptionSwitch(deps(slow), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate, prorationBehavior: 'create_prorations' });
+    await reached;
+    const second = await runSubscriptionSwitch(deps(stripe), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'social_media_email_campaign', prorationDate, prorationBehavior: 'create_prorations' });
+    expect(second.response.error?.code).toBe('SUBSCRIPTION_CHANGE_IN_PROGRESS');
+    expect(second.response.actionId).toBeNull();
+    release();
+    expect((await first).response.error).toBeNull();
+    await settle();
+    const { rows } = await server.app.db.query<{ params: { track: string } }>('select params from subscription_actions where subscription_id = $1', [id]);
+    expect(rows.map((r) => r.params.track)).toEqual(['website_audit_feedback']);
+    expect((await writes(id)).price).toBe(stripePrice.website_audit_feedback);
+  });
+
+  it('does not let a customer switch another’s subscription, nor a storefront key switch any', async () => {
+    const id = await subscribe('business_plan_builder');
+    const shown = await preview(id, 'website_audit_feedback');
+    const before = await writes(id);
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    expect(ok(await gql(SWITCH, { input }, 'other')).switchSubscription.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
+    const machine = await gql(SWITCH, { input: { ...input, idempotencyKey: newKey() } }, 'storefront');
+    expect(machine.body.errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|UNAUTHENTICATED/);
+    expect(await writes(id)).toEqual(before);
+  });
+
+  it('refuses bad input, the same track and an expired or future preview with nothing written', async () => {
+    const id = await subscribe('business_plan_builder');
+    const shown = await preview(id, 'website_audit_feedback');
+    const before = await writes(id);
+    const base = { subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    for (const bad of [{ prorationDate: 'yesterday' }, { prorationDate: '2026-12-07T10:00:00.500Z' }, { track: 'no_such_track' }, { track: 'Bad Track!' }, { subscriptionId: 'pi_123' }]) {
+      const response = await gql(SWITCH, { input: { ...base, ...bad, idempotencyKey: newKey() } }, 'admin');
+      expect(response.body.errors?.[0]?.extensions?.code, JSON.stringify(bad)).toBe('BAD_USER_INPUT');
+    }
+    const invalidEnum = await gql(SWITCH, { input: { ...base, idempotencyKey: newKey(), prorationBehavior: 'SOMETIMES' } }, 'admin');
+    expect(invalidEnum.body.errors).toBeDefined();
+    const code = async (input: Record<string, unknown>) => ok(await gql(SWITCH, { input: { ...base, ...input, idempotencyKey: newKey() } }, 'admin')).switchSubscription.error?.code;
+    expect(await code({ track: 'business_plan_builder' })).toBe('SAME_TRACK');
+    const future = new Date(Date.parse(shown.prorationDate) + 60_000).toISOString().replace('.000Z', 'Z');
+    expect(await code({ prorationDate: future })).toBe('PREVIEW_EXPIRED');
+    // An hour and a second later by Stripe's clock the preview is out of date.
+    await sandbox.advanceClock(3601);
+    expect(await code({})).toBe('PREVIEW_EXPIRED');
+    await settle();
+    expect(await writes(id)).toEqual(before);
+    // A fresh preview then switches.
+    const again = await preview(id, 'website_audit_feedback');
+    expect(await code({ prorationDate: again.prorationDate })).toBeUndefined();
+  });
+
+  it('refuses to switch a canceled subscription', async () => {
+    const id = await subscribe('business_plan_builder');
+    const shown = await preview(id, 'website_audit_feedback');
+    await stripe.subscriptions.cancel(id);
+    await settle();
+    const before = await writes(id);
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    expect(ok(await gql(SWITCH, { input }, 'admin')).switchSubscription.error.code).toBe('SUBSCRIPTION_NOT_ACTIVE');
+    expect(await writes(id)).toEqual(before);
+  });
+});
