@@ -2713,10 +2713,12 @@ begin
     return jsonb_build_object('state', 'none');
   end if;
   update subscription_actions set status = p->>'status', error_code = p->>'error_code', updated_at = now() where id = a.id;
+  -- The webhook applier locks the subscription's stripe_objects row, then its subscriptions row: the
+  -- same order here, or an action's record and its own webhook (milliseconds apart) deadlock.
+  select * into o from stripe_objects where id = a.subscription_id for update;
   select * into s from subscriptions where id = a.subscription_id for update;
   select * into c from customers where id = s.customer_id;
   if p->>'status' = 'done' and jsonb_typeof(p->'facts') = 'object' then
-    select * into o from stripe_objects where id = a.subscription_id for update;
     if o.last_event_id is not distinct from a.seen_last_event_id then
       -- Stripe's current state, applied at the clock of the last event known: our own change's webhook
       -- (later) then finds the same state and does nothing; an older one is stale.
