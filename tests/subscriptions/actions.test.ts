@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Viewer } from '../../server/auth/viewer';
 import { createLogger } from '../../server/platform/observability/logger';
 import { runSubscriptionAction, type SubscriptionAction } from '../../server/subscriptions/actions';
 import { findSubscription } from '../../server/subscriptions/read.sql';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
+import { TEST_ENGINE } from '../helpers/db';
 
 const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 const SUPPORT: Viewer = { role: 'SUPPORT', id: randomUUID(), name: 'support@staff.test', kind: 'user' };
@@ -154,5 +156,43 @@ describe('subscription actions', () => {
       { status: 'active', pause: 'keep_as_draft', cancelAtPeriodEnd: true },
       { status: 'active', pause: 'keep_as_draft', cancelAtPeriodEnd: true },
     ]);
+  });
+});
+
+// The webhook applier locks a subscription's stripe_objects row, then its subscriptions row. The record
+// of an action must take them in the same order: its own webhook comes milliseconds after Stripe's
+// answer, and opposite orders deadlock (PostgreSQL kills one side). Only PostgreSQL runs statements of
+// two connections at once.
+describe.skipIf(TEST_ENGINE !== 'postgres')('an action recorded while the applier holds the subscription (PostgreSQL)', () => {
+  it('waits for the applier instead of deadlocking with it, and both finish', async () => {
+    const id = await subscribe();
+    const applier = new pg.Client({ connectionString: server.testDb.url });
+    await applier.connect();
+    try {
+      // Stripe answers; before our record runs, "the applier" takes the stripe_objects row, as it does first.
+      const client = withUpdate(async (...args) => {
+        const answer = await stripe.subscriptions.update(...args);
+        await applier.query('begin');
+        await applier.query(`set local lock_timeout = '10s'`);
+        await applier.query('select 1 from stripe_objects where id = $1 for update', [id]);
+        return answer;
+      });
+      const recorded = run(client, id, { kind: 'cancel', atPeriodEnd: true });
+      // The record is now waiting for a lock the applier holds...
+      await vi.waitFor(
+        async () => {
+          const { rows } = await applier.query<{ n: number }>(`select count(*)::int as n from pg_locks where not granted and pid <> pg_backend_pid()`);
+          expect(rows[0]!.n).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      // ...and the applier's next lock, the subscriptions row, must not be held by the record.
+      await applier.query('select 1 from subscriptions where id = $1 for update', [id]);
+      await applier.query('commit');
+      expect((await recorded).response.error).toBeNull();
+    } finally {
+      await applier.query('rollback').catch(() => undefined);
+      await applier.end();
+    }
   });
 });
