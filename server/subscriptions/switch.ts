@@ -1,7 +1,7 @@
 // switchSubscription (issue 19): moves a subscription to another track's monthly price at the
 // preview's proration date (server/subscriptions/preview.ts), so what Stripe charges is what was shown.
 // It is one more action on the locked path of cancel, pause and resume (actions.ts,
-// 20261207001400_subscription_switch.sql): the caller's key, one change at a time, Stripe asked with
+// 20261207001200_subscription_actions.sql): the caller's key, one change at a time, Stripe asked with
 // subscription_switch:<action id>, its answer recorded with a payment_logs row and an audit entry.
 // Every refusal here is decided before the claim and writes nothing.
 import type { Viewer } from '../auth/viewer';

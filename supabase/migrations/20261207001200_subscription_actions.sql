@@ -41,7 +41,7 @@ alter table subscription_invoices enable row level security;
 create table subscription_actions (
   id                      uuid primary key default gen_random_uuid(),
   subscription_id         text not null references subscriptions (id),
-  action                  text not null check (action in ('cancel', 'pause', 'resume')),
+  action                  text not null check (action in ('cancel', 'pause', 'resume', 'switch')),
   params                  jsonb not null default '{}'::jsonb,
   status                  text not null default 'requested' check (status in ('requested', 'done', 'failed')),
   error_code              text check (length(error_code) <= 100),
@@ -121,7 +121,9 @@ $$;
 -- Claims an action on a subscription, holding its row lock: p { subscription_id, action, params,
 -- actor ('staff' | 'customer'), customer_user_id (a customer's own id; null for staff) }.
 -- Answers { ok: true, action_id } or { ok: false, code }; a customer's answer for another's
--- subscription is SUBSCRIPTION_NOT_FOUND, as for none.
+-- subscription is SUBSCRIPTION_NOT_FOUND, as for none. An incomplete subscription (never paid) is
+-- neither paused nor switched. A switch (switchSubscription) is one more action on this path, Stripe
+-- asked with subscription_switch:<action id>.
 create function subscription_action_claim(p jsonb) returns jsonb language plpgsql as $$
 declare
   s subscriptions;
@@ -141,11 +143,15 @@ begin
     end if;
   end if;
   if s.status in ('canceled', 'incomplete_expired')
-     or (p->>'action' in ('pause', 'resume') and s.status = 'incomplete') then
+     or (p->>'action' in ('pause', 'resume', 'switch') and s.status = 'incomplete') then
     return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_NOT_ACTIVE', 'status', s.status);
   end if;
-  -- One action at a time: another still asking Stripe (younger than a Stripe call with retries can
-  -- take; an older one was left by a process that died) makes this one wait for a new press.
+  -- A switch to the track the subscription is already for is SAME_TRACK, decided under the lock (a
+  -- switch made meanwhile may have moved it there).
+  if p->>'action' = 'switch' and exists (select 1 from prices pr where pr.stripe_price_id = s.stripe_price_id
+                                                              and pr.product_id = p->'params'->>'track') then
+    return jsonb_build_object('ok', false, 'code', 'SAME_TRACK');
+  end if;
   select exists (select 1 from subscription_actions a where a.subscription_id = s.id and a.status = 'requested'
                   and a.created_at > now() - interval '5 minutes') into v_busy;
   if v_busy then
