@@ -566,10 +566,14 @@ create table public.subscription_actions (
   error_code text,
   actor text not null,
   seen_last_event_id text,
+  caller_scope text,
+  caller_key text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   constraint subscription_actions_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'pause'::text, 'resume'::text, 'switch'::text])),
   constraint subscription_actions_actor_check CHECK (actor = ANY (ARRAY['staff'::text, 'customer'::text])),
+  constraint subscription_actions_caller_key_check CHECK (length(caller_key) <= 300),
+  constraint subscription_actions_caller_scope_check CHECK (length(caller_scope) <= 300),
   constraint subscription_actions_error_code_check CHECK (length(error_code) <= 100),
   constraint subscription_actions_pkey PRIMARY KEY (id),
   constraint subscription_actions_status_check CHECK (status = ANY (ARRAY['requested'::text, 'done'::text, 'failed'::text])),
@@ -2683,14 +2687,26 @@ begin
                                                               and pr.product_id = p->'params'->>'track') then
     return jsonb_build_object('ok', false, 'code', 'SAME_TRACK');
   end if;
+  -- The same caller's retry with the same key takes over its own action still 'requested' (Stripe was
+  -- unreachable: it may have made the change), whatever its age: its id is the Stripe key's, so Stripe
+  -- answers the retry as it answered (or would have answered) the first call, never a second change.
+  if p->>'caller_key' is not null then
+    select a.id into v_id from subscription_actions a
+     where a.subscription_id = s.id and a.status = 'requested' and a.action = p->>'action'
+       and a.caller_scope = p->>'caller_scope' and a.caller_key = p->>'caller_key'
+     order by a.created_at desc limit 1;
+    if v_id is not null then
+      return jsonb_build_object('ok', true, 'action_id', v_id, 'resumed', true);
+    end if;
+  end if;
   select exists (select 1 from subscription_actions a where a.subscription_id = s.id and a.status = 'requested'
                   and a.created_at > now() - interval '5 minutes') into v_busy;
   if v_busy then
     return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_CHANGE_IN_PROGRESS');
   end if;
   select o.last_event_id into v_last from stripe_objects o where o.id = s.id;
-  insert into subscription_actions (subscription_id, action, params, actor, seen_last_event_id)
-  values (s.id, p->>'action', coalesce(p->'params', '{}'::jsonb), p->>'actor', v_last)
+  insert into subscription_actions (subscription_id, action, params, actor, seen_last_event_id, caller_scope, caller_key)
+  values (s.id, p->>'action', coalesce(p->'params', '{}'::jsonb), p->>'actor', v_last, p->>'caller_scope', p->>'caller_key')
   returning id into v_id;
   return jsonb_build_object('ok', true, 'action_id', v_id);
 end

@@ -3,7 +3,8 @@
 // The caller's key is kept by runStaffAction (server/idempotency/staffAction.ts: the first answer is
 // the key's answer; its audit row names who). Inside it, one SQL function claims the action under the
 // subscription's row lock (subscription_action_claim: not found / another's / not active / another
-// action still asking Stripe are refused, writing nothing), Stripe is called with the key
+// action still asking Stripe are refused, writing nothing; the same caller's retry with the same key
+// takes over its own action left requested when Stripe was unreachable), Stripe is called with the key
 // subscription_<action>:<action id>, and its answer recorded (subscription_action_record: the action's
 // payment_logs row, and Stripe's answer as the subscription's state unless a webhook got there first;
 // 20261207001200_subscription_actions.sql). The webhooks remain the source of truth.
@@ -202,6 +203,10 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
         params: paramsOf(action),
         actor: isCustomer ? 'customer' : 'staff',
         customer_user_id: isCustomer ? viewer.id : null,
+        // The key's scope as runStaffAction keeps it: the same caller's retry takes over its own action
+        // left requested when Stripe was unreachable, and so asks Stripe with the same key.
+        caller_scope: `${viewer.kind}:${viewer.id}`,
+        caller_key: request.idempotencyKey,
       });
       // Refused before anything was written: the key is given back, nothing is audited.
       if (!claim.ok) return { response: { subscriptionId, actionId: null, error: errorOf(claim.code ?? 'SUBSCRIPTION_NOT_FOUND') }, keep: false };
@@ -219,15 +224,20 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
           logger.info({ subscriptionId, actionId, action: action.kind, declineCode: decline.declineCode }, 'subscription change declined at Stripe');
           return { response: { subscriptionId, actionId, error: { code: decline.code as SubscriptionErrorCode, message: decline.message, declineCode: decline.declineCode ?? null } }, keep: true };
         }
-        const code = unavailable ? 'PAYMENT_PROVIDER_UNAVAILABLE' : 'SUBSCRIPTION_CHANGE_REFUSED';
-        await call(db, 'subscription_action_record', { action_id: actionId, status: 'failed', error_code: refused ? ((error as Stripe.errors.StripeError).code ?? 'refused') : code, facts: null });
+        if (unavailable) {
+          // Unreachable includes a timeout after Stripe made the change: nothing is recorded as failed.
+          // The action stays 'requested' (holding off other changes for a while) and the key is given
+          // back; the same caller's retry with the same key takes this action over and asks Stripe
+          // with the same subscription_<action>:<id> key, so Stripe answers with the change it made
+          // rather than refusing a second one (a cancel of a canceled subscription).
+          logger.warn({ subscriptionId, actionId, action: action.kind, stripeError: describeStripeError(error) }, 'subscription action: Stripe unreachable, left requested for a retry');
+          return { response: { subscriptionId, actionId, error: errorOf('PAYMENT_PROVIDER_UNAVAILABLE') }, keep: false };
+        }
+        await call(db, 'subscription_action_record', { action_id: actionId, status: 'failed', error_code: refused ? ((error as Stripe.errors.StripeError).code ?? 'refused') : 'SUBSCRIPTION_CHANGE_REFUSED', facts: null });
         logger.warn({ subscriptionId, actionId, action: action.kind, stripeError: describeStripeError(error) }, 'subscription action not made at Stripe');
-        if (!unavailable && !refused) throw error;
-        // Stripe refused: that is the key's answer. Unreachable: the key is given back to try again.
-        return {
-          response: { subscriptionId, actionId, error: errorOf(code, refused ? (error as Stripe.errors.StripeError).message : undefined) },
-          keep: refused,
-        };
+        if (!refused) throw error;
+        // Stripe refused: that is the key's answer.
+        return { response: { subscriptionId, actionId, error: errorOf('SUBSCRIPTION_CHANGE_REFUSED', (error as Stripe.errors.StripeError).message) }, keep: true };
       }
       // The answer read exactly as a webhook's subscription object is (the same facts, the same state).
       const facts = subscriptionEffect(answer);

@@ -49,6 +49,11 @@ create table subscription_actions (
   actor                   text not null check (actor in ('staff', 'customer')),
   -- The subscription's last applied event when claimed: the answer is written only if it is still the last.
   seen_last_event_id      text,
+  -- The caller's idempotency scope and key: an action left 'requested' because Stripe could not be
+  -- reached (perhaps after making the change) is taken over by the same caller's retry with the same
+  -- key, so Stripe is asked again with the same subscription_<action>:<id> key and answers once.
+  caller_scope            text check (length(caller_scope) <= 300),
+  caller_key              text check (length(caller_key) <= 300),
   created_at              timestamptz not null default now(),
   updated_at              timestamptz not null default now()
 );
@@ -119,7 +124,8 @@ end
 $$;
 
 -- Claims an action on a subscription, holding its row lock: p { subscription_id, action, params,
--- actor ('staff' | 'customer'), customer_user_id (a customer's own id; null for staff) }.
+-- actor ('staff' | 'customer'), customer_user_id (a customer's own id; null for staff), caller_scope and
+-- caller_key (the caller's idempotency scope and key) }.
 -- Answers { ok: true, action_id } or { ok: false, code }; a customer's answer for another's
 -- subscription is SUBSCRIPTION_NOT_FOUND, as for none. An incomplete subscription (never paid) is
 -- neither paused nor switched. A switch (switchSubscription) is one more action on this path, Stripe
@@ -152,14 +158,26 @@ begin
                                                               and pr.product_id = p->'params'->>'track') then
     return jsonb_build_object('ok', false, 'code', 'SAME_TRACK');
   end if;
+  -- The same caller's retry with the same key takes over its own action still 'requested' (Stripe was
+  -- unreachable: it may have made the change), whatever its age: its id is the Stripe key's, so Stripe
+  -- answers the retry as it answered (or would have answered) the first call, never a second change.
+  if p->>'caller_key' is not null then
+    select a.id into v_id from subscription_actions a
+     where a.subscription_id = s.id and a.status = 'requested' and a.action = p->>'action'
+       and a.caller_scope = p->>'caller_scope' and a.caller_key = p->>'caller_key'
+     order by a.created_at desc limit 1;
+    if v_id is not null then
+      return jsonb_build_object('ok', true, 'action_id', v_id, 'resumed', true);
+    end if;
+  end if;
   select exists (select 1 from subscription_actions a where a.subscription_id = s.id and a.status = 'requested'
                   and a.created_at > now() - interval '5 minutes') into v_busy;
   if v_busy then
     return jsonb_build_object('ok', false, 'code', 'SUBSCRIPTION_CHANGE_IN_PROGRESS');
   end if;
   select o.last_event_id into v_last from stripe_objects o where o.id = s.id;
-  insert into subscription_actions (subscription_id, action, params, actor, seen_last_event_id)
-  values (s.id, p->>'action', coalesce(p->'params', '{}'::jsonb), p->>'actor', v_last)
+  insert into subscription_actions (subscription_id, action, params, actor, seen_last_event_id, caller_scope, caller_key)
+  values (s.id, p->>'action', coalesce(p->'params', '{}'::jsonb), p->>'actor', v_last, p->>'caller_scope', p->>'caller_key')
   returning id into v_id;
   return jsonb_build_object('ok', true, 'action_id', v_id);
 end

@@ -122,7 +122,55 @@ describe('subscription actions', () => {
     expect(retried).toMatchObject({ isRepeat: false, response: { error: null } });
     expect((await findSubscription(server.app.db, id))!.pause_behavior).toBe('mark_uncollectible');
     const { rows } = await server.app.db.query<{ event_type: string }>("select event_type from payment_logs where metadata->>'subscription_id' = $1 and event_type like 'subscription.pause%' order by id", [id]);
-    expect(rows.map((r) => r.event_type)).toEqual(['subscription.pause_failed', 'subscription.pause', 'subscription.pause_requested']);
+    // Unreachable is not an answer: no pause_failed row, only the change made.
+    expect(rows.map((r) => r.event_type)).toEqual(['subscription.pause', 'subscription.pause_requested']);
+  });
+
+  it('asks Stripe again with the same key when its answer to a cancel was lost, so the retry succeeds and no failure is logged', async () => {
+    const id = await subscribe();
+    const key = newKey();
+    const stripeKeys: Array<string | undefined> = [];
+    // Stripe cancels the subscription, then the answer is lost on the way back (a timeout).
+    const lost = Object.create(stripe) as Stripe;
+    Object.defineProperty(lost, 'subscriptions', {
+      value: {
+        cancel: async (...args: Parameters<Stripe['subscriptions']['cancel']>) => {
+          stripeKeys.push(args[2]?.idempotencyKey);
+          await stripe.subscriptions.cancel(...args);
+          throw new Stripe.errors.StripeConnectionError({ message: 'timed out' });
+        },
+      },
+    });
+    const recording = Object.create(stripe) as Stripe;
+    Object.defineProperty(recording, 'subscriptions', {
+      value: {
+        cancel: (...args: Parameters<Stripe['subscriptions']['cancel']>) => {
+          stripeKeys.push(args[2]?.idempotencyKey);
+          return stripe.subscriptions.cancel(...args);
+        },
+      },
+    });
+    const first = await run(lost, id, { kind: 'cancel', atPeriodEnd: false }, key);
+    expect(first.response.error?.code).toBe('PAYMENT_PROVIDER_UNAVAILABLE');
+    const retried = await run(recording, id, { kind: 'cancel', atPeriodEnd: false }, key);
+    expect(retried).toMatchObject({ isRepeat: false, response: { error: null, actionId: first.response.actionId } });
+    // The same Stripe key both times: Stripe replays its first answer instead of refusing a second cancel.
+    expect(stripeKeys).toHaveLength(2);
+    expect(stripeKeys[1]).toBe(stripeKeys[0]);
+    await settle();
+    expect((await findSubscription(server.app.db, id))!.status).toBe('canceled');
+    // The action's own rows: one cancel_requested, no cancel_failed (nor any other *_failed).
+    const { rows } = await server.app.db.query<{ event_type: string }>(
+      "select event_type from payment_logs where metadata->>'subscription_id' = $1 and (event_type like '%\\_requested' or event_type like '%\\_failed') order by id",
+      [id],
+    );
+    expect(rows.map((r) => r.event_type)).toEqual(['subscription.cancel_requested']);
+    const actions = await server.app.db.query<{ status: string }>('select status from subscription_actions where subscription_id = $1', [id]);
+    expect(actions.rows.map((r) => r.status)).toEqual(['done']);
+    // The kept answer is the success.
+    const again = await run(recording, id, { kind: 'cancel', atPeriodEnd: false }, key);
+    expect(again).toMatchObject({ isRepeat: true, response: { error: null } });
+    expect(stripeKeys).toHaveLength(2);
   });
 
   it('ends in the same state whatever order a pause’s and a cancel’s webhooks arrive in', async () => {
