@@ -1,5 +1,4 @@
 import { STAFF_ROLES } from '../../../auth/viewer';
-import { BadUserInputError } from '../../../platform/errors';
 import {
   findMakeDelivery,
   listMakeAttempts,
@@ -28,18 +27,13 @@ import type {
   Resolvers,
   ResolversTypes,
 } from '../generated/resolvers-types';
-import { UUID, isUuid } from '../../../platform/ids';
+import { UUID } from '../../../platform/ids';
+import { iso, isoOrNull, parseUuidArgument } from '../values';
 
 // Retrying and replaying a delivery only sends what we already sent, to our own scenarios: support
 // may do it, as well as admins (unlike replaying a Stripe event, which changes our records).
 
-const iso = (value: Date | string) => new Date(value).toISOString();
-const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
-
-function parseDeliveryId(id: string, field = 'id'): string {
-  if (!isUuid(id)) throw new BadUserInputError(`${field} must be a Make delivery id (a UUID)`, { reason: 'INVALID_DELIVERY_ID', field });
-  return id.toLowerCase();
-}
+const parseDeliveryId = (id: string, field = 'id') => parseUuidArgument(id, field, 'a Make delivery', 'INVALID_DELIVERY_ID');
 
 function parseFilter(filter: MakeDeliveryFilter | null | undefined) {
   return {

@@ -8,7 +8,7 @@ import { parseIdempotencyKey } from '../../../idempotency/keys';
 import { runStaffAction } from '../../../idempotency/staffAction';
 import { findOrder } from '../../../orders/orders.sql';
 import { BadUserInputError } from '../../../platform/errors';
-import { UUID, isUuid } from '../../../platform/ids';
+import { UUID } from '../../../platform/ids';
 import { actionsFor } from '../../../reconcile/actions';
 import { findFinding, findRun, listFindings, listRuns } from '../../../reconcile/read.sql';
 import { emptyCounters, type FindingKind } from '../../../reconcile/reconcile.sql';
@@ -33,6 +33,7 @@ import type {
   ResolversTypes,
 } from '../generated/resolvers-types';
 import { encodeCursor, parsePage } from '../pagination';
+import { iso, isoOrNull, parseIsoTime, parseUuidArgument } from '../values';
 
 // Starting a pass and settling a finding act at Stripe or on many orders at once: admins. Syncing one
 // order only asks Stripe what already happened and applies it, as the janitor would: support too.
@@ -55,23 +56,12 @@ const NOTHING_CHANGED: ReadonlySet<ReconciliationErrorCode> = new Set([
 ]);
 const keeps = (error: ReconciliationError | null) => !error || !NOTHING_CHANGED.has(error.code);
 
-const iso = (value: Date | string) => new Date(value).toISOString();
-const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
-
-function parseUuid(id: string, field: string, what: string, reason: string): string {
-  if (!isUuid(id)) throw new BadUserInputError(`${field} must be ${what} id (a UUID)`, { reason, field });
-  return id.toLowerCase();
-}
-
-// ISO 8601 date-time with a zone (or a date, read as midnight UTC): a text Date.parse would read in
-// the server's local zone, or guess at, is refused rather than taken to mean something else.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /** `since`: an ISO 8601 time, not in the future, at most 30 days ago. */
 export function parseSince(since: string | null | undefined, now = new Date()): Date | null {
   if (since === null || since === undefined) return null;
   const field = 'input.since';
-  const time = ISO_8601.test(since) ? Date.parse(since) : Number.NaN;
+  const time = parseIsoTime(since);
   if (Number.isNaN(time)) {
     throw new BadUserInputError('since must be an ISO 8601 time with its zone, e.g. 2026-12-01T00:00:00Z', { reason: 'INVALID_SINCE', field });
   }
@@ -119,7 +109,7 @@ const syncPayload = async (
 
 export const reconciliationResolvers: Resolvers = {
   Query: {
-    reconciliationRun: allow(STAFF_ROLES, (_parent, { id }, { db }) => findRun(db, parseUuid(id, 'id', 'a reconciliation run', 'INVALID_RUN_ID'))),
+    reconciliationRun: allow(STAFF_ROLES, (_parent, { id }, { db }) => findRun(db, parseUuidArgument(id, 'id', 'a reconciliation run', 'INVALID_RUN_ID'))),
     reconciliationRuns: allow(STAFF_ROLES, (_parent, args, { db }) => {
       const { first, after } = parsePage(args, UUID, 'reconciliationRuns');
       return listRuns(db, { first, after });
@@ -131,11 +121,11 @@ export const reconciliationResolvers: Resolvers = {
       const { first, after } = parsePage(args, UUID, 'orphanedPayments');
       return listFindings(db, { filter, first, after });
     }),
-    orphanedPayment: allow(STAFF_ROLES, (_parent, { id }, { db }) => findFinding(db, parseUuid(id, 'id', 'a finding', 'INVALID_FINDING_ID'))),
+    orphanedPayment: allow(STAFF_ROLES, (_parent, { id }, { db }) => findFinding(db, parseUuidArgument(id, 'id', 'a finding', 'INVALID_FINDING_ID'))),
   },
   Mutation: {
     syncOrder: allow(STAFF_ROLES, async (_parent, { input }, context) => {
-      const orderId = parseUuid(input.orderId, 'input.orderId', 'an order', 'INVALID_ORDER_ID');
+      const orderId = parseUuidArgument(input.orderId, 'input.orderId', 'an order', 'INVALID_ORDER_ID');
       const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       const { db, viewer, reconciliation, logger } = context;
       const actor = `staff:${viewer.id}`;
@@ -186,7 +176,7 @@ export const reconciliationResolvers: Resolvers = {
       return { run: await findRun(db, response.runId), started: response.started, error: null, isRepeat };
     }),
     resolveOrphanedPayment: allow(ADMINS, async (_parent, { input }, { db, viewer, reconciliation, logger }) => {
-      const findingId = parseUuid(input.id, 'input.id', 'a finding', 'INVALID_FINDING_ID');
+      const findingId = parseUuidArgument(input.id, 'input.id', 'a finding', 'INVALID_FINDING_ID');
       const note = parseNote(input.note, input.action);
       const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       const action = input.action.toLowerCase() as 'adopt' | 'cancel' | 'dismiss';

@@ -8,7 +8,6 @@ import { type DisputeKey, DISPUTE_CURSOR_ID, type DisputeStatus as DisputeRowSta
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
 import { findOrder } from '../../../orders/orders.sql';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
-import { isUuid } from '../../../platform/ids';
 import { REFUND_ID, listRefunds, refundableAmount, refundsOfOrder } from '../../../refunds/read.sql';
 import type { RefundReason as RefundRowReason, RefundResult, RefundStatus as RefundRowStatus } from '../../../refunds/service';
 import { allow, inheritAccess } from '../access';
@@ -28,6 +27,7 @@ import type {
   ResolversTypes,
 } from '../generated/resolvers-types';
 import { decodeCursor, encodeCursor, parseFirst, parsePage } from '../pagination';
+import { iso, isoOrNull, parseIsoTime, parseUuidArgument } from '../values';
 
 // Refunding moves money back at Stripe: admins alone (seed 001). Support reads.
 const ADMINS: readonly Role[] = ['ADMIN'];
@@ -39,16 +39,9 @@ const REFUND_READERS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
 export const MAX_REFUND_AMOUNT = 99_999_999;
 export const NOTE_MAX_CHARACTERS = 500;
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const REFUND_REASONS: ReadonlySet<string> = new Set(['requested_by_customer', 'duplicate', 'fraudulent', 'other']);
 
-const iso = (value: Date | string) => new Date(value).toISOString();
-const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
-
-function parseOrderId(id: string, field: string): string {
-  if (!isUuid(id)) throw new BadUserInputError(`${field} must be an order id (a UUID)`, { reason: 'INVALID_ORDER_ID', field });
-  return id.toLowerCase();
-}
+const parseOrderId = (id: string, field: string) => parseUuidArgument(id, field, 'an order', 'INVALID_ORDER_ID');
 
 /** `amount`: null (the whole remainder) or an integer from 1 to 99,999,999 in the minor unit. */
 export function parseRefundAmount(amount: number | null | undefined): number | null {
@@ -74,7 +67,7 @@ export function parseRefundNote(note: string | null | undefined): string | null 
 
 function parseEvidenceDueBefore(value: string | null | undefined): Date | null {
   if (value === null || value === undefined) return null;
-  const time = ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  const time = parseIsoTime(value);
   if (Number.isNaN(time)) {
     throw new BadUserInputError('evidenceDueBefore must be an ISO 8601 time with its zone, e.g. 2026-12-10T00:00:00Z', {
       reason: 'INVALID_EVIDENCE_DUE_BEFORE',

@@ -27,15 +27,13 @@ import type {
   TrackSubscriptionResolvers,
 } from '../generated/resolvers-types';
 import { encodeCursor, parsePage } from '../pagination';
+import { iso, isoOrNull, parseIsoTime } from '../values';
 
 const READERS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
 const ACTORS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 /** Stripe refuses a resumes_at more than this far ahead in practice; a typo of a year is refused here. */
 const MAX_PAUSE_SECONDS = 5 * 365 * 86_400;
 
-const iso = (value: string) => new Date(value).toISOString();
-const isoOrNull = (value: string | null) => (value === null ? null : iso(value));
 const TRACK = /^[a-z][a-z0-9_]{1,62}$/;
 
 /** A signed-in customer reads only their own; staff read all (null: no owner condition). */
@@ -66,7 +64,7 @@ function parseFilter(filter: SubscriptionFilter | null | undefined): Subscriptio
 /** resumesAt: an ISO 8601 time with its zone, in the future and within five years; unix seconds. */
 export function parseResumesAt(value: string | null | undefined, now = Date.now()): number | null {
   if (value === null || value === undefined) return null;
-  const time = ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  const time = parseIsoTime(value, { timeRequired: true });
   if (Number.isNaN(time)) {
     throw new BadUserInputError('resumesAt must be an ISO 8601 time with its zone, e.g. 2027-01-01T00:00:00Z', { reason: 'INVALID_RESUMES_AT', field: 'input.resumesAt' });
   }
@@ -126,7 +124,7 @@ export const subscriptionResolvers: Resolvers = {
       const subscriptionId = parseSubscriptionId(input.subscriptionId, 'input.subscriptionId');
       if (!TRACK.test(input.track)) throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'input.track' });
       // The preview sends whole seconds; anything else is not a preview's date.
-      const time = ISO_8601.test(input.prorationDate) ? Date.parse(input.prorationDate) : Number.NaN;
+      const time = parseIsoTime(input.prorationDate, { timeRequired: true });
       if (Number.isNaN(time) || time % 1000 !== 0) {
         throw new BadUserInputError('prorationDate must be the preview’s prorationDate (ISO 8601, whole seconds)', { reason: 'INVALID_PRORATION_DATE', field: 'input.prorationDate' });
       }

@@ -13,14 +13,12 @@ import type {
   WebhookEventStatus,
   WebhookStatusResolvers,
 } from '../generated/resolvers-types';
+import { iso, isoOrNull } from '../values';
 
 // Support reads events and the applier's state; replaying one changes our records, so admins only.
 const REPLAYERS: readonly Role[] = ['ADMIN'];
 
 const MAX_FILTER_LENGTH = 255;
-
-const iso = (value: Date | string) => new Date(value).toISOString();
-const isoOrNull = (value: Date | string | null) => (value === null ? null : iso(value));
 
 function parseEventId(id: string, field = 'id'): string {
   if (!EVENT_ID.test(id)) throw new BadUserInputError(`${field} must be a Stripe event id (evt_ and up to 250 letters, digits or underscores)`, { reason: 'INVALID_EVENT_ID', field });
