@@ -1,9 +1,7 @@
-// Refunds staff make here (issue 18): the contract the GraphQL resolver is written against while the
-// service behind it is built. One SQL function claims the idempotency key, locks the order, checks the
+// Refunds staff make here (issue 18): the types the GraphQL resolver and the service
+// (refundPayment.ts) share. One SQL function claims the idempotency key, locks the order, checks the
 // refundable remainder and inserts the refund `creating`; then Stripe is called with the key
-// create_refund:<refund id> and its answer recorded.
-//
-// CONTRACT (fixed first so the resolver and the service are built at once; keep these types).
+// create_refund:<refund id> and its answer recorded (docs/refunds.md).
 //
 // Tables (migration 20261207001000_refunds.sql):
 //   refunds: id text (our UUID for refunds made here; Stripe's re_… for refunds made at Stripe),
