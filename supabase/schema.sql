@@ -842,6 +842,21 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.checkout_lock_attempt_order(p_attempt_id uuid)
+ RETURNS uuid
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_order uuid;
+begin
+  select order_id into v_order from payment_attempts where id = p_attempt_id;
+  if v_order is not null then
+    perform 1 from orders where id = v_order for update;
+  end if;
+  return v_order;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.checkout_mark_attempt(p jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -850,6 +865,7 @@ declare
   a payment_attempts;
   o orders;
 begin
+  perform checkout_lock_attempt_order((p->>'attempt_id')::uuid);
   update payment_attempts
      set status = coalesce(p->>'status', status), last_error = left(p->>'error', 1000),
          stripe_object_id = coalesce(stripe_object_id, p->>'object_id'), updated_at = now()
@@ -876,6 +892,7 @@ declare
   a payment_attempts;
   o orders;
 begin
+  perform checkout_lock_attempt_order((p->>'attempt_id')::uuid);
   select * into a from payment_attempts where id = (p->>'attempt_id')::uuid for update;
   if not found then
     raise exception 'payment attempt % does not exist', p->>'attempt_id';

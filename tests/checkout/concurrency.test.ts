@@ -1,8 +1,10 @@
 // Many requests at once, over real HTTP, against the real engine (PGlite here; truly parallel
 // connections in the PostgreSQL suite): one key, one order, one Stripe object.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
+import { TEST_ENGINE } from '../helpers/db';
 
 let server: CheckoutServer;
 beforeAll(async () => {
@@ -59,7 +61,9 @@ describe.each([
     expect(await ordersOf(first.email)).toHaveLength(1);
   });
 
-  it('gives concurrent requests for one order with different keys the same open object', async () => {
+  // Several rounds: each retires the same stale attempt from twelve requests at once, the race in which
+  // attempt-first and order-first locking met in a deadlock on PostgreSQL (migration 20261207001400).
+  it.each([1, 2, 3, 4])('gives concurrent requests for one order with different keys the same open object (round %i)', async () => {
     const created = (await call(guest())).body.data[mutation];
     const id = created[idField];
     // Retire the first object so that the concurrent requests race to make the order's next one.
@@ -100,4 +104,39 @@ it('keeps an order payable through one object when Elements and hosted Checkout 
     [created.order.id],
   );
   expect(rows).toEqual([{ stripe_object_id: open[0]!.id }]);
+});
+
+// The same race, made deterministic: a transaction that holds the order (as checkout_begin and
+// order_apply_payment do, order first) and then writes its attempt, while checkout_mark_attempt retires
+// that attempt. Marking used to take the attempt first and then the order (its payment log's foreign
+// key), the opposite order, and PostgreSQL killed one side. Only PostgreSQL runs two connections at once.
+describe.skipIf(TEST_ENGINE !== 'postgres')('retiring an attempt while another transaction holds its order (PostgreSQL)', () => {
+  it('waits for the order instead of deadlocking, and both finish', async () => {
+    const created = (await server.createPaymentIntent(guest())).body.data.createPaymentIntent;
+    const { rows } = await server.app.db.query<{ id: string }>('select id from payment_attempts where order_id = $1', [created.order.id]);
+    const attemptId = rows[0]!.id;
+    const holder = new pg.Client({ connectionString: server.testDb.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query(`set local lock_timeout = '10s'`);
+      await holder.query('select 1 from orders where id = $1 for update', [created.order.id]);
+      const marked = server.app.db.query('select checkout_mark_attempt($1::jsonb) as a', [{ attempt_id: attemptId, status: 'canceled', actor: 'test', error: 'retired' }]);
+      await vi.waitFor(
+        async () => {
+          const waiting = await holder.query<{ n: number }>('select count(*)::int as n from pg_locks where not granted and pid <> pg_backend_pid()');
+          expect(waiting.rows[0]!.n).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      // The holder's next write, the attempt, must not be held by the mark.
+      await holder.query('update payment_attempts set updated_at = now() where id = $1', [attemptId]);
+      await holder.query('commit');
+      const result = await marked;
+      expect(result.rows[0].a.status).toBe('canceled');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
+  });
 });
