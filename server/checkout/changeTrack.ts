@@ -14,7 +14,7 @@ import type { Viewer } from '../auth/viewer';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency/keys';
 import { requestHash } from '../idempotency/requestHash';
 import type { Queryable } from '../platform/db/db';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../platform/errors';
+import { BadUserInputError, NotFoundError } from '../platform/errors';
 import { isUuid } from '../platform/ids';
 import type { OrderRow } from '../orders/orders.sql';
 import { type PaymentError, PROVIDER_UNAVAILABLE } from '../stripe/payments';
@@ -122,10 +122,11 @@ async function closeAttempt(deps: CheckoutDeps, actor: string, order: OrderRow, 
 
 function failure(result: Extract<Begun, { outcome: 'error' }>): ChangeTrackResult {
   switch (result.error) {
+    // Another customer's order does not exist for this caller: the same answer as none, so the call
+    // cannot be used to learn which order ids exist (as every customer-scoped read answers).
     case 'order_not_found':
-      throw new NotFoundError('There is no such order', { field: 'orderId' });
     case 'order_of_another_customer':
-      throw new ForbiddenError('This order belongs to another customer');
+      throw new NotFoundError('There is no such order', { field: 'orderId' });
     case 'unknown_track':
       throw new BadUserInputError('There is no such product track', { reason: 'UNKNOWN_TRACK', field: 'track' });
     case 'inactive_product':

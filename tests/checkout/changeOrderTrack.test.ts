@@ -201,12 +201,25 @@ describe('changeOrderTrack: who may', () => {
     expect(rows).toEqual([{ actor_type: 'customer', actor_id: account.id }]);
   });
 
-  it('refuses a customer changing another customer’s order, staff, a Make key and anonymous callers, writing nothing', async () => {
+  it('answers another customer’s order as not found, exactly as an order that does not exist, writing nothing', async () => {
+    const first = await newIntent();
+    const token = await server.customerToken();
+    const before = await server.counts();
+    const theirs = await changeTrack({ idempotencyKey: newKey(), orderId: first.order.id, track: 'website_audit_feedback' }, { token });
+    const none = await changeTrack({ idempotencyKey: newKey(), orderId: randomUUID(), track: 'website_audit_feedback' }, { token });
+    expect(theirs.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // Nothing tells the caller the order exists: the same message and extensions as for none.
+    expect(theirs.body.errors?.[0]?.message).toBe(none.body.errors?.[0]?.message);
+    expect(theirs.body.errors?.[0]?.extensions).toEqual(none.body.errors?.[0]?.extensions);
+    expect(await server.counts()).toEqual(before);
+    expect(await effects(first.order.id)).toMatchObject({ product_id: 'business_plan_builder', logs: 0, audits: 0 });
+  });
+
+  it('refuses staff, a Make key and anonymous callers, writing nothing', async () => {
     const first = await newIntent();
     const staff = (staffRole: 'support' | 'admin') =>
       signStaffToken(JWT_SECRET, { userId: randomUUID(), email: `${staffRole}@shop.test`, staffRole, audience: 'authenticated', expiresIn: '1h' });
     const callers: Array<[string, Auth, string]> = [
-      ['another customer', { token: await server.customerToken() }, 'FORBIDDEN'],
       ['support staff', { token: await staff('support') }, 'FORBIDDEN'],
       ['admin staff', { token: await staff('admin') }, 'FORBIDDEN'],
       ['a make-scope API key', { headers: { 'x-api-key': (await createApiKey(server.app.db, 'make scenario', 'make')).key } }, 'FORBIDDEN'],
