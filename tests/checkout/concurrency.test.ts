@@ -121,7 +121,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('retiring an attempt while another t
       await holder.query('begin');
       await holder.query(`set local lock_timeout = '10s'`);
       await holder.query('select 1 from orders where id = $1 for update', [created.order.id]);
-      const marked = server.app.db.query('select checkout_mark_attempt($1::jsonb) as a', [{ attempt_id: attemptId, status: 'canceled', actor: 'test', error: 'retired' }]);
+      const marked = server.app.db.query<{ a: { status: string } }>('select checkout_mark_attempt($1::jsonb) as a', [{ attempt_id: attemptId, status: 'canceled', actor: 'test', error: 'retired' }]);
       await vi.waitFor(
         async () => {
           const waiting = await holder.query<{ n: number }>('select count(*)::int as n from pg_locks where not granted and pid <> pg_backend_pid()');
@@ -133,7 +133,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('retiring an attempt while another t
       await holder.query('update payment_attempts set updated_at = now() where id = $1', [attemptId]);
       await holder.query('commit');
       const result = await marked;
-      expect(result.rows[0].a.status).toBe('canceled');
+      expect(result.rows[0]!.a.status).toBe('canceled');
     } finally {
       await holder.query('rollback').catch(() => undefined);
       await holder.end();
