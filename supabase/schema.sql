@@ -363,6 +363,7 @@ create table public.prices (
 );
 alter table public.prices enable row level security;
 CREATE INDEX prices_product_id_idx ON public.prices USING btree (product_id) WHERE active;
+CREATE TRIGGER prices_keep_stripe_price AFTER INSERT OR UPDATE OF stripe_price_id ON prices FOR EACH ROW EXECUTE FUNCTION prices_keep_stripe_price();
 create policy prices_public_read on public.prices for select to anon, authenticated using (active);
 grant select on table public.prices to anon, authenticated;
 
@@ -556,6 +557,22 @@ create table public.stripe_objects (
   constraint stripe_objects_state_check CHECK (length(state) <= 500)
 );
 alter table public.stripe_objects enable row level security;
+
+create table public.stripe_prices (
+  stripe_price_id text not null,
+  price_id text not null,
+  currency text not null,
+  unit_amount bigint not null,
+  recurring_interval text,
+  created_at timestamp with time zone default now() not null,
+  constraint stripe_prices_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
+  constraint stripe_prices_pkey PRIMARY KEY (stripe_price_id),
+  constraint stripe_prices_price_id_fkey FOREIGN KEY (price_id) REFERENCES prices(id),
+  constraint stripe_prices_stripe_price_id_check CHECK (length(stripe_price_id) <= 255),
+  constraint stripe_prices_unit_amount_check CHECK (unit_amount >= 0)
+);
+alter table public.stripe_prices enable row level security;
+CREATE INDEX stripe_prices_price_idx ON public.stripe_prices USING btree (price_id);
 
 create table public.subscription_actions (
   id uuid default gen_random_uuid() not null,
@@ -1807,6 +1824,20 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.prices_keep_stripe_price()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  if new.stripe_price_id is not null then
+    insert into stripe_prices (stripe_price_id, price_id, currency, unit_amount, recurring_interval)
+    values (new.stripe_price_id, new.id, new.currency, new.unit_amount, new.recurring_interval)
+    on conflict do nothing;
+  end if;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.reconcile_begin_run(p jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -2700,8 +2731,8 @@ begin
   end if;
   -- A switch to the track the subscription is already for is SAME_TRACK, decided under the lock (a
   -- switch made meanwhile may have moved it there).
-  if p->>'action' = 'switch' and exists (select 1 from prices pr where pr.stripe_price_id = s.stripe_price_id
-                                                              and pr.product_id = p->'params'->>'track') then
+  if p->>'action' = 'switch' and exists (select 1 from stripe_prices sp join prices pr on pr.id = sp.price_id
+                                          where sp.stripe_price_id = s.stripe_price_id and pr.product_id = p->'params'->>'track') then
     return jsonb_build_object('ok', false, 'code', 'SAME_TRACK');
   end if;
   -- The same caller's retry with the same key takes over its own action still 'requested' (Stripe was

@@ -14,8 +14,9 @@
 // in the database has one Stripe price, found by its lookup_key (the database price's id), made when
 // missing or when its amount, currency or interval no longer match the database (the new one takes the
 // lookup_key and the old one is archived: existing subscriptions keep renewing at it, as Stripe does,
-// and no new one starts on it). Its id is kept in prices.stripe_price_id, and its metadata names the
-// track and the database price, so a subscription's webhook can be traced back to a track.
+// and no new one starts on it). Its id is kept in prices.stripe_price_id (the current one) and in
+// stripe_prices (every one ever made, which is how a subscription finds its track), and its metadata
+// names the track and the database price, so a subscription's webhook can be traced back to a track.
 import Stripe from 'stripe';
 import type { Queryable } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
@@ -281,6 +282,16 @@ async function ensurePriceAtStripe(deps: CatalogDeps, row: CatalogRecurringPrice
     // New subscriptions must not start on a price the database no longer sells.
     if (current && current.active && current.id !== created.id) await stripe.prices.update(current.id, { active: false });
   }
-  await deps.db.query('update prices set stripe_price_id = $2 where id = $1 and stripe_price_id is distinct from $2', [row.id, stripePriceId]);
+  // Every Stripe price made for a database price is kept (stripe_prices, with the amount it bills): the
+  // subscribers of an earlier amount stay on its Stripe price and are found by it. The price's current
+  // one is what new checkouts and switches use.
+  await deps.db.query(
+    `with kept as (
+       insert into stripe_prices (stripe_price_id, price_id, currency, unit_amount, recurring_interval)
+       values ($2, $1, $3, $4, $5) on conflict do nothing
+     )
+     update prices set stripe_price_id = $2 where id = $1 and stripe_price_id is distinct from $2`,
+    [row.id, stripePriceId, row.currency, unitAmount, row.recurring_interval],
+  );
   return { priceId: row.id, track: row.product_id, currency: row.currency, unitAmount, interval: row.recurring_interval, stripePriceId };
 }

@@ -1,6 +1,8 @@
 // What the API reads of subscriptions (issue 19): the rows the webhooks keep (subscriptions,
 // subscription_invoices; 20261207001200_subscription_actions.sql), with the track and price they are
-// at (by the Stripe price id our prices table holds), newest first by (created_at desc, id desc) as a
+// at (by the Stripe price id, through stripe_prices: every Stripe price we ever made for one of our
+// prices, so a subscriber still on the Stripe price of an earlier amount keeps its track; the amount is
+// the one that Stripe price bills), newest first by (created_at desc, id desc) as a
 // keyset page (server/platform/db/keysetList.ts).
 import type { Queryable } from '../platform/db/db';
 import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
@@ -12,7 +14,7 @@ export interface SubscriptionRecord {
   customer_email: string;
   status: string;
   stripe_price_id: string | null;
-  /** Our price and track for stripe_price_id; null when the price is not one of ours. */
+  /** Our price and track for stripe_price_id (any Stripe price we made for it); null when the price is not one of ours. */
   price_id: string | null;
   track: string | null;
   track_name: string | null;
@@ -53,15 +55,16 @@ const iso = (column: string) => `to_jsonb(${column}) #>> '{}'`;
 // Times as ISO 8601 text and amounts as float8, so PGlite and node-postgres hand back the same.
 const SUBSCRIPTION_SELECT = `
   select s.id, s.customer_id, c.user_id as customer_user_id, c.email as customer_email, s.status, s.stripe_price_id,
-         p.id as price_id, p.product_id as track, pr.name as track_name, p.unit_amount::float8 as unit_amount, p.currency,
-         p.recurring_interval,
+         p.id as price_id, p.product_id as track, pr.name as track_name, sp.unit_amount::float8 as unit_amount, sp.currency,
+         sp.recurring_interval,
          ${iso('s.current_period_start')} as current_period_start, ${iso('s.current_period_end')} as current_period_end,
          s.cancel_at_period_end, ${iso('s.canceled_at')} as canceled_at, s.pause_behavior, ${iso('s.pause_resumes_at')} as pause_resumes_at,
          ${iso('s.created_at')} as created_at, ${iso('s.updated_at')} as updated_at, s.created_at as created_ts,
          (extract(epoch from s.created_at) * 1000000)::bigint::text as created_us
     from subscriptions s
     join customers c on c.id = s.customer_id
-    left join prices p on p.stripe_price_id = s.stripe_price_id
+    left join stripe_prices sp on sp.stripe_price_id = s.stripe_price_id
+    left join prices p on p.id = sp.price_id
     left join products pr on pr.id = p.product_id`;
 
 /** One subscription; a customer's own only when `ownerUserId` is given (another's reads as none). */
