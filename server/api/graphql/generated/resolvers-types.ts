@@ -174,6 +174,21 @@ export type Query = {
    * once and the next invoice with CREATE_PRORATIONS. The owner, support and admins. Writes nothing.
    */
   previewSubscriptionSwitch: SubscriptionSwitchPreviewPayload;
+  /**
+   * A payment request split among members, with its members. Its creator (the customer, or the API key,
+   * that made it) and staff; anyone else reads null.
+   */
+  paymentRequest?: Maybe<PaymentRequest>;
+  /**
+   * Payment requests, newest first: staff see all, a creator their own. Keyset pagination: pass
+   * pageInfo.endCursor as after.
+   */
+  paymentRequests: PaymentRequestConnection;
+  /**
+   * What a member's pay link shows: the request's title, the member's share and where it stands. Anyone
+   * holding the token (it is the member's only credential); a wrong or replaced token reads null.
+   */
+  memberShare?: Maybe<MemberShare>;
 };
 
 
@@ -285,6 +300,23 @@ export type QueryPreviewSubscriptionSwitchArgs = {
   track: Scalars['ID']['input'];
 };
 
+
+export type QueryPaymentRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryPaymentRequestsArgs = {
+  filter?: InputMaybe<PaymentRequestFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryMemberShareArgs = {
+  token: Scalars['String']['input'];
+};
+
 export type StripeMode =
   /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
   | 'SANDBOX'
@@ -390,6 +422,32 @@ export type Mutation = {
    * admins. Idempotent by idempotencyKey; audited. With ALWAYS_INVOICE a declined card switches nothing.
    */
   switchSubscription: SubscriptionActionPayload;
+  /**
+   * Creates a payment request and all its members at once: shares in the currency's minor unit that sum
+   * to the total, one email once, 1 to 50 members. Storefronts (API key), customers and staff. The
+   * payload carries each member's pay link (PAYMENT_REQUEST_PAY_URL with the member's token) this once:
+   * tokens are stored hashed, and a repeat of the key answers the request without links. Idempotent by
+   * idempotencyKey (other input: CONFLICT); audited.
+   */
+  createPaymentRequest: CreatePaymentRequestPayload;
+  /**
+   * Starts (or resumes) paying a member's share: the member's open PaymentIntent's client secret while
+   * it can still be paid; a new PaymentIntent only when there is none or the last was canceled. Anyone
+   * holding the token. Idempotent by idempotencyKey.
+   */
+  payMemberShare: PayMemberSharePayload;
+  /**
+   * Cancels a request: every open member PaymentIntent is canceled at Stripe, then the request and its
+   * unpaid shares. Paid shares stay paid (refund them with refundPayment on the share's order). The
+   * creator and admins. Idempotent by idempotencyKey; audited.
+   */
+  cancelPaymentRequest: PaymentRequestActionPayload;
+  /**
+   * Sends each unpaid member a reminder through Make (a payment_request_reminder delivery each, carrying
+   * a new pay link: the member's earlier link stops working). The creator and staff. Idempotent by
+   * idempotencyKey; audited.
+   */
+  remindPaymentRequestMembers: RemindPaymentRequestMembersPayload;
 };
 
 
@@ -470,6 +528,26 @@ export type MutationResumeSubscriptionArgs = {
 
 export type MutationSwitchSubscriptionArgs = {
   input: SwitchSubscriptionInput;
+};
+
+
+export type MutationCreatePaymentRequestArgs = {
+  input: CreatePaymentRequestInput;
+};
+
+
+export type MutationPayMemberShareArgs = {
+  input: PayMemberShareInput;
+};
+
+
+export type MutationCancelPaymentRequestArgs = {
+  input: PaymentRequestActionInput;
+};
+
+
+export type MutationRemindPaymentRequestMembersArgs = {
+  input: PaymentRequestActionInput;
 };
 
 export type CheckoutInput = {
@@ -1685,6 +1763,205 @@ export type SubscriptionSwitchPreviewPayload = {
   error?: Maybe<SubscriptionError>;
 };
 
+/** Where a payment request stands: OPEN until a share is paid, PARTIALLY_PAID, PAID when every share is; or CANCELED / EXPIRED. */
+export type PaymentRequestStatus =
+  | 'OPEN'
+  | 'PARTIALLY_PAID'
+  | 'PAID'
+  | 'CANCELED'
+  | 'EXPIRED';
+
+/** Where a member's share stands. */
+export type MemberShareStatus =
+  /** Not paid yet (nothing started, or a PaymentIntent waiting for the member). */
+  | 'PENDING'
+  /** Paid at Stripe and settling (bank debits, some wallets). */
+  | 'PROCESSING'
+  | 'PAID'
+  /** The last payment attempt was declined; the member may pay again (on the same PaymentIntent). */
+  | 'FAILED'
+  /** The request was canceled or expired before this share was paid. */
+  | 'CANCELED'
+  /** Paid, then refunded in full. */
+  | 'REFUNDED';
+
+/** A request for a sum, split among members who each pay their share on their own. */
+export type PaymentRequest = {
+  __typename?: 'PaymentRequest';
+  id: Scalars['ID']['output'];
+  title: Scalars['String']['output'];
+  /** The product track it buys (a product id), or null for a request with a free description. */
+  track?: Maybe<Scalars['ID']['output']>;
+  trackName?: Maybe<Scalars['String']['output']>;
+  description?: Maybe<Scalars['String']['output']>;
+  /** The sum of the shares. */
+  total: Money;
+  /** What the members have paid so far (shares paid or processing). */
+  amountPaid: Money;
+  /** Refunded so far, over every share. */
+  amountRefunded: Money;
+  status: PaymentRequestStatus;
+  membersCount: Scalars['Int']['output'];
+  membersPaid: Scalars['Int']['output'];
+  /** When it stops being payable (ISO 8601); null: until paid or canceled. */
+  expiresAt?: Maybe<Scalars['String']['output']>;
+  /** Who made it: staff:<id>, customer:<id> or api_key:<name>. */
+  createdBy: Scalars['String']['output'];
+  metadata: Array<MetadataEntry>;
+  members: Array<PaymentRequestMember>;
+  createdAt: Scalars['String']['output'];
+  updatedAt: Scalars['String']['output'];
+  /** When the last share was paid. */
+  completedAt?: Maybe<Scalars['String']['output']>;
+  canceledAt?: Maybe<Scalars['String']['output']>;
+};
+
+export type PaymentRequestMember = {
+  __typename?: 'PaymentRequestMember';
+  id: Scalars['ID']['output'];
+  email: Scalars['String']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  /** The member's share. */
+  amount: Money;
+  status: MemberShareStatus;
+  /** How many PaymentIntents were made for the share (a decline paid again on the same one does not count). */
+  paymentAttemptCount: Scalars['Int']['output'];
+  /** The member's current PaymentIntent (pi_…). */
+  paymentIntentId?: Maybe<Scalars['String']['output']>;
+  paidAt?: Maybe<Scalars['String']['output']>;
+  amountRefunded: Money;
+  /** The share's order, which holds its payment, refunds and disputes (refund a share with refundPayment on it). Staff only; null for others. */
+  orderId?: Maybe<Scalars['ID']['output']>;
+};
+
+export type PaymentRequestFilter = {
+  status?: InputMaybe<PaymentRequestStatus>;
+};
+
+export type PaymentRequestConnection = {
+  __typename?: 'PaymentRequestConnection';
+  nodes: Array<PaymentRequest>;
+  pageInfo: PageInfo;
+};
+
+export type PaymentRequestMemberInput = {
+  email: Scalars['String']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** The share, in the currency's minor unit (pence for GBP), at least 1. */
+  amount: Scalars['Int']['input'];
+};
+
+export type CreatePaymentRequestInput = {
+  idempotencyKey: Scalars['String']['input'];
+  /** 1 to 200 characters. */
+  title: Scalars['String']['input'];
+  /** A product track (product id) the request buys; give track or description. */
+  track?: InputMaybe<Scalars['ID']['input']>;
+  /** What the request is for, when it is not a track (up to 1,000 characters). */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Lower-case ISO 4217 code (gbp, eur, usd…). */
+  currency: Scalars['String']['input'];
+  /** 1 to 50 members, each email once; their amounts are the shares and sum to the total. */
+  members: Array<PaymentRequestMemberInput>;
+  /** When it stops being payable (ISO 8601, in the future, within a year); omitted: until paid or canceled. */
+  expiresAt?: InputMaybe<Scalars['String']['input']>;
+  /** Up to 20 key/value pairs (keys up to 40 characters, values up to 500). */
+  metadata?: InputMaybe<Array<MetadataEntryInput>>;
+};
+
+/** A member's pay link, given once, when the request is made (or a reminder replaces it). */
+export type MemberPayLink = {
+  __typename?: 'MemberPayLink';
+  memberId: Scalars['ID']['output'];
+  email: Scalars['String']['output'];
+  /** PAYMENT_REQUEST_PAY_URL with the member's token. Treat it as a secret: whoever holds it can pay the share. */
+  payUrl: Scalars['String']['output'];
+};
+
+export type PaymentRequestErrorCode =
+  /** No such request, or not the caller's. */
+  | 'PAYMENT_REQUEST_NOT_FOUND'
+  /** No share has this token (wrong, or replaced by a reminder's new link). */
+  | 'SHARE_NOT_FOUND'
+  | 'SHARE_ALREADY_PAID'
+  /** The member's payment is being processed: wait for it. */
+  | 'SHARE_PROCESSING'
+  /** The request is canceled, expired or paid: nothing can be paid on it. */
+  | 'REQUEST_NOT_PAYABLE'
+  /** cancelPaymentRequest: the request is already paid, canceled or expired. */
+  | 'REQUEST_NOT_CANCELABLE'
+  /** Stripe could not be reached: send the same request again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type PaymentRequestError = {
+  __typename?: 'PaymentRequestError';
+  code: PaymentRequestErrorCode;
+  message: Scalars['String']['output'];
+};
+
+export type CreatePaymentRequestPayload = {
+  __typename?: 'CreatePaymentRequestPayload';
+  paymentRequest?: Maybe<PaymentRequest>;
+  /** Each member's pay link; empty when isRepeat (tokens are kept only hashed). */
+  payLinks: Array<MemberPayLink>;
+  isRepeat: Scalars['Boolean']['output'];
+  error?: Maybe<PaymentRequestError>;
+};
+
+/** A member's share as its pay page shows it. */
+export type MemberShare = {
+  __typename?: 'MemberShare';
+  memberId: Scalars['ID']['output'];
+  paymentRequestId: Scalars['ID']['output'];
+  title: Scalars['String']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  trackName?: Maybe<Scalars['String']['output']>;
+  /** The member's name, or their email when they gave none. */
+  memberName: Scalars['String']['output'];
+  amount: Money;
+  status: MemberShareStatus;
+  requestStatus: PaymentRequestStatus;
+  expiresAt?: Maybe<Scalars['String']['output']>;
+};
+
+export type PayMemberShareInput = {
+  /** The token from the member's pay link. */
+  token: Scalars['String']['input'];
+  idempotencyKey: Scalars['String']['input'];
+};
+
+export type PayMemberSharePayload = {
+  __typename?: 'PayMemberSharePayload';
+  share?: Maybe<MemberShare>;
+  paymentIntentId?: Maybe<Scalars['String']['output']>;
+  /** For Stripe.js (confirmPayment on the client). Never log it. */
+  clientSecret?: Maybe<Scalars['String']['output']>;
+  isRepeat: Scalars['Boolean']['output'];
+  error?: Maybe<PaymentRequestError>;
+};
+
+export type PaymentRequestActionInput = {
+  idempotencyKey: Scalars['String']['input'];
+  /** The payment request's id. */
+  id: Scalars['ID']['input'];
+};
+
+export type PaymentRequestActionPayload = {
+  __typename?: 'PaymentRequestActionPayload';
+  paymentRequest?: Maybe<PaymentRequest>;
+  isRepeat: Scalars['Boolean']['output'];
+  error?: Maybe<PaymentRequestError>;
+};
+
+export type RemindPaymentRequestMembersPayload = {
+  __typename?: 'RemindPaymentRequestMembersPayload';
+  paymentRequest?: Maybe<PaymentRequest>;
+  /** How many unpaid members a reminder was queued for. */
+  reminded: Scalars['Int']['output'];
+  isRepeat: Scalars['Boolean']['output'];
+  error?: Maybe<PaymentRequestError>;
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -1876,6 +2153,24 @@ export type ResolversTypes = ResolversObject<{
   ProrationLine: ResolverTypeWrapper<ProrationLineValue>;
   SubscriptionSwitchPreview: ResolverTypeWrapper<SwitchPreview>;
   SubscriptionSwitchPreviewPayload: ResolverTypeWrapper<Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversTypes['SubscriptionSwitchPreview']> }>;
+  PaymentRequestStatus: PaymentRequestStatus;
+  MemberShareStatus: MemberShareStatus;
+  PaymentRequest: ResolverTypeWrapper<Omit<PaymentRequest, 'total' | 'amountPaid' | 'amountRefunded' | 'members'> & { total: ResolversTypes['Money'], amountPaid: ResolversTypes['Money'], amountRefunded: ResolversTypes['Money'], members: Array<ResolversTypes['PaymentRequestMember']> }>;
+  PaymentRequestMember: ResolverTypeWrapper<Omit<PaymentRequestMember, 'amount' | 'amountRefunded'> & { amount: ResolversTypes['Money'], amountRefunded: ResolversTypes['Money'] }>;
+  PaymentRequestFilter: PaymentRequestFilter;
+  PaymentRequestConnection: ResolverTypeWrapper<Omit<PaymentRequestConnection, 'nodes'> & { nodes: Array<ResolversTypes['PaymentRequest']> }>;
+  PaymentRequestMemberInput: PaymentRequestMemberInput;
+  CreatePaymentRequestInput: CreatePaymentRequestInput;
+  MemberPayLink: ResolverTypeWrapper<MemberPayLink>;
+  PaymentRequestErrorCode: PaymentRequestErrorCode;
+  PaymentRequestError: ResolverTypeWrapper<PaymentRequestError>;
+  CreatePaymentRequestPayload: ResolverTypeWrapper<Omit<CreatePaymentRequestPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversTypes['PaymentRequest']> }>;
+  MemberShare: ResolverTypeWrapper<Omit<MemberShare, 'amount'> & { amount: ResolversTypes['Money'] }>;
+  PayMemberShareInput: PayMemberShareInput;
+  PayMemberSharePayload: ResolverTypeWrapper<Omit<PayMemberSharePayload, 'share'> & { share?: Maybe<ResolversTypes['MemberShare']> }>;
+  PaymentRequestActionInput: PaymentRequestActionInput;
+  PaymentRequestActionPayload: ResolverTypeWrapper<Omit<PaymentRequestActionPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversTypes['PaymentRequest']> }>;
+  RemindPaymentRequestMembersPayload: ResolverTypeWrapper<Omit<RemindPaymentRequestMembersPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversTypes['PaymentRequest']> }>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1967,6 +2262,21 @@ export type ResolversParentTypes = ResolversObject<{
   ProrationLine: ProrationLineValue;
   SubscriptionSwitchPreview: SwitchPreview;
   SubscriptionSwitchPreviewPayload: Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversParentTypes['SubscriptionSwitchPreview']> };
+  PaymentRequest: Omit<PaymentRequest, 'total' | 'amountPaid' | 'amountRefunded' | 'members'> & { total: ResolversParentTypes['Money'], amountPaid: ResolversParentTypes['Money'], amountRefunded: ResolversParentTypes['Money'], members: Array<ResolversParentTypes['PaymentRequestMember']> };
+  PaymentRequestMember: Omit<PaymentRequestMember, 'amount' | 'amountRefunded'> & { amount: ResolversParentTypes['Money'], amountRefunded: ResolversParentTypes['Money'] };
+  PaymentRequestFilter: PaymentRequestFilter;
+  PaymentRequestConnection: Omit<PaymentRequestConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['PaymentRequest']> };
+  PaymentRequestMemberInput: PaymentRequestMemberInput;
+  CreatePaymentRequestInput: CreatePaymentRequestInput;
+  MemberPayLink: MemberPayLink;
+  PaymentRequestError: PaymentRequestError;
+  CreatePaymentRequestPayload: Omit<CreatePaymentRequestPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversParentTypes['PaymentRequest']> };
+  MemberShare: Omit<MemberShare, 'amount'> & { amount: ResolversParentTypes['Money'] };
+  PayMemberShareInput: PayMemberShareInput;
+  PayMemberSharePayload: Omit<PayMemberSharePayload, 'share'> & { share?: Maybe<ResolversParentTypes['MemberShare']> };
+  PaymentRequestActionInput: PaymentRequestActionInput;
+  PaymentRequestActionPayload: Omit<PaymentRequestActionPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversParentTypes['PaymentRequest']> };
+  RemindPaymentRequestMembersPayload: Omit<RemindPaymentRequestMembersPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversParentTypes['PaymentRequest']> };
 }>;
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
@@ -2022,6 +2332,9 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   subscription?: Resolver<Maybe<ResolversTypes['TrackSubscription']>, ParentType, ContextType, RequireFields<QuerySubscriptionArgs, 'id'>>;
   subscriptions?: Resolver<ResolversTypes['TrackSubscriptionConnection'], ParentType, ContextType, RequireFields<QuerySubscriptionsArgs, 'first'>>;
   previewSubscriptionSwitch?: Resolver<ResolversTypes['SubscriptionSwitchPreviewPayload'], ParentType, ContextType, RequireFields<QueryPreviewSubscriptionSwitchArgs, 'subscriptionId' | 'track'>>;
+  paymentRequest?: Resolver<Maybe<ResolversTypes['PaymentRequest']>, ParentType, ContextType, RequireFields<QueryPaymentRequestArgs, 'id'>>;
+  paymentRequests?: Resolver<ResolversTypes['PaymentRequestConnection'], ParentType, ContextType, RequireFields<QueryPaymentRequestsArgs, 'first'>>;
+  memberShare?: Resolver<Maybe<ResolversTypes['MemberShare']>, ParentType, ContextType, RequireFields<QueryMemberShareArgs, 'token'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -2041,6 +2354,10 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   pauseSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationPauseSubscriptionArgs, 'input'>>;
   resumeSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationResumeSubscriptionArgs, 'input'>>;
   switchSubscription?: Resolver<ResolversTypes['SubscriptionActionPayload'], ParentType, ContextType, RequireFields<MutationSwitchSubscriptionArgs, 'input'>>;
+  createPaymentRequest?: Resolver<ResolversTypes['CreatePaymentRequestPayload'], ParentType, ContextType, RequireFields<MutationCreatePaymentRequestArgs, 'input'>>;
+  payMemberShare?: Resolver<ResolversTypes['PayMemberSharePayload'], ParentType, ContextType, RequireFields<MutationPayMemberShareArgs, 'input'>>;
+  cancelPaymentRequest?: Resolver<ResolversTypes['PaymentRequestActionPayload'], ParentType, ContextType, RequireFields<MutationCancelPaymentRequestArgs, 'input'>>;
+  remindPaymentRequestMembers?: Resolver<ResolversTypes['RemindPaymentRequestMembersPayload'], ParentType, ContextType, RequireFields<MutationRemindPaymentRequestMembersArgs, 'input'>>;
 }>;
 
 export type ChangeOrderTrackPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ChangeOrderTrackPayload'] = ResolversParentTypes['ChangeOrderTrackPayload']> = ResolversObject<{
@@ -2497,6 +2814,98 @@ export type SubscriptionSwitchPreviewPayloadResolvers<ContextType = GraphQLConte
   error?: Resolver<Maybe<ResolversTypes['SubscriptionError']>, ParentType, ContextType>;
 }>;
 
+export type PaymentRequestResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentRequest'] = ResolversParentTypes['PaymentRequest']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  track?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  trackName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountPaid?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  amountRefunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PaymentRequestStatus'], ParentType, ContextType>;
+  membersCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  membersPaid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  metadata?: Resolver<Array<ResolversTypes['MetadataEntry']>, ParentType, ContextType>;
+  members?: Resolver<Array<ResolversTypes['PaymentRequestMember']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  completedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  canceledAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type PaymentRequestMemberResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentRequestMember'] = ResolversParentTypes['PaymentRequestMember']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MemberShareStatus'], ParentType, ContextType>;
+  paymentAttemptCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  paymentIntentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  paidAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amountRefunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  orderId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
+export type PaymentRequestConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentRequestConnection'] = ResolversParentTypes['PaymentRequestConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['PaymentRequest']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type MemberPayLinkResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberPayLink'] = ResolversParentTypes['MemberPayLink']> = ResolversObject<{
+  memberId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PaymentRequestErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentRequestError'] = ResolversParentTypes['PaymentRequestError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['PaymentRequestErrorCode'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CreatePaymentRequestPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreatePaymentRequestPayload'] = ResolversParentTypes['CreatePaymentRequestPayload']> = ResolversObject<{
+  paymentRequest?: Resolver<Maybe<ResolversTypes['PaymentRequest']>, ParentType, ContextType>;
+  payLinks?: Resolver<Array<ResolversTypes['MemberPayLink']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentRequestError']>, ParentType, ContextType>;
+}>;
+
+export type MemberShareResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberShare'] = ResolversParentTypes['MemberShare']> = ResolversObject<{
+  memberId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  paymentRequestId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  trackName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  memberName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MemberShareStatus'], ParentType, ContextType>;
+  requestStatus?: Resolver<ResolversTypes['PaymentRequestStatus'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type PayMemberSharePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PayMemberSharePayload'] = ResolversParentTypes['PayMemberSharePayload']> = ResolversObject<{
+  share?: Resolver<Maybe<ResolversTypes['MemberShare']>, ParentType, ContextType>;
+  paymentIntentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  clientSecret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentRequestError']>, ParentType, ContextType>;
+}>;
+
+export type PaymentRequestActionPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentRequestActionPayload'] = ResolversParentTypes['PaymentRequestActionPayload']> = ResolversObject<{
+  paymentRequest?: Resolver<Maybe<ResolversTypes['PaymentRequest']>, ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentRequestError']>, ParentType, ContextType>;
+}>;
+
+export type RemindPaymentRequestMembersPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RemindPaymentRequestMembersPayload'] = ResolversParentTypes['RemindPaymentRequestMembersPayload']> = ResolversObject<{
+  paymentRequest?: Resolver<Maybe<ResolversTypes['PaymentRequest']>, ParentType, ContextType>;
+  reminded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  isRepeat?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['PaymentRequestError']>, ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   Viewer?: ViewerResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
@@ -2557,5 +2966,15 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   ProrationLine?: ProrationLineResolvers<ContextType>;
   SubscriptionSwitchPreview?: SubscriptionSwitchPreviewResolvers<ContextType>;
   SubscriptionSwitchPreviewPayload?: SubscriptionSwitchPreviewPayloadResolvers<ContextType>;
+  PaymentRequest?: PaymentRequestResolvers<ContextType>;
+  PaymentRequestMember?: PaymentRequestMemberResolvers<ContextType>;
+  PaymentRequestConnection?: PaymentRequestConnectionResolvers<ContextType>;
+  MemberPayLink?: MemberPayLinkResolvers<ContextType>;
+  PaymentRequestError?: PaymentRequestErrorResolvers<ContextType>;
+  CreatePaymentRequestPayload?: CreatePaymentRequestPayloadResolvers<ContextType>;
+  MemberShare?: MemberShareResolvers<ContextType>;
+  PayMemberSharePayload?: PayMemberSharePayloadResolvers<ContextType>;
+  PaymentRequestActionPayload?: PaymentRequestActionPayloadResolvers<ContextType>;
+  RemindPaymentRequestMembersPayload?: RemindPaymentRequestMembersPayloadResolvers<ContextType>;
 }>;
 
