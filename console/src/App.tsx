@@ -16,6 +16,8 @@ import { paymentLogsPath } from './features/paymentLogs/urls';
 import { orphanedPaymentsPath } from './features/reconciliation/urls';
 import { OrphanedPaymentsPage } from './features/reconciliation/views/OrphanedPaymentsPage';
 import { PaymentLogsPage } from './features/paymentLogs/views/PaymentLogsPage';
+import { subscriptionsPath } from './features/subscriptions/urls';
+import { SubscriptionsPage } from './features/subscriptions/views/SubscriptionsPage';
 import { webhookEventsPath } from './features/webhookEvents/urls';
 import { WebhookEventsPage } from './features/webhookEvents/views/WebhookEventsPage';
 import { Shell } from './layout/Shell';
@@ -56,6 +58,7 @@ export function AppRoutes() {
         <Route path={makeDeliveriesPath} element={<MakeDeliveriesPage />} />
         <Route path={orphanedPaymentsPath} element={<OrphanedPaymentsPage />} />
         <Route path={disputesPath} element={<DisputesPage />} />
+        <Route path={subscriptionsPath} element={<SubscriptionsPage />} />
         <Route
           path="*"
           element={

@@ -98,6 +98,8 @@ const TONES: Record<string, string> = {
   RECEIVED: 'info', PENDING: 'info', DELIVERING: 'info', PROCESSING: 'info', PROVISIONAL: 'warn', REQUIRES_ACTION: 'warn',
   IGNORED: 'neutral', CANCELED: 'neutral', REFUNDED: 'neutral', PARTIALLY_REFUNDED: 'neutral',
   FAILED: 'bad', DEAD: 'bad', DISPUTED: 'bad',
+  // Subscriptions and their invoices.
+  ACTIVE: 'good', TRIALING: 'info', PAST_DUE: 'bad', UNPAID: 'bad', INCOMPLETE: 'warn', UNCOLLECTIBLE: 'bad',
 };
 
 export function Badge({ value }: { value: string | null | undefined }) {

@@ -9,12 +9,14 @@ import { ordersPath } from '../features/orders/urls';
 import { overviewPath } from '../features/overview/urls';
 import { paymentLogsPath } from '../features/paymentLogs/urls';
 import { orphanedPaymentsPath } from '../features/reconciliation/urls';
+import { subscriptionsPath } from '../features/subscriptions/urls';
 import { webhookEventsPath } from '../features/webhookEvents/urls';
 
 const NAV = [
   { to: overviewPath, label: 'Overview', end: true },
   { to: paymentLogsPath, label: 'Payment logs' },
   { to: ordersPath, label: 'Orders' },
+  { to: subscriptionsPath, label: 'Subscriptions' },
   { to: webhookEventsPath, label: 'Webhook events' },
   { to: makeDeliveriesPath, label: 'Make deliveries' },
   { to: orphanedPaymentsPath, label: 'Orphaned payments' },

@@ -29,6 +29,7 @@ export function stripeDashboardUrl(id: string, mode: 'test' | 'live'): string {
   if (id.startsWith('cus_')) return `${prefix}/customers/${id}`;
   // Disputes (du_…, older dp_…) have their own page, where evidence is submitted.
   if (id.startsWith('du_') || id.startsWith('dp_')) return `${prefix}/disputes/${id}`;
+  if (id.startsWith('sub_')) return `${prefix}/subscriptions/${id}`;
   return `${prefix}/payments/${id}`;
 }
 

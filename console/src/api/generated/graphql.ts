@@ -19,6 +19,10 @@ export type Role =
   /** Admin staff: everything support may do, and refunds. */
   | 'ADMIN';
 
+export type PriceKind =
+  | 'ONE_TIME'
+  | 'RECURRING';
+
 export type StripeMode =
   /** The built-in offline sandbox (no Stripe key configured); its objects are test-mode shaped. */
   | 'SANDBOX'
@@ -339,6 +343,107 @@ export type DisputeFilter = {
   evidenceDueBefore?: string | null | undefined;
 };
 
+/** Stripe's subscription statuses. */
+export type SubscriptionStatus =
+  | 'INCOMPLETE'
+  | 'INCOMPLETE_EXPIRED'
+  | 'TRIALING'
+  | 'ACTIVE'
+  | 'PAST_DUE'
+  | 'CANCELED'
+  | 'UNPAID'
+  | 'PAUSED';
+
+/** What Stripe does with invoices while collection is paused (pause_collection.behavior). */
+export type PauseBehavior =
+  /** Invoices are voided. */
+  | 'VOID'
+  /** Invoices stay drafts. */
+  | 'KEEP_AS_DRAFT'
+  /** Invoices are marked uncollectible. */
+  | 'MARK_UNCOLLECTIBLE';
+
+/** Stripe's invoice statuses. */
+export type InvoiceStatus =
+  | 'DRAFT'
+  | 'OPEN'
+  | 'PAID'
+  | 'UNCOLLECTIBLE'
+  | 'VOID';
+
+export type SubscriptionFilter = {
+  status?: SubscriptionStatus | null | undefined;
+  /** A product track (product id). */
+  track?: string | null | undefined;
+  /** A customer: our customer id, or their email. */
+  customer?: string | null | undefined;
+};
+
+export type CancelSubscriptionInput = {
+  /** The caller's request key: the same key and input answer the first answer again. */
+  idempotencyKey: string;
+  subscriptionId: string;
+  /** True: at the end of the current period. False: at once (admins only). */
+  atPeriodEnd: boolean;
+};
+
+export type PauseSubscriptionInput = {
+  idempotencyKey: string;
+  subscriptionId: string;
+  behavior: PauseBehavior;
+  /** When collection resumes by itself (ISO 8601, in the future); omitted: until resumed. */
+  resumesAt?: string | null | undefined;
+};
+
+export type ResumeSubscriptionInput = {
+  idempotencyKey: string;
+  subscriptionId: string;
+};
+
+export type SubscriptionErrorCode =
+  /** No such subscription, or not the caller's. */
+  | 'SUBSCRIPTION_NOT_FOUND'
+  /** The subscription has ended (canceled, expired) or never started. */
+  | 'SUBSCRIPTION_NOT_ACTIVE'
+  /** Another change to it is still being made at Stripe: wait, then try again. */
+  | 'SUBSCRIPTION_CHANGE_IN_PROGRESS'
+  /** previewSubscriptionSwitch: the subscription is already for this track. */
+  | 'SAME_TRACK'
+  /** Stripe refused the change (the message says why). */
+  | 'SUBSCRIPTION_CHANGE_REFUSED'
+  /** Stripe could not be reached: send the same request again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  /** switchSubscription: the prorationDate is over an hour old or in the future (by Stripe's clock): preview again. */
+  | 'PREVIEW_EXPIRED'
+  /** switchSubscription with ALWAYS_INVOICE: the card was charged at once and declined; nothing was switched. */
+  | 'CARD_DECLINED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'EXPIRED_CARD'
+  | 'INCORRECT_CVC'
+  | 'INCORRECT_NUMBER'
+  | 'PROCESSING_ERROR'
+  | 'AUTHENTICATION_FAILED';
+
+/**
+ * How a switch bills the change (Stripe's proration_behavior): CREATE_PRORATIONS puts the prorations on
+ * the next invoice, ALWAYS_INVOICE invoices and charges them at once, NONE bills the new price from the
+ * next period without prorating.
+ */
+export type ProrationBehavior =
+  | 'CREATE_PRORATIONS'
+  | 'ALWAYS_INVOICE'
+  | 'NONE';
+
+export type SwitchSubscriptionInput = {
+  idempotencyKey: string;
+  subscriptionId: string;
+  /** The track (product id) to move to: its monthly price. */
+  track: string;
+  /** The prorationDate of the preview shown (ISO 8601): what is charged is what was shown. At most an hour old. */
+  prorationDate: string;
+  prorationBehavior?: ProrationBehavior | null | undefined;
+};
+
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -504,6 +609,67 @@ export type RunReconciliationMutationVariables = Exact<{
 
 
 export type RunReconciliationMutation = { runReconciliation: { started: boolean, isRepeat: boolean, run: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+
+export type SubscriptionRowFragment = { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null };
+
+export type SubscriptionInvoicesFragment = { invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> };
+
+export type SubscriptionsQueryVariables = Exact<{
+  filter?: SubscriptionFilter | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type SubscriptionsQuery = { subscriptions: { nodes: Array<{ id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type SubscriptionQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type SubscriptionQuery = { subscription: { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null, invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> } | null };
+
+export type SubscriptionTracksQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SubscriptionTracksQuery = { pricing: Array<{ id: string, name: string, prices: Array<{ id: string, kind: PriceKind, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } }> }> };
+
+export type SubscriptionSwitchPreviewQueryVariables = Exact<{
+  subscriptionId: string;
+  track: string;
+}>;
+
+
+export type SubscriptionSwitchPreviewQuery = { previewSubscriptionSwitch: { preview: { subscriptionId: string, fromTrack: string | null, toTrack: string, prorationDate: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } }, prorationTotal: { amount: number, currency: string, formatted: string }, amountDueNow: { amount: number, currency: string, formatted: string }, nextInvoiceAmount: { amount: number, currency: string, formatted: string }, lines: Array<{ description: string | null, periodStart: string, periodEnd: string, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
+
+export type SwitchSubscriptionMutationVariables = Exact<{
+  input: SwitchSubscriptionInput;
+}>;
+
+
+export type SwitchSubscriptionMutation = { switchSubscription: { isRepeat: boolean, subscription: { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null, invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
+
+export type PauseSubscriptionMutationVariables = Exact<{
+  input: PauseSubscriptionInput;
+}>;
+
+
+export type PauseSubscriptionMutation = { pauseSubscription: { isRepeat: boolean, subscription: { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null, invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
+
+export type ResumeSubscriptionMutationVariables = Exact<{
+  input: ResumeSubscriptionInput;
+}>;
+
+
+export type ResumeSubscriptionMutation = { resumeSubscription: { isRepeat: boolean, subscription: { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null, invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
+
+export type CancelSubscriptionMutationVariables = Exact<{
+  input: CancelSubscriptionInput;
+}>;
+
+
+export type CancelSubscriptionMutation = { cancelSubscription: { isRepeat: boolean, subscription: { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null, invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
 
 export type WebhookEventRowFragment = { id: string, type: string, objectType: string | null, objectId: string | null, created: string, livemode: boolean, status: WebhookEventStatus, attempts: number, lastError: string | null, outcome: string | null, receivedAt: string };
 
@@ -870,6 +1036,58 @@ export const ReconciliationRunFieldsFragmentDoc = new TypedDocumentString(`
   error
 }
     `, {"fragmentName":"ReconciliationRunFields"}) as unknown as TypedDocumentString<ReconciliationRunFieldsFragment, unknown>;
+export const SubscriptionRowFragmentDoc = new TypedDocumentString(`
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"SubscriptionRow"}) as unknown as TypedDocumentString<SubscriptionRowFragment, unknown>;
+export const SubscriptionInvoicesFragmentDoc = new TypedDocumentString(`
+    fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}
+    `, {"fragmentName":"SubscriptionInvoices"}) as unknown as TypedDocumentString<SubscriptionInvoicesFragment, unknown>;
 export const WebhookEventRowFragmentDoc = new TypedDocumentString(`
     fragment WebhookEventRow on WebhookEvent {
   id
@@ -1749,6 +1967,422 @@ export const RunReconciliationDocument = new TypedDocumentString(`
   }
   error
 }`) as unknown as TypedDocumentString<RunReconciliationMutation, RunReconciliationMutationVariables>;
+export const SubscriptionsDocument = new TypedDocumentString(`
+    query Subscriptions($filter: SubscriptionFilter, $first: Int, $after: String) {
+  subscriptions(filter: $filter, first: $first, after: $after) {
+    nodes {
+      ...SubscriptionRow
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<SubscriptionsQuery, SubscriptionsQueryVariables>;
+export const SubscriptionDocument = new TypedDocumentString(`
+    query Subscription($id: ID!) {
+  subscription(id: $id) {
+    ...SubscriptionRow
+    ...SubscriptionInvoices
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<SubscriptionQuery, SubscriptionQueryVariables>;
+export const SubscriptionTracksDocument = new TypedDocumentString(`
+    query SubscriptionTracks {
+  pricing {
+    id
+    name
+    prices {
+      id
+      kind
+      recurringInterval
+      unitAmount {
+        amount
+        currency
+        formatted
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SubscriptionTracksQuery, SubscriptionTracksQueryVariables>;
+export const SubscriptionSwitchPreviewDocument = new TypedDocumentString(`
+    query SubscriptionSwitchPreview($subscriptionId: ID!, $track: ID!) {
+  previewSubscriptionSwitch(subscriptionId: $subscriptionId, track: $track) {
+    preview {
+      subscriptionId
+      fromTrack
+      toTrack
+      price {
+        id
+        unitAmount {
+          amount
+          currency
+          formatted
+        }
+        recurringInterval
+      }
+      prorationDate
+      prorationTotal {
+        amount
+        currency
+        formatted
+      }
+      amountDueNow {
+        amount
+        currency
+        formatted
+      }
+      nextInvoiceAmount {
+        amount
+        currency
+        formatted
+      }
+      lines {
+        description
+        amount {
+          amount
+          currency
+          formatted
+        }
+        periodStart
+        periodEnd
+      }
+    }
+    error {
+      code
+      message
+      declineCode
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SubscriptionSwitchPreviewQuery, SubscriptionSwitchPreviewQueryVariables>;
+export const SwitchSubscriptionDocument = new TypedDocumentString(`
+    mutation SwitchSubscription($input: SwitchSubscriptionInput!) {
+  switchSubscription(input: $input) {
+    subscription {
+      ...SubscriptionRow
+      ...SubscriptionInvoices
+    }
+    error {
+      code
+      message
+      declineCode
+    }
+    isRepeat
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<SwitchSubscriptionMutation, SwitchSubscriptionMutationVariables>;
+export const PauseSubscriptionDocument = new TypedDocumentString(`
+    mutation PauseSubscription($input: PauseSubscriptionInput!) {
+  pauseSubscription(input: $input) {
+    subscription {
+      ...SubscriptionRow
+      ...SubscriptionInvoices
+    }
+    error {
+      code
+      message
+      declineCode
+    }
+    isRepeat
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<PauseSubscriptionMutation, PauseSubscriptionMutationVariables>;
+export const ResumeSubscriptionDocument = new TypedDocumentString(`
+    mutation ResumeSubscription($input: ResumeSubscriptionInput!) {
+  resumeSubscription(input: $input) {
+    subscription {
+      ...SubscriptionRow
+      ...SubscriptionInvoices
+    }
+    error {
+      code
+      message
+      declineCode
+    }
+    isRepeat
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<ResumeSubscriptionMutation, ResumeSubscriptionMutationVariables>;
+export const CancelSubscriptionDocument = new TypedDocumentString(`
+    mutation CancelSubscription($input: CancelSubscriptionInput!) {
+  cancelSubscription(input: $input) {
+    subscription {
+      ...SubscriptionRow
+      ...SubscriptionInvoices
+    }
+    error {
+      code
+      message
+      declineCode
+    }
+    isRepeat
+  }
+}
+    fragment SubscriptionRow on TrackSubscription {
+  id
+  status
+  track
+  trackName
+  price {
+    id
+    unitAmount {
+      amount
+      currency
+      formatted
+    }
+    recurringInterval
+  }
+  stripePriceId
+  customerId
+  customerEmail
+  currentPeriodStart
+  currentPeriodEnd
+  cancelAtPeriodEnd
+  canceledAt
+  pause {
+    behavior
+    resumesAt
+  }
+  createdAt
+  updatedAt
+}
+fragment SubscriptionInvoices on TrackSubscription {
+  invoices {
+    id
+    status
+    amountDue {
+      amount
+      currency
+      formatted
+    }
+    amountPaid {
+      amount
+      currency
+      formatted
+    }
+    hostedInvoiceUrl
+    periodStart
+    periodEnd
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<CancelSubscriptionMutation, CancelSubscriptionMutationVariables>;
 export const WebhookEventsDocument = new TypedDocumentString(`
     query WebhookEvents($filter: WebhookEventFilter, $first: Int, $after: String) {
   webhookEvents(filter: $filter, first: $first, after: $after) {
