@@ -27,6 +27,9 @@ import { type DevCredentials, ensureDevCredentials } from './sandboxMode/devCred
 import { confirmPayment } from './checkout/confirmPayment';
 import { startPayment } from './checkout/startPayment';
 import type { SandboxModeDeps } from './sandboxMode/mount';
+import { runSubscriptionAction } from './subscriptions/actions';
+import { previewSubscriptionSwitch } from './subscriptions/preview';
+import { runSubscriptionSwitch } from './subscriptions/switch';
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
 import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
@@ -129,8 +132,20 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     makeSink,
     storefront: {
       db,
-      startCheckout: (viewer, input) => startPayment(checkoutDeps(), 'checkout_session', viewer, input),
+      startCheckout: (viewer, input, mode) => startPayment(checkoutDeps(), 'checkout_session', viewer, input, mode),
       confirmPayment: (viewer, input) => confirmPayment(checkoutDeps(), viewer, input),
+      // The demo customer sign-in signs with the HS256 secret the verifier accepts: none with a JWKS.
+      customers: (() => {
+        const jwtSecret = config.auth.jwksUrl ? undefined : (config.auth.jwtSecret ?? devCredentials?.jwtSecret);
+        if (!jwtSecret) return undefined;
+        const { stripe, stripeNow } = { stripe: () => getServices().stripe, stripeNow: () => (getServices().stripeNow ?? Date.now)() };
+        return {
+          session: { jwtSecret, audience: config.auth.audience, issuer: config.auth.issuer, verifyToken },
+          previewSwitch: (request) => previewSubscriptionSwitch({ db, stripe: stripe() }, { ...request, nowMs: stripeNow() }),
+          switchSubscription: (request) => runSubscriptionSwitch({ db, stripe: stripe(), logger, now: stripeNow }, request),
+          subscriptionAction: (request) => runSubscriptionAction({ db, stripe: stripe(), logger }, request),
+        };
+      })(),
     },
   };
   const app = createHttpApp({

@@ -1,0 +1,32 @@
+// The demo storefront's HTML: one page frame and one escape for everything the pages interpolate, so
+// the shop (storefront.ts) and the customer's pages (customerPages.ts) look alike and escape alike.
+import { SANDBOX_STOREFRONT_PATH } from '../checkout/returnUrls';
+
+export function esc(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export const back = () => `<p><a href="${SANDBOX_STOREFRONT_PATH}">Back to the shop</a></p>`;
+
+export function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)} · Demo storefront</title>
+<style>
+  body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1f36;background:#f6f9fc}
+  main{max-width:720px;margin:0 auto;padding:40px 24px}
+  .card{background:#fff;border:1px solid #e3e8ee;border-radius:8px;padding:16px 20px;margin:16px 0}
+  .price{font-weight:600} .note{color:#4f566b}
+  .error{color:#a41c4e;background:#fde8ef;border-radius:6px;padding:8px 12px}
+  .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin-top:12px}
+  .actions form{margin:0}
+  .offers{display:flex;flex-wrap:wrap;gap:8px 32px} .offers form{flex:1 1 240px}
+  nav{display:flex;flex-wrap:wrap;gap:16px;align-items:center;justify-content:space-between}
+  nav form{margin:0}
+  label{display:block;margin:8px 0} input[type=email]{padding:6px;width:16rem;max-width:100%;box-sizing:border-box}
+  select{padding:6px}
+  button{background:#635bff;color:#fff;border:0;border-radius:6px;padding:8px 16px;font-weight:600;cursor:pointer}
+  button.secondary{background:#fff;color:#4b42e0;border:1px solid #4b42e0}
+  table{border-collapse:collapse;background:#fff;max-width:100%} th,td{border:1px solid #e3e8ee;padding:6px 12px;text-align:left;overflow-wrap:anywhere}
+  a{color:#4b42e0}
+</style></head><body><main>${body}</main></body></html>`;
+}
