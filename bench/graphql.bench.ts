@@ -3,6 +3,7 @@
 // peer: Apollo Server's stock standalone HTTP server on the same schema, resolvers and database.
 // The ratio is the cost of our HTTP edge.
 import { Writable } from 'node:stream';
+import { createPaymentRequests } from '../server/paymentRequests/paymentRequests';
 import { createRefunds } from '../server/refunds/refundPayment';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloServer } from '@apollo/server';
@@ -47,6 +48,7 @@ export async function benchGraphql() {
       webhookApplier: ours.webhookApplier,
       reconciliation: ours.reconciler,
       refunds: createRefunds({ db, stripe: ours.stripe, logger: silent }),
+      paymentRequests: createPaymentRequests({ db, stripe: ours.stripe, logger: silent, payUrl: (token) => `http://unused/pay?token=${token}`, now: Date.now }),
     }),
   });
 

@@ -38,6 +38,7 @@ import { retentionJob, saveRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 import { createReconciliation, type Reconciliation } from './reconcile/service';
 import { createRefunds } from './refunds/refundPayment';
+import { createPaymentRequests } from './paymentRequests/paymentRequests';
 
 export interface RunningApp {
   url: string;
@@ -191,6 +192,14 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhookApplier,
     reconciliation: reconciler,
     refunds: createRefunds({ db, stripe, logger }),
+    paymentRequests: createPaymentRequests({
+      db,
+      stripe,
+      logger,
+      // TODO(issue 20): PAYMENT_REQUEST_PAY_URL from config; the demo storefront's pay page in sandbox mode.
+      payUrl: (token) => `${url}/_sandbox/storefront/pay?token=${encodeURIComponent(token)}`,
+      now: stripeSandbox ? () => stripeSandbox.core.clock.now() * 1000 : () => Date.now(),
+    }),
     // Stripe's now in milliseconds, as the janitor reads it: the switch preview's proration date and
     // switchSubscription's check of it agree with the sandbox when tests move its clock.
     stripeNow: stripeSandbox ? () => stripeSandbox.core.clock.now() * 1000 : () => Date.now(),

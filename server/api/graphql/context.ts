@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/observability/logger';
 import type { WebhookApplier } from '../../webhooks/applier';
 import type { Reconciliation } from '../../reconcile/service';
 import type { Refunds } from '../../refunds/service';
+import type { PaymentRequests } from '../../paymentRequests/service';
 
 /**
  * The parts that exist only once the server listens: in sandbox mode the Stripe client and Checkout's
@@ -24,6 +25,8 @@ export interface Services {
   reconciliation: Reconciliation;
   /** Refunds staff make here (server/refunds/refundPayment.ts). */
   refunds: Refunds;
+  /** Payment requests split among members (server/paymentRequests/). */
+  paymentRequests: PaymentRequests;
   /** Stripe's clock in ms: the sandbox's in sandbox mode (tests move it); Date.now() when absent. */
   stripeNow?: () => number;
 }
