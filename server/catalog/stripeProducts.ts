@@ -206,7 +206,21 @@ export async function stripeRecurringPriceFor(deps: CatalogDeps, track: string, 
   return recurringPriceAtStripe(deps, row);
 }
 
-/** Stripe no longer has this price (the sandbox was reset, or it was deleted there): sync it again next time. */
+/**
+ * The Stripe price of one database price (an order's own price_id), made or brought in line with the
+ * database first if needed. Null when it is not an active recurring price of an active track. Throws
+ * as stripeRecurringPriceFor does.
+ */
+export async function stripeRecurringPriceOf(deps: CatalogDeps, priceId: string): Promise<StripeRecurringPrice | null> {
+  const { rows: [row] } = await deps.db.query<CatalogRecurringPrice>(`${RECURRING_PRICES_SQL} and pr.id = $1`, [priceId]);
+  if (!row) return null;
+  return recurringPriceAtStripe(deps, row);
+}
+
+/**
+ * Stripe no longer has this price, or no longer sells it (deleted or archived there, or the sandbox was
+ * reset): sync it again next time, which looks at Stripe and makes a new one if needed.
+ */
 export function forgetStripeRecurringPrice(stripe: Stripe, priceId: string): void {
   knownPricesFor(stripe).delete(priceId);
 }

@@ -9,6 +9,7 @@
 //   fails too, the attempt is marked needs_cleanup for the janitor.
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
+import { CatalogUnavailableError } from '../catalog/stripeProducts';
 import type { Db } from '../platform/db/db';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../platform/errors';
 import { idempotencyKeyReused } from '../idempotency/keys';
@@ -125,7 +126,9 @@ export async function createAtStripe(
     // Nothing is recorded as open: the attempt stays `creating` with its key, so the next call with
     // the same idempotency key sends the same Stripe key and gets the object if Stripe made it.
     await noteAttemptError(deps, attempt, describeStripeError(error), request.actor);
-    if (isProviderUnavailable(error)) {
+    // The track's product or price could not be made at Stripe (Stripe unreachable, or refusing what
+    // the catalog made): the same as Stripe being down, never an internal error.
+    if (isProviderUnavailable(error) || error instanceof CatalogUnavailableError) {
       deps.logger.warn({ err: error, orderId: order.id, attempt: attempt.attempt }, 'Stripe unavailable while creating a payment');
       return { order, attempt: null, isRepeat: false, error: PROVIDER_UNAVAILABLE };
     }

@@ -1,8 +1,17 @@
 // The Stripe objects checkout creates: the parameters of a PaymentIntent or Checkout Session for an
 // order's attempt, with the metadata that lets an event or the janitor find the order again.
 import type Stripe from 'stripe';
-import { forgetStripeProduct, forgetStripeRecurringPrice, isMissingStripeProduct, stripeProductFor, stripeRecurringPriceFor } from '../catalog/stripeProducts';
+import {
+  CatalogUnavailableError,
+  forgetStripeProduct,
+  forgetStripeRecurringPrice,
+  isMissingStripeProduct,
+  stripeProductFor,
+  stripeRecurringPriceOf,
+  type StripeRecurringPrice,
+} from '../catalog/stripeProducts';
 import type { Queryable } from '../platform/db/db';
+import { BadUserInputError } from '../platform/errors';
 import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
 import type { PaymentAttempt } from './checkout.sql';
@@ -112,26 +121,44 @@ async function createSubscriptionSession(
   options: Stripe.RequestOptions,
 ): Promise<Stripe.Checkout.Session> {
   const urls = deps.checkoutUrls;
-  const price = await stripeRecurringPriceFor(deps, order.product_id);
-  // The order's amount is the database's monthly price, which the Stripe price was made from: if they
-  // differ, the price changed since the order was made, and charging either would be a guess.
-  if (price === null || Number(price.unitAmount) !== Number(order.amount) || price.currency !== order.currency) {
-    throw new Error(`the monthly price of track ${order.product_id} changed since order ${order.id} was made`);
-  }
+  const price = await orderStripePrice(deps, order);
   try {
     return await deps.stripe.checkout.sessions.create(subscriptionSessionParams(order, attempt, urls, price.stripePriceId), options);
   } catch (error) {
-    if (!isMissingStripePrice(error)) throw error;
-    // Stripe lost the price (deleted there, or the sandbox was reset): made again, sent once more with the same key.
+    if (!isRefusedStripePrice(error)) throw error;
+    // Stripe lost the price or no longer sells it (deleted or archived there, or the sandbox was reset):
+    // the sync looks at Stripe again and makes a new one; sent once more with the same key (Stripe keeps
+    // no answer for a request it refused for its parameters).
     forgetStripeRecurringPrice(deps.stripe, price.priceId);
-    const again = await stripeRecurringPriceFor(deps, order.product_id);
-    if (again === null) throw error;
-    deps.logger.warn({ track: order.product_id, stripePriceId: again.stripePriceId }, 'catalog: Stripe had lost the track’s monthly price; made it again');
+    const again = await orderStripePrice(deps, order);
+    // Stripe refuses the very price the sync finds there: nothing more to make; try again later.
+    if (again.stripePriceId === price.stripePriceId) throw new CatalogUnavailableError(order.product_id);
+    deps.logger.warn({ track: order.product_id, stripePriceId: again.stripePriceId }, 'catalog: Stripe had lost or archived the order’s monthly price; made it again');
     return deps.stripe.checkout.sessions.create(subscriptionSessionParams(order, attempt, urls, again.stripePriceId), options);
   }
 }
 
-function isMissingStripePrice(error: unknown): boolean {
-  const e = error as { type?: string; code?: string; param?: string };
-  return e?.type === 'StripeInvalidRequestError' && e.code === 'resource_missing' && typeof e.param === 'string' && e.param.includes('price');
+/**
+ * The Stripe price of the order's own price (orders.price_id: the price it was made at, whatever the
+ * track sells besides). A price no longer sold, or whose amount changed since the order was made, is
+ * the caller's typed error: charging another amount than the order's would be a guess.
+ */
+async function orderStripePrice(deps: { db: Queryable; stripe: Stripe; logger: Logger }, order: OrderRow): Promise<StripeRecurringPrice> {
+  const { rows: [own] } = await deps.db.query<{ price_id: string }>('select price_id from orders where id = $1', [order.id]);
+  const price = own ? await stripeRecurringPriceOf(deps, own.price_id) : null;
+  if (price === null) throw new BadUserInputError('This product has no monthly price for sale', { reason: 'NO_PRICE', field: 'track' });
+  if (Number(price.unitAmount) !== Number(order.amount) || price.currency !== order.currency) {
+    throw new BadUserInputError('The monthly price changed since this subscription was started: start again with a new idempotency key', { reason: 'PRICE_CHANGED', field: 'idempotencyKey' });
+  }
+  return price;
+}
+
+/**
+ * A Stripe error refusing a price named in the request: missing, or archived (Stripe answers an inactive
+ * price with an invalid_request_error on the line item's price, without a code).
+ */
+function isRefusedStripePrice(error: unknown): boolean {
+  const e = error as { type?: string; code?: string; param?: string; message?: string };
+  if (e?.type !== 'StripeInvalidRequestError' || typeof e.param !== 'string' || !e.param.includes('price')) return false;
+  return e.code === 'resource_missing' || /inactive|not active/i.test(e.message ?? '');
 }
