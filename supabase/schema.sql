@@ -166,6 +166,7 @@ CREATE INDEX make_deliveries_due_idx ON public.make_deliveries USING btree (next
 CREATE INDEX make_deliveries_kind_created_idx ON public.make_deliveries USING btree (kind, created_at DESC, id DESC);
 CREATE INDEX make_deliveries_order_idx ON public.make_deliveries USING btree (order_id);
 CREATE INDEX make_deliveries_status_created_idx ON public.make_deliveries USING btree (status, created_at DESC, id DESC);
+CREATE INDEX make_deliveries_subject_idx ON public.make_deliveries USING btree (kind, subject_id, created_at DESC, id DESC);
 
 create table public.make_delivery_attempts (
   delivery_id uuid not null,
@@ -638,6 +639,7 @@ create table public.subscriptions (
   current_period_start timestamp with time zone,
   pause_behavior text,
   pause_resumes_at timestamp with time zone,
+  constraint make_on_subscription_change TRIGGER DEFERRABLE INITIALLY DEFERRED,
   constraint subscriptions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id),
   constraint subscriptions_id_check CHECK (length(id) <= 255),
   constraint subscriptions_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
@@ -649,7 +651,7 @@ create table public.subscriptions (
 alter table public.subscriptions enable row level security;
 CREATE INDEX subscriptions_created_idx ON public.subscriptions USING btree (created_at DESC, id DESC);
 CREATE INDEX subscriptions_customer_idx ON public.subscriptions USING btree (customer_id);
-CREATE TRIGGER make_on_subscription_change AFTER INSERT OR UPDATE OF status, stripe_price_id ON subscriptions FOR EACH ROW EXECUTE FUNCTION make_on_subscription_change();
+CREATE CONSTRAINT TRIGGER make_on_subscription_change AFTER INSERT OR UPDATE OF status, stripe_price_id, cancel_at_period_end, pause_behavior, pause_resumes_at ON subscriptions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION make_on_subscription_change();
 
 -- ================================================================================================
 -- Functions and procedures
@@ -1148,20 +1150,43 @@ CREATE OR REPLACE FUNCTION public.make_on_subscription_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
+declare
+  s subscriptions;
+  v_state text;
+  v_previous make_deliveries;
 begin
-  if tg_op = 'UPDATE' and old.status = new.status and old.stripe_price_id is not distinct from new.stripe_price_id then
+  select * into s from subscriptions where id = new.id;
+  if not found then
     return null;
   end if;
-  perform make_enqueue('subscription_changed',
-    new.id || ':' || new.status || ':' || coalesce(new.stripe_price_id, '') || ':' || now()::text,
-    new.order_id, new.customer_id, new.id,
+  if tg_op = 'UPDATE'
+     and old.status = s.status
+     and old.stripe_price_id is not distinct from s.stripe_price_id
+     and old.cancel_at_period_end = s.cancel_at_period_end
+     and old.pause_behavior is not distinct from s.pause_behavior
+     and old.pause_resumes_at is not distinct from s.pause_resumes_at then
+    return null;
+  end if;
+  v_state := concat_ws(':', s.id, s.status, coalesce(s.stripe_price_id, ''), s.cancel_at_period_end::text,
+                       coalesce(s.pause_behavior, ''), coalesce(extract(epoch from s.pause_resumes_at)::bigint::text, ''),
+                       coalesce(extract(epoch from s.current_period_end)::bigint::text, ''));
+  select * into v_previous from make_deliveries d
+   where d.kind = 'subscription_changed' and d.subject_id = s.id
+   order by d.created_at desc, d.id desc limit 1;
+  -- The state Make last heard of: nothing new to tell.
+  if v_previous.dedupe_key is not null and split_part(v_previous.dedupe_key, '|', 1) = v_state then
+    return null;
+  end if;
+  perform make_enqueue('subscription_changed', v_state || '|' || coalesce(v_previous.id::text, 'first'),
+    s.order_id, s.customer_id, s.id,
     jsonb_build_object(
-      'order_id', new.order_id,
-      'customer', (select jsonb_build_object('id', c.id, 'email', c.email, 'name', c.name) from customers c where c.id = new.customer_id),
+      'order_id', s.order_id,
+      'customer', (select jsonb_build_object('id', c.id, 'email', c.email, 'name', c.name) from customers c where c.id = s.customer_id),
       'subscription', jsonb_build_object(
-        'id', new.id, 'status', new.status, 'previous_status', case when tg_op = 'UPDATE' then old.status end,
-        'price_id', new.stripe_price_id, 'current_period_end', new.current_period_end,
-        'cancel_at_period_end', new.cancel_at_period_end, 'canceled_at', new.canceled_at)));
+        'id', s.id, 'status', s.status, 'previous_status', case when tg_op = 'UPDATE' then old.status end,
+        'price_id', s.stripe_price_id, 'current_period_end', s.current_period_end,
+        'cancel_at_period_end', s.cancel_at_period_end, 'canceled_at', s.canceled_at,
+        'pause_behavior', s.pause_behavior, 'pause_resumes_at', s.pause_resumes_at)));
   return null;
 end
 $function$;

@@ -96,3 +96,70 @@ $$;
 
 revoke execute on function prices_keep_stripe_price() from public, anon, authenticated;
 revoke execute on function subscription_action_claim(jsonb) from public, anon, authenticated;
+
+-- 3. Make hears of pause, resume and cancel at period end. make_on_subscription_change
+--    (20261122000600_make_outbox.sql) fired on status and price only, so a pause, a resume or a cancel at
+--    period end reached no Make scenario. It now fires on those fields too, with them in the payload, and
+--    enqueues one subscription_changed per distinct state: its dedupe key is the state (status, price,
+--    cancel at period end, pause and its end, current period) and the delivery it follows, not the
+--    moment. The same state written again (a mutation's answer and its webhook, a replay, two writers at
+--    once) is one delivery; a state left and later reached again (paused, resumed, paused) is announced
+--    each time, since it follows another delivery.
+--
+--    The applier writes a subscription in two statements (stripe_event_effect_core, then the pause and
+--    period start in stripe_event_effect's wrapper), so a row trigger would see a half-written state
+--    between them. The trigger is deferred to the end of the transaction and reads the row as it is then:
+--    every firing of one transaction describes the same final state, under the same key.
+create index make_deliveries_subject_idx on make_deliveries (kind, subject_id, created_at desc, id desc);
+
+drop trigger make_on_subscription_change on subscriptions;
+drop function make_on_subscription_change();
+
+create function make_on_subscription_change() returns trigger language plpgsql as $$
+declare
+  s subscriptions;
+  v_state text;
+  v_previous make_deliveries;
+begin
+  select * into s from subscriptions where id = new.id;
+  if not found then
+    return null;
+  end if;
+  if tg_op = 'UPDATE'
+     and old.status = s.status
+     and old.stripe_price_id is not distinct from s.stripe_price_id
+     and old.cancel_at_period_end = s.cancel_at_period_end
+     and old.pause_behavior is not distinct from s.pause_behavior
+     and old.pause_resumes_at is not distinct from s.pause_resumes_at then
+    return null;
+  end if;
+  v_state := concat_ws(':', s.id, s.status, coalesce(s.stripe_price_id, ''), s.cancel_at_period_end::text,
+                       coalesce(s.pause_behavior, ''), coalesce(extract(epoch from s.pause_resumes_at)::bigint::text, ''),
+                       coalesce(extract(epoch from s.current_period_end)::bigint::text, ''));
+  select * into v_previous from make_deliveries d
+   where d.kind = 'subscription_changed' and d.subject_id = s.id
+   order by d.created_at desc, d.id desc limit 1;
+  -- The state Make last heard of: nothing new to tell.
+  if v_previous.dedupe_key is not null and split_part(v_previous.dedupe_key, '|', 1) = v_state then
+    return null;
+  end if;
+  perform make_enqueue('subscription_changed', v_state || '|' || coalesce(v_previous.id::text, 'first'),
+    s.order_id, s.customer_id, s.id,
+    jsonb_build_object(
+      'order_id', s.order_id,
+      'customer', (select jsonb_build_object('id', c.id, 'email', c.email, 'name', c.name) from customers c where c.id = s.customer_id),
+      'subscription', jsonb_build_object(
+        'id', s.id, 'status', s.status, 'previous_status', case when tg_op = 'UPDATE' then old.status end,
+        'price_id', s.stripe_price_id, 'current_period_end', s.current_period_end,
+        'cancel_at_period_end', s.cancel_at_period_end, 'canceled_at', s.canceled_at,
+        'pause_behavior', s.pause_behavior, 'pause_resumes_at', s.pause_resumes_at)));
+  return null;
+end
+$$;
+
+create constraint trigger make_on_subscription_change
+  after insert or update of status, stripe_price_id, cancel_at_period_end, pause_behavior, pause_resumes_at on subscriptions
+  deferrable initially deferred
+  for each row execute function make_on_subscription_change();
+
+revoke execute on function make_on_subscription_change() from public, anon, authenticated;
