@@ -198,7 +198,7 @@ async function accountPage(db: Db, options: CustomerSessionOptions, session: Cus
     `<nav><h1>My subscriptions</h1><form method="post" action="${ACCOUNT_PATH}/sign-out"><input type="hidden" name="csrf" value="${esc(csrf)}">
        <button type="submit" class="secondary">Sign out</button></form></nav>
      <p>Signed in as <strong>${esc(session.viewer.name)}</strong> (demo sign-in, no password).</p>
-     ${notice ? `<p class="note" role="status">${esc(notice)}</p>` : ''}
+     ${notice ? `<p class="notice" role="status">${esc(notice)}</p>` : ''}
      ${cards.length > 0 ? cards.join('') : `<p>You have no subscriptions yet. Subscribe to a track in the shop while signed in.</p>`}${back()}`,
   );
 }
@@ -209,7 +209,7 @@ function subscriptionCard(sub: SubscriptionRecord, invoices: SubscriptionInvoice
     ['Subscription', sub.id],
     ['Status', sub.status],
     ['Price', price],
-    ['Current period ends', day(sub.current_period_end)],
+    ['Period ends', day(sub.current_period_end)],
     ['Cancellation', sub.cancel_at_period_end ? `Ends at period end (${day(sub.current_period_end)})` : sub.canceled_at ? `Canceled ${day(sub.canceled_at)}` : 'Not canceled'],
     ['Paused', sub.pause_behavior ? `Collection paused${sub.pause_resumes_at ? ` until ${day(sub.pause_resumes_at)}` : ' until you resume'}` : 'No'],
   ];
@@ -219,16 +219,16 @@ function subscriptionCard(sub: SubscriptionRecord, invoices: SubscriptionInvoice
     `<form method="post" action="${ACCOUNT_PATH}/${path}">${hidden(randomUUID())}<button type="submit"${secondary ? ' class="secondary"' : ''}>${esc(label)}</button></form>`;
   const others = tracks.filter((t) => t.id !== sub.track);
   const actions = SWITCHABLE_STATUSES.has(sub.status)
-    ? `<div class="actions">
-        ${others.length > 0 ? `<form method="get" action="${ACCOUNT_PATH}/switch"><input type="hidden" name="subscription_id" value="${esc(sub.id)}">
+    ? `${others.length > 0 ? `<div class="actions"><form method="get" action="${ACCOUNT_PATH}/switch"><input type="hidden" name="subscription_id" value="${esc(sub.id)}">
           <label>Switch to <select name="track">${others.map((t) => `<option value="${esc(t.id)}">${esc(t.name)}</option>`).join('')}</select></label>
-          <button type="submit">Preview switch</button></form>` : ''}
+          <button type="submit">Preview switch</button></form></div>` : ''}
+      <div class="actions">
         ${sub.pause_behavior ? button('resume', 'Resume') : button('pause', 'Pause', true)}
         ${sub.cancel_at_period_end ? '' : button('cancel', 'Cancel at period end', true)}
       </div>`
     : '';
   return `<section class="card" data-subscription="${esc(sub.id)}"><h2>${esc(sub.track_name ?? 'Unknown track')}</h2>
-    <table>${facts.map(([label, value]) => `<tr><th>${esc(label)}</th><td>${esc(value)}</td></tr>`).join('')}</table>
+    <table>${facts.map(([label, value]) => `<tr><th class="nowrap">${esc(label)}</th><td class="id">${esc(value)}</td></tr>`).join('')}</table>
     ${invoiceTable(invoices.slice(0, 3))}${actions}</section>`;
 }
 
@@ -237,23 +237,30 @@ function invoiceTable(invoices: SubscriptionInvoiceRecord[]): string {
   const rows = invoices.map((invoice) => {
     const money = (amount: number) => formatMoney({ amount: Number(amount), currency: invoice.currency });
     // Only Stripe's own https (or the sandbox's http) links become links.
-    const link = invoice.hosted_invoice_url && /^https?:\/\//.test(invoice.hosted_invoice_url) ? `<a href="${esc(invoice.hosted_invoice_url)}">View invoice</a>` : '—';
-    return `<tr><td>${esc(day(invoice.period_start))} – ${esc(day(invoice.period_end))}</td><td>${esc(invoice.status)}</td><td>${esc(money(invoice.amount_due))}</td><td>${esc(money(invoice.amount_paid))}</td><td>${link}</td></tr>`;
+    const link = invoice.hosted_invoice_url && /^https?:\/\//.test(invoice.hosted_invoice_url) ? `<a href="${esc(invoice.hosted_invoice_url)}">Invoice</a>` : '—';
+    // A first invoice's period is its own moment (Stripe's), so the invoice's date says more.
+    // What is still owed shows beside the amount when a part is paid (four columns fit a phone).
+    const partly = invoice.amount_paid > 0 && invoice.amount_paid < invoice.amount_due ? ` (${money(invoice.amount_paid)} paid)` : '';
+    return `<tr><td class="nowrap">${esc(day(invoice.stripe_created))}</td><td>${esc(invoice.status)}</td><td class="nowrap">${esc(money(invoice.amount_due) + partly)}</td><td class="nowrap">${link}</td></tr>`;
   });
-  return `<h3>Latest invoices</h3><table><tr><th>Period</th><th>Status</th><th>Due</th><th>Paid</th><th></th></tr>${rows.join('')}</table>`;
+  return `<h3>Latest invoices</h3><table><tr><th>Date</th><th>Status</th><th>Amount</th><th></th></tr>${rows.join('')}</table>`;
 }
 
 function previewPage(options: CustomerSessionOptions, session: CustomerSession, preview: NonNullable<SwitchPreviewResult['preview']>, trackName: string): string {
   const money = (amount: number) => esc(formatMoney({ amount, currency: preview.currency }));
   const lines = preview.lines
-    .map((line) => `<tr><td>${esc(line.description ?? 'Proration')}</td><td>${esc(day(unix(line.periodStart)))} – ${esc(day(unix(line.periodEnd)))}</td><td>${money(line.amount)}</td></tr>`)
+    .map(
+      (line) =>
+        `<tr><td>${esc(line.description ?? 'Proration')}</td><td><span class="nowrap">${esc(day(unix(line.periodStart)))}</span> – <span class="nowrap">${esc(day(unix(line.periodEnd)))}</span></td><td class="nowrap">${money(line.amount)}</td></tr>`,
+    )
     .join('');
   return page(
     'Switch track',
     `<h1>Switch to ${esc(trackName)}</h1>
      <p>Stripe’s prorations for switching now: the unused time of your current track is credited, the rest of the period on the new one charged.</p>
-     <table><tr><th>Line</th><th>Period</th><th>Amount</th></tr>${lines}<tr><th colspan="2">Proration total</th><td>${money(preview.prorationTotal)}</td></tr></table>
+     <table><tr><th>Line</th><th>Period</th><th>Amount</th></tr>${lines}<tr><th colspan="2">Proration total</th><td class="nowrap">${money(preview.prorationTotal)}</td></tr></table>
      <p class="price">Amount due now: ${money(preview.amountDueNow)}</p>
+     ${preview.prorationTotal < 0 ? `<p class="note">The credit of ${money(-preview.prorationTotal)} goes towards your next invoices.</p>` : ''}
      <p class="note">Then ${money(preview.price.unit_amount)} / ${esc(preview.price.recurring_interval)}. This preview is good for an hour.</p>
      <form method="post" action="${ACCOUNT_PATH}/switch" class="actions">
        <input type="hidden" name="subscription_id" value="${esc(preview.subscriptionId)}">

@@ -17,8 +17,10 @@ export function page(title: string, body: string): string {
   .card{background:#fff;border:1px solid #e3e8ee;border-radius:8px;padding:16px 20px;margin:16px 0}
   .price{font-weight:600} .note{color:#4f566b}
   .error{color:#a41c4e;background:#fde8ef;border-radius:6px;padding:8px 12px}
-  .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin-top:12px}
-  .actions form{margin:0}
+  .notice{color:#0d5f3a;background:#e6f6ee;border-radius:6px;padding:8px 12px}
+  .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-top:12px}
+  .actions form{margin:0;display:flex;flex-wrap:wrap;gap:8px;align-items:center}
+  .actions label{margin:0}
   .offers{display:flex;flex-wrap:wrap;gap:8px 32px} .offers form{flex:1 1 240px}
   nav{display:flex;flex-wrap:wrap;gap:16px;align-items:center;justify-content:space-between}
   nav form{margin:0}
@@ -26,7 +28,9 @@ export function page(title: string, body: string): string {
   select{padding:6px}
   button{background:#635bff;color:#fff;border:0;border-radius:6px;padding:8px 16px;font-weight:600;cursor:pointer}
   button.secondary{background:#fff;color:#4b42e0;border:1px solid #4b42e0}
-  table{border-collapse:collapse;background:#fff;max-width:100%} th,td{border:1px solid #e3e8ee;padding:6px 12px;text-align:left;overflow-wrap:anywhere}
+  table{border-collapse:collapse;background:#fff;max-width:100%} th,td{border:1px solid #e3e8ee;padding:6px 12px;text-align:left}
+  .id{overflow-wrap:anywhere} .nowrap{white-space:nowrap}
+  @media (max-width:480px){main{padding:24px 12px} .card{padding:12px} th,td{padding:4px 8px}}
   a{color:#4b42e0}
 </style></head><body><main>${body}</main></body></html>`;
 }

@@ -161,9 +161,9 @@ function subscriptionTable(sub: SubscriptionRecord): string {
     ['Track', sub.track_name ?? '—'],
     ['Price', sub.unit_amount !== null && sub.currency ? `${formatMoney({ amount: sub.unit_amount, currency: sub.currency })} / ${sub.recurring_interval ?? 'month'}` : '—'],
     ['Status', sub.status],
-    ['Current period ends', sub.current_period_end?.slice(0, 10) ?? '—'],
+    ['Period ends', sub.current_period_end?.slice(0, 10) ?? '—'],
   ];
-  return `<table>${rows.map(([label, value]) => `<tr><th>${esc(label)}</th><td>${esc(value)}</td></tr>`).join('')}</table>`;
+  return `<table>${rows.map(([label, value]) => `<tr><th class="nowrap">${esc(label)}</th><td class="id">${esc(value)}</td></tr>`).join('')}</table>`;
 }
 
 function orderTable(order: OrderRow): string {
