@@ -244,7 +244,7 @@ describe('Switch track…', () => {
     expect(amountDueNow()).toBe('$0.00');
     expect(within(dialog).getByText('Next invoice').nextElementSibling!.textContent).toBe('$184.48');
     expect(within(dialog).getByText('With “Prorate and charge the difference now”, $35.48 would be charged now.')).toBeTruthy();
-    await user.selectOptions(within(dialog).getByLabelText('Proration'), 'ALWAYS_INVOICE');
+    await user.selectOptions(within(dialog).getByLabelText('Proration behaviour'), 'ALWAYS_INVOICE');
     expect(amountDueNow()).toBe('$35.48');
     expect(within(dialog).getByText(/\$35\.48 is charged to the customer's card now\./)).toBeTruthy();
     expect(within(dialog).getByText('Switch ada@example.com to Website Audit & Feedback ($149.00 / month)')).toBeTruthy();

@@ -14,7 +14,7 @@ export function PauseAction({ email, control, disabledReason }: { email: string;
   const [behavior, setBehavior] = useState<PauseBehavior>('VOID');
   const trigger = useRef<HTMLButtonElement>(null);
   const selectRef = useRef<HTMLSelectElement>(null);
-  const ids = { title: useId(), behavior: useId(), description: useId() };
+  const ids = { title: useId(), behavior: useId() };
   const locked = control.unfinished;
 
   useEffect(() => {
@@ -35,7 +35,6 @@ export function PauseAction({ email, control, disabledReason }: { email: string;
         disabled={control.pending || control.busy || Boolean(disabledReason)}
         title={disabledReason ?? undefined}
         aria-busy={control.pending}
-        aria-describedby={ids.description}
         onClick={() => {
           control.onOpen();
           setBehavior('VOID');
@@ -44,9 +43,6 @@ export function PauseAction({ email, control, disabledReason }: { email: string;
       >
         {control.pending ? 'Pausing…' : 'Pause…'}
       </button>
-      <p id={ids.description} className="action-description muted">
-        Stops charging the customer until resumed; the subscription stays.
-      </p>
       {control.pending && (
         <span role="status" className="muted">
           Pausing…

@@ -18,7 +18,8 @@ export function SubscriptionFlags({ row }: { row: Pick<SubscriptionRow, 'cancelA
 export const subscriptionColumns: ReadonlyArray<Column<SubscriptionRow>> = [
   {
     header: 'Customer',
-    className: 'truncate',
+    // Narrower on a phone (styles.css), so the status stays on screen beside it.
+    className: 'truncate subscription-customer',
     title: (row) => row.customerEmail,
     cell: (row, href) => (
       <Link to={href} aria-label={`Subscription ${row.id} of ${row.customerEmail}`}>
@@ -27,8 +28,16 @@ export const subscriptionColumns: ReadonlyArray<Column<SubscriptionRow>> = [
     ),
   },
   { header: 'Track', cell: (row) => row.trackName ?? row.track ?? <span className="muted">not ours</span> },
-  { header: 'Status', cell: (row) => <Badge value={row.status} /> },
-  { header: 'Price', className: 'num nowrap', cell: (row) => (row.price ? perInterval(row.price.unitAmount.formatted, row.price.recurringInterval) : '—') },
+  {
+    header: 'Status',
+    // The flags beside the status, not a column of their own: the table fits a phone's width.
+    cell: (row) => (
+      <span className="flags">
+        <Badge value={row.status} />
+        {(row.cancelAtPeriodEnd || row.pause) && <SubscriptionFlags row={row} />}
+      </span>
+    ),
+  },
+  { header: 'Price', className: 'num nowrap', optional: true, cell: (row) => (row.price ? perInterval(row.price.unitAmount.formatted, row.price.recurringInterval) : '—') },
   { header: 'Period ends (UTC)', className: 'nowrap', optional: true, cell: (row) => formatTableTime(row.currentPeriodEnd) },
-  { header: 'Flags', cell: (row) => <SubscriptionFlags row={row} /> },
 ];

@@ -51,7 +51,8 @@ function InvoiceList({ invoices }: { invoices: SubscriptionInvoice[] }) {
             <Badge value={invoice.status} /> <strong>{invoice.amountDue.formatted}</strong> due · {invoice.amountPaid.formatted} paid
           </div>
           <div className="muted">
-            {invoice.periodStart || invoice.periodEnd ? `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}` : `made ${formatDateTime(invoice.createdAt)}`}
+            {/* A subscription's first invoice and a switch's have an empty period (start = end): when it was made says more. */}
+            {invoice.periodStart && invoice.periodEnd && invoice.periodStart !== invoice.periodEnd ? `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}` : `made ${formatDateTime(invoice.createdAt)}`}
             {' · '}
             <span className="mono">{invoice.id}</span>
             {invoice.hostedInvoiceUrl && (

@@ -144,7 +144,7 @@ export function SwitchTrackAction({ subscription, tracks, control, disabledReaso
               </select>
             </div>
             <div className="dialog-note">
-              <label htmlFor={ids.behavior}>Proration</label>
+              <label htmlFor={ids.behavior}>Proration behaviour</label>
               <select id={ids.behavior} value={chosenBehavior} disabled={control.pending || Boolean(locked)} onChange={(event) => setBehavior(event.target.value as ProrationBehavior)}>
                 {PRORATION_BEHAVIORS.map((value) => (
                   <option key={value} value={value}>
