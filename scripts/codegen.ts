@@ -70,6 +70,9 @@ const output = await codegen({
       SubscriptionSwitchPreview: '../../../subscriptions/preview#SwitchPreview',
       ProrationLine: '../../../subscriptions/preview#ProrationLineValue',
       SubscriptionActionPayload: '../../../subscriptions/actions#SubscriptionActionPayloadValue',
+      PaymentRequest: '../../../paymentRequests/service#PaymentRequestRow',
+      PaymentRequestMember: '../resolvers/paymentRequests#PaymentRequestMemberValue',
+      MemberShare: '../../../paymentRequests/service#MemberShareView',
     },
   },
 });

@@ -18,6 +18,8 @@ import type { ViewerValue } from '../../../auth/viewer';
 import type { SubscriptionRecord, SubscriptionPage, SubscriptionInvoiceRecord } from '../../../subscriptions/read.sql';
 import type { SwitchPreview, ProrationLineValue } from '../../../subscriptions/preview';
 import type { SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
+import type { PaymentRequestRow, MemberShareView } from '../../../paymentRequests/service';
+import type { PaymentRequestMemberValue } from '../resolvers/paymentRequests';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -2155,8 +2157,8 @@ export type ResolversTypes = ResolversObject<{
   SubscriptionSwitchPreviewPayload: ResolverTypeWrapper<Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversTypes['SubscriptionSwitchPreview']> }>;
   PaymentRequestStatus: PaymentRequestStatus;
   MemberShareStatus: MemberShareStatus;
-  PaymentRequest: ResolverTypeWrapper<Omit<PaymentRequest, 'total' | 'amountPaid' | 'amountRefunded' | 'members'> & { total: ResolversTypes['Money'], amountPaid: ResolversTypes['Money'], amountRefunded: ResolversTypes['Money'], members: Array<ResolversTypes['PaymentRequestMember']> }>;
-  PaymentRequestMember: ResolverTypeWrapper<Omit<PaymentRequestMember, 'amount' | 'amountRefunded'> & { amount: ResolversTypes['Money'], amountRefunded: ResolversTypes['Money'] }>;
+  PaymentRequest: ResolverTypeWrapper<PaymentRequestRow>;
+  PaymentRequestMember: ResolverTypeWrapper<PaymentRequestMemberValue>;
   PaymentRequestFilter: PaymentRequestFilter;
   PaymentRequestConnection: ResolverTypeWrapper<Omit<PaymentRequestConnection, 'nodes'> & { nodes: Array<ResolversTypes['PaymentRequest']> }>;
   PaymentRequestMemberInput: PaymentRequestMemberInput;
@@ -2165,7 +2167,7 @@ export type ResolversTypes = ResolversObject<{
   PaymentRequestErrorCode: PaymentRequestErrorCode;
   PaymentRequestError: ResolverTypeWrapper<PaymentRequestError>;
   CreatePaymentRequestPayload: ResolverTypeWrapper<Omit<CreatePaymentRequestPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversTypes['PaymentRequest']> }>;
-  MemberShare: ResolverTypeWrapper<Omit<MemberShare, 'amount'> & { amount: ResolversTypes['Money'] }>;
+  MemberShare: ResolverTypeWrapper<MemberShareView>;
   PayMemberShareInput: PayMemberShareInput;
   PayMemberSharePayload: ResolverTypeWrapper<Omit<PayMemberSharePayload, 'share'> & { share?: Maybe<ResolversTypes['MemberShare']> }>;
   PaymentRequestActionInput: PaymentRequestActionInput;
@@ -2262,8 +2264,8 @@ export type ResolversParentTypes = ResolversObject<{
   ProrationLine: ProrationLineValue;
   SubscriptionSwitchPreview: SwitchPreview;
   SubscriptionSwitchPreviewPayload: Omit<SubscriptionSwitchPreviewPayload, 'preview'> & { preview?: Maybe<ResolversParentTypes['SubscriptionSwitchPreview']> };
-  PaymentRequest: Omit<PaymentRequest, 'total' | 'amountPaid' | 'amountRefunded' | 'members'> & { total: ResolversParentTypes['Money'], amountPaid: ResolversParentTypes['Money'], amountRefunded: ResolversParentTypes['Money'], members: Array<ResolversParentTypes['PaymentRequestMember']> };
-  PaymentRequestMember: Omit<PaymentRequestMember, 'amount' | 'amountRefunded'> & { amount: ResolversParentTypes['Money'], amountRefunded: ResolversParentTypes['Money'] };
+  PaymentRequest: PaymentRequestRow;
+  PaymentRequestMember: PaymentRequestMemberValue;
   PaymentRequestFilter: PaymentRequestFilter;
   PaymentRequestConnection: Omit<PaymentRequestConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['PaymentRequest']> };
   PaymentRequestMemberInput: PaymentRequestMemberInput;
@@ -2271,7 +2273,7 @@ export type ResolversParentTypes = ResolversObject<{
   MemberPayLink: MemberPayLink;
   PaymentRequestError: PaymentRequestError;
   CreatePaymentRequestPayload: Omit<CreatePaymentRequestPayload, 'paymentRequest'> & { paymentRequest?: Maybe<ResolversParentTypes['PaymentRequest']> };
-  MemberShare: Omit<MemberShare, 'amount'> & { amount: ResolversParentTypes['Money'] };
+  MemberShare: MemberShareView;
   PayMemberShareInput: PayMemberShareInput;
   PayMemberSharePayload: Omit<PayMemberSharePayload, 'share'> & { share?: Maybe<ResolversParentTypes['MemberShare']> };
   PaymentRequestActionInput: PaymentRequestActionInput;

@@ -5,13 +5,14 @@ import { makeResolvers } from './make';
 import { opsResolvers } from './ops';
 import { orderResolvers } from './orders';
 import { paymentLogResolvers } from './paymentLogs';
+import { paymentRequestResolvers } from './paymentRequests';
 import { reconciliationResolvers } from './reconciliation';
 import { refundResolvers } from './refunds';
 import { subscriptionResolvers } from './subscriptions';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers, subscriptionResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers, subscriptionResolvers, paymentRequestResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not
