@@ -71,6 +71,9 @@ export function mountCustomerPages<E extends Env>(app: Hono<E>, db: Db, deps: St
 
   app.post(`${ACCOUNT_PATH}/sign-in`, async (c) => {
     if (!deps || !options) return c.html(unavailable(), 404);
+    // There is no session yet to bind a CSRF token to: another site's form signing the visitor in as
+    // someone else (whose subscriptions they would then start) is refused by the browser's own word.
+    if (c.req.header('sec-fetch-site') === 'cross-site') return c.html(page('Not sent from this site', `<h1>Not sent from this site</h1>${accountLink()}`), 403);
     return withForm(c, async (form) => {
       const given = field(form, 'email', { max: 320, label: 'Email' }).trim();
       if (!email.safeParse(given).success) throw new FormError('Email must be an email address.');

@@ -224,6 +224,14 @@ describe('demo storefront: subscribe and manage', () => {
     const badSignIn = await post(`${ACCOUNT}/sign-in`, { email: 'not an email\u0000' });
     expect(badSignIn.status).toBe(400);
     expect(badSignIn.headers.get('set-cookie')).toBeNull();
+    const crossSite = await fetch(`${server.url}${ACCOUNT}/sign-in`, {
+      method: 'POST',
+      body: new URLSearchParams({ email: 'victim@example.com' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      redirect: 'manual',
+    });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers.get('set-cookie')).toBeNull();
 
     // No cookie, a token signed with another secret, an expired session's leftovers: not signed in.
     const forged = `storefront_customer=${await signStaffToken('not-the-servers-secret-0123456789abcdef', { userId: customerUserId(OWNER_EMAIL), email: 'sub.scriber@example.com', audience: 'authenticated', expiresIn: '1h' })}`;
