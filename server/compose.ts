@@ -39,6 +39,7 @@ import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 import { createReconciliation, type Reconciliation } from './reconcile/service';
 import { createRefunds } from './refunds/refundPayment';
 import { createPaymentRequests } from './paymentRequests/paymentRequests';
+import { paymentRequestPayUrl } from './paymentRequests/payUrl';
 
 export interface RunningApp {
   url: string;
@@ -196,8 +197,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       db,
       stripe,
       logger,
-      // TODO(issue 20): PAYMENT_REQUEST_PAY_URL from config; the demo storefront's pay page in sandbox mode.
-      payUrl: (token) => `${url}/_sandbox/storefront/pay?token=${encodeURIComponent(token)}`,
+      payUrl: paymentRequestPayUrl(config.paymentRequests.payUrl, stripeSandbox ? url : undefined),
       now: stripeSandbox ? () => stripeSandbox.core.clock.now() * 1000 : () => Date.now(),
     }),
     // Stripe's now in milliseconds, as the janitor reads it: the switch preview's proration date and

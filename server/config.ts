@@ -6,8 +6,16 @@ import { z } from 'zod';
 // The kinds of event forwarded to Make.com, each to its own scenario (a webhook URL per kind). Defined
 // here, where MAKE_WEBHOOK_URLS is checked against them, so that config imports no domain; the make
 // domain takes them from here. The SQL side has the same list in the check constraints of
-// 20261122000600_make_outbox.sql.
-export const MAKE_KINDS = ['add_project', 'payment_failed', 'refund_completed', 'dispute_opened', 'subscription_changed'] as const;
+// 20261122000600_make_outbox.sql (widened by 20261207001700_payment_requests.sql).
+export const MAKE_KINDS = [
+  'add_project',
+  'payment_failed',
+  'refund_completed',
+  'dispute_opened',
+  'subscription_changed',
+  'payment_request_completed',
+  'payment_request_reminder',
+] as const;
 
 export type MakeKind = (typeof MAKE_KINDS)[number];
 
@@ -59,6 +67,22 @@ const checkoutUrl = (placeholder?: string) =>
       return URL.canParse(filled) && /^https?:$/.test(new URL(filled).protocol) && (!placeholder || v.includes(placeholder));
     },
     { error: placeholder ? `an http(s) URL containing ${placeholder}` : 'an http(s) URL' },
+  );
+
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+// A member's pay page (issue 20): the pay token goes where `{token}` is. The URL is checked with a token
+// in place; NUL and unpaired surrogates are refused (they could not be stored or sent intact).
+const payRequestUrl = z
+  .string()
+  .max(2000, { error: 'an http(s) URL of at most 2000 characters containing {token}' })
+  .refine(
+    (v) => {
+      if (!v.includes('{token}') || /[\u0000-\u001f\u007f\s]/.test(v) || UNPAIRED_SURROGATE.test(v)) return false;
+      const filled = v.replaceAll('{token}', 'token');
+      return URL.canParse(filled) && /^https?:$/.test(new URL(filled).protocol);
+    },
+    { error: 'an http(s) URL of at most 2000 characters containing {token}' },
   );
 
 // A Make.com scenario's webhook: https, or http on this machine (the sandbox sink, a local test sink).
@@ -137,6 +161,7 @@ const envSchema = z.object({
   STRIPE_API_BASE: optional(httpUrl),
   CHECKOUT_SUCCESS_URL: optional(checkoutUrl('{CHECKOUT_SESSION_ID}')),
   CHECKOUT_CANCEL_URL: optional(checkoutUrl()),
+  PAYMENT_REQUEST_PAY_URL: optional(payRequestUrl),
   SUPABASE_URL: optional(httpUrl),
   SUPABASE_ANON_KEY: optional(z.string().min(20, { error: 'the project anon (publishable) key' })),
   SUPABASE_JWT_SECRET: optional(z.string().min(32, { error: 'the JWT secret, at least 32 characters' })),
@@ -211,6 +236,13 @@ export interface Config {
     successUrl: string | undefined;
     /** Where it returns one who cancelled; `{ORDER_ID}` is filled in. */
     cancelUrl: string | undefined;
+  };
+  paymentRequests: {
+    /**
+     * A member's pay page with `{token}` where the pay token goes. Unset: the demo storefront's pay
+     * page in sandbox mode; outside it, createPaymentRequest is refused (the server still starts).
+     */
+    payUrl: string | undefined;
   };
   auth: {
     supabaseUrl: string | undefined;
@@ -364,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiBase: e.STRIPE_API_BASE,
     },
     checkout: { successUrl: e.CHECKOUT_SUCCESS_URL, cancelUrl: e.CHECKOUT_CANCEL_URL },
+    paymentRequests: { payUrl: e.PAYMENT_REQUEST_PAY_URL },
     auth: {
       supabaseUrl: e.SUPABASE_URL,
       supabaseAnonKey: e.SUPABASE_ANON_KEY,

@@ -150,7 +150,7 @@ create table public.make_deliveries (
   constraint make_deliveries_attempts_check CHECK (attempts >= 0),
   constraint make_deliveries_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id),
   constraint make_deliveries_dedupe_key_check CHECK (length(dedupe_key) <= 600),
-  constraint make_deliveries_kind_check CHECK (kind = ANY (ARRAY['add_project'::text, 'payment_failed'::text, 'refund_completed'::text, 'dispute_opened'::text, 'subscription_changed'::text])),
+  constraint make_deliveries_kind_check CHECK (kind = ANY (ARRAY['add_project'::text, 'payment_failed'::text, 'refund_completed'::text, 'dispute_opened'::text, 'subscription_changed'::text, 'payment_request_completed'::text, 'payment_request_reminder'::text])),
   constraint make_deliveries_kind_dedupe_key_key UNIQUE (kind, dedupe_key),
   constraint make_deliveries_last_error_check CHECK (length(last_error) <= 1000),
   constraint make_deliveries_last_response_check CHECK (length(last_response) <= 2048),
@@ -193,7 +193,7 @@ create table public.make_routes (
   kind text not null,
   url text not null,
   updated_at timestamp with time zone default now() not null,
-  constraint make_routes_kind_check CHECK (kind = ANY (ARRAY['add_project'::text, 'payment_failed'::text, 'refund_completed'::text, 'dispute_opened'::text, 'subscription_changed'::text])),
+  constraint make_routes_kind_check CHECK (kind = ANY (ARRAY['add_project'::text, 'payment_failed'::text, 'refund_completed'::text, 'dispute_opened'::text, 'subscription_changed'::text, 'payment_request_completed'::text, 'payment_request_reminder'::text])),
   constraint make_routes_pkey PRIMARY KEY (kind),
   constraint make_routes_url_check CHECK (url ~ '^https?://'::text AND length(url) <= 2000)
 );
@@ -221,7 +221,7 @@ create table public.orders (
   id uuid default gen_random_uuid() not null,
   customer_id uuid not null,
   product_id text not null,
-  price_id text not null,
+  price_id text,
   amount bigint not null,
   currency text not null,
   status text default 'pending'::text not null,
@@ -234,13 +234,16 @@ create table public.orders (
   payment_state_at timestamp with time zone,
   sync_attempts integer default 0 not null,
   last_sync_at timestamp with time zone,
+  payment_request_id uuid,
   constraint orders_amount_check CHECK (amount >= 0),
   constraint orders_checkout_session_id_key UNIQUE (checkout_session_id),
   constraint orders_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
   constraint orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id),
   constraint orders_payment_intent_id_key UNIQUE (payment_intent_id),
+  constraint orders_payment_request_id_fkey FOREIGN KEY (payment_request_id) REFERENCES payment_requests(id),
   constraint orders_pkey PRIMARY KEY (id),
   constraint orders_price_id_fkey FOREIGN KEY (price_id) REFERENCES prices(id),
+  constraint orders_price_or_share CHECK ((price_id IS NULL) = (payment_request_id IS NOT NULL)),
   constraint orders_product_id_fkey FOREIGN KEY (product_id) REFERENCES products(id),
   constraint orders_status_check CHECK (status = ANY (ARRAY['pending'::text, 'requires_action'::text, 'processing'::text, 'paid'::text, 'failed'::text, 'canceled'::text, 'refunded'::text, 'partially_refunded'::text, 'disputed'::text])),
   constraint orders_sync_attempts_check CHECK (sync_attempts >= 0),
@@ -249,9 +252,11 @@ create table public.orders (
 alter table public.orders enable row level security;
 CREATE INDEX orders_created_idx ON public.orders USING btree (created_at DESC, id DESC);
 CREATE INDEX orders_customer_created_idx ON public.orders USING btree (customer_id, created_at DESC, id DESC);
+CREATE INDEX orders_payment_request_idx ON public.orders USING btree (payment_request_id) WHERE (payment_request_id IS NOT NULL);
 CREATE INDEX orders_provisional_idx ON public.orders USING btree (last_sync_at NULLS FIRST, id) WHERE (sync_state = 'provisional'::text);
 CREATE INDEX orders_status_created_idx ON public.orders USING btree (status, created_at DESC, id DESC);
 CREATE TRIGGER make_on_order_change AFTER INSERT OR UPDATE OF status ON orders FOR EACH ROW EXECUTE FUNCTION make_on_order_change();
+CREATE TRIGGER payment_request_on_share_order AFTER UPDATE OF status ON orders FOR EACH ROW WHEN (new.payment_request_id IS NOT NULL AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION payment_request_on_share_order();
 create policy orders_own_rows on public.orders for select to authenticated using ((customer_id IN ( SELECT c.id
    FROM customers c
   WHERE (c.user_id = auth.uid()))));
@@ -313,6 +318,77 @@ CREATE INDEX payment_logs_type_created_idx ON public.payment_logs USING btree (e
 CREATE INDEX payment_logs_user_created_idx ON public.payment_logs USING btree (user_id, created_at DESC, id DESC);
 create policy payment_logs_own_rows on public.payment_logs for select to authenticated using ((user_id = auth.uid()));
 grant select on table public.payment_logs to authenticated;
+
+create table public.payment_request_members (
+  id uuid default gen_random_uuid() not null,
+  payment_request_id uuid not null,
+  email text not null,
+  name text,
+  amount_pence bigint not null,
+  token_hash text not null,
+  status text default 'pending'::text not null,
+  payment_attempt_count integer default 0 not null,
+  stripe_payment_intent_id text,
+  order_id uuid not null,
+  paid_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint payment_request_member_shares_sum_to_total TRIGGER DEFERRABLE INITIALLY DEFERRED,
+  constraint payment_request_members_amount_pence_check CHECK (amount_pence > 0),
+  constraint payment_request_members_email_check CHECK (length(email) >= 3 AND length(email) <= 320),
+  constraint payment_request_members_name_check CHECK (length(name) <= 200),
+  constraint payment_request_members_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id),
+  constraint payment_request_members_order_id_key UNIQUE (order_id),
+  constraint payment_request_members_payment_attempt_count_check CHECK (payment_attempt_count >= 0),
+  constraint payment_request_members_payment_request_id_fkey FOREIGN KEY (payment_request_id) REFERENCES payment_requests(id),
+  constraint payment_request_members_pkey PRIMARY KEY (id),
+  constraint payment_request_members_status_check CHECK (status = ANY (ARRAY['pending'::text, 'processing'::text, 'paid'::text, 'failed'::text, 'canceled'::text, 'refunded'::text])),
+  constraint payment_request_members_stripe_payment_intent_id_check CHECK (length(stripe_payment_intent_id) <= 255),
+  constraint payment_request_members_stripe_payment_intent_id_key UNIQUE (stripe_payment_intent_id),
+  constraint payment_request_members_token_hash_check CHECK (token_hash ~ '^[0-9a-f]{64}$'::text),
+  constraint payment_request_members_token_hash_key UNIQUE (token_hash)
+);
+alter table public.payment_request_members enable row level security;
+CREATE UNIQUE INDEX payment_request_members_email_key ON public.payment_request_members USING btree (payment_request_id, lower(email));
+CREATE INDEX payment_request_members_request_idx ON public.payment_request_members USING btree (payment_request_id);
+CREATE CONSTRAINT TRIGGER payment_request_member_shares_sum_to_total AFTER INSERT OR UPDATE OF amount_pence, payment_request_id ON payment_request_members DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION payment_request_shares_sum_to_total();
+
+create table public.payment_requests (
+  id uuid default gen_random_uuid() not null,
+  title text not null,
+  product_id text,
+  description text,
+  currency text not null,
+  total bigint not null,
+  status text default 'open'::text not null,
+  expires_at timestamp with time zone,
+  created_by text not null,
+  created_by_name text,
+  metadata jsonb default '{}'::jsonb not null,
+  completed_at timestamp with time zone,
+  canceled_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint payment_request_shares_sum_to_total TRIGGER DEFERRABLE INITIALLY DEFERRED,
+  constraint payment_requests_check CHECK (product_id IS NOT NULL OR description IS NOT NULL),
+  constraint payment_requests_check1 CHECK ((status = 'paid'::text) = (completed_at IS NOT NULL)),
+  constraint payment_requests_check2 CHECK ((status = 'canceled'::text) = (canceled_at IS NOT NULL)),
+  constraint payment_requests_created_by_check CHECK (length(created_by) >= 1 AND length(created_by) <= 300),
+  constraint payment_requests_created_by_name_check CHECK (length(created_by_name) <= 320),
+  constraint payment_requests_currency_check CHECK (currency ~ '^[a-z]{3}$'::text),
+  constraint payment_requests_description_check CHECK (length(description) <= 1000),
+  constraint payment_requests_pkey PRIMARY KEY (id),
+  constraint payment_requests_product_id_fkey FOREIGN KEY (product_id) REFERENCES products(id),
+  constraint payment_requests_status_check CHECK (status = ANY (ARRAY['open'::text, 'partially_paid'::text, 'paid'::text, 'canceled'::text, 'expired'::text])),
+  constraint payment_requests_title_check CHECK (length(title) >= 1 AND length(title) <= 200),
+  constraint payment_requests_total_check CHECK (total > 0)
+);
+alter table public.payment_requests enable row level security;
+CREATE INDEX payment_requests_created_idx ON public.payment_requests USING btree (created_at DESC, id DESC);
+CREATE INDEX payment_requests_creator_created_idx ON public.payment_requests USING btree (created_by, created_at DESC, id DESC);
+CREATE INDEX payment_requests_expiring_idx ON public.payment_requests USING btree (expires_at) WHERE ((status = ANY (ARRAY['open'::text, 'partially_paid'::text])) AND (expires_at IS NOT NULL));
+CREATE INDEX payment_requests_status_created_idx ON public.payment_requests USING btree (status, created_at DESC, id DESC);
+CREATE CONSTRAINT TRIGGER payment_request_shares_sum_to_total AFTER INSERT OR UPDATE OF total ON payment_requests DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION payment_request_shares_sum_to_total();
 
 create table public.payments (
   id uuid default gen_random_uuid() not null,
@@ -1117,6 +1193,9 @@ CREATE OR REPLACE FUNCTION public.make_on_order_change()
  LANGUAGE plpgsql
 AS $function$
 begin
+  if new.payment_request_id is not null then
+    return null;
+  end if;
   if order_status_rank(new.status) >= order_status_rank('paid')
      and (tg_op = 'INSERT' or order_status_rank(old.status) < order_status_rank('paid')) then
     perform make_enqueue('add_project', new.id::text, new.id, new.customer_id, null, make_order_data(new.id));
@@ -1846,6 +1925,376 @@ begin
     select o.id into v_id from orders o where o.id = uuid_or_null(p->>'order_id');
   end if;
   return v_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_cancel_finish(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  r payment_requests;
+  v_id uuid := uuid_or_null(p->>'id');
+begin
+  r := payment_request_lock(v_id);
+  if r.id is null then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+  if r.status not in ('open', 'partially_paid') then
+    return jsonb_build_object('outcome', 'not_cancelable', 'status', r.status);
+  end if;
+  if exists (select 1 from orders o join payment_attempts a on a.order_id = o.id
+              where o.payment_request_id = r.id and o.status in ('pending', 'requires_action', 'failed')
+                and a.kind = 'payment_intent' and a.status = 'open' and a.stripe_object_id is not null) then
+    return jsonb_build_object('outcome', 'again');
+  end if;
+  -- The request first: the share orders' trigger then moves each member and leaves the request as it is.
+  update payment_requests set status = 'canceled', canceled_at = now(), updated_at = now() where id = r.id;
+  update orders set status = 'canceled', updated_at = now()
+   where payment_request_id = r.id and status in ('pending', 'requires_action', 'failed');
+  return jsonb_build_object('outcome', 'canceled');
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_cancel_targets(p_request_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select jsonb_build_object(
+           'status', r.status,
+           'attempts', coalesce((select jsonb_agg(jsonb_build_object(
+                                   'attempt_id', a.id, 'order_id', a.order_id, 'attempt', a.attempt, 'payment_intent_id', a.stripe_object_id)
+                                   order by a.order_id, a.attempt)
+                                 from orders o join payment_attempts a on a.order_id = o.id
+                                where o.payment_request_id = r.id and o.status in ('pending', 'requires_action', 'failed')
+                                  and a.kind = 'payment_intent' and a.status = 'open' and a.stripe_object_id is not null), '[]'::jsonb))
+    from payment_requests r where r.id = p_request_id
+$function$;
+grant execute on function public.payment_request_cancel_targets(p_request_id uuid) to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.payment_request_create(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  k idempotency_keys;
+  r payment_requests;
+  c customers;
+  o orders;
+  prod products;
+  v_member jsonb;
+  v_member_id uuid;
+  v_members jsonb := case when jsonb_typeof(p->'members') = 'array' then p->'members' else '[]'::jsonb end;
+  v_count integer;
+  v_amount numeric;
+  v_sum numeric := 0;
+  v_emails text[] := '{}';
+  v_email text;
+  v_expires timestamptz;
+  v_now timestamptz := coalesce((p->>'now')::timestamptz, now());
+  v_title text := p->>'title';
+  v_description text := nullif(p->>'description', '');
+  v_actor_type text := split_part(p->>'created_by', ':', 1);
+begin
+  -- A key used before answers what it answered (or is a conflict), before any rule is checked again.
+  select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
+  if found then
+    return payment_request_create_repeat(k, p->>'request_hash');
+  end if;
+
+  if v_title is null or length(v_title) not between 1 and 200 then
+    return payment_request_invalid('INVALID_TITLE', 'title', 'title must be 1 to 200 characters');
+  end if;
+  if v_description is not null and length(v_description) > 1000 then
+    return payment_request_invalid('INVALID_DESCRIPTION', 'description', 'description must be at most 1,000 characters');
+  end if;
+  if p->>'track' is not null then
+    select * into prod from products where id = p->>'track';
+    if not found or not prod.active then
+      return payment_request_invalid('UNKNOWN_TRACK', 'track', 'No such track for sale');
+    end if;
+  elsif v_description is null then
+    return payment_request_invalid('TRACK_OR_DESCRIPTION', 'track', 'Give a track or a description');
+  end if;
+  if coalesce(p->>'currency', '') !~ '^[a-z]{3}$' then
+    return payment_request_invalid('INVALID_CURRENCY', 'currency', 'currency must be a lower-case ISO 4217 code');
+  end if;
+  if p->>'expires_at' is not null then
+    v_expires := (p->>'expires_at')::timestamptz;
+    if v_expires <= v_now or v_expires > v_now + interval '366 days' then
+      return payment_request_invalid('INVALID_EXPIRES_AT', 'expiresAt', 'expiresAt must be in the future, within a year');
+    end if;
+  end if;
+  if p->'metadata' is not null and jsonb_typeof(p->'metadata') <> 'object' then
+    return payment_request_invalid('INVALID_METADATA', 'metadata', 'metadata must be key/value pairs');
+  end if;
+  v_count := jsonb_array_length(v_members);
+  if v_count not between 1 and 50 then
+    return payment_request_invalid('INVALID_MEMBERS', 'members', 'A request has 1 to 50 members');
+  end if;
+  for v_member in select value from jsonb_array_elements(v_members) loop
+    v_email := v_member->>'email';
+    if v_email is null or length(v_email) not between 3 and 320 or v_email !~ '^[^@\s]+@[^@\s]+$' then
+      return payment_request_invalid('INVALID_EMAIL', 'members.email', 'Each member needs an email address (up to 320 characters)');
+    end if;
+    if lower(v_email) = any (v_emails) then
+      return payment_request_invalid('DUPLICATE_EMAIL', 'members.email', 'Each email may be given once per request');
+    end if;
+    v_emails := v_emails || lower(v_email);
+    if length(v_member->>'name') > 200 then
+      return payment_request_invalid('INVALID_NAME', 'members.name', 'A member''s name is at most 200 characters');
+    end if;
+    if jsonb_typeof(v_member->'amount') is distinct from 'number' then
+      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
+    end if;
+    v_amount := (v_member->>'amount')::numeric;
+    if v_amount <> trunc(v_amount) or v_amount < 1 or v_amount > 2147483647 then
+      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
+    end if;
+    if coalesce(v_member->>'token_hash', '') !~ '^[0-9a-f]{64}$' then
+      raise exception 'payment_request_create: a member without a token hash';
+    end if;
+    v_sum := v_sum + v_amount;
+  end loop;
+  if p->>'total' is not null and (p->>'total')::numeric <> v_sum then
+    return payment_request_invalid('SHARES_DO_NOT_SUM_TO_TOTAL', 'members.amount', format('The shares sum to %s, not the total %s', v_sum, p->>'total'));
+  end if;
+
+  -- A concurrent call with this key waits here until the first commits, then reads its answer.
+  insert into idempotency_keys (scope, key, operation, request_hash, status, completed_at)
+  values (p->>'scope', p->>'key', 'create_payment_request', p->>'request_hash', 'completed', now())
+  on conflict do nothing
+  returning * into k;
+  if k.scope is null then
+    select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
+    return payment_request_create_repeat(k, p->>'request_hash');
+  end if;
+
+  insert into payment_requests (title, product_id, description, currency, total, expires_at, created_by, created_by_name, metadata)
+  values (v_title, prod.id, v_description, p->>'currency', v_sum, v_expires, p->>'created_by', nullif(p->>'created_by_name', ''),
+          coalesce(p->'metadata', '{}'::jsonb))
+  returning * into r;
+  for v_member in select value from jsonb_array_elements(v_members) loop
+    v_member_id := gen_random_uuid();
+    -- The member's customer row: the one that owns the email, as a guest checkout finds it.
+    insert into customers (email, name)
+    values (v_member->>'email', nullif(v_member->>'name', ''))
+    on conflict (lower(email)) where email_owner do update
+      set name = coalesce(customers.name, excluded.name), updated_at = now()
+    returning * into c;
+    insert into orders (customer_id, product_id, price_id, amount, currency, metadata, payment_request_id)
+    values (c.id, coalesce(prod.id, 'payment_request'), null, (v_member->>'amount')::bigint, r.currency,
+            jsonb_build_object('payment_request_id', r.id::text, 'payment_request_member_id', v_member_id::text), r.id)
+    returning * into o;
+    -- clock_timestamp(): the members read back in the order they were given.
+    insert into payment_request_members (id, payment_request_id, email, name, amount_pence, token_hash, order_id, created_at, updated_at)
+    values (v_member_id, r.id, v_member->>'email', nullif(v_member->>'name', ''), (v_member->>'amount')::bigint, v_member->>'token_hash', o.id,
+            clock_timestamp(), clock_timestamp());
+    perform payment_log_for_order(o, 'payment_request.member_created', 'pending', jsonb_build_object(
+      'actor', case when v_actor_type = 'staff' then 'staff' else p->>'created_by' end,
+      'payment_request_id', r.id, 'payment_request_member_id', v_member_id, 'idempotency_key', k.key));
+  end loop;
+
+  update idempotency_keys set response = jsonb_build_object('payment_request_id', r.id) where scope = k.scope and key = k.key;
+  insert into audit_log (actor_type, actor_id, action, target_type, target_id, details)
+  values (case when v_actor_type in ('staff', 'customer', 'api_key') then v_actor_type else 'system' end, p->>'created_by',
+          'payment_request.create', 'payment_request', r.id::text, jsonb_build_object(
+            'title', r.title, 'track', r.product_id, 'currency', r.currency, 'total', r.total, 'members', v_count,
+            'idempotency_key', k.key));
+  return jsonb_build_object('outcome', 'created', 'payment_request_id', r.id);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_create_repeat(k idempotency_keys, p_request_hash text)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select case
+           when k.operation = 'create_payment_request' and k.request_hash = p_request_hash and k.response ? 'payment_request_id'
+             then jsonb_build_object('outcome', 'repeat', 'payment_request_id', k.response->>'payment_request_id')
+           else jsonb_build_object('outcome', 'conflict', 'operation', k.operation)
+         end
+$function$;
+grant execute on function public.payment_request_create_repeat(k idempotency_keys, p_request_hash text) to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.payment_request_invalid(p_reason text, p_field text, p_message text)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select jsonb_build_object('outcome', 'invalid', 'reason', p_reason, 'field', p_field, 'message', p_message)
+$function$;
+grant execute on function public.payment_request_invalid(p_reason text, p_field text, p_message text) to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.payment_request_lock(p_request_id uuid)
+ RETURNS payment_requests
+ LANGUAGE plpgsql
+AS $function$
+declare
+  r payment_requests;
+begin
+  perform 1 from orders where payment_request_id = p_request_id order by id for update;
+  perform 1 from payment_request_members where payment_request_id = p_request_id order by id for update;
+  select * into r from payment_requests where id = p_request_id for update;
+  return r;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_make_data(p_request_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select jsonb_build_object(
+           'payment_request', jsonb_build_object(
+             'id', r.id, 'title', r.title, 'description', r.description, 'status', r.status,
+             'track', case when p.id is null then null else jsonb_build_object('id', p.id, 'name', p.name) end,
+             'total', r.total, 'currency', r.currency, 'created_by', r.created_by, 'created_by_name', r.created_by_name,
+             'metadata', r.metadata, 'expires_at', r.expires_at, 'completed_at', r.completed_at),
+           'members', coalesce((select jsonb_agg(jsonb_build_object(
+                                   'id', m.id, 'email', m.email, 'name', m.name, 'amount', m.amount_pence, 'status', m.status,
+                                   'order_id', m.order_id, 'paid_at', m.paid_at) order by m.created_at, m.id)
+                                 from payment_request_members m where m.payment_request_id = r.id), '[]'::jsonb))
+    from payment_requests r left join products p on p.id = r.product_id
+   where r.id = p_request_id
+$function$;
+grant execute on function public.payment_request_make_data(p_request_id uuid) to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.payment_request_member_status(p_order_status text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select case
+           when p_order_status in ('pending', 'requires_action') then 'pending'
+           when p_order_status = 'processing' then 'processing'
+           when p_order_status in ('paid', 'partially_refunded', 'disputed') then 'paid'
+           when p_order_status in ('failed', 'canceled', 'refunded') then p_order_status
+         end
+$function$;
+grant execute on function public.payment_request_member_status(p_order_status text) to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.payment_request_on_share_order()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+  m payment_request_members;
+  r payment_requests;
+  v_member_status text := payment_request_member_status(new.status);
+  v_request_status text;
+  v_count integer;
+  v_paid integer;
+  v_active integer;
+begin
+  select * into m from payment_request_members where order_id = new.id for update;
+  if not found then
+    return null;
+  end if;
+  select * into r from payment_requests where id = m.payment_request_id for update;
+  if m.status is distinct from v_member_status then
+    update payment_request_members
+       set status = v_member_status,
+           paid_at = case when v_member_status = 'paid' then coalesce(paid_at, now()) else paid_at end,
+           updated_at = now()
+     where id = m.id;
+    perform payment_log_for_order(new, 'payment_request.member_' || v_member_status, v_member_status, jsonb_build_object(
+      'actor', 'system', 'payment_request_id', r.id, 'payment_request_member_id', m.id,
+      'previous_status', m.status, 'order_status', new.status));
+  end if;
+  -- A closed request keeps its status: a share paid after cancel or expiry stays paid, the request canceled.
+  if r.status not in ('open', 'partially_paid') then
+    return null;
+  end if;
+  select count(*), count(*) filter (where status = 'paid'), count(*) filter (where status in ('paid', 'processing', 'refunded'))
+    into v_count, v_paid, v_active
+    from payment_request_members where payment_request_id = r.id;
+  v_request_status := case when v_paid = v_count then 'paid' when v_active > 0 then 'partially_paid' else 'open' end;
+  if v_request_status = r.status then
+    return null;
+  end if;
+  update payment_requests
+     set status = v_request_status,
+         completed_at = case when v_request_status = 'paid' then now() end,
+         updated_at = now()
+   where id = r.id;
+  perform payment_log_for_order(new, 'payment_request.' || v_request_status, v_request_status, jsonb_build_object(
+    'actor', 'system', 'payment_request_id', r.id, 'payment_request_member_id', m.id, 'previous_status', r.status));
+  if v_request_status = 'paid' then
+    -- Once each: the dedupe keys are the request's, whatever order the members' payments land in.
+    perform make_enqueue('payment_request_completed', r.id::text, null, null, r.id::text, payment_request_make_data(r.id));
+    if r.product_id is not null then
+      perform make_enqueue('add_project', 'payment_request:' || r.id, null, null, r.id::text, payment_request_make_data(r.id));
+    end if;
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_remind(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  r payment_requests;
+  m record;
+  o orders;
+  v_id uuid := uuid_or_null(p->>'id');
+  v_reminded integer := 0;
+  v_data jsonb;
+begin
+  r := payment_request_lock(v_id);
+  if r.id is null then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+  if r.status not in ('open', 'partially_paid') then
+    return jsonb_build_object('outcome', 'not_remindable', 'status', r.status);
+  end if;
+  v_data := payment_request_make_data(r.id);
+  for m in
+    update payment_request_members pm set token_hash = x.token_hash, updated_at = now()
+      from jsonb_to_recordset(coalesce(p->'members', '[]'::jsonb)) as x(id uuid, token_hash text, pay_url text)
+     where pm.id = x.id and pm.payment_request_id = r.id and pm.status in ('pending', 'failed')
+    returning pm.*, x.pay_url
+  loop
+    select * into o from orders where id = m.order_id;
+    perform make_enqueue('payment_request_reminder', m.id || ':' || m.token_hash, o.id, o.customer_id, r.id::text,
+      jsonb_build_object('payment_request', v_data->'payment_request',
+                         'member', jsonb_build_object('id', m.id, 'email', m.email, 'name', m.name, 'amount', m.amount_pence, 'status', m.status),
+                         'pay_url', m.pay_url));
+    perform payment_log_for_order(o, 'payment_request.member_reminded', m.status, jsonb_build_object(
+      'actor', coalesce(p->>'actor_log', 'system'), 'payment_request_id', r.id, 'payment_request_member_id', m.id));
+    v_reminded := v_reminded + 1;
+  end loop;
+  return jsonb_build_object('outcome', 'reminded', 'reminded', v_reminded);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_shares_sum_to_total()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_request uuid;
+  v_total bigint;
+  v_sum bigint;
+begin
+  -- Two statements, not one CASE: PL/pgSQL plans an expression whole, and payment_requests' row has
+  -- no payment_request_id.
+  if tg_table_name = 'payment_requests' then
+    v_request := new.id;
+  else
+    v_request := new.payment_request_id;
+  end if;
+  select total into v_total from payment_requests where id = v_request;
+  select coalesce(sum(amount_pence), 0) into v_sum from payment_request_members where payment_request_id = v_request;
+  if v_total is distinct from v_sum then
+    raise exception 'payment request %: shares sum to %, total is %', v_request, v_sum, v_total
+      using errcode = '23514', constraint = 'payment_request_shares_sum_to_total';
+  end if;
+  return null;
 end
 $function$;
 

@@ -169,7 +169,7 @@ describe('loadConfig', () => {
 });
 
 describe('loadConfig: Make.com forwarding', () => {
-  const KINDS = 'add_project, payment_failed, refund_completed, dispute_opened, subscription_changed';
+  const KINDS = 'add_project, payment_failed, refund_completed, dispute_opened, subscription_changed, payment_request_completed, payment_request_reminder';
   const HOOK = 'https://hook.eu1.make.com/abc123';
 
   it('defaults: sandbox mode sends every kind to the built-in sink, signed with the dev secret; 10 s timeout, 24 h horizon', () => {

@@ -51,9 +51,10 @@ export interface StaffActionRequest<Response extends object> {
   logger?: Pick<Logger, 'error'>;
   /**
    * Who acts, for the audit row: staff (the default) or a customer acting on what is theirs (their
-   * subscription; issue 19). The key's scope is `${viewer.kind}:${viewer.id}` either way.
+   * subscription; issue 19), or an API key acting on what it made (a payment request; issue 20). The
+   * key's scope is `${viewer.kind}:${viewer.id}` either way.
    */
-  actorType?: 'staff' | 'customer';
+  actorType?: 'staff' | 'customer' | 'api_key';
 }
 
 export interface StaffActionResult<Response> {
