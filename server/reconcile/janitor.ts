@@ -15,6 +15,7 @@ import { isDatabaseUnavailable } from '../platform/db/errors';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
 import { settleCreatingRefunds } from '../refunds/settleCreating';
+import { expireDuePaymentRequests } from '../paymentRequests/expire';
 import { applyPayment, type ApplyResult, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
 import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
@@ -162,6 +163,14 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
     if (!request.signal?.aborted) {
       try {
         await settleCreatingRefunds({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` });
+      } catch (error) {
+        failed ??= { error };
+      }
+      // Payment requests past expires_at (by the pass's clock, Stripe's): their members' open
+      // PaymentIntents canceled, then the request expired. Its own try, for the same reason.
+      try {
+        const expiry = await expireDuePaymentRequests({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` }, now);
+        counters.canceled += expiry.canceledIntents;
       } catch (error) {
         failed ??= { error };
       }
