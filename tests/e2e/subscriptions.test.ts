@@ -53,8 +53,10 @@ async function rows<T extends Record<string, unknown>>(sql: string, params: read
   return (await server.app.db.query<T>(sql, params)).rows;
 }
 
-/** Every event the sandbox has sent is applied. */
+/** Every event the sandbox has to send is delivered to the server's endpoint and applied. */
 async function webhooksApplied() {
+  await server.app.stripeSandbox!.flushWebhooks();
+  await server.app.webhookApplier.drain();
   await vi.waitFor(async () => expect(await rows("select id, type from stripe_events where status not in ('applied', 'ignored')")).toEqual([]), poll);
 }
 
