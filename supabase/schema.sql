@@ -700,6 +700,7 @@ create table public.subscription_invoices (
 );
 alter table public.subscription_invoices enable row level security;
 CREATE INDEX subscription_invoices_subscription_idx ON public.subscription_invoices USING btree (subscription_id, stripe_created DESC, id DESC);
+CREATE TRIGGER subscription_invoice_pays_order AFTER INSERT OR UPDATE OF status ON subscription_invoices FOR EACH ROW WHEN (new.status = 'paid'::text) EXECUTE FUNCTION subscription_invoice_pays_order();
 
 create table public.subscriptions (
   id text not null,
@@ -728,6 +729,7 @@ alter table public.subscriptions enable row level security;
 CREATE INDEX subscriptions_created_idx ON public.subscriptions USING btree (created_at DESC, id DESC);
 CREATE INDEX subscriptions_customer_idx ON public.subscriptions USING btree (customer_id);
 CREATE CONSTRAINT TRIGGER make_on_subscription_change AFTER INSERT OR UPDATE OF status, stripe_price_id, cancel_at_period_end, pause_behavior, pause_resumes_at ON subscriptions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION make_on_subscription_change();
+CREATE TRIGGER subscription_order_paid_by_invoice AFTER INSERT OR UPDATE OF order_id ON subscriptions FOR EACH ROW WHEN (new.order_id IS NOT NULL) EXECUTE FUNCTION subscription_order_paid_by_invoice();
 
 -- ================================================================================================
 -- Functions and procedures
@@ -3273,6 +3275,60 @@ begin
           c.user_id, c.id, p->>'status', jsonb_strip_nulls(jsonb_build_object(
             'actor', a.actor, 'subscription_id', a.subscription_id, 'action_id', a.id, 'params', a.params, 'error_code', p->>'error_code')));
   return jsonb_build_object('state', v_state);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.subscription_invoice_pays_order()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  perform subscription_order_pay_from_invoice(new.subscription_id);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.subscription_order_paid_by_invoice()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  perform subscription_order_pay_from_invoice(new.id);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.subscription_order_pay_from_invoice(p_subscription_id text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  o orders;
+  a payment_attempts;
+  i subscription_invoices;
+begin
+  select ord.* into o from subscriptions s join orders ord on ord.id = s.order_id where s.id = p_subscription_id;
+  if o.id is null or o.status not in ('pending', 'requires_action', 'processing', 'failed') then
+    return;
+  end if;
+  select * into i from subscription_invoices
+   where subscription_id = p_subscription_id and status = 'paid'
+   order by stripe_created, id limit 1;
+  if i.id is null then
+    return;
+  end if;
+  -- The subscription Checkout's attempt (the session that started the subscription).
+  select * into a from payment_attempts
+   where order_id = o.id and kind = 'checkout_session' and stripe_object_id is not null
+   order by attempt desc limit 1;
+  if a.id is null then
+    return;
+  end if;
+  perform order_apply_payment(jsonb_build_object(
+    'kind', 'checkout_session', 'object_id', a.stripe_object_id, 'order_id', o.id, 'attempt', a.attempt,
+    'order_status', 'paid', 'attempt_status', null, 'payment_intent_id', null, 'charge_id', null,
+    'payment_status', 'succeeded', 'amount', i.amount_paid, 'currency', i.currency,
+    'source', 'webhook', 'actor', 'stripe:invoice:' || i.id, 'user_id', null));
 end
 $function$;
 

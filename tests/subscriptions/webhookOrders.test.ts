@@ -425,3 +425,36 @@ describe('a subscription transition’s webhooks in any order', () => {
     it(`${transition.name}: the same state in every order`, () => endsTheSame(transition), 60_000);
   }
 });
+
+describe('the first paid invoice of a subscription bought through Checkout', () => {
+  it('pays the order and forwards add_project once before the session’s completion arrives, and the completion, twice, adds nothing', async () => {
+    const checkout = transitions[0]!;
+    let subject: Subject | undefined;
+    try {
+      const { events, secret } = await held(async () => {
+        subject = await checkout.before();
+        await checkout.change(subject);
+      });
+      const completion = events.filter((e) => e.type === 'checkout.session.completed');
+      expect(completion).toHaveLength(1);
+      const send = async (batch: Stripe.Event[]) => {
+        for (const event of batch) {
+          expect((await deliver(server.url, event, secret)).status).toBe(200);
+          await server.app.webhookApplier.drain();
+        }
+      };
+      // The subscription's and its first invoice's events, each twice, newest first; no completion yet.
+      const rest = events.filter((e) => e.type !== 'checkout.session.completed').reverse();
+      await send(rest.flatMap((e) => [e, e]));
+      const early = await kept(subject!, { subscriptionChanged: true });
+      expect(early.order).toEqual({ status: 'paid' });
+      expect(early.make.find((m) => m.kind === 'add_project')).toEqual({ kind: 'add_project', n: 1, keys: 1 });
+
+      await send([...completion, ...completion]);
+      const late = await kept(subject!, { subscriptionChanged: true });
+      expect(late).toEqual(early);
+    } finally {
+      if (subject) await retire(subject);
+    }
+  });
+});
