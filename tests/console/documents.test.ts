@@ -16,6 +16,7 @@ import { orderDetailQuery, ordersListQuery, stripeModeQuery } from '../../consol
 import { opsOverviewQuery } from '../../console/src/features/overview/queries';
 import { paymentLogDetailQuery, paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
 import { orphanedPaymentDetailQuery, orphanedPaymentsListQuery, reconciliationRunQuery, reconciliationStatusQuery } from '../../console/src/features/reconciliation/queries';
+import { subscriptionDetailQuery, subscriptionsListQuery, subscriptionTracksQuery } from '../../console/src/features/subscriptions/queries';
 
 function schema() {
   return buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
@@ -52,6 +53,9 @@ describe('the console\'s GraphQL documents', () => {
     OrphanedPayment: () => (orphanedPaymentDetailQuery('f').queryFn as AnyFn)(ctx),
     ReconciliationStatus: () => (reconciliationStatusQuery.queryFn as AnyFn)(ctx),
     ReconciliationRun: () => (reconciliationRunQuery('r').queryFn as AnyFn)(ctx),
+    Subscriptions: () => (subscriptionsListQuery({ status: 'ACTIVE' }).queryFn as AnyFn)(ctx),
+    Subscription: () => (subscriptionDetailQuery('sub_1').queryFn as AnyFn)(ctx),
+    SubscriptionTracks: () => (subscriptionTracksQuery.queryFn as AnyFn)(ctx),
   };
 
   it.each(Object.keys(queries))('%s is valid against the schema', async (name) => {
