@@ -16,6 +16,7 @@ import { migrate } from '../server/platform/db/migrate';
 import { openPglite } from '../server/platform/db/pglite';
 import type { GraphQLContext } from '../server/api/graphql/context';
 import { buildSchema } from '../server/api/graphql/server';
+import { createLoaders } from '../server/api/graphql/loaders';
 import { createLogger } from '../server/platform/observability/logger';
 import { load, median, printTable } from './load';
 
@@ -42,6 +43,7 @@ export async function benchGraphql() {
       logger: silent,
       requestId: 'bench',
       config,
+      loaders: createLoaders(db),
       stripe: ours.stripe,
       checkoutUrls: { successUrl: 'http://unused/{CHECKOUT_SESSION_ID}', cancelUrl: 'http://unused' },
       webhookSecrets: [],

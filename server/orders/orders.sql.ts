@@ -43,6 +43,13 @@ export async function findOrder(db: Queryable, id: string): Promise<OrderRow | n
   return rows[0]?.order ?? null;
 }
 
+/** Several orders in one query, in the order of `ids` (null for an id that is no order). */
+export async function findOrders(db: Queryable, ids: readonly string[]): Promise<Array<OrderRow | null>> {
+  const { rows } = await db.query<{ id: string; order: OrderRow | null }>('select id::text, order_view(id) as order from unnest($1::uuid[]) as id', [[...ids]]);
+  const byId = new Map(rows.map((row) => [row.id, row.order]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
 /** The order a PaymentIntent or Checkout Session belongs to: through any attempt, or the payment. */
 export async function findOrderByPayment(db: Queryable, stripeObjectId: string): Promise<OrderRow | null> {
   const { rows } = await db.query<{ order: OrderRow | null }>(

@@ -100,13 +100,26 @@ export async function listSubscriptions(db: Queryable, options: { filter?: Subsc
   return pageOf(rows, first);
 }
 
+const INVOICE_SELECT = `
+  select id, subscription_id, status, amount_due::float8 as amount_due, amount_paid::float8 as amount_paid, currency, hosted_invoice_url,
+         ${iso('period_start')} as period_start, ${iso('period_end')} as period_end, ${iso('stripe_created')} as stripe_created
+    from subscription_invoices`;
+
 /** A subscription's invoices, newest first (the first is the latest). */
 export async function invoicesOfSubscription(db: Queryable, subscriptionId: string): Promise<SubscriptionInvoiceRecord[]> {
+  return (await invoicesOfSubscriptions(db, [subscriptionId]))[0]!;
+}
+
+/**
+ * The invoices of several subscriptions in one query, newest first each, in the order of `ids` (a page
+ * of subscriptions reads its invoices at once: server/api/graphql/loaders.ts).
+ */
+export async function invoicesOfSubscriptions(db: Queryable, ids: readonly string[]): Promise<SubscriptionInvoiceRecord[][]> {
   const { rows } = await db.query<SubscriptionInvoiceRecord>(
-    `select id, subscription_id, status, amount_due::float8 as amount_due, amount_paid::float8 as amount_paid, currency, hosted_invoice_url,
-            ${iso('period_start')} as period_start, ${iso('period_end')} as period_end, ${iso('stripe_created')} as stripe_created
-       from subscription_invoices where subscription_id = $1 order by stripe_created desc, id desc`,
-    [subscriptionId],
+    `${INVOICE_SELECT} where subscription_id = any($1::text[]) order by subscription_id, stripe_created desc, id desc`,
+    [[...ids]],
   );
-  return rows;
+  const byId = new Map<string, SubscriptionInvoiceRecord[]>(ids.map((id) => [id, []]));
+  for (const row of rows) byId.get(row.subscription_id)?.push(row);
+  return ids.map((id) => byId.get(id)!);
 }

@@ -4,6 +4,7 @@ import type { CheckoutUrls } from '../../checkout/returnUrls';
 import type { Config } from '../../config';
 import type { Db } from '../../platform/db/db';
 import type { Logger } from '../../platform/observability/logger';
+import type { Loaders } from './loaders';
 import type { WebhookApplier } from '../../webhooks/applier';
 import type { Reconciliation } from '../../reconcile/service';
 import type { Refunds } from '../../refunds/service';
@@ -38,4 +39,6 @@ export interface GraphQLContext extends Services {
   logger: Logger;
   requestId: string;
   config: Config;
+  /** This request's batching loaders (loaders.ts): list fields read through them, one query per page. */
+  loaders: Loaders;
 }

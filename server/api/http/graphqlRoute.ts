@@ -8,6 +8,7 @@ import type { Config } from '../../config';
 import type { Db } from '../../platform/db/db';
 import { AppError } from '../../platform/errors';
 import type { GraphQLContext, Services } from '../graphql/context';
+import { createLoaders } from '../graphql/loaders';
 import type { Logger } from '../../platform/observability/logger';
 import { BodyTooLargeError, readBodyText } from './body';
 import type { RateLimits } from './rateLimit';
@@ -185,7 +186,7 @@ export function graphqlRoute(deps: GraphQLRouteDeps) {
     const requestId = c.get('requestId');
     const result = await deps.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: c.req.method.toUpperCase(), headers, search: new URL(c.req.url).search, body },
-      context: async () => ({ viewer, db: deps.db, logger: deps.logger.child({ requestId }), requestId, config: deps.config, ...deps.services() }),
+      context: async () => ({ viewer, db: deps.db, logger: deps.logger.child({ requestId }), requestId, config: deps.config, loaders: createLoaders(deps.db), ...deps.services() }),
     });
 
     for (const [key, value] of result.headers) c.header(key, value);

@@ -176,8 +176,8 @@ export const refundResolvers: Resolvers = {
   }),
   Dispute: inheritAccess<DisputeResolvers>({
     orderId: (dispute) => dispute.order_id,
-    // One read per dispute: there is no loader in this codebase, and a page is at most 200 rows.
-    order: (dispute, _args, { db }) => findOrder(db, dispute.order_id),
+    // Through the request's loader: a page of disputes reads their orders in one query.
+    order: (dispute, _args, { loaders }) => loaders.order.load(dispute.order_id),
     amount: (dispute) => ({ amount: Number(dispute.amount), currency: dispute.currency }),
     status: (dispute) => dispute.status.toUpperCase() as DisputeStatus,
     isOpen: (dispute) => OPEN_DISPUTE_STATUSES.includes(dispute.status),

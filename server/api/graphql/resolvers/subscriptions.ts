@@ -10,7 +10,7 @@ import { isUuid } from '../../../platform/ids';
 import { type PauseBehavior as PauseRowBehavior, type ProrationBehavior as ProrationRowBehavior, runSubscriptionAction, type SubscriptionAction, type SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
 import { previewSubscriptionSwitch } from '../../../subscriptions/preview';
 import { runSubscriptionSwitch } from '../../../subscriptions/switch';
-import { SUBSCRIPTION_ID, findSubscription, invoicesOfSubscription, listSubscriptions, type SubscriptionListFilter } from '../../../subscriptions/read.sql';
+import { SUBSCRIPTION_ID, findSubscription, listSubscriptions, type SubscriptionListFilter } from '../../../subscriptions/read.sql';
 import { PUBLIC, allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
 import type {
@@ -189,9 +189,9 @@ export const subscriptionResolvers: Resolvers = {
     cancelAtPeriodEnd: (s) => s.cancel_at_period_end,
     canceledAt: (s) => isoOrNull(s.canceled_at),
     pause: (s) => (s.pause_behavior === null ? null : { behavior: s.pause_behavior.toUpperCase() as PauseBehavior, resumesAt: isoOrNull(s.pause_resumes_at) }),
-    // One read per subscription: a page is at most 200 rows and there is no loader in this codebase.
-    latestInvoice: async (s, _args, { db }) => (await invoicesOfSubscription(db, s.id))[0] ?? null,
-    invoices: (s, _args, { db }) => invoicesOfSubscription(db, s.id),
+    // Through the request's loader: a page of subscriptions reads all their invoices in one query.
+    latestInvoice: async (s, _args, { loaders }) => (await loaders.subscriptionInvoices.load(s.id))[0] ?? null,
+    invoices: (s, _args, { loaders }) => loaders.subscriptionInvoices.load(s.id),
     createdAt: (s) => iso(s.created_at),
     updatedAt: (s) => iso(s.updated_at),
   }),
