@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentRequests } from '../../server/paymentRequests/service';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
-import { attemptsOf, confirmAs, insertRequest, memberRow, newPayKey, paymentRequestsOf, requestRow, settle } from './payHelpers';
+import { attemptsOf, confirmAs, newRequest, memberRow, newPayKey, paymentRequestsOf, requestRow, settle } from './payHelpers';
 
 let server: CheckoutServer;
 let service: PaymentRequests;
@@ -36,7 +36,7 @@ async function shareLogs(orderId: string) {
 
 describe('a request past expires_at, at the next pass', () => {
   it('cancels the open PaymentIntents, keeps what was paid (also paid before its webhook), expires the request and cancels the rest', async () => {
-    const request = await insertRequest(server, { amounts: [1000, 1000, 1000, 1000], expiresAt: new Date(stripeNow().getTime() + 3600_000) });
+    const request = await newRequest(server, { amounts: [1000, 1000, 1000, 1000], expiresAt: new Date(stripeNow().getTime() + 3600_000) });
     const [paid, open, untouched, paidSilently] = request.members;
     expect(await confirmAs(server, await payShare(paid!.token), 'pm_card_visa')).toBe('succeeded');
     const openIntent = await payShare(open!.token);
@@ -82,11 +82,11 @@ describe('a request past expires_at, at the next pass', () => {
   });
 
   it('leaves a paid request, and one without expires_at, alone; expireDue answers what it did', async () => {
-    const done = await insertRequest(server, { amounts: [500], expiresAt: new Date(stripeNow().getTime() + 60_000) });
+    const done = await newRequest(server, { amounts: [500], expiresAt: new Date(stripeNow().getTime() + 60_000) });
     expect(await confirmAs(server, await payShare(done.members[0]!.token), 'pm_card_visa')).toBe('succeeded');
     await settle(server);
-    const forever = await insertRequest(server, { amounts: [500] });
-    const due = await insertRequest(server, { amounts: [300, 200], expiresAt: new Date(stripeNow().getTime() + 60_000) });
+    const forever = await newRequest(server, { amounts: [500] });
+    const due = await newRequest(server, { amounts: [300, 200], expiresAt: new Date(stripeNow().getTime() + 60_000) });
     await payShare(due.members[0]!.token);
 
     await sandbox().advanceClock(120);
@@ -100,7 +100,7 @@ describe('a request past expires_at, at the next pass', () => {
   });
 
   it('waits while a share’s PaymentIntent is being created (Stripe unreachable), and ends it once that attempt is settled', async () => {
-    const request = await insertRequest(server, { amounts: [400], expiresAt: new Date(stripeNow().getTime() + 60_000) });
+    const request = await newRequest(server, { amounts: [400], expiresAt: new Date(stripeNow().getTime() + 60_000) });
     const [member] = request.members;
     sandbox().failNext('api_error', 'api_error');
     expect(await service.payShare(member!.token, newPayKey())).toMatchObject({ outcome: 'refused', error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' } });

@@ -1,8 +1,9 @@
-// What the payMemberShare, webhook and expiry suites share: a request made straight in SQL (its members
-// with known tokens, each share an order of its own, as the design has it), the service built on the
-// test server's own database and Stripe client (the sandbox, over HTTP, on its clock), and row reads.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+// What the payMemberShare, webhook and expiry suites share: the service built on the test server's own
+// database and Stripe client (the sandbox, over HTTP, on its clock), a request made by its create with
+// the members' tokens read from their pay links, and row reads.
+import { createHash, randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
+import type { Viewer } from '../../server/auth/viewer';
 import { createPaymentRequests } from '../../server/paymentRequests/paymentRequests';
 import type { PaymentRequests } from '../../server/paymentRequests/service';
 import { createLogger } from '../../server/platform/observability/logger';
@@ -35,39 +36,34 @@ export function paymentRequestsOf(server: CheckoutServer): PaymentRequests {
   });
 }
 
-/** A request for `amounts` (GBP pence), one member each, written in one transaction. */
-export async function insertRequest(server: CheckoutServer, options: { amounts: number[]; expiresAt?: Date | null; status?: string }): Promise<TestRequest> {
-  const id = randomUUID();
-  const members: TestMember[] = options.amounts.map((amount) => ({
-    id: randomUUID(),
-    orderId: randomUUID(),
-    email: `member-${randomUUID()}@example.com`,
-    token: randomBytes(32).toString('base64url'),
-    amount,
-  }));
-  const total = options.amounts.reduce((sum, amount) => sum + amount, 0);
-  await server.app.db.transaction(async (tx) => {
-    await tx.query(
-      `insert into payment_requests (id, title, description, currency, total, expires_at, created_by, created_by_name)
-       values ($1, 'Workshop split', 'A workshop split between participants', 'gbp', $2, $3, 'staff:test', 'Test')`,
-      [id, total, options.expiresAt?.toISOString() ?? null],
-    );
-    for (const member of members) {
-      const { rows } = await tx.query<{ id: string }>('insert into customers (email) values ($1) returning id', [member.email]);
-      await tx.query(
-        `insert into orders (id, customer_id, product_id, price_id, amount, currency, payment_request_id)
-         values ($1, $2, 'payment_request', null, $3, 'gbp', $4)`,
-        [member.orderId, rows[0]!.id, member.amount, id],
-      );
-      await tx.query(
-        `insert into payment_request_members (id, payment_request_id, email, amount_pence, token_hash, order_id)
-         values ($1, $2, $3, $4, $5, $6)`,
-        [member.id, id, member.email, member.amount, sha256(member.token), member.orderId],
-      );
-    }
+/** A request for `amounts` (GBP pence), one member each, made by the service's own create (as an admin). */
+export async function newRequest(server: CheckoutServer, options: { amounts: number[]; expiresAt?: Date | null; track?: string }): Promise<TestRequest> {
+  const tag = randomUUID().slice(0, 8);
+  const created = await paymentRequestsOf(server).create(ADMIN, {
+    idempotencyKey: `create-${randomUUID()}`,
+    title: 'Workshop split',
+    track: options.track ?? null,
+    description: options.track ? null : 'A workshop split between participants',
+    currency: 'gbp',
+    members: options.amounts.map((amount, i) => ({ email: `member${i}-${tag}@members.test`, name: null, amount })),
+    expiresAt: options.expiresAt?.getTime() ?? null,
+    metadata: {},
   });
-  return { id, members };
+  if (created.outcome !== 'created' || created.isRepeat) throw new Error(`could not create the request: ${JSON.stringify(created)}`);
+  const { rows } = await server.app.db.query<{ id: string; order_id: string; email: string; amount_pence: string }>(
+    'select id, order_id, email, amount_pence from payment_request_members where payment_request_id = $1',
+    [created.request.id],
+  );
+  const members = created.payLinks.map((link): TestMember => {
+    const row = rows.find((r) => r.id === link.memberId)!;
+    return { id: row.id, orderId: row.order_id, email: row.email, token: new URL(link.payUrl).searchParams.get('token')!, amount: Number(row.amount_pence) };
+  });
+  // In the order of the amounts given.
+  members.sort((a, b) => a.email.localeCompare(b.email));
+  return { id: created.request.id, members };
 }
+
+const ADMIN: Viewer = { role: 'ADMIN', id: randomUUID(), name: 'admin@staff.test', kind: 'user' };
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

@@ -8,7 +8,7 @@ import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import {
   attemptsOf,
   confirmAs,
-  insertRequest,
+  newRequest,
   intentsOf,
   memberRow,
   newPayKey,
@@ -37,7 +37,7 @@ async function pay(token: string, key = newPayKey()) {
 
 describe('a member pays their share', () => {
   it('makes one PaymentIntent for the share with the member key and metadata; paid through its webhook, the share is paid', async () => {
-    const request = await insertRequest(server, { amounts: [1500, 2500] });
+    const request = await newRequest(server, { amounts: [1500, 2500] });
     const [member] = request.members;
     const first = await pay(member!.token);
     expect(first).toMatchObject({ isRepeat: false, share: { member_id: member!.id, amount_pence: 1500, currency: 'gbp', status: 'pending' } });
@@ -60,7 +60,7 @@ describe('a member pays their share', () => {
   });
 
   it('option C: declined, then paid again on the same PaymentIntent — one object, the attempt count stays 1', async () => {
-    const request = await insertRequest(server, { amounts: [1000, 1000] });
+    const request = await newRequest(server, { amounts: [1000, 1000] });
     const [member] = request.members;
     const first = await pay(member!.token);
     expect(await confirmAs(server, first.paymentIntentId, 'pm_card_chargeDeclined')).toBe('declined');
@@ -77,7 +77,7 @@ describe('a member pays their share', () => {
   });
 
   it('requires_action (3-D Secure) keeps the member pending and hands out the same PaymentIntent', async () => {
-    const request = await insertRequest(server, { amounts: [700] });
+    const request = await newRequest(server, { amounts: [700] });
     const [member] = request.members;
     const first = await pay(member!.token);
     expect(await confirmAs(server, first.paymentIntentId, 'pm_card_threeDSecure2Required')).toBe('requires_action');
@@ -88,7 +88,7 @@ describe('a member pays their share', () => {
   });
 
   it('processing (bank debit) is SHARE_PROCESSING until it settles; then the share and the request are paid', async () => {
-    const request = await insertRequest(server, { amounts: [1200] });
+    const request = await newRequest(server, { amounts: [1200] });
     const [member] = request.members;
     const first = await pay(member!.token);
     expect(await confirmAs(server, first.paymentIntentId, 'pm_usBankAccount_success')).toBe('processing');
@@ -106,7 +106,7 @@ describe('a member pays their share', () => {
   });
 
   it('a PaymentIntent canceled at Stripe (payment_intent.canceled) is replaced: attempt 2, key member_share:<member>:2', async () => {
-    const request = await insertRequest(server, { amounts: [900] });
+    const request = await newRequest(server, { amounts: [900] });
     const [member] = request.members;
     const first = await pay(member!.token);
     await server.app.stripe.paymentIntents.cancel(first.paymentIntentId);
@@ -125,7 +125,7 @@ describe('a member pays their share', () => {
   });
 
   it('a PaymentIntent paid before its webhook came is applied and the share refused as paid', async () => {
-    const request = await insertRequest(server, { amounts: [800] });
+    const request = await newRequest(server, { amounts: [800] });
     const [member] = request.members;
     // Every delivery is lost: what the server learns, it learns from Stripe when the member presses again.
     sandbox().webhookFaults.dropNext = 1_000_000;
@@ -143,7 +143,7 @@ describe('a member pays their share', () => {
 
 describe('presses', () => {
   it('a double press with one key makes one PaymentIntent; the second is the repeat of the first', async () => {
-    const request = await insertRequest(server, { amounts: [600] });
+    const request = await newRequest(server, { amounts: [600] });
     const [member] = request.members;
     const key = newPayKey();
     const [a, b] = await Promise.all([service.payShare(member!.token, key), service.payShare(member!.token, key)]);
@@ -157,7 +157,7 @@ describe('presses', () => {
   });
 
   it('two presses with different keys at once still make one PaymentIntent', async () => {
-    const request = await insertRequest(server, { amounts: [600] });
+    const request = await newRequest(server, { amounts: [600] });
     const [member] = request.members;
     const results = await Promise.all([1, 2, 3, 4].map(() => service.payShare(member!.token, newPayKey())));
     const ids = new Set(results.map((r) => (r.outcome === 'pay' ? r.paymentIntentId : r.outcome)));
@@ -170,7 +170,7 @@ describe('presses', () => {
 
 describe('refused, and nothing written', () => {
   it('a wrong token is SHARE_NOT_FOUND', async () => {
-    await insertRequest(server, { amounts: [500] });
+    await newRequest(server, { amounts: [500] });
     const before = await payCounts(server);
     expect(await service.payShare(randomBytes(32).toString('base64url'), newPayKey())).toMatchObject({ outcome: 'refused', share: null, error: { code: 'SHARE_NOT_FOUND' } });
     expect(await service.payShare('', newPayKey())).toMatchObject({ outcome: 'refused', error: { code: 'SHARE_NOT_FOUND' } });
@@ -178,7 +178,7 @@ describe('refused, and nothing written', () => {
   });
 
   it('a token replaced (by a reminder) opens nothing', async () => {
-    const request = await insertRequest(server, { amounts: [500] });
+    const request = await newRequest(server, { amounts: [500] });
     const [member] = request.members;
     await server.app.db.query('update payment_request_members set token_hash = $2 where id = $1', [member!.id, 'a'.repeat(64)]);
     const before = await payCounts(server);
@@ -187,11 +187,11 @@ describe('refused, and nothing written', () => {
   });
 
   it('a canceled, expired or paid request, or one past expires_at by Stripe’s clock, is REQUEST_NOT_PAYABLE', async () => {
-    const past = new Date(sandbox().core.clock.now() * 1000 - 1000);
-    const lapsed = await insertRequest(server, { amounts: [500], expiresAt: past });
-    const canceled = await insertRequest(server, { amounts: [500] });
+    const lapsed = await newRequest(server, { amounts: [500], expiresAt: new Date(sandbox().core.clock.now() * 1000 + 60_000) });
+    await sandbox().advanceClock(120); // past its expires_at; no pass runs, so it is still open
+    const canceled = await newRequest(server, { amounts: [500] });
     await server.app.db.query("update payment_requests set status = 'canceled', canceled_at = now() where id = $1", [canceled.id]);
-    const expired = await insertRequest(server, { amounts: [500] });
+    const expired = await newRequest(server, { amounts: [500] });
     await server.app.db.query("update payment_requests set status = 'expired' where id = $1", [expired.id]);
     const before = await payCounts(server);
     for (const request of [lapsed, canceled, expired]) {
@@ -204,7 +204,7 @@ describe('refused, and nothing written', () => {
 
 describe('failures', () => {
   it('Stripe unreachable is PAYMENT_PROVIDER_UNAVAILABLE; the same key then completes with the same Stripe key', async () => {
-    const request = await insertRequest(server, { amounts: [1100] });
+    const request = await newRequest(server, { amounts: [1100] });
     const [member] = request.members;
     const key = newPayKey();
     sandbox().failNext('api_error', 'api_error');
@@ -220,7 +220,7 @@ describe('failures', () => {
   });
 
   it('the database failing after Stripe made the PaymentIntent cancels it at Stripe; the next press makes attempt 2', async () => {
-    const request = await insertRequest(server, { amounts: [1300] });
+    const request = await newRequest(server, { amounts: [1300] });
     const [member] = request.members;
     faults.failNext(/checkout_record_attempt/);
     await expect(service.payShare(member!.token, newPayKey())).rejects.toThrow(/injected database failure/);

@@ -10,7 +10,7 @@ import { HANDLED_EVENT_TYPES } from '../../server/webhooks/translate';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
 import { deliver } from '../helpers/webhookStory';
-import { confirmAs, insertRequest, memberRow, newPayKey, paymentRequestsOf, requestRow, settle, type TestRequest } from './payHelpers';
+import { confirmAs, newRequest, memberRow, newPayKey, paymentRequestsOf, requestRow, settle, type TestRequest } from './payHelpers';
 
 let server: CheckoutServer;
 let sandbox: StripeSandbox;
@@ -47,7 +47,7 @@ async function held(change: () => Promise<void>): Promise<{ events: Stripe.Event
 
 async function completions(requestId: string) {
   const { rows } = await server.app.db.query<{ kind: string; n: number }>(
-    `select kind, count(*)::int as n from make_deliveries where dedupe_key = $1 group by kind order by kind`,
+    `select kind, count(*)::int as n from make_deliveries where dedupe_key in ($1, 'payment_request:' || $1) group by kind order by kind`,
     [requestId],
   );
   return rows;
@@ -55,7 +55,7 @@ async function completions(requestId: string) {
 
 /** A request of three members, each of whom pays (the second after a decline), none of it delivered yet. */
 async function paidUndelivered(): Promise<{ request: TestRequest; events: Stripe.Event[]; secret: string }> {
-  const request = await insertRequest(server, { amounts: [1000, 2000, 3000] });
+  const request = await newRequest(server, { amounts: [1000, 2000, 3000] });
   const { events, secret } = await held(async () => {
     const [a, b, c] = request.members;
     expect(await confirmAs(server, await payShare(a!.token), 'pm_card_visa')).toBe('succeeded');
@@ -112,8 +112,8 @@ describe('the members’ webhooks in any order', () => {
 });
 
 describe('three members paying at once', () => {
-  it('each share paid through its own PaymentIntent; the request completes once', async () => {
-    const request = await insertRequest(server, { amounts: [1500, 1500, 1500] });
+  it('each share paid through its own PaymentIntent; the request for a track completes once, with add_project once', async () => {
+    const request = await newRequest(server, { amounts: [1500, 1500, 1500], track: 'business_plan_builder' });
     await Promise.all(
       request.members.map(async (member) => {
         const intent = await payShare(member.token);
@@ -123,6 +123,9 @@ describe('three members paying at once', () => {
     await settle(server);
     for (const member of request.members) expect(await memberRow(server, member.id)).toMatchObject({ status: 'paid', payment_attempt_count: 1 });
     expect(await requestRow(server, request.id)).toMatchObject({ status: 'paid' });
-    expect(await completions(request.id)).toEqual([{ kind: 'payment_request_completed', n: 1 }]);
+    expect(await completions(request.id)).toEqual([
+      { kind: 'add_project', n: 1 },
+      { kind: 'payment_request_completed', n: 1 },
+    ]);
   });
 });
