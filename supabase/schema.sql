@@ -46,11 +46,12 @@ create table public.audit_log (
   details jsonb default '{}'::jsonb not null,
   request_id text,
   created_at timestamp with time zone default now() not null,
-  constraint audit_log_actor_type_check CHECK (actor_type = ANY (ARRAY['staff'::text, 'api_key'::text, 'system'::text, 'customer'::text])),
+  constraint audit_log_actor_type_check CHECK (actor_type = ANY (ARRAY['staff'::text, 'api_key'::text, 'system'::text, 'customer'::text, 'cli'::text])),
   constraint audit_log_pkey PRIMARY KEY (id)
 );
 alter table public.audit_log enable row level security;
 CREATE INDEX audit_log_created_idx ON public.audit_log USING btree (created_at DESC, id DESC);
+CREATE TRIGGER audit_log_cli_actor BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_cli_actor();
 
 create table public.customers (
   id uuid default gen_random_uuid() not null,
@@ -771,6 +772,19 @@ AS $function$
         )::uuid
       $function$;
 grant execute on function auth.uid() to PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.audit_log_cli_actor()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  if new.actor_id like 'cli:%' then
+    new.actor_type := 'cli';
+  end if;
+  return new;
+end
+$function$;
+grant execute on function public.audit_log_cli_actor() to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.checkout_begin(p jsonb)
  RETURNS jsonb
@@ -2700,7 +2714,7 @@ CREATE OR REPLACE FUNCTION public.refund_log_actor(p_actor text)
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-  select case when p_actor like 'staff:%' then 'staff' else p_actor end
+  select case when p_actor like 'staff:%' or p_actor like 'cli:%' then 'staff' else p_actor end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.refund_payment_of(o orders)

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assertChannel, type Db, type Queryable, type QueryResult, type SqlParam } from './db';
+import { lockPgliteDir } from './pgliteLock';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -21,8 +22,18 @@ function wrap(target: PGlite | Transaction): Queryable {
  * transaction here blocks other queries until it ends, as a table lock would on PostgreSQL.
  */
 export async function openPglite(dataDir?: string): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  return openPgliteWith(await PGlite.create(dataDir ? { dataDir } : {}));
+  if (!dataDir) return openPgliteWith(await PGlite.create({}));
+  mkdirSync(dataDir, { recursive: true });
+  // A directory on disk is one process's at a time (pgliteLock.ts): the server's, or the CLI's.
+  const lock = lockPgliteDir(dataDir);
+  let db: Db;
+  try {
+    db = openPgliteWith(await PGlite.create({ dataDir }));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  return { ...db, close: () => db.close().finally(lock.release) };
 }
 
 /** The Db port over a PGlite instance made elsewhere (e.g. loaded from a data-directory tarball). */
