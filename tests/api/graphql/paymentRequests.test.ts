@@ -243,6 +243,8 @@ describe('paying shares', () => {
     expect(read.completedAt).not.toBeNull();
     expect(read.members.map((m: { status: string }) => m.status)).toEqual(['PAID', 'PAID', 'PAID']);
     expect(ok(await gql(SHARE, { token: tokens[2] }, 'anonymous')).memberShare).toMatchObject({ status: 'PAID', requestStatus: 'PAID' });
+    // Neither the tokens nor the client secret reached the logs.
+    for (const secret of [...tokens, pay.clientSecret]) expect(server.logs.text).not.toContain(secret);
   });
 
   it('answers a double press with the first answer, and a new key with the same open PaymentIntent (option C)', async () => {
