@@ -45,7 +45,7 @@ export async function membersOf(db: Queryable, requestId: string): Promise<Payme
     `select m.id, m.payment_request_id, m.email, m.name, m.amount_pence::float8 as amount_pence, m.status, m.payment_attempt_count,
             m.stripe_payment_intent_id, m.order_id, ${iso('m.paid_at')} as paid_at, ${REFUNDED}::float8 as amount_refunded,
             ${iso('m.created_at')} as created_at, ${iso('m.updated_at')} as updated_at
-       from payment_request_members m where m.payment_request_id = $1 order by m.created_at, m.id`,
+       from payment_request_members m where m.payment_request_id = $1 order by m.position, m.created_at, m.id`,
     [requestId],
   );
   return rows;

@@ -71,6 +71,9 @@ create table payment_request_members (
   stripe_payment_intent_id text unique check (length(stripe_payment_intent_id) <= 255),
   -- The share's order: its payment, refunds and disputes.
   order_id           uuid not null unique references orders(id),
+  -- Where the member was in the list given (0 first): members read back in that order (created_at
+  -- ties within one statement).
+  position           integer not null default 0 check (position between 0 and 49),
   paid_at            timestamptz,
   created_at         timestamptz not null default now(),
   updated_at         timestamptz not null default now()
@@ -152,7 +155,7 @@ create function payment_request_make_data(p_request_id uuid) returns jsonb langu
              'metadata', r.metadata, 'expires_at', r.expires_at, 'completed_at', r.completed_at),
            'members', coalesce((select jsonb_agg(jsonb_build_object(
                                    'id', m.id, 'email', m.email, 'name', m.name, 'amount', m.amount_pence, 'status', m.status,
-                                   'order_id', m.order_id, 'paid_at', m.paid_at) order by m.created_at, m.id)
+                                   'order_id', m.order_id, 'paid_at', m.paid_at) order by m.position, m.created_at, m.id)
                                  from payment_request_members m where m.payment_request_id = r.id), '[]'::jsonb))
     from payment_requests r left join products p on p.id = r.product_id
    where r.id = p_request_id
@@ -265,6 +268,7 @@ declare
   v_title text := p->>'title';
   v_description text := nullif(p->>'description', '');
   v_actor_type text := split_part(p->>'created_by', ':', 1);
+  v_position integer := 0;
 begin
   -- A key used before answers what it answered (or is a conflict), before any rule is checked again.
   select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
@@ -356,10 +360,9 @@ begin
     values (c.id, coalesce(prod.id, 'payment_request'), null, (v_member->>'amount')::bigint, r.currency,
             jsonb_build_object('payment_request_id', r.id::text, 'payment_request_member_id', v_member_id::text), r.id)
     returning * into o;
-    -- clock_timestamp(): the members read back in the order they were given.
-    insert into payment_request_members (id, payment_request_id, email, name, amount_pence, token_hash, order_id, created_at, updated_at)
-    values (v_member_id, r.id, v_member->>'email', nullif(v_member->>'name', ''), (v_member->>'amount')::bigint, v_member->>'token_hash', o.id,
-            clock_timestamp(), clock_timestamp());
+    insert into payment_request_members (id, payment_request_id, email, name, amount_pence, token_hash, order_id, position)
+    values (v_member_id, r.id, v_member->>'email', nullif(v_member->>'name', ''), (v_member->>'amount')::bigint, v_member->>'token_hash', o.id, v_position);
+    v_position := v_position + 1;
     perform payment_log_for_order(o, 'payment_request.member_created', 'pending', jsonb_build_object(
       'actor', case when v_actor_type = 'staff' then 'staff' else p->>'created_by' end,
       'payment_request_id', r.id, 'payment_request_member_id', v_member_id, 'idempotency_key', k.key));

@@ -34,7 +34,7 @@ describe('create', () => {
     const { rows: orders } = await server.app.db.query<{ product_id: string; price_id: string | null; amount: string; currency: string; status: string; email: string; metadata: Record<string, string> }>(
       `select o.product_id, o.price_id, o.amount::text, o.currency, o.status, c.email, o.metadata
          from payment_request_members m join orders o on o.id = m.order_id join customers c on c.id = o.customer_id
-        where m.payment_request_id = $1 order by m.created_at`,
+        where m.payment_request_id = $1 order by m.position`,
       [request.id],
     );
     expect(orders).toEqual([

@@ -69,7 +69,7 @@ export interface ShareRow {
 
 export async function membersById(db: Db, requestId: string): Promise<ShareRow[]> {
   const { rows } = await db.query<ShareRow>(
-    'select id, order_id, status, amount_pence::float8 as amount_pence from payment_request_members where payment_request_id = $1 order by created_at',
+    'select id, order_id, status, amount_pence::float8 as amount_pence from payment_request_members where payment_request_id = $1 order by position, created_at',
     [requestId],
   );
   return rows;
