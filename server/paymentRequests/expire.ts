@@ -14,6 +14,7 @@ import { factsFrom } from '../checkout/startPayment';
 import type { Db } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
 import { isStripeNotFound, readPaymentIntent } from '../stripe/payments';
+import { cancelMemberShareKey } from './cancel';
 
 export interface ExpireDeps {
   db: Db;
@@ -24,9 +25,6 @@ export interface ExpireDeps {
 
 /** Requests expired per call: a pass ends the rest next time. */
 const BATCH = 100;
-
-/** The Stripe key cancelling a member's PaymentIntent (expiry and cancelPaymentRequest alike). */
-export const cancelMemberShareKey = (attemptId: string) => `cancel_member_share:${attemptId}`;
 
 interface OpenAttempt {
   id: string;
@@ -77,7 +75,9 @@ async function cancelIntent(deps: ExpireDeps, attempt: OpenAttempt): Promise<boo
   const objectId = attempt.stripe_object_id;
   let intent: Stripe.PaymentIntent;
   try {
-    intent = await deps.stripe.paymentIntents.cancel(objectId, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelMemberShareKey(attempt.id) });
+    // The same key and parameters as cancelPaymentRequest: whichever of the two asks first, the other
+    // gets Stripe's stored answer rather than an idempotency error.
+    intent = await deps.stripe.paymentIntents.cancel(objectId, {}, { idempotencyKey: cancelMemberShareKey(attempt.id) });
   } catch (error) {
     if (isStripeNotFound(error)) {
       await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor: deps.actor, error: `Stripe has no PaymentIntent ${objectId} any more (resource_missing)` });

@@ -13,7 +13,6 @@
 //      decline; requires_confirmation; requires_action) → its client secret again, no new object;
 //      paid or processing meanwhile → recorded and refused; canceled or gone → retired, and step 1 again
 //      makes attempt n+1.
-import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import { applyPayment, markAttempt, type PaymentAttempt, recordAttempt } from '../checkout/checkout.sql';
 import { type CheckoutDeps, closeOpenAttempt, createAtStripe, factsFrom } from '../checkout/startPayment';
@@ -22,6 +21,7 @@ import type { Db } from '../platform/db/db';
 import type { OrderRow } from '../orders/orders.sql';
 import { isProviderUnavailable, isStripeNotFound, type PaymentReading, readPaymentIntent } from '../stripe/payments';
 import type { PaymentRequestDeps } from './paymentRequests';
+import { hashPayToken, isPayTokenShape } from './tokens';
 import type { MemberShareView, PayMemberShareResult, PaymentRequestError, PaymentRequestErrorCode } from './service';
 
 const OPERATION = 'payMemberShare';
@@ -43,16 +43,15 @@ const MESSAGES: Record<PaymentRequestErrorCode, string> = {
   PAYMENT_PROVIDER_UNAVAILABLE: 'Payments are unavailable for a moment. Nothing was charged. Try again in a minute.',
 };
 
-/** Tokens are kept as their sha256 only: a wrong token simply finds nothing. */
-const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
-
 export const shareError = (code: PaymentRequestErrorCode): PaymentRequestError => ({ code, message: MESSAGES[code] });
 
 /** The PaymentIntent statuses a member can still pay (option C: reuse it). */
 const PAYABLE = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action']);
 
 export async function payMemberShare(deps: PaymentRequestDeps, token: string, idempotencyKey: string): Promise<PayMemberShareResult> {
-  const tokenHash = hashToken(token);
+  // Not shaped like a token we make: nothing to look up.
+  if (!isPayTokenShape(token)) return { outcome: 'refused', isRepeat: false, share: null, error: shareError('SHARE_NOT_FOUND') };
+  const tokenHash = hashPayToken(token);
   const actor = 'member';
   // Each round settles one stale attempt (paid, canceled or gone at Stripe); a fourth means something is wrong.
   for (let round = 0; round < 4; round++) {
