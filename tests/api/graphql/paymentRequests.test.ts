@@ -178,6 +178,16 @@ describe('making a request', () => {
       expect(request.members.every((m: { orderId: string | null }) => (caller === 'customer' ? m.orderId === null : typeof m.orderId === 'string'))).toBe(true);
     }
   });
+
+  it('refuses a track that is not for sale, or does not exist, writing nothing', async () => {
+    const before = await counts();
+    // payment_request is the hidden product of shares with a description: not a track one may name.
+    for (const track of ['no_such_track', 'payment_request']) {
+      const response = await gql(CREATE, { input: input({ track }) }, 'storefront');
+      expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: expect.stringContaining('track') });
+    }
+    expect(await counts()).toEqual(before);
+  });
 });
 
 describe('who reads a request', () => {
