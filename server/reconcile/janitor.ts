@@ -82,6 +82,14 @@ export interface PassRequest {
   /** Widens steps 3 and 4 back to this time (never narrows them). */
   since?: Date;
   signal?: AbortSignal;
+  /**
+   * Report what the pass would do without acting at Stripe: no cancel or expire is sent (counted as if
+   * it were), and the steps that only act at Stripe (refunds left creating, expired payment requests)
+   * are skipped. Its database writes are the caller's to roll back (dryRun.ts runs it in a transaction).
+   */
+  dryRun?: boolean;
+  /** Hears the counters after each page, as the run row does (a dry run's row is never committed). */
+  onProgress?: (counters: Readonly<RunCounters>) => void;
 }
 
 export type PassResult = { outcome: 'busy'; run: RunRow } | { outcome: 'succeeded' | 'failed'; run: RunRow };
@@ -128,10 +136,10 @@ export async function claimRun(deps: Pick<ReconcileDeps, 'db'>, request: Pick<Pa
  * The rest of a pass whose running row is claimed (beginRun): the service claims it first and answers
  * with the row at once, then runs this in the background. Ends the row succeeded or failed; never throws.
  */
-export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<PassRequest, 'since' | 'signal'>): Promise<PassResult> {
+export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<PassRequest, 'since' | 'signal' | 'dryRun' | 'onProgress'>): Promise<PassResult> {
   const now = (deps.now ?? (() => new Date()))();
   const counters = emptyCounters();
-  const pass = new Pass(deps, { runId: run.id, actor: `janitor:${run.id}` }, now, counters, request.signal);
+  const pass = new Pass(deps, { runId: run.id, actor: `janitor:${run.id}` }, now, counters, request.signal, { dryRun: request.dryRun, onProgress: request.onProgress });
   try {
     let failed: { error: unknown } | null = null;
     try {
@@ -160,7 +168,7 @@ export async function runPass(deps: ReconcileDeps, run: RunRow, request: Pick<Pa
     // Refunds whose Stripe answer was never recorded and no webhook linked (server/refunds/settleCreating.ts),
     // in their own try: an earlier step failing pass after pass must not keep a refund's amount held.
     // Either failure fails the pass; the first is the one recorded.
-    if (!request.signal?.aborted) {
+    if (!request.signal?.aborted && !request.dryRun) {
       try {
         await settleCreatingRefunds({ db: deps.db, stripe: deps.stripe, logger: deps.logger, actor: `janitor:${run.id}` });
       } catch (error) {
@@ -225,10 +233,17 @@ export class Pass {
     private readonly now: Date,
     private readonly counters: RunCounters,
     private readonly signal: AbortSignal | undefined,
+    private readonly options: Pick<PassRequest, 'dryRun' | 'onProgress'> = {},
   ) {
     this.runId = who.runId;
     this.actor = who.actor;
     this.findingActor = who.findingActor ?? who.actor;
+  }
+
+  /** The counters so far, on the run row and to whoever listens. */
+  private async touch(): Promise<void> {
+    await touchRun(this.deps.db, this.runId, this.counters);
+    this.options.onProgress?.(this.counters);
   }
 
   /** Due provisional orders by their Stripe object (indexDueProvisional); null once settled from a list. */
@@ -274,7 +289,7 @@ export class Pass {
         const toRetrieve = page.filter((order) => this.listedDue.get(order.stripe_object_id) !== null);
         await inPool(toRetrieve, this.deps.concurrency ?? 4, (order) => this.settleDue(order));
         afterId = page[page.length - 1]!.id;
-        await touchRun(db, this.runId, this.counters);
+        await this.touch();
       }
     } finally {
       this.listedDue.clear();
@@ -348,7 +363,7 @@ export class Pass {
         }
       });
       afterId = page[page.length - 1]!.id;
-      await touchRun(this.deps.db, this.runId, this.counters);
+      await this.touch();
     }
   }
 
@@ -396,7 +411,9 @@ export class Pass {
     }
     // Open for an attempt the order no longer wants: closed at Stripe with the attempt's own key.
     const ref = { order_id: attempt.order_id, attempt: attempt.attempt };
-    if (attempt.kind === 'payment_intent') await stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
+    if (this.options.dryRun) {
+      // Counted as done: what the pass would cancel, with nothing sent.
+    } else if (attempt.kind === 'payment_intent') await stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
     else await stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
     await markAttempt(db, { attempt_id: attempt.id, status: attempt.kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: this.actor });
     this.counters.canceled += 1;
@@ -459,7 +476,7 @@ export class Pass {
       await inPool(ours.filter((object) => !recorded.has(object.id)), this.deps.concurrency ?? 4, (object) => this.orphan(kind, object, read(object)));
       if (!page.has_more || page.data.length === 0) return;
       startingAfter = page.data[page.data.length - 1]!.id;
-      await touchRun(this.deps.db, this.runId, this.counters);
+      await this.touch();
     }
   }
 
@@ -542,7 +559,9 @@ export class Pass {
     }
     // Open past the configured hours: closed at Stripe with a key derived from the attempt it names.
     const ref = { order_id: object.metadata!.order_id!, attempt: Number(object.metadata?.attempt) || 0 };
-    if (kind === 'payment_intent') {
+    if (this.options.dryRun) {
+      // Counted as done: what the pass would cancel, with nothing sent.
+    } else if (kind === 'payment_intent') {
       await this.deps.stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
     } else {
       await this.deps.stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
@@ -594,7 +613,7 @@ export class Pass {
       }
       if (!page.has_more || page.data.length === 0) return;
       startingAfter = page.data[page.data.length - 1]!.id;
-      await touchRun(this.deps.db, this.runId, this.counters);
+      await this.touch();
     }
   }
 }

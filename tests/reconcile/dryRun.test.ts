@@ -1,0 +1,71 @@
+// A dry-run pass (`payments-ops reconcile --dry-run`, server/reconcile/dryRun.ts): the real pass's
+// counters, with nothing sent to Stripe and nothing left in the database; the pass after it does it all.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dryRunPass } from '../../server/reconcile/dryRun';
+import { runReconciliation } from '../../server/reconcile/janitor';
+import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
+
+let server: CheckoutServer;
+beforeAll(async () => {
+  server = await startCheckoutServer({ RECONCILE_INTERVAL: 'off' });
+});
+afterAll(() => server?.stop());
+beforeEach(() => {
+  server.app.stripeSandbox!.core.events.stopAutoDelivery();
+  server.app.stripeSandbox!.webhookFaults.dropNext = 1_000_000;
+});
+
+const RETURN_URL = 'https://shop.test/checkout/return';
+
+async function count(sql: string, params: unknown[] = []) {
+  const { rows } = await server.app.db.query<{ n: number }>(`select count(*)::int as n from (${sql}) x`, params as string[]);
+  return rows[0]!.n;
+}
+
+/** What a pass writes: its run, findings, orders, logs, stored events and cursors. */
+async function written() {
+  return {
+    runs: await count('select * from reconciliation_runs'),
+    findings: await count('select * from reconciliation_findings'),
+    orders: await count('select * from orders'),
+    logs: await count('select * from payment_logs'),
+    events: await count('select * from stripe_events'),
+    cursors: (await server.app.db.query('select * from reconciliation_cursors order by 1')).rows,
+  };
+}
+
+describe('reconcile --dry-run', () => {
+  it('counts an orphan it would adopt and one it would cancel, sends no cancel and writes nothing; the real pass then does both', async () => {
+    const stripe = server.app.stripe;
+    const metadata = (orderId: string) => ({ order_id: orderId, customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' });
+    const paid = await stripe.paymentIntents.create({ amount: 9900, currency: 'usd', receipt_email: `paid-${randomUUID()}@example.com`, metadata: metadata(randomUUID()) });
+    await stripe.paymentIntents.confirm(paid.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const open = await stripe.paymentIntents.create({ amount: 9900, currency: 'usd', metadata: metadata(randomUUID()) });
+    // Past RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS (24), still inside a first pass's look-back (24 h
+    // and 5 min): a real pass cancels it at Stripe.
+    await server.app.stripeSandbox!.advanceClock(24 * 3600 + 60);
+    const before = await written();
+
+    const dry = await dryRunPass(server.app.reconciliation, { actor: 'cli:test@host' });
+
+    expect(dry).toMatchObject({ outcome: 'succeeded', counters: { adopted: 1, canceled: 1 }, error: null });
+    expect((await stripe.paymentIntents.retrieve(open.id)).status).toBe('requires_payment_method');
+    expect(await written()).toEqual(before);
+
+    const real = await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+    expect(real.run.counters).toMatchObject({ adopted: 1, canceled: 1 });
+    expect((await stripe.paymentIntents.retrieve(open.id)).status).toBe('canceled');
+    expect(await count('select * from reconciliation_runs')).toBe(before.runs + 1);
+  });
+
+  it('answers busy, doing nothing, while a pass is running', async () => {
+    const running = await server.app.db.query<{ id: string }>(`insert into reconciliation_runs (trigger, actor, status) values ('manual', 'test', 'running') returning id`);
+    try {
+      const dry = await dryRunPass(server.app.reconciliation, { actor: 'cli:test@host' });
+      expect(dry).toMatchObject({ outcome: 'busy', run: { id: running.rows[0]!.id } });
+    } finally {
+      await server.app.db.query(`update reconciliation_runs set status = 'failed', finished_at = now() where id = $1`, [running.rows[0]!.id]);
+    }
+  });
+});
