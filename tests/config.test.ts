@@ -248,6 +248,29 @@ describe('loadConfig: Make.com forwarding', () => {
   });
 });
 
+describe('PAYMENT_REQUEST_PAY_URL', () => {
+  const LINE = 'Invalid environment variable PAYMENT_REQUEST_PAY_URL: expected an http(s) URL of at most 2000 characters containing {token}';
+
+  it('is unset by default (the server starts; sandbox mode uses the demo pay page) and taken as given', () => {
+    expect(loadConfig({}).paymentRequests).toEqual({ payUrl: undefined });
+    expect(loadConfig({ PAYMENT_REQUEST_PAY_URL: 'https://shop.example/pay?token={token}' }).paymentRequests).toEqual({ payUrl: 'https://shop.example/pay?token={token}' });
+    expect(loadConfig({ PAYMENT_REQUEST_PAY_URL: 'http://localhost:3000/pay/{token}' }).paymentRequests.payUrl).toBe('http://localhost:3000/pay/{token}');
+  });
+
+  it.each([
+    ['no {token} placeholder', 'https://shop.example/pay'],
+    ['an ftp: URL', 'ftp://shop.example/pay?token={token}'],
+    ['a javascript: URL', 'javascript:alert("{token}")'],
+    ['not a URL', 'shop.example/pay?token={token}'],
+    ['NUL', 'https://shop.example/pay\u0000?token={token}'],
+    ['a lone surrogate', 'https://shop.example/p\ud800ay?token={token}'],
+    ['a space', 'https://shop.example/pay now?token={token}'],
+    ['over 2000 characters', `https://shop.example/${'p'.repeat(2000)}?token={token}`],
+  ])('refuses %s with one line naming the variable', (_name, value) => {
+    expect(problemsOf({ PAYMENT_REQUEST_PAY_URL: value })).toEqual([LINE]);
+  });
+});
+
 describe('reconciliation settings', () => {
   it('defaults: a pass every 5 minutes, provisional orders asked about after 120 s, open orphans cancelled after 24 h', () => {
     expect(loadConfig({}).reconcile).toEqual({ schedule: '*/5 * * * *', provisionalAfterSeconds: 120, cancelOpenOrphansAfterHours: 24 });

@@ -7,6 +7,7 @@ import { createRefunds } from '../../server/refunds/refundPayment';
 import type { PaymentRequestRow, PaymentRequests } from '../../server/paymentRequests/service';
 import type { Viewer } from '../../server/auth/viewer';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
+import { schemaErrors } from '../make/makeHelpers';
 import {
   admin, customer, deliveries, input, membersById, openShareIntent, payShare, requestStatus, service, settle, silent, support, tokenOf,
 } from './helpers';
@@ -42,6 +43,7 @@ describe('the request follows its share orders', () => {
     expect((await requestStatus(server.app.db, request.id)).completed_at).not.toBeNull();
     const sent = await deliveries(server.app.db, request.id);
     expect(sent.map((d) => [d.kind, d.dedupe_key]).sort()).toEqual([['add_project', `payment_request:${request.id}`], ['payment_request_completed', request.id]]);
+    for (const delivery of sent) expect(schemaErrors(delivery.payload)).toEqual([]);
     const completed = sent.find((d) => d.kind === 'payment_request_completed')!.payload.data;
     expect(completed.payment_request).toMatchObject({ id: request.id, status: 'paid', total: 3000, currency: 'gbp', track: { id: 'business_plan_builder' } });
     expect(completed.members.map((m: { status: string; amount: number }) => [m.status, m.amount])).toEqual([['paid', 1000], ['paid', 2000]]);
@@ -162,6 +164,7 @@ describe('remind', () => {
     const sent = (await deliveries(server.app.db, request.id)).filter((d) => d.kind === 'payment_request_reminder');
     expect(sent.map((d) => d.payload.data.member.id).sort()).toEqual([members[1]!.id, members[2]!.id].sort());
     for (const delivery of sent) {
+      expect(schemaErrors(delivery.payload)).toEqual([]);
       const view = await requests.shareByToken(tokenOf(delivery.payload.data.pay_url));
       expect(view).toMatchObject({ member_id: delivery.payload.data.member.id, status: 'pending' });
       expect(delivery.payload.data.payment_request).toMatchObject({ id: request.id, status: 'partially_paid' });

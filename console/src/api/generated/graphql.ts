@@ -94,7 +94,11 @@ export type MakeDeliveryKind =
   /** A dispute was opened on a payment. */
   | 'DISPUTE_OPENED'
   /** A subscription was created, or its status or price changed. */
-  | 'SUBSCRIPTION_CHANGED';
+  | 'SUBSCRIPTION_CHANGED'
+  /** A payment request's last share was paid (once per request). */
+  | 'PAYMENT_REQUEST_COMPLETED'
+  /** A reminder to an unpaid member of a payment request, with the member's new pay link. */
+  | 'PAYMENT_REQUEST_REMINDER';
 
 /** Where a Make delivery stands with the outbox. */
 export type MakeDeliveryStatus =

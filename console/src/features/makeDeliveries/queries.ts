@@ -8,7 +8,7 @@ export type { MakeDeliveryDetailFragment as MakeDeliveryDetail, MakeDeliveryRowF
 export type MakeDeliveryStatus = MakeDeliveryRowFragment['status'];
 /** In the order the filters offer them; the generated types check each is one of the schema's values. */
 export const MAKE_STATUSES = ['PENDING', 'DELIVERING', 'DELIVERED', 'DEAD'] as const satisfies readonly MakeDeliveryStatus[];
-export const MAKE_KINDS = ['ADD_PROJECT', 'PAYMENT_FAILED', 'REFUND_COMPLETED', 'DISPUTE_OPENED', 'SUBSCRIPTION_CHANGED'] as const satisfies readonly MakeDeliveryRowFragment['kind'][];
+export const MAKE_KINDS = ['ADD_PROJECT', 'PAYMENT_FAILED', 'REFUND_COMPLETED', 'DISPUTE_OPENED', 'SUBSCRIPTION_CHANGED', 'PAYMENT_REQUEST_COMPLETED', 'PAYMENT_REQUEST_REMINDER'] as const satisfies readonly MakeDeliveryRowFragment['kind'][];
 
 export type MakeDeliveryFilter = NonNullable<MakeDeliveriesQueryVariables['filter']>;
 
