@@ -27,6 +27,7 @@ import { type DevCredentials, ensureDevCredentials } from './sandboxMode/devCred
 import { confirmPayment } from './checkout/confirmPayment';
 import { startPayment } from './checkout/startPayment';
 import type { SandboxModeDeps } from './sandboxMode/mount';
+import { storefrontShareCalls } from './sandboxMode/paymentRequestPages';
 import { runSubscriptionAction } from './subscriptions/actions';
 import { previewSubscriptionSwitch } from './subscriptions/preview';
 import { runSubscriptionSwitch } from './subscriptions/switch';
@@ -136,6 +137,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       db,
       startCheckout: (viewer, input, mode) => startPayment(checkoutDeps(), 'checkout_session', viewer, input, mode),
       confirmPayment: (viewer, input) => confirmPayment(checkoutDeps(), viewer, input),
+      paymentRequests: { service: () => getServices().paymentRequests, ...storefrontShareCalls(() => getServices().stripe) },
       // The demo customer sign-in signs with the HS256 secret the verifier accepts: none with a JWKS.
       customers: (() => {
         const jwtSecret = config.auth.jwksUrl ? undefined : (config.auth.jwtSecret ?? devCredentials?.jwtSecret);

@@ -11,11 +11,12 @@ export class FormError extends Error {
 /** Far more than any of the storefront's forms needs (a few ids, a key, an email). */
 const MAX_FORM_BYTES = 8 * 1024;
 
-export async function readForm(c: Context): Promise<URLSearchParams> {
+/** `maxBytes`: a form that lists many things (a payment request's members) may ask for more. */
+export async function readForm(c: Context, maxBytes = MAX_FORM_BYTES): Promise<URLSearchParams> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new FormError('The form must be sent as application/x-www-form-urlencoded.');
   const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > MAX_FORM_BYTES) throw new FormError('The form is too large.');
+  if (Number.isFinite(declared) && declared > maxBytes) throw new FormError('The form is too large.');
   const body = c.req.raw.body;
   if (!body) return new URLSearchParams();
   // Read up to the limit and stop: a chunked body may declare no length.
@@ -26,7 +27,7 @@ export async function readForm(c: Context): Promise<URLSearchParams> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.length;
-    if (size > MAX_FORM_BYTES) {
+    if (size > maxBytes) {
       await reader.cancel();
       throw new FormError('The form is too large.');
     }

@@ -4,7 +4,8 @@
 // A track is bought once or subscribed to monthly (createSubscriptionCheckout's path); a customer
 // signed in with the demo sign-in subscribes as themselves and manages it on "My subscriptions"
 // (customerPages.ts). It calls the checkout code in-process as the storefront role, or as the signed-in
-// customer; a real storefront calls the GraphQL API.
+// customer; a real storefront calls the GraphQL API. "Split a payment" and the member's pay page
+// (payment requests) are in paymentRequestPages.ts.
 import { randomUUID } from 'node:crypto';
 import type { Env, Hono } from 'hono';
 import type { Viewer } from '../auth/viewer';
@@ -22,6 +23,7 @@ import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.s
 import { findSubscription, type SubscriptionRecord } from '../subscriptions/read.sql';
 import { ACCOUNT_PATH, mountCustomerPages, type StorefrontCustomerDeps } from './customerPages';
 import { readCustomerSession } from './customerSession';
+import { mountPaymentRequestPages, SPLIT_PATH, type StorefrontPaymentRequestDeps } from './paymentRequestPages';
 import { field, FormError, readForm } from './forms';
 import { back, esc, page } from './html';
 
@@ -36,6 +38,8 @@ export interface SandboxStorefrontDeps {
   confirmPayment: (viewer: Viewer, input: ConfirmPaymentInputFields) => Promise<ConfirmPaymentResult>;
   /** The demo customer sign-in and My subscriptions; absent when tokens come from a JWKS (no secret to sign with). */
   customers: StorefrontCustomerDeps | undefined;
+  /** Split a payment and the member's pay page; absent when the server has no payment requests. */
+  paymentRequests: StorefrontPaymentRequestDeps | undefined;
 }
 
 const STOREFRONT: Viewer = { role: 'STOREFRONT', id: 'sandbox-storefront', name: 'Sandbox demo storefront', kind: 'api_key' };
@@ -70,7 +74,8 @@ export function mountSandboxStorefront<E extends Env>(app: Hono<E>, deps: Sandbo
     const account = deps.customers
       ? `<p><a href="${ACCOUNT_PATH}">${customer ? `My subscriptions (${esc(customer.viewer.name)})` : 'Customer sign-in (demo) and my subscriptions'}</a></p>`
       : '';
-    return c.html(page('Demo storefront', `<h1>Demo storefront</h1><p class="note">Sandbox mode: nothing is charged. Card 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.</p>${account}${rows}`));
+    const split = deps.paymentRequests ? `<p><a href="${SPLIT_PATH}">Split a payment among friends</a></p>` : '';
+    return c.html(page('Demo storefront', `<h1>Demo storefront</h1><p class="note">Sandbox mode: nothing is charged. Card 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.</p>${account}${split}${rows}`));
   });
 
   app.post(`${SANDBOX_STOREFRONT_PATH}/buy`, async (c) => {
@@ -135,6 +140,7 @@ export function mountSandboxStorefront<E extends Env>(app: Hono<E>, deps: Sandbo
   });
 
   mountCustomerPages(app, deps.db, deps.customers);
+  mountPaymentRequestPages(app, deps.db, STOREFRONT, deps.confirmPayment, deps.paymentRequests);
 }
 
 /**
