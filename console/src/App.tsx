@@ -16,6 +16,8 @@ import { paymentLogsPath } from './features/paymentLogs/urls';
 import { orphanedPaymentsPath } from './features/reconciliation/urls';
 import { OrphanedPaymentsPage } from './features/reconciliation/views/OrphanedPaymentsPage';
 import { PaymentLogsPage } from './features/paymentLogs/views/PaymentLogsPage';
+import { paymentRequestsPath } from './features/paymentRequests/urls';
+import { PaymentRequestsPage } from './features/paymentRequests/views/PaymentRequestsPage';
 import { subscriptionsPath } from './features/subscriptions/urls';
 import { SubscriptionsPage } from './features/subscriptions/views/SubscriptionsPage';
 import { webhookEventsPath } from './features/webhookEvents/urls';
@@ -59,6 +61,7 @@ export function AppRoutes() {
         <Route path={orphanedPaymentsPath} element={<OrphanedPaymentsPage />} />
         <Route path={disputesPath} element={<DisputesPage />} />
         <Route path={subscriptionsPath} element={<SubscriptionsPage />} />
+        <Route path={paymentRequestsPath} element={<PaymentRequestsPage />} />
         <Route
           path="*"
           element={

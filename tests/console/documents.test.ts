@@ -17,6 +17,7 @@ import { opsOverviewQuery } from '../../console/src/features/overview/queries';
 import { paymentLogDetailQuery, paymentLogsListQuery } from '../../console/src/features/paymentLogs/queries';
 import { orphanedPaymentDetailQuery, orphanedPaymentsListQuery, reconciliationRunQuery, reconciliationStatusQuery } from '../../console/src/features/reconciliation/queries';
 import { subscriptionDetailQuery, subscriptionsListQuery, subscriptionTracksQuery } from '../../console/src/features/subscriptions/queries';
+import { paymentRequestDetailQuery, paymentRequestsListQuery } from '../../console/src/features/paymentRequests/queries';
 
 function schema() {
   return buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
@@ -56,6 +57,8 @@ describe('the console\'s GraphQL documents', () => {
     Subscriptions: () => (subscriptionsListQuery({ status: 'ACTIVE' }).queryFn as AnyFn)(ctx),
     Subscription: () => (subscriptionDetailQuery('sub_1').queryFn as AnyFn)(ctx),
     SubscriptionTracks: () => (subscriptionTracksQuery.queryFn as AnyFn)(ctx),
+    PaymentRequests: () => (paymentRequestsListQuery({ status: 'PARTIALLY_PAID' }).queryFn as AnyFn)(ctx),
+    PaymentRequest: () => (paymentRequestDetailQuery('90000000-0000-4000-8000-000000000001').queryFn as AnyFn)(ctx),
   };
 
   it.each(Object.keys(queries))('%s is valid against the schema', async (name) => {

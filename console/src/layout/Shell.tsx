@@ -8,6 +8,7 @@ import { makeDeliveriesPath } from '../features/makeDeliveries/urls';
 import { ordersPath } from '../features/orders/urls';
 import { overviewPath } from '../features/overview/urls';
 import { paymentLogsPath } from '../features/paymentLogs/urls';
+import { paymentRequestsPath } from '../features/paymentRequests/urls';
 import { orphanedPaymentsPath } from '../features/reconciliation/urls';
 import { subscriptionsPath } from '../features/subscriptions/urls';
 import { webhookEventsPath } from '../features/webhookEvents/urls';
@@ -17,6 +18,7 @@ const NAV = [
   { to: paymentLogsPath, label: 'Payment logs' },
   { to: ordersPath, label: 'Orders' },
   { to: subscriptionsPath, label: 'Subscriptions' },
+  { to: paymentRequestsPath, label: 'Payment requests' },
   { to: webhookEventsPath, label: 'Webhook events' },
   { to: makeDeliveriesPath, label: 'Make deliveries' },
   { to: orphanedPaymentsPath, label: 'Orphaned payments' },

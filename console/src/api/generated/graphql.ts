@@ -448,6 +448,53 @@ export type SwitchSubscriptionInput = {
   prorationBehavior?: ProrationBehavior | null | undefined;
 };
 
+/** Where a payment request stands: OPEN until a share is paid, PARTIALLY_PAID, PAID when every share is; or CANCELED / EXPIRED. */
+export type PaymentRequestStatus =
+  | 'OPEN'
+  | 'PARTIALLY_PAID'
+  | 'PAID'
+  | 'CANCELED'
+  | 'EXPIRED';
+
+/** Where a member's share stands. */
+export type MemberShareStatus =
+  /** Not paid yet (nothing started, or a PaymentIntent waiting for the member). */
+  | 'PENDING'
+  /** Paid at Stripe and settling (bank debits, some wallets). */
+  | 'PROCESSING'
+  | 'PAID'
+  /** The last payment attempt was declined; the member may pay again (on the same PaymentIntent). */
+  | 'FAILED'
+  /** The request was canceled or expired before this share was paid. */
+  | 'CANCELED'
+  /** Paid, then refunded in full. */
+  | 'REFUNDED';
+
+export type PaymentRequestFilter = {
+  status?: PaymentRequestStatus | null | undefined;
+};
+
+export type PaymentRequestErrorCode =
+  /** No such request, or not the caller's. */
+  | 'PAYMENT_REQUEST_NOT_FOUND'
+  /** No share has this token (wrong, or replaced by a reminder's new link). */
+  | 'SHARE_NOT_FOUND'
+  | 'SHARE_ALREADY_PAID'
+  /** The member's payment is being processed: wait for it. */
+  | 'SHARE_PROCESSING'
+  /** The request is canceled, expired or paid: nothing can be paid on it. */
+  | 'REQUEST_NOT_PAYABLE'
+  /** cancelPaymentRequest: the request is already paid, canceled or expired. */
+  | 'REQUEST_NOT_CANCELABLE'
+  /** Stripe could not be reached: send the same request again. */
+  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+export type PaymentRequestActionInput = {
+  idempotencyKey: string;
+  /** The payment request's id. */
+  id: string;
+};
+
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -565,6 +612,40 @@ export type PaymentLogQueryVariables = Exact<{
 
 
 export type PaymentLogQuery = { paymentLog: { id: string, eventType: string, status: string, orderId: string | null, customerId: string | null, customerEmail: string | null, metadata: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } | null } | null };
+
+export type PaymentRequestRowFragment = { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } };
+
+export type PaymentRequestMembersFragment = { metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> };
+
+export type PaymentRequestsQueryVariables = Exact<{
+  filter?: PaymentRequestFilter | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type PaymentRequestsQuery = { paymentRequests: { nodes: Array<{ id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type PaymentRequestQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type PaymentRequestQuery = { paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null };
+
+export type CancelPaymentRequestMutationVariables = Exact<{
+  input: PaymentRequestActionInput;
+}>;
+
+
+export type CancelPaymentRequestMutation = { cancelPaymentRequest: { isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
+
+export type RemindPaymentRequestMembersMutationVariables = Exact<{
+  input: PaymentRequestActionInput;
+}>;
+
+
+export type RemindPaymentRequestMembersMutation = { remindPaymentRequestMembers: { reminded: number, isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
 
 export type OrphanedPaymentRowFragment = { id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null };
 
@@ -961,6 +1042,67 @@ export const PaymentLogFragmentDoc = new TypedDocumentString(`
   currency
   formatted
 }`, {"fragmentName":"PaymentLog"}) as unknown as TypedDocumentString<PaymentLogFragment, unknown>;
+export const PaymentRequestRowFragmentDoc = new TypedDocumentString(`
+    fragment PaymentRequestRow on PaymentRequest {
+  id
+  title
+  track
+  trackName
+  description
+  total {
+    amount
+    currency
+    formatted
+  }
+  amountPaid {
+    amount
+    currency
+    formatted
+  }
+  amountRefunded {
+    amount
+    currency
+    formatted
+  }
+  status
+  membersCount
+  membersPaid
+  expiresAt
+  createdBy
+  createdAt
+  updatedAt
+  completedAt
+  canceledAt
+}
+    `, {"fragmentName":"PaymentRequestRow"}) as unknown as TypedDocumentString<PaymentRequestRowFragment, unknown>;
+export const PaymentRequestMembersFragmentDoc = new TypedDocumentString(`
+    fragment PaymentRequestMembers on PaymentRequest {
+  metadata {
+    key
+    value
+  }
+  members {
+    id
+    email
+    name
+    amount {
+      amount
+      currency
+      formatted
+    }
+    status
+    paymentAttemptCount
+    paymentIntentId
+    paidAt
+    amountRefunded {
+      amount
+      currency
+      formatted
+    }
+    orderId
+  }
+}
+    `, {"fragmentName":"PaymentRequestMembers"}) as unknown as TypedDocumentString<PaymentRequestMembersFragment, unknown>;
 export const OrphanedPaymentRowFragmentDoc = new TypedDocumentString(`
     fragment OrphanedPaymentRow on OrphanedPayment {
   id
@@ -1755,6 +1897,256 @@ fragment PaymentLog on PaymentLog {
   metadata
   createdAt
 }`) as unknown as TypedDocumentString<PaymentLogQuery, PaymentLogQueryVariables>;
+export const PaymentRequestsDocument = new TypedDocumentString(`
+    query PaymentRequests($filter: PaymentRequestFilter, $first: Int, $after: String) {
+  paymentRequests(filter: $filter, first: $first, after: $after) {
+    nodes {
+      ...PaymentRequestRow
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment PaymentRequestRow on PaymentRequest {
+  id
+  title
+  track
+  trackName
+  description
+  total {
+    amount
+    currency
+    formatted
+  }
+  amountPaid {
+    amount
+    currency
+    formatted
+  }
+  amountRefunded {
+    amount
+    currency
+    formatted
+  }
+  status
+  membersCount
+  membersPaid
+  expiresAt
+  createdBy
+  createdAt
+  updatedAt
+  completedAt
+  canceledAt
+}`) as unknown as TypedDocumentString<PaymentRequestsQuery, PaymentRequestsQueryVariables>;
+export const PaymentRequestDocument = new TypedDocumentString(`
+    query PaymentRequest($id: ID!) {
+  paymentRequest(id: $id) {
+    ...PaymentRequestRow
+    ...PaymentRequestMembers
+  }
+}
+    fragment PaymentRequestRow on PaymentRequest {
+  id
+  title
+  track
+  trackName
+  description
+  total {
+    amount
+    currency
+    formatted
+  }
+  amountPaid {
+    amount
+    currency
+    formatted
+  }
+  amountRefunded {
+    amount
+    currency
+    formatted
+  }
+  status
+  membersCount
+  membersPaid
+  expiresAt
+  createdBy
+  createdAt
+  updatedAt
+  completedAt
+  canceledAt
+}
+fragment PaymentRequestMembers on PaymentRequest {
+  metadata {
+    key
+    value
+  }
+  members {
+    id
+    email
+    name
+    amount {
+      amount
+      currency
+      formatted
+    }
+    status
+    paymentAttemptCount
+    paymentIntentId
+    paidAt
+    amountRefunded {
+      amount
+      currency
+      formatted
+    }
+    orderId
+  }
+}`) as unknown as TypedDocumentString<PaymentRequestQuery, PaymentRequestQueryVariables>;
+export const CancelPaymentRequestDocument = new TypedDocumentString(`
+    mutation CancelPaymentRequest($input: PaymentRequestActionInput!) {
+  cancelPaymentRequest(input: $input) {
+    paymentRequest {
+      ...PaymentRequestRow
+      ...PaymentRequestMembers
+    }
+    error {
+      code
+      message
+    }
+    isRepeat
+  }
+}
+    fragment PaymentRequestRow on PaymentRequest {
+  id
+  title
+  track
+  trackName
+  description
+  total {
+    amount
+    currency
+    formatted
+  }
+  amountPaid {
+    amount
+    currency
+    formatted
+  }
+  amountRefunded {
+    amount
+    currency
+    formatted
+  }
+  status
+  membersCount
+  membersPaid
+  expiresAt
+  createdBy
+  createdAt
+  updatedAt
+  completedAt
+  canceledAt
+}
+fragment PaymentRequestMembers on PaymentRequest {
+  metadata {
+    key
+    value
+  }
+  members {
+    id
+    email
+    name
+    amount {
+      amount
+      currency
+      formatted
+    }
+    status
+    paymentAttemptCount
+    paymentIntentId
+    paidAt
+    amountRefunded {
+      amount
+      currency
+      formatted
+    }
+    orderId
+  }
+}`) as unknown as TypedDocumentString<CancelPaymentRequestMutation, CancelPaymentRequestMutationVariables>;
+export const RemindPaymentRequestMembersDocument = new TypedDocumentString(`
+    mutation RemindPaymentRequestMembers($input: PaymentRequestActionInput!) {
+  remindPaymentRequestMembers(input: $input) {
+    paymentRequest {
+      ...PaymentRequestRow
+      ...PaymentRequestMembers
+    }
+    reminded
+    error {
+      code
+      message
+    }
+    isRepeat
+  }
+}
+    fragment PaymentRequestRow on PaymentRequest {
+  id
+  title
+  track
+  trackName
+  description
+  total {
+    amount
+    currency
+    formatted
+  }
+  amountPaid {
+    amount
+    currency
+    formatted
+  }
+  amountRefunded {
+    amount
+    currency
+    formatted
+  }
+  status
+  membersCount
+  membersPaid
+  expiresAt
+  createdBy
+  createdAt
+  updatedAt
+  completedAt
+  canceledAt
+}
+fragment PaymentRequestMembers on PaymentRequest {
+  metadata {
+    key
+    value
+  }
+  members {
+    id
+    email
+    name
+    amount {
+      amount
+      currency
+      formatted
+    }
+    status
+    paymentAttemptCount
+    paymentIntentId
+    paidAt
+    amountRefunded {
+      amount
+      currency
+      formatted
+    }
+    orderId
+  }
+}`) as unknown as TypedDocumentString<RemindPaymentRequestMembersMutation, RemindPaymentRequestMembersMutationVariables>;
 export const OrphanedPaymentsDocument = new TypedDocumentString(`
     query OrphanedPayments($filter: OrphanedPaymentFilter, $first: Int, $after: String) {
   orphanedPayments(filter: $filter, first: $first, after: $after) {

@@ -65,6 +65,8 @@ export function useRefundPayment() {
         queryClient.invalidateQueries({ queryKey: orderKeys.all }),
         queryClient.invalidateQueries({ queryKey: ['disputes'] }),
         queryClient.invalidateQueries({ queryKey: ['opsOverview'] }),
+        // The order may be a payment request's share: its member and request show what was refunded.
+        queryClient.invalidateQueries({ queryKey: ['paymentRequests'] }),
       ]),
   });
 }

@@ -5,13 +5,11 @@ import { useListScreen } from '../../../lib/listScreen';
 import { compact } from '../../../lib/urlState';
 import { orderColumns } from '../components/OrderColumns';
 import { OrderDetail, type StripeMode } from '../components/OrderDetail';
-import { useState } from 'react';
-import { describeError, GraphQLRequestError, newIdempotencyKey } from '../../../api/graphql';
+import { describeError } from '../../../api/graphql';
 import { useIsAdmin } from '../../../auth/viewer';
-import type { RefundControl, RefundDraft } from '../components/RefundAction';
-import { refundErrorInWords, refundOutcomeInWords } from '../components/refundWords';
-import { syncOutcomeInWords, useRefundPayment, useSyncOrder } from '../mutations';
+import { syncOutcomeInWords, useSyncOrder } from '../mutations';
 import { ORDER_STATUSES, type OrderDetail as Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from '../queries';
+import { useRefundControl } from '../refundControl';
 import { orderListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
@@ -71,46 +69,4 @@ function SyncableOrder({ order, stripeMode }: { order: Order; stripeMode: Stripe
       }}
     />
   );
-}
-
-/**
- * Refund…'s mutation and key. One key per press; a press whose refund is kept as creating (Stripe could
- * not be reached, or our request was lost on the way) is pressed again with the same key and input, so
- * the server completes that refund rather than making a second. Any other answer ends the press.
- */
-function useRefundControl(order: Order): RefundControl {
-  const mutation = useRefundPayment();
-  const [unfinished, setUnfinished] = useState<{ key: string; draft: RefundDraft } | null>(null);
-  const payload = mutation.data;
-  return {
-    pending: mutation.isPending,
-    error: mutation.isError ? describeError(mutation.error) : payload ? refundErrorInWords(payload) : null,
-    success: payload ? refundOutcomeInWords(payload) : null,
-    unfinished: unfinished?.draft ?? null,
-    onOpen: () => {
-      if (!unfinished) mutation.reset();
-    },
-    onSubmit: (typed) => {
-      const press = unfinished ?? { key: newIdempotencyKey(), draft: typed };
-      setUnfinished(press);
-      const { draft, key } = press;
-      mutation.mutate(
-        { orderId: order.id, amount: draft.amount, reason: draft.reason, ...(draft.note ? { note: draft.note } : {}), idempotencyKey: key },
-        {
-          onSuccess: (answer) => {
-            if (answer.error?.code !== 'PAYMENT_PROVIDER_UNAVAILABLE') setUnfinished(null);
-          },
-          onError: (error) => {
-            if (!isUnfinishedFailure(error)) setUnfinished(null);
-          },
-        },
-      );
-    },
-  };
-}
-
-/** The request may have reached the server (a network failure, or the same press still in progress there). */
-function isUnfinishedFailure(error: Error): boolean {
-  if (error instanceof TypeError) return true;
-  return error instanceof GraphQLRequestError && error.code === 'CONFLICT' && error.errors.some((e) => e.extensions?.reason === 'IDEMPOTENCY_KEY_IN_PROGRESS');
 }
