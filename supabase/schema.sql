@@ -813,7 +813,8 @@ begin
     -- Validate before claiming the key: an invalid request leaves no trace.
     if p->>'order_id' is not null then
       select * into o from orders where id = (p->>'order_id')::uuid;
-      if not found then
+      -- A payment request's share is paid through its member's pay link only (payMemberShare).
+      if not found or o.payment_request_id is not null then
         return jsonb_build_object('outcome', 'error', 'error', 'order_not_found');
       end if;
       if v_user is not null and not exists (select 1 from customers where id = o.customer_id and user_id = v_user) then
@@ -1793,7 +1794,8 @@ begin
   end if;
 
   select * into o from orders where id = (p->>'order_id')::uuid;
-  if not found then
+  -- A payment request's share costs its member's amount, whatever a track sells at: it never moves.
+  if not found or o.payment_request_id is not null then
     return jsonb_build_object('outcome', 'error', 'error', 'order_not_found');
   end if;
   if v_user is not null and not exists (select 1 from customers where id = o.customer_id and user_id = v_user) then

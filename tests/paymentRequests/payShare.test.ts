@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentRequests } from '../../server/paymentRequests/service';
-import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
+import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
 import {
   attemptsOf,
@@ -199,6 +199,31 @@ describe('refused, and nothing written', () => {
       expect(result).toMatchObject({ outcome: 'refused', isRepeat: false, share: { member_id: request.members[0]!.id }, error: { code: 'REQUEST_NOT_PAYABLE' } });
     }
     expect(await payCounts(server)).toEqual(before);
+  });
+});
+
+describe('a share’s order outside payMemberShare', () => {
+  it('is not found to createPaymentIntent, createCheckoutSession and changeOrderTrack, and nothing is written', async () => {
+    const request = await newRequest(server, { amounts: [500, 700] });
+    const [first, second] = request.members;
+    await pay(second!.token); // one with a live attempt, too
+    const before = await payCounts(server);
+    const orderIds = [first!.orderId, second!.orderId];
+    for (const orderId of orderIds) {
+      for (const answer of [
+        await server.createPaymentIntent({ idempotencyKey: newKey(), orderId }),
+        await server.createCheckoutSession({ idempotencyKey: newKey(), orderId }),
+        await server.graphql('mutation ($input: ChangeOrderTrackInput!) { changeOrderTrack(input: $input) { isRepeat } }', {
+          variables: { input: { idempotencyKey: newKey(), orderId, track: 'website_audit_feedback' } },
+          ...server.asStorefront,
+        }),
+      ]) {
+        expect(answer.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+        expect(JSON.stringify(answer.body)).not.toContain('@members.test');
+      }
+    }
+    expect(await payCounts(server)).toEqual(before);
+    expect(await intentsOf(server, first!.id)).toHaveLength(0);
   });
 });
 
