@@ -52,9 +52,10 @@ export interface StaffActionRequest<Response extends object> {
   /**
    * Who acts, for the audit row: staff (the default) or a customer acting on what is theirs (their
    * subscription; issue 19), or an API key acting on what it made (a payment request; issue 20). The
-   * key's scope is `${viewer.kind}:${viewer.id}` either way.
+   * key's scope is `${viewer.kind}:${viewer.id}` either way. 'cli': an operator at the admin CLI
+   * (server/cli/), whose viewer id is `<os user>@<host>` (issue 21).
    */
-  actorType?: 'staff' | 'customer' | 'api_key';
+  actorType?: 'staff' | 'customer' | 'api_key' | 'cli';
 }
 
 export interface StaffActionResult<Response> {

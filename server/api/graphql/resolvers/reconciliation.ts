@@ -54,7 +54,7 @@ const NOTHING_CHANGED: ReadonlySet<ReconciliationErrorCode> = new Set([
   'ORPHAN_ALREADY_PAID',
   'PAYMENT_PROVIDER_UNAVAILABLE',
 ]);
-const keeps = (error: ReconciliationError | null) => !error || !NOTHING_CHANGED.has(error.code);
+export const keeps = (error: ReconciliationError | null) => !error || !NOTHING_CHANGED.has(error.code);
 
 
 /** `since`: an ISO 8601 time, not in the future, at most 30 days ago. */
