@@ -27,9 +27,11 @@ export function page(title: string, body: string): string {
   label{display:block;margin:8px 0} input[type=email]{padding:6px;width:16rem;max-width:100%;box-sizing:border-box}
   select{padding:6px}
   input[type=text],input[type=datetime-local],textarea{padding:6px;width:16rem;max-width:100%;box-sizing:border-box;font:inherit}
-  textarea{width:100%} input.amount{width:8rem} input.currency{width:5rem}
-  fieldset.member{border:1px solid #e3e8ee;border-radius:6px;margin:8px 0;padding:4px 12px;display:flex;flex-wrap:wrap;gap:0 16px}
-  .pair{display:flex;flex-wrap:wrap;gap:0 16px}
+  form.stacked input,form.stacked select{font:inherit} form.stacked label{display:flex;flex-direction:column;gap:2px}
+  form.stacked label>*{width:100%;box-sizing:border-box}
+  fieldset.member{border:1px solid #e3e8ee;border-radius:6px;margin:8px 0;padding:4px 12px 8px}
+  ul.links{list-style:none;padding:0} ul.links p{margin:4px 0} .member-line{display:flex;flex-wrap:wrap;gap:4px 12px;align-items:baseline}
+  .fields{display:flex;flex-wrap:wrap;gap:0 16px} .fields label{flex:1 1 12rem;margin:4px 0} .fields label.short{flex:0 1 8rem}
   button{background:#635bff;color:#fff;border:0;border-radius:6px;padding:8px 16px;font-weight:600;cursor:pointer}
   button.secondary{background:#fff;color:#4b42e0;border:1px solid #4b42e0}
   table{border-collapse:collapse;background:#fff;max-width:100%} th,td{border:1px solid #e3e8ee;padding:6px 12px;text-align:left}

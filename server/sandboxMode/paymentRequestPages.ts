@@ -402,10 +402,10 @@ async function splitPage(db: Db, csrf: string, form: SplitForm, problems: string
     .join('');
   const rows = form.members
     .map(
-      (member, i) => `<fieldset class="member"><legend>Member ${i + 1}</legend>
+      (member, i) => `<fieldset class="member fields"><legend>Member ${i + 1}</legend>
         <label>Email <input type="email" name="email_${i}" value="${esc(member.email)}" maxlength="320" autocomplete="off"></label>
         <label>Name <input type="text" name="name_${i}" value="${esc(member.name)}" maxlength="200" autocomplete="off"></label>
-        <label>Share <input type="text" name="amount_${i}" value="${esc(member.amount)}" inputmode="decimal" placeholder="29.70" class="amount"></label></fieldset>`,
+        <label class="short">Share <input type="text" name="amount_${i}" value="${esc(member.amount)}" inputmode="decimal" placeholder="29.70"></label></fieldset>`,
     )
     .join('');
   const errors = problems.length > 0 ? `<div class="error" role="alert"><p>Nothing was created:</p><ul>${problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul></div>` : '';
@@ -414,14 +414,14 @@ async function splitPage(db: Db, csrf: string, form: SplitForm, problems: string
     `<h1>Split a payment</h1>
      <p>Split a sum among members: each gets a link of their own to pay their share. The request is paid when every share is.</p>
      ${errors}
-     <form method="post" action="${SPLIT_PATH}" class="card split">
+     <form method="post" action="${SPLIT_PATH}" class="card stacked">
        <input type="hidden" name="idempotency_key" value="${esc(form.key)}">${csrfInput(csrf)}
        <input type="hidden" name="rows" value="${form.members.length}">
        <label>Title <input type="text" name="title" value="${esc(form.title)}" maxlength="200" placeholder="Team offsite workshop"></label>
        <label>Track <select name="track">${trackOptions}</select></label>
        <label>Or a description <textarea name="description" rows="2" maxlength="1000">${esc(form.description)}</textarea></label>
-       <div class="pair">
-         <label>Currency <input type="text" name="currency" value="${esc(form.currency)}" maxlength="3" class="currency" autocomplete="off"></label>
+       <div class="fields">
+         <label class="short">Currency <input type="text" name="currency" value="${esc(form.currency)}" maxlength="3" autocomplete="off"></label>
          <label>Expires (UTC, optional) <input type="datetime-local" name="expires" value="${esc(form.expires)}"></label>
        </div>
        <h2>Members</h2>
@@ -435,11 +435,13 @@ async function splitPage(db: Db, csrf: string, form: SplitForm, problems: string
 
 function createdPage(request: PaymentRequestRow, members: Array<{ id: string; email: string; name: string | null; amount_pence: number; status: string }>, links: MemberPayLink[], isRepeat: boolean): string {
   const linkOf = new Map(links.map((link) => [link.memberId, link.payUrl]));
+  // One block per member, the link on a line of its own: a long URL in a table column is unreadable on a phone.
   const rows = members
     .map((m) => {
       const link = linkOf.get(m.id);
-      return `<tr><td>${esc(m.name ?? m.email)}<br><span class="note id">${esc(m.email)}</span></td><td class="nowrap">${money(m.amount_pence, request.currency)}</td>
-        <td class="id">${link ? `<a href="${esc(link)}">${esc(link)}</a>` : '—'}</td></tr>`;
+      const who = m.name ? `<strong>${esc(m.name)}</strong> <span class="note id">${esc(m.email)}</span>` : `<strong class="id">${esc(m.email)}</strong>`;
+      return `<li class="card" data-member="${esc(m.id)}"><p class="member-line">${who} <span class="price nowrap">${money(m.amount_pence, request.currency)}</span></p>
+        <p class="id">${link ? `<a href="${esc(link)}">${esc(link)}</a>` : 'No link: see above.'}</p></li>`;
     })
     .join('');
   const notice = isRepeat
@@ -457,7 +459,7 @@ function createdPage(request: PaymentRequestRow, members: Array<{ id: string; em
        ['Expires', day(request.expires_at)],
      ])}</table>
      <h2>Members and their pay links</h2>
-     <table class="links"><tr><th>Member</th><th>Share</th><th>Pay link</th></tr>${rows}</table>
+     <ul class="links">${rows}</ul>
      <p><a href="${SPLIT_PATH}">Split another payment</a></p>${back()}`,
   );
 }
