@@ -100,6 +100,8 @@ const TONES: Record<string, string> = {
   FAILED: 'bad', DEAD: 'bad', DISPUTED: 'bad',
   // Subscriptions and their invoices.
   ACTIVE: 'good', TRIALING: 'info', PAST_DUE: 'bad', UNPAID: 'bad', INCOMPLETE: 'warn', UNCOLLECTIBLE: 'bad',
+  // Payment requests (and their members, whose statuses are the orders' above).
+  PARTIALLY_PAID: 'info', EXPIRED: 'neutral',
 };
 
 export function Badge({ value }: { value: string | null | undefined }) {

@@ -33,8 +33,16 @@ export function paymentRequestColumns(viewerId: string | null | undefined): Read
         </>
       ),
     },
-    { header: 'Status', cell: (row) => <Badge value={row.status} /> },
-    { header: 'Progress', className: 'request-progress-cell', cell: (row) => <RequestProgress row={row} /> },
+    // The status over the progress, not a column of its own: the table fits a phone's width.
+    {
+      header: 'Status, progress',
+      cell: (row) => (
+        <>
+          <Badge value={row.status} />
+          <RequestProgress row={row} />
+        </>
+      ),
+    },
     { header: 'Created by', optional: true, title: (row) => row.createdBy, cell: (row) => creatorInWords(row.createdBy, viewerId) },
     { header: 'Created (UTC)', className: 'nowrap', optional: true, cell: (row) => formatTableTime(row.createdAt) },
     { header: 'Expires (UTC)', className: 'nowrap', optional: true, cell: (row) => (row.expiresAt ? formatTableTime(row.expiresAt) : <span className="muted">never</span>) },

@@ -69,15 +69,17 @@ function MemberItem({ member, stripeMode, canRefund }: { member: PaymentRequestM
   return (
     <li className="refund-item member-item" aria-label={`Member ${m.email}`}>
       <div>
-        <Badge value={m.status} /> <strong>{m.amount.formatted}</strong> · {m.name ? `${m.name}, ` : ''}
-        {m.email}
+        <Badge value={m.status} /> <strong>{m.amount.formatted}</strong>
+        {m.name && ` · ${m.name}`}
       </div>
+      <div>{m.email}</div>
       <div className="muted">
-        {attempts} · PaymentIntent <StripeLink id={m.paymentIntentId} mode={stripeMode} short />
-      </div>
-      <div className="muted">
-        {m.paidAt ? `paid ${formatDateTime(m.paidAt)}` : 'not paid'}
+        {attempts} · {m.paidAt ? `paid ${formatDateTime(m.paidAt)}` : 'not paid'}
         {m.amountRefunded.amount > 0 && ` · ${m.amountRefunded.formatted} refunded`}
+      </div>
+      {/* An id is not cut across lines: the line breaks before it on a phone. */}
+      <div className="muted member-links">
+        PaymentIntent <StripeLink id={m.paymentIntentId} mode={stripeMode} short />
         {m.orderId && (
           <>
             {' · '}
