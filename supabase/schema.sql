@@ -2018,6 +2018,7 @@ declare
   v_description text := nullif(p->>'description', '');
   v_actor_type text := split_part(p->>'created_by', ':', 1);
   v_position integer := 0;
+  v_customers jsonb := '{}'::jsonb;
 begin
   -- A key used before answers what it answered (or is a conflict), before any rule is checked again.
   select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
@@ -2097,14 +2098,20 @@ begin
   values (v_title, prod.id, v_description, p->>'currency', v_sum, v_expires, p->>'created_by', nullif(p->>'created_by_name', ''),
           coalesce(p->'metadata', '{}'::jsonb))
   returning * into r;
-  for v_member in select value from jsonb_array_elements(v_members) loop
-    v_member_id := gen_random_uuid();
-    -- The member's customer row: the one that owns the email, as a guest checkout finds it.
+  -- The members' customer rows (the ones that own their emails, as a guest checkout finds them), taken
+  -- in the order of their emails: two requests naming the same members in other orders would otherwise
+  -- lock each other's rows crosswise and deadlock.
+  for v_member in select value from jsonb_array_elements(v_members) order by lower(value->>'email') loop
     insert into customers (email, name)
     values (v_member->>'email', nullif(v_member->>'name', ''))
     on conflict (lower(email)) where email_owner do update
       set name = coalesce(customers.name, excluded.name), updated_at = now()
     returning * into c;
+    v_customers := v_customers || jsonb_build_object(lower(v_member->>'email'), c.id);
+  end loop;
+  for v_member in select value from jsonb_array_elements(v_members) loop
+    v_member_id := gen_random_uuid();
+    c.id := (v_customers->>lower(v_member->>'email'))::uuid;
     insert into orders (customer_id, product_id, price_id, amount, currency, metadata, payment_request_id)
     values (c.id, coalesce(prod.id, 'payment_request'), null, (v_member->>'amount')::bigint, r.currency,
             jsonb_build_object('payment_request_id', r.id::text, 'payment_request_member_id', v_member_id::text), r.id)

@@ -2,11 +2,13 @@
 // mode: one statement writes the request, its members, their share orders, logs and audit row; a
 // bad request (by the service's shape checks or the SQL's rules) writes nothing; a key answers once.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '../../server/idempotency/requestHash';
 import { AppError } from '../../server/platform/errors';
 import type { CreatePaymentRequestInput, PaymentRequests } from '../../server/paymentRequests/service';
 import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
+import { TEST_ENGINE } from '../helpers/db';
 import { admin, counts, customer, input, PAY_URL, service, support, storefront, tokenOf } from './helpers';
 
 let server: CheckoutServer;
@@ -80,6 +82,55 @@ describe('create', () => {
     // The key is the caller's: another caller's same key is a request of its own.
     const someoneElse = await requests.create(customer(), { ...first });
     expect(someoneElse).toMatchObject({ outcome: 'created', isRepeat: false });
+  });
+});
+
+describe('a double press', () => {
+  it('five creates at once with one key make one request; the others answer it as a repeat, without links', async () => {
+    const creator = customer();
+    const same = input();
+    const before = await counts(server.app.db);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => requests.create(creator, { ...same })));
+    const made = answers.filter((a) => a.outcome === 'created' && !a.isRepeat);
+    const repeats = answers.filter((a) => a.outcome === 'created' && a.isRepeat);
+    expect([made.length, repeats.length]).toEqual([1, 4]);
+    const id = made[0]!.outcome === 'created' ? made[0]!.request.id : null;
+    for (const repeat of repeats) expect(repeat).toMatchObject({ request: { id }, payLinks: [] });
+    const after = await counts(server.app.db);
+    expect([after.requests - before.requests, after.members - before.members, after.orders - before.orders, after.keys - before.keys]).toEqual([1, 2, 2, 1]);
+  });
+});
+
+// Two requests naming the same members in other orders, at once: each used to lock the members'
+// customer rows in the order given, so they met crosswise and PostgreSQL killed one (INTERNAL). A
+// second connection holds the first email's row and then writes the second's: without the sorted
+// order the create holds that second row and waits for the first, a deadlock every time.
+describe.skipIf(TEST_ENGINE !== 'postgres')('members named in another order by a concurrent transaction (PostgreSQL)', () => {
+  it('waits for the customer rows in email order instead of deadlocking', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const [first, second] = [`a-${tag}@members.test`, `b-${tag}@members.test`];
+    await requests.create(customer(), input({ members: [{ email: first, name: null, amount: 100 }, { email: second, name: null, amount: 100 }] }));
+    const holder = new pg.Client({ connectionString: server.testDb.url! });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query(`set local lock_timeout = '10s'`);
+      await holder.query('select 1 from customers where lower(email) = $1 and email_owner for update', [first]);
+      const made = requests.create(customer(), input({ members: [{ email: second, name: null, amount: 100 }, { email: first, name: null, amount: 100 }] }));
+      await vi.waitFor(
+        async () => {
+          const waiting = await holder.query<{ n: number }>('select count(*)::int as n from pg_locks where not granted and pid <> pg_backend_pid()');
+          expect(waiting.rows[0]!.n).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      await holder.query('update customers set updated_at = now() where lower(email) = $1 and email_owner', [second]);
+      await holder.query('commit');
+      expect(await made).toMatchObject({ outcome: 'created', isRepeat: false });
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
   });
 });
 

@@ -47,8 +47,18 @@ export function input(over: Partial<CreatePaymentRequestInput> = {}): CreatePaym
 }
 
 /** Rows of every table a create writes. */
-export async function counts(db: Db): Promise<Record<string, number>> {
-  const { rows } = await db.query<Record<string, number>>(
+export interface Counts {
+  requests: number;
+  members: number;
+  orders: number;
+  customers: number;
+  keys: number;
+  logs: number;
+  audit: number;
+}
+
+export async function counts(db: Db): Promise<Counts> {
+  const { rows } = await db.query<Counts>(
     `select (select count(*) from payment_requests)::int as requests, (select count(*) from payment_request_members)::int as members,
             (select count(*) from orders)::int as orders, (select count(*) from customers)::int as customers,
             (select count(*) from idempotency_keys)::int as keys, (select count(*) from payment_logs)::int as logs,
