@@ -43,6 +43,9 @@ export function toCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
   if (error instanceof PgliteLockedError) return new CliError('DATABASE_IN_USE', error.message, EXIT.unreachable);
   if (error instanceof ConfigError) return new CliError('INVALID_CONFIGURATION', oneLine(error.message), EXIT.usage);
+  if (isDatabaseUnavailable(error)) {
+    return new CliError('DATABASE_UNAVAILABLE', `The database could not be reached (${oneLine((error as Error).message)})`, EXIT.unreachable);
+  }
   if (error instanceof AppError) {
     const reason = typeof error.details?.reason === 'string' ? error.details.reason : error.code;
     if (error.code === 'SERVICE_UNAVAILABLE') return new CliError(reason, error.message, EXIT.unreachable);
@@ -50,9 +53,6 @@ export function toCliError(error: unknown): CliError {
   }
   if (isProviderUnavailable(error)) {
     return new CliError('PAYMENT_PROVIDER_UNAVAILABLE', `Stripe could not be reached (${oneLine((error as Error).message)}); nothing was changed there by this call`, EXIT.unreachable);
-  }
-  if (isDatabaseUnavailable(error)) {
-    return new CliError('DATABASE_UNAVAILABLE', `The database could not be reached (${oneLine((error as Error).message)})`, EXIT.unreachable);
   }
   return new CliError('INTERNAL', oneLine(error instanceof Error ? error.message : String(error)), EXIT.refused);
 }
