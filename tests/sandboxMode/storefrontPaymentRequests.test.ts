@@ -358,6 +358,10 @@ describe('the member pay page', () => {
     const refused = await member.post(PAY, { ...pay, idempotency_key: randomUUID() });
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain('already paid');
+
+    // The token and the client secret travel in query strings: the request log keeps the path only.
+    expect(server.logs.text).not.toContain(pay.token);
+    expect(server.logs.text).not.toContain(card.client_secret);
   });
 
   it('refuses a result page or a card post with a client secret that is not the PaymentIntent’s', async () => {
