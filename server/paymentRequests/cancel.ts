@@ -30,7 +30,17 @@ const UNAVAILABLE: PaymentRequestError = {
   message: 'Stripe could not be reached, so the request is not canceled yet: send the same request again.',
 };
 
-class ProviderUnavailable extends Error {}
+const PAYMENT_STARTING: PaymentRequestError = {
+  code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+  message: 'A member is starting a payment at Stripe right now, so the request is not canceled yet: send the same request again in a moment.',
+};
+
+/** Nothing closed; the answer to give (the key is given back, so the same request may try again). */
+class ProviderUnavailable extends Error {
+  constructor(readonly answer: PaymentRequestError = UNAVAILABLE) {
+    super(answer.message);
+  }
+}
 
 /** What the key keeps: ids and outcomes only (a repeat reads the request as it stands). */
 interface CancelResponse {
@@ -62,7 +72,7 @@ export async function cancelPaymentRequest(deps: PaymentRequestDeps, viewer: Vie
     });
   } catch (error) {
     if (error instanceof ProviderUnavailable) {
-      return { outcome: 'refused', isRepeat: false, request: await findRequest(deps.db, id), error: UNAVAILABLE };
+      return { outcome: 'refused', isRepeat: false, request: await findRequest(deps.db, id), error: error.answer };
     }
     throw error;
   }
@@ -81,10 +91,12 @@ async function cancelWork(deps: PaymentRequestDeps, id: string, actor: string): 
     if (finish.outcome === 'canceled') return { paymentRequestId: id, outcome: 'done' };
     if (finish.outcome === 'not_found') return { paymentRequestId: id, outcome: 'refused', error: NOT_FOUND };
     if (finish.outcome === 'not_cancelable') return { paymentRequestId: id, outcome: 'refused', error: NOT_CANCELABLE };
+    // A member's PaymentIntent is being made or was made meanwhile: a moment for its record, then again.
+    await new Promise((resolve) => setTimeout(resolve, 200 * (round + 1)));
   }
   // Members kept starting payments while we canceled: nothing is closed; the same request again tries anew.
-  deps.logger.warn({ paymentRequestId: id }, 'payment request cancel: new PaymentIntents kept appearing, not canceled');
-  throw new ProviderUnavailable();
+  deps.logger.warn({ paymentRequestId: id }, 'payment request cancel: a member payment kept being started, not canceled');
+  throw new ProviderUnavailable(PAYMENT_STARTING);
 }
 
 /** Cancels one share's PaymentIntent at Stripe and records what it is now (canceled, or paid after all). */

@@ -439,9 +439,13 @@ begin
   if r.status not in ('open', 'partially_paid') then
     return jsonb_build_object('outcome', 'not_cancelable', 'status', r.status);
   end if;
+  -- An open PaymentIntent not canceled yet (a member pressed pay meanwhile), or one still being created
+  -- (its object may exist at Stripe without our record): not closed under it, or a member could pay a
+  -- canceled request. The service cancels and asks again; a creating attempt left by a crash is settled
+  -- by the janitor, as for expiry.
   if exists (select 1 from orders o join payment_attempts a on a.order_id = o.id
               where o.payment_request_id = r.id and o.status in ('pending', 'requires_action', 'failed')
-                and a.kind = 'payment_intent' and a.status = 'open' and a.stripe_object_id is not null) then
+                and a.kind = 'payment_intent' and (a.status = 'creating' or (a.status = 'open' and a.stripe_object_id is not null))) then
     return jsonb_build_object('outcome', 'again');
   end if;
   -- The request first: the share orders' trigger then moves each member and leaves the request as it is.

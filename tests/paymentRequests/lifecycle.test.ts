@@ -133,6 +133,23 @@ describe('cancel', () => {
     expect((await server.app.stripe.paymentIntents.retrieve(open.id)).status).toBe('canceled');
   });
 
+  it('a share whose PaymentIntent is still being created holds the cancel back until that attempt is settled', async () => {
+    const creator = customer();
+    const { request, members } = await made(creator, 2);
+    // payMemberShare between its claim and its record: the attempt has no object of ours yet.
+    const { rows } = await server.app.db.query<{ id: string }>(
+      "insert into payment_attempts (order_id, attempt, kind, stripe_idempotency_key) values ($1, 1, 'payment_intent', $2) returning id",
+      [members[0]!.order_id, `member_share:${members[0]!.id}:1`],
+    );
+    const key = newKey();
+    const held = await requests.cancel(creator, request.id, key);
+    expect(held).toMatchObject({ outcome: 'refused', error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE' }, request: { status: 'open' } });
+    expect((await membersById(server.app.db, request.id)).map((m) => m.status)).toEqual(['pending', 'pending']);
+    // Settled (the janitor found nothing made under it): the same key now cancels.
+    await server.app.db.query("update payment_attempts set status = 'abandoned' where id = $1", [rows[0]!.id]);
+    expect(await requests.cancel(creator, request.id, key)).toMatchObject({ outcome: 'done', isRepeat: false, request: { status: 'canceled' } });
+  });
+
   it('a PaymentIntent paid just before the cancel is recorded paid and its share stays paid', async () => {
     const creator = customer();
     const { request, members } = await made(creator, 2);
