@@ -9,7 +9,7 @@ import type { Viewer } from '../../server/auth/viewer';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
 import { schemaErrors } from '../make/makeHelpers';
 import {
-  admin, customer, deliveries, input, membersById, openShareIntent, payShare, requestStatus, service, settle, silent, support, tokenOf,
+  admin, customer, deliveries, storefront, input, membersById, openShareIntent, payShare, requestStatus, service, settle, silent, support, tokenOf,
 } from './helpers';
 
 let server: CheckoutServer;
@@ -162,6 +162,18 @@ describe('cancel', () => {
     expect((await membersById(server.app.db, request.id)).map((m) => m.status)).toEqual(['paid', 'canceled']);
     await settle(server);
     expect((await membersById(server.app.db, request.id)).map((m) => m.status)).toEqual(['paid', 'canceled']);
+  });
+});
+
+describe('a storefront key as the creator', () => {
+  it('cancels and reminds what it made, audited as the key; another key is told not found', async () => {
+    const key = storefront();
+    const { request } = await made(key, 2);
+    expect(await requests.remind(storefront(), request.id, newKey())).toMatchObject({ outcome: 'refused', error: { code: 'PAYMENT_REQUEST_NOT_FOUND' } });
+    expect(await requests.remind(key, request.id, newKey())).toMatchObject({ outcome: 'done', reminded: 2 });
+    expect(await requests.cancel(key, request.id, newKey())).toMatchObject({ outcome: 'done', request: { status: 'canceled' } });
+    const { rows } = await server.app.db.query('select action, actor_type, actor_id from audit_log where target_id = $1 order by id', [request.id]);
+    expect(rows).toEqual(['payment_request.create', 'payment_request.remind', 'payment_request.cancel'].map((action) => ({ action, actor_type: 'api_key', actor_id: `api_key:${key.id}` })));
   });
 });
 
