@@ -363,13 +363,24 @@ describe('Send reminders and Cancel request', () => {
 });
 
 describe('Refund… on a paid share (admins)', () => {
-  it('opens the orders feature’s refund dialog on the share’s order, sends refundPayment for it, and reads the request again', async () => {
+  it('opens the orders feature’s refund dialog on the share’s order, sends refundPayment for it, and reads the request again: the share shows refunded with the outcome kept', async () => {
     const user = userEvent.setup();
     const sent: Sent[] = [];
     const reads: string[] = [];
+    // Once refunded, the request reads the share as refunded (the server's status map).
+    const refunded = request({ amountRefunded: money(3300), members: [{ ...PAID_MEMBER, status: 'REFUNDED', amountRefunded: money(3300) }, ...request().members.slice(1)] });
     renderConsole(`/payment-requests?open=${REQUEST_ID}`, {
       as: 'admin',
-      handlers: handlers({
+      handlers: [
+        graphql.query('PaymentRequest', () => {
+          reads.push('detail');
+          return HttpResponse.json({ data: { paymentRequest: sent.length > 0 ? refunded : request() } });
+        }),
+        graphql.query('Order', () => {
+          reads.push(`order ${ORDER_ID}`);
+          return HttpResponse.json({ data: { order: sent.length > 0 ? shareOrder({ status: 'REFUNDED', refundableAmount: money(0) }) : shareOrder() } });
+        }),
+        ...handlers({
         sent,
         reads,
         answer: (name) =>
@@ -382,7 +393,8 @@ describe('Refund… on a paid share (admins)', () => {
                 isRepeat: false,
               }
             : undefined,
-      }),
+        }),
+      ],
     });
     const paid = await memberItem('member1@example.com');
     // Only the paid share offers it, and only its order is read.
@@ -396,5 +408,11 @@ describe('Refund… on a paid share (admins)', () => {
     expect(await within(paid).findByText('Refunded $33.00: Stripe has refunded it.')).toBeTruthy();
     expect(sent).toEqual([{ name: 'RefundPayment', input: { orderId: ORDER_ID, amount: 3300, reason: 'REQUESTED_BY_CUSTOMER', idempotencyKey: expect.any(String) } }]);
     await waitFor(() => expect(reads.filter((r) => r === 'detail').length).toBeGreaterThan(detailReads));
+    // The refunded share says so, and keeps the outcome beside its Refund…, now disabled.
+    const after = await memberItem('member1@example.com');
+    expect(await within(after).findByText('refunded')).toBeTruthy();
+    expect(after.textContent).toContain('$33.00 refunded');
+    expect(within(after).getByText('Refunded $33.00: Stripe has refunded it.')).toBeTruthy();
+    await waitFor(() => expect((within(after).getByRole('button', { name: 'Refund…' }) as HTMLButtonElement).disabled).toBe(true));
   });
 });

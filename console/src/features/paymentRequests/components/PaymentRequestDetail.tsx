@@ -63,6 +63,8 @@ export function PaymentRequestDetail({
   );
 }
 
+const REFUNDABLE_SHARE_STATUSES: ReadonlySet<PaymentRequestMember['status']> = new Set(['PAID', 'REFUNDED']);
+
 function MemberItem({ member, stripeMode, canRefund }: { member: PaymentRequestMember; stripeMode: StripeMode; canRefund: boolean }) {
   const m = member;
   const attempts = `${m.paymentAttemptCount} ${m.paymentAttemptCount === 1 ? 'attempt' : 'attempts'}`;
@@ -87,8 +89,9 @@ function MemberItem({ member, stripeMode, canRefund }: { member: PaymentRequestM
           </>
         )}
       </div>
-      {/* A paid share (in part refunded or disputed too) is refunded through its order; a processing one is not yet paid. */}
-      {canRefund && m.status === 'PAID' && m.orderId && <ShareRefund orderId={m.orderId} />}
+      {/* A paid share (in part refunded or disputed too) is refunded through its order; a processing one is not
+          yet paid. A refunded one keeps it, disabled and saying why, and with what the last refund did. */}
+      {canRefund && REFUNDABLE_SHARE_STATUSES.has(m.status) && m.orderId && <ShareRefund orderId={m.orderId} />}
     </li>
   );
 }
