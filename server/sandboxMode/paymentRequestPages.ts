@@ -481,19 +481,23 @@ function shareFacts(share: MemberShareView): string {
 function sharePage(share: MemberShareView, token: string, csrf: string, error?: PaymentRequestError): string {
   const amount = money(share.amount_pence, share.currency);
   let state: string;
+  let payable = false;
   if (share.status === 'paid') state = `<p class="notice" role="status">Your share of ${amount} is paid. Thank you.</p>`;
   else if (share.status === 'refunded') state = `<p class="notice" role="status">Your share was paid and then refunded.</p>`;
   else if (share.request_status === 'canceled') state = `<p class="error">This payment request was canceled: nothing more can be paid.</p>`;
   else if (share.request_status === 'expired') state = `<p class="error">This payment request has expired: nothing more can be paid.</p>`;
   else if (share.status === 'processing') state = `<p class="notice" role="status">Your payment of ${amount} is on its way; this page says paid once it arrives.</p>`;
-  else
+  else {
+    payable = true;
     state = `${share.status === 'failed' ? `<p class="note">Your last payment did not go through. You can try again.</p>` : ''}
       <form method="post" action="${PAY_PATH}" class="actions">
         <input type="hidden" name="token" value="${esc(token)}"><input type="hidden" name="idempotency_key" value="${randomUUID()}">${csrfInput(csrf)}
         <button type="submit">Pay ${amount}</button></form>`;
+  }
+  const intro = payable ? `${share.member_name}, you are asked to pay your share.` : `${share.member_name}, this is your share of the request.`;
   return page(
     share.title,
-    `<h1>${esc(share.title)}</h1><p>${esc(share.member_name)}, you are asked to pay your share.</p>
+    `<h1>${esc(share.title)}</h1><p>${esc(intro)}</p>
      ${error ? `<p class="error">${esc(error.message)}</p>` : ''}${shareFacts(share)}${state}${back()}`,
   );
 }
