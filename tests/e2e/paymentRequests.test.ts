@@ -4,8 +4,9 @@
 // with pm_card_visa through the official SDK against the sandbox) and another opens a PaymentIntent
 // without paying. An admin opens the request on the Payment requests screen, sees one of three paid,
 // presses Send reminders (two unpaid members get a Make delivery each), then Cancel request, and sees
-// the request canceled with the paid share still paid. What the browser showed is checked against the
-// database and the sandbox: the open PaymentIntent is canceled at Stripe, the paid one is not.
+// the request canceled with the paid share still paid; then refunds that share with the Orders screen's
+// Refund… on its order. What the browser showed is checked against the database and the sandbox: the open
+// PaymentIntent is canceled at Stripe, the paid one is not, and its refund is Stripe's.
 // Screenshots at 1280 and 390 px wide land in tests/e2e/screenshots/payment-requests-*.png.
 //
 // `npm run test:e2e` builds the console first: the server serves dist/console.
@@ -182,5 +183,24 @@ describe('a payment request followed and canceled in the console, in Chromium', 
     expect(await rows('select email, status from payment_request_members where payment_request_id = $1 order by email', [requestId])).toEqual(
       [...emails].sort().map((email) => ({ email, status: email === emails[0] ? 'paid' : 'canceled' })),
     );
+  });
+
+  it('refunds the paid share with the Orders screen’s Refund… on its order: the member shows refunded after the webhooks', async () => {
+    await member(emails[0]!).getByRole('button', { name: 'Refund…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Refund this order?' });
+    await visible(dialog.getByText(`Refund $33.00 of $33.00 to ${emails[0]}`, { exact: true }));
+    await shot('refund');
+    await dialog.getByRole('button', { name: 'Refund $33.00' }).click();
+    await visible(member(emails[0]!).getByText(/^Refunded \$33\.00/));
+    await webhooksApplied();
+    await page.reload();
+    await visible(member(emails[0]!).getByText('refunded', { exact: true }));
+    await visible(member(emails[0]!).getByText(/\$33\.00 refunded/));
+    await expect.poll(() => field(detail(), 'Refunded').textContent(), poll).toBe('$33.00');
+    await shot('refunded');
+    const [share] = await rows<{ order_id: string }>('select order_id from payment_request_members where email = $1', [emails[0]]);
+    const refunds = await server.app.stripe.refunds.list({ payment_intent: paymentIntents[0]! });
+    expect(refunds.data.map((refund) => [refund.amount, refund.status])).toEqual([[3300, 'succeeded']]);
+    expect(await rows('select status from orders where id = $1', [share!.order_id])).toEqual([{ status: 'refunded' }]);
   });
 });
