@@ -92,10 +92,11 @@ function beginFailure(begun: Extract<BeginResult, { outcome: 'error' }>, mode: C
     case 'order_of_other_mode':
       // Only a one-time order reaches here (a subscription checkout names no order): it is a subscription's.
       throw new BadUserInputError('This order is a subscription’s: it is paid through its subscription checkout', { reason: 'SUBSCRIPTION_ORDER', field: 'orderId' });
+    // Another customer's order does not exist for this caller: the same answer as none, so the call
+    // cannot be used to learn which order ids exist (as changeOrderTrack and every customer-scoped read).
     case 'order_not_found':
-      throw new NotFoundError('There is no such order', { field: 'orderId' });
     case 'order_of_another_customer':
-      throw new ForbiddenError('This order belongs to another customer');
+      throw new NotFoundError('There is no such order', { field: 'orderId' });
     case 'email_of_another_customer':
       throw new ForbiddenError('This email belongs to another customer’s account');
     case 'order_not_payable': {

@@ -81,7 +81,7 @@ describe('a signed-in customer and the guest customer with the same email', () =
     expect((await server.graphql(ORDER, { variables: { id: guest.order.id }, token })).body).toEqual({ data: { order: null } });
     const before = await server.counts();
     const pay = await server.createPaymentIntent({ idempotencyKey: newKey(), orderId: guest.order.id }, { token });
-    expect(pay.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringMatching(/another customer/) });
+    expect(pay.body.errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' }, message: expect.stringMatching(/no such order/) });
     const confirm = await server.confirmPayment({ paymentIntentId: guest.paymentIntentId }, { token });
     expect(confirm.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
     expect(await server.counts()).toEqual(before);

@@ -248,18 +248,20 @@ const CUSTOMER_CASES: InputCase[] = [
     ...bad('INVALID_EMAIL', 'email', /valid email address/),
   },
   {
-    name: "a customer paying another customer's order",
+    name: "a customer paying another customer's order (not found to them, as if there were none)",
     input: () => ({ idempotencyKey: newKey(), orderId: orderOfA.id }),
     auth: () => customerB,
-    code: 'FORBIDDEN',
-    message: /order belongs to another customer/,
+    code: 'NOT_FOUND',
+    field: 'orderId',
+    message: /no such order/,
   },
   {
-    name: "a customer paying a guest's order",
+    name: "a customer paying a guest's order (not found to them)",
     input: () => ({ idempotencyKey: newKey(), orderId: guestOrder.id }),
     auth: () => customerB,
-    code: 'FORBIDDEN',
-    message: /order belongs to another customer/,
+    code: 'NOT_FOUND',
+    field: 'orderId',
+    message: /no such order/,
   },
 ];
 
