@@ -58,6 +58,25 @@ const DONE: Record<string, string> = {
 const subscriptionIdField = (form: URLSearchParams) => field(form, 'subscription_id', { max: 255, pattern: SUBSCRIPTION_ID, label: 'The subscription' });
 const keyField = (form: URLSearchParams) => field(form, 'idempotency_key', { max: 255, pattern: KEY, label: 'The request key' });
 
+/**
+ * Whether a form with no session behind it was sent from this origin. Sec-Fetch-Site says so when the
+ * browser sends it: same-origin, or none (typed or bookmarked); same-site is refused too (a sibling
+ * subdomain is another site's code). Without it (older browsers, other clients) the Origin header, or
+ * else the Referer, must name this host; neither is refused.
+ */
+function sentFromThisOrigin(c: { req: { header(name: string): string | undefined } }): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const host = c.req.header('host');
+  const from = c.req.header('origin') ?? c.req.header('referer');
+  if (!host || !from || from === 'null') return false;
+  try {
+    return new URL(from).host === host;
+  } catch {
+    return false;
+  }
+}
+
 export function mountCustomerPages<E extends Env>(app: Hono<E>, db: Db, deps: StorefrontCustomerDeps | undefined) {
   const { session: options } = deps ?? {};
 
@@ -73,7 +92,7 @@ export function mountCustomerPages<E extends Env>(app: Hono<E>, db: Db, deps: St
     if (!deps || !options) return c.html(unavailable(), 404);
     // There is no session yet to bind a CSRF token to: another site's form signing the visitor in as
     // someone else (whose subscriptions they would then start) is refused by the browser's own word.
-    if (c.req.header('sec-fetch-site') === 'cross-site') return c.html(page('Not sent from this site', `<h1>Not sent from this site</h1>${accountLink()}`), 403);
+    if (!sentFromThisOrigin(c)) return c.html(page('Not sent from this site', `<h1>Not sent from this site</h1>${accountLink()}`), 403);
     return withForm(c, async (form) => {
       const given = field(form, 'email', { max: 320, label: 'Email' }).trim();
       if (!email.safeParse(given).success) throw new FormError('Email must be an email address.');

@@ -34,9 +34,14 @@ function post(path: string, fields: Record<string, string> | string, cookie?: st
   return fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': contentType, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
 }
 
-/** Signs in with the demo sign-in; the cookie as a browser would send it back. */
+/** Signs in with the demo sign-in, as a browser on the storefront's page sends it; the cookie as a browser would send it back. */
 async function signIn(email: string): Promise<string> {
-  const response = await post(`${ACCOUNT}/sign-in`, { email });
+  const response = await fetch(`${server.url}${ACCOUNT}/sign-in`, {
+    method: 'POST',
+    body: new URLSearchParams({ email }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+    redirect: 'manual',
+  });
   expect(response.status).toBe(303);
   const setCookie = response.headers.get('set-cookie')!;
   expect(setCookie).toMatch(/HttpOnly/);
@@ -221,17 +226,39 @@ describe('demo storefront: subscribe and manage', () => {
     expect(badPreview.status).toBe(400);
     const badSwitch = await post(`${ACCOUNT}/switch`, { ...good, track: 'website_audit_feedback', proration_date: '12abc' }, owner);
     expect(badSwitch.status).toBe(400);
-    const badSignIn = await post(`${ACCOUNT}/sign-in`, { email: 'not an email\u0000' });
-    expect(badSignIn.status).toBe(400);
-    expect(badSignIn.headers.get('set-cookie')).toBeNull();
-    const crossSite = await fetch(`${server.url}${ACCOUNT}/sign-in`, {
+    const badSignIn = await fetch(`${server.url}${ACCOUNT}/sign-in`, {
       method: 'POST',
-      body: new URLSearchParams({ email: 'victim@example.com' }),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ email: 'not an email\u0000' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url },
       redirect: 'manual',
     });
-    expect(crossSite.status).toBe(403);
-    expect(crossSite.headers.get('set-cookie')).toBeNull();
+    expect(badSignIn.status).toBe(400);
+    expect(badSignIn.headers.get('set-cookie')).toBeNull();
+    // Another site's form (a sibling subdomain is another site too), or one that says nothing of where it
+    // came from, or names another host: no one is signed in. The Origin or the Referer of this host is.
+    const host = new URL(server.url).host;
+    const signInFrom = (headers: Record<string, string>) =>
+      fetch(`${server.url}${ACCOUNT}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email: 'victim@example.com' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        redirect: 'manual',
+      });
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: server.url },
+      {},
+      { origin: 'null' },
+      { origin: 'http://evil.example' },
+      { referer: `http://evil.example/${host}/` },
+    ]) {
+      const refused = await signInFrom(headers);
+      expect(refused.status, JSON.stringify(headers)).toBe(403);
+      expect(refused.headers.get('set-cookie')).toBeNull();
+    }
+    for (const headers of [{ origin: server.url }, { referer: `${server.url}${ACCOUNT}` }, { 'sec-fetch-site': 'none' }]) {
+      expect((await signInFrom(headers)).status, JSON.stringify(headers)).toBe(303);
+    }
 
     // No cookie, a token signed with another secret, an expired session's leftovers: not signed in.
     const forged = `storefront_customer=${await signStaffToken('not-the-servers-secret-0123456789abcdef', { userId: customerUserId(OWNER_EMAIL), email: 'sub.scriber@example.com', audience: 'authenticated', expiresIn: '1h' })}`;
