@@ -26,7 +26,7 @@ import type { CreatePaymentRequestInput, MemberPayLink, MemberShareView, Payment
 import type { Db } from '../platform/db/db';
 import { AppError } from '../platform/errors';
 import { isUuid } from '../platform/ids';
-import { declineFor, isProviderUnavailable } from '../stripe/payments';
+import { declineFor, isProviderUnavailable, PROVIDER_UNAVAILABLE } from '../stripe/payments';
 import { FormError, readForm } from './forms';
 import { back, esc, page } from './html';
 
@@ -82,6 +82,7 @@ export function storefrontShareCalls(stripe: () => Stripe): Pick<StorefrontPayme
         return { memberId: intent.metadata.payment_request_member_id ?? null, status: intent.status };
       } catch (error) {
         if (error instanceof Stripe.errors.StripeInvalidRequestError) return null;
+        if (isProviderUnavailable(error)) throw new AppError('SERVICE_UNAVAILABLE', PROVIDER_UNAVAILABLE.message);
         throw error;
       }
     },
@@ -211,7 +212,7 @@ export function mountPaymentRequestPages<E extends Env>(app: Hono<E>, db: Db, st
       if (!PAYMENT_INTENT_ID.test(intent.paymentIntentId) || !CLIENT_SECRET.test(intent.clientSecret)) throw new FormError('The payment is not valid.');
       const read = await deps.intentFor(intent.paymentIntentId, intent.clientSecret);
       const share = read?.memberId ? await memberShare(db, read.memberId) : null;
-      if (!share) return c.html(page('Unknown payment', `<h1>Unknown payment</h1><p>This payment is not a share of a payment request.</p>${back()}`), 404);
+      if (!share) return c.html(unknownPayment(), 404);
       const cardNumber = single(form, 'card_number', 40);
       const paymentMethod = paymentMethodForCardNumber(cardNumber);
       if (!paymentMethod) return c.html(cardPage(share, intent, csrf, { message: 'Use one of the sandbox’s test card numbers (below).', cardNumber }), 400);
@@ -223,7 +224,7 @@ export function mountPaymentRequestPages<E extends Env>(app: Hono<E>, db: Db, st
         case 'declined':
           return c.html(cardPage(share, intent, csrf, { message: `${confirmed.message} Nothing was charged.`, cardNumber }), 402);
         case 'unavailable':
-          return c.html(cardPage(share, intent, csrf, { message: 'Payments are unavailable for a moment. Nothing was charged. Try again in a minute.', cardNumber }), 503);
+          return c.html(cardPage(share, intent, csrf, { message: PROVIDER_UNAVAILABLE.message, cardNumber }), 503);
         case 'refused':
           // Paid or canceled since the page was shown: the result page says which.
           return c.redirect(`${returnUrl.pathname}${returnUrl.search}`, 303);
@@ -236,16 +237,18 @@ export function mountPaymentRequestPages<E extends Env>(app: Hono<E>, db: Db, st
   );
 
   // Stripe's return page: the payment read back (confirmPayment records it at once, provisional).
-  app.get(`${PAY_PATH}/result`, async (c) => {
-    if (!deps) return c.html(unavailable(), 404);
-    const intent = { paymentIntentId: c.req.query('payment_intent') ?? '', clientSecret: c.req.query('payment_intent_client_secret') ?? '' };
-    const read = PAYMENT_INTENT_ID.test(intent.paymentIntentId) && CLIENT_SECRET.test(intent.clientSecret) ? await deps.intentFor(intent.paymentIntentId, intent.clientSecret) : null;
-    if (!read?.memberId) return c.html(page('Unknown payment', `<h1>Unknown payment</h1><p>This payment is not a share of a payment request.</p>${back()}`), 404);
-    const confirmed = await confirmPayment(storefront, { paymentIntentId: intent.paymentIntentId });
-    const share = await memberShare(db, read.memberId);
-    if (!share) return c.html(page('Unknown payment', `<h1>Unknown payment</h1><p>This payment is not a share of a payment request.</p>${back()}`), 404);
-    return c.html(resultPage(share, confirmed, intent, formCsrf(c)));
-  });
+  app.get(`${PAY_PATH}/result`, (c) =>
+    answering(c, async () => {
+      if (!deps) return c.html(unavailable(), 404);
+      const intent = { paymentIntentId: c.req.query('payment_intent') ?? '', clientSecret: c.req.query('payment_intent_client_secret') ?? '' };
+      const read = PAYMENT_INTENT_ID.test(intent.paymentIntentId) && CLIENT_SECRET.test(intent.clientSecret) ? await deps.intentFor(intent.paymentIntentId, intent.clientSecret) : null;
+      if (!read?.memberId) return c.html(unknownPayment(), 404);
+      const confirmed = await confirmPayment(storefront, { paymentIntentId: intent.paymentIntentId });
+      const share = await memberShare(db, read.memberId);
+      if (!share) return c.html(unknownPayment(), 404);
+      return c.html(resultPage(share, confirmed, intent, formCsrf(c)));
+    }),
+  );
 }
 
 /**
@@ -260,16 +263,25 @@ export function mountPayLinkRedirect<E extends Env>(app: Hono<E>): void {
 // --- forms ----------------------------------------------------------------------------------------
 
 /**
- * A form post's common checks, in order: a cross-site post, the body (size, encoding), the CSRF token
+ * A form post's common checks, in order: another site's post, the body (size, encoding), the CSRF token
  * against the cookie; then the handler. Bad input is a 400 page and changes nothing.
  */
-async function guarded(c: Context, maxBytes: number | undefined, handler: (form: URLSearchParams, csrf: string) => Promise<Response>): Promise<Response> {
-  try {
-    if (c.req.header('sec-fetch-site') === 'cross-site') return c.html(notFromHere(), 403);
+function guarded(c: Context, maxBytes: number | undefined, handler: (form: URLSearchParams, csrf: string) => Promise<Response>): Promise<Response> {
+  return answering(c, async () => {
+    // Another site's post, a sibling subdomain's included (it could have set the cookie it then repeats).
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return c.html(notFromHere(), 403);
     const form = await readForm(c, maxBytes);
     const cookie = cookieValue(c.req.header('cookie'), FORM_COOKIE);
     if (!cookie || !FORM_COOKIE_VALUE.test(cookie) || !sameText(cookie, form.get('csrf') ?? '')) return c.html(notFromHere(), 403);
-    return await handler(form, cookie);
+    return handler(form, cookie);
+  });
+}
+
+/** Bad input as a 400 page and our typed errors (Stripe unreachable among them) as theirs, in words. */
+async function answering(c: Context, handler: () => Promise<Response>): Promise<Response> {
+  try {
+    return await handler();
   } catch (error) {
     if (error instanceof FormError) return c.html(page('Bad request', `<h1>Bad request</h1><p>${esc(error.message)} Nothing was changed.</p>${back()}`), 400);
     if (error instanceof AppError) return c.html(page('Cannot do that', `<h1>Cannot do that</h1><p>${esc(error.message)}</p>${back()}`), error.httpStatus as 400);
@@ -554,6 +566,8 @@ const invalidLink = () =>
   page('Link not valid', `<h1>This link is not valid</h1><p>This link is not valid (a newer reminder may have replaced it). Use the latest link you were sent.</p>${back()}`);
 
 const notFromHere = () => page('Not sent from this page', `<h1>Not sent from this page</h1><p>The form did not come from this storefront’s page. Nothing was changed. Reload the page and try again.</p>${back()}`);
+
+const unknownPayment = () => page('Unknown payment', `<h1>Unknown payment</h1><p>This payment is not a share of a payment request.</p>${back()}`);
 
 const unavailable = () => page('Not available', `<h1>Not available</h1><p>Payment requests are not set up on this server.</p>${back()}`);
 

@@ -250,6 +250,7 @@ describe('Split a payment', () => {
       ['a forged token', visitor.post(SPLIT, { ...fields, csrf: forged })],
       ['no token', visitor.post(SPLIT, Object.fromEntries(Object.entries(fields).filter(([name]) => name !== 'csrf')))],
       ['cross-site', visitor.post(SPLIT, fields, { 'sec-fetch-site': 'cross-site' })],
+      ['a sibling subdomain', visitor.post(SPLIT, fields, { 'sec-fetch-site': 'same-site' })],
     ];
     for (const [what, attempt] of attempts) {
       const response = await attempt;
@@ -382,6 +383,21 @@ describe('the member pay page', () => {
     const failed = unescape(await (await member.get(`${PAY}?token=${formFields(page, PAY).token}`)).text());
     expect(failed).toContain('Your last payment did not go through');
     expect(failed).toContain('Pay £10.00');
+  });
+
+  it('says so when Stripe cannot be reached, charging and changing nothing', async () => {
+    const member = new Visitor();
+    const page = await (await open(member, links[1]!)).text();
+    const card = formFields(await (await member.post(PAY, formFields(page, PAY))).text(), `${PAY}/confirm`);
+    const status = () => server.app.db.query('select status, payment_attempt_count from payment_request_members where stripe_payment_intent_id = $1', [card.payment_intent!]);
+    const before = (await status()).rows;
+    // The first call and the SDK's one retry (STRIPE_MAX_NETWORK_RETRIES=1) both fail.
+    sandbox.failNext('api_error', 'api_error');
+    const down = await member.post(`${PAY}/confirm`, { ...card, card_number: '4242 4242 4242 4242' });
+    expect(down.status).toBe(503);
+    expect(await down.text()).toContain('Payments are unavailable for a moment. Nothing was charged.');
+    expect((await status()).rows).toEqual(before);
+    expect((await server.app.stripe.paymentIntents.retrieve(card.payment_intent!)).status).toBe('requires_payment_method');
   });
 
   it('refuses a pay press without the page’s CSRF token, changing nothing', async () => {
