@@ -198,7 +198,7 @@ describe('a payment request followed and canceled in the console, in Chromium', 
     await visible(member(emails[0]!).getByText(/\$33\.00 refunded/));
     await expect.poll(() => field(detail(), 'Refunded').textContent(), poll).toBe('$33.00');
     await shot('refunded');
-    const [share] = await rows<{ order_id: string }>('select order_id from payment_request_members where email = $1', [emails[0]]);
+    const [share] = await rows<{ order_id: string }>('select order_id from payment_request_members where email = $1', [emails[0]!]);
     const refunds = await server.app.stripe.refunds.list({ payment_intent: paymentIntents[0]! });
     expect(refunds.data.map((refund) => [refund.amount, refund.status])).toEqual([[3300, 'succeeded']]);
     expect(await rows('select status from orders where id = $1', [share!.order_id])).toEqual([{ status: 'refunded' }]);
