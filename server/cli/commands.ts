@@ -327,6 +327,17 @@ export function normaliseSince(since: string | undefined): string | undefined {
   return /^\d{4}-\d{2}-\d{2}$/.test(since) ? `${since}T00:00:00Z` : since;
 }
 
+/**
+ * A failed pass as its exit: the run row keeps the error as describeStripeError wrote it, so Stripe
+ * being unreachable (its connection, 5xx and rate-limit errors) reads as exit 3; anything else is 1.
+ */
+export function passFailure(what: string, error: string | null): CliError {
+  const message = `${what} failed: ${error ?? 'unknown error'} (the next pass starts from the same cursors)`;
+  return /^(StripeConnectionError|StripeAPIError|StripeRateLimitError)\b/.test(error ?? '')
+    ? new CliError('PAYMENT_PROVIDER_UNAVAILABLE', message, EXIT.unreachable)
+    : new CliError('RECONCILIATION_FAILED', message, EXIT.refused);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function reconcileCommand(ctx: CommandContext, args: ActionOptions & { since?: string; dryRun: boolean }): Promise<void> {
@@ -340,7 +351,7 @@ export async function reconcileCommand(ctx: CommandContext, args: ActionOptions 
       const result = await dryRunPass(deps, { actor: ctx.actor, ...(since ? { since } : {}), onProgress: (c) => io.status(progressLine({ ...c, checked: checkedOf(c) }, tick++)) });
       io.status('');
       if (result.outcome === 'busy') throw refused('RECONCILIATION_RUNNING', `A pass is running (run ${result.run.id}, started ${when(result.run.started_at)} by ${result.run.actor}): a dry run would see it half done; try again after it`);
-      if (result.outcome === 'failed') throw new CliError('RECONCILIATION_FAILED', `The dry run failed: ${result.error ?? 'unknown error'}`, EXIT.refused);
+      if (result.outcome === 'failed') throw passFailure('The dry run', result.error);
       emit(io, { dryRun: true, counters: result.counters, skipped: ['refunds left creating', 'expired payment requests'] }, () => [
         'Dry run: what a pass would do now (nothing was sent to Stripe or kept in the database).',
         ...counterLines(result.counters, true),
@@ -375,7 +386,7 @@ export async function reconcileCommand(ctx: CommandContext, args: ActionOptions 
     io.status('');
     run = await findRun(session.db, response.runId);
     if (!run) throw new CliError('INTERNAL', `run ${response.runId} is gone`, EXIT.refused);
-    if (run.status === 'failed') throw new CliError('RECONCILIATION_FAILED', `Reconciliation run ${run.id} failed: ${run.error ?? 'unknown error'} (the next pass starts from the same cursors)`, EXIT.refused);
+    if (run.status === 'failed') throw passFailure(`Reconciliation run ${run.id}`, run.error);
     emit(io, { idempotencyKey: key, isRepeat, started: response.started, run }, () => [
       `Reconciliation run ${run!.id} ${run!.status}${isRepeat ? ' (an earlier run for this key)' : ''}, ${when(run!.started_at)}`,
       ...counterLines(run!.counters, false),

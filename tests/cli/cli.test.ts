@@ -185,6 +185,8 @@ describe('sync-order, make, orphans', () => {
 
     const away = await cli(['sync-order', orderId], { STRIPE_API_BASE: 'http://127.0.0.1:1' });
     expectError(away, 3, 'PAYMENT_PROVIDER_UNAVAILABLE');
+    const pass = await cli(['reconcile', '--dry-run'], { STRIPE_API_BASE: 'http://127.0.0.1:1' });
+    expectError(pass, 3, 'PAYMENT_PROVIDER_UNAVAILABLE');
   });
 
   it('lists Make deliveries, retries a dead one with --yes (audited), and refuses a retry of a delivered one (exit 1)', async () => {

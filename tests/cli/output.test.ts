@@ -3,7 +3,7 @@
 import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { normaliseSince, parseMajorAmount } from '../../server/cli/commands';
+import { normaliseSince, parseMajorAmount, passFailure } from '../../server/cli/commands';
 import { duration, money, progressLine, relativeTime, styleFor, table, wantsColor, when } from '../../server/cli/output';
 import { askYesNo, CliError, confirm, EXIT, type Io, toCliError } from '../../server/cli/runtime';
 import { DatabaseUnavailableError } from '../../server/platform/db/errors';
@@ -82,6 +82,13 @@ describe('exit codes', () => {
     expect(toCliError(new Stripe.errors.StripeConnectionError({ message: 'connect ECONNREFUSED' }))).toMatchObject({ code: 'PAYMENT_PROVIDER_UNAVAILABLE', exitCode: EXIT.unreachable });
     expect(toCliError(new PgliteLockedError('/data', 42, 'main.ts'))).toMatchObject({ code: 'DATABASE_IN_USE', exitCode: EXIT.unreachable });
     expect(toCliError(new Error('boom\n    at x'))).toMatchObject({ code: 'INTERNAL', exitCode: EXIT.refused, message: 'boom; at x' });
+  });
+
+  it('reads a failed pass whose run says Stripe was unreachable as 3, any other failure as 1', () => {
+    expect(passFailure('run 1', 'StripeConnectionError: connect ECONNREFUSED')).toMatchObject({ code: 'PAYMENT_PROVIDER_UNAVAILABLE', exitCode: EXIT.unreachable });
+    expect(passFailure('run 1', 'StripeAPIError 500: oops')).toMatchObject({ exitCode: EXIT.unreachable });
+    expect(passFailure('run 1', 'StripeInvalidRequestError 400 resource_missing: no')).toMatchObject({ code: 'RECONCILIATION_FAILED', exitCode: EXIT.refused });
+    expect(passFailure('run 1', null)).toMatchObject({ code: 'RECONCILIATION_FAILED', exitCode: EXIT.refused });
   });
 });
 
