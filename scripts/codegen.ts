@@ -73,6 +73,7 @@ const output = await codegen({
       PaymentRequest: '../../../paymentRequests/service#PaymentRequestRow',
       PaymentRequestMember: '../resolvers/paymentRequests#PaymentRequestMemberValue',
       MemberShare: '../../../paymentRequests/service#MemberShareView',
+      Customer: '../../../customers/customers.sql#CustomerValue',
     },
   },
 });

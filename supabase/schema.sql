@@ -51,6 +51,7 @@ create table public.audit_log (
 );
 alter table public.audit_log enable row level security;
 CREATE INDEX audit_log_created_idx ON public.audit_log USING btree (created_at DESC, id DESC);
+CREATE INDEX audit_log_target_idx ON public.audit_log USING btree (target_type, target_id, created_at DESC, id DESC);
 CREATE TRIGGER audit_log_cli_actor BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_cli_actor();
 
 create table public.customers (
@@ -353,6 +354,7 @@ create table public.payment_request_members (
   constraint payment_request_members_token_hash_key UNIQUE (token_hash)
 );
 alter table public.payment_request_members enable row level security;
+CREATE INDEX payment_request_members_email_idx ON public.payment_request_members USING btree (lower(email));
 CREATE UNIQUE INDEX payment_request_members_email_key ON public.payment_request_members USING btree (payment_request_id, lower(email));
 CREATE INDEX payment_request_members_request_idx ON public.payment_request_members USING btree (payment_request_id);
 CREATE CONSTRAINT TRIGGER payment_request_member_shares_sum_to_total AFTER INSERT OR UPDATE OF amount_pence, payment_request_id ON payment_request_members DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION payment_request_shares_sum_to_total();

@@ -65,6 +65,16 @@ export async function disputesOfOrder(db: Queryable, orderId: string): Promise<D
   return rows;
 }
 
+/** Disputes of a customer's orders, newest first (the customer page); at most `limit`. */
+export async function disputesOfCustomer(db: Queryable, customerId: string, limit: number): Promise<DisputeRecord[]> {
+  const { rows } = await db.query<DisputeRecord>(
+    `select ${DISPUTE_COLUMNS} from disputes where order_id in (select id from orders where customer_id = $1::uuid)
+      order by created_at desc, id desc limit $2`,
+    [customerId, limit],
+  );
+  return rows;
+}
+
 export interface DisputeListFilter {
   status?: DisputeStatus | null;
   /** Only open disputes whose evidence is due before this time. */

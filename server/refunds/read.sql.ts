@@ -30,6 +30,17 @@ export async function refundsOfOrder(db: Queryable, orderId: string): Promise<Re
   return rows;
 }
 
+/** Refunds of a customer's orders, newest first (the customer page); at most `limit`. */
+export async function refundsOfCustomer(db: Queryable, customerId: string, limit: number): Promise<RefundRecord[]> {
+  const { rows } = await db.query<RefundRecord>(
+    `select ${REFUND_COLUMNS} from refunds
+      where order_id in (select id from orders where customer_id = $1::uuid)
+      order by created_at desc, id desc limit $2`,
+    [customerId, limit],
+  );
+  return rows;
+}
+
 export interface RefundListFilter {
   status?: RefundStatus | null;
   orderId?: string | null;

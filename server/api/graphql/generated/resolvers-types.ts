@@ -20,6 +20,7 @@ import type { SwitchPreview, ProrationLineValue } from '../../../subscriptions/p
 import type { SubscriptionActionPayloadValue } from '../../../subscriptions/actions';
 import type { PaymentRequestRow, MemberShareView } from '../../../paymentRequests/service';
 import type { PaymentRequestMemberValue } from '../resolvers/paymentRequests';
+import type { CustomerValue } from '../../../customers/customers.sql';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -191,6 +192,20 @@ export type Query = {
    * holding the token (it is the member's only credential); a wrong or replaced token reads null.
    */
   memberShare?: Maybe<MemberShare>;
+  /** A customer's page: their details, orders, subscriptions, payment requests, refunds, disputes and totals. Staff only. Null when there is none. */
+  customer?: Maybe<Customer>;
+  /**
+   * The customer an email leads to (compared without case): the guest's row, or the account whose sign-in
+   * verified the email; else the newest row with that email. Staff only. Null when there is none.
+   */
+  customerByEmail?: Maybe<Customer>;
+  /**
+   * Finds what an id or email names: an order id (a UUID), a customer's email, or a Stripe id (pi_, cs_,
+   * ch_, re_, dp_/du_, evt_, sub_, in_), each looked up through a unique index, and says which console
+   * page holds it. Staff only. Text that is none of these answers no matches; NUL, lone surrogates or
+   * more than 500 characters are BAD_USER_INPUT.
+   */
+  search: SearchResult;
 };
 
 
@@ -317,6 +332,21 @@ export type QueryPaymentRequestsArgs = {
 
 export type QueryMemberShareArgs = {
   token: Scalars['String']['input'];
+};
+
+
+export type QueryCustomerArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryCustomerByEmailArgs = {
+  email: Scalars['String']['input'];
+};
+
+
+export type QuerySearchArgs = {
+  query: Scalars['String']['input'];
 };
 
 export type StripeMode =
@@ -719,6 +749,89 @@ export type Customer = {
   id: Scalars['ID']['output'];
   email: Scalars['String']['output'];
   name?: Maybe<Scalars['String']['output']>;
+  /** When we first saw the customer (ISO 8601). Staff only. */
+  createdAt: Scalars['String']['output'];
+  /** Their orders, newest first. Staff only. Keyset pagination, as orders. */
+  orders: OrderConnection;
+  /** Their subscriptions, newest first. Staff only. */
+  subscriptions: Array<TrackSubscription>;
+  /** Payment requests they made or are a member of (by email), newest first. Staff only. */
+  paymentRequests: Array<PaymentRequest>;
+  /** Refunds of their orders, newest first. Staff only. */
+  refunds: Array<Refund>;
+  /** Disputes of their orders, newest first. Staff only. */
+  disputes: Array<Dispute>;
+  /** Paid, refunded and net per currency, over their payments. Staff only. */
+  totals: Array<CustomerTotal>;
+  /** When their first and last payment succeeded (ISO 8601); null when none did. Staff only. */
+  firstPaymentAt?: Maybe<Scalars['String']['output']>;
+  lastPaymentAt?: Maybe<Scalars['String']['output']>;
+};
+
+
+export type CustomerOrdersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A customer's money in one currency. */
+export type CustomerTotal = {
+  __typename?: 'CustomerTotal';
+  /** Lower-case ISO 4217 code. */
+  currency: Scalars['String']['output'];
+  /** What their payments received (payments that succeeded, before refunds). */
+  paid: Money;
+  /** Refunds that succeeded. */
+  refunded: Money;
+  /** paid minus refunded. */
+  net: Money;
+};
+
+/** What a search query was read as. */
+export type SearchQueryKind =
+  | 'ORDER_ID'
+  | 'EMAIL'
+  | 'PAYMENT_INTENT'
+  | 'CHECKOUT_SESSION'
+  | 'CHARGE'
+  | 'REFUND'
+  | 'DISPUTE'
+  | 'WEBHOOK_EVENT'
+  | 'SUBSCRIPTION'
+  | 'INVOICE'
+  /** None of the above: nothing was looked up. */
+  | 'UNKNOWN';
+
+/** The kind of record a search match is. */
+export type SearchMatchKind =
+  | 'ORDER'
+  | 'CUSTOMER'
+  | 'REFUND'
+  | 'DISPUTE'
+  | 'WEBHOOK_EVENT'
+  | 'SUBSCRIPTION';
+
+/** A record a search found, and the console page to open for it. */
+export type SearchMatch = {
+  __typename?: 'SearchMatch';
+  kind: SearchMatchKind;
+  /** The record's id (an order or customer UUID, re_…/our refund id, du_…, evt_…, sub_…). */
+  id: Scalars['ID']['output'];
+  /** In words, e.g. the order's track and amount, the customer's email. */
+  label: Scalars['String']['output'];
+  /** The console route: /orders/<id>, /customers/<id>, /disputes?open=<id>, /webhook-events?open=<id>, /subscriptions?open=<id>. */
+  route: Scalars['String']['output'];
+  /** The order it belongs to, when there is one. */
+  orderId?: Maybe<Scalars['ID']['output']>;
+};
+
+export type SearchResult = {
+  __typename?: 'SearchResult';
+  /** The query as read (trimmed). */
+  query: Scalars['String']['output'];
+  queryKind: SearchQueryKind;
+  /** Best first; empty when nothing matched. One match: the console may go straight to its route. */
+  matches: Array<SearchMatch>;
 };
 
 export type Payment = {
@@ -762,6 +875,92 @@ export type Order = {
   refundableAmount: Money;
   /** Its disputes (chargebacks), newest first. Staff only. */
   disputes: Array<Dispute>;
+  /**
+   * Everything that happened to the order, newest first, merged from every source: payment log rows,
+   * payment attempts and their Stripe objects, webhook events applied to its Stripe objects, refunds,
+   * disputes, Make deliveries and their attempts, and audit entries of staff actions on it. Staff only.
+   * Keyset pagination on (at, id): pass pageInfo.endCursor as after for the next page.
+   */
+  timeline: OrderTimelineConnection;
+};
+
+
+export type OrderTimelineArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Where an order timeline entry comes from. */
+export type TimelineEntryKind =
+  /** A payment log row (payment_logs). */
+  | 'PAYMENT_LOG'
+  /** A payment attempt: a PaymentIntent or Checkout Session made for the order, with its Stripe object's state. */
+  | 'PAYMENT_ATTEMPT'
+  /** A Stripe webhook event about one of the order's Stripe objects (PaymentIntent, Session, charge, refund, dispute). */
+  | 'WEBHOOK_EVENT'
+  | 'REFUND'
+  | 'DISPUTE'
+  /** A Make delivery enqueued for the order. */
+  | 'MAKE_DELIVERY'
+  /** One try at posting a Make delivery. */
+  | 'MAKE_DELIVERY_ATTEMPT'
+  /** A staff (or CLI, API key, system) action recorded in the audit log on the order or one of its refunds. */
+  | 'AUDIT';
+
+/** Who or what an order timeline entry is by. */
+export type TimelineActorKind =
+  | 'STAFF'
+  | 'CUSTOMER'
+  /** A storefront's or Make's API key. */
+  | 'API_KEY'
+  /** The admin CLI (payments-ops), as cli:<user>@<host>. */
+  | 'CLI'
+  | 'STRIPE'
+  | 'MAKE'
+  /** This server on its own (webhook applier, janitor, outbox worker). */
+  | 'SYSTEM';
+
+export type TimelineActor = {
+  __typename?: 'TimelineActor';
+  kind: TimelineActorKind;
+  /** Who, in words: the staff member's id or email, the key's name, cli:<user>@<host>; null when it is a system or Stripe. */
+  name?: Maybe<Scalars['String']['output']>;
+};
+
+/** Where a timeline entry leads. */
+export type TimelineLink = {
+  __typename?: 'TimelineLink';
+  /** The console page that holds the entry's detail (e.g. /webhook-events?open=evt_…); null when none does. */
+  route?: Maybe<Scalars['String']['output']>;
+  /** The Stripe object to open in Stripe's dashboard (pi_, cs_, ch_, re_, du_, evt_ …); null when none. */
+  stripeObjectId?: Maybe<Scalars['String']['output']>;
+};
+
+/** One thing that happened to an order. */
+export type TimelineEntry = {
+  __typename?: 'TimelineEntry';
+  /** Stable and unique in the timeline: the source and its id, e.g. log:42, event:evt_…, make_attempt:<uuid>:2. */
+  id: Scalars['ID']['output'];
+  /** When it happened (ISO 8601). */
+  at: Scalars['String']['output'];
+  kind: TimelineEntryKind;
+  /** What happened, in words for support staff. */
+  summary: Scalars['String']['output'];
+  /** A status in the source's own terms (e.g. succeeded, applied, delivered); null when the source has none. */
+  status?: Maybe<Scalars['String']['output']>;
+  /** The amount it concerns, when there is one. */
+  amount?: Maybe<Money>;
+  actor: TimelineActor;
+  /** The id of what the entry is about: a Stripe object id (pi_, cs_, ch_, re_, du_, evt_) or our id. */
+  subjectId?: Maybe<Scalars['String']['output']>;
+  link: TimelineLink;
+};
+
+/** A page of an order's timeline, newest first. */
+export type OrderTimelineConnection = {
+  __typename?: 'OrderTimelineConnection';
+  nodes: Array<TimelineEntry>;
+  pageInfo: PageInfo;
 };
 
 /** Where a stored Stripe event stands with the webhook applier. */
@@ -2070,9 +2269,20 @@ export type ResolversTypes = ResolversObject<{
   PaymentError: ResolverTypeWrapper<PaymentError>;
   OrderStatus: OrderStatus;
   SyncState: SyncState;
-  Customer: ResolverTypeWrapper<Customer>;
+  Customer: ResolverTypeWrapper<CustomerValue>;
+  CustomerTotal: ResolverTypeWrapper<Omit<CustomerTotal, 'paid' | 'refunded' | 'net'> & { paid: ResolversTypes['Money'], refunded: ResolversTypes['Money'], net: ResolversTypes['Money'] }>;
+  SearchQueryKind: SearchQueryKind;
+  SearchMatchKind: SearchMatchKind;
+  SearchMatch: ResolverTypeWrapper<SearchMatch>;
+  SearchResult: ResolverTypeWrapper<SearchResult>;
   Payment: ResolverTypeWrapper<OrderPayment>;
   Order: ResolverTypeWrapper<OrderRow>;
+  TimelineEntryKind: TimelineEntryKind;
+  TimelineActorKind: TimelineActorKind;
+  TimelineActor: ResolverTypeWrapper<TimelineActor>;
+  TimelineLink: ResolverTypeWrapper<TimelineLink>;
+  TimelineEntry: ResolverTypeWrapper<Omit<TimelineEntry, 'amount'> & { amount?: Maybe<ResolversTypes['Money']> }>;
+  OrderTimelineConnection: ResolverTypeWrapper<Omit<OrderTimelineConnection, 'nodes'> & { nodes: Array<ResolversTypes['TimelineEntry']> }>;
   WebhookEventStatus: WebhookEventStatus;
   WebhookEventFilter: WebhookEventFilter;
   WebhookEvent: ResolverTypeWrapper<WebhookEventRow>;
@@ -2202,9 +2412,16 @@ export type ResolversParentTypes = ResolversObject<{
   CreatePaymentIntentPayload: StartPaymentResult;
   ConfirmPaymentPayload: ConfirmPaymentResult;
   PaymentError: PaymentError;
-  Customer: Customer;
+  Customer: CustomerValue;
+  CustomerTotal: Omit<CustomerTotal, 'paid' | 'refunded' | 'net'> & { paid: ResolversParentTypes['Money'], refunded: ResolversParentTypes['Money'], net: ResolversParentTypes['Money'] };
+  SearchMatch: SearchMatch;
+  SearchResult: SearchResult;
   Payment: OrderPayment;
   Order: OrderRow;
+  TimelineActor: TimelineActor;
+  TimelineLink: TimelineLink;
+  TimelineEntry: Omit<TimelineEntry, 'amount'> & { amount?: Maybe<ResolversParentTypes['Money']> };
+  OrderTimelineConnection: Omit<OrderTimelineConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['TimelineEntry']> };
   WebhookEventFilter: WebhookEventFilter;
   WebhookEvent: WebhookEventRow;
   PageInfo: PageInfo;
@@ -2341,6 +2558,9 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   paymentRequest?: Resolver<Maybe<ResolversTypes['PaymentRequest']>, ParentType, ContextType, RequireFields<QueryPaymentRequestArgs, 'id'>>;
   paymentRequests?: Resolver<ResolversTypes['PaymentRequestConnection'], ParentType, ContextType, RequireFields<QueryPaymentRequestsArgs, 'first'>>;
   memberShare?: Resolver<Maybe<ResolversTypes['MemberShare']>, ParentType, ContextType, RequireFields<QueryMemberShareArgs, 'token'>>;
+  customer?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType, RequireFields<QueryCustomerArgs, 'id'>>;
+  customerByEmail?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType, RequireFields<QueryCustomerByEmailArgs, 'email'>>;
+  search?: Resolver<ResolversTypes['SearchResult'], ParentType, ContextType, RequireFields<QuerySearchArgs, 'query'>>;
 }>;
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -2412,6 +2632,36 @@ export type CustomerResolvers<ContextType = GraphQLContext, ParentType extends R
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<CustomerOrdersArgs, 'first'>>;
+  subscriptions?: Resolver<Array<ResolversTypes['TrackSubscription']>, ParentType, ContextType>;
+  paymentRequests?: Resolver<Array<ResolversTypes['PaymentRequest']>, ParentType, ContextType>;
+  refunds?: Resolver<Array<ResolversTypes['Refund']>, ParentType, ContextType>;
+  disputes?: Resolver<Array<ResolversTypes['Dispute']>, ParentType, ContextType>;
+  totals?: Resolver<Array<ResolversTypes['CustomerTotal']>, ParentType, ContextType>;
+  firstPaymentAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastPaymentAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type CustomerTotalResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CustomerTotal'] = ResolversParentTypes['CustomerTotal']> = ResolversObject<{
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  paid?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  refunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  net?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type SearchMatchResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SearchMatch'] = ResolversParentTypes['SearchMatch']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['SearchMatchKind'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  route?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orderId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
+export type SearchResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SearchResult'] = ResolversParentTypes['SearchResult']> = ResolversObject<{
+  query?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  queryKind?: Resolver<ResolversTypes['SearchQueryKind'], ParentType, ContextType>;
+  matches?: Resolver<Array<ResolversTypes['SearchMatch']>, ParentType, ContextType>;
 }>;
 
 export type PaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment']> = ResolversObject<{
@@ -2441,6 +2691,34 @@ export type OrderResolvers<ContextType = GraphQLContext, ParentType extends Reso
   refunds?: Resolver<Array<ResolversTypes['Refund']>, ParentType, ContextType>;
   refundableAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   disputes?: Resolver<Array<ResolversTypes['Dispute']>, ParentType, ContextType>;
+  timeline?: Resolver<ResolversTypes['OrderTimelineConnection'], ParentType, ContextType, RequireFields<OrderTimelineArgs, 'first'>>;
+}>;
+
+export type TimelineActorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TimelineActor'] = ResolversParentTypes['TimelineActor']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['TimelineActorKind'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type TimelineLinkResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TimelineLink'] = ResolversParentTypes['TimelineLink']> = ResolversObject<{
+  route?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  stripeObjectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type TimelineEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TimelineEntry'] = ResolversParentTypes['TimelineEntry']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['TimelineEntryKind'], ParentType, ContextType>;
+  summary?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  actor?: Resolver<ResolversTypes['TimelineActor'], ParentType, ContextType>;
+  subjectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  link?: Resolver<ResolversTypes['TimelineLink'], ParentType, ContextType>;
+}>;
+
+export type OrderTimelineConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderTimelineConnection'] = ResolversParentTypes['OrderTimelineConnection']> = ResolversObject<{
+  nodes?: Resolver<Array<ResolversTypes['TimelineEntry']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
 
 export type WebhookEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WebhookEvent'] = ResolversParentTypes['WebhookEvent']> = ResolversObject<{
@@ -2926,8 +3204,15 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   ConfirmPaymentPayload?: ConfirmPaymentPayloadResolvers<ContextType>;
   PaymentError?: PaymentErrorResolvers<ContextType>;
   Customer?: CustomerResolvers<ContextType>;
+  CustomerTotal?: CustomerTotalResolvers<ContextType>;
+  SearchMatch?: SearchMatchResolvers<ContextType>;
+  SearchResult?: SearchResultResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
+  TimelineActor?: TimelineActorResolvers<ContextType>;
+  TimelineLink?: TimelineLinkResolvers<ContextType>;
+  TimelineEntry?: TimelineEntryResolvers<ContextType>;
+  OrderTimelineConnection?: OrderTimelineConnectionResolvers<ContextType>;
   WebhookEvent?: WebhookEventResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   WebhookEventConnection?: WebhookEventConnectionResolvers<ContextType>;

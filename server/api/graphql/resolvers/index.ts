@@ -1,6 +1,7 @@
 import type { Resolvers } from '../generated/resolvers-types';
 import { catalogResolvers } from './catalog';
 import { checkoutResolvers } from './checkout';
+import { customerResolvers } from './customers';
 import { makeResolvers } from './make';
 import { opsResolvers } from './ops';
 import { orderResolvers } from './orders';
@@ -8,11 +9,13 @@ import { paymentLogResolvers } from './paymentLogs';
 import { paymentRequestResolvers } from './paymentRequests';
 import { reconciliationResolvers } from './reconciliation';
 import { refundResolvers } from './refunds';
+import { searchResolvers } from './search';
 import { subscriptionResolvers } from './subscriptions';
+import { timelineResolvers } from './timeline';
 import { viewerResolvers } from './viewer';
 import { webhookResolvers } from './webhooks';
 
-const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers, subscriptionResolvers, paymentRequestResolvers];
+const DOMAIN_RESOLVERS: Resolvers[] = [catalogResolvers, viewerResolvers, checkoutResolvers, orderResolvers, webhookResolvers, makeResolvers, paymentLogResolvers, opsResolvers, reconciliationResolvers, refundResolvers, subscriptionResolvers, paymentRequestResolvers, timelineResolvers, customerResolvers, searchResolvers];
 
 /**
  * One resolver map from the per-domain maps, type by type. Property descriptors are copied (not
