@@ -13,10 +13,11 @@ import { checkoutReturnUrls } from './checkout/returnUrls';
 import { syncStripeCatalog } from './catalog/stripeProducts';
 import type { GraphQLContext, Services } from './api/graphql/context';
 import { createApolloServer } from './api/graphql/server';
-import { createWebhookApplier, type WebhookApplier } from './webhooks/applier';
+import { createWebhookApplier, STRIPE_EVENTS_NOTIFY_CHANNEL, type WebhookApplier } from './webhooks/applier';
 import { EventStore } from './webhooks/eventStore';
 import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './api/http/webhookRoute';
 import { createHttpApp } from './api/http/httpApp';
+import { createWorkerHttpApp } from './api/http/workerHttpApp';
 import { type Job, JobRunner } from './platform/jobs/runner';
 import type { Logger } from './platform/observability/logger';
 import { flushSentry } from './platform/observability/sentry';
@@ -33,7 +34,8 @@ import { previewSubscriptionSwitch } from './subscriptions/preview';
 import { runSubscriptionSwitch } from './subscriptions/switch';
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
-import { createMakeSink, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
+import { seatMakeRoutes } from './make/routes';
+import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob, saveRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
@@ -85,6 +87,17 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const db = options.db ?? (await openDb(config.database, logger));
   const migrated = await migrate(db);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
+  // Before anything is served: a process routing Make otherwise than the others refuses to start.
+  if (!config.make.useSandboxSink) {
+    const seated = await seatMakeRoutes(db, config.make.routes, {
+      overwrite: config.make.overwriteRoutes,
+      isSandboxRoute: (route) => URL.canParse(route) && new URL(route).pathname.startsWith(`${MAKE_SINK_PATH}/`),
+    }).catch(async (error: unknown) => {
+      if (!options.db) await db.close();
+      throw error;
+    });
+    if (seated.outcome === 'overwritten') logger.warn({ kinds: seated.kinds }, 'Make routes replaced (MAKE_ROUTES_OVERWRITE=true): unset it, and give every process these routes');
+  }
 
   // Dev tokens are HS256, so they are made only where HS256 tokens are accepted (not with a JWKS).
   const devCredentials =
@@ -103,7 +116,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     issuer: config.auth.issuer,
   });
 
-  const apollo: ApolloServer<GraphQLContext> = await createApolloServer(config, logger);
+  // A worker serves its health checks only: no GraphQL, no webhooks, no console.
+  const apollo: ApolloServer<GraphQLContext> | undefined = config.role === 'worker' ? undefined : await createApolloServer(config, logger);
   let accepting = true;
   // Sandbox mode: the Stripe emulator lives in this server; its public URL is known after listen.
   const stripeSandbox =
@@ -152,7 +166,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       })(),
     },
   };
-  const app = createHttpApp({
+  const app = apollo
+    ? createHttpApp({
     apollo,
     auth: { db, verifyToken },
     db,
@@ -162,7 +177,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     sandboxMode,
     services: getServices,
     webhooks,
-  });
+  })
+    : createWorkerHttpApp({ db, logger, isAcceptingTraffic: () => accepting });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -215,8 +231,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
 
   // The retention limits pg_cron's run reads (where pg_cron schedules it): every process writes its own.
   await saveRetentionSettings(db, config.retention);
-  // Which kinds the SQL enqueues, from this config: every process syncs them, with or without jobs.
-  await syncMakeRoutes(db, makeSink ? sandboxMakeRoutes(url) : config.make.routes);
+  // Sandbox mode's sink is at this process's own URL, known only now (configured routes were seated above).
+  if (makeSink) await syncMakeRoutes(db, sandboxMakeRoutes(url));
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });
   let stopListening: (() => Promise<void>) | undefined;
 
@@ -229,9 +245,23 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       return undefined;
     });
     makeOutbox.wake(); // what an earlier process enqueued and did not deliver
+    // Events a web process stored (its EventStore wakes no applier of this process): the insert's
+    // trigger NOTIFYs at commit (migration 20261207002100). PostgreSQL only: PGlite is one process,
+    // whose own EventStore wakes its applier.
+    const stopListeningForEvents =
+      db.engine === 'postgres'
+        ? await db.listen?.(STRIPE_EVENTS_NOTIFY_CHANNEL, () => webhookApplier.wake()).catch((error: unknown) => {
+            logger.warn({ err: error }, 'could not LISTEN for stored Stripe events: the applier polls every WEBHOOK_POLL_SECONDS');
+            return undefined;
+          })
+        : undefined;
+    const stopListeningForMake = stopListening;
+    stopListening = async () => {
+      await Promise.all([stopListeningForMake?.(), stopListeningForEvents?.()]);
+    };
     // The safety net behind the wake after each stored batch: events whose wake was lost (a crash,
     // another process holding them), whose retry is due, or that were stored by a process without jobs.
-    jobs.start([{ name: 'webhook-applier', schedule: '*/5 * * * * *', run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
+    jobs.start([{ name: 'webhook-applier', schedule: config.webhooks.pollSeconds * 1000, run: () => webhookApplier.drain().then(() => undefined) }, ...(options.jobs ?? [])]);
     webhookApplier.wake(); // what an earlier process acknowledged and did not apply
     // The alert conditions, every minute, and once now so that a restart does not wait a minute to
     // notice (and send) what holds; onsets are recorded in the database, so a restart never re-sends.
@@ -273,7 +303,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       // Nothing reaches the sandbox any more: what it holds is written for the next start.
       await stripeSandbox?.close();
       await stopListening?.();
-      await apollo.stop();
+      await apollo?.stop();
       if (!options.db) await db.close();
       await flushSentry();
     })());

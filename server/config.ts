@@ -177,7 +177,12 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: withDefault(integer(1, 1000), 30),
   SHUTDOWN_TIMEOUT_MS: withDefault(integer(0, 600_000), 10_000),
   JOBS_ENABLED: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'true'),
+  // all: HTTP and jobs (npm start); web: HTTP only (npm run start:web); worker: jobs only, with a
+  // health endpoint of its own (npm run start:worker). Any number of each on one PostgreSQL database.
+  PROCESS_ROLE: withDefault(z.enum(['all', 'web', 'worker'], { error: 'all, web or worker' }), 'all'),
   WEBHOOK_MAX_ATTEMPTS: withDefault(integer(1, 100), 10),
+  // The applier's poll: the safety net behind the wake after a store (and NOTIFY from other processes).
+  WEBHOOK_POLL_SECONDS: withDefault(integer(1, 3600), 5),
   CONSOLE_DIST_DIR: withDefault(z.string().min(1), './dist/console'),
   // Proxies in front of the server whose X-Forwarded-For/-Proto are believed (server/api/http/clientAddress.ts).
   TRUST_PROXY_HOPS: withDefault(integer(0, 10), 0),
@@ -188,6 +193,9 @@ const envSchema = z.object({
   RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE: withDefault(integer(0, 1_000_000), 20),
   MAKE_ADD_PROJECT_WEBHOOK_URL: optional(makeUrl),
   MAKE_WEBHOOK_URLS: optional(makeUrlMap),
+  // Every process must route Make deliveries alike: one whose routes differ from the database's refuses
+  // to start, unless this is true (then its routes replace the database's: set it once, on one process).
+  MAKE_ROUTES_OVERWRITE: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'false'),
   MAKE_SIGNING_SECRET: optional(z.string().min(16, { error: 'a secret of at least 16 characters' }).max(500, { error: 'a secret of at most 500 characters' })),
   MAKE_API_KEY: optional(z.string().regex(/^[\x21-\x7e]{1,500}$/, { error: "Make's API key: 1 to 500 printable characters without spaces" })),
   MAKE_TIMEOUT_MS: withDefault(integer(100, 120_000), 10_000),
@@ -212,6 +220,9 @@ const envSchema = z.object({
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 export type StripeMode = 'sandbox' | 'test' | 'live';
+
+/** What a process runs: everything, HTTP only, or the jobs only (docs/scaling.md). */
+export type ProcessRole = 'all' | 'web' | 'worker';
 
 export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
@@ -265,15 +276,21 @@ export interface Config {
   /** Requests per minute; 0 is no limit (server/api/http/rateLimit.ts). */
   rateLimits: { apiKeyPerMinute: number; customerPerMinute: number; webhookUnverifiedPerMinute: number; devSignInPerMinute: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number };
+  /** all: HTTP and jobs; web: HTTP only; worker: the jobs, and only /healthz and /readyz over HTTP. */
+  role: ProcessRole;
   /** false: this process serves HTTP only; the background jobs (webhook applier, …) run in another. */
   jobsEnabled: boolean;
   webhooks: {
     /** After this many failed attempts an event is `failed`, for staff to replay. */
     maxAttempts: number;
+    /** How often a process with jobs looks for events to apply that no wake or NOTIFY announced. */
+    pollSeconds: number;
   };
   make: {
     /** The scenario's webhook URL per event kind; a kind without one is not forwarded. */
     routes: Partial<Record<MakeKind, string>>;
+    /** Replace the routes the database holds when they differ from these (MAKE_ROUTES_OVERWRITE). */
+    overwriteRoutes: boolean;
     /** Sandbox mode without configured URLs: every kind goes to the Make sink this server serves. */
     useSandboxSink: boolean;
     /** Signs every delivery (X-Signature); sandbox mode has a fixed dev secret. Never logged. */
@@ -376,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (makeRouted && !e.MAKE_SIGNING_SECRET && stripeMode !== 'sandbox') {
     problems.push('Invalid environment variable MAKE_SIGNING_SECRET: expected a value (required when a Make webhook URL is set outside sandbox mode)');
   }
+  problems.push(...roleProblems(e.PROCESS_ROLE, { postgres: e.DATABASE_URL !== undefined, stripeMode, jobsEnabled: e.JOBS_ENABLED === 'true' }));
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -420,10 +438,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devSignInPerMinute: e.RATE_LIMIT_DEV_SIGN_IN_PER_MINUTE,
     },
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxAliases: e.GRAPHQL_MAX_ALIASES },
-    jobsEnabled: e.JOBS_ENABLED === 'true',
-    webhooks: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
+    role: e.PROCESS_ROLE,
+    // A web process never runs jobs, whatever JOBS_ENABLED says (it defaults to true).
+    jobsEnabled: e.PROCESS_ROLE !== 'web' && e.JOBS_ENABLED === 'true',
+    webhooks: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, pollSeconds: e.WEBHOOK_POLL_SECONDS },
     make: {
       routes: makeRoutes,
+      overwriteRoutes: e.MAKE_ROUTES_OVERWRITE === 'true',
       useSandboxSink,
       signingSecret: e.MAKE_SIGNING_SECRET ?? (stripeMode === 'sandbox' ? SANDBOX_MAKE_SIGNING_SECRET : undefined),
       apiKey: e.MAKE_API_KEY,
@@ -445,4 +466,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cancelOpenOrphansAfterHours: e.RECONCILE_CANCEL_OPEN_ORPHANS_AFTER_HOURS,
     },
   };
+}
+
+/**
+ * Separate web and worker processes share one database and one Stripe: an embedded PGlite directory
+ * is one process's, and sandbox mode's Stripe lives inside the one process that serves it.
+ */
+function roleProblems(role: ProcessRole, setup: { postgres: boolean; stripeMode: StripeMode; jobsEnabled: boolean }): string[] {
+  if (role === 'all') return [];
+  const problems: string[] = [];
+  if (!setup.postgres) {
+    problems.push(`Invalid environment variable PROCESS_ROLE: expected all without DATABASE_URL (the embedded PGlite database is one process's; ${role} processes share a PostgreSQL database)`);
+  }
+  if (setup.stripeMode === 'sandbox') {
+    problems.push(
+      `Invalid environment variable PROCESS_ROLE: expected all without STRIPE_SECRET_KEY (sandbox mode's Stripe lives inside one process; run \`npm run sandbox\` and point every process at it with STRIPE_SECRET_KEY and STRIPE_API_BASE)`,
+    );
+  }
+  if (role === 'worker' && !setup.jobsEnabled) problems.push('Invalid environment variable JOBS_ENABLED: expected true (or unset) when PROCESS_ROLE=worker');
+  return problems;
 }

@@ -12,11 +12,15 @@ const SHUTDOWN_GRACE_MS = 5000;
 function banner(config: Config, app: RunningApp): string {
   const database = config.database.kind === 'postgres' ? `PostgreSQL (${redactUrl(config.database.url)})` : `embedded PGlite (${config.database.dataDir})`;
   const stripe = { sandbox: 'sandbox (offline emulator, no Stripe key set)', test: 'Stripe test mode', live: 'Stripe LIVE mode' }[config.stripe.mode];
+  const role = {
+    all: '',
+    web: ' as a web process (HTTP only: the jobs run in worker processes)',
+    worker: ' as a worker (the jobs only: the webhook applier, the Make outbox, reconciliation, retention, alerts)',
+  }[config.role];
   const lines = [
     '',
-    `  Payments ops is running (${config.nodeEnv})`,
-    `  Console   ${app.url}/`,
-    `  GraphQL   ${app.url}/graphql`,
+    `  Payments ops is running (${config.nodeEnv})${role}`,
+    ...(config.role === 'worker' ? [] : [`  Console   ${app.url}/`, `  GraphQL   ${app.url}/graphql`]),
     `  Health    ${app.url}/healthz  ${app.url}/readyz`,
     `  Database  ${database}`,
     `  Stripe    ${stripe}`,

@@ -626,6 +626,7 @@ CREATE INDEX stripe_events_status_created_idx ON public.stripe_events USING btre
 CREATE INDEX stripe_events_type_created_idx ON public.stripe_events USING btree (type, created DESC, id DESC);
 
 create table public.stripe_objects (
+CREATE TRIGGER stripe_events_wake_workers AFTER INSERT ON stripe_events REFERENCING NEW TABLE AS stored_events FOR EACH STATEMENT EXECUTE FUNCTION stripe_events_notify();
   id text not null,
   object_type text not null,
   state text not null,
@@ -3291,6 +3292,18 @@ $function$;
 CREATE OR REPLACE FUNCTION public.stripe_events_store(events jsonb)
  RETURNS SETOF text
  LANGUAGE sql
+CREATE OR REPLACE FUNCTION public.stripe_events_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  if exists (select 1 from stored_events where status = 'received') then
+    perform pg_notify('stripe_events', '');
+  end if;
+  return null;
+end
+$function$;
+
 AS $function$
   insert into stripe_events (id, type, object_type, object_id, created, livemode, api_version, payload, status, ignored_reason, facts, source)
   select e->>'id', e->>'type', e->>'object_type', e->>'object_id', to_timestamp((e->>'created')::bigint),

@@ -176,6 +176,7 @@ describe('loadConfig: Make.com forwarding', () => {
     const { make } = loadConfig({});
     expect(make).toEqual({
       routes: {},
+      overwriteRoutes: false,
       useSandboxSink: true,
       signingSecret: expect.any(String),
       apiKey: undefined,
@@ -195,6 +196,7 @@ describe('loadConfig: Make.com forwarding', () => {
     });
     expect(make).toEqual({
       routes: { add_project: HOOK, refund_completed: 'https://hook.eu1.make.com/refunds', dispute_opened: 'http://localhost:9000/disputes' },
+      overwriteRoutes: false,
       useSandboxSink: false,
       signingSecret: 'a-signing-secret-0001',
       apiKey: 'make-api-key-1',

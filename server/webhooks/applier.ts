@@ -50,6 +50,9 @@ export type ReplayOutcome =
   /** The event was applied again through the same path (a no-op where it had been applied). */
   | { outcome: 'replayed'; status: WebhookEventStatus };
 
+/** Every stored batch with an event to apply NOTIFYs here at commit (migration 20261207002100): workers LISTEN. */
+export const STRIPE_EVENTS_NOTIFY_CHANNEL = 'stripe_events';
+
 export interface WebhookApplier {
   /** Wakes the worker: new events were stored. Returns at once. */
   wake(): void;

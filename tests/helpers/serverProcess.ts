@@ -77,7 +77,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
       reject(new Error(`the server process printed no banner within ${timeoutMs} ms\n${output()}`));
     }, timeoutMs);
     const onData = () => {
-      const match = /GraphQL\s+(http:\/\/\S+)\/graphql/.exec(stdout);
+      // Every role prints its health URL (a worker has no GraphQL line).
+      const match = /Health\s+(http:\/\/\S+)\/healthz/.exec(stdout);
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
