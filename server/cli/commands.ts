@@ -69,6 +69,7 @@ function reconciliationOf(session: Session): { deps: ReconcileDeps; service: Ret
     // Events a pass backfills are stored as the endpoint stores them; the server's applier applies them.
     eventStore: new EventStore(session.db),
     expectLive: session.config.stripe.mode === 'live',
+    now: session.stripeNow,
     schedulesJobs: false,
   };
   return { deps, service: createReconciliation(deps) };

@@ -4,9 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
 import Stripe from 'stripe';
+import { createStripeSandbox } from '../../stripe-sandbox/sandbox';
+import { serveFetchHandler } from '../../stripe-sandbox/http';
 import { ConfigError, type Config, loadConfig } from '../config';
 import type { Db } from '../platform/db/db';
 import { isDatabaseUnavailable } from '../platform/db/errors';
@@ -138,7 +141,31 @@ export interface Session {
   logger: Logger;
   /** The Stripe client, made on first use: read-only commands never need Stripe. */
   stripe: () => Stripe;
+  /** Stripe's clock, when it is a sandbox in this process (a pass reads time from it, as the server's does). */
+  stripeNow?: () => Date;
   close: () => Promise<void>;
+}
+
+/** Where `npm start` keeps its sandbox (compose.ts's DEFAULT_STRIPE_SANDBOX_FILE; not imported, which would load the whole server). */
+export const SERVER_SANDBOX_FILE = join('.data', 'stripe-sandbox.json');
+
+/**
+ * Sandbox mode on PGlite with no STRIPE_API_BASE: the server keeps its sandbox in this process's place
+ * (.data/stripe-sandbox.json), and the PGlite lock means no server is running on it now. So the CLI
+ * runs that sandbox itself, from the same state, and writes it back when done; events it makes wait
+ * in it and reach the server's endpoint once the server runs it again.
+ */
+async function sandboxInProcess(): Promise<{ url: string; now: () => Date; close: () => Promise<void> }> {
+  const sandbox = createStripeSandbox({ publicUrl: 'http://127.0.0.1', stateFile: SERVER_SANDBOX_FILE, log: (line) => process.stderr.write(`${line}\n`) });
+  const served = await serveFetchHandler(sandbox.handle, { port: 0, host: '127.0.0.1' });
+  return {
+    url: served.url,
+    now: () => new Date(sandbox.core.clock.now() * 1000),
+    close: async () => {
+      await served.close();
+      await sandbox.close();
+    },
+  };
 }
 
 /**
@@ -159,12 +186,18 @@ export async function openSession(env: NodeJS.ProcessEnv = process.env): Promise
     await db.close().catch(() => undefined);
     throw error;
   }
+  // Elsewhere in sandbox mode (PostgreSQL), the sandbox a running server serves at HOST:PORT.
+  const local = config.stripe.mode === 'sandbox' && !config.stripe.apiBase && !config.isProduction && config.database.kind === 'pglite' ? await sandboxInProcess() : undefined;
   let stripe: Stripe | undefined;
   return {
     config,
     db,
     logger,
-    stripe: () => (stripe ??= createStripeClient({ ...config.stripe, maxNetworkRetries: Math.min(config.stripe.maxNetworkRetries, 1) }, `http://${config.host}:${config.port}`)),
-    close: () => db.close(),
+    stripe: () => (stripe ??= createStripeClient({ ...config.stripe, maxNetworkRetries: Math.min(config.stripe.maxNetworkRetries, 1) }, local?.url ?? `http://${config.host}:${config.port}`)),
+    stripeNow: local?.now,
+    close: async () => {
+      await local?.close();
+      await db.close();
+    },
   };
 }

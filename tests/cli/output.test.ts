@@ -5,7 +5,8 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { normaliseSince, parseMajorAmount, passFailure } from '../../server/cli/commands';
 import { duration, money, progressLine, relativeTime, styleFor, table, wantsColor, when } from '../../server/cli/output';
-import { askYesNo, CliError, confirm, EXIT, type Io, toCliError } from '../../server/cli/runtime';
+import { askYesNo, CliError, confirm, EXIT, type Io, SERVER_SANDBOX_FILE, toCliError } from '../../server/cli/runtime';
+import { DEFAULT_STRIPE_SANDBOX_FILE } from '../../server/compose';
 import { DatabaseUnavailableError } from '../../server/platform/db/errors';
 import { PgliteLockedError } from '../../server/platform/db/pgliteLock';
 import { BadUserInputError, ConflictError } from '../../server/platform/errors';
@@ -71,6 +72,12 @@ describe('parsers', () => {
     expect(normaliseSince('2026-12-01')).toBe('2026-12-01T00:00:00Z');
     expect(normaliseSince('2026-12-01T10:00:00+01:00')).toBe('2026-12-01T10:00:00+01:00');
     expect(normaliseSince(undefined)).toBeUndefined();
+  });
+});
+
+describe('the server’s sandbox file', () => {
+  it('is the one the server keeps its sandbox in', () => {
+    expect(SERVER_SANDBOX_FILE).toBe(DEFAULT_STRIPE_SANDBOX_FILE);
   });
 });
 

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe('the PGlite directory of a running server', () => {
-  it('is refused to the CLI and to a second server while the server lives, and opens once it was killed', { timeout: 240_000 }, async () => {
+  it('is refused to the CLI and to a second server while the server lives, and opens once it was killed (its Stripe sandbox run by the CLI)', { timeout: 240_000 }, async () => {
     const env = { PGLITE_DATA_DIR: dataDir };
     const server = await startServerProcess(env, { cwd: workDir });
     expect(readFileSync(join(dataDir, PGLITE_LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(server.pid));
@@ -48,5 +48,12 @@ describe('the PGlite directory of a running server', () => {
     expect(JSON.parse(opened.stdout)).toHaveProperty('status');
     // The CLI gave it back when it closed the database.
     expect(existsSync(join(dataDir, PGLITE_LOCK_FILE))).toBe(false);
+
+    // Sandbox mode with the server gone: the CLI runs the server's sandbox (.data/stripe-sandbox.json
+    // in the working directory) itself, so a pass reaches Stripe with nothing listening at PORT.
+    expect(existsSync(join(workDir, '.data', 'stripe-sandbox.json'))).toBe(true);
+    const pass = await runCli(['reconcile', '--dry-run', '--json'], { ...env, PORT: '1' }, { cwd: workDir });
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(JSON.parse(pass.stdout)).toMatchObject({ dryRun: true, counters: { failed: 0 } });
   });
 });
