@@ -244,19 +244,21 @@ describe('demo storefront: subscribe and manage', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
         redirect: 'manual',
       });
-    for (const headers of [
+    const refusedHeaders: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site', origin: server.url },
       {},
       { origin: 'null' },
       { origin: 'http://evil.example' },
       { referer: `http://evil.example/${host}/` },
-    ]) {
+    ];
+    for (const headers of refusedHeaders) {
       const refused = await signInFrom(headers);
       expect(refused.status, JSON.stringify(headers)).toBe(403);
       expect(refused.headers.get('set-cookie')).toBeNull();
     }
-    for (const headers of [{ origin: server.url }, { referer: `${server.url}${ACCOUNT}` }, { 'sec-fetch-site': 'none' }]) {
+    const acceptedHeaders: Record<string, string>[] = [{ origin: server.url }, { referer: `${server.url}${ACCOUNT}` }, { 'sec-fetch-site': 'none' }];
+    for (const headers of acceptedHeaders) {
       expect((await signInFrom(headers)).status, JSON.stringify(headers)).toBe(303);
     }
 
