@@ -516,29 +516,25 @@ function sharePage(share: MemberShareView, token: string, csrf: string, error?: 
 
 /** The card form against the share's PaymentIntent (Elements' part, as the sandbox emulates it). */
 function cardPage(share: MemberShareView, intent: { paymentIntentId: string; clientSecret: string }, csrf: string, problem?: { message: string; cardNumber: string }): string {
-  const amount = money(share.amount_pence, share.currency);
+  const amount = formatMoney({ amount: share.amount_pence, currency: share.currency });
   return page(
     `Pay ${share.title}`,
     `<h1>Pay your share</h1>${shareFacts(share)}
      ${problem ? `<p class="error" role="alert">${esc(problem.message)}</p>` : ''}
-     <form method="post" action="${PAY_PATH}/confirm" class="card">
-       <input type="hidden" name="payment_intent" value="${esc(intent.paymentIntentId)}">
-       <input type="hidden" name="client_secret" value="${esc(intent.clientSecret)}">${csrfInput(csrf)}
-       <label>Card number <input type="text" name="card_number" value="${esc(problem?.cardNumber ?? '4242 4242 4242 4242')}" inputmode="numeric" autocomplete="cc-number" maxlength="23" class="card-number"></label>
-       <div class="actions"><button type="submit">Pay ${amount}</button></div>
-       <p class="note">Sandbox: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, 4000 0027 6000 3184 asks for 3D Secure. Payment ${esc(intent.paymentIntentId)}.</p>
-     </form>${back()}`,
+     ${cardForm(intent, csrf, `Pay ${amount}`, problem?.cardNumber ?? '4242 4242 4242 4242')}
+     <p class="note">Sandbox: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, 4000 0027 6000 3184 asks for 3D Secure. Payment ${esc(intent.paymentIntentId)}.</p>
+     ${back()}`,
   );
 }
 
 function resultPage(share: MemberShareView, confirmed: ConfirmPaymentResult, intent: { paymentIntentId: string; clientSecret: string }, csrf: string): string {
   const order = confirmed.order;
-  const amount = money(share.amount_pence, share.currency);
+  const amount = formatMoney({ amount: share.amount_pence, currency: share.currency });
   const heading =
     share.status === 'paid' || confirmed.outcome === 'SUCCEEDED' ? 'Thank you: your share is paid' : confirmed.outcome === 'PROCESSING' ? 'Thank you: your payment is on its way' : 'Your payment is not complete';
   const payable = share.status !== 'paid' && share.status !== 'processing' && share.status !== 'refunded' && (share.request_status === 'open' || share.request_status === 'partially_paid');
   // Not paid (a failed 3-D Secure): the same PaymentIntent can take another card.
-  const retry = payable && confirmed.outcome !== 'SUCCEEDED' && confirmed.outcome !== 'PROCESSING' ? cardPageLink(intent, csrf, amount) : '';
+  const retry = payable && confirmed.outcome !== 'SUCCEEDED' && confirmed.outcome !== 'PROCESSING' ? cardForm(intent, csrf, `Try again: pay ${amount}`, '4242 4242 4242 4242') : '';
   return page(
     heading,
     `<h1>${esc(heading)}</h1>${confirmed.error ? `<p class="error">${esc(confirmed.error.message)}</p>` : ''}${shareFacts(share)}
@@ -551,12 +547,15 @@ function resultPage(share: MemberShareView, confirmed: ConfirmPaymentResult, int
   );
 }
 
-/** Back to the card form on the same PaymentIntent: a post of its id and secret, never a link carrying the secret. */
-function cardPageLink(intent: { paymentIntentId: string; clientSecret: string }, csrf: string, amount: string): string {
+/**
+ * The card, against the share's PaymentIntent: its id and client secret travel in the form's body,
+ * never in a link (the return page's address, Stripe's own, is the one place the secret is in a URL).
+ */
+function cardForm(intent: { paymentIntentId: string; clientSecret: string }, csrf: string, button: string, cardNumber: string): string {
   return `<form method="post" action="${PAY_PATH}/confirm" class="card">
      <input type="hidden" name="payment_intent" value="${esc(intent.paymentIntentId)}"><input type="hidden" name="client_secret" value="${esc(intent.clientSecret)}">${csrfInput(csrf)}
-     <label>Card number <input type="text" name="card_number" value="4242 4242 4242 4242" inputmode="numeric" autocomplete="cc-number" maxlength="23" class="card-number"></label>
-     <div class="actions"><button type="submit">Try again: pay ${amount}</button></div></form>`;
+     <label>Card number <input type="text" name="card_number" value="${esc(cardNumber)}" inputmode="numeric" autocomplete="cc-number" maxlength="23"></label>
+     <div class="actions"><button type="submit">${esc(button)}</button></div></form>`;
 }
 
 const statusOf = (error: PaymentRequestError): 404 | 409 | 503 =>

@@ -385,7 +385,7 @@ describe('the member pay page', () => {
     expect(failed).toContain('Pay £10.00');
   });
 
-  it('says so when Stripe cannot be reached, charging and changing nothing', async () => {
+  it('says so when Stripe cannot be reached, charging and changing nothing, and when 3-D Secure fails offers the same PaymentIntent again', async () => {
     const member = new Visitor();
     const page = await (await open(member, links[1]!)).text();
     const card = formFields(await (await member.post(PAY, formFields(page, PAY))).text(), `${PAY}/confirm`);
@@ -398,6 +398,22 @@ describe('the member pay page', () => {
     expect(await down.text()).toContain('Payments are unavailable for a moment. Nothing was charged.');
     expect((await status()).rows).toEqual(before);
     expect((await server.app.stripe.paymentIntents.retrieve(card.payment_intent!)).status).toBe('requires_payment_method');
+
+    // 3-D Secure failed at the sandbox's challenge: the return page says the payment is not complete
+    // and offers the same PaymentIntent another card.
+    const challenged = await member.post(`${PAY}/confirm`, { ...card, card_number: '4000 0027 6000 3184' });
+    expect(challenged.status).toBe(303);
+    const challenge = challenged.headers.get('location')!;
+    expect(challenge).toMatch(/\/3ds\/pi_/);
+    const failed = await fetch(challenge, { method: 'POST', body: new URLSearchParams({ outcome: 'fail' }), redirect: 'manual' });
+    expect(failed.status).toBe(303);
+    const back = new URL(failed.headers.get('location')!);
+    expect(back.pathname).toBe(`${PAY}/result`);
+    const result = await member.get(back.pathname + back.search);
+    const html = unescape(await result.text());
+    expect(html).toContain('Your payment is not complete');
+    expect(formFields(html, `${PAY}/confirm`)).toMatchObject({ payment_intent: card.payment_intent, client_secret: card.client_secret });
+    expect(html).toContain('Try again: pay £10.00');
   });
 
   it('refuses a pay press without the page’s CSRF token, changing nothing', async () => {
