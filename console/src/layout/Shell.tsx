@@ -9,6 +9,7 @@ import { ordersPath } from '../features/orders/urls';
 import { overviewPath } from '../features/overview/urls';
 import { paymentLogsPath } from '../features/paymentLogs/urls';
 import { paymentRequestsPath } from '../features/paymentRequests/urls';
+import { SearchBox } from '../features/search/SearchBox';
 import { orphanedPaymentsPath } from '../features/reconciliation/urls';
 import { subscriptionsPath } from '../features/subscriptions/urls';
 import { webhookEventsPath } from '../features/webhookEvents/urls';
@@ -35,6 +36,7 @@ export function Shell() {
       </a>
       <header className="topbar">
         <span className="brand">Payments ops</span>
+        <SearchBox />
         <div className="who" aria-label="Signed-in user">
           {viewer.isPending && <span className="muted">Loading user…</span>}
           {viewer.data && (
