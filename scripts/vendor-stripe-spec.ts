@@ -7,7 +7,8 @@
 // and the webhook fixtures carry. So the copy keeps the schemas reachable from ROOTS by `$ref`
 // (transitively, so the set is closed and Ajv resolves every reference), minus what validation never
 // reads (descriptions, titles, Stripe's x-* vendor keys), plus Stripe's sample object for each kept
-// schema that has one. Output is deterministic: keys sorted at every depth, two-space indent, a final
+// schema that has one, and the event types a webhook endpoint may subscribe to (the `enabled_events`
+// enum of `POST /v1/webhook_endpoints`: `npm run stripe:events` is checked against it). Output is deterministic: keys sorted at every depth, two-space indent, a final
 // newline, so regenerating from the same input rewrites the same bytes and a diff shows only real
 // changes. `--check` writes nothing and fails when the committed copy differs from what the input gives.
 import { createHash } from 'node:crypto';
@@ -53,6 +54,7 @@ type JsonObject = { [key: string]: Json };
 export interface FullSpec {
   openapi: string;
   info: JsonObject & { version: string };
+  paths: Record<string, JsonObject>;
   components: { schemas: Record<string, JsonObject> };
 }
 
@@ -65,6 +67,8 @@ export interface TrimmedSpec {
     roots: string[];
     sha256: { 'fixtures3.json': string; 'spec3.json': string };
     trimmed: string;
+    /** The `enabled_events` enum of `POST /v1/webhook_endpoints`, in Stripe's order ('*' included). */
+    webhookEventTypes: string[];
   };
 }
 
@@ -131,6 +135,24 @@ export function trimSchemas(schemas: Record<string, JsonObject>, roots: readonly
   return kept;
 }
 
+const WEBHOOK_ENDPOINTS = '/v1/webhook_endpoints';
+
+/**
+ * The event types Stripe lets a webhook endpoint subscribe to: the one place in the spec that lists
+ * every event name (an event's `type` is a bare string in its schema).
+ */
+export function webhookEventTypes(paths: unknown): string[] {
+  const where = `paths["${WEBHOOK_ENDPOINTS}"].post's form body enabled_events.items.enum`;
+  const endpoint = isObject(paths) ? paths[WEBHOOK_ENDPOINTS] : undefined;
+  const post = isObject(endpoint) ? endpoint.post : undefined;
+  const body = isObject(post) && isObject(post.requestBody) && isObject(post.requestBody.content) ? post.requestBody.content['application/x-www-form-urlencoded'] : undefined;
+  const properties = isObject(body) && isObject(body.schema) ? body.schema.properties : undefined;
+  const enabled = isObject(properties) ? properties.enabled_events : undefined;
+  const values = isObject(enabled) && isObject(enabled.items) ? enabled.items.enum : undefined;
+  if (!Array.isArray(values) || values.length === 0 || !values.every((v) => typeof v === 'string')) throw new VendorError(`spec3.json has no ${where}`);
+  return values as string[];
+}
+
 /** Deterministic JSON: object keys sorted at every depth (arrays keep their order), two-space indent, final newline. */
 export function stableJson(value: unknown): string {
   const sort = (node: unknown): unknown => {
@@ -161,6 +183,7 @@ export function vendor(specText: string, fixturesText: string, roots: readonly s
   if (!isObject(fixtures.resources)) throw new VendorError('fixtures3.json has no resources object');
 
   const schemas = trimSchemas(spec.components.schemas as Record<string, JsonObject>, roots);
+  const eventTypes = webhookEventTypes(spec.paths);
   const trimmed: TrimmedSpec = {
     openapi: spec.openapi!,
     info: spec.info,
@@ -169,7 +192,8 @@ export function vendor(specText: string, fixturesText: string, roots: readonly s
       generatedBy: 'npm run vendor:stripe-spec -- <spec3.json> <fixtures3.json> (scripts/vendor-stripe-spec.ts)',
       roots: [...roots],
       sha256: { 'fixtures3.json': sha256(fixturesText), 'spec3.json': sha256(specText) },
-      trimmed: 'components.schemas reachable from roots by $ref, without description, title and x-* keys; fixtures of those schemas only',
+      trimmed: 'components.schemas reachable from roots by $ref, without description, title and x-* keys; fixtures of those schemas only; of paths, only the webhook event types',
+      webhookEventTypes: eventTypes,
     },
   };
   const resources = Object.fromEntries(Object.keys(schemas).filter((name) => Object.hasOwn(fixtures.resources!, name)).map((name) => [name, fixtures.resources![name]!]));

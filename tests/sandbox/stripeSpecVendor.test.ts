@@ -10,7 +10,7 @@ type Schemas = Record<string, Record<string, unknown>>;
 
 const specText = readFileSync(VENDORED_SPEC, 'utf8');
 const fixturesText = readFileSync(VENDORED_FIXTURES, 'utf8');
-const spec = JSON.parse(specText) as { openapi: string; info: { version: string }; components: { schemas: Schemas }; 'x-vendored': { roots: string[]; sha256: Record<string, string> } };
+const spec = JSON.parse(specText) as { openapi: string; info: { version: string }; components: { schemas: Schemas }; 'x-vendored': { roots: string[]; sha256: Record<string, string>; webhookEventTypes: string[] } };
 const fixtures = JSON.parse(fixturesText) as { resources: Record<string, unknown> };
 
 /** Every `$ref` anywhere in a value. */
@@ -25,9 +25,14 @@ function refsIn(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
+/** Where Stripe's spec lists the event types (the form body of `POST /v1/webhook_endpoints`). */
+function webhookEndpointsPath(eventTypes: string[]) {
+  return { post: { requestBody: { content: { 'application/x-www-form-urlencoded': { schema: { properties: { enabled_events: { items: { enum: eventTypes, type: 'string' }, type: 'array' } } } } } } } };
+}
+
 /** A tiny full spec in Stripe's shape: what the script reads. */
-function fullSpec(schemas: Schemas) {
-  return { openapi: '3.0.0', info: { title: 'Stripe API', version: '2099-01-01', 'x-stripeSpecFilename': 'spec3' }, paths: { '/v1/x': {} }, components: { schemas } };
+function fullSpec(schemas: Schemas, paths: Record<string, unknown> = { '/v1/x': {}, '/v1/webhook_endpoints': webhookEndpointsPath(['*', 'widget.created', 'bolt.lost']) }) {
+  return { openapi: '3.0.0', info: { title: 'Stripe API', version: '2099-01-01', 'x-stripeSpecFilename': 'spec3' }, paths, components: { schemas } };
 }
 
 const SCHEMAS: Schemas = {
@@ -73,6 +78,12 @@ describe('the vendored Stripe spec', () => {
     for (const root of ROOTS) expect(schemas, root).toHaveProperty([root]);
     // Trimming the copy again changes nothing: no unreachable schema, no annotation or x- key left.
     expect(trimSchemas(schemas as never, ROOTS)).toEqual(schemas);
+  });
+
+  it("lists the webhook event types of the spec's POST /v1/webhook_endpoints, the wildcard among them", () => {
+    expect(spec['x-vendored'].webhookEventTypes).toContain('*');
+    expect(spec['x-vendored'].webhookEventTypes).toContain('payment_intent.succeeded');
+    expect(spec['x-vendored'].webhookEventTypes.length).toBeGreaterThan(200);
   });
 
   it('holds Stripe fixtures only for schemas it holds, among them every root the tests check against a sample', () => {
@@ -130,6 +141,19 @@ describe('scripts/vendor-stripe-spec.ts', () => {
     expect(out['x-vendored'].roots).toEqual(['widget']);
     expect(out['x-vendored'].sha256['spec3.json']).toMatch(/^[0-9a-f]{64}$/);
     expect(out['x-vendored'].sha256['spec3.json']).not.toBe(out['x-vendored'].sha256['fixtures3.json']);
+  });
+
+  it('records the webhook event types in the order Stripe lists them, and no other part of paths', () => {
+    const out = JSON.parse(run().spec);
+    expect(out['x-vendored'].webhookEventTypes).toEqual(['*', 'widget.created', 'bolt.lost']);
+    expect(out).not.toHaveProperty('paths');
+  });
+
+  it('refuses a spec without the webhook event types, naming where it looked', () => {
+    const without = (paths: Record<string, unknown>) => () => vendor(JSON.stringify(fullSpec(SCHEMAS, paths)), JSON.stringify(FIXTURES), ['widget']);
+    expect(without({ '/v1/x': {} })).toThrow(new VendorError(`spec3.json has no paths["/v1/webhook_endpoints"].post's form body enabled_events.items.enum`));
+    expect(without({ '/v1/webhook_endpoints': webhookEndpointsPath([]) })).toThrow(VendorError);
+    expect(without({ '/v1/webhook_endpoints': webhookEndpointsPath([1, 2] as never) })).toThrow(VendorError);
   });
 
   it('writes the same bytes whatever order the input lists keys in', () => {
