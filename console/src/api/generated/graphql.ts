@@ -51,6 +51,60 @@ export type SyncState =
   /** Could not be settled (e.g. amounts disagree): staff must look. */
   | 'FAILED';
 
+/** What a search query was read as. */
+export type SearchQueryKind =
+  | 'ORDER_ID'
+  | 'EMAIL'
+  | 'PAYMENT_INTENT'
+  | 'CHECKOUT_SESSION'
+  | 'CHARGE'
+  | 'REFUND'
+  | 'DISPUTE'
+  | 'WEBHOOK_EVENT'
+  | 'SUBSCRIPTION'
+  | 'INVOICE'
+  /** None of the above: nothing was looked up. */
+  | 'UNKNOWN';
+
+/** The kind of record a search match is. */
+export type SearchMatchKind =
+  | 'ORDER'
+  | 'CUSTOMER'
+  | 'REFUND'
+  | 'DISPUTE'
+  | 'WEBHOOK_EVENT'
+  | 'SUBSCRIPTION';
+
+/** Where an order timeline entry comes from. */
+export type TimelineEntryKind =
+  /** A payment log row (payment_logs). */
+  | 'PAYMENT_LOG'
+  /** A payment attempt: a PaymentIntent or Checkout Session made for the order, with its Stripe object's state. */
+  | 'PAYMENT_ATTEMPT'
+  /** A Stripe webhook event about one of the order's Stripe objects (PaymentIntent, Session, charge, refund, dispute). */
+  | 'WEBHOOK_EVENT'
+  | 'REFUND'
+  | 'DISPUTE'
+  /** A Make delivery enqueued for the order. */
+  | 'MAKE_DELIVERY'
+  /** One try at posting a Make delivery. */
+  | 'MAKE_DELIVERY_ATTEMPT'
+  /** A staff (or CLI, API key, system) action recorded in the audit log on the order or one of its refunds. */
+  | 'AUDIT';
+
+/** Who or what an order timeline entry is by. */
+export type TimelineActorKind =
+  | 'STAFF'
+  | 'CUSTOMER'
+  /** A storefront's or Make's API key. */
+  | 'API_KEY'
+  /** The admin CLI (payments-ops), as cli:<user>@<host>. */
+  | 'CLI'
+  | 'STRIPE'
+  | 'MAKE'
+  /** This server on its own (webhook applier, janitor, outbox worker). */
+  | 'SYSTEM';
+
 /** Where a stored Stripe event stands with the webhook applier. */
 export type WebhookEventStatus =
   /** Stored and waiting to be applied, or to be tried again after an error. */
@@ -500,6 +554,22 @@ export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ViewerQuery = { viewer: { role: Role, id: string | null, name: string | null } };
 
+export type CustomerPageFragment = { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> };
+
+export type CustomerQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CustomerQuery = { customer: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
+
+export type CustomerByEmailQueryVariables = Exact<{
+  email: string;
+}>;
+
+
+export type CustomerByEmailQuery = { customerByEmail: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
+
 export type DisputeRowFragment = { id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } };
 
 export type DisputesQueryVariables = Exact<{
@@ -546,6 +616,15 @@ export type ReplayMakeDeliveryMutationVariables = Exact<{
 
 
 export type ReplayMakeDeliveryMutation = { replayMakeDelivery: { isRepeat: boolean, delivery: { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> } | null, error: { code: MakeDeliveryErrorCode, message: string } | null } };
+
+export type OrderTimelineQueryVariables = Exact<{
+  id: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type OrderTimelineQuery = { order: { id: string, timeline: { nodes: Array<{ id: string, at: string, kind: TimelineEntryKind, summary: string, status: string | null, subjectId: string | null, amount: { amount: number, currency: string, formatted: string } | null, actor: { kind: TimelineActorKind, name: string | null }, link: { route: string | null, stripeObjectId: string | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
 export type MoneyFragment = { amount: number, currency: string, formatted: string };
 
@@ -695,6 +774,13 @@ export type RunReconciliationMutationVariables = Exact<{
 
 export type RunReconciliationMutation = { runReconciliation: { started: boolean, isRepeat: boolean, run: { id: string, status: ReconciliationRunStatus, trigger: ReconciliationTrigger, actor: string, startedAt: string, finishedAt: string | null, durationMs: number, error: string | null, counters: { synced: number, failed: number, skipped: number, adopted: number, canceled: number, orphansFound: number, eventsBackfilled: number } } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
+export type SearchQueryVariables = Exact<{
+  query: string;
+}>;
+
+
+export type SearchQuery = { search: { query: string, queryKind: SearchQueryKind, matches: Array<{ kind: SearchMatchKind, id: string, label: string, route: string, orderId: string | null }> } };
+
 export type SubscriptionRowFragment = { id: string, status: SubscriptionStatus, track: string | null, trackName: string | null, stripePriceId: string | null, customerId: string, customerEmail: string, currentPeriodStart: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, canceledAt: string | null, createdAt: string, updatedAt: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } } | null, pause: { behavior: PauseBehavior, resumesAt: string | null } | null };
 
 export type SubscriptionInvoicesFragment = { invoices: Array<{ id: string, status: InvoiceStatus, hostedInvoiceUrl: string | null, periodStart: string | null, periodEnd: string | null, createdAt: string, amountDue: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string } }> };
@@ -801,6 +887,100 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const CustomerPageFragmentDoc = new TypedDocumentString(`
+    fragment CustomerPage on Customer {
+  id
+  email
+  name
+  createdAt
+  firstPaymentAt
+  lastPaymentAt
+  totals {
+    currency
+    paid {
+      amount
+      currency
+      formatted
+    }
+    refunded {
+      amount
+      currency
+      formatted
+    }
+    net {
+      amount
+      currency
+      formatted
+    }
+  }
+  orders(first: 50) {
+    nodes {
+      id
+      status
+      syncState
+      trackName
+      amount {
+        amount
+        currency
+        formatted
+      }
+      createdAt
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+  subscriptions {
+    id
+    status
+    trackName
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    createdAt
+  }
+  paymentRequests {
+    id
+    title
+    status
+    total {
+      amount
+      currency
+      formatted
+    }
+    membersPaid
+    membersCount
+    createdAt
+  }
+  refunds {
+    id
+    stripeRefundId
+    orderId
+    status
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    createdAt
+  }
+  disputes {
+    id
+    orderId
+    status
+    isOpen
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    evidenceDueBy
+    createdAt
+  }
+}
+    `, {"fragmentName":"CustomerPage"}) as unknown as TypedDocumentString<CustomerPageFragment, unknown>;
 export const MoneyFragmentDoc = new TypedDocumentString(`
     fragment Money on Money {
   amount
@@ -1281,6 +1461,202 @@ export const ViewerDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const CustomerDocument = new TypedDocumentString(`
+    query Customer($id: ID!) {
+  customer(id: $id) {
+    ...CustomerPage
+  }
+}
+    fragment CustomerPage on Customer {
+  id
+  email
+  name
+  createdAt
+  firstPaymentAt
+  lastPaymentAt
+  totals {
+    currency
+    paid {
+      amount
+      currency
+      formatted
+    }
+    refunded {
+      amount
+      currency
+      formatted
+    }
+    net {
+      amount
+      currency
+      formatted
+    }
+  }
+  orders(first: 50) {
+    nodes {
+      id
+      status
+      syncState
+      trackName
+      amount {
+        amount
+        currency
+        formatted
+      }
+      createdAt
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+  subscriptions {
+    id
+    status
+    trackName
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    createdAt
+  }
+  paymentRequests {
+    id
+    title
+    status
+    total {
+      amount
+      currency
+      formatted
+    }
+    membersPaid
+    membersCount
+    createdAt
+  }
+  refunds {
+    id
+    stripeRefundId
+    orderId
+    status
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    createdAt
+  }
+  disputes {
+    id
+    orderId
+    status
+    isOpen
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    evidenceDueBy
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<CustomerQuery, CustomerQueryVariables>;
+export const CustomerByEmailDocument = new TypedDocumentString(`
+    query CustomerByEmail($email: String!) {
+  customerByEmail(email: $email) {
+    ...CustomerPage
+  }
+}
+    fragment CustomerPage on Customer {
+  id
+  email
+  name
+  createdAt
+  firstPaymentAt
+  lastPaymentAt
+  totals {
+    currency
+    paid {
+      amount
+      currency
+      formatted
+    }
+    refunded {
+      amount
+      currency
+      formatted
+    }
+    net {
+      amount
+      currency
+      formatted
+    }
+  }
+  orders(first: 50) {
+    nodes {
+      id
+      status
+      syncState
+      trackName
+      amount {
+        amount
+        currency
+        formatted
+      }
+      createdAt
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+  subscriptions {
+    id
+    status
+    trackName
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    createdAt
+  }
+  paymentRequests {
+    id
+    title
+    status
+    total {
+      amount
+      currency
+      formatted
+    }
+    membersPaid
+    membersCount
+    createdAt
+  }
+  refunds {
+    id
+    stripeRefundId
+    orderId
+    status
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    createdAt
+  }
+  disputes {
+    id
+    orderId
+    status
+    isOpen
+    reason
+    amount {
+      amount
+      currency
+      formatted
+    }
+    evidenceDueBy
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<CustomerByEmailQuery, CustomerByEmailQueryVariables>;
 export const DisputesDocument = new TypedDocumentString(`
     query Disputes($filter: DisputeFilter, $first: Int, $after: String) {
   disputes(filter: $filter, first: $first, after: $after) {
@@ -1474,6 +1850,40 @@ fragment MakeDeliveryActionPayload on MakeDeliveryActionPayload {
   }
   isRepeat
 }`) as unknown as TypedDocumentString<ReplayMakeDeliveryMutation, ReplayMakeDeliveryMutationVariables>;
+export const OrderTimelineDocument = new TypedDocumentString(`
+    query OrderTimeline($id: ID!, $first: Int, $after: String) {
+  order(id: $id) {
+    id
+    timeline(first: $first, after: $after) {
+      nodes {
+        id
+        at
+        kind
+        summary
+        status
+        amount {
+          amount
+          currency
+          formatted
+        }
+        actor {
+          kind
+          name
+        }
+        subjectId
+        link {
+          route
+          stripeObjectId
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<OrderTimelineQuery, OrderTimelineQueryVariables>;
 export const OrdersDocument = new TypedDocumentString(`
     query Orders($filter: OrderFilter, $first: Int, $after: String) {
   orders(filter: $filter, first: $first, after: $after) {
@@ -2363,6 +2773,21 @@ export const RunReconciliationDocument = new TypedDocumentString(`
   }
   error
 }`) as unknown as TypedDocumentString<RunReconciliationMutation, RunReconciliationMutationVariables>;
+export const SearchDocument = new TypedDocumentString(`
+    query Search($query: String!) {
+  search(query: $query) {
+    query
+    queryKind
+    matches {
+      kind
+      id
+      label
+      route
+      orderId
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SearchQuery, SearchQueryVariables>;
 export const SubscriptionsDocument = new TypedDocumentString(`
     query Subscriptions($filter: SubscriptionFilter, $first: Int, $after: String) {
   subscriptions(filter: $filter, first: $first, after: $after) {
