@@ -10,6 +10,7 @@ import { WEBHOOK_PATH, type WebhookCounters, webhookRoute } from './webhookRoute
 import type { Logger } from '../../platform/observability/logger';
 import { withLogScope } from '../../platform/observability/logger';
 import { captureError } from '../../platform/observability/sentry';
+import { EXPORT_PATH, exportRoute } from './export/route';
 import { mountExplorer } from './explorer';
 import { graphqlRoute, type GraphQLRouteDeps } from './graphqlRoute';
 import { RateLimits } from './rateLimit';
@@ -79,6 +80,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   if (!deps.config.isProduction) mountExplorer(app, deps.config.http.consoleDistDir);
   app.on(['GET', 'POST'], '/graphql', graphqlRoute({ ...deps, rateLimits }));
   app.all('/graphql', (c) => c.json({ errors: [{ message: 'Use GET or POST for /graphql', extensions: { code: 'BAD_USER_INPUT' } }] }, 405));
+  // Staff lists as CSV files, streamed (issue 22).
+  app.get(EXPORT_PATH, exportRoute({ db: deps.db, auth: deps.auth, logger }));
 
   // Never mounted when real Stripe keys are configured (startApp passes no sandbox mode then). Before
   // the console, whose catch-all would take the sandbox's GETs.

@@ -210,7 +210,7 @@ describe('Order.timeline', () => {
       const seen: string[] = [];
       let after: string | null = null;
       for (let pages = 0; pages < 50; pages++) {
-        const timeline = ok(await gql(TIMELINE, { id: orderId, first, after }, 'admin')).order.timeline;
+        const timeline: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = ok(await gql(TIMELINE, { id: orderId, first, after }, 'admin')).order.timeline;
         seen.push(...timeline.nodes.map((n: { id: string }) => n.id));
         if (!timeline.pageInfo.hasNextPage) break;
         after = timeline.pageInfo.endCursor;

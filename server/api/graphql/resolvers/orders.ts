@@ -16,7 +16,8 @@ const visibleTo = (viewer: Viewer, order: OrderRow | null) =>
 const upper = <T extends string>(value: string) => value.toUpperCase() as T;
 const lower = <T extends string>(value: string) => value.toLowerCase() as T;
 
-function parseOrderFilter(filter: OrderFilter | null | undefined): OrderListFilter {
+/** The list's filter, checked; the CSV export reads the same one. */
+export function parseOrderFilter(filter: OrderFilter | null | undefined): OrderListFilter {
   return {
     status: filter?.status ? lower<NonNullable<OrderListFilter['status']>>(filter.status) : null,
     syncState: filter?.syncState ? lower<NonNullable<OrderListFilter['syncState']>>(filter.syncState) : null,

@@ -34,7 +34,8 @@ function parseTime(value: string | null | undefined, field: string): Date | null
   return time;
 }
 
-function parseFilter(filter: PaymentLogFilter | null | undefined): LogFilter {
+/** The list's filter, checked (BAD_USER_INPUT naming the field); the CSV export reads the same one. */
+export function parseFilter(filter: PaymentLogFilter | null | undefined): LogFilter {
   for (const field of ['eventType', 'status'] as const) {
     const value = filter?.[field];
     if (value !== null && value !== undefined && (value.length === 0 || value.length > MAX_FILTER_LENGTH)) {

@@ -77,7 +77,8 @@ function parseEvidenceDueBefore(value: string | null | undefined): Date | null {
   return new Date(time);
 }
 
-function parseRefundFilter(filter: RefundFilter | null | undefined) {
+/** The list's filter, checked; the CSV export reads the same one. */
+export function parseRefundFilter(filter: RefundFilter | null | undefined) {
   return {
     status: filter?.status ? (filter.status.toLowerCase() as RefundRowStatus) : null,
     orderId: filter?.orderId === null || filter?.orderId === undefined ? null : parseOrderId(filter.orderId, 'filter.orderId'),
