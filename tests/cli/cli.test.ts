@@ -175,6 +175,18 @@ describe('reads', () => {
   it('replay-event of an event we never stored is exit 1', async () => {
     expectError(await cli(['replay-event', 'evt_neverStored', '--yes']), 1, 'WEBHOOK_EVENT_NOT_FOUND');
   });
+
+  it('replays a stored event (one a pass with --since backfilled from Stripe), audited as the CLI', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    expect(json(await cli(['reconcile', '--since', today, '--yes', '--json'])).run.status).toBe('succeeded');
+    const eventId = await withDb(async (db) => (await db.query<{ id: string }>(`select id from stripe_events where type = 'payment_intent.succeeded' and object_id = $1`, [paidIntent.id])).rows[0]?.id);
+    expect(eventId).toMatch(/^evt_/);
+
+    const replayed = json(await cli(['replay-event', eventId!, '--yes', '--json']));
+
+    expect(replayed).toMatchObject({ isRepeat: false, event: { id: eventId, status: expect.stringMatching(/^(applied|ignored)$/) } });
+    expect(await auditRows('webhook_event.replay')).toEqual([expect.objectContaining({ actor_type: 'cli', actor_id: ACTOR, target_id: eventId })]);
+  });
 });
 
 describe('sync-order, make, orphans', () => {
