@@ -11,7 +11,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
 import { createProcessDatabase, type ProcessDatabase } from '../helpers/serverProcess';
-import { type CliRun, runCli, type SandboxProcess, startSandboxProcess } from './helpers';
+import { type CliRun, runCli, runNpx, type SandboxProcess, startSandboxProcess } from './helpers';
 
 const ACTOR = `cli:${userInfo().username}@${hostname()}`;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -62,8 +62,8 @@ let paidIntent: Stripe.PaymentIntent;
 let orderId: string;
 
 describe('help and usage', () => {
-  it('prints every command with --help, and a command’s options with its own --help (exit 0)', async () => {
-    const [all, refund] = await Promise.all([cli(['--help']), cli(['process-refund', '--help'])]);
+  it('prints every command with `npx payments-ops --help` in the repository, and a command’s options with its own --help (exit 0)', async () => {
+    const [all, refund] = await Promise.all([runNpx(['--help']), cli(['process-refund', '--help'])]);
     expect(all.code).toBe(0);
     for (const command of ['process-refund', 'webhook-status', 'replay-event', 'subscription-info', 'sync-order', 'reconcile', 'orphans', 'make', 'apikey', 'completion']) {
       expect(all.stdout).toContain(command);

@@ -35,6 +35,19 @@ export function runCli(args: string[], env: Record<string, string>, options: { c
   });
 }
 
+/** `npx payments-ops …` in the repository, as an operator types it: npm finds the package's own bin. */
+export function runNpx(args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['--no-install', 'payments-ops', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export interface SandboxProcess {
   url: string;
   /** What the CLI (or a server) needs to use it as its Stripe. */
