@@ -44,6 +44,8 @@ export const ACCOUNT_PATH = `${SANDBOX_STOREFRONT_PATH}/account`;
 const TRACK = /^[a-z][a-z0-9_]{1,62}$/;
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const UNIX_SECONDS = /^[1-9][0-9]{0,11}$/;
+/** A price in minor units as the preview wrote it (a safe integer). */
+const MINOR_UNITS = /^(0|[1-9][0-9]{0,14})$/;
 const email = z.email();
 
 /** The notices a change redirects with (only these are shown: the query cannot put words on the page). */
@@ -144,10 +146,13 @@ export function mountCustomerPages<E extends Env>(app: Hono<E>, db: Db, deps: St
     signedIn(async (c, session, form, deps) => {
       const subscriptionId = subscriptionIdField(form);
       const track = field(form, 'track', { max: 63, pattern: TRACK, label: 'The track' });
+      // The price the preview showed: a price changed since is refused (preview again), never charged.
+      const priceId = field(form, 'price_id', { max: 63, pattern: TRACK, label: 'The preview’s price' });
+      const unitAmount = Number(field(form, 'unit_amount', { max: 15, pattern: MINOR_UNITS, label: 'The preview’s price' }));
       const prorationDate = Number(field(form, 'proration_date', { max: 12, pattern: UNIX_SECONDS, label: 'The preview’s date' }));
       const idempotencyKey = keyField(form);
       // ALWAYS_INVOICE: the customer pays the amount the preview showed as due now, at once.
-      const { response } = await deps.switchSubscription({ viewer: session.viewer, idempotencyKey, subscriptionId, track, prorationDate, prorationBehavior: 'always_invoice' });
+      const { response } = await deps.switchSubscription({ viewer: session.viewer, idempotencyKey, subscriptionId, track, priceId, unitAmount, prorationDate, prorationBehavior: 'always_invoice' });
       return answer(c, response, 'switch');
     }),
   );
@@ -287,6 +292,8 @@ function previewPage(options: CustomerSessionOptions, session: CustomerSession, 
      <form method="post" action="${ACCOUNT_PATH}/switch" class="actions">
        <input type="hidden" name="subscription_id" value="${esc(preview.subscriptionId)}">
        <input type="hidden" name="track" value="${esc(preview.toTrack)}">
+       <input type="hidden" name="price_id" value="${esc(preview.price.id)}">
+       <input type="hidden" name="unit_amount" value="${preview.price.unit_amount}">
        <input type="hidden" name="proration_date" value="${preview.prorationDate}">
        <input type="hidden" name="idempotency_key" value="${randomUUID()}">
        <input type="hidden" name="csrf" value="${esc(csrfToken(options, session))}">

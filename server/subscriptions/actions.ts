@@ -26,6 +26,9 @@ export type SubscriptionAction =
   | {
       kind: 'switch';
       track: string;
+      /** Our price the preview showed (its id and amount): a price changed since is PREVIEW_EXPIRED. */
+      priceId: string;
+      unitAmount: number;
       /** The track's monthly price at Stripe (server/subscriptions/switch.ts finds it; never the client's). */
       stripePriceId: string;
       /** Unix seconds: the preview's, so Stripe prorates exactly what was shown. */
@@ -41,7 +44,7 @@ export type SubscriptionErrorCode =
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
   /** previewSubscriptionSwitch / switchSubscription: the subscription is already for that track. */
   | 'SAME_TRACK'
-  /** switchSubscription: the preview's prorationDate is older than an hour or in the future. */
+  /** switchSubscription: the preview's prorationDate is older than an hour or in the future, or its price changed since. */
   | 'PREVIEW_EXPIRED'
   /** switchSubscription with ALWAYS_INVOICE: the card was charged at once and declined (nothing switched). */
   | Exclude<PaymentErrorCode, 'PAYMENT_PROVIDER_UNAVAILABLE' | 'ORDER_ALREADY_PAID' | 'ORDER_NOT_PAYABLE' | 'SAME_TRACK'>;
@@ -89,7 +92,7 @@ const MESSAGES: Record<OwnCode, string> = {
   SUBSCRIPTION_CHANGE_REFUSED: 'Stripe refused this change.',
   PAYMENT_PROVIDER_UNAVAILABLE: 'Stripe could not be reached; nothing was changed for certain. Press again with the same request to complete it.',
   SAME_TRACK: 'The subscription is already for this track.',
-  PREVIEW_EXPIRED: 'The preview is out of date (its proration date is over an hour old or in the future); preview the switch again.',
+  PREVIEW_EXPIRED: 'The preview is out of date; preview the switch again.',
 };
 
 export const errorOf = (code: OwnCode, detail?: string): SubscriptionError => ({
@@ -113,7 +116,14 @@ function canonical(request: SubscriptionActionRequest): { operation: string; inp
     case 'switch':
       return {
         operation: 'switch_subscription',
-        input: { subscriptionId: request.subscriptionId, track: action.track, prorationDate: String(action.prorationDate), prorationBehavior: action.prorationBehavior },
+        input: {
+          subscriptionId: request.subscriptionId,
+          track: action.track,
+          priceId: action.priceId,
+          unitAmount: String(action.unitAmount),
+          prorationDate: String(action.prorationDate),
+          prorationBehavior: action.prorationBehavior,
+        },
       };
   }
 }
@@ -127,8 +137,30 @@ function paramsOf(action: SubscriptionAction): Record<string, unknown> {
     case 'resume':
       return {};
     case 'switch':
-      return { track: action.track, price: action.stripePriceId, proration_date: action.prorationDate, proration_behavior: action.prorationBehavior };
+      return {
+        track: action.track,
+        price_id: action.priceId,
+        unit_amount: action.unitAmount,
+        price: action.stripePriceId,
+        proration_date: action.prorationDate,
+        proration_behavior: action.prorationBehavior,
+      };
   }
+}
+
+/**
+ * A switch taken over from its own earlier call (Stripe unreachable) asks Stripe with that call's key, so
+ * with that call's parameters as its action row keeps them: never a price looked up again (the catalog
+ * may have made a new Stripe price since), or Stripe would see one key with two requests.
+ */
+function resumedAction(action: SubscriptionAction, params: Record<string, unknown> | undefined): SubscriptionAction {
+  if (action.kind !== 'switch' || !params || typeof params.price !== 'string') return action;
+  return {
+    ...action,
+    stripePriceId: params.price,
+    prorationDate: typeof params.proration_date === 'number' ? params.proration_date : action.prorationDate,
+    prorationBehavior: typeof params.proration_behavior === 'string' ? (params.proration_behavior as ProrationBehavior) : action.prorationBehavior,
+  };
 }
 
 async function call<T>(db: Queryable, fn: string, argument: object): Promise<T> {
@@ -197,7 +229,7 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
         if ('code' in prepared) return { response: { subscriptionId, actionId: null, error: prepared }, keep: false };
         action = prepared;
       }
-      const claim = await call<{ ok: boolean; code?: OwnCode; action_id?: string }>(db, 'subscription_action_claim', {
+      const claim = await call<{ ok: boolean; code?: OwnCode; action_id?: string; resumed?: boolean; params?: Record<string, unknown> }>(db, 'subscription_action_claim', {
         subscription_id: subscriptionId,
         action: action.kind,
         params: paramsOf(action),
@@ -211,6 +243,7 @@ export async function runSubscriptionAction(deps: SubscriptionActionDeps, reques
       // Refused before anything was written: the key is given back, nothing is audited.
       if (!claim.ok) return { response: { subscriptionId, actionId: null, error: errorOf(claim.code ?? 'SUBSCRIPTION_NOT_FOUND') }, keep: false };
       const actionId = claim.action_id!;
+      if (claim.resumed) action = resumedAction(action, claim.params);
       let answer: Stripe.Subscription;
       try {
         answer = await askStripe(stripe, subscriptionId, action, subscriptionActionKey(action.kind, actionId));

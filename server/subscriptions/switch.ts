@@ -18,6 +18,9 @@ export interface SwitchRequest {
   idempotencyKey: string;
   subscriptionId: string;
   track: string;
+  /** The preview's price: its id and amount (minor units). */
+  priceId: string;
+  unitAmount: number;
   /** Unix seconds, from the preview. */
   prorationDate: number;
   prorationBehavior: ProrationBehavior;
@@ -28,8 +31,8 @@ export function runSubscriptionSwitch(
   request: SwitchRequest,
 ): Promise<StaffActionResult<SubscriptionActionResponse>> {
   const { db } = deps;
-  const { viewer, subscriptionId, track, prorationDate, prorationBehavior } = request;
-  const base = { kind: 'switch' as const, track, stripePriceId: '', prorationDate, prorationBehavior };
+  const { viewer, subscriptionId, track, priceId, unitAmount, prorationDate, prorationBehavior } = request;
+  const base = { kind: 'switch' as const, track, priceId, unitAmount, stripePriceId: '', prorationDate, prorationBehavior };
   return runSubscriptionAction(deps, {
     viewer,
     idempotencyKey: request.idempotencyKey,
@@ -41,10 +44,13 @@ export function runSubscriptionSwitch(
       if (!SWITCHABLE_STATUSES.has(sub.status)) return errorOf('SUBSCRIPTION_NOT_ACTIVE', `It is ${sub.status}.`);
       if (sub.track === track) return errorOf('SAME_TRACK');
       const nowSeconds = Math.floor(deps.now() / 1000);
-      if (prorationDate > nowSeconds || nowSeconds - prorationDate > PREVIEW_MAX_AGE_SECONDS) return errorOf('PREVIEW_EXPIRED');
+      if (prorationDate > nowSeconds || nowSeconds - prorationDate > PREVIEW_MAX_AGE_SECONDS) return errorOf('PREVIEW_EXPIRED', 'Its proration date is over an hour old or in the future.');
       // The price is ours, from the database; an unknown track is BAD_USER_INPUT (thrown: the key is given back).
       const price = await targetPriceOf(db, track, sub);
       if (!price) return errorOf('SUBSCRIPTION_CHANGE_REFUSED', 'This track has no monthly price to switch to.');
+      // The price shown is the price charged: another price, or this one at another amount (the catalog
+      // then bills it with a new Stripe price), was not in the preview.
+      if (price.id !== priceId || price.unit_amount !== unitAmount) return errorOf('PREVIEW_EXPIRED', 'The track’s monthly price changed since it was shown.');
       return { ...base, stripePriceId: price.stripe_price_id };
     },
   });

@@ -61,11 +61,11 @@ function subscription(extra: Record<string, unknown> = {}) {
 type Sub = ReturnType<typeof subscription>;
 type Sent = { name: string; input: Record<string, unknown> };
 
-const PREVIEW = (prorationDate: string) => ({
+const PREVIEW = (prorationDate: string, unitAmount = 14900) => ({
   subscriptionId: SUB_ID,
   fromTrack: 'business_plan_builder',
   toTrack: 'website_audit_feedback',
-  price: { id: 'p2m', unitAmount: money(14900), recurringInterval: 'month' },
+  price: { id: 'p2m', unitAmount: money(unitAmount), recurringInterval: 'month' },
   prorationDate,
   prorationTotal: money(3548),
   amountDueNow: money(3548),
@@ -106,7 +106,7 @@ function handlers(options: { sub?: Sub; rows?: Sub[]; answer?: (name: string, n:
       previews += 1;
       if (options.previewError) return HttpResponse.json({ data: { previewSubscriptionSwitch: { preview: null, error: options.previewError } } });
       expect(variables).toEqual({ subscriptionId: SUB_ID, track: 'website_audit_feedback' });
-      return HttpResponse.json({ data: { previewSubscriptionSwitch: { preview: PREVIEW(`2026-12-10T12:00:0${previews}.000Z`), error: null } } });
+      return HttpResponse.json({ data: { previewSubscriptionSwitch: { preview: PREVIEW(`2026-12-10T12:00:0${previews}.000Z`, previews === 1 ? 14900 : 15900), error: null } } });
     }),
     mutation('SwitchSubscription', 'switchSubscription'),
     mutation('PauseSubscription', 'pauseSubscription'),
@@ -253,7 +253,15 @@ describe('Switch track…', () => {
     await waitFor(() => expect(sent).toHaveLength(1));
     expect(sent[0]).toEqual({
       name: 'SwitchSubscription',
-      input: { idempotencyKey: expect.any(String), subscriptionId: SUB_ID, track: 'website_audit_feedback', prorationDate: '2026-12-10T12:00:01.000Z', prorationBehavior: 'ALWAYS_INVOICE' },
+      input: {
+        idempotencyKey: expect.any(String),
+        subscriptionId: SUB_ID,
+        track: 'website_audit_feedback',
+        priceId: 'p2m',
+        unitAmount: 14900,
+        prorationDate: '2026-12-10T12:00:01.000Z',
+        prorationBehavior: 'ALWAYS_INVOICE',
+      },
     });
     const confirm = within(dialog).getByRole('button', { name: 'Switching…' }) as HTMLButtonElement;
     expect(confirm.disabled).toBe(true);
@@ -264,7 +272,7 @@ describe('Switch track…', () => {
     expect(within(panel).getByText('$149.00 / month')).toBeTruthy();
   });
 
-  it('says an out-of-date preview in words; previewing again sends its new date with a new key', async () => {
+  it('says an out-of-date preview in words; previewing again sends its new date and price with a new key', async () => {
     const user = userEvent.setup();
     const sent: Sent[] = [];
     renderConsole(`/subscriptions?open=${SUB_ID}`, {
@@ -278,6 +286,8 @@ describe('Switch track…', () => {
     await user.click(within(dialog).getByRole('button', { name: 'Confirm switch' }));
     expect(await within(panel).findByText('Switched to Website Audit & Feedback.')).toBeTruthy();
     expect(sent.map((s) => s.input.prorationDate)).toEqual(['2026-12-10T12:00:01.000Z', '2026-12-10T12:00:02.000Z']);
+    // The price changed between the two previews: the second switch sends the one shown the second time.
+    expect(sent.map((s) => [s.input.priceId, s.input.unitAmount])).toEqual([['p2m', 14900], ['p2m', 15900]]);
     expect(sent[0]!.input.idempotencyKey).not.toBe(sent[1]!.input.idempotencyKey);
     expect(sent[1]!.input.prorationBehavior).toBe('CREATE_PRORATIONS');
   });

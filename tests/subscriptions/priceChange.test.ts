@@ -22,7 +22,7 @@ const CHECKOUT = `mutation ($input: SubscriptionCheckoutInput!) {
 }`;
 const READ = `query ($id: ID!) { subscription(id: $id) { id track trackName stripePriceId price { id unitAmount { amount currency } } } }`;
 const PREVIEW = `query ($id: ID!, $track: ID!) {
-  previewSubscriptionSwitch(subscriptionId: $id, track: $track) { preview { prorationDate fromTrack lines { amount { amount } } } error { code } }
+  previewSubscriptionSwitch(subscriptionId: $id, track: $track) { preview { prorationDate fromTrack price { id unitAmount { amount } } lines { amount { amount } } } error { code } }
 }`;
 const SWITCH = `mutation ($input: SwitchSubscriptionInput!) {
   switchSubscription(input: $input) { subscription { id track } error { code } }
@@ -105,7 +105,7 @@ describe('a subscriber after its monthly price changes', () => {
     const preview = ok(await server.graphql(PREVIEW, { variables: { id: subscriptionId, track: 'website_audit_feedback' }, ...admin })).previewSubscriptionSwitch;
     expect(preview.error).toBeNull();
     expect(preview.preview.fromTrack).toBe(TRACK);
-    const input = { idempotencyKey: newKey(), subscriptionId, track: 'website_audit_feedback', prorationDate: preview.preview.prorationDate };
+    const input = { idempotencyKey: newKey(), subscriptionId, track: 'website_audit_feedback', priceId: preview.preview.price.id, unitAmount: preview.preview.price.unitAmount.amount, prorationDate: preview.preview.prorationDate };
     expect(ok(await server.graphql(SWITCH, { variables: { input }, ...admin })).switchSubscription).toEqual({ subscription: { id: subscriptionId, track: 'website_audit_feedback' }, error: null });
 
     // A new subscriber starts on the new Stripe price at the new amount.

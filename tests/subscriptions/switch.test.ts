@@ -5,9 +5,10 @@
 // preview write nothing.
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStaffToken } from '../../server/auth/staffTokens';
+import { stripeRecurringPriceFor } from '../../server/catalog/stripeProducts';
 import type { Viewer } from '../../server/auth/viewer';
 import { createLogger } from '../../server/platform/observability/logger';
 import { runSubscriptionSwitch } from '../../server/subscriptions/switch';
@@ -69,7 +70,7 @@ async function subscribe(track: string): Promise<string> {
 
 const PREVIEW = `query ($id: ID!, $track: ID!) {
   previewSubscriptionSwitch(subscriptionId: $id, track: $track) {
-    preview { prorationDate prorationTotal { amount } amountDueNow { amount } nextInvoiceAmount { amount } lines { amount { amount } } }
+    preview { prorationDate price { id unitAmount { amount } } prorationTotal { amount } amountDueNow { amount } nextInvoiceAmount { amount } lines { amount { amount } } }
     error { code }
   }
 }`;
@@ -88,6 +89,13 @@ async function preview(id: string, track: string) {
   expect(error).toBeNull();
   return value;
 }
+
+/** What a switch sends back from its preview: the proration date and the price shown. */
+const fromPreview = (shown: { prorationDate: string; price: { id: string; unitAmount: { amount: number } } }) => ({
+  prorationDate: shown.prorationDate,
+  priceId: shown.price.id,
+  unitAmount: shown.price.unitAmount.amount,
+});
 
 async function writes(subscriptionId: string) {
   const { rows } = await server.app.db.query(
@@ -111,7 +119,7 @@ describe('switchSubscription', () => {
     expect(lines).toHaveLength(2);
     await sandbox.advanceClock(600); // the customer reads the preview for ten minutes
     const key = newKey();
-    const input = { idempotencyKey: key, subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    const input = { idempotencyKey: key, subscriptionId: id, track: 'website_audit_feedback', ...fromPreview(shown) };
     const result = ok(await gql(SWITCH, { input }, 'owner')).switchSubscription;
     expect(result).toMatchObject({ error: null, isRepeat: false, subscription: { id, track: 'website_audit_feedback' } });
     const upcoming = await stripe.invoices.createPreview({ subscription: id });
@@ -141,7 +149,7 @@ describe('switchSubscription', () => {
     await settle();
     const shown = await preview(id, 'business_plan_builder');
     expect(shown.amountDueNow.amount).toBeGreaterThan(0);
-    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'business_plan_builder', prorationDate: shown.prorationDate, prorationBehavior: 'ALWAYS_INVOICE' };
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'business_plan_builder', ...fromPreview(shown), prorationBehavior: 'ALWAYS_INVOICE' };
     const result = ok(await gql(SWITCH, { input }, 'support')).switchSubscription;
     expect(result.error.code).toBe('CARD_DECLINED');
     expect(result.subscription.track).toBe('social_media_email_campaign');
@@ -173,9 +181,10 @@ describe('switchSubscription', () => {
     });
     const viewer: Viewer = { role: 'SUPPORT', id: randomUUID(), name: 'support@staff.test', kind: 'user' };
     const deps = (client: Stripe) => ({ db: server.app.db, stripe: client, logger: silent, now: () => sandbox.core.clock.now() * 1000 });
-    const first = runSubscriptionSwitch(deps(slow), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate, prorationBehavior: 'create_prorations' });
+    const first = runSubscriptionSwitch(deps(slow), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', priceId: shown.price.id, unitAmount: shown.price.unitAmount.amount, prorationDate, prorationBehavior: 'create_prorations' });
     await reached;
-    const second = await runSubscriptionSwitch(deps(stripe), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'social_media_email_campaign', prorationDate, prorationBehavior: 'create_prorations' });
+    const other = await preview(id, 'social_media_email_campaign');
+    const second = await runSubscriptionSwitch(deps(stripe), { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'social_media_email_campaign', priceId: other.price.id, unitAmount: other.price.unitAmount.amount, prorationDate, prorationBehavior: 'create_prorations' });
     expect(second.response.error?.code).toBe('SUBSCRIPTION_CHANGE_IN_PROGRESS');
     expect(second.response.actionId).toBeNull();
     release();
@@ -190,7 +199,7 @@ describe('switchSubscription', () => {
     const id = await subscribe('business_plan_builder');
     const shown = await preview(id, 'website_audit_feedback');
     const before = await writes(id);
-    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', ...fromPreview(shown) };
     expect(ok(await gql(SWITCH, { input }, 'other')).switchSubscription.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
     const machine = await gql(SWITCH, { input: { ...input, idempotencyKey: newKey() } }, 'storefront');
     expect(machine.body.errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|UNAUTHENTICATED/);
@@ -201,8 +210,17 @@ describe('switchSubscription', () => {
     const id = await subscribe('business_plan_builder');
     const shown = await preview(id, 'website_audit_feedback');
     const before = await writes(id);
-    const base = { subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
-    for (const bad of [{ prorationDate: 'yesterday' }, { prorationDate: '2026-12-07T10:00:00.500Z' }, { track: 'no_such_track' }, { track: 'Bad Track!' }, { subscriptionId: 'pi_123' }]) {
+    const base = { subscriptionId: id, track: 'website_audit_feedback', ...fromPreview(shown) };
+    for (const bad of [
+      { prorationDate: 'yesterday' },
+      { prorationDate: '2026-12-07T10:00:00.500Z' },
+      { track: 'no_such_track' },
+      { track: 'Bad Track!' },
+      { subscriptionId: 'pi_123' },
+      { priceId: 'Bad Price!' },
+      { priceId: '' },
+      { unitAmount: -1 },
+    ]) {
       const response = await gql(SWITCH, { input: { ...base, ...bad, idempotencyKey: newKey() } }, 'admin');
       expect(response.body.errors?.[0]?.extensions?.code, JSON.stringify(bad)).toBe('BAD_USER_INPUT');
     }
@@ -212,6 +230,9 @@ describe('switchSubscription', () => {
     expect(await code({ track: 'business_plan_builder' })).toBe('SAME_TRACK');
     const future = new Date(Date.parse(shown.prorationDate) + 60_000).toISOString().replace('.000Z', 'Z');
     expect(await code({ prorationDate: future })).toBe('PREVIEW_EXPIRED');
+    // Another price than the preview's, or the same at another amount, was not shown.
+    expect(await code({ priceId: 'social_media_email_campaign_usd_monthly' })).toBe('PREVIEW_EXPIRED');
+    expect(await code({ unitAmount: shown.price.unitAmount.amount + 1 })).toBe('PREVIEW_EXPIRED');
     // An hour and a second later by Stripe's clock the preview is out of date.
     await sandbox.advanceClock(3601);
     expect(await code({})).toBe('PREVIEW_EXPIRED');
@@ -222,13 +243,79 @@ describe('switchSubscription', () => {
     expect(await code({ prorationDate: again.prorationDate })).toBeUndefined();
   });
 
+  it('takes over its own switch Stripe could not be reached for with the Stripe price its action row kept, under the same Stripe key', async () => {
+    const id = await subscribe('business_plan_builder');
+    const shown = await preview(id, 'website_audit_feedback');
+    const sent: Array<{ price: unknown; key: string | undefined }> = [];
+    const client = (lose: boolean) => {
+      const wrapped = Object.create(stripe) as Stripe;
+      Object.defineProperty(wrapped, 'subscriptions', {
+        value: {
+          retrieve: stripe.subscriptions.retrieve.bind(stripe.subscriptions),
+          update: async (...args: Parameters<Stripe['subscriptions']['update']>) => {
+            sent.push({ price: args[1]?.items?.[0]?.price, key: args[2]?.idempotencyKey });
+            const answer = await stripe.subscriptions.update(...args);
+            // Stripe made the switch; its answer is lost on the way back.
+            if (lose) throw new Stripe.errors.StripeConnectionError({ message: 'timed out' });
+            return answer;
+          },
+        },
+      });
+      return wrapped;
+    };
+    const viewer: Viewer = { role: 'CUSTOMER', id: ownerUserId, name: 'owner@example.com', kind: 'user' };
+    const deps = (c: Stripe) => ({ db: server.app.db, stripe: c, logger: silent, now: () => sandbox.core.clock.now() * 1000 });
+    const request = { viewer, idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', priceId: shown.price.id, unitAmount: shown.price.unitAmount.amount, prorationDate: Date.parse(shown.prorationDate) / 1000, prorationBehavior: 'create_prorations' as const };
+    expect((await runSubscriptionSwitch(deps(client(true)), request)).response.error?.code).toBe('PAYMENT_PROVIDER_UNAVAILABLE');
+    // Meanwhile the catalog bills the same price with another Stripe price (the old one archived by hand).
+    const { rows: [row] } = await server.app.db.query<{ stripe_price_id: string }>("select stripe_price_id from prices where id = 'website_audit_feedback_usd_monthly'");
+    const replacement = await stripe.prices.create({ product: 'track_website_audit_feedback', currency: 'usd', unit_amount: shown.price.unitAmount.amount, recurring: { interval: 'month' } });
+    await server.app.db.query("update prices set stripe_price_id = $1 where id = 'website_audit_feedback_usd_monthly'", [replacement.id]);
+    try {
+      expect((await runSubscriptionSwitch(deps(client(false)), request)).response.error).toBeNull();
+    } finally {
+      await server.app.db.query("update prices set stripe_price_id = $1 where id = 'website_audit_feedback_usd_monthly'", [row!.stripe_price_id]);
+    }
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    expect(sent[0]!.price).toBe(row!.stripe_price_id);
+  });
+
+  // Last in the file: it changes a track's monthly price.
+  it('refuses a switch whose track’s price changed since the preview, charging nothing; a fresh preview is charged as shown', async () => {
+    const id = await subscribe('business_plan_builder');
+    await sandbox.advanceClock(10 * 86_400);
+    const shown = await preview(id, 'website_audit_feedback');
+    // The business raises the target's monthly price; the catalog sync makes its new Stripe price.
+    await server.app.db.query("update prices set unit_amount = unit_amount + 20000 where id = 'website_audit_feedback_usd_monthly'");
+    await stripeRecurringPriceFor({ db: server.app.db, stripe, logger: silent }, 'website_audit_feedback');
+    await sandbox.advanceClock(600);
+    const before = await writes(id);
+    const invoices = async () => (await stripe.invoices.list({ subscription: id, limit: 100 })).data.length;
+    const invoicesBefore = await invoices();
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', ...fromPreview(shown), prorationBehavior: 'ALWAYS_INVOICE' };
+    const refused = ok(await gql(SWITCH, { input }, 'owner')).switchSubscription;
+    expect(refused.error).toMatchObject({ code: 'PREVIEW_EXPIRED', message: expect.stringMatching(/price changed/) });
+    await settle();
+    expect(await writes(id)).toEqual(before);
+    expect(await invoices()).toBe(invoicesBefore);
+    // Previewed again at the new price, the switch charges what that preview showed.
+    const again = await preview(id, 'website_audit_feedback');
+    expect(again.price.unitAmount.amount).toBe(shown.price.unitAmount.amount + 20000);
+    const switched = ok(await gql(SWITCH, { input: { ...input, ...fromPreview(again), idempotencyKey: newKey() } }, 'owner')).switchSubscription;
+    expect(switched.error).toBeNull();
+    await settle();
+    const latest = (await stripe.invoices.list({ subscription: id, limit: 1 })).data[0]!;
+    expect(latest.amount_paid).toBe(again.amountDueNow.amount);
+  });
+
   it('refuses to switch a canceled subscription', async () => {
     const id = await subscribe('business_plan_builder');
     const shown = await preview(id, 'website_audit_feedback');
     await stripe.subscriptions.cancel(id);
     await settle();
     const before = await writes(id);
-    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', prorationDate: shown.prorationDate };
+    const input = { idempotencyKey: newKey(), subscriptionId: id, track: 'website_audit_feedback', ...fromPreview(shown) };
     expect(ok(await gql(SWITCH, { input }, 'admin')).switchSubscription.error.code).toBe('SUBSCRIPTION_NOT_ACTIVE');
     expect(await writes(id)).toEqual(before);
   });

@@ -497,6 +497,10 @@ export type SwitchSubscriptionInput = {
   subscriptionId: string;
   /** The track (product id) to move to: its monthly price. */
   track: string;
+  /** The preview's price.id: a track whose monthly price is another since the preview is PREVIEW_EXPIRED. */
+  priceId: string;
+  /** The preview's price.unitAmount.amount (minor units): a price whose amount changed since the preview is PREVIEW_EXPIRED. */
+  unitAmount: number;
   /** The prorationDate of the preview shown (ISO 8601): what is charged is what was shown. At most an hour old. */
   prorationDate: string;
   prorationBehavior?: ProrationBehavior | null | undefined;

@@ -1919,6 +1919,10 @@ export type SwitchSubscriptionInput = {
   subscriptionId: Scalars['ID']['input'];
   /** The track (product id) to move to: its monthly price. */
   track: Scalars['ID']['input'];
+  /** The preview's price.id: a track whose monthly price is another since the preview is PREVIEW_EXPIRED. */
+  priceId: Scalars['ID']['input'];
+  /** The preview's price.unitAmount.amount (minor units): a price whose amount changed since the preview is PREVIEW_EXPIRED. */
+  unitAmount: Scalars['Int']['input'];
   /** The prorationDate of the preview shown (ISO 8601): what is charged is what was shown. At most an hour old. */
   prorationDate: Scalars['String']['input'];
   prorationBehavior?: InputMaybe<ProrationBehavior>;

@@ -35,6 +35,8 @@ const ACTORS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
 const MAX_PAUSE_SECONDS = 5 * 365 * 86_400;
 
 const TRACK = /^[a-z][a-z0-9_]{1,62}$/;
+/** Our price ids have the same shape (prices.id's check). */
+const PRICE_ID = TRACK;
 
 /** A signed-in customer reads only their own; staff read all (null: no owner condition). */
 const ownerOf = ({ viewer }: GraphQLContext): string | null => (viewer.role === 'CUSTOMER' ? viewer.id : null);
@@ -128,6 +130,11 @@ export const subscriptionResolvers: Resolvers = {
       if (Number.isNaN(time) || time % 1000 !== 0) {
         throw new BadUserInputError('prorationDate must be the preview’s prorationDate (ISO 8601, whole seconds)', { reason: 'INVALID_PRORATION_DATE', field: 'input.prorationDate' });
       }
+      // Our price ids are slugs (business_plan_builder_usd_monthly); anything else is no price of ours.
+      if (!PRICE_ID.test(input.priceId)) throw new BadUserInputError('priceId must be the preview’s price.id', { reason: 'INVALID_PRICE_ID', field: 'input.priceId' });
+      if (!Number.isSafeInteger(input.unitAmount) || input.unitAmount < 0) {
+        throw new BadUserInputError('unitAmount must be the preview’s price.unitAmount.amount (minor units)', { reason: 'INVALID_AMOUNT', field: 'input.unitAmount' });
+      }
       const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
       const { viewer, db, stripe, logger } = context;
       const { response, isRepeat } = await runSubscriptionSwitch(
@@ -137,6 +144,8 @@ export const subscriptionResolvers: Resolvers = {
           idempotencyKey: key,
           subscriptionId,
           track: input.track,
+          priceId: input.priceId,
+          unitAmount: input.unitAmount,
           prorationDate: time / 1000,
           prorationBehavior: (input.prorationBehavior ?? 'CREATE_PRORATIONS').toLowerCase() as ProrationRowBehavior,
         },

@@ -1,7 +1,7 @@
 // Switch track… on a subscription: a dialog where the new track and the proration behaviour are
 // picked, Stripe's preview of the switch is shown (each proration line, what is due now, the next
-// invoice), and Confirm sends the switch with that preview's proration date, so what is charged is what
-// was shown. The view owns the mutation and the idempotency key (one per press of Confirm; a press
+// invoice), and Confirm sends the switch with that preview's proration date and price, so what is
+// charged is what was shown. The view owns the mutation and the idempotency key (one per press of Confirm; a press
 // Stripe could not be reached for is pressed again with the same key and input).
 import { useEffect, useId, useRef, useState } from 'react';
 import type { ProrationBehavior } from '../../../api/generated/graphql';
@@ -16,6 +16,9 @@ import { PRORATION_BEHAVIORS, PRORATION_WORDS, subscriptionErrorInWords } from '
 /** What Confirm sends beside the key and the subscription's id. */
 export interface SwitchDraft {
   track: string;
+  /** The preview's price (id and amount): the server refuses a price changed since as PREVIEW_EXPIRED. */
+  priceId: string;
+  unitAmount: number;
   prorationDate: string;
   prorationBehavior: ProrationBehavior;
 }
@@ -125,7 +128,7 @@ export function SwitchTrackAction({ subscription, tracks, control, disabledReaso
               event.preventDefault();
               if (control.pending) return;
               if (locked) control.onSubmit(locked);
-              else if (shown) control.onSubmit({ track: shown.toTrack, prorationDate: shown.prorationDate, prorationBehavior: behavior });
+              else if (shown) control.onSubmit({ track: shown.toTrack, priceId: shown.price.id, unitAmount: shown.price.unitAmount.amount, prorationDate: shown.prorationDate, prorationBehavior: behavior });
             }}
           >
             <h2 id={ids.title}>Switch track</h2>
