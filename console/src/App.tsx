@@ -23,6 +23,7 @@ import { SubscriptionsPage } from './features/subscriptions/views/SubscriptionsP
 import { webhookEventsPath } from './features/webhookEvents/urls';
 import { WebhookEventsPage } from './features/webhookEvents/views/WebhookEventsPage';
 import { Shell } from './layout/Shell';
+import { LIVE_REFRESH_MS, LiveRefreshProvider } from './lib/liveRefresh';
 
 /**
  * A different user (or none) must not see what the last one loaded: drop the cache on sign-out and
@@ -75,13 +76,16 @@ export function AppRoutes() {
   );
 }
 
-export function ConsoleApp({ queryClient }: { queryClient: QueryClient }) {
+/** liveRefreshMs: how often visible lists read themselves again (lib/liveRefresh.ts); tests set it. */
+export function ConsoleApp({ queryClient, liveRefreshMs = LIVE_REFRESH_MS }: { queryClient: QueryClient; liveRefreshMs?: number | false }) {
   return (
     <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
-        <ClearCacheOnSessionChange />
-        <AppRoutes />
-      </BrowserRouter>
+      <LiveRefreshProvider value={liveRefreshMs}>
+        <BrowserRouter>
+          <ClearCacheOnSessionChange />
+          <AppRoutes />
+        </BrowserRouter>
+      </LiveRefreshProvider>
     </QueryClientProvider>
   );
 }

@@ -39,7 +39,8 @@ export const reconciliationIdle = () =>
     HttpResponse.json({ data: { reconciliationStatus: { running: null, lastRun: null, schedule: null, nextScheduledAt: null, openFindings: 0, openFindingsByKind: [] } } }),
   );
 
-export function renderConsole(path: string, options: { as?: 'support' | 'admin' | null; handlers?: RequestHandler[] } = {}) {
+/** liveRefreshMs: lists read themselves again this often; off unless a test of live lists asks for it. */
+export function renderConsole(path: string, options: { as?: 'support' | 'admin' | null; handlers?: RequestHandler[]; liveRefreshMs?: number | false } = {}) {
   const as = options.as === undefined ? 'support' : options.as;
   // The test's own handlers first: msw answers with the first that matches.
   server.use(...(options.handlers ?? []), sandboxMode(), reconciliationIdle(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
@@ -50,7 +51,7 @@ export function renderConsole(path: string, options: { as?: 'support' | 'admin' 
   sessionStore.reload();
   window.history.replaceState(null, '', path);
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
-  const result = render(<ConsoleApp queryClient={queryClient} />);
+  const result = render(<ConsoleApp queryClient={queryClient} liveRefreshMs={options.liveRefreshMs ?? false} />);
   return { ...result, queryClient };
 }
 

@@ -2,6 +2,7 @@
 // filters, and the open row read by id. The views (features/*/views) call it; ListPage renders it.
 import { type InfiniteData, type QueryKey, useInfiniteQuery, type UseInfiniteQueryResult, useQuery, type UseQueryOptions, type UseQueryResult } from '@tanstack/react-query';
 import { type Connection, type keysetListOptions, loadedRows } from '../api/pagination';
+import { useLiveRefresh } from './liveRefresh';
 import { type ListUrl, useListUrl } from './urlState';
 
 export interface ListScreen<Row, Detail, F> {
@@ -26,7 +27,8 @@ export function useListScreen<K extends string, F, Row extends { id: string }, D
 }): ListScreen<Row, Detail, F> {
   const url = useListUrl(options.params);
   const filter = options.filter(url.values);
-  const list = useInfiniteQuery(options.listQuery(filter));
+  // Live: the loaded pages are read again while the screen is visible (lib/liveRefresh.ts).
+  const list = useInfiniteQuery({ ...options.listQuery(filter), ...useLiveRefresh() });
   const openRow = url.open && options.openFromList ? loadedRows(list.data).find((row) => row.id === url.open) : undefined;
   const known = openRow && options.openFromList?.(openRow);
   // A row the loaded pages do not hold (a shared link to an older one) is read once the list is in.

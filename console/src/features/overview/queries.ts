@@ -1,6 +1,7 @@
 import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { OpsOverviewDocument, type OpsOverviewQuery } from '../../api/generated/graphql';
+import { LIVE_REFRESH_MS } from '../../lib/liveRefresh';
 
 export type OpsOverview = OpsOverviewQuery['opsOverview'];
 /** The alert conditions, defined once on the server (server/ops/alerts.ts); the console has no thresholds. */
@@ -9,6 +10,7 @@ export type OpsAlertCode = OpsOverview['alerts'][number]['code'];
 export const opsOverviewQuery = queryOptions({
   queryKey: ['opsOverview'],
   queryFn: () => graphqlRequest(OpsOverviewDocument).then((d) => d.opsOverview),
-  // A support lead leaves this open: keep it current without a reload.
-  refetchInterval: 30_000,
+  // A support lead leaves this open: keep it current without a reload (lib/liveRefresh.ts), while visible.
+  refetchInterval: LIVE_REFRESH_MS,
+  refetchIntervalInBackground: false,
 });

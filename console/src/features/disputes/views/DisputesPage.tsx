@@ -1,4 +1,5 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
+import { useLiveRefresh } from '../../../lib/liveRefresh';
 import { useId, useMemo, useState } from 'react';
 import { loadedRows } from '../../../api/pagination';
 import { DataTable } from '../../../components/DataTable';
@@ -36,7 +37,7 @@ export function DisputesPage() {
     };
     return Object.keys(next).length > 0 ? next : undefined;
   }, [status, dueSoon, openedAt]);
-  const list = useInfiniteQuery(disputesListQuery(filter));
+  const list = useInfiniteQuery({ ...disputesListQuery(filter), ...useLiveRefresh() });
   const rows = loadedRows(list.data);
   const stripeMode = useStripeMode();
   return (
