@@ -172,6 +172,34 @@ describe('reads', () => {
     expectError(nobody, 1, 'SUBSCRIPTION_NOT_FOUND');
   });
 
+  it('subscription-info finds a customer’s subscription by email: status, period, pause, cancel and latest invoices', async () => {
+    const email = await withDb(async (db) => {
+      const { rows } = await db.query<{ id: string; email: string }>('select c.id, c.email from customers c join orders o on o.customer_id = c.id where o.id = $1', [orderId]);
+      const customer = rows[0]!;
+      await db.query(
+        `insert into subscriptions (id, customer_id, status, current_period_start, current_period_end, cancel_at_period_end, pause_behavior)
+         values ('sub_cliTest1', $1::uuid, 'active', '2026-12-01T00:00:00Z', '2027-01-01T00:00:00Z', true, 'void')`,
+        [customer.id],
+      );
+      await db.query(
+        `insert into subscription_invoices (id, subscription_id, status, amount_due, amount_paid, currency, stripe_created)
+         values ('in_cliOld', 'sub_cliTest1', 'paid', 4900, 4900, 'usd', '2026-11-01T00:00:00Z'), ('in_cliNew', 'sub_cliTest1', 'open', 4900, 0, 'usd', '2026-12-01T00:00:00Z')`,
+      );
+      return customer.email;
+    });
+
+    const human = await cli(['subscription-info', email.toUpperCase()]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^sub_cliTest1  active$/m);
+    expect(human.stdout).toMatch(/^Period\s+2026-12-01 00:00:00Z \(.+\) → 2027-01-01 00:00:00Z \(.+\)$/m);
+    expect(human.stdout).toMatch(/^Paused\s+yes \(void\)$/m);
+    expect(human.stdout).toMatch(/^Cancel\s+at period end$/m);
+    // Newest invoice first.
+    expect(human.stdout).toMatch(/^in_cliNew\s+open\s+\$49\.00\s+\$0\.00\s+2026-12-01 00:00:00Z[^\n]*\nin_cliOld\s+paid\s+\$49\.00\s+\$49\.00/m);
+    const machine = json(await cli(['subscription-info', 'sub_cliTest1', '--json']));
+    expect(machine.subscriptions).toEqual([expect.objectContaining({ id: 'sub_cliTest1', customer_email: email, latestInvoices: [expect.objectContaining({ id: 'in_cliNew' }), expect.objectContaining({ id: 'in_cliOld' })] })]);
+  });
+
   it('replay-event of an event we never stored is exit 1', async () => {
     expectError(await cli(['replay-event', 'evt_neverStored', '--yes']), 1, 'WEBHOOK_EVENT_NOT_FOUND');
   });
