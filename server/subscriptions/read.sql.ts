@@ -112,11 +112,13 @@ export async function invoicesOfSubscription(db: Queryable, subscriptionId: stri
 
 /**
  * The invoices of several subscriptions in one query, newest first each, in the order of `ids` (a page
- * of subscriptions reads its invoices at once: server/api/graphql/loaders.ts).
+ * of subscriptions reads its invoices at once: server/api/graphql/loaders.ts). Stripe's created is whole
+ * seconds: within one, seq (assigned as each invoice is first recorded) keeps the order they were made
+ * in, where the id alone is random (a first invoice and a switch's invoice in the same second).
  */
 export async function invoicesOfSubscriptions(db: Queryable, ids: readonly string[]): Promise<SubscriptionInvoiceRecord[][]> {
   const { rows } = await db.query<SubscriptionInvoiceRecord>(
-    `${INVOICE_SELECT} where subscription_id = any($1::text[]) order by subscription_id, stripe_created desc, id desc`,
+    `${INVOICE_SELECT} where subscription_id = any($1::text[]) order by subscription_id, stripe_created desc, seq desc`,
     [[...ids]],
   );
   const byId = new Map<string, SubscriptionInvoiceRecord[]>(ids.map((id) => [id, []]));
