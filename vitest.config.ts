@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// `npm test`: every suite on in-memory PGlite. Browser tests (tests/e2e) run separately.
+// `npm test`: every suite on in-memory PGlite. Browser tests (tests/e2e) and the compiled server
+// (tests/deploy*.test.ts) run separately.
 export default defineConfig({
   resolve: {
     // graphql 16 ships CJS (main) and ESM (module). Node, and so Apollo and graphql-tools, load the CJS
@@ -10,7 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts', 'tests/**/*.test.tsx'],
-    exclude: ['tests/e2e/**', 'node_modules/**'],
+    // The browser tests and the compiled-server test have configs of their own (test:e2e, test:deploy).
+    exclude: ['tests/e2e/**', 'tests/deploy*.test.ts', 'node_modules/**'],
     globalSetup: ['tests/helpers/globalSetup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,0 +1,95 @@
+// `npm run build:server`: compiles the server to plain JavaScript in dist/, so production runs
+// `node dist/server/main.js` without tsx (no TypeScript compiler in the image, no compile at each start).
+//
+// Why esbuild file by file and not `tsc` or one bundle: the sources import each other without
+// extensions (`moduleResolution: bundler`), which Node's ESM loader refuses, so tsc's output would not
+// run; and one bundle would move every module to dist/server/main.js, breaking the two files that find
+// data relative to their own place (server/platform/db/migrate.ts reads ../../../supabase/migrations,
+// server/api/graphql/server.ts reads ../../../schema.graphql). So each source file the server reaches
+// becomes one .js file at the same place under dist/, its relative imports rewritten to those .js
+// files, packages left as imports of node_modules; and schema.graphql and supabase/migrations are
+// copied to dist/ where those two files look for them. dist/ is then whole: with the production
+// dependencies and package.json (for "type": "module") it runs anywhere (the Dockerfile copies it).
+//
+// esbuild is what tsx and vite already use (a dependency of both), so this adds no package. It strips
+// types without checking them: `npm run typecheck` is the check.
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'dist');
+const ENTRY = 'server/main.ts';
+/** What the build writes, and so what it removes first: dist/console is the console build's. */
+const OUTPUTS = ['server', 'stripe-sandbox', 'schema.graphql', 'supabase'];
+/** Read at run time relative to the compiled files (see above). */
+const DATA = ['schema.graphql', 'supabase/migrations'];
+const SOURCE = /\.(ts|tsx|mts)$/;
+
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+/** Every file of ours the entry reaches (imports followed, packages not): esbuild's own resolution. */
+async function reachableSources(): Promise<string[]> {
+  const result = await build({ absWorkingDir: ROOT, entryPoints: [ENTRY], bundle: true, packages: 'external', platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+  return Object.keys(result.metafile.inputs).filter((file) => SOURCE.test(file));
+}
+
+/** Relative imports stay imports, of the sibling .js file the same build writes; JSON is inlined. */
+const relativeImportsToJs: Plugin = {
+  name: 'relative-imports-to-js',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const resolved = await plugin.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+      if (resolved.errors.length > 0) return { errors: resolved.errors };
+      if (!SOURCE.test(resolved.path)) return undefined; // JSON and the like: bundled into the importer
+      if (args.kind === 'entry-point') return undefined;
+      let target = relative(dirname(args.importer), resolved.path).replace(SOURCE, '.js').split(sep).join('/');
+      if (!target.startsWith('.')) target = `./${target}`;
+      return { path: target, external: true };
+    });
+  },
+};
+
+/**
+ * Compiles into `outDir` (dist/ by default; a test builds into a directory of its own under dist/,
+ * where Node still finds node_modules and package.json by walking up).
+ */
+export async function buildServer(outDir: string = OUT): Promise<{ files: number }> {
+  const sources = await reachableSources();
+  const outside = sources.filter((file) => file.startsWith('..'));
+  if (outside.length > 0) throw new BuildError(`the server imports files outside the repository: ${outside.join(', ')}`);
+  for (const output of OUTPUTS) rmSync(join(outDir, output), { recursive: true, force: true });
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: sources,
+    outdir: outDir,
+    outbase: '.',
+    bundle: true, // only so that the plugin sees every import; each file still imports the others
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked', // stack traces in logs and Sentry point at the TypeScript lines
+    plugins: [relativeImportsToJs],
+    logLevel: 'warning',
+  });
+  for (const data of DATA) {
+    mkdirSync(dirname(join(outDir, data)), { recursive: true });
+    cpSync(join(ROOT, data), join(outDir, data), { recursive: true });
+  }
+  return { files: sources.length };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildServer().then(
+    ({ files }) => process.stdout.write(`dist/server: ${files} files compiled; run with node ${join('dist', 'server', 'main.js')}\n`),
+    (error: unknown) => {
+      process.stderr.write(`build:server: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
