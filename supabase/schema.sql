@@ -2002,6 +2002,35 @@ AS $function$
 $function$;
 grant execute on function public.payment_request_cancel_targets(p_request_id uuid) to PUBLIC;
 
+CREATE OR REPLACE FUNCTION public.payment_request_close_share(p jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  a payment_attempts;
+  o orders;
+  m payment_request_members;
+  r payment_requests;
+begin
+  perform checkout_lock_attempt_order((p->>'attempt_id')::uuid);
+  select * into a from payment_attempts where id = (p->>'attempt_id')::uuid for update;
+  select * into o from orders where id = a.order_id;
+  select * into m from payment_request_members where order_id = o.id for update;
+  select * into r from payment_requests where id = o.payment_request_id for update;
+  if r.id is null or r.status not in ('canceled', 'expired') or o.status not in ('pending', 'requires_action', 'failed') then
+    return jsonb_build_object('outcome', 'unchanged', 'order_status', o.status);
+  end if;
+  update payment_attempts set status = 'canceled', last_error = 'payment request ' || r.status, updated_at = now()
+   where id = a.id and status in ('open', 'needs_cleanup');
+  perform payment_log_for_order(o, 'checkout.attempt_canceled', 'canceled',
+    jsonb_build_object('actor', p->>'actor', 'attempt', a.attempt, 'stripe_object_id', a.stripe_object_id, 'error', 'payment request ' || r.status));
+  update orders set status = 'canceled', updated_at = now() where id = o.id returning * into o;
+  perform payment_log_for_order(o, 'payment_request.share_canceled', 'canceled',
+    jsonb_build_object('actor', p->>'actor', 'reason', 'request_' || r.status, 'payment_request_id', r.id, 'payment_request_member_id', m.id));
+  return jsonb_build_object('outcome', 'closed');
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.payment_request_create(p jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -2164,6 +2193,7 @@ declare
   o orders;
   v_request uuid := (p->>'request_id')::uuid;
   v_unpaid constant text[] := array['pending', 'requires_action', 'failed'];
+  v_paid constant text[] := array['paid', 'partially_refunded', 'disputed'];
   v_canceled integer := 0;
 begin
   perform 1 from orders where payment_request_id = v_request order by id for update;
@@ -2175,6 +2205,10 @@ begin
   if exists (select 1 from orders x join payment_attempts a on a.order_id = x.id
               where x.payment_request_id = v_request and x.status = any (v_unpaid) and a.status in ('creating', 'open')) then
     return jsonb_build_object('outcome', 'live_attempt', 'status', r.status);
+  end if;
+  if exists (select 1 from orders where payment_request_id = v_request and status = 'processing')
+     and not exists (select 1 from orders where payment_request_id = v_request and status <> 'processing' and not (status = any (v_paid))) then
+    return jsonb_build_object('outcome', 'in_flight', 'status', r.status);
   end if;
 
   update payment_requests set status = 'expired', updated_at = now() where id = v_request;
@@ -2293,9 +2327,21 @@ begin
       'actor', 'system', 'payment_request_id', r.id, 'payment_request_member_id', m.id,
       'previous_status', m.status, 'order_status', new.status));
   end if;
-  -- A closed request keeps its status: a share paid after cancel or expiry stays paid, the request canceled.
-  if r.status not in ('open', 'partially_paid') then
-    return null;
+  if r.status in ('paid', 'canceled', 'expired') then
+    select count(*), count(*) filter (where status = 'paid') into v_count, v_paid
+      from payment_request_members where payment_request_id = r.id;
+    -- Every share of an expired request paid after all (a debit processing at expiry that settled):
+    -- the request is complete, below. Otherwise a closed request keeps its status.
+    if not (r.status = 'expired' and v_paid = v_count) then
+      if v_member_status = 'paid' and m.status is distinct from 'paid' and r.status <> 'paid' then
+        -- Money taken for a request that will not complete: staff refund it (the ops alert
+        -- SHARE_PAID_ON_CLOSED_REQUEST reads these entries while the share is not refunded).
+        perform payment_log_for_order(new, 'payment_request.share_paid_on_closed_request', v_member_status, jsonb_build_object(
+          'actor', 'system', 'payment_request_id', r.id, 'payment_request_member_id', m.id, 'request_status', r.status,
+          'amount', new.amount, 'currency', new.currency));
+      end if;
+      return null;
+    end if;
   end if;
   select count(*), count(*) filter (where status = 'paid'), count(*) filter (where status in ('paid', 'processing', 'refunded'))
     into v_count, v_paid, v_active
@@ -2483,6 +2529,22 @@ begin
   end if;
   return null;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_request_stale_share_attempts(p_limit integer)
+ RETURNS TABLE(attempt_id uuid, order_id uuid, attempt integer, stripe_object_id text, payment_request_id uuid)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select a.id, a.order_id, a.attempt, a.stripe_object_id, o.payment_request_id
+    from payment_requests r
+    join orders o on o.payment_request_id = r.id
+    join payment_attempts a on a.order_id = o.id
+   where r.status in ('canceled', 'expired')
+     and o.status in ('pending', 'requires_action', 'failed')
+     and a.kind = 'payment_intent' and a.status = 'open' and a.stripe_object_id is not null
+   order by o.id, a.attempt
+   limit p_limit
 $function$;
 
 CREATE OR REPLACE FUNCTION public.prices_keep_stripe_price()

@@ -11,7 +11,7 @@ export const PAYMENT_FAILURE_WINDOW_MINUTES = 15;
 /** Below this many outcomes in the window a rate says little (2 of 4 is not an outage). */
 export const PAYMENT_FAILURE_MIN_PAYMENTS = 20;
 
-export const ALERT_CODES = ['SYNC_FAILURE_RATE', 'WEBHOOK_LAG', 'PAYMENT_FAILURE_RATE', 'MAKE_DEAD', 'WEBHOOK_FAILED', 'ORPHANED_PAYMENTS', 'PAYMENT_FINDINGS'] as const;
+export const ALERT_CODES = ['SYNC_FAILURE_RATE', 'WEBHOOK_LAG', 'PAYMENT_FAILURE_RATE', 'MAKE_DEAD', 'WEBHOOK_FAILED', 'ORPHANED_PAYMENTS', 'PAYMENT_FINDINGS', 'SHARE_PAID_ON_CLOSED_REQUEST'] as const;
 export type AlertCode = (typeof ALERT_CODES)[number];
 
 /** What the conditions are computed from, read in one query (alertFigures). */
@@ -34,6 +34,11 @@ export interface AlertFigures {
   openOrphanedPayments: number | null;
   /** Payments that pay for nothing we fulfil (an amount mismatch, a duplicate) and still hold money: staff must refund them. */
   openPaymentFindings: number;
+  /**
+   * Payment request shares paid after their request was canceled or expired (logged
+   * payment_request.share_paid_on_closed_request) whose order still holds the money: staff refund them.
+   */
+  sharesPaidOnClosedRequests: number;
 }
 
 export interface AlertDefinition {
@@ -116,6 +121,14 @@ export const ALERTS: readonly AlertDefinition[] = [
       `${plural(f.openPaymentFindings, 'payment')} that pay${f.openPaymentFindings === 1 ? 's' : ''} for nothing we fulfil (not the order's price, or an order already paid) still hold${f.openPaymentFindings === 1 ? 's' : ''} the customer's money.`,
     figures: (f) => ({ openPaymentFindings: f.openPaymentFindings }),
   },
+  {
+    code: 'SHARE_PAID_ON_CLOSED_REQUEST',
+    title: 'Payment request shares paid after the request closed',
+    holds: (f) => f.sharesPaidOnClosedRequests > 0,
+    message: (f) =>
+      `${plural(f.sharesPaidOnClosedRequests, 'payment request share')} paid after ${f.sharesPaidOnClosedRequests === 1 ? 'its request was' : 'their requests were'} canceled or expired still hold${f.sharesPaidOnClosedRequests === 1 ? 's' : ''} the member's money: refund ${f.sharesPaidOnClosedRequests === 1 ? 'it' : 'them'} from the share's order.`,
+    figures: (f) => ({ sharesPaidOnClosedRequests: f.sharesPaidOnClosedRequests }),
+  },
 ];
 
 /** Every alert that can be evaluated, holding or not; an alert whose figures are not tracked is left out. */
@@ -141,6 +154,7 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
     make_dead: number;
     webhook_failed: number;
     payment_findings: number;
+    shares_paid_on_closed: number;
   }>(
     `select (select count(*)::int from orders where sync_state is not null and updated_at >= now() - interval '24 hours') as synced_24h,
             (select count(*)::int from orders where sync_state = 'failed' and updated_at >= now() - interval '24 hours') as sync_failed_24h,
@@ -153,7 +167,10 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
             (select count(*)::int from make_deliveries where status = 'dead') as make_dead,
             (select count(*)::int from stripe_events where status = 'failed') as webhook_failed,
             (select count(*)::int from payments
-              where finding is not null and status in ('succeeded', 'processing') and amount_refunded < amount) as payment_findings`,
+              where finding is not null and status in ('succeeded', 'processing') and amount_refunded < amount) as payment_findings,
+            (select count(distinct l.order_id)::int from payment_logs l join orders o on o.id = l.order_id
+              where l.event_type = 'payment_request.share_paid_on_closed_request'
+                and o.status in ('paid', 'partially_refunded', 'disputed')) as shares_paid_on_closed`,
     [PAYMENT_FAILURE_WINDOW_MINUTES],
   );
   const row = rows[0]!;
@@ -167,6 +184,7 @@ export async function alertFigures(db: Queryable): Promise<AlertFigures> {
     makeDead: row.make_dead,
     webhookFailed: row.webhook_failed,
     openPaymentFindings: row.payment_findings,
+    sharesPaidOnClosedRequests: row.shares_paid_on_closed,
     openOrphanedPayments: await openOrphanedPayments(db),
   };
 }

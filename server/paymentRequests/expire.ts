@@ -8,6 +8,13 @@
 //      makes the request `expired` and its unpaid shares (orders and members) `canceled`.
 // No Stripe call runs inside a transaction. A share whose attempt is being created (no object yet) holds
 // its request back: the janitor's unsettled-attempt step records or abandons it, and a later pass ends it.
+// A request whose only unpaid shares are processing (a bank debit on its way) is not expired yet
+// (in_flight): if every debit succeeds it is paid, and if one fails a later pass expires it.
+//
+// Then closed requests' reopened PaymentIntents (closeStaleShares): a share's bank debit processing at
+// cancel or expiry that fails reopens its PaymentIntent (money_path.sql checkout.attempt_reopened), which
+// the member's page could then pay on a request that will never complete. Each is canceled at Stripe
+// with cancelPaymentRequest's key and parameters, and its attempt and share order canceled.
 import type Stripe from 'stripe';
 import { applyPayment, markAttempt } from '../checkout/checkout.sql';
 import { factsFrom } from '../checkout/startPayment';
@@ -47,10 +54,38 @@ export async function expireDuePaymentRequests(deps: ExpireDeps, now: Date): Pro
     const { rows } = await deps.db.query<{ result: { outcome: string } }>('select payment_request_expire($1::jsonb) as result', [
       JSON.stringify({ request_id: request.id, now: now.toISOString(), actor: deps.actor }),
     ]);
-    if (rows[0]!.result.outcome === 'expired') expired += 1;
-    else if (rows[0]!.result.outcome === 'live_attempt') deps.logger.info({ paymentRequestId: request.id }, 'payment request past expiry waits for a share’s attempt being created');
+    const outcome = rows[0]!.result.outcome;
+    if (outcome === 'expired') expired += 1;
+    else if (outcome === 'live_attempt') deps.logger.info({ paymentRequestId: request.id }, 'payment request past expiry waits for a share’s attempt being created');
+    else if (outcome === 'in_flight') deps.logger.info({ paymentRequestId: request.id }, 'payment request past expiry waits for its processing shares to settle');
   }
+  canceledIntents += await closeStaleShares(deps);
   return { expired, canceledIntents };
+}
+
+interface StaleShareAttempt {
+  attempt_id: string;
+  order_id: string;
+  attempt: number;
+  stripe_object_id: string;
+  payment_request_id: string;
+}
+
+/** Open PaymentIntents of unpaid shares of canceled or expired requests: canceled at Stripe, then the attempt and share order. */
+export async function closeStaleShares(deps: ExpireDeps): Promise<number> {
+  const { rows } = await deps.db.query<StaleShareAttempt>('select * from payment_request_stale_share_attempts($1)', [BATCH]);
+  let canceled = 0;
+  for (const row of rows) {
+    const attempt: OpenAttempt = { id: row.attempt_id, order_id: row.order_id, attempt: row.attempt, stripe_object_id: row.stripe_object_id };
+    // Paid or processing at Stripe after all: applied (a share paid on a closed request is logged for a refund).
+    if (!(await cancelIntent(deps, attempt, { markCanceled: false }))) continue;
+    const { rows: closed } = await deps.db.query<{ result: { outcome: string } }>('select payment_request_close_share($1::jsonb) as result', [
+      JSON.stringify({ attempt_id: row.attempt_id, actor: deps.actor }),
+    ]);
+    deps.logger.info({ paymentRequestId: row.payment_request_id, orderId: row.order_id, outcome: closed[0]!.result.outcome }, 'closed request’s reopened share PaymentIntent canceled');
+    canceled += 1;
+  }
+  return canceled;
 }
 
 /** Step 1 for one request: its unpaid shares' open PaymentIntents, canceled (or found paid and applied). */
@@ -71,7 +106,7 @@ async function closeOpenIntents(deps: ExpireDeps, requestId: string): Promise<nu
 }
 
 /** True when the PaymentIntent is canceled now; a paid or processing one is applied and left alone. */
-async function cancelIntent(deps: ExpireDeps, attempt: OpenAttempt): Promise<boolean> {
+async function cancelIntent(deps: ExpireDeps, attempt: OpenAttempt, options = { markCanceled: true }): Promise<boolean> {
   const objectId = attempt.stripe_object_id;
   let intent: Stripe.PaymentIntent;
   try {
@@ -89,6 +124,7 @@ async function cancelIntent(deps: ExpireDeps, attempt: OpenAttempt): Promise<boo
     if (intent.status !== 'succeeded' && intent.status !== 'processing' && intent.status !== 'canceled') throw error;
   }
   if (intent.status === 'canceled') {
+    if (!options.markCanceled) return true;
     await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor: deps.actor, error: 'payment request expired' });
     return true;
   }

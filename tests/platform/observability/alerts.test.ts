@@ -114,7 +114,7 @@ describe('the alert job', () => {
     await monitor.evaluate();
     const { rows } = await db.query<{ code: string; holding: boolean }>('select code, holding from ops_alerts order by code');
     expect(rows).toEqual(
-      ['MAKE_DEAD', 'ORPHANED_PAYMENTS', 'PAYMENT_FAILURE_RATE', 'PAYMENT_FINDINGS', 'SYNC_FAILURE_RATE', 'WEBHOOK_FAILED', 'WEBHOOK_LAG'].map((code) => ({ code, holding: false })),
+      ['MAKE_DEAD', 'ORPHANED_PAYMENTS', 'PAYMENT_FAILURE_RATE', 'PAYMENT_FINDINGS', 'SHARE_PAID_ON_CLOSED_REQUEST', 'SYNC_FAILURE_RATE', 'WEBHOOK_FAILED', 'WEBHOOK_LAG'].map((code) => ({ code, holding: false })),
     );
   });
 

@@ -235,7 +235,9 @@ export type OpsAlertCode =
   /** Reconciliation found orphaned payments that are still open (evaluated once reconciliation records them). */
   | 'ORPHANED_PAYMENTS'
   /** A payment pays for nothing we fulfil (an amount mismatch, or a duplicate of an order already paid) and still holds the customer's money. */
-  | 'PAYMENT_FINDINGS';
+  | 'PAYMENT_FINDINGS'
+  /** A payment request share was paid after its request was canceled or expired (a late bank debit) and still holds the member's money: refund it. */
+  | 'SHARE_PAID_ON_CLOSED_REQUEST';
 
 /** The errors of reconciliation's mutations that staff can act on. */
 export type ReconciliationErrorCode =

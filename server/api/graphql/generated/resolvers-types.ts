@@ -1312,7 +1312,9 @@ export type OpsAlertCode =
   /** Reconciliation found orphaned payments that are still open (evaluated once reconciliation records them). */
   | 'ORPHANED_PAYMENTS'
   /** A payment pays for nothing we fulfil (an amount mismatch, or a duplicate of an order already paid) and still holds the customer's money. */
-  | 'PAYMENT_FINDINGS';
+  | 'PAYMENT_FINDINGS'
+  /** A payment request share was paid after its request was canceled or expired (a late bank debit) and still holds the member's money: refund it. */
+  | 'SHARE_PAID_ON_CLOSED_REQUEST';
 
 /** An alert condition that holds now: the same list the alert job sends to Sentry, and what colours the Overview's tiles. */
 export type OpsAlert = {
