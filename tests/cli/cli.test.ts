@@ -8,10 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
 import { createProcessDatabase, type ProcessDatabase } from '../helpers/serverProcess';
 import { type CliRun, runCli, runNpx, type SandboxProcess, startSandboxProcess } from './helpers';
+
+// Each CLI run is a process start (tsx, then PGlite); a test runs several, on a machine shared with others.
+vi.setConfig({ testTimeout: 120_000 });
 
 const ACTOR = `cli:${userInfo().username}@${hostname()}`;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -249,14 +252,26 @@ describe('sync-order, make, orphans', () => {
     expectError(await cli(['make', 'retry', delivered, '--yes']), 1, 'MAKE_DELIVERY_WRONG_STATE');
   });
 
-  it('lists orphaned payments as a table and JSON; resolving one that does not exist is exit 1', async () => {
-    const table = await cli(['orphans']);
-    const machine = await cli(['orphans', '--open', '--json']);
-    const missing = await cli(['orphans', 'resolve', randomUUID(), '--dismiss', '--note', 'test', '--yes']);
-    expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^(No orphaned payments\.|ID\s+KIND\s+STATUS)/);
-    expect(json(machine)).toHaveProperty('findings');
-    expectError(missing, 1, 'ORPHAN_NOT_FOUND');
+  it('lists an open orphaned payment as a table and JSON and dismisses it with a note (audited); one that does not exist is exit 1', async () => {
+    const open = await stripe.paymentIntents.create({ amount: 1500, currency: 'usd', metadata: { order_id: randomUUID(), customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' } });
+    expect(json(await cli(['reconcile', '--since', new Date().toISOString().slice(0, 10), '--yes', '--json'])).run.counters).toMatchObject({ orphansFound: 1 });
+
+    const table = await cli(['orphans', '--open']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+KIND\s+STATUS\s+STRIPE OBJECT\s+AMOUNT\s+FIRST SEEN\s+ORDER$/m);
+    expect(table.stdout).toMatch(new RegExp(`STRIPE_WITHOUT_RECORD\\s+open\\s+${open.id}\\s+\\$15\\.00`));
+    const finding = json(await cli(['orphans', '--open', '--kind', 'stripe_without_record', '--json'])).findings.find((f: { stripe_object_id: string }) => f.stripe_object_id === open.id);
+    expect(finding).toMatchObject({ status: 'open', kind: 'STRIPE_WITHOUT_RECORD' });
+
+    const dismissed = await cli(['orphans', 'resolve', finding.id, '--dismiss', '--note', 'a test payment', '--yes']);
+    expect(dismissed.code, dismissed.stderr).toBe(0);
+    expect(dismissed.stdout).toMatch(new RegExp(`^Finding ${finding.id}: dismiss done`));
+    expect(await auditRows('reconciliation.resolve_finding')).toEqual([
+      expect.objectContaining({ actor_type: 'cli', actor_id: ACTOR, target_id: finding.id, details: expect.objectContaining({ action: 'dismiss', note: 'a test payment' }) }),
+    ]);
+    expect(json(await cli(['orphans', '--open', '--json'])).findings.map((f: { id: string }) => f.id)).not.toContain(finding.id);
+
+    expectError(await cli(['orphans', 'resolve', randomUUID(), '--dismiss', '--note', 'test', '--yes']), 1, 'ORPHAN_NOT_FOUND');
   });
 });
 
