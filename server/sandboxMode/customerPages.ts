@@ -287,6 +287,7 @@ function previewPage(options: CustomerSessionOptions, session: CustomerSession, 
      <p>Stripe’s prorations for switching now: the unused time of your current track is credited, the rest of the period on the new one charged.</p>
      <table><tr><th>Line</th><th>Period</th><th>Amount</th></tr>${lines}<tr><th colspan="2">Proration total</th><td class="nowrap">${money(preview.prorationTotal)}</td></tr></table>
      <p class="price">Amount due now: ${money(preview.amountDueNow)}</p>
+     ${preview.creditApplied > 0 ? `<p class="note">${money(preview.creditApplied)} of your account’s credit is used first.</p>` : ''}
      ${preview.prorationTotal < 0 ? `<p class="note">The credit of ${money(-preview.prorationTotal)} goes towards your next invoices.</p>` : ''}
      <p class="note">Then ${money(preview.price.unit_amount)} / ${esc(preview.price.recurring_interval)}. This preview is good for an hour.</p>
      <form method="post" action="${ACCOUNT_PATH}/switch" class="actions">

@@ -40,8 +40,13 @@ export interface SwitchPreview {
   prorationDate: number;
   /** The proration lines' sum: negative is a credit towards the next invoice. */
   prorationTotal: number;
-  /** What an ALWAYS_INVOICE switch charges at once (the prorations, if they come to more than zero). */
+  /**
+   * What an ALWAYS_INVOICE switch charges at once: Stripe's amount due on that invoice, the prorations
+   * (and any pending ones) less the customer's credit balance.
+   */
   amountDueNow: number;
+  /** Of the customer's credit balance, what that invoice uses up (0 when none). */
+  creditApplied: number;
   /** The next invoice with CREATE_PRORATIONS: the prorations plus the next period at the new price. */
   nextInvoiceAmount: number;
   lines: ProrationLineValue[];
@@ -87,14 +92,19 @@ export async function previewSubscriptionSwitch(
   if (!price) return fail('SUBSCRIPTION_CHANGE_REFUSED', 'This track has no monthly price to switch to.');
   const prorationDate = prorationDateNow(sub, request.nowMs);
   let invoice: Stripe.Invoice;
+  let now: Stripe.Invoice;
   try {
     const current = await stripe.subscriptions.retrieve(sub.id);
     const item = current.items.data[0];
     if (!item) return fail('SUBSCRIPTION_CHANGE_REFUSED', 'The subscription has no item at Stripe to switch.');
-    invoice = await stripe.invoices.createPreview({
-      subscription: sub.id,
-      subscription_details: { items: [{ id: item.id, price: price.stripe_price_id }], proration_date: prorationDate, proration_behavior: 'create_prorations' },
-    });
+    const previewOf = (behavior: 'create_prorations' | 'always_invoice') =>
+      stripe.invoices.createPreview({
+        subscription: sub.id,
+        subscription_details: { items: [{ id: item.id, price: price.stripe_price_id }], proration_date: prorationDate, proration_behavior: behavior },
+      });
+    // Two of Stripe's previews: the next invoice (CREATE_PRORATIONS), and the invoice ALWAYS_INVOICE
+    // makes at once, whose amount_due is what is charged (Stripe applies the customer's balance there).
+    [invoice, now] = await Promise.all([previewOf('create_prorations'), previewOf('always_invoice')]);
   } catch (error) {
     if (isProviderUnavailable(error)) return fail('PAYMENT_PROVIDER_UNAVAILABLE', 'Stripe could not be reached; try the preview again.');
     throw error;
@@ -112,7 +122,9 @@ export async function previewSubscriptionSwitch(
       currency: invoice.currency,
       prorationDate,
       prorationTotal,
-      amountDueNow: Math.max(0, prorationTotal),
+      amountDueNow: now.amount_due,
+      // A credit (a negative starting balance) pays part of the total before the card does.
+      creditApplied: Math.max(0, Math.min(now.total, -now.starting_balance)),
       nextInvoiceAmount: invoice.amount_due,
       lines,
     },

@@ -69,6 +69,7 @@ const PREVIEW = (prorationDate: string, unitAmount = 14900) => ({
   prorationDate,
   prorationTotal: money(3548),
   amountDueNow: money(3548),
+  creditApplied: money(0),
   nextInvoiceAmount: money(18448),
   lines: [
     { description: 'Unused time on Business Plan Builder after 10 Dec 2026', amount: money(-7026), periodStart: prorationDate, periodEnd: '2027-01-01T00:00:00.000Z' },

@@ -70,7 +70,7 @@ async function subscribe(track: string): Promise<string> {
 
 const PREVIEW = `query ($id: ID!, $track: ID!) {
   previewSubscriptionSwitch(subscriptionId: $id, track: $track) {
-    preview { prorationDate price { id unitAmount { amount } } prorationTotal { amount } amountDueNow { amount } nextInvoiceAmount { amount } lines { amount { amount } } }
+    preview { prorationDate price { id unitAmount { amount } } prorationTotal { amount } amountDueNow { amount } creditApplied { amount } nextInvoiceAmount { amount } lines { amount { amount } } }
     error { code }
   }
 }`;
@@ -241,6 +241,31 @@ describe('switchSubscription', () => {
     // A fresh preview then switches.
     const again = await preview(id, 'website_audit_feedback');
     expect(await code({ prorationDate: again.prorationDate })).toBeUndefined();
+  });
+
+  it('charges at once what the preview showed as due now when the customer holds a credit from a downgrade, and says the credit used', async () => {
+    const id = await subscribe('business_plan_builder');
+    const switchNow = async (track: string) => {
+      const shown = await preview(id, track);
+      const input = { idempotencyKey: newKey(), subscriptionId: id, track, ...fromPreview(shown), prorationBehavior: 'ALWAYS_INVOICE' };
+      expect(ok(await gql(SWITCH, { input }, 'owner')).switchSubscription.error).toBeNull();
+      await settle();
+      return shown;
+    };
+    await sandbox.advanceClock(5 * 86_400);
+    // Down to a cheaper track: the unused time is a credit on the customer's balance.
+    const down = await switchNow('social_media_email_campaign');
+    expect(down.amountDueNow.amount).toBe(0);
+    const { customer } = await stripe.subscriptions.retrieve(id);
+    const credit = -((await stripe.customers.retrieve(customer as string)) as Stripe.Customer).balance;
+    expect(credit).toBeGreaterThan(0);
+    await sandbox.advanceClock(86_400);
+    // Back up: the prorations come to more than the credit, which is used first.
+    const up = await switchNow('business_plan_builder');
+    expect(up.creditApplied.amount).toBe(Math.min(credit, up.prorationTotal.amount));
+    expect(up.amountDueNow.amount).toBe(Math.max(0, up.prorationTotal.amount - credit));
+    const latest = (await stripe.invoices.list({ subscription: id, limit: 1 })).data[0]!;
+    expect(latest.amount_paid).toBe(up.amountDueNow.amount);
   });
 
   it('takes over its own switch Stripe could not be reached for with the Stripe price its action row kept, under the same Stripe key', async () => {

@@ -818,7 +818,7 @@ export type SubscriptionSwitchPreviewQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionSwitchPreviewQuery = { previewSubscriptionSwitch: { preview: { subscriptionId: string, fromTrack: string | null, toTrack: string, prorationDate: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } }, prorationTotal: { amount: number, currency: string, formatted: string }, amountDueNow: { amount: number, currency: string, formatted: string }, nextInvoiceAmount: { amount: number, currency: string, formatted: string }, lines: Array<{ description: string | null, periodStart: string, periodEnd: string, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
+export type SubscriptionSwitchPreviewQuery = { previewSubscriptionSwitch: { preview: { subscriptionId: string, fromTrack: string | null, toTrack: string, prorationDate: string, price: { id: string, recurringInterval: string | null, unitAmount: { amount: number, currency: string, formatted: string } }, prorationTotal: { amount: number, currency: string, formatted: string }, amountDueNow: { amount: number, currency: string, formatted: string }, creditApplied: { amount: number, formatted: string }, nextInvoiceAmount: { amount: number, currency: string, formatted: string }, lines: Array<{ description: string | null, periodStart: string, periodEnd: string, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: SubscriptionErrorCode, message: string, declineCode: string | null } | null } };
 
 export type SwitchSubscriptionMutationVariables = Exact<{
   input: SwitchSubscriptionInput;
@@ -2932,6 +2932,10 @@ export const SubscriptionSwitchPreviewDocument = new TypedDocumentString(`
       amountDueNow {
         amount
         currency
+        formatted
+      }
+      creditApplied {
+        amount
         formatted
       }
       nextInvoiceAmount {

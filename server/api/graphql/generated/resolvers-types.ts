@@ -1961,8 +1961,10 @@ export type SubscriptionSwitchPreview = {
   prorationDate: Scalars['String']['output'];
   /** The proration lines' sum; negative is a credit towards the next invoice. */
   prorationTotal: Money;
-  /** What a switch with ALWAYS_INVOICE charges at once (the prorations, when more than zero). */
+  /** What a switch with ALWAYS_INVOICE charges at once: Stripe's amount due on that invoice, the prorations less the customer's credit balance. */
   amountDueNow: Money;
+  /** Of the customer's credit balance, what that ALWAYS_INVOICE invoice uses (zero when there is none). */
+  creditApplied: Money;
   /** The next invoice with CREATE_PRORATIONS: the prorations and the next period at the new price. */
   nextInvoiceAmount: Money;
   lines: Array<ProrationLine>;
@@ -3095,6 +3097,7 @@ export type SubscriptionSwitchPreviewResolvers<ContextType = GraphQLContext, Par
   prorationDate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   prorationTotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   amountDueNow?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  creditApplied?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   nextInvoiceAmount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['ProrationLine']>, ParentType, ContextType>;
 }>;

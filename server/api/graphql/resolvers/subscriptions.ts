@@ -168,6 +168,7 @@ export const subscriptionResolvers: Resolvers = {
     prorationDate: (p) => new Date(p.prorationDate * 1000).toISOString(),
     prorationTotal: (p) => ({ amount: p.prorationTotal, currency: p.currency }),
     amountDueNow: (p) => ({ amount: p.amountDueNow, currency: p.currency }),
+    creditApplied: (p) => ({ amount: p.creditApplied, currency: p.currency }),
     nextInvoiceAmount: (p) => ({ amount: p.nextInvoiceAmount, currency: p.currency }),
   }),
   ProrationLine: inheritAccess<ProrationLineResolvers>({

@@ -263,6 +263,9 @@ function PreviewFigures({ preview, behavior }: { preview: SwitchPreview; behavio
           ['Prorated as of', formatDateTime(preview.prorationDate)],
         ]}
       />
+      {behavior === 'ALWAYS_INVOICE' && preview.creditApplied.amount > 0 && (
+        <p className="muted">{preview.creditApplied.formatted} of the customer's credit balance is used first.</p>
+      )}
       {behavior !== 'ALWAYS_INVOICE' && preview.amountDueNow.amount > 0 && (
         <p className="muted">With “{PRORATION_WORDS.ALWAYS_INVOICE}”, {preview.amountDueNow.formatted} would be charged now.</p>
       )}
