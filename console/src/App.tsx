@@ -8,7 +8,12 @@ import { disputesPath } from './features/disputes/urls';
 import { DisputesPage } from './features/disputes/views/DisputesPage';
 import { makeDeliveriesPath } from './features/makeDeliveries/urls';
 import { MakeDeliveriesPage } from './features/makeDeliveries/views/MakeDeliveriesPage';
-import { ordersPath } from './features/orders/urls';
+import { orderPagePath, ordersPath } from './features/orders/urls';
+import { OrderPage } from './features/orders/views/OrderPage';
+import { customerPagePath } from './features/customers/urls';
+import { CustomerPage } from './features/customers/views/CustomerPage';
+import { searchPath } from './features/search/urls';
+import { SearchPage } from './features/search/SearchPage';
 import { OrdersPage } from './features/orders/views/OrdersPage';
 import { OverviewPage } from './features/overview/OverviewPage';
 import { overviewPath } from './features/overview/urls';
@@ -57,6 +62,9 @@ export function AppRoutes() {
         <Route index element={<OverviewPage />} />
         <Route path={paymentLogsPath} element={<PaymentLogsPage />} />
         <Route path={ordersPath} element={<OrdersPage />} />
+        <Route path={orderPagePath} element={<OrderPage />} />
+        <Route path={customerPagePath} element={<CustomerPage />} />
+        <Route path={searchPath} element={<SearchPage />} />
         <Route path={webhookEventsPath} element={<WebhookEventsPage />} />
         <Route path={makeDeliveriesPath} element={<MakeDeliveriesPage />} />
         <Route path={orphanedPaymentsPath} element={<OrphanedPaymentsPage />} />

@@ -9,3 +9,7 @@ export type OrderListUrlParams = Partial<Record<(typeof orderListParams)[number]
 export const orderListUrl = (params?: OrderListUrlParams) => screenUrl(ordersPath, params);
 /** The orders screen with one order open. */
 export const orderUrl = (id: string) => orderListUrl({ open: id });
+
+/** The order's own page (issue 22): its header, actions and timeline. */
+export const orderPagePath = '/orders/:id';
+export const orderPageUrl = (id: string) => `${ordersPath}/${encodeURIComponent(id)}`;
