@@ -2112,6 +2112,11 @@ begin
     if v_amount <> trunc(v_amount) or v_amount < 1 or v_amount > 2147483647 then
       return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
     end if;
+    -- A share Stripe would refuse to charge could never be paid (and its attempt would hold the request back).
+    if coalesce(p->>'currency', '') ~ '^[a-z]{3}$' and v_amount < stripe_minimum_charge(p->>'currency') then
+      return payment_request_invalid('AMOUNT_BELOW_MINIMUM', 'members.amount',
+        format('Each share must be at least %s in the minor unit of %s, Stripe''s minimum charge', stripe_minimum_charge(p->>'currency'), p->>'currency'));
+    end if;
     if coalesce(v_member->>'token_hash', '') !~ '^[0-9a-f]{64}$' then
       raise exception 'payment_request_create: a member without a token hash';
     end if;
@@ -3377,6 +3382,38 @@ AS $function$
   returning id
 $function$;
 
+CREATE OR REPLACE FUNCTION public.stripe_minimum_charge(p_currency text)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  select coalesce((select amount from (values
+    ('usd', 50),
+    ('aed', 200),
+    ('aud', 50),
+    ('bgn', 100),
+    ('brl', 50),
+    ('cad', 50),
+    ('chf', 50),
+    ('czk', 1500),
+    ('dkk', 250),
+    ('eur', 50),
+    ('gbp', 30),
+    ('hkd', 400),
+    ('huf', 17500),
+    ('inr', 50),
+    ('jpy', 50),
+    ('mxn', 1000),
+    ('myr', 200),
+    ('nok', 300),
+    ('nzd', 50),
+    ('pln', 200),
+    ('ron', 200),
+    ('sek', 300),
+    ('sgd', 50),
+    ('thb', 1000)) as t(currency, amount) where currency = lower(p_currency)), 50)
+$function$;
+
 CREATE OR REPLACE FUNCTION public.stripe_object_advance(obj jsonb, p_event_id text, p_created timestamp with time zone, p_retrieved boolean)
  RETURNS text
  LANGUAGE plpgsql
@@ -3571,13 +3608,9 @@ begin
     return;
   end if;
   select * into i from subscription_invoices
-   where subscription_id = p_subscription_id
-   order by stripe_created, seq limit 1;
-  if i.id is null or i.status <> 'paid' then
-    return;
-  end if;
-  if (i.amount_paid is distinct from o.amount or i.currency is distinct from o.currency)
-     and exists (select 1 from payment_logs l where l.order_id = o.id and l.event_type = 'payment.amount_mismatch') then
+   where subscription_id = p_subscription_id and status = 'paid'
+   order by stripe_created, id limit 1;
+  if i.id is null then
     return;
   end if;
   -- The subscription Checkout's attempt (the session that started the subscription).

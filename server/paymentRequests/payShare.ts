@@ -13,7 +13,7 @@
 //      decline; requires_confirmation; requires_action) → its client secret again, no new object;
 //      paid or processing meanwhile → recorded and refused; canceled or gone → retired, and step 1 again
 //      makes attempt n+1.
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { applyPayment, markAttempt, type PaymentAttempt, recordAttempt } from '../checkout/checkout.sql';
 import { type CheckoutDeps, closeOpenAttempt, createAtStripe, factsFrom } from '../checkout/startPayment';
 import { requestHash } from '../idempotency/requestHash';
@@ -79,7 +79,13 @@ export async function payMemberShare(deps: PaymentRequestDeps, token: string, id
     const checkoutDeps = asCheckoutDeps(deps);
     const request = { scope, key: idempotencyKey, actor };
     if (attempt.status === 'creating') {
-      const created = await createAtStripe(checkoutDeps, request, withShareMetadata(order, begun), attempt);
+      let created;
+      try {
+        created = await createAtStripe(checkoutDeps, request, withShareMetadata(order, begun), attempt);
+      } catch (error) {
+        if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
+        return await refusedByStripe(deps, share, attempt, error, actor);
+      }
       if (created.error) return { outcome: 'refused', isRepeat: false, share, error: shareError('PAYMENT_PROVIDER_UNAVAILABLE') };
       return paid(share, created.attempt!, false);
     }
@@ -94,6 +100,17 @@ export async function payMemberShare(deps: PaymentRequestDeps, token: string, id
     if (reused) return reused;
   }
   throw new Error('a member share’s payment attempts did not settle after four rounds');
+}
+
+/**
+ * Stripe refused to make the PaymentIntent (a share below its minimum charge made before create checked
+ * it, a currency it does not take): asking again would be refused again. The attempt is abandoned, so
+ * it holds back neither cancel nor expiry, and the member is told in words.
+ */
+async function refusedByStripe(deps: PaymentRequestDeps, share: MemberShareView, attempt: PaymentAttempt, error: Stripe.errors.StripeInvalidRequestError, actor: string): Promise<PayMemberShareResult> {
+  deps.logger.warn({ orderId: attempt.order_id, attempt: attempt.attempt, code: error.code, param: error.param }, 'Stripe refused a member share’s PaymentIntent');
+  await markAttempt(deps.db, { attempt_id: attempt.id, status: 'abandoned', actor, error: `Stripe refused the PaymentIntent: ${error.code ?? 'invalid_request_error'}` });
+  return { outcome: 'refused', isRepeat: false, share, error: { code: 'REQUEST_NOT_PAYABLE', message: 'Stripe cannot take a payment of this share (it may be below Stripe’s minimum charge): ask the requester.' } };
 }
 
 const begin = async (db: Db, p: Record<string, unknown>): Promise<BeginAnswer> => {

@@ -40,6 +40,7 @@ import {
   threeDSecureReturnUrl,
 } from './paymentIntents.machine';
 import { resolvePaymentMethod } from './paymentMethods';
+import { minimumChargeAmount } from '../minimumCharge';
 import { formatAmount } from './refunds';
 
 const MAX_AMOUNT = 99_999_999;
@@ -51,7 +52,8 @@ function currencyParam(params: Params): string {
 }
 
 function checkAmount(amount: number, currency: string, param = 'amount'): number {
-  if (amount < 50) throw invalidRequest(`Amount must be at least ${formatAmount(50, currency)} ${currency}`, param, 'amount_too_small');
+  const minimum = minimumChargeAmount(currency);
+  if (amount < minimum) throw invalidRequest(`Amount must be at least ${formatAmount(minimum, currency)} ${currency}`, param, 'amount_too_small');
   if (amount > MAX_AMOUNT) throw invalidRequest(`Amount must be no more than ${formatAmount(MAX_AMOUNT, currency)}`, param, 'amount_too_large');
   return amount;
 }

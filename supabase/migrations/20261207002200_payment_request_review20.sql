@@ -171,3 +171,180 @@ begin
 end
 $$;
 revoke execute on function payment_request_stale_share_attempts(integer), payment_request_close_share(jsonb) from public, anon, authenticated;
+
+-- ================================================================================================
+-- 3. Stripe's minimum charge per currency (the sandbox's table, stripe-sandbox/minimumCharge.ts, the same
+--    figures: tests/paymentRequests/minimumCharge.test.ts compares them). A share below it could never be
+--    paid: payment_request_create refuses it (AMOUNT_BELOW_MINIMUM), as the resolver does.
+-- ================================================================================================
+create function stripe_minimum_charge(p_currency text) returns bigint language sql immutable as $$
+  select coalesce((select amount from (values
+    ('usd', 50),
+    ('aed', 200),
+    ('aud', 50),
+    ('bgn', 100),
+    ('brl', 50),
+    ('cad', 50),
+    ('chf', 50),
+    ('czk', 1500),
+    ('dkk', 250),
+    ('eur', 50),
+    ('gbp', 30),
+    ('hkd', 400),
+    ('huf', 17500),
+    ('inr', 50),
+    ('jpy', 50),
+    ('mxn', 1000),
+    ('myr', 200),
+    ('nok', 300),
+    ('nzd', 50),
+    ('pln', 200),
+    ('ron', 200),
+    ('sek', 300),
+    ('sgd', 50),
+    ('thb', 1000)) as t(currency, amount) where currency = lower(p_currency)), 50)
+$$;
+
+-- payment_request_create as in 20261207001700_payment_requests.sql, with Stripe's minimum charge per share.
+create or replace function payment_request_create(p jsonb) returns jsonb language plpgsql as $$
+declare
+  k idempotency_keys;
+  r payment_requests;
+  c customers;
+  o orders;
+  prod products;
+  v_member jsonb;
+  v_member_id uuid;
+  v_members jsonb := case when jsonb_typeof(p->'members') = 'array' then p->'members' else '[]'::jsonb end;
+  v_count integer;
+  v_amount numeric;
+  v_sum numeric := 0;
+  v_emails text[] := '{}';
+  v_email text;
+  v_expires timestamptz;
+  v_now timestamptz := coalesce((p->>'now')::timestamptz, now());
+  v_title text := p->>'title';
+  v_description text := nullif(p->>'description', '');
+  v_actor_type text := split_part(p->>'created_by', ':', 1);
+  v_position integer := 0;
+  v_customers jsonb := '{}'::jsonb;
+begin
+  -- A key used before answers what it answered (or is a conflict), before any rule is checked again.
+  select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
+  if found then
+    return payment_request_create_repeat(k, p->>'request_hash');
+  end if;
+
+  if v_title is null or length(v_title) not between 1 and 200 then
+    return payment_request_invalid('INVALID_TITLE', 'title', 'title must be 1 to 200 characters');
+  end if;
+  if v_description is not null and length(v_description) > 1000 then
+    return payment_request_invalid('INVALID_DESCRIPTION', 'description', 'description must be at most 1,000 characters');
+  end if;
+  if p->>'track' is not null then
+    select * into prod from products where id = p->>'track';
+    if not found or not prod.active then
+      return payment_request_invalid('UNKNOWN_TRACK', 'track', 'No such track for sale');
+    end if;
+  elsif v_description is null then
+    return payment_request_invalid('TRACK_OR_DESCRIPTION', 'track', 'Give a track or a description');
+  end if;
+  if coalesce(p->>'currency', '') !~ '^[a-z]{3}$' then
+    return payment_request_invalid('INVALID_CURRENCY', 'currency', 'currency must be a lower-case ISO 4217 code');
+  end if;
+  if p->>'expires_at' is not null then
+    v_expires := (p->>'expires_at')::timestamptz;
+    if v_expires <= v_now or v_expires > v_now + interval '366 days' then
+      return payment_request_invalid('INVALID_EXPIRES_AT', 'expiresAt', 'expiresAt must be in the future, within a year');
+    end if;
+  end if;
+  if p->'metadata' is not null and jsonb_typeof(p->'metadata') <> 'object' then
+    return payment_request_invalid('INVALID_METADATA', 'metadata', 'metadata must be key/value pairs');
+  end if;
+  v_count := jsonb_array_length(v_members);
+  if v_count not between 1 and 50 then
+    return payment_request_invalid('INVALID_MEMBERS', 'members', 'A request has 1 to 50 members');
+  end if;
+  for v_member in select value from jsonb_array_elements(v_members) loop
+    v_email := v_member->>'email';
+    if v_email is null or length(v_email) not between 3 and 320 or v_email !~ '^[^@\s]+@[^@\s]+$' then
+      return payment_request_invalid('INVALID_EMAIL', 'members.email', 'Each member needs an email address (up to 320 characters)');
+    end if;
+    if lower(v_email) = any (v_emails) then
+      return payment_request_invalid('DUPLICATE_EMAIL', 'members.email', 'Each email may be given once per request');
+    end if;
+    v_emails := v_emails || lower(v_email);
+    if length(v_member->>'name') > 200 then
+      return payment_request_invalid('INVALID_NAME', 'members.name', 'A member''s name is at most 200 characters');
+    end if;
+    if jsonb_typeof(v_member->'amount') is distinct from 'number' then
+      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
+    end if;
+    v_amount := (v_member->>'amount')::numeric;
+    if v_amount <> trunc(v_amount) or v_amount < 1 or v_amount > 2147483647 then
+      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
+    end if;
+    -- A share Stripe would refuse to charge could never be paid (and its attempt would hold the request back).
+    if coalesce(p->>'currency', '') ~ '^[a-z]{3}$' and v_amount < stripe_minimum_charge(p->>'currency') then
+      return payment_request_invalid('AMOUNT_BELOW_MINIMUM', 'members.amount',
+        format('Each share must be at least %s in the minor unit of %s, Stripe''s minimum charge', stripe_minimum_charge(p->>'currency'), p->>'currency'));
+    end if;
+    if coalesce(v_member->>'token_hash', '') !~ '^[0-9a-f]{64}$' then
+      raise exception 'payment_request_create: a member without a token hash';
+    end if;
+    v_sum := v_sum + v_amount;
+  end loop;
+  if p->>'total' is not null and (p->>'total')::numeric <> v_sum then
+    return payment_request_invalid('SHARES_DO_NOT_SUM_TO_TOTAL', 'members.amount', format('The shares sum to %s, not the total %s', v_sum, p->>'total'));
+  end if;
+
+  -- A concurrent call with this key waits here until the first commits, then reads its answer.
+  insert into idempotency_keys (scope, key, operation, request_hash, status, completed_at)
+  values (p->>'scope', p->>'key', 'create_payment_request', p->>'request_hash', 'completed', now())
+  on conflict do nothing
+  returning * into k;
+  if k.scope is null then
+    select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
+    return payment_request_create_repeat(k, p->>'request_hash');
+  end if;
+
+  insert into payment_requests (title, product_id, description, currency, total, expires_at, created_by, created_by_name, metadata)
+  values (v_title, prod.id, v_description, p->>'currency', v_sum, v_expires, p->>'created_by', nullif(p->>'created_by_name', ''),
+          coalesce(p->'metadata', '{}'::jsonb))
+  returning * into r;
+  -- The members' customer rows (the ones that own their emails, as a guest checkout finds them), taken
+  -- in the order of their emails: two requests naming the same members in other orders would otherwise
+  -- lock each other's rows crosswise and deadlock.
+  for v_member in select value from jsonb_array_elements(v_members) order by lower(value->>'email') loop
+    insert into customers (email, name)
+    values (v_member->>'email', nullif(v_member->>'name', ''))
+    on conflict (lower(email)) where email_owner do update
+      set name = coalesce(customers.name, excluded.name), updated_at = now()
+    returning * into c;
+    v_customers := v_customers || jsonb_build_object(lower(v_member->>'email'), c.id);
+  end loop;
+  for v_member in select value from jsonb_array_elements(v_members) loop
+    v_member_id := gen_random_uuid();
+    c.id := (v_customers->>lower(v_member->>'email'))::uuid;
+    insert into orders (customer_id, product_id, price_id, amount, currency, metadata, payment_request_id)
+    values (c.id, coalesce(prod.id, 'payment_request'), null, (v_member->>'amount')::bigint, r.currency,
+            jsonb_build_object('payment_request_id', r.id::text, 'payment_request_member_id', v_member_id::text), r.id)
+    returning * into o;
+    insert into payment_request_members (id, payment_request_id, email, name, amount_pence, token_hash, order_id, position)
+    values (v_member_id, r.id, v_member->>'email', nullif(v_member->>'name', ''), (v_member->>'amount')::bigint, v_member->>'token_hash', o.id, v_position);
+    v_position := v_position + 1;
+    perform payment_log_for_order(o, 'payment_request.member_created', 'pending', jsonb_build_object(
+      'actor', case when v_actor_type = 'staff' then 'staff' else p->>'created_by' end,
+      'payment_request_id', r.id, 'payment_request_member_id', v_member_id, 'idempotency_key', k.key));
+  end loop;
+
+  update idempotency_keys set response = jsonb_build_object('payment_request_id', r.id) where scope = k.scope and key = k.key;
+  insert into audit_log (actor_type, actor_id, action, target_type, target_id, details)
+  values (case when v_actor_type in ('staff', 'customer', 'api_key') then v_actor_type else 'system' end, p->>'created_by',
+          'payment_request.create', 'payment_request', r.id::text, jsonb_build_object(
+            'title', r.title, 'track', r.product_id, 'currency', r.currency, 'total', r.total, 'members', v_count,
+            'idempotency_key', k.key));
+  return jsonb_build_object('outcome', 'created', 'payment_request_id', r.id);
+end
+$$;
+revoke execute on function stripe_minimum_charge(text), payment_request_create(jsonb) from public, anon, authenticated;

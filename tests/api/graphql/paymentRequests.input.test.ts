@@ -160,10 +160,10 @@ describe('createPaymentRequest refuses bad input before anything is written', ()
   it('trims the text it keeps and reads expiresAt by the given clock', () => {
     const now = Date.parse('2026-12-07T12:00:00Z');
     const parsed = parseCreatePaymentRequestInput(
-      validInput({ title: '  Workshop  ', track: null, description: ' Two days\nin Leeds ', members: [{ email: ' A@Example.com ', name: '  ', amount: 1 }], expiresAt: '2027-01-01T00:00:00+01:00' }) as never,
+      validInput({ title: '  Workshop  ', track: null, description: ' Two days\nin Leeds ', members: [{ email: ' A@Example.com ', name: '  ', amount: 50 }], expiresAt: '2027-01-01T00:00:00+01:00' }) as never,
       now,
     );
-    expect(parsed).toMatchObject({ title: 'Workshop', track: null, description: 'Two days\nin Leeds', members: [{ email: 'A@Example.com', name: null, amount: 1 }] });
+    expect(parsed).toMatchObject({ title: 'Workshop', track: null, description: 'Two days\nin Leeds', members: [{ email: 'A@Example.com', name: null, amount: 50 }] });
     expect(parsed.expiresAt).toBe(Date.parse('2026-12-31T23:00:00Z'));
     expect(() => parseCreatePaymentRequestInput(validInput({ expiresAt: '2027-12-08T12:00:00Z' }) as never, now)).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'INVALID_EXPIRES_AT' }) }));
   });

@@ -19,6 +19,7 @@ import type {
 } from '../../../paymentRequests/service';
 import { creatorOf } from '../../../paymentRequests/service';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
+import { minimumChargeAmount } from '../../../stripe/minimumCharge';
 import { UUID } from '../../../platform/ids';
 import { PUBLIC, allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
@@ -87,7 +88,9 @@ function parseText(
 
 const parseRequestId = (id: string, field: string) => parseUuidArgument(id, field, 'a payment request', 'INVALID_PAYMENT_REQUEST_ID');
 
-function parseMembers(members: CreatePaymentRequestInput['members']): ServiceCreateInput['members'] {
+function parseMembers(members: CreatePaymentRequestInput['members'], currency: string): ServiceCreateInput['members'] {
+  // A share Stripe would refuse to charge could never be paid: refused here as payment_request_create does.
+  const minimum = minimumChargeAmount(currency);
   if (members.length < 1 || members.length > MAX_MEMBERS) {
     throw fail('input.members', 'INVALID_MEMBER_COUNT', `members must list 1 to ${MAX_MEMBERS} members; got ${members.length}`);
   }
@@ -102,6 +105,9 @@ function parseMembers(members: CreatePaymentRequestInput['members']): ServiceCre
     const name = parseText(member.name, { field: `${at}.name`, reason: 'INVALID_NAME', label: `${at}.name`, max: NAME_MAX_CHARACTERS, required: false });
     if (!Number.isSafeInteger(member.amount) || member.amount < 1 || member.amount > MAX_AMOUNT) {
       throw fail(`${at}.amount`, 'INVALID_AMOUNT', `${at}.amount must be a whole number of the minor unit from 1 to ${MAX_AMOUNT}; got ${member.amount}`);
+    }
+    if (member.amount < minimum) {
+      throw fail(`${at}.amount`, 'AMOUNT_BELOW_MINIMUM', `${at}.amount must be at least ${minimum} (Stripe's minimum charge in ${currency}); got ${member.amount}`);
     }
     total += member.amount;
     return { email: address, name, amount: member.amount };
@@ -158,7 +164,7 @@ export function parseCreatePaymentRequestInput(input: CreatePaymentRequestInput,
   }
   if (track !== null && !TRACK.test(track)) throw fail('input.track', 'UNKNOWN_TRACK', `There is no product track "${track.slice(0, 64)}"`);
   if (!CURRENCY.test(input.currency)) throw fail('input.currency', 'INVALID_CURRENCY', 'currency must be a lower-case ISO 4217 code such as gbp');
-  const members = parseMembers(input.members);
+  const members = parseMembers(input.members, input.currency);
   const expiresAt = parseExpiresAt(input.expiresAt, now);
   const metadata = parseMetadata(input.metadata ?? []);
   return { idempotencyKey, title, track, description, currency: input.currency, members, expiresAt, metadata };
