@@ -20,7 +20,8 @@ import { build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist');
-const ENTRY = 'server/main.ts';
+/** The server, and the operator's CLI (docs/cli.md) so that a container can run it: `node dist/server/cli/main.js`. */
+const ENTRIES = ['server/main.ts', 'server/cli/main.ts'];
 /** What the build writes, and so what it removes first: dist/console is the console build's. */
 const OUTPUTS = ['server', 'stripe-sandbox', 'schema.graphql', 'supabase'];
 /** Read at run time relative to the compiled files (see above). */
@@ -31,9 +32,9 @@ export class BuildError extends Error {
   override name = 'BuildError';
 }
 
-/** Every file of ours the entry reaches (imports followed, packages not): esbuild's own resolution. */
+/** Every file of ours the entries reach (imports followed, packages not): esbuild's own resolution. */
 async function reachableSources(): Promise<string[]> {
-  const result = await build({ absWorkingDir: ROOT, entryPoints: [ENTRY], bundle: true, packages: 'external', platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+  const result = await build({ absWorkingDir: ROOT, entryPoints: ENTRIES, outdir: OUT, bundle: true, packages: 'external', platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
   return Object.keys(result.metafile.inputs).filter((file) => SOURCE.test(file));
 }
 

@@ -5,10 +5,11 @@
 // a person at the same time is not overwritten halfway. The database is the suite's engine (a copy of
 // the migrated PGlite template, or a fresh PostgreSQL database under `npm run test:pg`), so the
 // migration runner reads dist's copy of the migrations and finds them applied, as on a redeploy.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../scripts/build-server';
 import { createProcessDatabase, type ProcessDatabase } from './helpers/serverProcess';
@@ -88,4 +89,10 @@ describe('the compiled server (npm run build:server)', () => {
     expect(await exited).toBe(0);
     expect(output).not.toMatch(/error/i);
   }, 60_000);
+
+  it("compiles the operator's CLI too, which runs under plain node in the image", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(outDir, 'server', 'cli', 'main.js'), '--help'], { cwd: database.workDir, env: { PATH: process.env.PATH ?? '' } });
+    expect(stdout).toContain('payments-ops <command> [options]');
+    expect(stdout).toContain('process-refund');
+  });
 });
