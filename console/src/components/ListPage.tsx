@@ -26,6 +26,8 @@ export interface ListPageProps<Row extends { id: string }, Detail> {
   empty: string;
   /** A search is set: a search the server cannot read is a mistake in the box, not a failed page. */
   searching?: boolean;
+  /** Beside the description: what the screen does with the whole filtered list (Export CSV). */
+  actions?: ReactNode;
   /** The URL's filters and open row, the list and the open row as fetched (useListScreen). */
   screen: ListScreen<Row, Detail, unknown>;
   filterFields: FilterField[];
@@ -43,7 +45,10 @@ export function ListPage<Row extends { id: string }, Detail>(props: ListPageProp
     <div className={open ? 'with-detail' : undefined}>
       <section className="list" aria-labelledby={headingId}>
         <h1 id={headingId}>{props.title}</h1>
-        <p className="muted">{props.description}</p>
+        <div className="list-intro">
+          <p className="muted">{props.description}</p>
+          {props.actions}
+        </div>
         <FilterBar fields={props.filterFields} values={url.values} onApply={url.applyFilters} />
         <ListStates list={list} shown={rows.length} what={props.what} searching={props.searching} empty={props.empty} />
         {rows.length > 0 && (

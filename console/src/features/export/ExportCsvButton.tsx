@@ -1,6 +1,7 @@
 // "Export CSV" on a staff list: downloads the list as the server streams it, with the filters shown.
 import { useState } from 'react';
 import { downloadExport, type ExportList } from './csvExport';
+import './export.css';
 
 export function ExportCsvButton({ list, filter, label = 'Export CSV' }: { list: ExportList; filter: Record<string, string | null | undefined> | undefined; label?: string }) {
   const [state, setState] = useState<{ pending: boolean; error: string | null; saved: string | null }>({ pending: false, error: null, saved: null });

@@ -10,7 +10,9 @@ import { useIsAdmin } from '../../../auth/viewer';
 import { syncOutcomeInWords, useSyncOrder } from '../mutations';
 import { ORDER_STATUSES, type OrderDetail as Order, type OrderFilter, orderDetailQuery, ordersListQuery, SYNC_STATES, useStripeMode } from '../queries';
 import { useRefundControl } from '../refundControl';
-import { orderListParams } from '../urls';
+import { orderListParams, orderPageUrl } from '../urls';
+import { ExportCsvButton } from '../../export/ExportCsvButton';
+import { Link } from 'react-router';
 
 const FILTERS: FilterField[] = [
   { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },
@@ -34,6 +36,7 @@ export function OrdersPage() {
       what="orders"
       empty={filter ? 'No orders match these filters.' : 'No orders yet.'}
       searching={Boolean(filter?.search)}
+      actions={<ExportCsvButton list="orders" filter={filter} />}
       screen={screen}
       filterFields={FILTERS}
       columns={orderColumns}
@@ -57,7 +60,11 @@ function SyncableOrder({ order, stripeMode }: { order: Order; stripeMode: Stripe
   const refund = useRefundControl(order);
   const isAdmin = useIsAdmin();
   return (
-    <OrderDetail
+    <>
+      <p className="order-page-link">
+        <Link to={orderPageUrl(order.id)}>Open the order's page, with its timeline →</Link>
+      </p>
+      <OrderDetail
       order={order}
       stripeMode={stripeMode}
       refund={isAdmin ? refund : null}
@@ -67,6 +74,7 @@ function SyncableOrder({ order, stripeMode }: { order: Order; stripeMode: Stripe
         success: outcome.success,
         onConfirm: (idempotencyKey) => sync.mutate({ orderId: order.id, idempotencyKey }),
       }}
-    />
+      />
+    </>
   );
 }

@@ -6,6 +6,7 @@ import { paymentLogColumns } from '../components/PaymentLogColumns';
 import { PaymentLogDetail } from '../components/PaymentLogDetail';
 import { dayRange, paymentLogDetailQuery, type PaymentLogFilter, paymentLogsListQuery } from '../queries';
 import { paymentLogListParams } from '../urls';
+import { ExportCsvButton } from '../../export/ExportCsvButton';
 
 const FILTERS: FilterField[] = [
   { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },
@@ -41,6 +42,7 @@ export function PaymentLogsPage() {
       what="payment logs"
       empty={filter ? 'No payment log rows match these filters.' : 'No payment log rows yet.'}
       searching={Boolean(filter?.search)}
+      actions={<ExportCsvButton list="payment-logs" filter={filter} />}
       screen={screen}
       filterFields={FILTERS}
       columns={paymentLogColumns}
