@@ -3608,9 +3608,13 @@ begin
     return;
   end if;
   select * into i from subscription_invoices
-   where subscription_id = p_subscription_id and status = 'paid'
-   order by stripe_created, id limit 1;
-  if i.id is null then
+   where subscription_id = p_subscription_id
+   order by stripe_created, seq limit 1;
+  if i.id is null or i.status <> 'paid' then
+    return;
+  end if;
+  if (i.amount_paid is distinct from o.amount or i.currency is distinct from o.currency)
+     and exists (select 1 from payment_logs l where l.order_id = o.id and l.event_type = 'payment.amount_mismatch') then
     return;
   end if;
   -- The subscription Checkout's attempt (the session that started the subscription).
