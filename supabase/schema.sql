@@ -2475,6 +2475,11 @@ begin
   if r.status not in ('open', 'partially_paid') then
     return jsonb_build_object('outcome', 'not_remindable', 'status', r.status);
   end if;
+  -- No Make route for reminders: make_enqueue would send nothing, and the members' links would be
+  -- replaced for nothing (the links they hold would stop working). Refused before any token moves.
+  if not exists (select 1 from make_routes where kind = 'payment_request_reminder') then
+    return jsonb_build_object('outcome', 'not_configured');
+  end if;
   v_data := payment_request_make_data(r.id);
   for m in
     update payment_request_members pm set token_hash = x.token_hash, updated_at = now()

@@ -59,7 +59,8 @@ export const finishCancel = (db: Queryable, input: { id: string; actor: string }
 export type RemindOutcome =
   | { outcome: 'reminded'; reminded: number }
   | { outcome: 'not_found' }
-  | { outcome: 'not_remindable'; status: string };
+  | { outcome: 'not_remindable'; status: string }
+  | { outcome: 'not_configured' };
 
 export const remindMembers = (
   db: Queryable,

@@ -13,6 +13,10 @@ import { findRequest, unpaidMemberIds } from './read.sql';
 import type { PaymentRequestActionResult, PaymentRequestError } from './service';
 import { newPayToken } from './tokens';
 
+const NOT_CONFIGURED: PaymentRequestError = {
+  code: 'REMINDERS_NOT_CONFIGURED',
+  message: 'Reminders are not set up: there is no Make route for payment_request_reminder, so nothing would be sent. No member’s link was changed.',
+};
 const CLOSED: PaymentRequestError = { code: 'REQUEST_NOT_PAYABLE', message: 'The request is paid, canceled or expired: there is no one to remind.' };
 
 interface RemindResponse {
@@ -43,7 +47,7 @@ export async function remindPaymentRequest(deps: PaymentRequestDeps, viewer: Vie
       // Customers read their share orders' payment logs: a staff member is 'staff' there.
       const answer = await remindMembers(deps.db, { id, actor_log: actorType === 'staff' ? 'staff' : `${actorType}:${viewer.id}`, members });
       if (answer.outcome === 'reminded') return { response: { paymentRequestId: id, outcome: 'done', reminded: answer.reminded }, keep: true };
-      const error = answer.outcome === 'not_found' ? NOT_FOUND : CLOSED;
+      const error = answer.outcome === 'not_found' ? NOT_FOUND : answer.outcome === 'not_configured' ? NOT_CONFIGURED : CLOSED;
       return { response: { paymentRequestId: id, outcome: 'refused', reminded: 0, error }, keep: false };
     },
     audit: (response) => ({ action: 'payment_request.remind', targetType: 'payment_request', targetId: id, details: { reminded: response.reminded } }),

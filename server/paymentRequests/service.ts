@@ -81,7 +81,8 @@ export type PaymentRequestErrorCode =
   | 'SHARE_PROCESSING'
   | 'REQUEST_NOT_PAYABLE'
   | 'REQUEST_NOT_CANCELABLE'
-  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'REMINDERS_NOT_CONFIGURED';
 
 export interface PaymentRequestError {
   code: PaymentRequestErrorCode;

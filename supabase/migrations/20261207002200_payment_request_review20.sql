@@ -348,3 +348,50 @@ begin
 end
 $$;
 revoke execute on function stripe_minimum_charge(text), payment_request_create(jsonb) from public, anon, authenticated;
+
+-- ================================================================================================
+-- 4. remindPaymentRequestMembers with no Make route for payment_request_reminder: refused
+--    (not_configured, REMINDERS_NOT_CONFIGURED) before any member's token is replaced. As in
+--    20261207001700_payment_requests.sql otherwise.
+-- ================================================================================================
+create or replace function payment_request_remind(p jsonb) returns jsonb language plpgsql as $$
+declare
+  r payment_requests;
+  m record;
+  o orders;
+  v_id uuid := uuid_or_null(p->>'id');
+  v_reminded integer := 0;
+  v_data jsonb;
+begin
+  r := payment_request_lock(v_id);
+  if r.id is null then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+  if r.status not in ('open', 'partially_paid') then
+    return jsonb_build_object('outcome', 'not_remindable', 'status', r.status);
+  end if;
+  -- No Make route for reminders: make_enqueue would send nothing, and the members' links would be
+  -- replaced for nothing (the links they hold would stop working). Refused before any token moves.
+  if not exists (select 1 from make_routes where kind = 'payment_request_reminder') then
+    return jsonb_build_object('outcome', 'not_configured');
+  end if;
+  v_data := payment_request_make_data(r.id);
+  for m in
+    update payment_request_members pm set token_hash = x.token_hash, updated_at = now()
+      from jsonb_to_recordset(coalesce(p->'members', '[]'::jsonb)) as x(id uuid, token_hash text, pay_url text)
+     where pm.id = x.id and pm.payment_request_id = r.id and pm.status in ('pending', 'failed')
+    returning pm.*, x.pay_url
+  loop
+    select * into o from orders where id = m.order_id;
+    perform make_enqueue('payment_request_reminder', m.id || ':' || m.token_hash, o.id, o.customer_id, r.id::text,
+      jsonb_build_object('payment_request', v_data->'payment_request',
+                         'member', jsonb_build_object('id', m.id, 'email', m.email, 'name', m.name, 'amount', m.amount_pence, 'status', m.status),
+                         'pay_url', m.pay_url));
+    perform payment_log_for_order(o, 'payment_request.member_reminded', m.status, jsonb_build_object(
+      'actor', coalesce(p->>'actor_log', 'system'), 'payment_request_id', r.id, 'payment_request_member_id', m.id));
+    v_reminded := v_reminded + 1;
+  end loop;
+  return jsonb_build_object('outcome', 'reminded', 'reminded', v_reminded);
+end
+$$;
+revoke execute on function payment_request_remind(jsonb) from public, anon, authenticated;

@@ -2104,7 +2104,9 @@ export type PaymentRequestErrorCode =
   /** cancelPaymentRequest: the request is already paid, canceled or expired. */
   | 'REQUEST_NOT_CANCELABLE'
   /** Stripe could not be reached: send the same request again. */
-  | 'PAYMENT_PROVIDER_UNAVAILABLE';
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  /** remindPaymentRequestMembers: there is no Make route for payment_request_reminder, so nothing would be sent; no link was changed. */
+  | 'REMINDERS_NOT_CONFIGURED';
 
 export type PaymentRequestError = {
   __typename?: 'PaymentRequestError';
