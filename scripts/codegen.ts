@@ -9,7 +9,7 @@ import * as addPlugin from '@graphql-codegen/add';
 import * as typescriptPlugin from '@graphql-codegen/typescript';
 import * as resolversPlugin from '@graphql-codegen/typescript-resolvers';
 import { buildSchema, parse, printSchema } from 'graphql';
-import { generateConsoleTypes } from '../console/codegen';
+import { generateConsoleEnums, generateConsoleTypes } from '../console/codegen';
 
 const SCHEMA = 'schema.graphql';
 const OUTPUT = 'server/api/graphql/generated/resolvers-types.ts';
@@ -82,6 +82,7 @@ const consoleTypes = await generateConsoleTypes(schema);
 const outputs: Array<[path: string, content: string]> = [
   [OUTPUT, output],
   [consoleTypes.path, consoleTypes.content],
+  Object.values(generateConsoleEnums(schema, consoleTypes.content)) as [string, string],
 ];
 
 if (process.argv.includes('--check')) {

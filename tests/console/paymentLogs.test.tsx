@@ -49,15 +49,18 @@ describe('payment logs', () => {
 
     await user.type(screen.getByLabelText('Event type'), 'payment.failed');
     await user.type(screen.getByLabelText('Status'), 'failed');
-    await user.type(screen.getByLabelText('Customer id'), 'cust-9');
-    await user.type(screen.getByLabelText('From (UTC day)'), '2026-11-01');
-    await user.type(screen.getByLabelText('To (UTC day, inclusive)'), '2026-11-21');
+    // A customer by their email, in the search box (there is no customer id field to type a UUID into).
+    expect(screen.queryByLabelText(/Customer id/)).toBeNull();
+    await user.type(screen.getByRole('searchbox', { name: 'Search' }), 'Buyer9@example.com');
+    const range = screen.getByRole('group', { name: 'Written (UTC days)' });
+    await user.type(within(range).getByLabelText(/From$/), '2026-11-01');
+    await user.type(within(range).getByLabelText(/To$/), '2026-11-21');
     await user.click(screen.getByRole('button', { name: 'Apply' }));
     await waitFor(() =>
       expect(calls.at(-1)!.filter).toEqual({
         eventType: 'payment.failed',
         status: 'failed',
-        customerId: 'cust-9',
+        search: 'Buyer9@example.com',
         from: '2026-11-01T00:00:00.000Z',
         to: '2026-11-22T00:00:00.000Z',
       }),
@@ -65,6 +68,7 @@ describe('payment logs', () => {
     expect(searchParam('from')).toBe('2026-11-01');
     expect(searchParam('to')).toBe('2026-11-21');
     expect(searchParam('eventType')).toBe('payment.failed');
+    expect(searchParam('q')).toBe('Buyer9@example.com');
   });
 
   it('searches by what is typed in the box and keeps it in the URL', async () => {

@@ -186,7 +186,7 @@ describe('the staff console in Chromium', () => {
     for (const expected of [buyer.orderId, '$79.00', 'Website Audit & Feedback', buyer.email, 'Grace Buyer']) expect(text).toContain(expected);
     expect(await fields.locator('div', { hasText: /^Status/ }).locator('.badge').textContent()).toBe('paid');
     expect(await fields.locator('div', { hasText: /^Sync state/ }).locator('.badge').textContent()).toBe('confirmed');
-    const piLink = detail.getByRole('link', { name: `${buyer.paymentIntentId} ↗` });
+    const piLink = detail.getByRole('link', { name: `${buyer.paymentIntentId} in Stripe's dashboard` });
     expect(await piLink.getAttribute('href')).toBe(`https://dashboard.stripe.com/test/payments/${buyer.paymentIntentId}`);
 
     // The Orders list (unfiltered here) shows both customers; searching by email keeps the buyer's.

@@ -1,4 +1,5 @@
-import { NavLink, Outlet } from 'react-router';
+import { useEffect, useState } from 'react';
+import { NavLink, Outlet, useLocation } from 'react-router';
 import { describeError } from '../api/graphql';
 import { sessionStore } from '../auth/session';
 import { supabaseSignOut } from '../auth/supabase';
@@ -26,8 +27,31 @@ const NAV = [
   { to: disputesPath, label: 'Disputes' },
 ];
 
+/**
+ * On a narrow screen (CSS: up to 900 px) the side navigation folds into a menu the top bar's button
+ * opens; choosing a screen or Escape closes it. On a wide screen the button is hidden and the
+ * navigation always shown.
+ */
+function useNavMenu() {
+  const [open, setOpen] = useState(false);
+  const location = useLocation();
+  useEffect(() => setOpen(false), [location.pathname]);
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setOpen(false);
+      document.getElementById('nav-menu-button')?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [open]);
+  return { open, toggle: () => setOpen((was) => !was) };
+}
+
 export function Shell() {
   const viewer = useViewer();
+  const menu = useNavMenu();
   const staff = viewer.data && (viewer.data.role === 'SUPPORT' || viewer.data.role === 'ADMIN');
   return (
     <div className="shell">
@@ -35,6 +59,16 @@ export function Shell() {
         Skip to content
       </a>
       <header className="topbar">
+        <button
+          type="button"
+          id="nav-menu-button"
+          className="nav-menu-button"
+          aria-expanded={menu.open}
+          aria-controls="console-nav"
+          onClick={menu.toggle}
+        >
+          <span aria-hidden="true">☰</span> Menu
+        </button>
         <span className="brand">Payments ops</span>
         <SearchBox />
         <div className="who" aria-label="Signed-in user">
@@ -55,7 +89,7 @@ export function Shell() {
           </button>
         </div>
       </header>
-      <nav className="sidenav" aria-label="Console sections">
+      <nav id="console-nav" className={`sidenav${menu.open ? ' sidenav-open' : ''}`} aria-label="Console sections">
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>

@@ -1,21 +1,13 @@
-import { DisputesDocument, type DisputeRowFragment, type DisputesQueryVariables } from '../../api/generated/graphql';
+import { DisputesDocument, type DisputesQueryVariables } from '../../api/generated/graphql';
 import { graphqlRequest } from '../../api/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { DisputeStatusValues } from '../../api/generated/enums';
 
 export type { DisputeRowFragment as DisputeRow } from '../../api/generated/graphql';
 export type DisputeFilter = NonNullable<DisputesQueryVariables['filter']>;
 
-/** In the order the filter offers them; the generated types check each is one of the schema's values. */
-export const DISPUTE_STATUSES = [
-  'NEEDS_RESPONSE',
-  'UNDER_REVIEW',
-  'WARNING_NEEDS_RESPONSE',
-  'WARNING_UNDER_REVIEW',
-  'WON',
-  'LOST',
-  'WARNING_CLOSED',
-  'PREVENTED',
-] as const satisfies readonly DisputeRowFragment['status'][];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const DISPUTE_STATUSES = DisputeStatusValues;
 
 export const disputeKeys = {
   all: ['disputes'] as const,

@@ -2,13 +2,15 @@ import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { MakeDeliveriesDocument, type MakeDeliveriesQueryVariables, MakeDeliveryDocument, type MakeDeliveryRowFragment } from '../../api/generated/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { MakeDeliveryStatusValues, MakeDeliveryKindValues } from '../../api/generated/enums';
 
 export type { MakeDeliveryDetailFragment as MakeDeliveryDetail, MakeDeliveryRowFragment as MakeDeliveryRow } from '../../api/generated/graphql';
 
 export type MakeDeliveryStatus = MakeDeliveryRowFragment['status'];
-/** In the order the filters offer them; the generated types check each is one of the schema's values. */
-export const MAKE_STATUSES = ['PENDING', 'DELIVERING', 'DELIVERED', 'DEAD'] as const satisfies readonly MakeDeliveryStatus[];
-export const MAKE_KINDS = ['ADD_PROJECT', 'PAYMENT_FAILED', 'REFUND_COMPLETED', 'DISPUTE_OPENED', 'SUBSCRIPTION_CHANGED', 'PAYMENT_REQUEST_COMPLETED', 'PAYMENT_REQUEST_REMINDER'] as const satisfies readonly MakeDeliveryRowFragment['kind'][];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const MAKE_STATUSES = MakeDeliveryStatusValues;
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const MAKE_KINDS = MakeDeliveryKindValues;
 
 export type MakeDeliveryFilter = NonNullable<MakeDeliveriesQueryVariables['filter']>;
 

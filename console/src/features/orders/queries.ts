@@ -2,14 +2,16 @@ import { queryOptions, useQuery } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { type OrderFragment, type OrderRefundsFragment, OrderDocument, OrdersDocument, type OrdersQueryVariables, StripeModeDocument } from '../../api/generated/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { OrderStatusValues, SyncStateValues } from '../../api/generated/enums';
 
 export type { OrderFragment as Order, RefundFragment as Refund } from '../../api/generated/graphql';
 /** The open order: its row and its refunds, refundable amount and disputes. */
 export type OrderDetail = OrderFragment & OrderRefundsFragment;
 
-/** In the order the filters offer them; the generated types check each is one of the schema's values. */
-export const ORDER_STATUSES = ['PENDING', 'REQUIRES_ACTION', 'PROCESSING', 'PAID', 'FAILED', 'CANCELED', 'REFUNDED', 'PARTIALLY_REFUNDED', 'DISPUTED'] as const satisfies readonly OrderFragment['status'][];
-export const SYNC_STATES = ['PROVISIONAL', 'CONFIRMED', 'FAILED'] as const satisfies readonly NonNullable<OrderFragment['syncState']>[];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const ORDER_STATUSES = OrderStatusValues;
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const SYNC_STATES = SyncStateValues;
 
 export type OrderFilter = NonNullable<OrdersQueryVariables['filter']>;
 

@@ -8,6 +8,7 @@ import {
 } from '../../api/generated/graphql';
 import { graphqlRequest } from '../../api/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { PaymentRequestStatusValues } from '../../api/generated/enums';
 
 export type { PaymentRequestRowFragment as PaymentRequestRow } from '../../api/generated/graphql';
 /** The open request: its row, its metadata and its members. */
@@ -15,8 +16,8 @@ export type PaymentRequestDetail = PaymentRequestRowFragment & PaymentRequestMem
 export type PaymentRequestMember = PaymentRequestMembersFragment['members'][number];
 export type PaymentRequestFilter = NonNullable<PaymentRequestsQueryVariables['filter']>;
 
-/** In the order the filter offers them; the generated types check each is one of the schema's values. */
-export const PAYMENT_REQUEST_STATUSES = ['OPEN', 'PARTIALLY_PAID', 'PAID', 'CANCELED', 'EXPIRED'] as const satisfies readonly PaymentRequestRowFragment['status'][];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const PAYMENT_REQUEST_STATUSES = PaymentRequestStatusValues;
 
 /** Nothing more can be paid on these: no one to remind, nothing to cancel. */
 export const CLOSED_STATUSES: ReadonlySet<PaymentRequestRowFragment['status']> = new Set(['PAID', 'CANCELED', 'EXPIRED']);

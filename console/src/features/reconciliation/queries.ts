@@ -11,6 +11,7 @@ import {
   type ReconciliationStatusQuery,
 } from '../../api/generated/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { OrphanedPaymentKindValues, OrphanedPaymentStatusValues } from '../../api/generated/enums';
 
 export type { OrphanedPaymentDetailFragment as OrphanedPaymentDetail, OrphanedPaymentRowFragment as OrphanedPaymentRow } from '../../api/generated/graphql';
 export type ReconciliationRun = ReconciliationRunFieldsFragment;
@@ -18,9 +19,10 @@ export type ReconciliationStatus = ReconciliationStatusQuery['reconciliationStat
 
 export type OrphanedPaymentKind = OrphanedPaymentRowFragment['kind'];
 export type OrphanedPaymentAction = OrphanedPaymentRowFragment['actions'][number];
-/** In the order the filters offer them; the generated types check each is one of the schema's values. */
-export const ORPHAN_KINDS = ['STRIPE_WITHOUT_RECORD', 'AMOUNT_MISMATCH', 'PROVISIONAL_TOO_LONG', 'ATTEMPT_WITHOUT_OBJECT', 'NEEDS_CLEANUP'] as const satisfies readonly OrphanedPaymentKind[];
-export const ORPHAN_STATUSES = ['OPEN', 'RESOLVED'] as const satisfies readonly OrphanedPaymentRowFragment['status'][];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const ORPHAN_KINDS = OrphanedPaymentKindValues;
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const ORPHAN_STATUSES = OrphanedPaymentStatusValues;
 
 export type OrphanedPaymentFilter = NonNullable<OrphanedPaymentsQueryVariables['filter']>;
 

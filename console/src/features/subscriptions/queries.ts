@@ -9,6 +9,7 @@ import {
 } from '../../api/generated/graphql';
 import { graphqlRequest } from '../../api/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { SubscriptionStatusValues } from '../../api/generated/enums';
 
 export type { SubscriptionRowFragment as SubscriptionRow } from '../../api/generated/graphql';
 /** The open subscription: its row and its invoices. */
@@ -16,8 +17,8 @@ export type SubscriptionDetail = SubscriptionRowFragment & SubscriptionInvoicesF
 export type SubscriptionInvoice = SubscriptionInvoicesFragment['invoices'][number];
 export type SubscriptionFilter = NonNullable<SubscriptionsQueryVariables['filter']>;
 
-/** In the order the filter offers them; the generated types check each is one of the schema's values. */
-export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'TRIALING', 'PAST_DUE', 'UNPAID', 'PAUSED', 'INCOMPLETE', 'INCOMPLETE_EXPIRED', 'CANCELED'] as const satisfies readonly SubscriptionRowFragment['status'][];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const SUBSCRIPTION_STATUSES = SubscriptionStatusValues;
 
 /** Stripe refuses every change to these: they have ended or never started. */
 export const ENDED_STATUSES: ReadonlySet<SubscriptionRowFragment['status']> = new Set(['CANCELED', 'INCOMPLETE', 'INCOMPLETE_EXPIRED']);

@@ -2,12 +2,13 @@ import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
 import { WebhookEventDocument, type WebhookEventRowFragment, WebhookEventsDocument, type WebhookEventsQueryVariables } from '../../api/generated/graphql';
 import { keysetListOptions, PAGE_SIZE } from '../../api/pagination';
+import { WebhookEventStatusValues } from '../../api/generated/enums';
 
 export type { WebhookEventDetailFragment as WebhookEventDetail, WebhookEventRowFragment as WebhookEventRow } from '../../api/generated/graphql';
 
 export type WebhookEventStatus = WebhookEventRowFragment['status'];
-/** In the order the filter offers them: the schema's enum, which the generated type checks is whole. */
-export const WEBHOOK_EVENT_STATUSES = ['RECEIVED', 'APPLIED', 'IGNORED', 'FAILED'] as const satisfies readonly WebhookEventStatus[];
+/** The filter's menu: the schema's values, generated (api/generated/enums.ts). */
+export const WEBHOOK_EVENT_STATUSES = WebhookEventStatusValues;
 
 export type WebhookEventFilter = NonNullable<WebhookEventsQueryVariables['filter']>;
 

@@ -1,10 +1,11 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import type { Column } from '../../../components/DataTable';
 import { Badge } from '../../../components/states';
 import { formatTableTime, stripeDashboardUrl } from '../../../lib/format';
 import type { StripeMode } from '../../orders/components/OrderDetail';
 import { orderUrl } from '../../orders/urls';
 import type { DisputeRow } from '../queries';
+import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
 import { disputeReasonInWords, evidenceDue } from './disputeWords';
 
 /**
@@ -16,16 +17,14 @@ export function disputeColumns(stripeMode: StripeMode, now = Date.now()): Readon
     {
       header: 'Dispute',
       cell: (row) => (
-        <a
+        <ShortId
+          id={row.id}
           href={stripeDashboardUrl(row.id, stripeMode)}
-          target="_blank"
-          rel="noreferrer noopener"
-          className="mono nowrap"
-          aria-label={`Dispute ${row.id} in Stripe's dashboard`}
+          external
+          label={`Dispute ${row.id} in Stripe's dashboard`}
           title={`Respond to ${row.id} in Stripe's dashboard (${stripeMode} mode)`}
-        >
-          {row.id.length > 14 ? `${row.id.slice(0, 12)}…` : row.id} ↗
-        </a>
+          what="dispute id"
+        />
       ),
     },
     // Status under the deadline, so that on a 390 px phone the first two columns say what is due and when.
@@ -50,10 +49,12 @@ export function disputeColumns(stripeMode: StripeMode, now = Date.now()): Readon
       header: 'Order',
       cell: (row) => (
         <>
-          <Link to={orderUrl(row.orderId)} className="mono" aria-label={`Order ${row.orderId}`}>
-            {row.orderId.slice(0, 8)}…
-          </Link>
-          {row.order?.customer.email && <div className="muted">{row.order.customer.email}</div>}
+          <ShortId id={row.orderId} href={orderUrl(row.orderId)} label={`Order ${row.orderId}`} what="order id" />
+          {row.order?.customer.email && (
+            <div className="muted">
+              <CustomerEmailLink email={row.order.customer.email} />
+            </div>
+          )}
         </>
       ),
     },

@@ -3,9 +3,8 @@ import { useLiveRefresh } from '../../../lib/liveRefresh';
 import { useId, useMemo, useState } from 'react';
 import { loadedRows } from '../../../api/pagination';
 import { DataTable } from '../../../components/DataTable';
-import { FilterBar, type FilterField } from '../../../components/FilterBar';
+import { enumOptions, FilterBar, type FilterField } from '../../../components/FilterBar';
 import { ListStates, LoadMore } from '../../../components/states';
-import { humanize } from '../../../lib/format';
 import { useListUrl } from '../../../lib/urlState';
 import { useStripeMode } from '../../orders/queries';
 import { disputeColumns } from '../components/DisputeColumns';
@@ -14,7 +13,7 @@ import { DISPUTE_STATUSES, type DisputeFilter, disputesListQuery } from '../quer
 import { DUE_SOON, disputeListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
-  { name: 'status', label: 'Status', kind: 'select', options: DISPUTE_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
+  { name: 'status', label: 'Status', kind: 'select', options: enumOptions(DISPUTE_STATUSES) },
   { name: 'due', label: 'Evidence due', kind: 'select', options: [{ value: DUE_SOON, label: 'Within 72 hours' }] },
 ];
 

@@ -1,4 +1,4 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import type { Column } from '../../../components/DataTable';
 import { Badge } from '../../../components/states';
 import { formatTableTime, humanize } from '../../../lib/format';
@@ -9,9 +9,7 @@ export const makeDeliveryColumns: ReadonlyArray<Column<MakeDeliveryRow>> = [
   {
     header: 'Delivery',
     cell: (row, href) => (
-      <Link to={href} className="mono" aria-label={`Delivery ${row.id}`}>
-        {row.id.slice(0, 8)}…
-      </Link>
+<ShortId id={row.id} href={href} label={`Delivery ${row.id}`} what="delivery id" />
     ),
   },
   { header: 'Kind', cell: (row) => humanize(row.kind) },

@@ -1,4 +1,4 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import { ActionButton } from '../../../components/ActionButton';
 import { Badge, Empty, Fields, JsonBlock } from '../../../components/states';
 import { formatDateTime, humanize } from '../../../lib/format';
@@ -43,11 +43,11 @@ export function MakeDeliveryDetail({ delivery, actions }: { delivery: MakeDelive
     <>
       <Fields
         rows={[
-          ['Delivery id', <span key="id" className="mono">{delivery.id}</span>],
+          ['Delivery id', <ShortId key="id" id={delivery.id} />],
           ['Kind', humanize(delivery.kind)],
           ['Status', <Badge key="s" value={delivery.status} />],
-          ['Order', delivery.orderId ? <Link to={orderUrl(delivery.orderId)} className="mono">{delivery.orderId}</Link> : '—'],
-          ['Subject', delivery.subjectId ? <span className="mono">{delivery.subjectId}</span> : '—'],
+          ['Order', delivery.orderId ? <ShortId id={delivery.orderId} href={orderUrl(delivery.orderId)} label={`Order ${delivery.orderId}`} /> : '—'],
+          ['Subject', delivery.subjectId ? <ShortId id={delivery.subjectId} /> : '—'],
           ['Attempts', String(delivery.attempts)],
           ['Replays', String(delivery.replays)],
           ['Next attempt', formatDateTime(delivery.nextAttemptAt)],

@@ -1,7 +1,6 @@
 import { describeError } from '../../../api/graphql';
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
-import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
 import { compact } from '../../../lib/urlState';
 import { type ActionControl, MakeDeliveryDetail } from '../components/MakeDeliveryDetail';
@@ -11,8 +10,8 @@ import { MAKE_KINDS, MAKE_STATUSES, type MakeDeliveryDetail as MakeDelivery, typ
 import { makeDeliveryListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
-  { name: 'status', label: 'Status', kind: 'select', options: MAKE_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
-  { name: 'kind', label: 'Kind', kind: 'select', options: MAKE_KINDS.map((k) => ({ value: k, label: humanize(k) })) },
+  { name: 'status', label: 'Status', kind: 'select', options: enumOptions(MAKE_STATUSES) },
+  { name: 'kind', label: 'Kind', kind: 'select', options: enumOptions(MAKE_KINDS) },
 ];
 
 export function MakeDeliveriesPage() {

@@ -1,6 +1,5 @@
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
-import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
 import { compact } from '../../../lib/urlState';
 import { orderColumns } from '../components/OrderColumns';
@@ -16,8 +15,8 @@ import { Link } from 'react-router';
 
 const FILTERS: FilterField[] = [
   { name: 'q', label: 'Search', kind: 'search', placeholder: 'Order id, pi_…, cs_… or customer email', wide: true },
-  { name: 'status', label: 'Status', kind: 'select', options: ORDER_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
-  { name: 'syncState', label: 'Sync state', kind: 'select', options: SYNC_STATES.map((s) => ({ value: s, label: humanize(s) })) },
+  { name: 'status', label: 'Status', kind: 'select', options: enumOptions(ORDER_STATUSES) },
+  { name: 'syncState', label: 'Sync state', kind: 'select', options: enumOptions(SYNC_STATES) },
 ];
 
 export function OrdersPage() {

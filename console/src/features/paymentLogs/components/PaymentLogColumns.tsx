@@ -1,5 +1,6 @@
 import { Link } from 'react-router';
 import type { Column } from '../../../components/DataTable';
+import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
 import { Badge } from '../../../components/states';
 import { breakAtDots, formatTableTime } from '../../../lib/format';
 import { orderUrl } from '../../orders/urls';
@@ -17,7 +18,7 @@ export const paymentLogColumns: ReadonlyArray<Column<PaymentLog>> = [
   { header: 'Event', className: 'mono', cell: (row) => breakAtDots(row.eventType) },
   { header: 'Status', cell: (row) => <Badge value={row.status} /> },
   { header: 'Amount', className: 'num', cell: (row) => row.amount?.formatted ?? '—' },
-  { header: 'Customer', optional: true, cell: (row) => row.customerEmail ?? row.customerId ?? '—' },
+  { header: 'Customer', optional: true, cell: (row) => (row.customerEmail ? <CustomerEmailLink email={row.customerEmail} customerId={row.customerId} /> : (row.customerId ?? '—')) },
   {
     header: 'Order',
     className: 'mono',

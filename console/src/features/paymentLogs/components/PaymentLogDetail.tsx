@@ -1,7 +1,8 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import { Badge, Fields, JsonBlock } from '../../../components/states';
 import { formatDateTime } from '../../../lib/format';
 import { orderUrl } from '../../orders/urls';
+import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
 import type { PaymentLog } from '../queries';
 
 export function PaymentLogDetail({ row }: { row: PaymentLog }) {
@@ -9,14 +10,14 @@ export function PaymentLogDetail({ row }: { row: PaymentLog }) {
     <>
       <Fields
         rows={[
-          ['Row id', <span key="id" className="mono">{row.id}</span>],
+          ['Row id', <ShortId key="id" id={row.id} />],
           ['When', formatDateTime(row.createdAt)],
           ['Event', <span key="e" className="mono">{row.eventType}</span>],
           ['Status', <Badge key="s" value={row.status} />],
           ['Amount', row.amount?.formatted ?? '—'],
-          ['Order', row.orderId ? <Link to={orderUrl(row.orderId)} className="mono">{row.orderId}</Link> : '—'],
-          ['Customer', row.customerEmail ?? '—'],
-          ['Customer id', row.customerId ? <span className="mono">{row.customerId}</span> : '—'],
+          ['Order', row.orderId ? <ShortId id={row.orderId} href={orderUrl(row.orderId)} label={`Order ${row.orderId}`} /> : '—'],
+          ['Customer', <CustomerEmailLink key="email" email={row.customerEmail} customerId={row.customerId} />],
+          ['Customer id', row.customerId ? <ShortId id={row.customerId} /> : '—'],
         ]}
       />
       <h3>Metadata</h3>

@@ -1,3 +1,4 @@
+import { ShortId } from '../../../components/ShortId';
 import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
@@ -9,6 +10,7 @@ import { RefundAction } from '../../orders/components/RefundAction';
 import { orderDetailQuery } from '../../orders/queries';
 import { useRefundControl } from '../../orders/refundControl';
 import { orderUrl } from '../../orders/urls';
+import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
 import type { PaymentRequestDetail as PaymentRequest, PaymentRequestMember } from '../queries';
 import { RequestProgress } from './PaymentRequestColumns';
 import { creatorInWords } from './paymentRequestWords';
@@ -36,7 +38,7 @@ export function PaymentRequestDetail({
     <>
       <Fields
         rows={[
-          ['Request id', <span key="id" className="mono">{r.id}</span>],
+          ['Request id', <ShortId key="id" id={r.id} />],
           ['Title', r.title],
           ['Status', <Badge key="s" value={r.status} />],
           [r.track ? 'Track' : 'Description', r.track ? `${r.trackName ?? r.track} (${r.track})` : (r.description ?? '—')],
@@ -74,7 +76,9 @@ function MemberItem({ member, stripeMode, canRefund }: { member: PaymentRequestM
         <Badge value={m.status} /> <strong>{m.amount.formatted}</strong>
         {m.name && ` · ${m.name}`}
       </div>
-      <div>{m.email}</div>
+      <div>
+        <CustomerEmailLink email={m.email} />
+      </div>
       <div className="muted">
         {attempts} · {m.paidAt ? `paid ${formatDateTime(m.paidAt)}` : 'not paid'}
         {m.amountRefunded.amount > 0 && ` · ${m.amountRefunded.formatted} refunded`}

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { describeError, newIdempotencyKey } from '../../../api/graphql';
 import { useViewer } from '../../../auth/viewer';
 import { ActionButton } from '../../../components/ActionButton';
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
 import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
@@ -24,7 +24,7 @@ import { paymentRequestColumns } from '../components/PaymentRequestColumns';
 import { PaymentRequestDetail } from '../components/PaymentRequestDetail';
 import { actionOutcomeInWords, paymentRequestErrorInWords } from '../components/paymentRequestWords';
 
-const FILTERS: FilterField[] = [{ name: 'status', label: 'Status', kind: 'select', options: PAYMENT_REQUEST_STATUSES.map((s) => ({ value: s, label: humanize(s) })) }];
+const FILTERS: FilterField[] = [{ name: 'status', label: 'Status', kind: 'select', options: enumOptions(PAYMENT_REQUEST_STATUSES) }];
 
 /** Payment requests split among members, newest first; the open one shows its members and what the viewer may do. */
 export function PaymentRequestsPage() {

@@ -1,3 +1,4 @@
+import { ShortId } from '../../../components/ShortId';
 import { Link } from 'react-router';
 import type { Column } from '../../../components/DataTable';
 import { Badge } from '../../../components/states';
@@ -38,9 +39,7 @@ export function orphanedPaymentColumns(stripeMode: StripeMode, now = Date.now())
       header: 'Order',
       cell: (row) =>
         row.order ? (
-          <Link to={orderUrl(row.order.id)} className="mono" aria-label={`Order ${row.order.id}`}>
-            {row.order.id.slice(0, 8)}…
-          </Link>
+          <ShortId id={row.order.id} href={orderUrl(row.order.id)} label={`Order ${row.order.id}`} what="order id" />
         ) : (
           <span className="muted">none</span>
         ),

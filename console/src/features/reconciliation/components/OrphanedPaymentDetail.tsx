@@ -1,4 +1,4 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import { ActionButton } from '../../../components/ActionButton';
 import { Badge, Fields, JsonBlock } from '../../../components/states';
 import { formatDateTime, humanize } from '../../../lib/format';
@@ -47,9 +47,7 @@ export function OrphanedPaymentDetail({
             'Order',
             finding.order ? (
               <span key="order">
-                <Link to={orderUrl(finding.order.id)} className="mono">
-                  {finding.order.id}
-                </Link>{' '}
+                <ShortId id={finding.order.id} href={orderUrl(finding.order.id)} label={`Order ${finding.order.id}`} />{' '}
                 ({humanize(finding.order.status)}, {finding.order.amount.formatted})
               </span>
             ) : (

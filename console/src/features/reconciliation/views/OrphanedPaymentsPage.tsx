@@ -1,6 +1,6 @@
 import { describeError } from '../../../api/graphql';
 import { useIsAdmin } from '../../../auth/viewer';
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
 import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
@@ -13,8 +13,8 @@ import { ORPHAN_KINDS, ORPHAN_STATUSES, type OrphanedPaymentAction, type Orphane
 import { ANY_STATUS, orphanedPaymentListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
-  { name: 'status', label: 'Status', kind: 'select', options: ORPHAN_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
-  { name: 'kind', label: 'Kind', kind: 'select', options: ORPHAN_KINDS.map((k) => ({ value: k, label: kindInWords(k) })) },
+  { name: 'status', label: 'Status', kind: 'select', options: enumOptions(ORPHAN_STATUSES) },
+  { name: 'kind', label: 'Kind', kind: 'select', options: enumOptions(ORPHAN_KINDS, kindInWords) },
 ];
 
 type Status = OrphanedPaymentFilter['status'];

@@ -1,8 +1,10 @@
+import { ShortId } from '../../../components/ShortId';
 import { Link } from 'react-router';
 import { Badge, Fields } from '../../../components/states';
 import { formatDateTime } from '../../../lib/format';
 import { StripeLink, type StripeMode } from '../../orders/components/OrderDetail';
 import { paymentLogListUrl } from '../../paymentLogs/urls';
+import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
 import { webhookEventListUrl } from '../../webhookEvents/urls';
 import { perInterval, type SubscriptionDetail as Subscription, type SubscriptionInvoice } from '../queries';
 import { SubscriptionFlags } from './SubscriptionColumns';
@@ -19,7 +21,7 @@ export function SubscriptionDetail({ subscription, stripeMode, actions }: { subs
         rows={[
           ['Subscription', <StripeLink key="id" id={s.id} mode={stripeMode} />],
           ['Status', <Badge key="s" value={s.status} />],
-          ['Customer', s.customerEmail],
+          ['Customer', <CustomerEmailLink key="email" email={s.customerEmail} customerId={s.customerId} />],
           ['Track', s.trackName ? `${s.trackName} (${s.track})` : (s.track ?? `a price not ours (${s.stripePriceId ?? 'none'})`)],
           ['Price', s.price ? perInterval(s.price.unitAmount.formatted, s.price.recurringInterval) : '—'],
           ['Current period', s.currentPeriodStart || s.currentPeriodEnd ? `${formatDateTime(s.currentPeriodStart)} – ${formatDateTime(s.currentPeriodEnd)}` : '—'],
@@ -34,7 +36,7 @@ export function SubscriptionDetail({ subscription, stripeMode, actions }: { subs
       <h3>Invoices</h3>
       {s.invoices.length === 0 ? <p className="muted">No invoices yet.</p> : <InvoiceList invoices={s.invoices} />}
       <p>
-        <Link to={paymentLogListUrl({ customerId: s.customerId })}>Payment log of this customer</Link>
+        <Link to={paymentLogListUrl({ q: s.customerEmail })}>Payment log of this customer</Link>
         {' · '}
         <Link to={webhookEventListUrl({ objectId: s.id })}>Its webhook events</Link>
       </p>
@@ -54,7 +56,7 @@ function InvoiceList({ invoices }: { invoices: SubscriptionInvoice[] }) {
             {/* A subscription's first invoice and a switch's have an empty period (start = end): when it was made says more. */}
             {invoice.periodStart && invoice.periodEnd && invoice.periodStart !== invoice.periodEnd ? `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}` : `made ${formatDateTime(invoice.createdAt)}`}
             {' · '}
-            <span className="mono">{invoice.id}</span>
+            <ShortId id={invoice.id} />
             {invoice.hostedInvoiceUrl && (
               <>
                 {' · '}

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { describeError, GraphQLRequestError, newIdempotencyKey } from '../../../api/graphql';
 import { useIsAdmin } from '../../../auth/viewer';
 import { ActionButton } from '../../../components/ActionButton';
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
 import { formatDateTime, humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
@@ -29,7 +29,7 @@ import { type PressControl, type SwitchDraft, SwitchTrackAction } from '../compo
 
 function filters(tracks: SubscriptionTrack[]): FilterField[] {
   return [
-    { name: 'status', label: 'Status', kind: 'select', options: SUBSCRIPTION_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
+    { name: 'status', label: 'Status', kind: 'select', options: enumOptions(SUBSCRIPTION_STATUSES) },
     { name: 'track', label: 'Track', kind: 'select', options: tracks.map((t) => ({ value: t.id, label: t.name })) },
     { name: 'customer', label: 'Customer', kind: 'search', placeholder: 'Customer email or id', wide: true },
   ];

@@ -1,4 +1,4 @@
-import { Link } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import type { Column } from '../../../components/DataTable';
 import { Badge } from '../../../components/states';
 import { breakAtDots, formatTableTime } from '../../../lib/format';
@@ -8,18 +8,14 @@ export const webhookEventColumns: ReadonlyArray<Column<WebhookEventRow>> = [
   {
     header: 'Event',
     cell: (row, href) => (
-      <Link to={href} className="mono id-cell" title={row.id}>
-        {row.id}
-      </Link>
+<ShortId id={row.id} href={href} what="event id" />
     ),
   },
   { header: 'Type', className: 'mono', cell: (row) => breakAtDots(row.type) },
   {
     header: 'Object',
     cell: (row) => (
-      <span className="mono id-cell" title={row.objectId ?? undefined}>
-        {row.objectId ?? '—'}
-      </span>
+row.objectId ? <ShortId id={row.objectId} /> : '—'
     ),
   },
   { header: 'Status', cell: (row) => <Badge value={row.status} /> },

@@ -1,3 +1,4 @@
+import { ShortId } from '../../../components/ShortId';
 import { ActionButton } from '../../../components/ActionButton';
 import { Badge, Fields, JsonBlock } from '../../../components/states';
 import { formatDateTime } from '../../../lib/format';
@@ -19,7 +20,16 @@ export function WebhookEventDetail({ event, replay }: { event: WebhookEvent; rep
         rows={[
           ['Status', <Badge key="s" value={event.status} />],
           ['Type', <span key="t" className="mono">{event.type}</span>],
-          ['Object', event.objectId ? <span className="mono">{`${event.objectType ?? 'object'} ${event.objectId}`}</span> : '—'],
+          [
+            'Object',
+            event.objectId ? (
+              <span key="o">
+                {event.objectType ?? 'object'} <ShortId id={event.objectId} />
+              </span>
+            ) : (
+              '—'
+            ),
+          ],
           ['Created (Stripe)', formatDateTime(event.created)],
           ['Received', formatDateTime(event.receivedAt)],
           ['Applied', formatDateTime(event.appliedAt)],

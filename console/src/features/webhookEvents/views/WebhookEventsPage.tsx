@@ -1,8 +1,7 @@
 import { describeError } from '../../../api/graphql';
 import { useIsAdmin } from '../../../auth/viewer';
-import type { FilterField } from '../../../components/FilterBar';
+import { enumOptions, type FilterField } from '../../../components/FilterBar';
 import { ListPage } from '../../../components/ListPage';
-import { humanize } from '../../../lib/format';
 import { useListScreen } from '../../../lib/listScreen';
 import { compact } from '../../../lib/urlState';
 import { webhookEventColumns } from '../components/WebhookEventColumns';
@@ -12,7 +11,7 @@ import { WEBHOOK_EVENT_STATUSES, type WebhookEventDetail as WebhookEvent, type W
 import { webhookEventListParams } from '../urls';
 
 const FILTERS: FilterField[] = [
-  { name: 'status', label: 'Status', kind: 'select', options: WEBHOOK_EVENT_STATUSES.map((s) => ({ value: s, label: humanize(s) })) },
+  { name: 'status', label: 'Status', kind: 'select', options: enumOptions(WEBHOOK_EVENT_STATUSES) },
   { name: 'type', label: 'Event type', kind: 'text', placeholder: 'payment_intent.succeeded' },
   { name: 'objectId', label: 'Object id', kind: 'text', placeholder: 'pi_…' },
 ];
