@@ -46,7 +46,7 @@ export function MakeDeliveryDetail({ delivery, actions }: { delivery: MakeDelive
           ['Delivery id', <ShortId key="id" id={delivery.id} />],
           ['Kind', humanize(delivery.kind)],
           ['Status', <Badge key="s" value={delivery.status} />],
-          ['Order', delivery.orderId ? <ShortId id={delivery.orderId} href={orderUrl(delivery.orderId)} label={`Order ${delivery.orderId}`} /> : '—'],
+          ['Order', delivery.orderId ? <ShortId id={delivery.orderId} href={orderUrl(delivery.orderId)} /> : '—'],
           ['Subject', delivery.subjectId ? <ShortId id={delivery.subjectId} /> : '—'],
           ['Attempts', String(delivery.attempts)],
           ['Replays', String(delivery.replays)],

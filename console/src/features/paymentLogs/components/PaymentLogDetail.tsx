@@ -15,7 +15,7 @@ export function PaymentLogDetail({ row }: { row: PaymentLog }) {
           ['Event', <span key="e" className="mono">{row.eventType}</span>],
           ['Status', <Badge key="s" value={row.status} />],
           ['Amount', row.amount?.formatted ?? '—'],
-          ['Order', row.orderId ? <ShortId id={row.orderId} href={orderUrl(row.orderId)} label={`Order ${row.orderId}`} /> : '—'],
+          ['Order', row.orderId ? <ShortId id={row.orderId} href={orderUrl(row.orderId)} /> : '—'],
           ['Customer', <CustomerEmailLink key="email" email={row.customerEmail} customerId={row.customerId} />],
           ['Customer id', row.customerId ? <ShortId id={row.customerId} /> : '—'],
         ]}

@@ -47,7 +47,7 @@ export function OrphanedPaymentDetail({
             'Order',
             finding.order ? (
               <span key="order">
-                <ShortId id={finding.order.id} href={orderUrl(finding.order.id)} label={`Order ${finding.order.id}`} />{' '}
+                <ShortId id={finding.order.id} href={orderUrl(finding.order.id)} />{' '}
                 ({humanize(finding.order.status)}, {finding.order.amount.formatted})
               </span>
             ) : (
