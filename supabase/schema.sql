@@ -169,6 +169,7 @@ CREATE INDEX make_deliveries_kind_created_idx ON public.make_deliveries USING bt
 CREATE INDEX make_deliveries_order_idx ON public.make_deliveries USING btree (order_id);
 CREATE INDEX make_deliveries_status_created_idx ON public.make_deliveries USING btree (status, created_at DESC, id DESC);
 CREATE INDEX make_deliveries_subject_idx ON public.make_deliveries USING btree (kind, subject_id, created_at DESC, id DESC);
+CREATE TRIGGER make_reminder_drop_pay_url BEFORE UPDATE OF status ON make_deliveries FOR EACH ROW WHEN (new.kind = 'payment_request_reminder'::text AND (new.status = ANY (ARRAY['delivered'::text, 'dead'::text])) AND jsonb_typeof((new.payload -> 'data'::text) -> 'pay_url'::text) = 'string'::text) EXECUTE FUNCTION make_reminder_drop_pay_url();
 
 create table public.make_delivery_attempts (
   delivery_id uuid not null,
@@ -1318,6 +1319,16 @@ begin
     join products p on p.id = o.product_id
    where o.id = p_order_id;
   return v_data;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.make_reminder_drop_pay_url()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  new.payload := jsonb_set(new.payload, '{data,pay_url}', 'null'::jsonb);
+  return new;
 end
 $function$;
 

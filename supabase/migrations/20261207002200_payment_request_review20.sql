@@ -395,3 +395,20 @@ begin
 end
 $$;
 revoke execute on function payment_request_remind(jsonb) from public, anon, authenticated;
+
+-- ================================================================================================
+-- 5. A reminder's pay_url is a member's live pay link: kept in the stored delivery only until it is
+--    delivered or dead (staff read payloads, the CLI prints them, retention keeps delivered rows). A
+--    retried or replayed reminder then carries none (pay_url null): remind again for a new link.
+-- ================================================================================================
+create function make_reminder_drop_pay_url() returns trigger language plpgsql as $$
+begin
+  new.payload := jsonb_set(new.payload, '{data,pay_url}', 'null'::jsonb);
+  return new;
+end
+$$;
+revoke execute on function make_reminder_drop_pay_url() from public, anon, authenticated;
+create trigger make_reminder_drop_pay_url before update of status on make_deliveries
+  for each row when (new.kind = 'payment_request_reminder' and new.status in ('delivered', 'dead')
+                     and jsonb_typeof(new.payload->'data'->'pay_url') = 'string')
+  execute function make_reminder_drop_pay_url();

@@ -72,6 +72,17 @@ async function resend(action: ResendAction, input: MakeDeliveryActionInput, cont
   return { delivery, isRepeat: result.outcome === 'repeat', error: null };
 }
 
+/**
+ * A reminder's pay_url is a member's live pay link (anyone holding it may pay the share, and it reads
+ * the member's name and amount): Make needs it, staff reading deliveries do not.
+ */
+export function redactedPayload(delivery: { kind: string; payload: unknown }): unknown {
+  if (delivery.kind !== 'payment_request_reminder') return delivery.payload;
+  const payload = delivery.payload as { data?: { pay_url?: unknown } } | null;
+  if (typeof payload?.data?.pay_url !== 'string') return payload;
+  return { ...payload, data: { ...payload.data, pay_url: '[redacted]' } };
+}
+
 export const makeResolvers: Resolvers = {
   Query: {
     makeDeliveries: allow(STAFF_ROLES, (_parent, args, { db }) => {
@@ -108,7 +119,7 @@ export const makeResolvers: Resolvers = {
     updatedAt: (delivery) => iso(delivery.updated_at),
     deliveredAt: (delivery) => isoOrNull(delivery.delivered_at),
     deadAt: (delivery) => isoOrNull(delivery.dead_at),
-    payload: (delivery) => JSON.stringify(delivery.payload, null, 2),
+    payload: (delivery) => JSON.stringify(redactedPayload(delivery), null, 2),
     attemptLog: (delivery, _args, { db }) => listMakeAttempts(db, delivery.id),
   }),
   MakeDeliveryAttempt: inheritAccess<MakeDeliveryAttemptResolvers>({
