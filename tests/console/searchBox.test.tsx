@@ -65,7 +65,7 @@ describe('search box', () => {
     const user = userEvent.setup();
     const asked: string[] = [];
     renderConsole('/payment-requests', { handlers: [searchHandler(asked), ...landing, graphql.query('PaymentRequests', () => HttpResponse.json({ data: { paymentRequests: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } } }))] });
-    const box = await screen.findByRole('searchbox', { name: 'Search anywhere' });
+    const box = await screen.findByRole('searchbox', { name: 'Find by order id, email or Stripe id' });
     for (const query of Object.keys(ANSWERS).filter((q) => ANSWERS[q]!.matches.length === 1)) {
       await user.clear(box);
       await user.type(box, `  ${query} {Enter}`);
@@ -77,7 +77,7 @@ describe('search box', () => {
   it('lists several matches, and says what it takes when nothing matches', async () => {
     const user = userEvent.setup();
     renderConsole('/payment-requests', { handlers: [searchHandler([]), ...landing, graphql.query('PaymentRequests', () => HttpResponse.json({ data: { paymentRequests: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } } }))] });
-    const box = await screen.findByRole('searchbox', { name: 'Search anywhere' });
+    const box = await screen.findByRole('searchbox', { name: 'Find by order id, email or Stripe id' });
     await user.type(box, 'bo@example.com{Enter}');
     await waitFor(() => expect(currentUrl()).toBe('/search?q=bo%40example.com'));
     const matches = await screen.findByRole('list', { name: 'Matches' });
@@ -94,7 +94,7 @@ describe('search box', () => {
   it('is focused by / (not while typing in a field) and by Ctrl-K', async () => {
     const user = userEvent.setup();
     renderConsole('/payment-logs', { handlers: [searchHandler([]), graphql.query('PaymentLogs', () => HttpResponse.json({ data: { paymentLogs: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } } }))] });
-    const box = await screen.findByRole('searchbox', { name: 'Search anywhere' });
+    const box = await screen.findByRole('searchbox', { name: 'Find by order id, email or Stripe id' });
     const filter = await screen.findByLabelText('Event type');
     await user.click(filter);
     await user.keyboard('/');

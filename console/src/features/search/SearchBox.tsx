@@ -54,9 +54,10 @@ export function SearchBox() {
   };
 
   return (
-    <form role="search" className="search-box" onSubmit={(event) => void submit(event)}>
+    // The field's name leaves out "search": the list screens' own Search fields keep theirs to themselves.
+    <form role="search" aria-label="Search anywhere" className="search-box" onSubmit={(event) => void submit(event)}>
       <label htmlFor={inputId} className="visually-hidden">
-        Search anywhere
+        Find by order id, email or Stripe id
       </label>
       <input
         ref={input}
@@ -73,7 +74,7 @@ export function SearchBox() {
       <span id={hintId} className="visually-hidden">
         Press slash or Control K to come here. Enter opens the page of what you typed, or lists the matches.
       </span>
-      <button type="submit" className="search-button" disabled={pending} aria-label={pending ? 'Searching' : 'Search'}>
+      <button type="submit" className="search-button" disabled={pending} aria-label={pending ? 'Finding' : 'Find'}>
         {pending ? '…' : '⌕'}
       </button>
     </form>
