@@ -3,7 +3,9 @@
 // The processes themselves, started as users run them: tests/server/roles.test.ts (PostgreSQL).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerHttpApp } from '../../server/api/http/workerHttpApp';
 import { ConfigError, loadConfig } from '../../server/config';
+import { createLogger } from '../../server/platform/observability/logger';
 import { MakeRoutesDisagreeError, readMakeRoutes, seatMakeRoutes } from '../../server/make/routes';
 import { STRIPE_EVENTS_NOTIFY_CHANNEL } from '../../server/webhooks/applier';
 import { createTestDb, type TestDb } from './../helpers/db';
@@ -205,5 +207,29 @@ describe('a stored batch with events to apply NOTIFYs the workers', () => {
     await store([{ id: `evt_${randomUUID().replaceAll('-', '')}`, status: 'received' }]);
     await until(before + 1);
     expect(notified).toBe(before + 1);
+  });
+});
+
+describe('a worker’s HTTP: its health checks only', () => {
+  let testDb: TestDb;
+  beforeAll(async () => {
+    testDb = await createTestDb();
+  });
+  afterAll(() => testDb.close());
+
+  it('answers /healthz, /readyz while the database answers and 503 while it drains, and 404 for anything else', async () => {
+    let accepting = true;
+    const app = createWorkerHttpApp({ db: testDb.db, logger: createLogger({ level: 'silent' }), isAcceptingTraffic: () => accepting });
+    expect(await (await app.request('/healthz')).json()).toEqual({ status: 'ok', role: 'worker' });
+    const ready = await app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', role: 'worker', database: testDb.db.engine });
+    for (const path of ['/graphql', '/webhooks/stripe', '/', '/sandbox/make/add_project']) {
+      expect((await app.request(path, { method: 'POST', body: '{}' })).status, path).toBe(404);
+    }
+    accepting = false;
+    const draining = await app.request('/readyz');
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toEqual({ status: 'draining', role: 'worker' });
   });
 });
