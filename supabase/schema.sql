@@ -2427,7 +2427,11 @@ begin
   if o.status = 'processing' or m.status = 'processing' then
     return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_PROCESSING', 'share', payment_request_share_view(m.id));
   end if;
-  if o.status in ('paid', 'partially_refunded', 'refunded', 'disputed') or m.status in ('paid', 'refunded') then
+  -- A refunded share is not paid again (the requester decides what happens to the request: staff cancel it).
+  if o.status = 'refunded' or m.status = 'refunded' then
+    return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_REFUNDED', 'share', payment_request_share_view(m.id));
+  end if;
+  if o.status in ('paid', 'partially_refunded', 'disputed') or m.status = 'paid' then
     return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_ALREADY_PAID', 'share', payment_request_share_view(m.id));
   end if;
   if o.status not in ('pending', 'requires_action', 'failed') or m.status = 'canceled' then

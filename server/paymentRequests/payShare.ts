@@ -41,6 +41,7 @@ const MESSAGES: Record<PaymentRequestErrorCode, string> = {
   REQUEST_NOT_PAYABLE: 'This payment request can no longer be paid.',
   REQUEST_NOT_CANCELABLE: 'This payment request can no longer be canceled.',
   PAYMENT_PROVIDER_UNAVAILABLE: 'Payments are unavailable for a moment. Nothing was charged. Try again in a minute.',
+  SHARE_REFUNDED: 'This share was refunded; ask the requester.',
   REMINDERS_NOT_CONFIGURED: 'Reminders are not set up (no Make route for payment_request_reminder): no link was changed.',
 };
 

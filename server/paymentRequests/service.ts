@@ -82,7 +82,8 @@ export type PaymentRequestErrorCode =
   | 'REQUEST_NOT_PAYABLE'
   | 'REQUEST_NOT_CANCELABLE'
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
-  | 'REMINDERS_NOT_CONFIGURED';
+  | 'REMINDERS_NOT_CONFIGURED'
+  | 'SHARE_REFUNDED';
 
 export interface PaymentRequestError {
   code: PaymentRequestErrorCode;

@@ -412,3 +412,93 @@ create trigger make_reminder_drop_pay_url before update of status on make_delive
   for each row when (new.kind = 'payment_request_reminder' and new.status in ('delivered', 'dead')
                      and jsonb_typeof(new.payload->'data'->'pay_url') = 'string')
   execute function make_reminder_drop_pay_url();
+
+-- ================================================================================================
+-- 6. A share refunded before its request completed: payMemberShare answers SHARE_REFUNDED (it said
+--    SHARE_ALREADY_PAID). Such a request can no longer complete; staff cancel it. As in
+--    20261207001720_payment_request_pay.sql otherwise.
+-- ================================================================================================
+create or replace function payment_request_pay_begin(p jsonb) returns jsonb language plpgsql as $$
+declare
+  m payment_request_members;
+  r payment_requests;
+  o orders;
+  a payment_attempts;
+  k idempotency_keys;
+  v_scope text;
+  v_attempt integer;
+begin
+  select * into m from payment_request_members where token_hash = p->>'token_hash';
+  if not found then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+  v_scope := 'member:' || m.id;
+
+  select * into k from idempotency_keys where scope = v_scope and key = p->>'key';
+  if found and k.request_hash <> p->>'request_hash' then
+    return jsonb_build_object('outcome', 'conflict', 'operation', k.operation);
+  end if;
+  if found and k.status = 'completed' then
+    select * into a from payment_attempts where id = k.attempt_id;
+    return jsonb_build_object('outcome', 'replay', 'attempt', to_jsonb(a), 'share', payment_request_share_view(m.id));
+  end if;
+
+  select * into o from orders where id = m.order_id for update;
+  select * into m from payment_request_members where id = m.id for update;
+  select * into r from payment_requests where id = m.payment_request_id for update;
+  -- The token may have been replaced by a reminder while this call waited for the locks.
+  if m.token_hash <> p->>'token_hash' then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+
+  if r.status in ('canceled', 'expired', 'paid') or (r.expires_at is not null and r.expires_at <= (p->>'now')::timestamptz) then
+    return jsonb_build_object('outcome', 'refused', 'error', 'REQUEST_NOT_PAYABLE', 'share', payment_request_share_view(m.id));
+  end if;
+  -- The order is the truth of the share's payment (the member follows it).
+  if o.status = 'processing' or m.status = 'processing' then
+    return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_PROCESSING', 'share', payment_request_share_view(m.id));
+  end if;
+  -- A refunded share is not paid again (the requester decides what happens to the request: staff cancel it).
+  if o.status = 'refunded' or m.status = 'refunded' then
+    return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_REFUNDED', 'share', payment_request_share_view(m.id));
+  end if;
+  if o.status in ('paid', 'partially_refunded', 'disputed') or m.status = 'paid' then
+    return jsonb_build_object('outcome', 'refused', 'error', 'SHARE_ALREADY_PAID', 'share', payment_request_share_view(m.id));
+  end if;
+  if o.status not in ('pending', 'requires_action', 'failed') or m.status = 'canceled' then
+    return jsonb_build_object('outcome', 'refused', 'error', 'REQUEST_NOT_PAYABLE', 'share', payment_request_share_view(m.id));
+  end if;
+
+  if k.scope is null then
+    insert into idempotency_keys (scope, key, operation, request_hash, order_id)
+    values (v_scope, p->>'key', p->>'operation', p->>'request_hash', o.id)
+    on conflict do nothing;
+    if not found then
+      -- Cannot happen under the order's lock unless the key was claimed for another operation meanwhile.
+      select * into k from idempotency_keys where scope = v_scope and key = p->>'key';
+      if k.request_hash <> p->>'request_hash' then
+        return jsonb_build_object('outcome', 'conflict', 'operation', k.operation);
+      end if;
+    end if;
+  end if;
+
+  -- One live attempt per order (payment_attempts_one_live_per_order): a second press, with any key,
+  -- finds the first one's attempt here and sends Stripe the same key.
+  select * into a from payment_attempts where order_id = o.id and status in ('creating', 'open');
+  if not found then
+    select coalesce(max(attempt), 0) + 1 into v_attempt from payment_attempts where order_id = o.id;
+    insert into payment_attempts (order_id, attempt, kind, stripe_idempotency_key)
+    values (o.id, v_attempt, 'payment_intent', format('member_share:%s:%s', m.id, v_attempt))
+    returning * into a;
+    update payment_request_members
+       set payment_attempt_count = payment_attempt_count + 1, updated_at = now()
+     where id = m.id;
+    perform payment_log_for_order(o, 'checkout.attempt_started', a.status,
+      jsonb_build_object('actor', p->>'actor', 'attempt', a.attempt, 'kind', a.kind, 'stripe_idempotency_key', a.stripe_idempotency_key,
+                         'payment_request_id', r.id, 'payment_request_member_id', m.id));
+  end if;
+  return jsonb_build_object('outcome', 'attempt', 'attempt', to_jsonb(a), 'order', order_view(o.id), 'share', payment_request_share_view(m.id),
+                            'payment_request_id', r.id, 'member_id', m.id, 'scope', v_scope);
+end
+$$;
+revoke execute on function payment_request_pay_begin(jsonb) from public, anon, authenticated;

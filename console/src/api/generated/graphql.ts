@@ -549,7 +549,9 @@ export type PaymentRequestErrorCode =
   /** Stripe could not be reached: send the same request again. */
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
   /** remindPaymentRequestMembers: there is no Make route for payment_request_reminder, so nothing would be sent; no link was changed. */
-  | 'REMINDERS_NOT_CONFIGURED';
+  | 'REMINDERS_NOT_CONFIGURED'
+  /** payMemberShare: the share was refunded; it is not paid again (the request cannot complete: staff cancel it). */
+  | 'SHARE_REFUNDED';
 
 export type PaymentRequestActionInput = {
   idempotencyKey: string;
