@@ -2102,7 +2102,7 @@ begin
   end if;
   v_count := jsonb_array_length(v_members);
   if v_count not between 1 and 50 then
-    return payment_request_invalid('INVALID_MEMBERS', 'members', 'A request has 1 to 50 members');
+    return payment_request_invalid('INVALID_MEMBER_COUNT', 'members', 'A request has 1 to 50 members');
   end if;
   for v_member in select value from jsonb_array_elements(v_members) loop
     v_email := v_member->>'email';
@@ -2110,7 +2110,7 @@ begin
       return payment_request_invalid('INVALID_EMAIL', 'members.email', 'Each member needs an email address (up to 320 characters)');
     end if;
     if lower(v_email) = any (v_emails) then
-      return payment_request_invalid('DUPLICATE_EMAIL', 'members.email', 'Each email may be given once per request');
+      return payment_request_invalid('DUPLICATE_MEMBER_EMAIL', 'members.email', 'Each email may be given once per request');
     end if;
     v_emails := v_emails || lower(v_email);
     if length(v_member->>'name') > 200 then
@@ -2120,8 +2120,8 @@ begin
       return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
     end if;
     v_amount := (v_member->>'amount')::numeric;
-    if v_amount <> trunc(v_amount) or v_amount < 1 or v_amount > 2147483647 then
-      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount of at least 1 in the minor unit');
+    if v_amount <> trunc(v_amount) or v_amount < 1 or v_amount > 99999999 then
+      return payment_request_invalid('INVALID_AMOUNT', 'members.amount', 'Each share is a whole amount from 1 to 99,999,999 in the minor unit');
     end if;
     -- A share Stripe would refuse to charge could never be paid (and its attempt would hold the request back).
     if coalesce(p->>'currency', '') ~ '^[a-z]{3}$' and v_amount < stripe_minimum_charge(p->>'currency') then
@@ -2133,6 +2133,11 @@ begin
     end if;
     v_sum := v_sum + v_amount;
   end loop;
+  -- Stripe's largest charge, and what GraphQL's Money (a 32-bit Int) can show: the storefront calls the
+  -- service directly, so the resolver's cap is not the only way in.
+  if v_sum > 99999999 then
+    return payment_request_invalid('TOTAL_TOO_LARGE', 'members.amount', format('The shares sum to %s; a request''s total may be at most 99,999,999', v_sum));
+  end if;
   if p->>'total' is not null and (p->>'total')::numeric <> v_sum then
     return payment_request_invalid('SHARES_DO_NOT_SUM_TO_TOTAL', 'members.amount', format('The shares sum to %s, not the total %s', v_sum, p->>'total'));
   end if;

@@ -394,8 +394,12 @@ function ruleInWords(error: AppError): string {
       return 'The expiry must be in the future, and within a year.';
     case 'UNKNOWN_TRACK':
       return 'That track is not for sale.';
-    case 'DUPLICATE_EMAIL':
+    case 'DUPLICATE_MEMBER_EMAIL':
       return 'Each member’s email may be given once (in any case).';
+    case 'TOTAL_TOO_LARGE':
+      return 'The shares may add up to at most 99,999,999 in the minor unit.';
+    case 'AMOUNT_BELOW_MINIMUM':
+      return 'Each share must be at least Stripe’s minimum charge in the currency (30p in GBP, 50 cents in USD or EUR).';
     default:
       return error.message;
   }

@@ -137,12 +137,14 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('members named in another order by a
 describe('bad input writes nothing', () => {
   const members = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `m${i}-${randomUUID().slice(0, 6)}@members.test`, name: null, amount: 100 }));
   const cases: Array<[string, Partial<CreatePaymentRequestInput>, string]> = [
-    ['a duplicate email in another case', { members: [{ email: 'Same@Members.test', name: null, amount: 100 }, { email: 'same@members.TEST', name: null, amount: 100 }] }, 'DUPLICATE_EMAIL'],
+    ['a duplicate email in another case', { members: [{ email: 'Same@Members.test', name: null, amount: 100 }, { email: 'same@members.TEST', name: null, amount: 100 }] }, 'DUPLICATE_MEMBER_EMAIL'],
     ['a zero share', { members: [{ email: `z-${randomUUID()}@m.test`, name: null, amount: 0 }] }, 'INVALID_AMOUNT'],
     ['a negative share', { members: [{ email: `n-${randomUUID()}@m.test`, name: null, amount: -5 }, { email: `p-${randomUUID()}@m.test`, name: null, amount: 105 }] }, 'INVALID_AMOUNT'],
     ['a fractional share', { members: [{ email: `f-${randomUUID()}@m.test`, name: null, amount: 1.5 }] }, 'INVALID_AMOUNT'],
-    ['51 members', { members: members(51) }, 'INVALID_MEMBERS'],
-    ['no members', { members: [] }, 'INVALID_MEMBERS'],
+    ['51 members', { members: members(51) }, 'INVALID_MEMBER_COUNT'],
+    ['no members', { members: [] }, 'INVALID_MEMBER_COUNT'],
+    ['a share past 99,999,999', { members: [{ email: `big-${randomUUID()}@m.test`, name: null, amount: 100_000_000 }] }, 'INVALID_AMOUNT'],
+    ['shares summing past 99,999,999', { members: [{ email: `s1-${randomUUID()}@m.test`, name: null, amount: 60_000_000 }, { email: `s2-${randomUUID()}@m.test`, name: null, amount: 60_000_000 }] }, 'TOTAL_TOO_LARGE'],
     ['an unknown track', { track: 'no_such_track' }, 'UNKNOWN_TRACK'],
     ['the hidden product as a track', { track: 'payment_request' }, 'UNKNOWN_TRACK'],
     ['neither a track nor a description', { track: null, description: null }, 'TRACK_OR_DESCRIPTION'],
