@@ -564,21 +564,21 @@ export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ViewerQuery = { viewer: { role: Role, id: string | null, name: string | null } };
 
-export type CustomerPageFragment = { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> };
+export type CustomerPageFragment = { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> };
 
 export type CustomerQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type CustomerQuery = { customer: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
+export type CustomerQuery = { customer: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type CustomerByEmailQueryVariables = Exact<{
   email: string;
 }>;
 
 
-export type CustomerByEmailQuery = { customerByEmail: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, createdAt: string }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
+export type CustomerByEmailQuery = { customerByEmail: { id: string, email: string, name: string | null, createdAt: string, firstPaymentAt: string | null, lastPaymentAt: string | null, totals: Array<{ currency: string, paid: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }>, orders: { nodes: Array<{ id: string, status: OrderStatus, trackName: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } }, subscriptions: Array<{ id: string, status: SubscriptionStatus, trackName: string | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean }>, paymentRequests: Array<{ id: string, title: string, status: PaymentRequestStatus, membersPaid: number, membersCount: number, createdAt: string, total: { amount: number, currency: string, formatted: string } }>, refunds: Array<{ id: string, orderId: string, status: RefundStatus, reason: RefundReason | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, orderId: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, createdAt: string, amount: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type DisputeRowFragment = { id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } };
 
@@ -923,11 +923,10 @@ export const CustomerPageFragmentDoc = new TypedDocumentString(`
       formatted
     }
   }
-  orders(first: 50) {
+  orders(first: 10) {
     nodes {
       id
       status
-      syncState
       trackName
       amount {
         amount
@@ -947,7 +946,6 @@ export const CustomerPageFragmentDoc = new TypedDocumentString(`
     trackName
     currentPeriodEnd
     cancelAtPeriodEnd
-    createdAt
   }
   paymentRequests {
     id
@@ -964,7 +962,6 @@ export const CustomerPageFragmentDoc = new TypedDocumentString(`
   }
   refunds {
     id
-    stripeRefundId
     orderId
     status
     reason
@@ -1502,11 +1499,10 @@ export const CustomerDocument = new TypedDocumentString(`
       formatted
     }
   }
-  orders(first: 50) {
+  orders(first: 10) {
     nodes {
       id
       status
-      syncState
       trackName
       amount {
         amount
@@ -1526,7 +1522,6 @@ export const CustomerDocument = new TypedDocumentString(`
     trackName
     currentPeriodEnd
     cancelAtPeriodEnd
-    createdAt
   }
   paymentRequests {
     id
@@ -1543,7 +1538,6 @@ export const CustomerDocument = new TypedDocumentString(`
   }
   refunds {
     id
-    stripeRefundId
     orderId
     status
     reason
@@ -1600,11 +1594,10 @@ export const CustomerByEmailDocument = new TypedDocumentString(`
       formatted
     }
   }
-  orders(first: 50) {
+  orders(first: 10) {
     nodes {
       id
       status
-      syncState
       trackName
       amount {
         amount
@@ -1624,7 +1617,6 @@ export const CustomerByEmailDocument = new TypedDocumentString(`
     trackName
     currentPeriodEnd
     cancelAtPeriodEnd
-    createdAt
   }
   paymentRequests {
     id
@@ -1641,7 +1633,6 @@ export const CustomerByEmailDocument = new TypedDocumentString(`
   }
   refunds {
     id
-    stripeRefundId
     orderId
     status
     reason

@@ -10,7 +10,7 @@ import { useLiveRefresh } from '../../../lib/liveRefresh';
 import { formatRelative } from '../../../lib/relativeTime';
 import { disputeListUrl } from '../../disputes/urls';
 import { REASON_WORDS } from '../../orders/components/refundWords';
-import { orderPageUrl } from '../../orders/urls';
+import { orderListUrl, orderPageUrl } from '../../orders/urls';
 import { paymentRequestUrl } from '../../paymentRequests/urls';
 import { subscriptionUrl } from '../../subscriptions/urls';
 import { type Customer, customerPageQuery } from '../queries';
@@ -88,6 +88,11 @@ function CustomerView({ customer }: { customer: Customer }) {
             </li>
           ))}
         </ul>
+        {customer.orders.pageInfo.hasNextPage && (
+          <p>
+            <Link to={orderListUrl({ q: customer.email })}>All orders of {customer.email}</Link>
+          </p>
+        )}
       </Section>
 
       <Section title="Subscriptions" count={customer.subscriptions.length}>
