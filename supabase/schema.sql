@@ -1022,6 +1022,17 @@ begin
   if a.stripe_object_id is not null and a.stripe_object_id <> p->>'object_id' then
     raise exception 'payment attempt % already holds Stripe object %, not %', a.id, a.stripe_object_id, p->>'object_id';
   end if;
+  -- A payment request share whose attempt was closed while Stripe was making its object (the janitor
+  -- abandoned it, then the request was canceled or expired): recording nothing and completing the
+  -- caller's key would leave a payable PaymentIntent on a closed share, unknown to us. Refused; the caller
+  -- (createAtStripe) cancels the object at Stripe and payMemberShare answers REQUEST_NOT_PAYABLE.
+  select * into o from orders where id = a.order_id;
+  if o.payment_request_id is not null and p->>'object_id' is not null
+     and ((a.status <> 'creating' and a.stripe_object_id is null) or (a.status = 'creating' and o.status = 'canceled')) then
+    raise exception 'payment attempt % of share order % is % (order %): its Stripe object % is not recorded', a.id, o.id, a.status, o.status, p->>'object_id'
+      using errcode = '55000', hint = 'share_closed_meanwhile';
+  end if;
+  o := null;
   if a.status = 'creating' then
     update payment_attempts
        set status = 'open', stripe_object_id = p->>'object_id', client_secret = p->>'client_secret',

@@ -85,6 +85,9 @@ export async function payMemberShare(deps: PaymentRequestDeps, token: string, id
       try {
         created = await createAtStripe(checkoutDeps, request, withShareMetadata(order, begun), attempt);
       } catch (error) {
+        // The share was closed while Stripe made its PaymentIntent (the record step refused it, and
+        // createAtStripe canceled it at Stripe): nothing to pay.
+        if (isShareClosedMeanwhile(error)) return { outcome: 'refused', isRepeat: false, share: null, error: shareError('REQUEST_NOT_PAYABLE') };
         if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
         return await refusedByStripe(deps, share, attempt, error, actor);
       }
@@ -103,6 +106,10 @@ export async function payMemberShare(deps: PaymentRequestDeps, token: string, id
   }
   throw new Error('a member share’s payment attempts did not settle after four rounds');
 }
+
+/** checkout_record_attempt's refusal for a share order closed while its PaymentIntent was being made. */
+const isShareClosedMeanwhile = (error: unknown): boolean =>
+  (error as { code?: unknown })?.code === '55000' && (error as { hint?: unknown })?.hint === 'share_closed_meanwhile';
 
 /**
  * Stripe refused to make the PaymentIntent (a share below its minimum charge made before create checked
