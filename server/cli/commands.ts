@@ -47,6 +47,7 @@ export const FINDING_KINDS: readonly FindingKind[] = ['PROVISIONAL_TOO_LONG', 'A
 export const MAKE_STATUSES: readonly MakeDeliveryStatus[] = ['pending', 'delivering', 'delivered', 'dead'];
 const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
 const PAYMENT_OBJECT = /^(pi|cs)_[A-Za-z0-9_]{1,250}$/;
+const STRIPE_CUSTOMER_ID = /^cus_[A-Za-z0-9]{1,250}$/;
 
 /** The key of this invocation, checked as the API checks one, and said on stderr before anything is done. */
 function invocationKey(ctx: CommandContext, given: string | undefined, make: () => string): string {
@@ -236,15 +237,23 @@ export async function replayEvent(ctx: CommandContext, args: ActionOptions & { e
 
 export async function subscriptionInfo(ctx: CommandContext, args: { who: string }): Promise<void> {
   const who = args.who.trim();
-  const kind = SUBSCRIPTION_ID.test(who) ? 'subscription' : isUuid(who) ? 'customer' : /^[^\s@]+@[^\s@]+$/.test(who) && who.length <= 320 ? 'email' : null;
-  if (!kind) throw usage(`"${args.who}" is neither a subscription id (sub_…), a customer id (a UUID) nor an email address`);
+  const kind = SUBSCRIPTION_ID.test(who)
+    ? 'subscription'
+    : isUuid(who)
+      ? 'customer'
+      : STRIPE_CUSTOMER_ID.test(who)
+        ? 'stripeCustomer'
+        : /^[^\s@]+@[^\s@]+$/.test(who) && who.length <= 320
+          ? 'email'
+          : null;
+  if (!kind) throw usage(`"${args.who}" is neither a subscription id (sub_…), a customer id (a UUID, or Stripe's cus_…) nor an email address`);
   await withSession(ctx, async ({ db }) => {
     let subscriptions: SubscriptionRecord[];
     if (kind === 'subscription') {
       const found = await findSubscription(db, who);
       subscriptions = found ? [found] : [];
     } else {
-      const filter = kind === 'customer' ? { customerId: who.toLowerCase() } : { customerEmail: who.toLowerCase() };
+      const filter = kind === 'customer' ? { customerId: who.toLowerCase() } : kind === 'stripeCustomer' ? { stripeCustomerId: who } : { customerEmail: who.toLowerCase() };
       subscriptions = (await listSubscriptions(db, { filter, first: 50 })).rows;
     }
     if (subscriptions.length === 0) throw refused('SUBSCRIPTION_NOT_FOUND', `No subscription for ${who}`);
@@ -305,7 +314,7 @@ export async function syncOrderCommand(ctx: CommandContext, args: { orderId: str
 
 const checkedOf = (c: Partial<RunCounters>) => (c.synced ?? 0) + (c.failed ?? 0) + (c.skipped ?? 0) + (c.adopted ?? 0) + (c.canceled ?? 0) + (c.orphansFound ?? 0) + (c.eventsBackfilled ?? 0);
 
-function counterLines(counters: Partial<RunCounters>, dryRun: boolean): string[] {
+function counterLines(counters: Partial<RunCounters>, dryRun: boolean, style: Io['style']): string[] {
   const c = { ...emptyCounters(), ...counters };
   const would = (text: string) => (dryRun ? `would ${text}` : text);
   return table(
@@ -319,6 +328,7 @@ function counterLines(counters: Partial<RunCounters>, dryRun: boolean): string[]
       ['skipped', String(c.skipped)],
       ['failed', String(c.failed)],
     ],
+    style,
   );
 }
 
@@ -341,6 +351,31 @@ export function passFailure(what: string, error: string | null): CliError {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The live bar of a pass: drawn at once, then redrawn every 200 ms with the latest counters. A pass
+ * reports its counters between pages of Stripe's lists (a hundred objects each), so a bar drawn only
+ * on a report would not appear at all in a small pass and stand still for seconds in a big one. Off a
+ * terminal io.status draws nothing, and only the final counters print.
+ */
+function liveProgress(io: Io): { update: (counters: Partial<RunCounters>) => void; stop: () => void } {
+  let latest: Partial<RunCounters> = {};
+  let tick = 0;
+  const draw = () => io.status(progressLine({ checked: checkedOf(latest), synced: latest.synced ?? 0, orphansFound: latest.orphansFound ?? 0 }, tick++));
+  draw();
+  const timer = setInterval(draw, 200);
+  timer.unref();
+  return {
+    update: (counters) => {
+      latest = { ...counters };
+      draw();
+    },
+    stop: () => {
+      clearInterval(timer);
+      io.status('');
+    },
+  };
+}
+
 export async function reconcileCommand(ctx: CommandContext, args: ActionOptions & { since?: string; dryRun: boolean }): Promise<void> {
   const since = parseSince(normaliseSince(args.since));
   if (args.idempotencyKey !== undefined) parseIdempotencyKey(args.idempotencyKey, '--idempotency-key');
@@ -348,14 +383,13 @@ export async function reconcileCommand(ctx: CommandContext, args: ActionOptions 
   await withSession(ctx, async (session) => {
     const { deps, service } = reconciliationOf(session);
     if (args.dryRun) {
-      let tick = 0;
-      const result = await dryRunPass(deps, { actor: ctx.actor, ...(since ? { since } : {}), onProgress: (c) => io.status(progressLine({ ...c, checked: checkedOf(c) }, tick++)) });
-      io.status('');
+      const progress = liveProgress(io);
+      const result = await dryRunPass(deps, { actor: ctx.actor, ...(since ? { since } : {}), onProgress: progress.update }).finally(progress.stop);
       if (result.outcome === 'busy') throw refused('RECONCILIATION_RUNNING', `A pass is running (run ${result.run.id}, started ${when(result.run.started_at)} by ${result.run.actor}): a dry run would see it half done; try again after it`);
       if (result.outcome === 'failed') throw passFailure('The dry run', result.error);
       emit(io, { dryRun: true, counters: result.counters, skipped: ['refunds left creating', 'expired payment requests'] }, () => [
         'Dry run: what a pass would do now (nothing was sent to Stripe or kept in the database).',
-        ...counterLines(result.counters, true),
+        ...counterLines(result.counters, true, io.style),
         'Not looked at in a dry run: refunds left creating, payment requests past their expiry (they only act at Stripe).',
       ]);
       return;
@@ -377,20 +411,24 @@ export async function reconcileCommand(ctx: CommandContext, args: ActionOptions 
     });
     if (!response.started && !isRepeat && !io.json) io.err(`A pass was already running (run ${response.runId}): following it.`);
     // The run row's counters are written after each page: polled for the bar until the pass ends.
+    const progress = liveProgress(io);
     let run = await findRun(session.db, response.runId);
-    for (let tick = 0; run?.status === 'running'; tick++) {
-      io.status(progressLine({ ...run.counters, synced: run.counters.synced ?? 0, orphansFound: run.counters.orphansFound ?? 0, checked: checkedOf(run.counters) }, tick));
-      await sleep(200);
-      run = await findRun(session.db, response.runId);
+    try {
+      while (run?.status === 'running') {
+        progress.update(run.counters);
+        await sleep(200);
+        run = await findRun(session.db, response.runId);
+      }
+      await service.idle();
+    } finally {
+      progress.stop();
     }
-    await service.idle();
-    io.status('');
     run = await findRun(session.db, response.runId);
     if (!run) throw new CliError('INTERNAL', `run ${response.runId} is gone`, EXIT.refused);
     if (run.status === 'failed') throw passFailure(`Reconciliation run ${run.id}`, run.error);
     emit(io, { idempotencyKey: key, isRepeat, started: response.started, run }, () => [
       `Reconciliation run ${run!.id} ${run!.status}${isRepeat ? ' (an earlier run for this key)' : ''}, ${when(run!.started_at)}`,
-      ...counterLines(run!.counters, false),
+      ...counterLines(run!.counters, false, io.style),
     ]);
   });
 }
@@ -491,20 +529,49 @@ export async function makeResend(ctx: CommandContext, action: ResendAction, args
 
 // --- apikey -----------------------------------------------------------------------------------------
 
-export async function apiKeyCreate(ctx: CommandContext, args: { name: string; scope: string }): Promise<void> {
+/**
+ * A new key, idempotent by the invocation's key and audited like every action. The secret is kept
+ * nowhere but in this answer (the database holds its hash; the idempotency row holds the id only), so
+ * the same --idempotency-key answers the same key id without the secret: a lost secret is not
+ * recoverable, the key is revoked and another made.
+ */
+export async function apiKeyCreate(ctx: CommandContext, args: { name: string; scope: string; idempotencyKey?: string }): Promise<void> {
   const name = args.name.trim();
   if (!name) throw usage('create needs --name <name>');
   if (name.length > 100) throw usage('--name must be at most 100 characters');
   if (!API_KEY_SCOPES.includes(args.scope as ApiKeyScope)) throw usage(`unknown scope "${args.scope}": expected ${API_KEY_SCOPES.join(' or ')}`);
-  await withSession(ctx, async ({ db }) => {
-    const { key, row } = await createApiKey(db, name, args.scope as ApiKeyScope);
-    emit(ctx.io, { id: row.id, name: row.name, scope: row.scope, key }, () => [
-      `Created API key "${row.name}"`,
-      `  id     ${row.id}`,
-      `  scope  ${row.scope}`,
-      `  key    ${key}`,
-      'Store the key now: it is shown only this once (only its hash is kept).',
-    ]);
+  if (args.idempotencyKey !== undefined) parseIdempotencyKey(args.idempotencyKey, '--idempotency-key');
+  await withSession(ctx, async (session) => {
+    const key = invocationKey(ctx, args.idempotencyKey, () => `cli-apikey-${crypto.randomUUID()}`);
+    let secret: string | null = null;
+    const { response, isRepeat } = await runStaffAction(session.db, {
+      viewer: cliViewer(ctx.actor),
+      actorType: 'cli',
+      key,
+      operation: 'api_key_create',
+      canonicalInput: { name, scope: args.scope },
+      work: async () => {
+        const created = await createApiKey(session.db, name, args.scope);
+        secret = created.key;
+        return { response: { id: created.row.id, name: created.row.name, scope: created.row.scope, prefix: created.row.prefix }, keep: true };
+      },
+      logger: session.logger,
+      audit: (result) => ({ action: 'api_key.create', targetType: 'api_key', targetId: result.id, details: { name: result.name, scope: result.scope, prefix: result.prefix } }),
+    });
+    emit(ctx.io, { idempotencyKey: key, isRepeat, id: response.id, name: response.name, scope: response.scope, key: secret }, () =>
+      isRepeat
+        ? [
+            `API key "${response.name}" (${response.id}, ${response.scope}) was already created with this idempotency key.`,
+            'Its secret was shown once, when it was created, and is kept nowhere: if it was lost, revoke this key and create another.',
+          ]
+        : [
+            `Created API key "${response.name}"`,
+            `  id     ${response.id}`,
+            `  scope  ${response.scope}`,
+            `  key    ${secret}`,
+            'Store the key now: it is shown only this once (only its hash is kept).',
+          ],
+    );
   });
 }
 
@@ -523,16 +590,39 @@ export async function apiKeyList(ctx: CommandContext): Promise<void> {
   });
 }
 
-export async function apiKeyRevoke(ctx: CommandContext, args: { id: string; yes: boolean }): Promise<void> {
+/**
+ * Refuses a key from now on; idempotent by the invocation's key and audited. Revoking a revoked key is
+ * the same answer (done, with the time it was revoked) and writes nothing: nothing happened to audit.
+ */
+export async function apiKeyRevoke(ctx: CommandContext, args: ActionOptions & { id: string }): Promise<void> {
   if (!isUuid(args.id)) throw usage(`"${args.id}" is not a key id (a UUID, see apikey list)`);
+  if (args.idempotencyKey !== undefined) parseIdempotencyKey(args.idempotencyKey, '--idempotency-key');
   const id = args.id.toLowerCase();
-  await withSession(ctx, async ({ db }) => {
-    const existing = (await listApiKeys(db)).find((k) => k.id === id);
+  await withSession(ctx, async (session) => {
+    const existing = (await listApiKeys(session.db)).find((k) => k.id === id);
     if (!existing) throw refused('API_KEY_NOT_FOUND', `No API key with id ${id}`);
     if (!existing.revoked_at) await confirm(ctx.io, `Revoke API key ${id} ("${existing.name}")? Clients using it are refused from now on.`, args.yes);
-    const revoked = existing.revoked_at ? existing : ((await revokeApiKey(db, id)) ?? existing);
-    emit(ctx.io, { id, name: existing.name, alreadyRevoked: Boolean(existing.revoked_at), revokedAt: revoked.revoked_at }, () => [
-      existing.revoked_at ? `API key ${id} ("${existing.name}") was already revoked ${when(existing.revoked_at)}.` : `Revoked API key ${id} ("${existing.name}") ${when(revoked.revoked_at)}.`,
+    const key = invocationKey(ctx, args.idempotencyKey, () => `cli-apikey-${crypto.randomUUID()}`);
+    const { response, isRepeat } = await runStaffAction(session.db, {
+      viewer: cliViewer(ctx.actor),
+      actorType: 'cli',
+      key,
+      operation: 'api_key_revoke',
+      canonicalInput: { id },
+      work: async () => {
+        // revoke_at is kept as first set (coalesce), so a race with another revoke answers its time.
+        const revoked = await revokeApiKey(session.db, id);
+        if (!revoked) throw refused('API_KEY_NOT_FOUND', `No API key with id ${id}`);
+        const alreadyRevoked = existing.revoked_at !== null;
+        return { response: { id, name: revoked.name, revokedAt: revoked.revoked_at, alreadyRevoked }, keep: !alreadyRevoked };
+      },
+      logger: session.logger,
+      audit: (result) => ({ action: 'api_key.revoke', targetType: 'api_key', targetId: id, details: { name: result.name } }),
+    });
+    emit(ctx.io, { idempotencyKey: key, isRepeat, id, name: response.name, revokedAt: response.revokedAt, alreadyRevoked: response.alreadyRevoked }, () => [
+      response.alreadyRevoked
+        ? `API key ${id} ("${response.name}") was already revoked ${when(response.revokedAt)}.`
+        : `Revoked API key ${id} ("${response.name}") ${when(response.revokedAt)}${isRepeat ? ' (an earlier answer for this key)' : ''}.`,
     ]);
   });
 }

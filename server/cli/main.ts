@@ -80,26 +80,32 @@ export function buildParser(argv: string[], makeContext: (json: boolean) => comm
           .option('dry-run', { type: 'boolean', default: false, describe: 'Report what a pass would do, doing nothing' }),
       (a) => run(commands.reconcileCommand(ctx(a), { since: a.since, dryRun: a.dryRun, yes: a.yes, idempotencyKey: a.idempotencyKey })),
     )
-    .command(
-      'orphans',
-      'Orphaned payments (reconciliation findings); `orphans resolve <id>` settles one',
-      (y) =>
-        listLimit(y)
-          .option('open', { type: 'boolean', default: false, describe: 'Open ones only' })
-          .option('kind', { type: 'string', describe: commands.FINDING_KINDS.join(', ') })
-          .command(
-            'resolve <id>',
-            'Settle a finding: adopt the payment, cancel it at Stripe, or dismiss it with a note',
-            (r) =>
-              actionOptions(r)
-                .positional('id', { type: 'string', demandOption: true })
-                .option('adopt', { type: 'boolean', default: false })
-                .option('cancel', { type: 'boolean', default: false })
-                .option('dismiss', { type: 'boolean', default: false })
-                .option('note', { type: 'string', describe: 'Why (required with --dismiss; up to 1,000 characters)' }),
-            (a) => run(commands.orphansResolve(ctx(a), { id: a.id, adopt: a.adopt, cancel: a.cancel, dismiss: a.dismiss, note: a.note, yes: a.yes, idempotencyKey: a.idempotencyKey })),
-          ),
-      (a) => run(commands.orphansList(ctx(a), { open: a.open, kind: a.kind, limit: a.limit })),
+    // The listing is the default subcommand (`orphans` or `orphans list`) rather than the parent's own
+    // handler: options of a parent command are inherited by its subcommands, and `orphans resolve`
+    // would take (and list in its --help) --open, --kind and --limit that mean nothing to it.
+    .command('orphans', 'Orphaned payments (reconciliation findings); `orphans resolve <id>` settles one', (y) =>
+      y
+        .command(
+          ['list', '$0'],
+          'Orphaned payments, newest first (the default)',
+          (l) =>
+            listLimit(l)
+              .option('open', { type: 'boolean', default: false, describe: 'Open ones only' })
+              .option('kind', { type: 'string', describe: commands.FINDING_KINDS.join(', ') }),
+          (a) => run(commands.orphansList(ctx(a), { open: a.open, kind: a.kind, limit: a.limit })),
+        )
+        .command(
+          'resolve <id>',
+          'Settle a finding: adopt the payment, cancel it at Stripe, or dismiss it with a note',
+          (r) =>
+            actionOptions(r)
+              .positional('id', { type: 'string', demandOption: true })
+              .option('adopt', { type: 'boolean', default: false })
+              .option('cancel', { type: 'boolean', default: false })
+              .option('dismiss', { type: 'boolean', default: false })
+              .option('note', { type: 'string', describe: 'Why (required with --dismiss; up to 1,000 characters)' }),
+          (a) => run(commands.orphansResolve(ctx(a), { id: a.id, adopt: a.adopt, cancel: a.cancel, dismiss: a.dismiss, note: a.note, yes: a.yes, idempotencyKey: a.idempotencyKey })),
+        ),
     )
     .command('make', 'The Make outbox: deliveries, and retrying or replaying one', (y) =>
       y
@@ -128,15 +134,19 @@ export function buildParser(argv: string[], makeContext: (json: boolean) => comm
         .command(
           'create',
           'Make a key; it is shown once',
-          (c) => c.option('name', { type: 'string', demandOption: true }).option('scope', { type: 'string', demandOption: true, choices: ['storefront', 'make'] }),
-          (a) => run(commands.apiKeyCreate(ctx(a), { name: a.name, scope: a.scope })),
+          (c) =>
+            c
+              .option('name', { type: 'string', demandOption: true })
+              .option('scope', { type: 'string', demandOption: true, choices: ['storefront', 'make'] })
+              .option('idempotency-key', { type: 'string', describe: 'Redo a failed create with the key it printed: answers the key id made (never its secret again)' }),
+          (a) => run(commands.apiKeyCreate(ctx(a), { name: a.name, scope: a.scope, idempotencyKey: a.idempotencyKey })),
         )
         .command('list', 'Every key: id, name, scope, prefix and dates (never the key)', (c) => c, (a) => run(commands.apiKeyList(ctx(a))))
         .command(
           'revoke <id>',
           'Refuse a key from now on',
-          (c) => c.positional('id', { type: 'string', demandOption: true }).option('yes', { alias: 'y', type: 'boolean', default: false }),
-          (a) => run(commands.apiKeyRevoke(ctx(a), { id: a.id, yes: a.yes })),
+          (c) => actionOptions(c).positional('id', { type: 'string', demandOption: true }),
+          (a) => run(commands.apiKeyRevoke(ctx(a), { id: a.id, yes: a.yes, idempotencyKey: a.idempotencyKey })),
         )
         .demandCommand(1, 'apikey needs a command: create, list or revoke'),
     )

@@ -76,20 +76,46 @@ export interface Io {
   output: NodeJS.WritableStream;
 }
 
-export function processIo(json: boolean): Io {
-  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+/** The streams an invocation talks through: the process's, or a test's stand-ins (a fake terminal). */
+export interface Streams {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A progress line cut to the terminal's width: a line that wraps cannot be redrawn with \r (each
+ * redraw would leave the wrapped part behind, one more line per frame).
+ */
+export function fitToWidth(line: string, columns: number | undefined): string {
+  if (!columns || columns < 2) return line;
+  const chars = Array.from(line);
+  return chars.length < columns ? line : `${chars.slice(0, columns - 2).join('')}…`;
+}
+
+export function streamIo(json: boolean, streams: Streams): Io {
+  const { stdin, stdout, stderr } = streams;
+  const interactive = Boolean(stdin.isTTY && stdout.isTTY);
+  // A progress bar only on a terminal, and never into JSON: off one, only the final counters print.
+  const live = Boolean(stdout.isTTY) && !json;
   return {
     json,
-    style: styleFor(!json && wantsColor(process.stdout)),
+    style: styleFor(!json && wantsColor(stdout, streams.env)),
     interactive,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    out: (line) => stdout.write(`${line}\n`),
+    err: (line) => stderr.write(`${line}\n`),
     status: (line) => {
-      if (process.stdout.isTTY && !json) process.stdout.write(`\r\x1b[2K${line}`);
+      if (live) stdout.write(`\r\x1b[2K${fitToWidth(line, stdout.columns)}`);
     },
-    input: process.stdin,
-    output: process.stdout,
+    input: stdin,
+    // Questions go to stderr, so that stdout holds the command's output only (a --json document stays whole).
+    output: stderr,
   };
+}
+
+export function processIo(json: boolean): Io {
+  return streamIo(json, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
 }
 
 /** The command's result: JSON, or the lines for a person. */

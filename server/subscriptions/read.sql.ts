@@ -83,6 +83,8 @@ export interface SubscriptionListFilter {
   customerId?: string | null;
   /** A customer's email (lower case). */
   customerEmail?: string | null;
+  /** A customer's Stripe id (cus_…), as the Stripe dashboard shows it (the admin CLI takes either id). */
+  stripeCustomerId?: string | null;
   /** A signed-in customer's own user id: their subscriptions only. */
   ownerUserId?: string | null;
 }
@@ -95,6 +97,7 @@ export async function listSubscriptions(db: Queryable, options: { filter?: Subsc
   if (filter?.track) list.where(`x.track = ${list.bind(filter.track)}`);
   if (filter?.customerId) list.where(`x.customer_id = ${list.bind(filter.customerId)}::uuid`);
   if (filter?.customerEmail) list.where(`lower(x.customer_email) = ${list.bind(filter.customerEmail)}`);
+  if (filter?.stripeCustomerId) list.where(`x.customer_id = (select c.id from customers c where c.stripe_customer_id = ${list.bind(filter.stripeCustomerId)})`);
   if (filter?.ownerUserId) list.where(`x.customer_user_id = ${list.bind(filter.ownerUserId)}::uuid`);
   const { rows } = await db.query<SubscriptionRecord>(`select * from (${SUBSCRIPTION_SELECT}) x ${list.tail(after, first)}`, list.params);
   return pageOf(rows, first);
