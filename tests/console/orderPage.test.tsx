@@ -87,12 +87,14 @@ const SECOND_PAGE: Entry[] = [
   entry('dispute:du_1', '2026-11-22T08:00:05.000Z', 'DISPUTE', 'Dispute opened: fraudulent', { actor: { kind: 'STRIPE', name: null }, link: { route: '/disputes?open=du_1', stripeObjectId: 'du_1' } }),
 ];
 
-function handlers(timelineCalls: Array<Record<string, unknown>>) {
+const DISPUTE = { id: 'du_1', status: 'NEEDS_RESPONSE', isOpen: true, amount: money(9900), reason: 'fraudulent', evidenceDueBy: '2026-12-01T23:59:59.000Z', isChargeRefundable: false };
+
+function handlers(timelineCalls: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
   return [
     graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),
     // The customer link's page (its own test is customerPage.test.tsx).
     graphql.query('Customer', () => HttpResponse.json({ data: { customer: null } })),
-    graphql.query('Order', ({ variables }) => HttpResponse.json({ data: { order: variables.id === ORDER_ID ? order() : null } })),
+    graphql.query('Order', ({ variables }) => HttpResponse.json({ data: { order: variables.id === ORDER_ID ? order(extra) : null } })),
     graphql.query('OrderTimeline', ({ variables }) => {
       timelineCalls.push(variables);
       const second = variables.after === 'cursor-1';
@@ -159,12 +161,15 @@ describe('order page', () => {
     expect(await screen.findByText('No customer has the id cust-1.')).toBeTruthy();
   });
 
-  it('offers support Sync with Stripe but not Refund…', async () => {
-    renderConsole(`/orders/${ORDER_ID}`, { as: 'support', handlers: handlers([]) });
+  it('offers support Sync with Stripe but not Refund…, and lists the disputes beside the timeline', async () => {
+    renderConsole(`/orders/${ORDER_ID}`, { as: 'support', handlers: handlers([], { disputes: [DISPUTE] }) });
     const header = (await screen.findByRole('heading', { level: 1, name: `Order ${ORDER_ID}` })).closest('header')!;
     await screen.findByRole('list', { name: 'Timeline, newest first' });
     expect(within(header).getByRole('button', { name: 'Sync with Stripe' })).toBeTruthy();
     expect(within(header).queryByRole('button', { name: /Refund/ })).toBeNull();
+    const disputes = screen.getByRole('list', { name: 'Disputes' });
+    expect(within(disputes).getByText('needs response')).toBeTruthy();
+    expect(within(disputes).getByRole('link', { name: /respond in Stripe's dashboard/ }).getAttribute('href')).toBe('https://dashboard.stripe.com/test/disputes/du_1');
   });
 
   it('says so when no order has the id', async () => {

@@ -90,7 +90,7 @@ function OrderPageBody({ order, stripeMode }: { order: OrderDetail; stripeMode: 
           <h2 id={timelineId}>Timeline</h2>
           <OrderTimeline list={timeline} stripeMode={stripeMode} />
         </section>
-        <aside className="order-side" aria-label="Payment and refunds">
+        <aside className="order-side" aria-label="Payment, refunds and disputes">
           <h2>Payment</h2>
           <Fields
             rows={[
@@ -107,6 +107,27 @@ function OrderPageBody({ order, stripeMode }: { order: OrderDetail; stripeMode: 
           <h2>Refunds</h2>
           <RefundList refunds={order.refunds} />
           {order.refunds.length > 0 && <ExportCsvButton list="refunds" filter={{ orderId: order.id }} label="Export refunds (CSV)" />}
+          {order.disputes.length > 0 && (
+            <>
+              <h2>Disputes</h2>
+              <ul className="refund-list" aria-label="Disputes">
+                {order.disputes.map((dispute) => (
+                  <li key={dispute.id} className="refund-item">
+                    <div>
+                      <Badge value={dispute.status} /> <strong>{dispute.amount.formatted}</strong>
+                      {dispute.reason && <span> · {dispute.reason.replaceAll('_', ' ')}</span>}
+                    </div>
+                    <div className="muted">
+                      {dispute.isOpen ? `Evidence due ${formatDateTime(dispute.evidenceDueBy)}` : 'Closed'} ·{' '}
+                      <a href={stripeDashboardUrl(dispute.id, stripeMode)} target="_blank" rel="noreferrer noopener">
+                        respond in Stripe's dashboard ↗
+                      </a>
+                    </div>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           {order.metadata.length > 0 && (
             <>
               <h2>Metadata</h2>
