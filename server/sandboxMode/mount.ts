@@ -7,7 +7,6 @@ import type { Env, Hono, MiddlewareHandler } from 'hono';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { DEV_SIGN_IN_PATH, type DevSignInOptions, mountDevSignIn } from './devSignIn';
 import { MAKE_SINK_PATH, type MakeSink } from './make/sink';
-import { mountPayLinkRedirect } from './paymentRequestPages';
 import { mountSandboxStorefront, type SandboxStorefrontDeps } from './storefront';
 
 export interface SandboxModeDeps {
@@ -37,9 +36,6 @@ export function mountSandboxMode<E extends NodeEnv>(app: Hono<E>, deps: SandboxM
     app.use(DEV_SIGN_IN_PATH, http.devSignInLimit);
     mountDevSignIn(app, deps.devSignIn);
   }
-
-  // Ahead of the emulator's /_sandbox/* routes too: the default pay links point there.
-  if (deps.storefront.paymentRequests) mountPayLinkRedirect(app);
 
   const { stripeSandbox } = deps;
   for (const prefix of ['/v1/*', '/checkout/*', '/3ds/*', '/_sandbox/*']) {

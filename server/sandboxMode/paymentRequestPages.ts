@@ -32,8 +32,6 @@ import { back, esc, page } from './html';
 
 export const SPLIT_PATH = `${SANDBOX_STOREFRONT_PATH}/split`;
 export const PAY_PATH = `${SANDBOX_STOREFRONT_PATH}/pay`;
-/** Where PAYMENT_REQUEST_PAY_URL points in sandbox mode by default (server/paymentRequests/payUrl.ts). */
-export const SANDBOX_PAY_LINK_PATH = '/_sandbox/storefront/pay';
 
 /** What the pages need, bound by the composition root; the service is made after the HTTP app, hence a getter. */
 export interface StorefrontPaymentRequestDeps {
@@ -249,15 +247,6 @@ export function mountPaymentRequestPages<E extends Env>(app: Hono<E>, db: Db, st
       return c.html(resultPage(share, confirmed, intent, formCsrf(c)));
     }),
   );
-}
-
-/**
- * The pay links PAYMENT_REQUEST_PAY_URL makes by default point under /_sandbox/, which the Stripe
- * sandbox's control API answers (JSON, no styles): they are sent on to the storefront's pay page.
- * Mount ahead of the sandbox's /_sandbox/* routes.
- */
-export function mountPayLinkRedirect<E extends Env>(app: Hono<E>): void {
-  app.get(SANDBOX_PAY_LINK_PATH, (c) => c.redirect(`${PAY_PATH}${new URL(c.req.url).search}`, 303));
 }
 
 // --- forms ----------------------------------------------------------------------------------------
