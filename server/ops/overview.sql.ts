@@ -3,6 +3,7 @@
 // Overview shows those very figures: its tiles and banner cannot disagree with the alert job.
 // Payments are counted from payment_logs (`payment.paid` and `payment.failed`, written by the one
 // SQL path every payment change takes), through its (event_type, created_at) index.
+import type { MoneyValue } from '../catalog/money';
 import { disputeCounts } from '../disputes/read.sql';
 import type { Queryable } from '../platform/db/db';
 import { type AlertCode, alertFigures, evaluateAlerts, ratio } from './alerts';
@@ -98,5 +99,94 @@ export async function opsOverview(db: Queryable): Promise<OverviewFigures> {
     disputesDueSoon: disputes.dueSoon,
     hourly: row.hourly.map((h) => ({ hour: new Date(h.hour), succeeded: h.succeeded, failed: h.failed })),
     alerts: holding.map((a) => ({ code: a.code, title: a.title, message: a.message, since: since.get(a.code) ?? null })),
+  };
+}
+
+export type OpsPeriod = 'DAY' | 'WEEK' | 'MONTH';
+
+/** Each period's buckets: how many, of which unit. The window ends with the current hour or UTC day. */
+const PERIODS: Record<OpsPeriod, { unit: 'hour' | 'day'; count: number }> = {
+  DAY: { unit: 'hour', count: 24 },
+  WEEK: { unit: 'day', count: 7 },
+  MONTH: { unit: 'day', count: 30 },
+};
+
+export interface PaymentBucketRow {
+  start: Date;
+  succeeded: number;
+  failed: number;
+}
+
+export interface TrackRevenueRow {
+  track: string;
+  trackName: string;
+  gross: MoneyValue;
+  refunded: MoneyValue;
+  net: MoneyValue;
+}
+
+export interface ActivityFigures {
+  period: OpsPeriod;
+  buckets: PaymentBucketRow[];
+  revenueByTrack: TrackRevenueRow[];
+}
+
+/**
+ * The Overview's chart and revenue by track for a period. Payments are the payment log's outcomes (as
+ * opsOverview's hourly counts); gross is the amount of each order paid in the period, counted once
+ * however many payment.paid rows it has; refunded is the refunds that succeeded in the period.
+ */
+export async function opsActivity(db: Queryable, period: OpsPeriod): Promise<ActivityFigures> {
+  const spec = PERIODS[period];
+  if (!spec) throw new Error(`unknown period ${String(period)}`);
+  // The window's first bucket: the current hour or UTC day, less count - 1 units.
+  const first = `date_trunc('${spec.unit}', now() at time zone 'UTC') at time zone 'UTC' - interval '${spec.count - 1} ${spec.unit}s'`;
+  const { rows } = await db.query<{
+    buckets: Array<{ start: string; succeeded: number; failed: number }>;
+    revenue: Array<{ track: string; track_name: string; currency: string; gross: string | number; refunded: string | number }> | null;
+  }>(
+    `with outcomes as (
+       select event_type, order_id, created_at from payment_logs
+        where event_type in ('payment.paid', 'payment.failed') and created_at >= ${first}
+     ),
+     gross as (
+       select o.product_id, o.currency, sum(o.amount) as amount
+         from orders o where o.id in (select order_id from outcomes where event_type = 'payment.paid' and order_id is not null)
+        group by 1, 2
+     ),
+     refunded as (
+       select o.product_id, r.currency, sum(r.amount) as amount
+         from refunds r join orders o on o.id = r.order_id
+        where r.status = 'succeeded' and r.updated_at >= ${first}
+        group by 1, 2
+     )
+     select (select jsonb_agg(jsonb_build_object('start', b.start, 'succeeded', coalesce(c.succeeded, 0), 'failed', coalesce(c.failed, 0)) order by b.start)
+               from generate_series(${first}, ${first} + interval '${spec.count - 1} ${spec.unit}s', interval '1 ${spec.unit}') as b(start)
+               left join (select date_trunc('${spec.unit}', created_at at time zone 'UTC') at time zone 'UTC' as start,
+                                 count(*) filter (where event_type = 'payment.paid')::int as succeeded,
+                                 count(*) filter (where event_type = 'payment.failed')::int as failed
+                            from outcomes group by 1) as c on c.start = b.start) as buckets,
+            (select jsonb_agg(jsonb_build_object('track', t.product_id, 'track_name', p.name, 'currency', t.currency, 'gross', t.gross, 'refunded', t.refunded)
+                              order by t.gross desc, t.product_id, t.currency)
+               from (select coalesce(g.product_id, r.product_id) as product_id, coalesce(g.currency, r.currency) as currency,
+                            coalesce(g.amount, 0) as gross, coalesce(r.amount, 0) as refunded
+                       from gross g full join refunded r on r.product_id = g.product_id and r.currency = g.currency) as t
+               join products p on p.id = t.product_id) as revenue`,
+  );
+  const row = rows[0]!;
+  return {
+    period,
+    buckets: row.buckets.map((b) => ({ start: new Date(b.start), succeeded: b.succeeded, failed: b.failed })),
+    revenueByTrack: (row.revenue ?? []).map((r) => {
+      const gross = Number(r.gross);
+      const refunded = Number(r.refunded);
+      return {
+        track: r.track,
+        trackName: r.track_name,
+        gross: { amount: gross, currency: r.currency },
+        refunded: { amount: refunded, currency: r.currency },
+        net: { amount: gross - refunded, currency: r.currency },
+      };
+    }),
   };
 }

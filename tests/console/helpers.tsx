@@ -39,11 +39,21 @@ export const reconciliationIdle = () =>
     HttpResponse.json({ data: { reconciliationStatus: { running: null, lastRun: null, schedule: null, nextScheduledAt: null, openFindings: 0, openFindingsByKind: [] } } }),
   );
 
+/** A quiet period: the Overview's chart buckets and revenue by track (opsActivity) with nothing in them. */
+export const activityQuiet = () =>
+  graphql.query('OpsActivity', ({ variables }) => {
+    const period = variables.period as 'DAY' | 'WEEK' | 'MONTH';
+    const count = { DAY: 24, WEEK: 7, MONTH: 30 }[period];
+    const step = period === 'DAY' ? 3_600_000 : 86_400_000;
+    const buckets = Array.from({ length: count }, (_, i) => ({ start: new Date(Date.UTC(2026, 10, 1) + i * step).toISOString(), succeeded: 0, failed: 0 }));
+    return HttpResponse.json({ data: { opsActivity: { period, buckets, revenueByTrack: [] } } });
+  });
+
 /** liveRefreshMs: lists read themselves again this often; off unless a test of live lists asks for it. */
 export function renderConsole(path: string, options: { as?: 'support' | 'admin' | null; handlers?: RequestHandler[]; liveRefreshMs?: number | false } = {}) {
   const as = options.as === undefined ? 'support' : options.as;
   // The test's own handlers first: msw answers with the first that matches.
-  server.use(...(options.handlers ?? []), sandboxMode(), reconciliationIdle(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
+  server.use(...(options.handlers ?? []), sandboxMode(), reconciliationIdle(), activityQuiet(), ...(as ? [viewerIs(as === 'admin' ? ADMIN : SUPPORT)] : []));
   sessionStorage.clear();
   if (as) {
     sessionStorage.setItem('payments-ops.session', JSON.stringify({ token: `token-${as}`, role: as, email: `${as}@sandbox.local`, method: 'dev' }));

@@ -109,3 +109,47 @@ describe('overview', () => {
     expect(await screen.findByText(/Could not load the overview/)).toBeTruthy();
   });
 });
+
+describe('overview: period, revenue by track, tiles', () => {
+  it('switches the chart to 7 and 30 days (kept in the URL) and shows gross, refunded and net by track for the period', async () => {
+    const { default: userEvent } = await import('@testing-library/user-event');
+    const user = userEvent.setup();
+    const periods: unknown[] = [];
+    const money = (amount: number) => ({ amount, currency: 'usd', formatted: `$${(amount / 100).toFixed(2)}` });
+    renderConsole('/', {
+      handlers: [
+        graphql.query('OpsOverview', () => HttpResponse.json({ data: { opsOverview: overview() } })),
+        graphql.query('OpsActivity', ({ variables }) => {
+          periods.push(variables.period);
+          const days = variables.period === 'WEEK' ? 7 : variables.period === 'MONTH' ? 30 : 24;
+          const buckets = Array.from({ length: days }, (_, i) => ({ start: new Date(Date.UTC(2026, 10, 1 + i)).toISOString(), succeeded: 1, failed: 0 }));
+          const revenueByTrack = [{ track: 'business_plan_builder', trackName: 'Business Plan Builder', gross: money(19800), refunded: money(2000), net: money(17800) }];
+          return HttpResponse.json({ data: { opsActivity: { period: variables.period, buckets, revenueByTrack } } });
+        }),
+      ],
+    });
+    const row = await screen.findByRole('row', { name: /Business Plan Builder/ });
+    expect(within(row).getAllByRole('cell').map((c) => c.textContent)).toEqual(['$198.00', '$20.00', '$178.00']);
+    expect(screen.getByRole('button', { name: '24 hours' }).getAttribute('aria-pressed')).toBe('true');
+    await user.click(screen.getByRole('button', { name: '7 days' }));
+    expect(await screen.findByText(/Payments per day, last 7 days \(UTC\): 7 in all/)).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'Last 7 days' })).toBeTruthy();
+    expect(new URLSearchParams(window.location.search).get('period')).toBe('WEEK');
+    await user.click(screen.getByRole('button', { name: '30 days' }));
+    expect(await screen.findByText(/Payments per day, last 30 days \(UTC\): 30 in all/)).toBeTruthy();
+    expect(periods).toEqual(expect.arrayContaining(['DAY', 'WEEK', 'MONTH']));
+  });
+
+  it('never leaves one tile alone on a row: the column counts skip those that would', async () => {
+    const { columnsFor } = await import('../../console/src/features/overview/OverviewPage');
+    // The Overview's 10 tiles: 5 (two full rows), 4 (4, 4, 2), never 3 (3, 3, 3, 1), 2 on a phone.
+    expect([columnsFor(10, 5), columnsFor(10, 4), columnsFor(10, 3), columnsFor(10, 2)]).toEqual([5, 4, 2, 2]);
+    for (let count = 2; count <= 20; count++) {
+      for (let max = 2; max <= 6; max++) expect(count % columnsFor(count, max), `${count} tiles, up to ${max} columns`).not.toBe(1);
+    }
+    renderConsole('/', { handlers: [graphql.query('OpsOverview', () => HttpResponse.json({ data: { opsOverview: overview() } }))] });
+    await screen.findByText('Payments today');
+    const grid = document.querySelector('.tiles') as HTMLElement;
+    expect([grid.style.getPropertyValue('--tile-cols-wide'), grid.style.getPropertyValue('--tile-cols-mid'), grid.style.getPropertyValue('--tile-cols-narrow')]).toEqual(['5', '4', '2']);
+  });
+});

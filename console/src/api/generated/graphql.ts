@@ -220,6 +220,15 @@ export type OrderFilter = {
   search?: string | null | undefined;
 };
 
+/** The Overview's periods: its chart's span and the revenue it sums. */
+export type OpsPeriod =
+  /** The last 24 hours, in hours. */
+  | 'DAY'
+  /** The last 7 days (UTC days, today included), in days. */
+  | 'WEEK'
+  /** The last 30 days (UTC days, today included), in days. */
+  | 'MONTH';
+
 /** The alert conditions of DESIGN.md decision 12, each defined once on the server (server/ops/alerts.ts). */
 export type OpsAlertCode =
   /** Over 5% of the orders whose sync state changed in the last 24 hours failed to sync. */
@@ -683,6 +692,13 @@ export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type OpsOverviewQuery = { opsOverview: { paymentsToday: number, failureRate: number, paymentsLast15Minutes: number, failedPaymentsLast15Minutes: number, syncFailureRate: number, webhookBacklog: number, webhookLagSeconds: number | null, webhookFailed: number, makeFailing: number, makeDead: number, disputesOpen: number, disputesDueSoon: number, hourly: Array<{ hour: string, succeeded: number, failed: number }>, alerts: Array<{ code: OpsAlertCode, title: string, message: string, since: string | null }> } };
+
+export type OpsActivityQueryVariables = Exact<{
+  period: OpsPeriod;
+}>;
+
+
+export type OpsActivityQuery = { opsActivity: { period: OpsPeriod, buckets: Array<{ start: string, succeeded: number, failed: number }>, revenueByTrack: Array<{ track: string, trackName: string, gross: { amount: number, currency: string, formatted: string }, refunded: { amount: number, currency: string, formatted: string }, net: { amount: number, currency: string, formatted: string } }> } };
 
 export type PaymentLogFragment = { id: string, eventType: string, status: string, orderId: string | null, customerId: string | null, customerEmail: string | null, metadata: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } | null };
 
@@ -2254,6 +2270,37 @@ export const OpsOverviewDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<OpsOverviewQuery, OpsOverviewQueryVariables>;
+export const OpsActivityDocument = new TypedDocumentString(`
+    query OpsActivity($period: OpsPeriod!) {
+  opsActivity(period: $period) {
+    period
+    buckets {
+      start
+      succeeded
+      failed
+    }
+    revenueByTrack {
+      track
+      trackName
+      gross {
+        amount
+        currency
+        formatted
+      }
+      refunded {
+        amount
+        currency
+        formatted
+      }
+      net {
+        amount
+        currency
+        formatted
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<OpsActivityQuery, OpsActivityQueryVariables>;
 export const PaymentLogsDocument = new TypedDocumentString(`
     query PaymentLogs($filter: PaymentLogFilter, $first: Int, $after: String) {
   paymentLogs(filter: $filter, first: $first, after: $after) {

@@ -1,6 +1,6 @@
 import { queryOptions } from '@tanstack/react-query';
 import { graphqlRequest } from '../../api/graphql';
-import { OpsOverviewDocument, type OpsOverviewQuery } from '../../api/generated/graphql';
+import { OpsActivityDocument, type OpsActivityQuery, OpsOverviewDocument, type OpsOverviewQuery } from '../../api/generated/graphql';
 import { LIVE_REFRESH_MS } from '../../lib/liveRefresh';
 
 export type OpsOverview = OpsOverviewQuery['opsOverview'];
@@ -14,3 +14,16 @@ export const opsOverviewQuery = queryOptions({
   refetchInterval: LIVE_REFRESH_MS,
   refetchIntervalInBackground: false,
 });
+
+export type OpsPeriod = OpsActivityQuery['opsActivity']['period'];
+export type OpsActivity = OpsActivityQuery['opsActivity'];
+export type PaymentBucket = OpsActivity['buckets'][number];
+
+/** The chart's buckets and the revenue by track for one period (24 h, 7 d, 30 d), live like the figures. */
+export const opsActivityQuery = (period: OpsPeriod) =>
+  queryOptions({
+    queryKey: ['opsOverview', 'activity', period],
+    queryFn: () => graphqlRequest(OpsActivityDocument, { period }).then((d) => d.opsActivity),
+    refetchInterval: LIVE_REFRESH_MS,
+    refetchIntervalInBackground: false,
+  });

@@ -8,7 +8,7 @@ import type { ConfirmPaymentResult } from '../../../checkout/confirmPayment';
 import type { WebhookEventRow, WebhookEventPage, WebhookStatusRow } from '../../../webhooks/events.sql';
 import type { MakeDeliveryRow, MakeAttemptRow, MakeDeliveryPage, MakeStatusRow } from '../../../make/deliveries.sql';
 import type { PaymentLogRow, PaymentLogPage } from '../../../paymentLogs/paymentLogs.sql';
-import type { OverviewFigures, HourlyCounts, HoldingAlert } from '../../../ops/overview.sql';
+import type { OverviewFigures, HourlyCounts, HoldingAlert, ActivityFigures, PaymentBucketRow, TrackRevenueRow } from '../../../ops/overview.sql';
 import type { RunRow, RunCounters } from '../../../reconcile/reconcile.sql';
 import type { RunPage, ReconciliationStatusView, FindingRecord, FindingPage } from '../../../reconcile/read.sql';
 import type { RefundRow } from '../../../refunds/service';
@@ -132,6 +132,8 @@ export type Query = {
   orders: OrderConnection;
   /** The numbers a support lead checks first, and the alerts of DESIGN.md decision 12 that hold now. Staff only. */
   opsOverview: OpsOverview;
+  /** The Overview's chart and revenue by track for the last 24 hours, 7 days or 30 days. Staff only. */
+  opsActivity: OpsActivity;
   /** Which Stripe this server talks to; the console's links to Stripe's dashboard follow it. Staff only. */
   stripeMode: StripeMode;
   /** One reconciliation pass by id (a UUID). Support and admins. Null when there is none. */
@@ -260,6 +262,11 @@ export type QueryOrdersArgs = {
   filter?: InputMaybe<OrderFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryOpsActivityArgs = {
+  period: OpsPeriod;
 };
 
 
@@ -1286,6 +1293,47 @@ export type OrderConnection = {
   __typename?: 'OrderConnection';
   nodes: Array<Order>;
   pageInfo: PageInfo;
+};
+
+/** The Overview's periods: its chart's span and the revenue it sums. */
+export type OpsPeriod =
+  /** The last 24 hours, in hours. */
+  | 'DAY'
+  /** The last 7 days (UTC days, today included), in days. */
+  | 'WEEK'
+  /** The last 30 days (UTC days, today included), in days. */
+  | 'MONTH';
+
+/** Payments in one bucket of the Overview's chart. */
+export type PaymentBucket = {
+  __typename?: 'PaymentBucket';
+  /** The bucket's start (ISO 8601): an hour for DAY, a UTC day for WEEK and MONTH. */
+  start: Scalars['String']['output'];
+  succeeded: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+};
+
+/** One track's money in the period, in one currency (a track sold in two currencies has two rows). */
+export type TrackRevenue = {
+  __typename?: 'TrackRevenue';
+  /** The product id. */
+  track: Scalars['String']['output'];
+  trackName: Scalars['String']['output'];
+  /** What its payments that succeeded in the period were for (the orders' amounts). */
+  gross: Money;
+  /** Its refunds that succeeded in the period (of any order, paid in the period or before). */
+  refunded: Money;
+  /** gross minus refunded; negative when the period refunded more than it took. */
+  net: Money;
+};
+
+export type OpsActivity = {
+  __typename?: 'OpsActivity';
+  period: OpsPeriod;
+  /** Oldest first, empty buckets included: 24 hours, 7 days or 30 days. */
+  buckets: Array<PaymentBucket>;
+  /** Tracks with money in the period, the highest gross first. */
+  revenueByTrack: Array<TrackRevenue>;
 };
 
 /** Payments in one hour. */
@@ -2322,6 +2370,10 @@ export type ResolversTypes = ResolversObject<{
   PaymentLogConnection: ResolverTypeWrapper<PaymentLogPage>;
   OrderFilter: OrderFilter;
   OrderConnection: ResolverTypeWrapper<OrderPage>;
+  OpsPeriod: OpsPeriod;
+  PaymentBucket: ResolverTypeWrapper<PaymentBucketRow>;
+  TrackRevenue: ResolverTypeWrapper<TrackRevenueRow>;
+  OpsActivity: ResolverTypeWrapper<ActivityFigures>;
   HourlyPayments: ResolverTypeWrapper<HourlyCounts>;
   OpsAlertCode: OpsAlertCode;
   OpsAlert: ResolverTypeWrapper<HoldingAlert>;
@@ -2455,6 +2507,9 @@ export type ResolversParentTypes = ResolversObject<{
   PaymentLogConnection: PaymentLogPage;
   OrderFilter: OrderFilter;
   OrderConnection: OrderPage;
+  PaymentBucket: PaymentBucketRow;
+  TrackRevenue: TrackRevenueRow;
+  OpsActivity: ActivityFigures;
   HourlyPayments: HourlyCounts;
   OpsAlert: HoldingAlert;
   OpsOverview: OverviewFigures;
@@ -2556,6 +2611,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   paymentLogs?: Resolver<ResolversTypes['PaymentLogConnection'], ParentType, ContextType, RequireFields<QueryPaymentLogsArgs, 'first'>>;
   orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersArgs, 'first'>>;
   opsOverview?: Resolver<ResolversTypes['OpsOverview'], ParentType, ContextType>;
+  opsActivity?: Resolver<ResolversTypes['OpsActivity'], ParentType, ContextType, RequireFields<QueryOpsActivityArgs, 'period'>>;
   stripeMode?: Resolver<ResolversTypes['StripeMode'], ParentType, ContextType>;
   reconciliationRun?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType, RequireFields<QueryReconciliationRunArgs, 'id'>>;
   reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
@@ -2860,6 +2916,26 @@ export type PaymentLogConnectionResolvers<ContextType = GraphQLContext, ParentTy
 export type OrderConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrderConnection'] = ResolversParentTypes['OrderConnection']> = ResolversObject<{
   nodes?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type PaymentBucketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PaymentBucket'] = ResolversParentTypes['PaymentBucket']> = ResolversObject<{
+  start?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  succeeded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type TrackRevenueResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackRevenue'] = ResolversParentTypes['TrackRevenue']> = ResolversObject<{
+  track?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  trackName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  gross?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  refunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  net?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type OpsActivityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OpsActivity'] = ResolversParentTypes['OpsActivity']> = ResolversObject<{
+  period?: Resolver<ResolversTypes['OpsPeriod'], ParentType, ContextType>;
+  buckets?: Resolver<Array<ResolversTypes['PaymentBucket']>, ParentType, ContextType>;
+  revenueByTrack?: Resolver<Array<ResolversTypes['TrackRevenue']>, ParentType, ContextType>;
 }>;
 
 export type HourlyPaymentsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['HourlyPayments'] = ResolversParentTypes['HourlyPayments']> = ResolversObject<{
@@ -3241,6 +3317,9 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   PaymentLog?: PaymentLogResolvers<ContextType>;
   PaymentLogConnection?: PaymentLogConnectionResolvers<ContextType>;
   OrderConnection?: OrderConnectionResolvers<ContextType>;
+  PaymentBucket?: PaymentBucketResolvers<ContextType>;
+  TrackRevenue?: TrackRevenueResolvers<ContextType>;
+  OpsActivity?: OpsActivityResolvers<ContextType>;
   HourlyPayments?: HourlyPaymentsResolvers<ContextType>;
   OpsAlert?: OpsAlertResolvers<ContextType>;
   OpsOverview?: OpsOverviewResolvers<ContextType>;
