@@ -40,7 +40,9 @@ describe('ShortId', () => {
     expect(link.getAttribute('title')).toBe(id);
     // What the eye sees is short; what a screen reader or a text search reads is the full id.
     expect(link.querySelector('[aria-hidden="true"]')!.textContent).toBe('pi_3Qab…1234');
-    expect(screen.getByText(id).className).toBe('visually-hidden');
+    // The name is the content's hidden text, not an aria-label (WCAG 2.5.3: the name holds what is seen).
+    expect(link.hasAttribute('aria-label')).toBe(false);
+    expect(screen.getByText(`Order ${id}`).className).toBe('visually-hidden');
     expect(link.closest('.short-id')!.getAttribute('data-full')).toBe(id);
   });
 

@@ -31,27 +31,28 @@ export interface ShortIdProps {
 
 export function ShortId({ id, href, external = false, label, title, what }: ShortIdProps) {
   const short = shortenId(id);
-  // A short id is shown once, as it is; a long one twice: whole for screen readers, shortened for the eye.
+  const name = label ?? id;
+  // The accessible name is the content's hidden text (the full id, or the label that holds it), not an
+  // aria-label: a name that does not contain the visible text fails WCAG 2.5.3 (label in name).
   const shown = (
     <>
-      {short === id ? id : <span className="visually-hidden">{id}</span>}
+      {short === id && !label ? id : <span className="visually-hidden">{name}</span>}
       <span aria-hidden="true">
-        {short === id ? '' : short}
+        {short === id && !label ? '' : short}
         {external && ' ↗'}
       </span>
     </>
   );
-  const name = label ?? id;
   let text;
   if (href && external) {
     text = (
-      <a href={href} target="_blank" rel="noreferrer noopener" className="short-id-text" title={title ?? id} aria-label={name}>
+      <a href={href} target="_blank" rel="noreferrer noopener" className="short-id-text" title={title ?? id}>
         {shown}
       </a>
     );
   } else if (href) {
     text = (
-      <Link to={href} className="short-id-text" title={title ?? id} aria-label={name}>
+      <Link to={href} className="short-id-text" title={title ?? id}>
         {shown}
       </Link>
     );
