@@ -6,13 +6,14 @@ import { Link, useLocation } from 'react-router';
 import { type Connection, loadedRows } from '../../../api/pagination';
 import { Badge, ListStates, LoadMore } from '../../../components/states';
 import { formatDateTime } from '../../../lib/format';
-import { formatRelative } from '../../../lib/relativeTime';
+import { formatRelative, useNow } from '../../../lib/relativeTime';
 import type { TimelineEntry } from '../timelineQueries';
 import { StripeLink, type StripeMode } from './OrderDetail';
 import { actorInWords, TIMELINE_KIND_WORDS, TIMELINE_LINK_WORDS } from './timelineWords';
 
 export function OrderTimeline({ list, stripeMode }: { list: UseInfiniteQueryResult<InfiniteData<Connection<TimelineEntry>>>; stripeMode: StripeMode }) {
   const entries = loadedRows(list.data);
+  const now = useNow();
   return (
     <>
       <ListStates list={list} shown={entries.length} what="the timeline" empty="Nothing has happened to this order yet." />
@@ -20,7 +21,7 @@ export function OrderTimeline({ list, stripeMode }: { list: UseInfiniteQueryResu
         <>
           <ol className="timeline" aria-label="Timeline, newest first">
             {entries.map((entry) => (
-              <TimelineItem key={entry.id} entry={entry} stripeMode={stripeMode} />
+              <TimelineItem key={entry.id} entry={entry} stripeMode={stripeMode} now={now} />
             ))}
           </ol>
           <LoadMore list={list} shown={entries.length} />
@@ -30,7 +31,7 @@ export function OrderTimeline({ list, stripeMode }: { list: UseInfiniteQueryResu
   );
 }
 
-function TimelineItem({ entry, stripeMode }: { entry: TimelineEntry; stripeMode: StripeMode }) {
+function TimelineItem({ entry, stripeMode, now }: { entry: TimelineEntry; stripeMode: StripeMode; now: Date }) {
   const here = useLocation().pathname;
   // A refund's route is this order's page: no link to where we are.
   const route = entry.link.route && entry.link.route !== here ? entry.link.route : null;
@@ -38,7 +39,7 @@ function TimelineItem({ entry, stripeMode }: { entry: TimelineEntry; stripeMode:
     <li className={`timeline-entry timeline-${entry.kind.toLowerCase().replaceAll('_', '-')}`} data-entry-id={entry.id}>
       <div className="timeline-when">
         <time dateTime={entry.at} title={formatDateTime(entry.at)}>
-          {formatRelative(entry.at)}
+          {formatRelative(entry.at, now)}
         </time>
         <span className="muted">{formatDateTime(entry.at)}</span>
       </div>
