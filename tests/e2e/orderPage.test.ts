@@ -2,7 +2,8 @@
 // real server in sandbox mode. A guest pays through the storefront's API; an admin opens the order
 // from the Orders list on its own page, sees its timeline (the payment, Stripe's events), refunds part
 // of it from the page's header and sees the refund join the timeline on its own, follows the customer
-// link to the customer page (paid, refunded and net), and searches the pi_ id from the top bar.
+// link to the customer page (paid, refunded and net), sees a new payment appear on the Orders list by
+// itself, and searches the pi_ id from the top bar.
 // Screenshots at 1440 and 390 px land in tests/e2e/screenshots/order-page-*.png.
 //
 // `npm run test:e2e` builds the console first: the server serves dist/console.
@@ -116,6 +117,16 @@ describe('order page, customer page and search in Chromium', () => {
     expect(await usd.locator('div', { hasText: 'Net' }).locator('dd').textContent()).toBe('$74.00');
     await visible(page.getByRole('link', { name: `Order ${paid.orderId}` }));
     await shot('customer');
+  });
+
+  it('shows a new payment on the Orders list by itself, with the open order still open', async () => {
+    await page.goto(`${server.url}/orders?open=${paid.orderId}`);
+    await visible(page.getByRole('complementary', { name: 'Order' }).getByRole('heading', { name: 'Refunds' }));
+    const next = await paidOrder();
+    // No reload: the list reads itself again while visible (at most 5 s).
+    await visible(page.getByRole('link', { name: next.email }));
+    expect(new URL(page.url()).searchParams.get('open')).toBe(paid.orderId);
+    await visible(page.getByRole('complementary', { name: 'Order' }).getByRole('heading', { name: 'Refunds' }));
   });
 
   it('goes straight to the order from its pi_ id typed in the top bar', async () => {
