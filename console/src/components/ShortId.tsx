@@ -96,11 +96,21 @@ export function CopyButton({ value, what }: { value: string; what: string }) {
           );
         }}
       >
-        <span aria-hidden="true">{copied === 'yes' ? '✓' : '⧉'}</span>
+        {copied === 'yes' ? <span aria-hidden="true">✓</span> : <CopyIcon />}
       </button>
       <span className="visually-hidden" role="status">
         {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Could not copy: select the id instead' : ''}
       </span>
     </>
+  );
+}
+
+/** Two overlapping sheets, drawn (a font's copy glyph is missing on many systems and shows as a box). */
+function CopyIcon() {
+  return (
+    <svg aria-hidden="true" focusable="false" width="12" height="12" viewBox="0 0 16 16" fill="none" stroke="currentColor" strokeWidth="1.6">
+      <rect x="5" y="5" width="9" height="9" rx="1.5" />
+      <path d="M11 3.5V3a1.5 1.5 0 0 0-1.5-1.5H3A1.5 1.5 0 0 0 1.5 3v6.5A1.5 1.5 0 0 0 3 11h.5" />
+    </svg>
   );
 }
