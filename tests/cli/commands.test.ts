@@ -263,3 +263,39 @@ describe('subscription-info', () => {
     await expect(commands.subscriptionInfo(context().ctx, { who: 'cus_' })).rejects.toMatchObject({ code: 'BAD_USAGE', exitCode: EXIT.usage });
   });
 });
+
+describe('webhook-status', () => {
+  it('counts by status with the oldest unapplied age and the last hour’s failures; --pending, --failed and --type list the matching events', async () => {
+    const type = `test.cli_${randomUUID().slice(0, 8)}`;
+    const pending = `evt_cliPending${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+    const failed = `evt_cliFailed${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+    // Not due for a day: the server's applier leaves them as they are.
+    await server.app.db.query(
+      `insert into stripe_events (id, type, created, livemode, status, received_at, next_attempt_at, attempts, last_error, failed_at)
+       values ($1, $3, now(), false, 'received', now() - interval '2 hours', now() + interval '1 day', 0, null, null),
+              ($2, $3, now(), false, 'failed', now() - interval '20 minutes', now() + interval '1 day', 5, 'no order for this payment', now() - interval '10 minutes')`,
+      [pending, failed, type],
+    );
+
+    const summary = context();
+    await commands.webhookStatusCommand(summary.ctx, { pending: false, failed: false, limit: 20 });
+    const listed = async (flags: { pending?: boolean; failed?: boolean; type?: string }) => {
+      const run = context({ json: true });
+      await commands.webhookStatusCommand(run.ctx, { pending: false, failed: false, limit: 200, ...flags });
+      return (JSON.parse(run.stdout()).events as Array<{ id: string; payload?: unknown }>).map((e) => e.id);
+    };
+
+    expect(summary.stdout()).toMatch(/^Oldest unapplied\s+2 h 0 min$/m);
+    expect(summary.stdout()).toMatch(/^Failed in the last hour\s+[1-9]\d*$/m);
+    expect(summary.stdout()).not.toContain(pending); // no flag, no list
+    expect(await listed({ pending: true })).toContain(pending);
+    expect(await listed({ pending: true })).not.toContain(failed);
+    expect(await listed({ failed: true })).toContain(failed);
+    expect((await listed({ type })).sort()).toEqual([failed, pending].sort());
+    const table = context();
+    await commands.webhookStatusCommand(table.ctx, { pending: false, failed: true, type, limit: 20 });
+    expect(table.stdout()).toMatch(/^ID\s+TYPE\s+STATUS\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR$/m);
+    expect(table.stdout()).toMatch(new RegExp(`^${failed}\\s+${type.replace('.', '\\.')}\\s+failed\\s+5\\s+.+ago\\)\\s+no order for this payment$`, 'm'));
+    await expect(commands.webhookStatusCommand(context().ctx, { pending: false, failed: false, limit: 0 })).rejects.toMatchObject({ code: 'BAD_USAGE', exitCode: EXIT.usage });
+  });
+});
