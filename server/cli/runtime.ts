@@ -72,6 +72,7 @@ export interface Io {
   err: (line: string) => void;
   /** Rewrites the current terminal line (progress); a no-op off a terminal. */
   status: (line: string) => void;
+  /** Where a question is answered (stdin) and asked (stderr: stdout is the command's output only). */
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
 }
