@@ -41,14 +41,21 @@ export async function listRequests(db: Queryable, options: PaymentRequestListOpt
 }
 
 export async function membersOf(db: Queryable, requestId: string): Promise<PaymentRequestMemberRow[]> {
+  return (await membersOfRequests(db, [requestId]))[0]!;
+}
+
+/** The members of each request, in the order given (a list's page reads them in one query: the GraphQL loader). */
+export async function membersOfRequests(db: Queryable, requestIds: readonly string[]): Promise<PaymentRequestMemberRow[][]> {
   const { rows } = await db.query<PaymentRequestMemberRow>(
     `select m.id, m.payment_request_id, m.email, m.name, m.amount_pence::float8 as amount_pence, m.status, m.payment_attempt_count,
             m.stripe_payment_intent_id, m.order_id, ${iso('m.paid_at')} as paid_at, ${REFUNDED}::float8 as amount_refunded,
             ${iso('m.created_at')} as created_at, ${iso('m.updated_at')} as updated_at
-       from payment_request_members m where m.payment_request_id = $1 order by m.position, m.created_at, m.id`,
-    [requestId],
+       from payment_request_members m where m.payment_request_id = any($1::uuid[]) order by m.payment_request_id, m.position, m.created_at, m.id`,
+    [[...requestIds]],
   );
-  return rows;
+  const byRequest = new Map<string, PaymentRequestMemberRow[]>(requestIds.map((id) => [id, []]));
+  for (const row of rows) byRequest.get(row.payment_request_id)?.push(row);
+  return requestIds.map((id) => byRequest.get(id)!);
 }
 
 /** The share whose token hashes to tokenHash, as its pay page shows it; null for none. */

@@ -6,17 +6,22 @@ import DataLoader from 'dataloader';
 import type { Queryable } from '../../platform/db/db';
 import { findOrders, type OrderRow } from '../../orders/orders.sql';
 import { invoicesOfSubscriptions, type SubscriptionInvoiceRecord } from '../../subscriptions/read.sql';
+import { membersOfRequests } from '../../paymentRequests/read.sql';
+import type { PaymentRequestMemberRow } from '../../paymentRequests/service';
 
 export interface Loaders {
   /** A subscription's invoices, newest first, by its Stripe id. */
   subscriptionInvoices: DataLoader<string, SubscriptionInvoiceRecord[]>;
   /** An order (order_view), by its id; null when there is none. */
   order: DataLoader<string, OrderRow | null>;
+  /** A payment request's members, in the order they were given, by the request's id. */
+  paymentRequestMembers: DataLoader<string, PaymentRequestMemberRow[]>;
 }
 
 export function createLoaders(db: Queryable): Loaders {
   return {
     subscriptionInvoices: new DataLoader((ids: readonly string[]) => invoicesOfSubscriptions(db, ids)),
     order: new DataLoader((ids: readonly string[]) => findOrders(db, ids)),
+    paymentRequestMembers: new DataLoader((ids: readonly string[]) => membersOfRequests(db, ids)),
   };
 }

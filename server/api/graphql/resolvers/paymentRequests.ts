@@ -258,8 +258,8 @@ export const paymentRequestResolvers: Resolvers = {
     expiresAt: (request) => isoOrNull(request.expires_at),
     createdBy: (request) => request.created_by,
     metadata: (request) => Object.entries(request.metadata).map(([key, value]) => ({ key, value: String(value) })),
-    // One read per request: there is no loader in this codebase, and a page is at most 200 rows.
-    members: async (request, _args, { paymentRequests }) => (await paymentRequests.members(request.id)).map((member) => ({ ...member, currency: request.currency })),
+    // Through this request's loader: a page of requests reads all their members in one query.
+    members: async (request, _args, { loaders }) => (await loaders.paymentRequestMembers.load(request.id)).map((member) => ({ ...member, currency: request.currency })),
     createdAt: (request) => iso(request.created_at),
     updatedAt: (request) => iso(request.updated_at),
     completedAt: (request) => isoOrNull(request.completed_at),
