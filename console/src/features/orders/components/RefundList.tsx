@@ -1,5 +1,6 @@
 // The order's refunds, newest first: status, amount, reason, who and when. A list rather than a table,
 // so it reads in the 400 px detail panel and on a 390 px phone without scrolling sideways.
+import { ShortId } from '../../../components/ShortId';
 import { Badge } from '../../../components/states';
 import { formatDateTime } from '../../../lib/format';
 import type { Refund } from '../queries';
@@ -22,7 +23,11 @@ export function RefundList({ refunds }: { refunds: Refund[] }) {
           <div className="muted">
             by <span className="mono">{refundedBy(refund.requestedBy)}</span>, {formatDateTime(refund.createdAt)}
           </div>
-          {refund.stripeRefundId && <div className="mono muted">{refund.stripeRefundId}</div>}
+          {refund.stripeRefundId && (
+            <div className="muted">
+              <ShortId id={refund.stripeRefundId} what="Stripe refund id" />
+            </div>
+          )}
         </li>
       ))}
     </ul>

@@ -1,3 +1,4 @@
+import { ShortId } from '../../../components/ShortId';
 import { Link } from 'react-router';
 import type { Column } from '../../../components/DataTable';
 import { CustomerEmailLink } from '../../customers/components/CustomerEmailLink';
@@ -21,8 +22,7 @@ export const paymentLogColumns: ReadonlyArray<Column<PaymentLog>> = [
   { header: 'Customer', optional: true, cell: (row) => (row.customerEmail ? <CustomerEmailLink email={row.customerEmail} customerId={row.customerId} /> : (row.customerId ?? '—')) },
   {
     header: 'Order',
-    className: 'mono',
     optional: true,
-    cell: (row) => (row.orderId ? <Link to={orderUrl(row.orderId)}>{row.orderId.slice(0, 8)}…</Link> : '—'),
+    cell: (row) => (row.orderId ? <ShortId id={row.orderId} href={orderUrl(row.orderId)} what="order id" /> : '—'),
   },
 ];
