@@ -51,6 +51,7 @@ function request(extra: Record<string, unknown> = {}) {
     membersPaid: 1,
     expiresAt: '2026-12-14T00:00:00.000Z',
     createdBy: 'api_key:a9000000-0000-4000-8000-000000000001',
+    createdByName: 'Partner shop',
     createdAt: '2026-12-07T09:00:00.000Z',
     updatedAt: '2026-12-07T10:05:00.000Z',
     completedAt: null,
@@ -147,7 +148,7 @@ describe('the Payment requests list', () => {
   it('is in the navigation and lists title, what it buys, status, progress (bar and words), creator, created and expiry', async () => {
     const rows = [
       request({ createdBy: `staff:${SUPPORT.id}` }),
-      request({ id: '90000000-0000-4000-8000-000000000002', title: 'Workshop', track: null, trackName: null, description: 'Saturday workshop, split four ways', status: 'OPEN', amountPaid: money(0), membersPaid: 0, membersCount: 4, expiresAt: null, createdBy: 'customer:c0ffee00-0000-4000-8000-000000000001' }),
+      request({ id: '90000000-0000-4000-8000-000000000002', title: 'Workshop', track: null, trackName: null, description: 'Saturday workshop, split four ways', status: 'OPEN', amountPaid: money(0), membersPaid: 0, membersCount: 4, expiresAt: null, createdBy: 'customer:c0ffee00-0000-4000-8000-000000000001', createdByName: null }),
     ];
     renderConsole('/no-such-page', { handlers: handlers({ rows }) });
     const user = userEvent.setup();
@@ -211,7 +212,8 @@ describe('the open request', () => {
     renderConsole(`/payment-requests?open=${REQUEST_ID}`, { handlers: handlers({ req }) });
     const panel = await detail();
     expect(await within(panel).findByText('Business Plan Builder (business_plan_builder)')).toBeTruthy();
-    expect(field(panel, 'Created by')).toBe('API key a9000000…');
+    // By the creator's name (createdByName), not its id.
+    expect(field(panel, 'Created by')).toBe('API key Partner shop');
     expect(within(panel).getByText('team: north')).toBeTruthy();
     expect(within(panel).getByText('2026-12-14 00:00:00 UTC')).toBeTruthy();
     const paid = await memberItem('member1@example.com');

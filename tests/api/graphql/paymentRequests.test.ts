@@ -45,7 +45,7 @@ afterAll(() => server?.stop());
 
 const MEMBER_FIELDS = 'id email name amount { amount currency } status paymentAttemptCount paymentIntentId paidAt amountRefunded { amount } orderId';
 const REQUEST_FIELDS = `id title track trackName description total { amount currency formatted } amountPaid { amount } amountRefunded { amount } status
-  membersCount membersPaid expiresAt createdBy metadata { key value } members { ${MEMBER_FIELDS} } createdAt updatedAt completedAt canceledAt`;
+  membersCount membersPaid expiresAt createdBy createdByName metadata { key value } members { ${MEMBER_FIELDS} } createdAt updatedAt completedAt canceledAt`;
 const CREATE = `mutation ($input: CreatePaymentRequestInput!) {
   createPaymentRequest(input: $input) { paymentRequest { ${REQUEST_FIELDS} } payLinks { memberId email payUrl } isRepeat error { code message } }
 }`;
@@ -174,6 +174,9 @@ describe('making a request', () => {
       const { request } = await create(caller, { track: null, description: 'Two-day workshop in Leeds', currency: 'gbp' });
       expect(request).toMatchObject({ track: null, description: 'Two-day workshop in Leeds', total: { amount: 9900, currency: 'gbp' }, status: 'OPEN' });
       expect(request.createdBy).toMatch(caller === 'customer' ? /^customer:/ : /^staff:/);
+      // The creator's name: the customer's sign-in email.
+      if (caller === 'customer') expect(request.createdByName).toBe('organiser@example.com');
+      else expect(request.createdByName).toEqual(expect.any(String));
       // Staff see each share's order; the creating customer does not.
       expect(request.members.every((m: { orderId: string | null }) => (caller === 'customer' ? m.orderId === null : typeof m.orderId === 'string'))).toBe(true);
     }

@@ -718,7 +718,7 @@ export type PaymentLogQueryVariables = Exact<{
 
 export type PaymentLogQuery = { paymentLog: { id: string, eventType: string, status: string, orderId: string | null, customerId: string | null, customerEmail: string | null, metadata: string, createdAt: string, amount: { amount: number, currency: string, formatted: string } | null } | null };
 
-export type PaymentRequestRowFragment = { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } };
+export type PaymentRequestRowFragment = { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdByName: string | null, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } };
 
 export type PaymentRequestMembersFragment = { metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> };
 
@@ -729,28 +729,28 @@ export type PaymentRequestsQueryVariables = Exact<{
 }>;
 
 
-export type PaymentRequestsQuery = { paymentRequests: { nodes: Array<{ id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type PaymentRequestsQuery = { paymentRequests: { nodes: Array<{ id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdByName: string | null, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PaymentRequestQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type PaymentRequestQuery = { paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null };
+export type PaymentRequestQuery = { paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdByName: string | null, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type CancelPaymentRequestMutationVariables = Exact<{
   input: PaymentRequestActionInput;
 }>;
 
 
-export type CancelPaymentRequestMutation = { cancelPaymentRequest: { isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
+export type CancelPaymentRequestMutation = { cancelPaymentRequest: { isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdByName: string | null, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
 
 export type RemindPaymentRequestMembersMutationVariables = Exact<{
   input: PaymentRequestActionInput;
 }>;
 
 
-export type RemindPaymentRequestMembersMutation = { remindPaymentRequestMembers: { reminded: number, isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
+export type RemindPaymentRequestMembersMutation = { remindPaymentRequestMembers: { reminded: number, isRepeat: boolean, paymentRequest: { id: string, title: string, track: string | null, trackName: string | null, description: string | null, status: PaymentRequestStatus, membersCount: number, membersPaid: number, expiresAt: string | null, createdBy: string, createdByName: string | null, createdAt: string, updatedAt: string, completedAt: string | null, canceledAt: string | null, total: { amount: number, currency: string, formatted: string }, amountPaid: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string }, metadata: Array<{ key: string, value: string }>, members: Array<{ id: string, email: string, name: string | null, status: MemberShareStatus, paymentAttemptCount: number, paymentIntentId: string | null, paidAt: string | null, orderId: string | null, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } }> } | null, error: { code: PaymentRequestErrorCode, message: string } | null } };
 
 export type OrphanedPaymentRowFragment = { id: string, kind: OrphanedPaymentKind, status: OrphanedPaymentStatus, stripeObjectId: string | null, stripeStatus: string | null, firstSeenAt: string, lastCheckedAt: string, checks: number, nextCheckAt: string | null, actions: Array<OrphanedPaymentAction>, amount: { amount: number, currency: string, formatted: string } | null, order: { id: string, status: OrderStatus, amount: { formatted: string } } | null };
 
@@ -1272,6 +1272,7 @@ export const PaymentRequestRowFragmentDoc = new TypedDocumentString(`
   membersPaid
   expiresAt
   createdBy
+  createdByName
   createdAt
   updatedAt
   completedAt
@@ -2393,6 +2394,7 @@ export const PaymentRequestsDocument = new TypedDocumentString(`
   membersPaid
   expiresAt
   createdBy
+  createdByName
   createdAt
   updatedAt
   completedAt
@@ -2431,6 +2433,7 @@ export const PaymentRequestDocument = new TypedDocumentString(`
   membersPaid
   expiresAt
   createdBy
+  createdByName
   createdAt
   updatedAt
   completedAt
@@ -2502,6 +2505,7 @@ export const CancelPaymentRequestDocument = new TypedDocumentString(`
   membersPaid
   expiresAt
   createdBy
+  createdByName
   createdAt
   updatedAt
   completedAt
@@ -2574,6 +2578,7 @@ export const RemindPaymentRequestMembersDocument = new TypedDocumentString(`
   membersPaid
   expiresAt
   createdBy
+  createdByName
   createdAt
   updatedAt
   completedAt

@@ -2068,6 +2068,8 @@ export type PaymentRequest = {
   expiresAt?: Maybe<Scalars['String']['output']>;
   /** Who made it: staff:<id>, customer:<id> or api_key:<name>. */
   createdBy: Scalars['String']['output'];
+  /** The creator's name as it was when they made it: a staff member's or customer's email, or the API key's name. Null when none was known. */
+  createdByName?: Maybe<Scalars['String']['output']>;
   metadata: Array<MetadataEntry>;
   members: Array<PaymentRequestMember>;
   createdAt: Scalars['String']['output'];
@@ -3201,6 +3203,7 @@ export type PaymentRequestResolvers<ContextType = GraphQLContext, ParentType ext
   membersPaid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   expiresAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdByName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   metadata?: Resolver<Array<ResolversTypes['MetadataEntry']>, ParentType, ContextType>;
   members?: Resolver<Array<ResolversTypes['PaymentRequestMember']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

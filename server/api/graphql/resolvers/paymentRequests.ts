@@ -257,6 +257,7 @@ export const paymentRequestResolvers: Resolvers = {
     membersPaid: (request) => Number(request.members_paid),
     expiresAt: (request) => isoOrNull(request.expires_at),
     createdBy: (request) => request.created_by,
+    createdByName: (request) => request.created_by_name,
     metadata: (request) => Object.entries(request.metadata).map(([key, value]) => ({ key, value: String(value) })),
     // Through this request's loader: a page of requests reads all their members in one query.
     members: async (request, _args, { loaders }) => (await loaders.paymentRequestMembers.load(request.id)).map((member) => ({ ...member, currency: request.currency })),

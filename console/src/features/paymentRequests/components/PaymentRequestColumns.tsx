@@ -43,7 +43,7 @@ export function paymentRequestColumns(viewerId: string | null | undefined): Read
         </>
       ),
     },
-    { header: 'Created by', optional: true, title: (row) => row.createdBy, cell: (row) => creatorInWords(row.createdBy, viewerId) },
+    { header: 'Created by', optional: true, title: (row) => row.createdBy, cell: (row) => creatorInWords(row.createdBy, row.createdByName, viewerId) },
     { header: 'Created (UTC)', className: 'nowrap', optional: true, cell: (row) => formatTableTime(row.createdAt) },
     { header: 'Expires (UTC)', className: 'nowrap', optional: true, cell: (row) => (row.expiresAt ? formatTableTime(row.expiresAt) : <span className="muted">never</span>) },
   ];

@@ -45,7 +45,7 @@ export function PaymentRequestDetail({
           ['Total', r.total.formatted],
           ['Paid', <RequestProgress key="p" row={r} />],
           ['Refunded', r.amountRefunded.formatted],
-          ['Created by', <span key="c" title={r.createdBy}>{creatorInWords(r.createdBy, viewerId)}</span>],
+          ['Created by', <span key="c" title={r.createdBy}>{creatorInWords(r.createdBy, r.createdByName, viewerId)}</span>],
           ['Created', formatDateTime(r.createdAt)],
           ['Expires', r.expiresAt ? formatDateTime(r.expiresAt) : 'never (until paid or canceled)'],
           ...(r.completedAt ? ([['Completed', formatDateTime(r.completedAt)]] as Array<[string, string]>) : []),

@@ -4,13 +4,14 @@ import type { PaymentRequestActionPayload, PaymentRequestAction, PaymentRequestE
 import type { PaymentRequestRow } from '../queries';
 
 /**
- * createdBy (staff:<id>, customer:<id>, api_key:<id>) in words; the signed-in staff member's own is
- * "you", as the creator may cancel where another support member may not.
+ * createdBy (staff:<id>, customer:<id>, api_key:<id>) in words, by the creator's name when the server
+ * knows it (createdByName) and else a short id; the signed-in staff member's own is "you", as the
+ * creator may cancel where another support member may not.
  */
-export function creatorInWords(createdBy: string, viewerId: string | null | undefined): string {
+export function creatorInWords(createdBy: string, createdByName: string | null | undefined, viewerId: string | null | undefined): string {
   const [kind, ...rest] = createdBy.split(':');
   const id = rest.join(':');
-  const short = id.length > 12 ? `${id.slice(0, 8)}…` : id;
+  const short = createdByName || (id.length > 12 ? `${id.slice(0, 8)}…` : id);
   switch (kind) {
     case 'staff':
       return viewerId && id === viewerId ? 'you' : `staff ${short}`;
