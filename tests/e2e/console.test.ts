@@ -46,6 +46,8 @@ const dotted = (name: string) => name.replaceAll('.', '.\u200b');
 const tableRows = () => page.locator('section.list table tbody tr');
 /** The distinct texts of one column of the list, sorted. */
 const column = async (n: number) => [...new Set(await tableRows().locator(`td:nth-child(${n})`).allTextContents())].sort();
+/** The distinct full ids of a column of ids, sorted: each is shown shortened (ShortId), the full id its title. */
+const idColumn = async (n: number) => [...new Set(await tableRows().locator(`td:nth-child(${n}) .short-id-text`).evaluateAll((ids) => ids.map((id) => id.getAttribute('title'))))].sort();
 
 async function one<T extends Record<string, unknown>>(sql: string, params: readonly SqlParam[]): Promise<T | undefined> {
   return (await server.app.db.query<T>(sql, params)).rows[0];
@@ -204,7 +206,7 @@ describe('the staff console in Chromium', () => {
   it('retries the dead Make delivery with "Retry now" and sees it delivered', async () => {
     await nav('Make deliveries').click();
     await visible(page.getByRole('heading', { name: 'Make deliveries', level: 1 }));
-    const deliveries = () => tableRows().locator('td:first-child a').evaluateAll((links) => links.map((a) => a.getAttribute('aria-label')).sort());
+    const deliveries = () => tableRows().locator('td:first-child a').evaluateAll((links) => links.map((a) => a.querySelector('.visually-hidden')?.textContent).sort());
     await expect.poll(deliveries, poll).toEqual([`Delivery ${buyer.deliveryId}`, `Delivery ${other.deliveryId}`].sort());
     await page.getByLabel('Status').selectOption('DEAD');
     await expect.poll(deliveries, poll).toEqual([`Delivery ${buyer.deliveryId}`]);
@@ -246,7 +248,7 @@ describe('the staff console in Chromium', () => {
     await nav('Webhook events').click();
     await visible(page.getByRole('heading', { name: 'Webhook events', level: 1 }));
     // Both payments' events (their charges' too) are listed; filtering by the PaymentIntent keeps its own.
-    const objects = () => column(3);
+    const objects = () => idColumn(3);
     await expect.poll(objects, poll).toEqual(expect.arrayContaining([buyer.paymentIntentId, other.paymentIntentId]));
     await page.getByLabel('Object id').fill(buyer.paymentIntentId);
     await page.getByLabel('Object id').press('Enter');
