@@ -39,10 +39,11 @@ function fakeStream(tty: { isTTY: boolean; columns?: number }) {
 }
 
 /** A command's context on fake streams, its session the test server's database and Stripe (left open). */
-function context(options: { json?: boolean; tty?: boolean; columns?: number; env?: NodeJS.ProcessEnv } = {}) {
+function context(options: { json?: boolean; tty?: boolean; columns?: number; env?: NodeJS.ProcessEnv; answer?: string } = {}) {
   const stdout = fakeStream({ isTTY: options.tty ?? false, columns: options.columns });
   const stderr = fakeStream({ isTTY: options.tty ?? false });
   const stdin = Object.assign(new PassThrough(), { isTTY: options.tty ?? false });
+  if (options.answer !== undefined) stdin.end(`${options.answer}\n`);
   const io: Io = streamIo(options.json ?? false, { stdin, stdout: stdout.stream, stderr: stderr.stream, env: options.env ?? {} });
   const session: Session = {
     config: server.config,
@@ -134,6 +135,20 @@ describe('apikey revoke', () => {
     expect(twice.stdout()).toMatch(new RegExp(`^API key ${id} \\("Revoke me"\\) was already revoked ${answer.revokedAt.slice(0, 19).replace('T', ' ')}Z`));
     const audited = await auditRows('api_key.revoke', id);
     expect(audited).toEqual([{ actor_type: 'cli', actor_id: ACTOR, details: { name: 'Revoke me', idempotency_key: key } }]);
+  });
+
+  it('asks on a terminal, on stderr: a no is exit 1 and revokes nothing, a yes revokes (with --json, stdout is the document only)', async () => {
+    const { id, key: secret } = await newKey('Ask first');
+    const no = context({ tty: true, answer: 'n' });
+    await expect(commands.apiKeyRevoke(no.ctx, { id, yes: false })).rejects.toMatchObject({ code: 'NOT_CONFIRMED', exitCode: EXIT.refused });
+    expect(no.stderr()).toContain(`Revoke API key ${id} ("Ask first")? Clients using it are refused from now on. [y/N] `);
+    expect(no.stdout()).toBe('');
+    expect(await verifyApiKey(server.app.db, secret)).toMatchObject({ id });
+
+    const yes = context({ tty: true, json: true, answer: 'yes' });
+    await commands.apiKeyRevoke(yes.ctx, { id, yes: false });
+    expect(JSON.parse(yes.stdout())).toMatchObject({ id, alreadyRevoked: false });
+    expect(await verifyApiKey(server.app.db, secret)).toBeUndefined();
   });
 
   it('refuses an unknown id (exit 1) and, off a terminal, a revoke without --yes (exit 2), revoking nothing', async () => {
