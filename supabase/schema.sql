@@ -793,7 +793,6 @@ begin
   return new;
 end
 $function$;
-grant execute on function public.audit_log_cli_actor() to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.checkout_begin(p jsonb)
  RETURNS jsonb
@@ -2022,7 +2021,6 @@ AS $function$
                                   and a.kind = 'payment_intent' and a.status = 'open' and a.stripe_object_id is not null), '[]'::jsonb))
     from payment_requests r where r.id = p_request_id
 $function$;
-grant execute on function public.payment_request_cancel_targets(p_request_id uuid) to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.payment_request_close_share(p jsonb)
  RETURNS jsonb
@@ -2214,7 +2212,6 @@ AS $function$
            else jsonb_build_object('outcome', 'conflict', 'operation', k.operation)
          end
 $function$;
-grant execute on function public.payment_request_create_repeat(k idempotency_keys, p_request_hash text) to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.payment_request_expire(p jsonb)
  RETURNS jsonb
@@ -2265,7 +2262,6 @@ CREATE OR REPLACE FUNCTION public.payment_request_invalid(p_reason text, p_field
 AS $function$
   select jsonb_build_object('outcome', 'invalid', 'reason', p_reason, 'field', p_field, 'message', p_message)
 $function$;
-grant execute on function public.payment_request_invalid(p_reason text, p_field text, p_message text) to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.payment_request_lock(p_request_id uuid)
  RETURNS payment_requests
@@ -2299,7 +2295,6 @@ AS $function$
     from payment_requests r left join products p on p.id = r.product_id
    where r.id = p_request_id
 $function$;
-grant execute on function public.payment_request_make_data(p_request_id uuid) to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.payment_request_member_intent()
  RETURNS trigger
@@ -2329,7 +2324,6 @@ AS $function$
            when p_order_status in ('failed', 'canceled', 'refunded') then p_order_status
          end
 $function$;
-grant execute on function public.payment_request_member_status(p_order_status text) to PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.payment_request_on_share_order()
  RETURNS trigger

@@ -34,7 +34,7 @@ async function paidOrder(): Promise<string> {
 describe('the built-in Make sink', () => {
   it('routes every kind to this server, and receives a paid order promptly, woken by NOTIFY', async () => {
     const { rows } = await server.app.db.query<{ kind: string; url: string }>('select kind, url from make_routes order by kind');
-    expect(rows.map((row) => row.kind)).toEqual(['add_project', 'dispute_opened', 'payment_failed', 'refund_completed', 'subscription_changed']);
+    expect(rows.map((row) => row.kind)).toEqual(['add_project', 'dispute_opened', 'payment_failed', 'payment_request_completed', 'payment_request_reminder', 'refund_completed', 'subscription_changed']);
     for (const row of rows) expect(row.url).toBe(`${server.url}/sandbox/make/${row.kind}`);
 
     const orderId = await paidOrder();
