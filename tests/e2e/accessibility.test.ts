@@ -28,6 +28,7 @@ let page: Page;
 let paid: { orderId: string; paymentIntentId: string; email: string };
 let synced: { orderId: string; paymentIntentId: string; email: string };
 let disputed: { orderId: string; paymentIntentId: string; email: string };
+let requestId: string;
 
 const visible = (locator: Locator) => locator.waitFor({ state: 'visible', timeout: TIMEOUT });
 
@@ -47,6 +48,21 @@ async function paidOrder(paymentMethod: string): Promise<{ orderId: string; paym
   const confirmed = await server.graphql(CONFIRM_PAYMENT, { variables: { input: { paymentIntentId } }, ...auth });
   expect(confirmed.body.data.confirmPayment.order.status).toBe('PAID');
   return { orderId: confirmed.body.data.confirmPayment.order.id, paymentIntentId, email };
+}
+
+const CREATE_REQUEST = `mutation ($input: CreatePaymentRequestInput!) {
+  createPaymentRequest(input: $input) { paymentRequest { id } error { code message } }
+}`;
+
+/** A payment request of two members made over the storefront's API, nobody paid yet. */
+async function paymentRequest(): Promise<string> {
+  const auth = { headers: { 'x-api-key': server.app.devCredentials!.storefrontApiKey } };
+  const members = ['a', 'b'].map((m) => ({ email: `a11y-member-${m}-${randomUUID().slice(0, 6)}@example.com`, name: `Member ${m.toUpperCase()}`, amount: 4950 }));
+  const input = { idempotencyKey: `a11y-request-${randomUUID()}`, title: 'Team workshop', track: 'business_plan_builder', currency: 'usd', members, expiresAt: new Date(Date.now() + 7 * 86_400_000).toISOString() };
+  const created = await server.graphql(CREATE_REQUEST, { variables: { input }, ...auth });
+  expect(created.body.errors).toBeUndefined();
+  expect(created.body.data.createPaymentRequest.error).toBeNull();
+  return created.body.data.createPaymentRequest.paymentRequest.id;
 }
 
 /** What a screen is and how to tell it has its data (not a loading state). */
@@ -70,7 +86,8 @@ const SCREENS: Screen[] = [
   { name: 'orphaned-payments', path: () => '/orphaned-payments', heading: 'Orphaned payments', ready: () => page.locator('section.list .state, section.list table').first() },
   { name: 'disputes', path: () => '/disputes', heading: 'Disputes', ready: () => page.locator('section.list table') },
   { name: 'subscriptions', path: () => '/subscriptions', heading: 'Subscriptions', ready: () => page.locator('section.list .state, section.list table').first() },
-  { name: 'payment-requests', path: () => '/payment-requests', heading: 'Payment requests', ready: () => page.locator('section.list .state, section.list table').first() },
+  { name: 'payment-requests', path: () => '/payment-requests', heading: 'Payment requests', ready: () => page.locator('section.list table') },
+  { name: 'payment-request-open', path: () => `/payment-requests?open=${requestId}`, heading: 'Payment requests', ready: () => page.getByRole('complementary', { name: 'Payment request' }).getByText('Team workshop').first() },
 ];
 
 interface Violation {
@@ -111,6 +128,7 @@ beforeAll(async () => {
   paid = await paidOrder('pm_card_visa');
   synced = await paidOrder('pm_card_visa');
   disputed = await paidOrder('pm_card_createDispute');
+  requestId = await paymentRequest();
   await vi.waitFor(async () => expect(await rows('select id from disputes where order_id = $1', [disputed.orderId])).toHaveLength(1), poll);
   await vi.waitFor(async () => expect(await rows(`select id from make_deliveries where order_id = $1 and status = 'delivered'`, [synced.orderId])).toHaveLength(1), poll);
 
