@@ -205,7 +205,9 @@ export async function openSession(env: NodeJS.ProcessEnv = process.env): Promise
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig(env);
   // Logs go to stderr, warnings and worse unless LOG_LEVEL asks for more: stdout is the command's output.
-  const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  // Written synchronously: pino's default buffers them, so a log line could land after the command's
+  // final error line (which is then no longer the last), or be lost when the process exits.
+  const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', destination: pino.destination({ dest: 2, sync: true }) });
   const db = await openDb(config.database, logger);
   try {
     await migrate(db);
