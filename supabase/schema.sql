@@ -1564,7 +1564,9 @@ begin
     when o.sync_state = 'failed' and exists (
            select 1 from payments x where x.order_id = o.id and x.finding is not null
               and x.status in ('succeeded', 'processing') and x.amount_refunded < x.amount) then 'failed'
-    when p->>'source' = 'storefront' then coalesce(o.sync_state, 'provisional')
+    -- The storefront's word on a status the webhooks already confirmed keeps it confirmed; a new
+    -- status (a payment after a confirmed decline) is provisional until its own webhook comes.
+    when p->>'source' = 'storefront' then case when v_status = o.status then coalesce(o.sync_state, 'provisional') else 'provisional' end
     when v_status = 'failed' and v_status = o.status then o.sync_state
     else 'confirmed'
   end;

@@ -3,7 +3,7 @@
 // storefront's success page calling confirmPayment. No webhook is handled yet by design of the test:
 // the order must show at once, provisional, without one.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type CheckoutServer, newKey, ORDER, ORDER_BY_PAYMENT, startCheckoutServer } from '../helpers/checkout';
 
 let server: CheckoutServer;
@@ -182,6 +182,24 @@ describe('confirmPayment', () => {
 
     const logs = await logRows(created.order.id);
     expect(logs.at(-1)).toMatchObject({ event_type: 'payment.paid', status: 'paid', amount: 9900, metadata: { source: 'storefront', sync_state: 'provisional' } });
+  });
+
+  it('shows a payment made after a confirmed decline as provisional: the webhook confirmed the decline, not the payment', async () => {
+    const created = await createIntent();
+    await payAtStripe(created.paymentIntentId, 'pm_card_chargeDeclined');
+    // The decline's webhook arrives and is applied: the order is FAILED, confirmed by Stripe.
+    await server.app.stripeSandbox!.core.events.flush();
+    await vi.waitFor(
+      async () => {
+        const order = (await server.graphql(ORDER_BY_PAYMENT, { variables: { pi: created.paymentIntentId }, ...server.asStorefront })).body.data.orderByPayment;
+        expect(order).toMatchObject({ status: 'FAILED', syncState: 'CONFIRMED' });
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    // The customer pays on the same PaymentIntent; its webhook is held back, so only the success page tells us.
+    await payAtStripe(created.paymentIntentId, 'pm_card_visa');
+    const result = (await server.confirmPayment({ paymentIntentId: created.paymentIntentId })).body.data.confirmPayment;
+    expect(result.order).toMatchObject({ status: 'PAID', syncState: 'PROVISIONAL' });
   });
 
   it('applies a payment once however often the success page calls', async () => {
