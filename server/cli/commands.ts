@@ -12,6 +12,7 @@ import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency/keys';
 import { objectOperationHash } from '../idempotency/requestHash';
 import { runStaffAction } from '../idempotency/staffAction';
 import { findMakeDelivery, listMakeDeliveries, type MakeDeliveryStatus, resendDelivery, type ResendAction } from '../make/deliveries.sql';
+import { redactedPayload } from '../make/redaction';
 import { findOrder, findOrderByPayment, type OrderRow } from '../orders/orders.sql';
 import { isUuid } from '../platform/ids';
 import { dryRunPass } from '../reconcile/dryRun';
@@ -493,7 +494,8 @@ export async function makeDeliveries(ctx: CommandContext, args: { status?: strin
   if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > 200) throw usage(`--limit must be a whole number from 1 to 200; got ${args.limit}`);
   await withSession(ctx, async ({ db }) => {
     const page = await listMakeDeliveries(db, { filter: { status: (status ?? null) as MakeDeliveryStatus | null }, first: args.limit });
-    emit(ctx.io, { deliveries: page.rows.map(({ created_us: _c, ...row }) => row) }, () =>
+    // The payload as staff read it in the console: a reminder's pay link (a credential) redacted.
+    emit(ctx.io, { deliveries: page.rows.map(({ created_us: _c, ...row }) => ({ ...row, payload: redactedPayload(row) })) }, () =>
       page.rows.length === 0
         ? ['No Make deliveries.']
         : table(

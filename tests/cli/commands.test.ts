@@ -257,6 +257,33 @@ describe('the parser', () => {
   });
 });
 
+describe('make deliveries', () => {
+  it('prints a reminder’s payload with its pay link redacted, as the console shows it, and other kinds as stored', async () => {
+    const [reminder, project] = [randomUUID(), randomUUID()];
+    const payUrl = `https://shop.test/pay?token=${randomUUID()}`;
+    // Not due for a day: the server's outbox leaves them pending.
+    await server.app.db.query(
+      `insert into make_deliveries (id, kind, dedupe_key, payload, next_attempt_at)
+       values ($1::uuid, 'payment_request_reminder', $1::text, $3::jsonb, now() + interval '1 day'),
+              ($2::uuid, 'add_project', $2::text, $4::jsonb, now() + interval '1 day')`,
+      [reminder, project, JSON.stringify({ data: { pay_url: payUrl, member: { status: 'pending' } } }), JSON.stringify({ data: { pay_url: 'kept' } })],
+    );
+
+    const listed = context({ json: true });
+    await commands.makeDeliveries(listed.ctx, { status: 'pending', limit: 200 });
+    const human = context();
+    await commands.makeDeliveries(human.ctx, { status: 'pending', limit: 200 });
+
+    const byId = new Map((JSON.parse(listed.stdout()).deliveries as Array<{ id: string; payload: unknown }>).map((d) => [d.id, d.payload]));
+    expect(byId.get(reminder)).toEqual({ data: { pay_url: '[redacted]', member: { status: 'pending' } } });
+    expect(byId.get(project)).toEqual({ data: { pay_url: 'kept' } });
+    for (const out of [listed.stdout(), human.stdout()]) expect(out).not.toContain('token=');
+    // Make is still sent the link: only what staff read is redacted.
+    const stored = await server.app.db.query<{ payload: { data: { pay_url: string } } }>('select payload from make_deliveries where id = $1', [reminder]);
+    expect(stored.rows[0]!.payload.data.pay_url).toBe(payUrl);
+  });
+});
+
 describe('subscription-info', () => {
   it('finds a customer’s subscriptions by their Stripe customer id (cus_…) as by our id, and refuses what is no id (exit 2)', async () => {
     const stripeCustomerId = `cus_${randomUUID().replace(/-/g, '').slice(0, 14)}`;

@@ -8,6 +8,7 @@ import {
   resendDelivery,
   type ResendAction,
 } from '../../../make/deliveries.sql';
+import { redactedPayload } from '../../../make/redaction';
 import type { MakeKind } from '../../../config';
 import { allow, inheritAccess } from '../access';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/keys';
@@ -70,17 +71,6 @@ async function resend(action: ResendAction, input: MakeDeliveryActionInput, cont
   }
   if (result.outcome === 'done') logger.info({ deliveryId: id, actor, action }, 'make delivery re-sent by staff');
   return { delivery, isRepeat: result.outcome === 'repeat', error: null };
-}
-
-/**
- * A reminder's pay_url is a member's live pay link (anyone holding it may pay the share, and it reads
- * the member's name and amount): Make needs it, staff reading deliveries do not.
- */
-export function redactedPayload(delivery: { kind: string; payload: unknown }): unknown {
-  if (delivery.kind !== 'payment_request_reminder') return delivery.payload;
-  const payload = delivery.payload as { data?: { pay_url?: unknown } } | null;
-  if (typeof payload?.data?.pay_url !== 'string') return payload;
-  return { ...payload, data: { ...payload.data, pay_url: '[redacted]' } };
 }
 
 export const makeResolvers: Resolvers = {
