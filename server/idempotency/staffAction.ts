@@ -136,7 +136,9 @@ export async function runStaffAction<Response extends object>(db: Queryable, req
     action: audit.action,
     target_type: audit.targetType,
     target_id: audit.targetId,
-    details: audit.details ?? {},
+    // Who acted in words (a staff member's email, a key's name) beside the id the actor holds: the
+    // order timeline says "by ada@…", not a UUID, and there is no staff table to look the id up in.
+    details: { ...audit.details, ...(viewer.name ? { actor_name: viewer.name } : {}) },
   });
   if (!completed) {
     request.logger?.error(

@@ -10,7 +10,7 @@ import { requestHash } from '../idempotency/requestHash';
 import type { Db } from '../platform/db/db';
 import type { Logger } from '../platform/observability/logger';
 import { describeStripeError, isProviderUnavailable } from '../stripe/payments';
-import { claimRefund, recordRefund, touchCreatingRefund } from './refunds.sql';
+import { claimRefund, nameRefundAudit, recordRefund, touchCreatingRefund } from './refunds.sql';
 import type { RefundError, RefundRequest, RefundResult, RefundRow, Refunds } from './service';
 
 export interface RefundDeps {
@@ -48,7 +48,7 @@ export function createRefunds(deps: RefundDeps): Refunds {
     async refundPayment(request: RefundRequest): Promise<RefundResult> {
       // Everything about the request but the key: the same key with other input is a conflict.
       const hash = requestHash(JSON.stringify(['refund_payment', request.orderId, request.amount, request.reason, request.note ?? null]));
-      const claim = await claimRefund(deps.db, {
+      const input = {
         scope: request.scope,
         key: request.idempotencyKey,
         request_hash: hash,
@@ -57,7 +57,16 @@ export function createRefunds(deps: RefundDeps): Refunds {
         reason: request.reason,
         note: request.note,
         actor: request.actor,
-      });
+      };
+      const actorName = request.actorName;
+      // The claim and the requester's name on its audit row commit together: the row is never seen without it.
+      const claim = actorName
+        ? await deps.db.transaction(async (tx) => {
+            const claimed = await claimRefund(tx, input);
+            if (claimed.outcome === 'created') await nameRefundAudit(tx, claimed.refund, actorName);
+            return claimed;
+          })
+        : await claimRefund(deps.db, input);
       if (claim.outcome === 'conflict') return { outcome: 'conflict', operation: claim.operation };
       if (claim.outcome === 'refused') {
         return {

@@ -23,6 +23,18 @@ export async function claimRefund(db: Queryable, input: ClaimInput): Promise<Cla
   return rows[0]!.r;
 }
 
+/**
+ * Adds who requested the refund in words to the audit row refund_claim wrote for it, in the claim's
+ * transaction (refund_claim records the actor's id only).
+ */
+export async function nameRefundAudit(db: Queryable, refund: { id: string; order_id: string }, actorName: string): Promise<void> {
+  await db.query(
+    `update audit_log set details = details || jsonb_build_object('actor_name', $3::text)
+      where target_type = 'order' and target_id = $1 and action = 'refund.create' and details->>'refund_id' = $2`,
+    [refund.order_id, refund.id, actorName],
+  );
+}
+
 export interface RecordInput {
   refund_id: string;
   stripe_refund_id: string | null;

@@ -52,6 +52,8 @@ export interface RefundRequest {
   note: string | null;
   /** staff:<user id>. */
   actor: string;
+  /** Who that is in words (the staff member's email), kept in the audit row for the order timeline. */
+  actorName?: string | null;
   /** Whose key: `${viewer.kind}:${viewer.id}`. */
   scope: string;
   idempotencyKey: string;

@@ -25,18 +25,70 @@ const moneyOf = (data: Data) => {
   if (amount === null || amount === undefined || currency === null) return null;
   return { amount: Number(amount), currency };
 };
+/**
+ * What a payment log row is about in money: a refund's or a dispute's own amount (the row's amount is
+ * the order's, as payment_log_for_order writes every row), else the order's.
+ */
+function paymentLogAmount(data: Data) {
+  const own = data.refund_amount ?? data.dispute_amount;
+  const order = moneyOf(data);
+  if (own === null || own === undefined || order === null) return order;
+  return { amount: Number(own), currency: order.currency };
+}
 const inWords = (money: { amount: number; currency: string } | null) => (money ? ` of ${formatMoney(money)}` : '');
 const spaced = (value: string) => value.replaceAll('_', ' ');
 
-/** The payment log's and audit log's actor texts: staff:<id>, customer, cli:<user>@<host>, janitor … */
-export function actorOf(actor: string | null, fallback: ActorKind = 'SYSTEM'): { kind: ActorKind; name: string | null } {
+/**
+ * The payment log's and audit log's actor texts: staff:<id>, customer, cli:<user>@<host>, janitor …
+ * A staff member is named by `name` (their email, as the audit row recorded it) or not at all: a bare
+ * Supabase user id says nothing to support staff.
+ */
+export function actorOf(actor: string | null, fallback: ActorKind = 'SYSTEM', name: string | null = null): { kind: ActorKind; name: string | null } {
   if (actor === null) return { kind: fallback, name: null };
-  if (actor === 'staff' || actor.startsWith('staff:')) return { kind: 'STAFF', name: actor.startsWith('staff:') ? actor.slice(6) : null };
+  if (actor === 'staff' || actor.startsWith('staff:')) return { kind: 'STAFF', name };
   if (actor.startsWith('cli:')) return { kind: 'CLI', name: actor };
-  if (actor === 'customer' || actor.startsWith('customer:')) return { kind: 'CUSTOMER', name: actor.startsWith('customer:') ? actor.slice(9) : null };
-  if (actor === 'storefront' || actor.startsWith('api_key:')) return { kind: 'API_KEY', name: actor.startsWith('api_key:') ? actor.slice(8) : actor };
+  if (actor === 'customer' || actor.startsWith('customer:')) return { kind: 'CUSTOMER', name: name ?? (actor.startsWith('customer:') ? actor.slice(9) : null) };
+  if (actor === 'storefront' || actor.startsWith('api_key:')) return { kind: 'API_KEY', name: name ?? (actor.startsWith('api_key:') ? actor.slice(8) : actor) };
   if (actor === 'webhook' || actor === 'stripe' || actor.startsWith('stripe:')) return { kind: 'STRIPE', name: null };
   return { kind: 'SYSTEM', name: actor };
+}
+
+/** Who acted, in words for a summary: "ada@shop.test", "a staff member", "API key Partner shop" … */
+export function actorInWords(actor: { kind: ActorKind; name: string | null }): string {
+  switch (actor.kind) {
+    case 'STAFF':
+      return actor.name ?? 'a staff member';
+    case 'CUSTOMER':
+      return 'the customer';
+    case 'API_KEY':
+      return actor.name ? `API key ${actor.name}` : 'an API key';
+    case 'CLI':
+      return actor.name ? `${actor.name} at the admin CLI` : 'the admin CLI';
+    case 'STRIPE':
+      return 'Stripe';
+    case 'MAKE':
+      return 'Make';
+    case 'SYSTEM':
+      return 'this server';
+  }
+}
+
+/** The audit log's actions on an order and what hangs off it, in words; others are spelled out. */
+const AUDIT_ACTION_WORDS: Record<string, string> = {
+  'refund.create': 'Refund',
+  'reconciliation.sync_order': 'Sync with Stripe',
+  'reconciliation.resolve_finding': 'Reconciliation finding resolved',
+  'make_delivery.retry': 'Make delivery retry',
+  'make_delivery.replay': 'Make delivery replay',
+  'webhook_event.replay': 'Stripe event replay',
+  'order.change_track': 'Track change',
+};
+
+function auditActionInWords(action: string): string {
+  const words = AUDIT_ACTION_WORDS[action];
+  if (words) return words;
+  const spelled = spaced(action.replace('.', ' '));
+  return spelled.charAt(0).toUpperCase() + spelled.slice(1);
 }
 
 const AUDIT_ACTOR_KINDS: Record<string, ActorKind> = { staff: 'STAFF', api_key: 'API_KEY', system: 'SYSTEM', customer: 'CUSTOMER', cli: 'CLI' };
@@ -56,7 +108,7 @@ function describe(row: TimelineRow, orderId: string): Omit<TimelineEntryValue, '
   const data = row.data;
   switch (row.kind) {
     case 'PAYMENT_LOG': {
-      const amount = moneyOf(data);
+      const amount = paymentLogAmount(data);
       const object = text(data.stripe_object_id);
       return {
         summary: `Payment log: ${data.event_type} (${data.status})${inWords(amount)}`,
@@ -100,7 +152,7 @@ function describe(row: TimelineRow, orderId: string): Omit<TimelineEntryValue, '
         summary: `Refund${inWords(amount)} ${spaced(String(data.status))}${data.reason ? ` (${spaced(String(data.reason))})` : ''}${failure ? `: ${failure}` : ''}${requestedBy ? '' : ', made at Stripe'}`,
         status: text(data.status),
         amount,
-        actor: requestedBy ? actorOf(requestedBy) : { kind: 'STRIPE', name: null },
+        actor: requestedBy ? actorOf(requestedBy, 'SYSTEM', text(data.requested_by_name)) : { kind: 'STRIPE', name: null },
         subjectId: text(data.stripe_refund_id) ?? String(data.id),
         link: { route: consoleRoutes.order(orderId), stripeObjectId: text(data.stripe_refund_id) },
       };
@@ -142,11 +194,15 @@ function describe(row: TimelineRow, orderId: string): Omit<TimelineEntryValue, '
       const target = String(data.target_id);
       const route =
         data.target_type === 'make_delivery' ? consoleRoutes.makeDelivery(target) : data.target_type === 'stripe_event' ? consoleRoutes.webhookEvent(target) : consoleRoutes.order(orderId);
+      // The name the row recorded (staffAction.ts, from 2026-12-07 on); older staff rows hold only an id.
+      const name = text(data.actor_name);
+      const actor = kind === 'STAFF' ? { kind, name } : { kind, name: name ?? actorOf(String(data.actor_id)).name ?? String(data.actor_id) };
+      const outcome = text(data.outcome);
       return {
-        summary: `${spaced(String(data.action))}${inWords(amount)}${data.reason ? ` (${spaced(String(data.reason))})` : ''} by ${data.actor_id}`,
+        summary: `${auditActionInWords(String(data.action))}${inWords(amount)} requested by ${actorInWords(actor)}${data.reason ? ` (reason: ${spaced(String(data.reason))})` : ''}${outcome ? `: ${spaced(outcome)}` : ''}`,
         status: null,
         amount,
-        actor: { kind, name: actorOf(String(data.actor_id)).name ?? String(data.actor_id) },
+        actor,
         subjectId: text(data.refund_id) ?? target,
         link: { route, stripeObjectId: data.target_type === 'stripe_event' ? target : null },
       };

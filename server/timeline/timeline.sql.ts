@@ -85,7 +85,13 @@ select p.entry_id, p.kind, p.at, (extract(epoch from p.at) * 1000000)::bigint::t
          when 'PAYMENT_LOG' then (
            select jsonb_build_object('id', l.id, 'event_type', l.event_type, 'status', l.status, 'amount', l.amount,
                                      'currency', l.currency, 'actor', l.metadata->>'actor', 'source', l.metadata->>'source',
-                                     'stripe_object_id', l.metadata->>'stripe_object_id', 'refund_id', l.metadata->>'refund_id')
+                                     'stripe_object_id', l.metadata->>'stripe_object_id', 'refund_id', l.metadata->>'refund_id',
+                                     -- A refund's or dispute's row carries the order's amount (payment_log_for_order):
+                                     -- what it moved is in its metadata, else on the refund row it names.
+                                     'refund_amount', case when l.event_type like 'refund.%' then coalesce(l.metadata->'refund_amount',
+                                       (select to_jsonb(r.amount) from refunds r where r.id = l.metadata->>'refund_id'),
+                                       (select to_jsonb(r.amount) from refunds r where r.stripe_refund_id = l.metadata->>'refund_id')) end,
+                                     'dispute_amount', case when l.event_type like 'dispute.%' then l.metadata->'dispute_amount' end)
              from payment_logs l where l.id = p.ref::bigint)
          when 'PAYMENT_ATTEMPT' then (
            select jsonb_build_object('attempt', a.attempt, 'attempt_kind', a.kind, 'status', a.status,
@@ -97,7 +103,12 @@ select p.entry_id, p.kind, p.at, (extract(epoch from p.at) * 1000000)::bigint::t
              from stripe_events e where e.id = p.ref)
          when 'REFUND' then (
            select jsonb_build_object('id', r.id, 'stripe_refund_id', r.stripe_refund_id, 'status', r.status, 'amount', r.amount,
-                                     'currency', r.currency, 'reason', r.reason, 'failure_reason', r.failure_reason, 'requested_by', r.requested_by)
+                                     'currency', r.currency, 'reason', r.reason, 'failure_reason', r.failure_reason, 'requested_by', r.requested_by,
+                                     -- Who requested it in words: the name its refund.create audit row recorded.
+                                     'requested_by_name', (select g.details->>'actor_name' from audit_log g
+                                                            where g.target_type = 'order' and g.target_id = r.order_id::text
+                                                              and g.action = 'refund.create' and g.details->>'refund_id' = r.id
+                                                            order by g.created_at limit 1))
              from refunds r where r.id = p.ref)
          when 'DISPUTE' then (
            select jsonb_build_object('id', d.id, 'status', d.status, 'amount', d.amount, 'currency', d.currency, 'reason', d.reason,
@@ -115,7 +126,7 @@ select p.entry_id, p.kind, p.at, (extract(epoch from p.at) * 1000000)::bigint::t
            select jsonb_build_object('action', g.action, 'actor_type', g.actor_type, 'actor_id', g.actor_id,
                                      'target_type', g.target_type, 'target_id', g.target_id,
                                      'amount', g.details->'amount', 'currency', g.details->>'currency', 'reason', g.details->>'reason',
-                                     'refund_id', g.details->>'refund_id')
+                                     'refund_id', g.details->>'refund_id', 'actor_name', g.details->>'actor_name', 'outcome', g.details->>'outcome')
              from audit_log g where g.id = p.ref::bigint)
        end as data
   from page p

@@ -56,6 +56,17 @@ describe('runStaffAction', () => {
     expect(await state(viewer, key)).toEqual({ keys: [{ status: 'completed', response: { done: 'call 1' } }], audit: 1 });
   });
 
+  it("records who acted in words in the audit row's details (the viewer's email), beside the actor id", async () => {
+    const viewer = admin();
+    const key = randomUUID();
+    await action(viewer, key, 'a', async () => ({ response: { done: 'named' }, keep: true }));
+    const { rows } = await testDb.db.query<{ actor_id: string; details: Record<string, unknown> }>(
+      `select actor_id, details from audit_log where details->>'idempotency_key' = $1`,
+      [key],
+    );
+    expect(rows).toEqual([{ actor_id: `staff:${viewer.id}`, details: expect.objectContaining({ input: 'a', actor_name: 'admin@staff.test' }) }]);
+  });
+
   it('refuses the key with other input, or for another operation, with CONFLICT (IDEMPOTENCY_KEY_REUSED), doing nothing', async () => {
     const viewer = admin();
     const key = randomUUID();

@@ -357,9 +357,10 @@ describe('refundPayment through the Refunds service and the sandbox', () => {
     const atStripe = await server.app.stripe.refunds.list({ payment_intent: paymentIntentId });
     expect(atStripe.data.map((r) => r.amount).sort()).toEqual([2970, 6930]);
     expect(atStripe.data.map((r) => r.id).sort()).toEqual([first.refund.stripeRefundId, rest.refund.stripeRefundId].sort());
-    // The note is kept in the audit log only.
-    const { rows } = await server.app.db.query<{ details: { note?: string } }>(`select details from audit_log where details->>'refund_id' = $1`, [first.refund.id]);
+    // The note is kept in the audit log only, with who asked in words (the order timeline's "by admin@…").
+    const { rows } = await server.app.db.query<{ details: { note?: string; actor_name?: string } }>(`select details from audit_log where details->>'refund_id' = $1`, [first.refund.id]);
     expect(rows.map((r) => r.details.note)).toContain('half a month');
+    expect(rows.map((r) => r.details.actor_name)).toEqual(['admin@staff.test']);
     // A fully refunded order is no longer refundable.
     // An amount asked of a refunded order is more than the remainder (0), as for a loser of a race.
     expect(ok(await refund({ orderId, amount: 1 })).refundPayment).toMatchObject({ refund: null, error: { code: 'REFUND_EXCEEDS_REMAINING' }, refundableAmount: { amount: 0, currency: 'usd' } });

@@ -31,7 +31,9 @@ const T0 = Date.parse('2026-11-01T12:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
 let logIds: string[] = [];
+let refundLogIds: string[] = [];
 let auditId = '';
+let namedAuditId = '';
 
 beforeAll(async () => {
   // No jobs: the outbox worker would post the deliveries the triggers enqueue and add attempts as it goes.
@@ -111,12 +113,26 @@ beforeAll(async () => {
     [orderId, customerId, at(1), at(2), euroOrderId],
   );
   logIds = logs.map((row) => row.id);
+  // A refund's log rows carry the order's amount (payment_log_for_order): the refund's own is in the
+  // metadata (refund_amount), or on the refund row its refund_id names.
+  const { rows: refundLogs } = await db.query<{ id: string }>(
+    `insert into payment_logs (event_type, status, order_id, customer_id, amount, currency, metadata, created_at)
+     values ('refund.succeeded', 'succeeded', $1, $2, 9900, 'usd', $3, $4),
+            ('refund.succeeded', 'succeeded', $1, $2, 9900, 'usd', '{"actor": "webhook", "source": "webhook", "refund_id": "re_tlDone"}', $5)
+     returning id::text`,
+    [orderId, customerId, { actor: 'staff', refund_id: refundId, refund_amount: 1500 }, at(9), at(10)],
+  );
+  refundLogIds = refundLogs.map((row) => row.id);
+  // The refund's audit row names who asked (as refundPayment records it); a sync's predates names.
   const { rows: audit } = await db.query<{ id: string }>(
     `insert into audit_log (actor_type, actor_id, action, target_type, target_id, details, created_at)
-     values ('staff', $1, 'refund.create', 'order', $2, $3, $4) returning id::text`,
-    [`staff:${adminId}`, orderId, { refund_id: refundId, amount: 1500, currency: 'usd', reason: 'requested_by_customer' }, at(5)],
+     values ('staff', $1, 'refund.create', 'order', $2, $3, $4),
+            ('staff', $1, 'reconciliation.sync_order', 'order', $2, '{"outcome": "no_change"}', $5)
+     returning id::text`,
+    [`staff:${adminId}`, orderId, { refund_id: refundId, amount: 1500, currency: 'usd', reason: 'requested_by_customer', actor_name: 'admin@staff.test' }, at(5), at(11)],
   );
-  auditId = audit[0]!.id;
+  namedAuditId = audit[0]!.id;
+  auditId = audit[1]!.id;
   await db.query(`insert into subscriptions (id, customer_id, order_id, status, created_at) values ('sub_tlMonthly', $1, null, 'active', $2)`, [customerId, at(70)]);
   await db.query(
     `insert into subscription_invoices (id, subscription_id, status, amount_due, amount_paid, currency, stripe_created) values ('in_tlFirst', 'sub_tlMonthly', 'open', 4900, 0, 'usd', $1)`,
@@ -148,13 +164,16 @@ const code = (response: GraphQLResponse) => response.body.errors?.[0]?.extension
 
 // Newest first; at one time, the greater entry id (byte-wise) first.
 const expectedTimeline = () => [
+  'audit:' + auditId, // 11 s
+  'log:' + refundLogIds[1], // 10 s
+  'log:' + refundLogIds[0], // 9 s
   'event:evt_tlDispute', // 8 s, "event" > "dispute" byte-wise
   'dispute:du_tlOpen', // 8 s
   'refund:' + failedRefundId, // 7 s
   'make_attempt:' + deliveryId + ':2', // 6 s
   'event:evt_tlRefund', // 6 s
   'refund:' + refundId, // 5 s
-  'audit:' + auditId, // 5 s
+  'audit:' + namedAuditId, // 5 s
   'make_attempt:' + deliveryId + ':1', // 4 s
   'make:' + deliveryId, // 3 s
   'log:' + logIds[1], // 2 s
@@ -183,11 +202,26 @@ describe('Order.timeline', () => {
       at: at(5).toISOString(),
       summary: 'Refund of $15.00 succeeded (requested by customer)',
       amount: { amount: 1500, currency: 'usd' },
-      actor: { kind: 'STAFF', name: adminId },
+      actor: { kind: 'STAFF', name: 'admin@staff.test' },
       subjectId: 're_tlDone',
       link: { route: `/orders/${orderId}`, stripeObjectId: 're_tlDone' },
     });
-    expect(byId.get('audit:' + auditId)).toMatchObject({ kind: 'AUDIT', actor: { kind: 'STAFF', name: adminId }, subjectId: refundId });
+    // Staff are named by the email their audit row recorded, never by their user id.
+    expect(byId.get('audit:' + namedAuditId)).toMatchObject({
+      kind: 'AUDIT',
+      summary: 'Refund of $15.00 requested by admin@staff.test (reason: requested by customer)',
+      actor: { kind: 'STAFF', name: 'admin@staff.test' },
+      subjectId: refundId,
+    });
+    expect(byId.get('audit:' + auditId)).toMatchObject({ kind: 'AUDIT', summary: 'Sync with Stripe requested by a staff member: no change', actor: { kind: 'STAFF', name: null } });
+    // A refund made at Stripe's dashboard has no requester; one whose audit row names nobody is "a staff member" (null).
+    expect(byId.get('refund:' + failedRefundId)).toMatchObject({ actor: { kind: 'STAFF', name: null } });
+    expect(JSON.stringify(nodes)).not.toContain(adminId);
+    // A refund's log rows say the refund's amount, not the order's $99.00: from the metadata, else the refund row.
+    for (const id of refundLogIds) {
+      expect(byId.get('log:' + id)).toMatchObject({ summary: 'Payment log: refund.succeeded (succeeded) of $15.00', amount: { amount: 1500, currency: 'usd' } });
+    }
+    expect(byId.get('log:' + logIds[1])).toMatchObject({ summary: 'Payment log: payment.paid (paid) of $99.00', amount: { amount: 9900, currency: 'usd' } });
     expect(byId.get('event:evt_tlSucceeded')).toMatchObject({
       kind: 'WEBHOOK_EVENT',
       summary: 'Stripe event payment_intent.succeeded applied: order paid',

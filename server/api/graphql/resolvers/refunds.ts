@@ -137,6 +137,7 @@ export const refundResolvers: Resolvers = {
         reason: input.reason.toLowerCase() as RefundRowReason,
         note,
         actor,
+        actorName: viewer.name,
         scope: `${viewer.kind}:${viewer.id}`,
         idempotencyKey: key,
       });
