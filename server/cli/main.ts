@@ -181,7 +181,9 @@ export async function main(argv: string[], io: (json: boolean) => Io = processIo
   } catch (error) {
     const err = io(json).err;
     if (error instanceof Error && (error as { usage?: boolean }).usage) {
-      err(`${CLI_NAME}: ${error.message.split('\n')[0]} (BAD_USAGE; see ${CLI_NAME} --help)`);
+      // yargs explains a value outside `choices` on a second line ("Invalid values:\n  Argument: scope,
+      // Given: …"): the lines joined, so the one line still says what was wrong.
+      err(`${CLI_NAME}: ${error.message.replace(/:?\s*\n\s*/g, ': ').trim()} (BAD_USAGE; see ${CLI_NAME} --help)`);
       return EXIT.usage;
     }
     const failure = toCliError(error);

@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as commands from '../../server/cli/commands';
 import { main } from '../../server/cli/main';
 import { EXIT, fitToWidth, type Io, type Session, streamIo } from '../../server/cli/runtime';
-import { verifyApiKey } from '../../server/auth/apiKeys';
+import { hashApiKey, verifyApiKey } from '../../server/auth/apiKeys';
 import { createLogger } from '../../server/platform/observability/logger';
 import { type CheckoutServer, startCheckoutServer } from '../helpers/checkout';
 
@@ -57,6 +57,20 @@ function context(options: { json?: boolean; tty?: boolean; columns?: number; env
   return { ctx, stdout: stdout.text, stderr: stderr.text };
 }
 
+/** main() in process with fake streams (yargs prints --help with console.log); resolves with the exit code and what was written. */
+async function run(argv: string[]) {
+  const stdout = fakeStream({ isTTY: false });
+  const stderr = fakeStream({ isTTY: false });
+  const printed: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
+  try {
+    const code = await main(argv, (json) => streamIo(json, { stdin: new PassThrough(), stdout: stdout.stream, stderr: stderr.stream, env: {} }));
+    return { code, help: printed.join('\n'), stdout: stdout.text(), stderr: stderr.text() };
+  } finally {
+    log.mockRestore();
+  }
+}
+
 const auditRows = async (action: string, targetId: string) =>
   (
     await server.app.db.query<{ actor_type: string; actor_id: string; details: Record<string, unknown> }>(
@@ -89,7 +103,7 @@ describe('apikey create', () => {
     expect(human.stdout()).not.toMatch(/pok_/);
     expect(await keyCount()).toBe(before);
     expect(await auditRows('api_key.create', created.id)).toEqual([
-      { actor_type: 'cli', actor_id: ACTOR, details: { name: 'Once only', scope: 'make', prefix: created.key.slice(0, 'pok_make_'.length + 4), idempotency_key: key } },
+      { actor_type: 'cli', actor_id: ACTOR, details: { name: 'Once only', scope: 'make', prefix: created.key.slice(0, 'pok_make_'.length + 4), idempotency_key: key, actor_name: ACTOR } },
     ]);
   });
 
@@ -107,6 +121,26 @@ describe('apikey create', () => {
     const before = await keyCount();
     await expect(commands.apiKeyCreate(context().ctx, { name: 'Bad key', scope: 'make', idempotencyKey: 'a b' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await keyCount()).toBe(before);
+  });
+  it('stores only the hash of the key, never the key itself, and lists neither', async () => {
+    const made = context({ json: true });
+    await commands.apiKeyCreate(made.ctx, { name: 'Hash check', scope: 'storefront' });
+    const created = JSON.parse(made.stdout()) as { id: string; key: string };
+
+    const { rows } = await server.app.db.query<Record<string, unknown>>('select * from api_keys where id = $1', [created.id]);
+    expect(rows[0]!.key_hash).toBe(hashApiKey(created.key));
+    expect(JSON.stringify(rows[0])).not.toContain(created.key);
+    const idempotency = await server.app.db.query('select * from idempotency_keys where response::text like $1', [`%${created.id}%`]);
+    expect(idempotency.rows).toHaveLength(1); // the create's answer, kept for a repeat: the id, never the secret
+    expect(JSON.stringify(idempotency.rows)).not.toContain(created.key);
+    for (const json of [true, false]) {
+      const listed = context({ json });
+      await commands.apiKeyList(listed.ctx);
+      expect(listed.stdout()).toContain(created.id);
+      if (!json) expect(listed.stdout()).toMatch(/^ID\s+NAME\s+SCOPE\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED$/m);
+      expect(listed.stdout()).not.toContain(created.key);
+      expect(listed.stdout()).not.toContain(String(rows[0]!.key_hash));
+    }
   });
 });
 
@@ -134,7 +168,7 @@ describe('apikey revoke', () => {
     expect(JSON.parse(repeat.stdout())).toEqual({ ...answer, isRepeat: true });
     expect(twice.stdout()).toMatch(new RegExp(`^API key ${id} \\("Revoke me"\\) was already revoked ${answer.revokedAt.slice(0, 19).replace('T', ' ')}Z`));
     const audited = await auditRows('api_key.revoke', id);
-    expect(audited).toEqual([{ actor_type: 'cli', actor_id: ACTOR, details: { name: 'Revoke me', idempotency_key: key } }]);
+    expect(audited).toEqual([{ actor_type: 'cli', actor_id: ACTOR, details: { name: 'Revoke me', idempotency_key: key, actor_name: ACTOR } }]);
   });
 
   it('asks on a terminal, on stderr: a no is exit 1 and revokes nothing, a yes revokes (with --json, stdout is the document only)', async () => {
@@ -157,6 +191,47 @@ describe('apikey revoke', () => {
     await expect(commands.apiKeyRevoke(context().ctx, { id, yes: false })).rejects.toMatchObject({ code: 'CONFIRMATION_REQUIRED', exitCode: EXIT.usage });
     expect(await verifyApiKey(server.app.db, secret)).toMatchObject({ id });
     expect(await auditRows('api_key.revoke', id)).toEqual([]);
+  });
+});
+
+describe('apikey bad arguments', () => {
+  // An unreachable database: a case that got as far as opening one would be exit 3, not 2.
+  beforeEach(() => void vi.stubEnv('DATABASE_URL', 'postgres://nobody@127.0.0.1:1/none'));
+  afterEach(() => void vi.unstubAllEnvs());
+
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an unknown scope', ['create', '--name', 'Bad scope', '--scope', 'admin'], /Invalid values: Argument: scope, Given: "admin", Choices: "storefront", "make"/],
+    ['a missing name', ['create', '--scope', 'storefront'], /Missing required argument: name/],
+    ['a blank name', ['create', '--name', '   ', '--scope', 'storefront'], /create needs --name <name>/],
+    ['a name with no value', ['create', '--name', '--scope', 'make'], /create needs --name <name>/],
+    ['a name over 100 characters', ['create', '--name', 'n'.repeat(101), '--scope', 'storefront'], /--name must be at most 100 characters/],
+    ['a missing scope', ['create', '--name', 'No scope'], /Missing required argument: scope/],
+    ['an unknown option', ['list', '--all'], /Unknown argument: all/],
+    ['an unknown command', ['delete', 'x'], /Unknown arguments: delete, x/],
+    ['no command', [], /apikey needs a command: create, list or revoke/],
+    ['revoke without an id', ['revoke'], /Not enough non-option arguments/],
+    ['revoke with something that is not an id', ['revoke', '1; drop table api_keys', '--yes'], /is not a key id/],
+    ['an extra argument', ['list', 'everything'], /Unknown argument: everything/],
+  ];
+
+  it.each(cases)('refuses %s with one line on stderr, exit 2, before any database is opened', async (_label, argv, message) => {
+    const before = await server.app.db.query('select id, revoked_at from api_keys order by id');
+
+    const result = await run(['apikey', ...argv]);
+
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.endsWith('\n')).toBe(true);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^payments-ops: .+ \(BAD_USAGE/);
+    expect(result.stderr).toMatch(message);
+    expect((await server.app.db.query('select id, revoked_at from api_keys order by id')).rows).toEqual(before.rows);
+  });
+
+  it('prints its usage with --help and exits 0', async () => {
+    const help = await run(['apikey', '--help']);
+    expect(help).toMatchObject({ code: EXIT.done, stderr: '' });
+    for (const command of ['apikey create', 'apikey list', 'apikey revoke <id>']) expect(help.help).toContain(command);
   });
 });
 
@@ -221,20 +296,6 @@ describe('the progress bar of reconcile', () => {
 });
 
 describe('the parser', () => {
-  /** main() in process with fake streams; resolves with the exit code, stdout and stderr. */
-  async function run(argv: string[]) {
-    const stdout = fakeStream({ isTTY: false });
-    const stderr = fakeStream({ isTTY: false });
-    const printed: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
-    try {
-      const code = await main(argv, (json) => streamIo(json, { stdin: new PassThrough(), stdout: stdout.stream, stderr: stderr.stream, env: {} }));
-      return { code, help: printed.join('\n'), stderr: stderr.text() };
-    } finally {
-      log.mockRestore();
-    }
-  }
-
   it('gives `orphans resolve` its own options only: its --help lists none of the listing’s, and --open is bad usage there', async () => {
     const help = await run(['orphans', 'resolve', '--help']);
     expect(help.code).toBe(0);
