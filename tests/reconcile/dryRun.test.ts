@@ -59,6 +59,28 @@ describe('reconcile --dry-run', () => {
     expect(await count('select * from reconciliation_runs')).toBe(before.runs + 1);
   });
 
+  // Why a dry run once said `failed 1`, `would adopt 0` for a paid PaymentIntent we had no record of:
+  // not the rolled-back transaction. Stripe had no email for its buyer (no receipt_email), and an order
+  // is made for someone (order_create_from_payment needs the email), so no pass can adopt it: the real
+  // pass counts the same and leaves the payment to a person as an open finding.
+  it('counts a paid PaymentIntent with no buyer email as failed, not adopted, exactly as the real pass does, which leaves a finding', async () => {
+    const stripe = server.app.stripe;
+    const orderId = randomUUID();
+    const paid = await stripe.paymentIntents.create({ amount: 9900, currency: 'usd', metadata: { order_id: orderId, customer_id: randomUUID(), track: 'business_plan_builder', attempt: '1' } });
+    await stripe.paymentIntents.confirm(paid.id, { payment_method: 'pm_card_visa', return_url: RETURN_URL });
+    const before = await written();
+
+    const dry = await dryRunPass(server.app.reconciliation, { actor: 'cli:test@host' });
+
+    expect(dry).toMatchObject({ outcome: 'succeeded', counters: { adopted: 0, failed: 1 }, error: null });
+    expect(await written()).toEqual(before);
+    const real = await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+    expect(real.run.counters).toMatchObject({ adopted: 0, failed: 1 });
+    expect(await count('select * from orders where id = $1', [orderId])).toBe(0);
+    const { rows } = await server.app.db.query('select kind, status, details from reconciliation_findings where subject = $1', [paid.id]);
+    expect(rows).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'open', details: { error: 'unknown_payment' } }]);
+  });
+
   it('answers busy, doing nothing, while a pass is running', async () => {
     const running = await server.app.db.query<{ id: string }>(`insert into reconciliation_runs (trigger, actor, status) values ('manual', 'test', 'running') returning id`);
     try {
