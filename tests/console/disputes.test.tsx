@@ -109,6 +109,48 @@ describe('Disputes screen', () => {
     expect(searchParam('due')).toBeNull();
   });
 
+  it('opens the dispute the URL names beside the list (search and the order timeline link there), and each row opens its own', async () => {
+    const user = userEvent.setup();
+    renderConsole(`/disputes?open=${rows[1]!.id}`, { handlers: [stripeMode(), listing()] });
+    const panel = await screen.findByRole('complementary', { name: 'Dispute' });
+    expect(await within(panel).findByText('$49.00')).toBeTruthy();
+    expect(within(panel).getByText('warning needs response')).toBeTruthy();
+    expect(within(panel).getByRole('link', { name: `Order ${ORDER(2)}` }).getAttribute('href')).toBe(`/orders/${ORDER(2)}`);
+    expect(within(panel).getByRole('link', { name: "Respond in Stripe's dashboard ↗" }).getAttribute('href')).toBe(`https://dashboard.stripe.com/test/disputes/${rows[1]!.id}`);
+    const selected = screen.getAllByRole('row').filter((row) => row.getAttribute('aria-selected') === 'true');
+    expect(selected).toHaveLength(1);
+    expect(within(selected[0]!).getByRole('link', { name: `Dispute ${rows[1]!.id} in Stripe's dashboard` })).toBeTruthy();
+    // Another row's Details opens that one; Close leaves the list alone.
+    await user.click(screen.getByRole('link', { name: `Details of dispute ${rows[3]!.id}` }));
+    expect(searchParam('open')).toBe(rows[3]!.id);
+    expect(await within(await screen.findByRole('complementary', { name: 'Dispute' })).findByText('won')).toBeTruthy();
+    await user.click(screen.getByRole('link', { name: 'Close details' }));
+    expect(searchParam('open')).toBeNull();
+    expect(screen.queryByRole('complementary', { name: 'Dispute' })).toBeNull();
+  });
+
+  it('reads a dispute the loaded pages do not hold by its id (its order, found by search), and says when no dispute has it', async () => {
+    const older = dispute(7, { amount: money(2500), status: 'LOST', isOpen: false });
+    const searched: string[] = [];
+    const search = graphql.query('Search', ({ variables }) => {
+      searched.push(variables.query as string);
+      const matches = variables.query === older.id ? [{ kind: 'DISPUTE', id: older.id, label: 'Dispute', route: `/disputes?open=${older.id}`, orderId: ORDER(7) }] : [];
+      return HttpResponse.json({ data: { search: { query: variables.query, queryKind: 'STRIPE_ID', matches } } });
+    });
+    const ofOrder = graphql.query('DisputesOfOrder', ({ variables }) =>
+      HttpResponse.json({ data: { order: variables.orderId === ORDER(7) ? { id: ORDER(7), disputes: [dispute(8), older] } : null } }),
+    );
+    const { unmount } = renderConsole(`/disputes?open=${older.id}`, { handlers: [stripeMode(), listing(), search, ofOrder] });
+    const panel = await screen.findByRole('complementary', { name: 'Dispute' });
+    expect(await within(panel).findByText('$25.00')).toBeTruthy();
+    expect(within(panel).getByText('lost')).toBeTruthy();
+    expect(within(panel).getByText('closed')).toBeTruthy();
+    expect(searched).toEqual([older.id]);
+    unmount();
+    renderConsole('/disputes?open=du_1Unknown0000', { handlers: [stripeMode(), listing(), search, ofOrder] });
+    expect(await screen.findByText('No dispute has the id du_1Unknown0000.')).toBeTruthy();
+  });
+
   it('says so when there is no dispute', async () => {
     renderConsole('/disputes', { handlers: [stripeMode(), listing([], [])] });
     expect(await screen.findByText('No disputes: no payment has been disputed.')).toBeTruthy();

@@ -54,6 +54,7 @@ const landing = [
   graphql.query('SubscriptionTracks', () => HttpResponse.json({ data: { pricing: [] } })),
   graphql.query('Subscription', () => HttpResponse.json({ data: { subscription: null } })),
   graphql.query('Disputes', () => HttpResponse.json({ data: { disputes: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } } })),
+  graphql.query('DisputesOfOrder', () => HttpResponse.json({ data: { order: null } })),
   graphql.query('WebhookEvents', () => HttpResponse.json({ data: { webhookEvents: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } } })),
   graphql.query('WebhookEvent', () => HttpResponse.json({ data: { webhookEvent: null } })),
   graphql.query('StripeMode', () => HttpResponse.json({ data: { stripeMode: 'SANDBOX' } })),

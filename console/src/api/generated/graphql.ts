@@ -600,6 +600,13 @@ export type DisputesQueryVariables = Exact<{
 
 export type DisputesQuery = { disputes: { nodes: Array<{ id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type DisputesOfOrderQueryVariables = Exact<{
+  orderId: string;
+}>;
+
+
+export type DisputesOfOrderQuery = { order: { id: string, disputes: Array<{ id: string, orderId: string, reason: string | null, status: DisputeStatus, isOpen: boolean, evidenceDueBy: string | null, isChargeRefundable: boolean, createdAt: string, updatedAt: string, order: { id: string, customer: { email: string } } | null, amount: { amount: number, currency: string, formatted: string } }> } | null };
+
 export type MakeDeliveryRowFragment = { id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string };
 
 export type MakeDeliveryDetailFragment = { lastResponse: string | null, updatedAt: string, deliveredAt: string | null, deadAt: string | null, payload: string, id: string, kind: MakeDeliveryKind, status: MakeDeliveryStatus, orderId: string | null, subjectId: string | null, attempts: number, nextAttemptAt: string | null, replays: number, lastStatusCode: number | null, lastError: string | null, createdAt: string, attemptLog: Array<{ attempt: number, startedAt: string, finishedAt: string, statusCode: number | null, latencyMs: number, outcome: MakeAttemptOutcome, error: string | null, response: string | null }> };
@@ -1712,6 +1719,40 @@ fragment Money on Money {
   currency
   formatted
 }`) as unknown as TypedDocumentString<DisputesQuery, DisputesQueryVariables>;
+export const DisputesOfOrderDocument = new TypedDocumentString(`
+    query DisputesOfOrder($orderId: ID!) {
+  order(id: $orderId) {
+    id
+    disputes {
+      ...DisputeRow
+    }
+  }
+}
+    fragment DisputeRow on Dispute {
+  id
+  orderId
+  order {
+    id
+    customer {
+      email
+    }
+  }
+  amount {
+    ...Money
+  }
+  reason
+  status
+  isOpen
+  evidenceDueBy
+  isChargeRefundable
+  createdAt
+  updatedAt
+}
+fragment Money on Money {
+  amount
+  currency
+  formatted
+}`) as unknown as TypedDocumentString<DisputesOfOrderQuery, DisputesOfOrderQueryVariables>;
 export const MakeDeliveriesDocument = new TypedDocumentString(`
     query MakeDeliveries($filter: MakeDeliveryFilter, $first: Int, $after: String) {
   makeDeliveries(filter: $filter, first: $first, after: $after) {

@@ -7,8 +7,10 @@ export const disputesPath = '/disputes';
  * due within 72 hours (the Overview's tile links there).
  */
 export const disputeListParams = ['status', 'due'] as const;
-export type DisputeListUrlParams = Partial<Record<(typeof disputeListParams)[number], string>>;
+export type DisputeListUrlParams = Partial<Record<(typeof disputeListParams)[number] | 'open', string>>;
 
 export const DUE_SOON = 'soon';
 
 export const disputeListUrl = (params?: DisputeListUrlParams) => screenUrl(disputesPath, params);
+/** The Disputes screen with one dispute open (search and the order timeline link there). */
+export const disputeUrl = (id: string) => disputeListUrl({ open: id });
