@@ -4,11 +4,12 @@
 import { useQuery } from '@tanstack/react-query';
 import { type ReactNode, useId } from 'react';
 import { Link, useParams } from 'react-router';
+import { ShortId } from '../../../components/ShortId';
 import { Badge, Empty, ErrorState, Loading } from '../../../components/states';
 import { formatDateTime, formatTableTime, humanize } from '../../../lib/format';
 import { useLiveRefresh } from '../../../lib/liveRefresh';
 import { formatRelative } from '../../../lib/relativeTime';
-import { disputeListUrl } from '../../disputes/urls';
+import { disputeUrl } from '../../disputes/urls';
 import { REASON_WORDS } from '../../orders/components/refundWords';
 import { orderListUrl, orderPageUrl } from '../../orders/urls';
 import { paymentRequestUrl } from '../../paymentRequests/urls';
@@ -41,7 +42,7 @@ function CustomerView({ customer }: { customer: Customer }) {
       <header className="customer-head" aria-labelledby={headingId}>
         <h1 id={headingId}>{customer.email}</h1>
         <p className="muted">
-          {customer.name ? `${customer.name} · ` : ''}customer since {formatDateTime(customer.createdAt)} · <span className="mono">{customer.id}</span>
+          {customer.name ? `${customer.name} · ` : ''}customer since {formatDateTime(customer.createdAt)} · <ShortId id={customer.id} what="customer id" />
         </p>
       </header>
       <section aria-label="Totals" className="customer-totals">
@@ -78,9 +79,7 @@ function CustomerView({ customer }: { customer: Customer }) {
         <ul className="customer-list">
           {customer.orders.nodes.map((order) => (
             <li key={order.id}>
-              <Link to={orderPageUrl(order.id)} className="mono" aria-label={`Order ${order.id}`}>
-                {order.id.slice(0, 8)}…
-              </Link>
+              <ShortId id={order.id} href={orderPageUrl(order.id)} label={`Order ${order.id}`} what="order id" />
               <Badge value={order.status} />
               <strong>{order.amount.formatted}</strong>
               <span>{order.trackName}</span>
@@ -99,9 +98,7 @@ function CustomerView({ customer }: { customer: Customer }) {
         <ul className="customer-list">
           {customer.subscriptions.map((s) => (
             <li key={s.id}>
-              <Link to={subscriptionUrl(s.id)} className="mono">
-                {s.id}
-              </Link>
+              <ShortId id={s.id} href={subscriptionUrl(s.id)} what="subscription id" />
               <Badge value={s.status} />
               <span>{s.trackName ?? '—'}</span>
               <span className="muted">{s.cancelAtPeriodEnd ? 'ends' : 'renews'} {formatTableTime(s.currentPeriodEnd)}</span>
@@ -147,7 +144,7 @@ function CustomerView({ customer }: { customer: Customer }) {
               <strong>{dispute.amount.formatted}</strong>
               <span>{dispute.reason ? humanize(dispute.reason) : '—'}</span>
               <Link to={orderPageUrl(dispute.orderId)}>its order</Link>
-              <Link to={disputeListUrl()}>disputes</Link>
+              <ShortId id={dispute.id} href={disputeUrl(dispute.id)} label={`Dispute ${dispute.id}`} what="dispute id" />
               <span className="muted">{dispute.isOpen ? `evidence due ${formatTableTime(dispute.evidenceDueBy)}` : 'closed'}</span>
             </li>
           ))}

@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router';
 import { describeError } from '../../../api/graphql';
 import { useIsAdmin } from '../../../auth/viewer';
 import { ActionButton } from '../../../components/ActionButton';
+import { CopyButton, shortenId } from '../../../components/ShortId';
 import { Badge, Empty, ErrorState, Fields, Loading } from '../../../components/states';
 import { formatDateTime, stripeDashboardUrl } from '../../../lib/format';
 import { useLiveRefresh } from '../../../lib/liveRefresh';
@@ -51,9 +52,18 @@ function OrderPageBody({ order, stripeMode }: { order: OrderDetail; stripeMode: 
   return (
     <>
       <header className="order-head" aria-labelledby={headingId}>
-        <h1 id={headingId}>
-          Order <span className="mono order-id">{order.id}</span>
-        </h1>
+        {/* The id shortened as ShortId shows ids (a UUID wrapped into lines at 390 px), its copy button
+            beside the heading, so the heading's name stays "Order <full id>". */}
+        <div className="order-title">
+          <h1 id={headingId}>
+            Order{' '}
+            <span className="order-id" title={order.id}>
+              <span className="visually-hidden">{order.id}</span>
+              <span aria-hidden="true">{shortenId(order.id)}</span>
+            </span>
+          </h1>
+          <CopyButton value={order.id} what="order id" />
+        </div>
         <dl className="order-facts">
           <div>
             <dt>Status</dt>
