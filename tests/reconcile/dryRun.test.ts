@@ -81,6 +81,26 @@ describe('reconcile --dry-run', () => {
     expect(rows).toEqual([{ kind: 'STRIPE_WITHOUT_RECORD', status: 'open', details: { error: 'unknown_payment' } }]);
   });
 
+  // The real pass runs each statement on its own, so one the database refuses (an event's \u0000,
+  // which jsonb cannot hold) is that item's failure and the pass goes on. In the dry run's one
+  // transaction such a statement used to abort the transaction, and every statement after it failed.
+  it('passes over a statement the database refuses as the real pass does, instead of failing whole', async () => {
+    const stripe = server.app.stripe;
+    const odd = await stripe.paymentIntents.create({ amount: 9900, currency: 'usd', metadata: { note: 'a\u0000b' } });
+    await stripe.paymentIntents.cancel(odd.id);
+    const before = await written();
+
+    const dry = await dryRunPass(server.app.reconciliation, { actor: 'cli:test@host', since: new Date(Date.now() - 3_600_000) });
+
+    expect(dry).toMatchObject({ outcome: 'succeeded', error: null });
+    if (dry.outcome === 'busy') throw new Error('busy');
+    expect(dry.counters.failed).toBeGreaterThanOrEqual(1);
+    expect(await written()).toEqual(before);
+    const real = await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test', since: new Date(Date.now() - 3_600_000) });
+    expect(real).toMatchObject({ outcome: 'succeeded', run: { counters: dry.counters } });
+    expect(await count(`select * from payment_logs where event_type = 'reconcile.event_unstorable'`)).toBeGreaterThanOrEqual(1);
+  });
+
   it('answers busy, doing nothing, while a pass is running', async () => {
     const running = await server.app.db.query<{ id: string }>(`insert into reconciliation_runs (trigger, actor, status) values ('manual', 'test', 'running') returning id`);
     try {
