@@ -29,10 +29,13 @@ const TRICKY_METADATA = { note: 'line one\nline "two", with a comma', actor: '+s
 
 /** While set, the second and later batch reads wait for it: what the client holds by then was streamed. */
 let batchGate: Promise<void> | null = null;
+/** While true, writing an export's audit row fails as a database that refuses it would. */
+let failExportAudit = false;
 
 function countingDb(real: Db): Db {
   const wrap = (target: Queryable): Queryable => ({
     query: async (sql, params) => {
+      if (failExportAudit && /insert into audit_log/.test(sql) && /export\.csv/.test(sql)) throw new Error('audit_log unavailable');
       if (/from payment_logs l/.test(sql)) {
         logBatchReads.push(sql);
         if (batchGate && logBatchReads.length > 1) await batchGate;
@@ -166,16 +169,36 @@ describe('GET /export/payment-logs.csv', () => {
       let received = '';
       while (received.split('\r\n').length < 1 + 1000 + 1) received += new TextDecoder().decode((await reader.read()).value);
       expect(logBatchReads).toHaveLength(2);
+      // A client that stalls here (or a process killed now) has already left an audit row.
+      expect((await exportAudits()).at(-1)!.details).toEqual({ filters: {}, rows: 0, complete: false });
       await reader.cancel();
       open();
-      await expect.poll(async () => (await exportAudits()).at(-1)?.details.complete).toBe(false);
+      await expect.poll(async () => (await exportAudits()).at(-1)?.details.rows).toBeGreaterThan(0);
       const audit = (await exportAudits()).at(-1)!;
+      expect(audit.details.complete).toBe(false);
       expect(audit.details.rows).toBeLessThan(ROWS);
       expect(logBatchReads.length).toBeLessThan(Math.ceil(ROWS / 1000));
     } finally {
       open();
       batchGate = null;
     }
+  });
+
+  it('refuses the export (503, no rows sent) when its audit row cannot be written', async () => {
+    const auditsBefore = (await exportAudits()).length;
+    logBatchReads.length = 0;
+    failExportAudit = true;
+    try {
+      const response = await get('payment-logs.csv');
+      expect(response.status).toBe(503);
+      const text = await response.text();
+      expect(text).not.toContain('@evil.test');
+      expect(JSON.parse(text)).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(logBatchReads).toHaveLength(0);
+    } finally {
+      failExportAudit = false;
+    }
+    expect(await exportAudits()).toHaveLength(auditsBefore);
   });
 
   it('applies the list’s filters, recorded in the audit row', async () => {

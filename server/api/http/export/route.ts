@@ -3,8 +3,10 @@
 // without or with bad credentials, 403 for other roles), every parameter is checked before anything
 // is read (400 naming it), and the rows are read one keyset batch at a time as the client takes them
 // (the stream pulls a batch only when the last one was consumed), so memory holds one batch however
-// many rows the export has. When the stream ends (read to the end, or the client went away) an
-// audit_log row records who exported what: the filters and the number of rows sent.
+// many rows the export has. Before any row is sent an audit_log row records who exported what (the
+// filters, rows 0, complete false), so a killed process or a stalled client still leaves a trace; if it
+// cannot be written the export is refused (503) and nothing is sent. When the stream ends (read to the
+// end, or the client went away) that row is updated with the number of rows sent and whether all were.
 import type { Context } from 'hono';
 import { authenticate, type AuthDeps } from '../../../auth/authenticate';
 import { STAFF_ROLES, type Viewer } from '../../../auth/viewer';
@@ -74,7 +76,15 @@ export function exportRoute(deps: ExportRouteDeps) {
       throw error;
     }
     const requestId = c.get('requestId');
-    const body = csvStream({ list, readBatch, db: deps.db, batchSize, logger: deps.logger, audit: (rows, complete) => audit(deps.db, viewer, list, params, rows, complete, requestId) });
+    let auditId: string;
+    try {
+      auditId = await auditStart(deps.db, viewer, list, params, requestId);
+    } catch (error) {
+      // No audit row, no export: the rows hold customers' personal data.
+      deps.logger.error({ err: error, list: list.name }, 'could not record a CSV export in the audit log; export refused');
+      return c.json({ error: 'unavailable', code: 'UNAVAILABLE', message: 'The export cannot be recorded in the audit log right now; try again shortly' }, 503);
+    }
+    const body = csvStream({ list, readBatch, db: deps.db, batchSize, logger: deps.logger, audit: (rows, complete) => auditFinish(deps.db, auditId, params, rows, complete) });
     const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
     return new Response(body, {
       headers: {
@@ -106,7 +116,8 @@ function csvStream(options: {
     try {
       await options.audit(rows, complete);
     } catch (error) {
-      options.logger.error({ err: error, list: options.list.name, rows }, 'could not record a CSV export in the audit log');
+      // The row written at the start stays (rows 0, complete false): the export is on record, its count is not.
+      options.logger.error({ err: error, list: options.list.name, rows }, 'could not record a CSV export’s row count in the audit log');
     }
   };
   return new ReadableStream<Uint8Array>(
@@ -143,10 +154,17 @@ function csvStream(options: {
   );
 }
 
-async function audit(db: Db, viewer: Viewer, list: ExportList, filters: Record<string, string>, rows: number, complete: boolean, requestId: string): Promise<void> {
-  await db.query(
+/** The export's audit row, written before anything is sent: rows 0, complete false until auditFinish. */
+async function auditStart(db: Db, viewer: Viewer, list: ExportList, filters: Record<string, string>, requestId: string): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
     `insert into audit_log (actor_type, actor_id, action, target_type, target_id, details, request_id)
-     values ('staff', $1, 'export.csv', 'export', $2, $3, $4)`,
-    [`staff:${viewer.id}`, list.name, { filters, rows, complete }, requestId],
+     values ('staff', $1, 'export.csv', 'export', $2, $3, $4)
+     returning id::text as id`,
+    [`staff:${viewer.id}`, list.name, { filters, rows: 0, complete: false }, requestId],
   );
+  return rows[0]!.id;
+}
+
+async function auditFinish(db: Db, auditId: string, filters: Record<string, string>, rows: number, complete: boolean): Promise<void> {
+  await db.query(`update audit_log set details = $2 where id = $1::bigint and action = 'export.csv'`, [auditId, { filters, rows, complete }]);
 }
