@@ -34,7 +34,7 @@ import { previewSubscriptionSwitch } from './subscriptions/preview';
 import { runSubscriptionSwitch } from './subscriptions/switch';
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
-import { seatMakeRoutes } from './make/routes';
+import { checkSandboxMayRoute, seatMakeRoutes } from './make/routes';
 import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob, saveRetentionSettings } from './retention/retention';
@@ -88,15 +88,19 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const migrated = await migrate(db);
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
   // Before anything is served: a process routing Make otherwise than the others refuses to start.
+  const isSandboxRoute = (route: string) => URL.canParse(route) && new URL(route).pathname.startsWith(`${MAKE_SINK_PATH}/`);
   if (!config.make.useSandboxSink) {
-    const seated = await seatMakeRoutes(db, config.make.routes, {
-      overwrite: config.make.overwriteRoutes,
-      isSandboxRoute: (route) => URL.canParse(route) && new URL(route).pathname.startsWith(`${MAKE_SINK_PATH}/`),
-    }).catch(async (error: unknown) => {
+    const seated = await seatMakeRoutes(db, config.make.routes, { overwrite: config.make.overwriteRoutes, isSandboxRoute }).catch(async (error: unknown) => {
       if (!options.db) await db.close();
       throw error;
     });
     if (seated.outcome === 'overwritten') logger.warn({ kinds: seated.kinds }, 'Make routes replaced (MAKE_ROUTES_OVERWRITE=true): unset it, and give every process these routes');
+  } else {
+    // Sandbox mode seats its sink routes below, once its URL is known: never over configured routes.
+    await checkSandboxMayRoute(db, isSandboxRoute).catch(async (error: unknown) => {
+      if (!options.db) await db.close();
+      throw error;
+    });
   }
 
   // Dev tokens are HS256, so they are made only where HS256 tokens are accepted (not with a JWKS).

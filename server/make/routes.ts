@@ -25,6 +25,28 @@ export class MakeRoutesDisagreeError extends Error {
   }
 }
 
+/** A sandbox-mode process (no MAKE_* variables) on a database holding routes someone configured: it must not start. */
+export class SandboxMakeRoutesError extends Error {
+  constructor(readonly kinds: MakeKind[]) {
+    // One line, naming the kinds and never a URL.
+    super(
+      `No MAKE_* variables are set (sandbox mode routes Make to this process's own sink), but the database holds configured Make routes for ${kinds.join(', ')}: ` +
+        'set the same MAKE_ADD_PROJECT_WEBHOOK_URL and MAKE_WEBHOOK_URLS as the other processes, or give this process a database of its own',
+    );
+    this.name = 'SandboxMakeRoutesError';
+  }
+}
+
+/**
+ * Sandbox mode writes routes to its own sink, replacing what the database holds: allowed only when it
+ * holds none or only other sandbox servers' sink routes, never over routes an operator configured.
+ */
+export async function checkSandboxMayRoute(db: Queryable, isSandboxRoute: (url: string) => boolean): Promise<void> {
+  const stored = await readMakeRoutes(db);
+  const configured = (Object.keys(stored) as MakeKind[]).filter((kind) => !isSandboxRoute(stored[kind]!)).sort();
+  if (configured.length > 0) throw new SandboxMakeRoutesError(configured);
+}
+
 /** The kinds whose URL differs between the two (one side may have none). */
 export function differingKinds(configured: MakeRoutes, stored: MakeRoutes): MakeKind[] {
   const kinds = new Set([...Object.keys(configured), ...Object.keys(stored)] as MakeKind[]);

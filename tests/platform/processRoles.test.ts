@@ -6,9 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerHttpApp } from '../../server/api/http/workerHttpApp';
 import { ConfigError, loadConfig } from '../../server/config';
 import { createLogger } from '../../server/platform/observability/logger';
-import { MakeRoutesDisagreeError, readMakeRoutes, seatMakeRoutes } from '../../server/make/routes';
+import { startApp } from '../../server/compose';
+import { MakeRoutesDisagreeError, readMakeRoutes, SandboxMakeRoutesError, seatMakeRoutes } from '../../server/make/routes';
 import { STRIPE_EVENTS_NOTIFY_CHANNEL } from '../../server/webhooks/applier';
 import { createTestDb, type TestDb } from './../helpers/db';
+import { testConfig } from './../helpers/server';
 
 const POSTGRES = 'postgres://app:secret@db.internal:5432/payments';
 const STRIPE_KEY = 'sk_test_0123456789abcdef';
@@ -139,6 +141,39 @@ describe('Make routes every process agrees on', () => {
     await testDb.db.query(`insert into make_routes (kind, url) values ('add_project', 'http://127.0.0.1:41234/sandbox/make/add_project')`);
     expect(await seatMakeRoutes(testDb.db, { add_project: ADD_PROJECT }, { overwrite: false, isSandboxRoute })).toEqual({ outcome: 'first' });
     expect(await readMakeRoutes(testDb.db)).toEqual({ add_project: ADD_PROJECT });
+  });
+});
+
+describe('a sandbox-mode process (no MAKE_* variables) on a database others use', () => {
+  let testDb: TestDb;
+  const silent = createLogger({ level: 'silent' });
+  beforeAll(async () => {
+    testDb = await createTestDb();
+  });
+  afterAll(() => testDb.close());
+
+  it('refuses to start over configured Make routes, naming the kinds and never a URL, and writes nothing', { timeout: 120_000 }, async () => {
+    await testDb.db.query('delete from make_routes');
+    await seatMakeRoutes(testDb.db, { add_project: 'https://hook.eu1.make.com/real' }, { overwrite: false });
+    const error = (await startApp(testConfig({}), silent, { db: testDb.db }).catch((e: unknown) => e)) as SandboxMakeRoutesError;
+    expect(error).toBeInstanceOf(SandboxMakeRoutesError);
+    expect(error.kinds).toEqual(['add_project']);
+    expect(error.message).not.toContain('\n');
+    expect(error.message).not.toContain('hook.eu1');
+    expect(await readMakeRoutes(testDb.db)).toEqual({ add_project: 'https://hook.eu1.make.com/real' });
+  });
+
+  it('seats its sink routes over none or over another sandbox server’s', { timeout: 120_000 }, async () => {
+    await testDb.db.query('delete from make_routes');
+    await testDb.db.query(`insert into make_routes (kind, url) values ('add_project', 'http://127.0.0.1:41234/sandbox/make/add_project')`);
+    const app = await startApp(testConfig({}), silent, { db: testDb.db });
+    try {
+      const routes = await readMakeRoutes(testDb.db);
+      expect(routes.add_project).toMatch(/\/sandbox\/make\//);
+      expect(routes.add_project).not.toBe('http://127.0.0.1:41234/sandbox/make/add_project');
+    } finally {
+      await app.stop();
+    }
   });
 });
 
