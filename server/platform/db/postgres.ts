@@ -114,7 +114,14 @@ async function listenOn(url: string, options: Required<Pick<PostgresOptions, 'ap
     options.logger?.info({ channel }, 'database LISTEN connection back: listening again');
     onNotify();
   };
-  await connect();
+  // A database away at start is no reason never to listen: the first failure is retried as a lost
+  // connection is (the caller goes on polling meanwhile), and unlisten still stops the retries.
+  try {
+    await connect();
+  } catch (error) {
+    options.logger?.warn({ err: error, channel }, 'database LISTEN connection failed: retrying');
+    retryLater();
+  }
   const unlisten = async () => {
     stopped = true;
     clearTimeout(timer);

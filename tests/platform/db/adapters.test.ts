@@ -1,6 +1,6 @@
 // The Db port behaves the same on both adapters (PGlite and node-postgres): bound parameters,
 // transactions, the shapes of the values it returns, and the schema's constraints.
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../server/platform/db/db';
 import { DatabaseUnavailableError } from '../../../server/platform/db/errors';
@@ -267,6 +267,38 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('a connection lost under the adapter
       expect(next).not.toBe(terminated);
     } finally {
       await own.close();
+    }
+  });
+
+  it('LISTENs after a retry when the first LISTEN connection fails, and hears a NOTIFY then', async () => {
+    // A proxy to the server that drops the first connection it is given, as a database briefly away at start.
+    const target = new URL(testDb.url!);
+    let accepted = 0;
+    const proxy = createServer((socket) => {
+      accepted += 1;
+      if (accepted === 1) return void socket.destroy();
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxied = new URL(testDb.url!);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String((proxy.address() as { port: number }).port);
+    const own = openPostgres(proxied.toString(), { max: 1, applicationName: 'adapter-listen-retry' });
+    try {
+      let notified = 0;
+      const unlisten = await own.listen!('adapter_listen_retry', () => (notified += 1));
+      expect(typeof unlisten).toBe('function');
+      // Back on the retry: onNotify once for anything sent meanwhile, then a NOTIFY is heard.
+      await expect.poll(() => notified, { timeout: 10_000 }).toBe(1);
+      await db.exec('notify adapter_listen_retry');
+      await expect.poll(() => notified, { timeout: 10_000 }).toBe(2);
+      await unlisten();
+    } finally {
+      await own.close();
+      proxy.close();
     }
   });
 
