@@ -114,7 +114,7 @@ function describe(row: TimelineRow, orderId: string): Omit<TimelineEntryValue, '
         summary: `Payment log: ${data.event_type} (${data.status})${inWords(amount)}`,
         status: text(data.status),
         amount,
-        actor: actorOf(text(data.actor), text(data.source) === 'webhook' ? 'STRIPE' : 'SYSTEM'),
+        actor: actorOf(text(data.actor), text(data.source) === 'webhook' ? 'STRIPE' : 'SYSTEM', text(data.actor_name)),
         subjectId: String(data.id),
         link: { route: consoleRoutes.paymentLog(String(data.id)), stripeObjectId: object },
       };

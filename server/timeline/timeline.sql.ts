@@ -85,6 +85,9 @@ select p.entry_id, p.kind, p.at, (extract(epoch from p.at) * 1000000)::bigint::t
          when 'PAYMENT_LOG' then (
            select jsonb_build_object('id', l.id, 'event_type', l.event_type, 'status', l.status, 'amount', l.amount,
                                      'currency', l.currency, 'actor', l.metadata->>'actor', 'source', l.metadata->>'source',
+                                     -- An API key is named by its name, not the id the row holds (api_key:<id>).
+                                     'actor_name', case when l.metadata->>'actor' like 'api_key:%' then
+                                       (select k.name from api_keys k where k.id = uuid_or_null(substr(l.metadata->>'actor', 9))) end,
                                      'stripe_object_id', l.metadata->>'stripe_object_id', 'refund_id', l.metadata->>'refund_id',
                                      -- A refund's or dispute's row carries the order's amount (payment_log_for_order):
                                      -- what it moved is in its metadata, else on the refund row it names.

@@ -30,6 +30,7 @@ const failedRefundId = randomUUID();
 const T0 = Date.parse('2026-11-01T12:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
+let shopKeyId = '';
 let logIds: string[] = [];
 let refundLogIds: string[] = [];
 let auditId = '';
@@ -41,6 +42,8 @@ beforeAll(async () => {
   const staff = (userId: string, staffRole: 'support' | 'admin') =>
     signStaffToken(JWT_SECRET, { userId, email: `${staffRole}@staff.test`, staffRole, audience: 'authenticated', expiresIn: '1h' });
   const { key: makeKey } = await createApiKey(server.app.db, 'timeline test make scenario', 'make');
+  const { row: shopKey } = await createApiKey(server.app.db, 'Partner shop', 'storefront');
+  shopKeyId = shopKey.id;
   Object.assign(as, {
     anonymous: {},
     customer: { token: await server.customerToken({ id: customerUserId, email: 'ada@example.com' }) },
@@ -108,9 +111,10 @@ beforeAll(async () => {
     `insert into payment_logs (event_type, status, order_id, customer_id, amount, currency, metadata, created_at)
      values ('checkout.attempt_started', 'pending', $1, $2, null, null, '{"actor": "storefront"}', $3),
             ('payment.paid', 'paid', $1, $2, 9900, 'usd', '{"actor": "webhook", "source": "webhook"}', $4),
-            ('payment.paid', 'paid', $5, $2, 5000, 'eur', '{}', $4)
+            ('payment.paid', 'paid', $5, $2, 5000, 'eur', '{}', $4),
+            ('payment.confirmed', 'paid', $1, $2, 9900, 'usd', $6, $7)
      returning id::text`,
-    [orderId, customerId, at(1), at(2), euroOrderId],
+    [orderId, customerId, at(1), at(2), euroOrderId, { actor: `api_key:${shopKeyId}` }, at(12)],
   );
   logIds = logs.map((row) => row.id);
   // A refund's log rows carry the order's amount (payment_log_for_order): the refund's own is in the
@@ -164,6 +168,7 @@ const code = (response: GraphQLResponse) => response.body.errors?.[0]?.extension
 
 // Newest first; at one time, the greater entry id (byte-wise) first.
 const expectedTimeline = () => [
+  'log:' + logIds[3], // 12 s
   'audit:' + auditId, // 11 s
   'log:' + refundLogIds[1], // 10 s
   'log:' + refundLogIds[0], // 9 s
@@ -234,6 +239,9 @@ describe('Order.timeline', () => {
       link: { route: `/make-deliveries?open=${deliveryId}` },
     });
     expect(byId.get('log:' + logIds[0])).toMatchObject({ kind: 'PAYMENT_LOG', actor: { kind: 'API_KEY', name: 'storefront' }, link: { route: `/payment-logs?open=${logIds[0]}` } });
+    // An API key by its name, never its id.
+    expect(byId.get('log:' + logIds[3])).toMatchObject({ kind: 'PAYMENT_LOG', actor: { kind: 'API_KEY', name: 'Partner shop' } });
+    expect(JSON.stringify(nodes)).not.toContain(shopKeyId);
     expect(byId.get('attempt:' + attemptId)).toMatchObject({ kind: 'PAYMENT_ATTEMPT', subjectId: 'pi_tlPaid', summary: 'Attempt 1: PaymentIntent pi_tlPaid succeeded' });
     // Another order's event and log are not in it.
     expect(byId.has('event:evt_tlOther')).toBe(false);
