@@ -37,7 +37,7 @@ import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/o
 import { checkSandboxMayRoute, seatMakeRoutes } from './make/routes';
 import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
-import { retentionJob, saveRetentionSettings } from './retention/retention';
+import { retentionJob, seatRetentionSettings } from './retention/retention';
 import { reconcileJob, type ReconcileDeps } from './reconcile/janitor';
 import { createReconciliation, type Reconciliation } from './reconcile/service';
 import { createRefunds } from './refunds/refundPayment';
@@ -101,6 +101,16 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       if (!options.db) await db.close();
       throw error;
     });
+  }
+
+  // The retention limits pg_cron's run reads (where pg_cron schedules it): seated by the processes that
+  // run jobs, which must agree (a web process's RETENTION_* are not its business: it writes nothing).
+  if (config.jobsEnabled) {
+    const seated = await seatRetentionSettings(db, config.retention, { overwrite: config.retention.overwriteSettings }).catch(async (error: unknown) => {
+      if (!options.db) await db.close();
+      throw error;
+    });
+    if (seated === 'overwritten') logger.warn('retention settings replaced (RETENTION_SETTINGS_OVERWRITE=true): unset it, and give every job process these RETENTION_* values');
   }
 
   // Dev tokens are HS256, so they are made only where HS256 tokens are accepted (not with a JWKS).
@@ -233,8 +243,6 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const catalogSynced = syncStripeCatalog({ db, stripe: services.stripe, logger });
   if (stripeSandbox) await catalogSynced.then(() => stripeSandbox.flushWebhooks());
 
-  // The retention limits pg_cron's run reads (where pg_cron schedules it): every process writes its own.
-  await saveRetentionSettings(db, config.retention);
   // Sandbox mode's sink is at this process's own URL, known only now (configured routes were seated above).
   if (makeSink) await syncMakeRoutes(db, sandboxMakeRoutes(url));
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });

@@ -209,6 +209,9 @@ const envSchema = z.object({
   RETENTION_MAKE_ATTEMPTS_DAYS: withDefault(integer(1, 36_500), 90),
   RETENTION_BATCH_SIZE: withDefault(integer(1, 100_000), 1000),
   RETENTION_SCHEDULE: withDefault(retentionSchedule, '17 3 * * *'),
+  // The limits pg_cron's run reads are the first job process's: one whose RETENTION_* differ refuses to
+  // start, unless this is true (then its limits replace the database's: set it once, on one process).
+  RETENTION_SETTINGS_OVERWRITE: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'false'),
   // The janitor (server/reconcile/): when it passes, when a provisional order is first asked about, and
   // how long an open PaymentIntent or Session we have no record of waits before it is cancelled (0: never).
   RECONCILE_INTERVAL: withDefault(reconcileInterval, '*/5 * * * *'),
@@ -313,6 +316,8 @@ export interface Config {
     batchSize: number;
     /** A cron pattern; undefined (RETENTION_SCHEDULE=off): this process does not run the job. */
     schedule: string | undefined;
+    /** Replace the limits the database holds when they differ from these (RETENTION_SETTINGS_OVERWRITE). */
+    overwriteSettings: boolean;
   };
   /** The janitor (server/reconcile/, issue 17). */
   reconcile: {
@@ -459,6 +464,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       makeAttemptsDays: e.RETENTION_MAKE_ATTEMPTS_DAYS,
       batchSize: e.RETENTION_BATCH_SIZE,
       schedule: e.RETENTION_SCHEDULE === 'off' ? undefined : e.RETENTION_SCHEDULE,
+      overwriteSettings: e.RETENTION_SETTINGS_OVERWRITE === 'true',
     },
     reconcile: {
       schedule: e.RECONCILE_INTERVAL === 'off' ? undefined : e.RECONCILE_INTERVAL,

@@ -5,13 +5,13 @@
 // processes (or pg_cron in the database) may run this at once. The cut-off is computed from an injected
 // clock, so tests move time instead of waiting for it.
 import type { Config } from '../config';
-import type { Db } from '../platform/db/db';
+import type { Db, Queryable } from '../platform/db/db';
 import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
 
 export type RetentionSettings = Config['retention'];
 /** The limits of one run (the schedule is the runner's business). */
-export type RetentionLimits = Omit<RetentionSettings, 'schedule'>;
+export type RetentionLimits = Omit<RetentionSettings, 'schedule' | 'overwriteSettings'>;
 
 const DAY_MS = 86_400_000;
 
@@ -95,11 +95,11 @@ export async function runRetention(deps: RetentionDeps, signal?: AbortSignal): P
 }
 
 /**
- * Records this process's limits in the database (every process, at start), where the pg_cron run
- * (retention_run() with no arguments) reads them: a schedule in the database keeps what the operator
- * configured, not the migration's defaults.
+ * Records limits in the database, where the pg_cron run (retention_run() with no arguments) reads
+ * them: a schedule in the database keeps what the operator configured, not the migration's defaults.
+ * At start a process seats them (seatRetentionSettings) rather than writing them unasked.
  */
-export async function saveRetentionSettings(db: Db, limits: RetentionLimits): Promise<void> {
+export async function saveRetentionSettings(db: Queryable, limits: RetentionLimits): Promise<void> {
   await db.query(
     `insert into retention_settings (id, payment_logs_days, idempotency_keys_days, webhook_payload_days, make_attempts_days, batch_size, updated_at)
      values (true, $1, $2, $3, $4, $5, now())
@@ -110,8 +110,49 @@ export async function saveRetentionSettings(db: Db, limits: RetentionLimits): Pr
   );
 }
 
+/** The RETENTION_* variable of each limit, as the database's column names it. */
+const LIMIT_VARIABLES = [
+  { column: 'payment_logs_days', variable: 'RETENTION_PAYMENT_LOGS_DAYS', limit: (l: RetentionLimits) => l.paymentLogsDays },
+  { column: 'idempotency_keys_days', variable: 'RETENTION_IDEMPOTENCY_KEYS_DAYS', limit: (l: RetentionLimits) => l.idempotencyKeysDays },
+  { column: 'webhook_payload_days', variable: 'RETENTION_WEBHOOK_PAYLOAD_DAYS', limit: (l: RetentionLimits) => l.webhookPayloadDays },
+  { column: 'make_attempts_days', variable: 'RETENTION_MAKE_ATTEMPTS_DAYS', limit: (l: RetentionLimits) => l.makeAttemptsDays },
+  { column: 'batch_size', variable: 'RETENTION_BATCH_SIZE', limit: (l: RetentionLimits) => l.batchSize },
+] as const;
+
+/** This process's RETENTION_* differ from the limits another process wrote: it must not start. */
+export class RetentionSettingsDisagreeError extends Error {
+  constructor(readonly variables: string[]) {
+    super(
+      `${variables.join(', ')} differs from the retention settings in the database (another process's, which pg_cron's run reads): ` +
+        'set the same RETENTION_* in every process that runs jobs, or start one process once with RETENTION_SETTINGS_OVERWRITE=true to replace them',
+    );
+    this.name = 'RetentionSettingsDisagreeError';
+  }
+}
+
+/**
+ * Seats this process's limits as Make routes are (server/make/routes.ts): written when the database
+ * holds none; when it holds others, refused unless told to overwrite. Several job processes on one
+ * database used to each write theirs at start, the last one winning. One transaction holding the
+ * table's lock, so two processes starting at once cannot both see none and both write.
+ */
+export async function seatRetentionSettings(db: Db, limits: RetentionLimits, options: { overwrite: boolean }): Promise<'first' | 'same' | 'overwritten'> {
+  return db.transaction(async (tx) => {
+    await tx.query('lock table retention_settings in share row exclusive mode');
+    const { rows } = await tx.query<Record<string, number>>(`select ${LIMIT_VARIABLES.map((v) => v.column).join(', ')} from retention_settings`);
+    const stored = rows[0];
+    if (stored) {
+      const differing = LIMIT_VARIABLES.filter((v) => Number(stored[v.column]) !== v.limit(limits)).map((v) => v.variable);
+      if (differing.length === 0) return 'same';
+      if (!options.overwrite) throw new RetentionSettingsDisagreeError(differing);
+    }
+    await saveRetentionSettings(tx, limits);
+    return stored ? 'overwritten' : 'first';
+  });
+}
+
 /** The job the server's runner schedules (server/compose.ts); undefined when RETENTION_SCHEDULE=off. */
-export function retentionJob(deps: RetentionDeps & { settings: RetentionSettings }): Job | undefined {
+export function retentionJob(deps: RetentionDeps & { settings: RetentionLimits & Pick<RetentionSettings, 'schedule'> }): Job | undefined {
   const { schedule } = deps.settings;
   if (!schedule) return undefined;
   return { name: 'retention', schedule, run: (signal) => runRetention(deps, signal).then(() => undefined) };

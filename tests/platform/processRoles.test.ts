@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../../server/config';
 import { createLogger } from '../../server/platform/observability/logger';
 import { startApp } from '../../server/compose';
 import { MakeRoutesDisagreeError, readMakeRoutes, SandboxMakeRoutesError, seatMakeRoutes } from '../../server/make/routes';
+import { RetentionSettingsDisagreeError, seatRetentionSettings } from '../../server/retention/retention';
 import { STRIPE_EVENTS_NOTIFY_CHANNEL } from '../../server/webhooks/applier';
 import { createTestDb, type TestDb } from './../helpers/db';
 import { testConfig } from './../helpers/server';
@@ -173,6 +174,56 @@ describe('a sandbox-mode process (no MAKE_* variables) on a database others use'
       expect(routes.add_project).not.toBe('http://127.0.0.1:41234/sandbox/make/add_project');
     } finally {
       await app.stop();
+    }
+  });
+});
+
+describe('retention settings every job process agrees on (pg_cron’s run reads them)', () => {
+  let testDb: TestDb;
+  const LIMITS = { paymentLogsDays: 365, idempotencyKeysDays: 7, webhookPayloadDays: 90, makeAttemptsDays: 90, batchSize: 1000 };
+  const stored = async () => (await testDb.db.query('select payment_logs_days, batch_size from retention_settings')).rows;
+  beforeAll(async () => {
+    testDb = await createTestDb();
+  });
+  afterAll(() => testDb.close());
+
+  it('takes RETENTION_SETTINGS_OVERWRITE as true or false only (false by default)', () => {
+    expect(loadConfig({}).retention.overwriteSettings).toBe(false);
+    expect(loadConfig({ RETENTION_SETTINGS_OVERWRITE: 'true' }).retention.overwriteSettings).toBe(true);
+    expect(configError({ RETENTION_SETTINGS_OVERWRITE: 'yes' })).toContain('RETENTION_SETTINGS_OVERWRITE');
+  });
+
+  it('first start writes them; the same limits write nothing; others are refused in one line naming the variable, and write nothing', async () => {
+    expect(await seatRetentionSettings(testDb.db, LIMITS, { overwrite: false })).toBe('first');
+    expect(await stored()).toEqual([{ payment_logs_days: 365, batch_size: 1000 }]);
+    expect(await seatRetentionSettings(testDb.db, LIMITS, { overwrite: false })).toBe('same');
+    const error = (await seatRetentionSettings(testDb.db, { ...LIMITS, paymentLogsDays: 730 }, { overwrite: false }).catch((e: unknown) => e)) as RetentionSettingsDisagreeError;
+    expect(error).toBeInstanceOf(RetentionSettingsDisagreeError);
+    expect(error.variables).toEqual(['RETENTION_PAYMENT_LOGS_DAYS']);
+    expect(error.message).toMatch(/^RETENTION_PAYMENT_LOGS_DAYS differs from the retention settings in the database/);
+    expect(error.message).not.toContain('\n');
+    expect(await stored()).toEqual([{ payment_logs_days: 365, batch_size: 1000 }]);
+  });
+
+  it('RETENTION_SETTINGS_OVERWRITE=true replaces them', async () => {
+    expect(await seatRetentionSettings(testDb.db, { ...LIMITS, paymentLogsDays: 730, batchSize: 500 }, { overwrite: true })).toBe('overwritten');
+    expect(await stored()).toEqual([{ payment_logs_days: 730, batch_size: 500 }]);
+  });
+
+  it('a web process writes none at start, whatever its RETENTION_*; a job process that differs refuses to start', { timeout: 120_000 }, async () => {
+    const own = await createTestDb();
+    const silent = createLogger({ level: 'silent' });
+    try {
+      await own.db.query(`insert into retention_settings (id, payment_logs_days, idempotency_keys_days, webhook_payload_days, make_attempts_days, batch_size)
+        values (true, 365, 7, 90, 90, 1000)`);
+      // A web process: no jobs (JOBS_ENABLED=false as PROCESS_ROLE=web makes it), default RETENTION_* (730 days).
+      const web = await startApp(testConfig({ JOBS_ENABLED: 'false' }), silent, { db: own.db });
+      await web.stop();
+      expect((await own.db.query('select payment_logs_days from retention_settings')).rows).toEqual([{ payment_logs_days: 365 }]);
+      await expect(startApp(testConfig({}), silent, { db: own.db })).rejects.toBeInstanceOf(RetentionSettingsDisagreeError);
+      expect((await own.db.query('select payment_logs_days from retention_settings')).rows).toEqual([{ payment_logs_days: 365 }]);
+    } finally {
+      await own.close();
     }
   });
 });

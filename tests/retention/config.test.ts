@@ -12,6 +12,7 @@ describe('RETENTION_* configuration', () => {
       makeAttemptsDays: 90,
       batchSize: 1000,
       schedule: '17 3 * * *',
+      overwriteSettings: false,
     });
   });
 
@@ -24,7 +25,7 @@ describe('RETENTION_* configuration', () => {
       RETENTION_BATCH_SIZE: '500',
       RETENTION_SCHEDULE: '0 */6 * * *',
     });
-    expect(config.retention).toEqual({ paymentLogsDays: 1095, idempotencyKeysDays: 1, webhookPayloadDays: 30, makeAttemptsDays: 365, batchSize: 500, schedule: '0 */6 * * *' });
+    expect(config.retention).toEqual({ paymentLogsDays: 1095, idempotencyKeysDays: 1, webhookPayloadDays: 30, makeAttemptsDays: 365, batchSize: 500, schedule: '0 */6 * * *', overwriteSettings: false });
     expect(loadConfig({ RETENTION_SCHEDULE: 'off' }).retention.schedule).toBeUndefined();
   });
 
