@@ -28,6 +28,7 @@ let page: Page;
 let paid: { orderId: string; paymentIntentId: string; email: string };
 let synced: { orderId: string; paymentIntentId: string; email: string };
 let disputed: { orderId: string; paymentIntentId: string; email: string };
+let disputeId = '';
 let requestId: string;
 
 const visible = (locator: Locator) => locator.waitFor({ state: 'visible', timeout: TIMEOUT });
@@ -85,6 +86,7 @@ const SCREENS: Screen[] = [
   { name: 'make-deliveries', path: () => '/make-deliveries', heading: 'Make deliveries', ready: () => page.locator('section.list table') },
   { name: 'orphaned-payments', path: () => '/orphaned-payments', heading: 'Orphaned payments', ready: () => page.locator('section.list .state, section.list table').first() },
   { name: 'disputes', path: () => '/disputes', heading: 'Disputes', ready: () => page.locator('section.list table') },
+  { name: 'disputes-open', path: () => `/disputes?open=${disputeId}`, heading: 'Disputes', ready: () => page.getByRole('complementary', { name: 'Dispute' }).getByText(disputed.email).first() },
   { name: 'subscriptions', path: () => '/subscriptions', heading: 'Subscriptions', ready: () => page.locator('section.list .state, section.list table').first() },
   { name: 'payment-requests', path: () => '/payment-requests', heading: 'Payment requests', ready: () => page.locator('section.list table') },
   { name: 'payment-request-open', path: () => `/payment-requests?open=${requestId}`, heading: 'Payment requests', ready: () => page.getByRole('complementary', { name: 'Payment request' }).getByText('Team workshop').first() },
@@ -130,6 +132,7 @@ beforeAll(async () => {
   disputed = await paidOrder('pm_card_createDispute');
   requestId = await paymentRequest();
   await vi.waitFor(async () => expect(await rows('select id from disputes where order_id = $1', [disputed.orderId])).toHaveLength(1), poll);
+  disputeId = String((await rows('select id from disputes where order_id = $1', [disputed.orderId]))[0]!.id);
   await vi.waitFor(async () => expect(await rows(`select id from make_deliveries where order_id = $1 and status = 'delivered'`, [synced.orderId])).toHaveLength(1), poll);
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
