@@ -10,24 +10,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { PGLITE_LOCK_FILE } from '../../server/platform/db/pgliteLock';
 import { killServerProcesses, startServerProcess } from '../helpers/serverProcess';
+import { TEST_ENGINE } from '../helpers/db';
 import { runCli } from './helpers';
 
 let workDir: string;
 let dataDir: string;
 
+// The lock is PGlite's own, so this runs in the PGlite suite, whose setup provides the migrated template;
+// the PostgreSQL suite (vitest.pg.config.ts) has no PGlite template and nothing of its engine to test here.
+const runsHere = TEST_ENGINE !== 'postgres';
+
 beforeAll(async () => {
-  // PGlite whatever engine the suite runs on: the lock is PGlite's. A copy of the migrated template.
+  if (!runsHere) return;
+  // A copy of the migrated template.
   workDir = mkdtempSync(join(tmpdir(), 'payments-ops-lock-'));
   dataDir = join(workDir, 'pglite');
   const pg = await PGlite.create({ dataDir, loadDataDir: new Blob([readFileSync(inject('pgliteTemplate'))]) });
   await pg.close();
 });
 afterAll(async () => {
+  if (!runsHere) return;
   await killServerProcesses();
   rmSync(workDir, { recursive: true, force: true });
 });
 
-describe('the PGlite directory of a running server', () => {
+describe.runIf(runsHere)('the PGlite directory of a running server', () => {
   it('is refused to the CLI and to a second server while the server lives, and opens once it was killed (its Stripe sandbox run by the CLI)', { timeout: 240_000 }, async () => {
     const env = { PGLITE_DATA_DIR: dataDir };
     const server = await startServerProcess(env, { cwd: workDir });
