@@ -35,6 +35,8 @@ const NAV = [
 function useNavMenu() {
   const [open, setOpen] = useState(false);
   const location = useLocation();
+  // Choosing a screen closes the menu in the click itself (below), so the new screen never paints
+  // with the menu still over it; this catches the other ways the path changes (back, search box).
   useEffect(() => setOpen(false), [location.pathname]);
   useEffect(() => {
     if (!open) return;
@@ -46,7 +48,7 @@ function useNavMenu() {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, [open]);
-  return { open, toggle: () => setOpen((was) => !was) };
+  return { open, toggle: () => setOpen((was) => !was), close: () => setOpen(false) };
 }
 
 export function Shell() {
@@ -93,7 +95,7 @@ export function Shell() {
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>
-              <NavLink to={item.to} end={item.end}>
+              <NavLink to={item.to} end={item.end} onClick={menu.close}>
                 {item.label}
               </NavLink>
             </li>
