@@ -1,0 +1,186 @@
+// What must hold after every simulated day (issue 25, "What it checks", 1 to 3). Each check compares
+// our database with the sandbox's own objects (what Stripe holds) and with what the Make receiver
+// accepted, and answers the rows that disagree: an empty list is a pass.
+import type Stripe from 'stripe';
+import type { World } from './world';
+
+export interface Violation {
+  invariant: string;
+  rows: unknown[];
+}
+
+export interface InvariantResult {
+  name: string;
+  ok: boolean;
+  rows: unknown[];
+}
+
+/** A test-only hook (tests/simulation/): a check that fails on purpose, to exercise shrinking. */
+export type ExtraInvariant = (world: World, context: { day: number }) => Promise<unknown[]>;
+
+const SUCCEEDED_ORDER_STATUSES = ['paid', 'refunded', 'partially_refunded', 'disputed'];
+
+interface SandboxLedger {
+  intents: Stripe.PaymentIntent[];
+  charges: Map<string, Stripe.Charge>;
+  refunds: Stripe.Refund[];
+  sessions: Array<{ id: string; status: string | null; metadata: Record<string, string> | null; payment_intent: string | null }>;
+}
+
+function ledger(world: World): SandboxLedger {
+  const store = world.app.stripeSandbox!.core.store;
+  const charges = new Map(store.collection<Stripe.Charge>('charge').all().map((c) => [c.id, c]));
+  return {
+    intents: store.collection<Stripe.PaymentIntent>('payment_intent').all(),
+    charges,
+    refunds: store.collection<Stripe.Refund>('refund').all(),
+    sessions: store.collection<never>('checkout.session').all() as never,
+  };
+}
+
+const chargeOf = (l: SandboxLedger, intent: Stripe.PaymentIntent) => (typeof intent.latest_charge === 'string' ? l.charges.get(intent.latest_charge) : (intent.latest_charge ?? undefined));
+
+/** 1. The books balance to the cent: payments and refunds per object, orders, and the Overview's revenue. */
+async function books(world: World): Promise<InvariantResult[]> {
+  const l = ledger(world);
+  const db = world.app.db;
+  const { rows: payments } = await db.query<{ pi: string; status: string; amount: number; amount_refunded: number; order_id: string; order_status: string }>(
+    `select p.stripe_payment_intent_id as pi, p.status, p.amount::int as amount, p.amount_refunded::int as amount_refunded, p.order_id::text, o.status as order_status
+       from payments p join orders o on o.id = p.order_id`,
+  );
+  const byPi = new Map(payments.map((p) => [p.pi, p]));
+  const paymentRows: unknown[] = [];
+  for (const intent of l.intents) {
+    const ours = byPi.get(intent.id);
+    if (intent.status !== 'succeeded') {
+      if (ours?.status === 'succeeded') paymentRows.push({ pi: intent.id, stripe: intent.status, ours: ours.status });
+      continue;
+    }
+    const charge = chargeOf(l, intent);
+    const held = { amount: charge?.amount_captured ?? intent.amount_received, refunded: charge?.amount_refunded ?? 0 };
+    if (!ours || ours.status !== 'succeeded' || ours.amount !== held.amount || ours.amount_refunded !== held.refunded || ours.order_id !== intent.metadata.order_id) {
+      paymentRows.push({ pi: intent.id, stripe: { status: intent.status, ...held, order_id: intent.metadata.order_id }, ours: ours ?? null });
+    }
+  }
+  for (const p of payments) if (p.status === 'succeeded' && !l.intents.some((i) => i.id === p.pi && i.status === 'succeeded')) paymentRows.push({ pi: p.pi, ours: p, stripe: 'not succeeded' });
+
+  const { rows: refunds } = await db.query<{ id: string; stripe_refund_id: string | null; status: string; amount: number }>(`select id::text, stripe_refund_id, status, amount::int as amount from refunds`);
+  const ourRefund = new Map(refunds.filter((r) => r.stripe_refund_id).map((r) => [r.stripe_refund_id!, r]));
+  const refundRows: unknown[] = [];
+  for (const refund of l.refunds) {
+    const ours = ourRefund.get(refund.id);
+    if (refund.status === 'succeeded' ? !ours || ours.status !== 'succeeded' || ours.amount !== refund.amount : ours?.status === 'succeeded') {
+      refundRows.push({ refund: refund.id, stripe: { status: refund.status, amount: refund.amount }, ours: ours ?? null });
+    }
+  }
+  for (const r of refunds) if (r.status === 'succeeded' && !l.refunds.some((s) => s.id === r.stripe_refund_id && s.status === 'succeeded')) refundRows.push({ ours: r, stripe: 'not succeeded' });
+
+  // An order is paid (in any of its after-payment states) exactly when Stripe holds a payment for it.
+  const { rows: orders } = await db.query<{ id: string; status: string; amount: number }>(`select id::text, status, amount::int as amount from orders`);
+  const paidAtStripe = new Set(l.intents.filter((i) => i.status === 'succeeded').map((i) => i.metadata.order_id));
+  const orderRows = orders.filter((o) => SUCCEEDED_ORDER_STATUSES.includes(o.status) !== paidAtStripe.has(o.id)).map((o) => ({ order: o.id, status: o.status, paidAtStripe: paidAtStripe.has(o.id) }));
+
+  // The Overview's revenue (30 days: the whole run in wall-clock time) per track, against Stripe's.
+  const expected = new Map<string, { gross: number; refunded: number }>();
+  const track = (t: string) => expected.get(t) ?? expected.set(t, { gross: 0, refunded: 0 }).get(t)!;
+  for (const intent of l.intents) if (intent.status === 'succeeded' && intent.metadata.track) track(intent.metadata.track).gross += intent.amount_received;
+  const intentById = new Map(l.intents.map((i) => [i.id, i]));
+  for (const refund of l.refunds) {
+    const intent = typeof refund.payment_intent === 'string' ? intentById.get(refund.payment_intent) : undefined;
+    if (refund.status === 'succeeded' && intent?.metadata.track) track(intent.metadata.track).refunded += refund.amount;
+  }
+  const overview = await world.graphql(`query { opsActivity(period: MONTH) { revenueByTrack { track gross { amount } refunded { amount } } } }`, {}, 'admin');
+  const shown = new Map<string, { gross: number; refunded: number }>(
+    (overview.data?.opsActivity.revenueByTrack ?? []).map((r: any) => [r.track, { gross: r.gross.amount, refunded: r.refunded.amount }]),
+  );
+  const overviewRows: unknown[] = overview.errors ? [{ errors: overview.errors }] : [];
+  for (const t of new Set([...expected.keys(), ...shown.keys()])) {
+    const want = expected.get(t) ?? { gross: 0, refunded: 0 };
+    const got = shown.get(t) ?? { gross: 0, refunded: 0 };
+    if (want.gross !== got.gross || want.refunded !== got.refunded) overviewRows.push({ track: t, stripe: want, overview: got });
+  }
+  return [
+    result('books: payments equal Stripe', paymentRows),
+    result('books: refunds equal Stripe', refundRows),
+    result('books: orders paid iff Stripe holds their payment', orderRows),
+    result('books: Overview revenue equals Stripe', overviewRows),
+  ];
+}
+
+/** 2. Every effect happened once. */
+async function once(world: World): Promise<InvariantResult[]> {
+  const l = ledger(world);
+  const accepted = new Map<string, Set<string>>();
+  for (const r of world.make.receipts) {
+    if (!r.accepted) continue;
+    const subject = r.kind === 'refund_completed' ? r.body.data?.refund?.id : r.kind === 'add_project' ? r.body.data?.order_id : r.body.data?.payment_request?.id;
+    const key = `${r.kind}:${subject}`;
+    if (!accepted.has(key)) accepted.set(key, new Set());
+    accepted.get(key)!.add(r.deliveryId);
+  }
+  const count = (kind: string, subject: string) => accepted.get(`${kind}:${subject}`)?.size ?? 0;
+
+  const { rows: orders } = await world.app.db.query<{ id: string; status: string }>(`select id::text, status from orders`);
+  const addProject = orders
+    .map((o) => ({ order: o.id, status: o.status, accepted: count('add_project', o.id), want: SUCCEEDED_ORDER_STATUSES.includes(o.status) ? 1 : 0 }))
+    .filter((o) => o.accepted !== o.want);
+
+  const { rows: refunds } = await world.app.db.query<{ id: string; status: string }>(`select id::text, status from refunds`);
+  const refundCompleted = refunds
+    .map((r) => ({ refund: r.id, status: r.status, accepted: count('refund_completed', r.id), want: r.status === 'succeeded' ? 1 : 0 }))
+    .filter((r) => r.accepted !== r.want);
+
+  // One Stripe object per attempt (the attempt's idempotency key made it), one refund per refund row.
+  const groups = new Map<string, string[]>();
+  const add = (key: string, id: string) => groups.set(key, [...(groups.get(key) ?? []), id]);
+  for (const session of l.sessions) if (session.metadata?.order_id) add(`session:${session.metadata.order_id}:${session.metadata.attempt}`, session.id);
+  const sessionIntents = new Set(l.sessions.map((s) => s.payment_intent).filter(Boolean));
+  for (const intent of l.intents) if (intent.metadata.order_id && !sessionIntents.has(intent.id)) add(`intent:${intent.metadata.order_id}:${intent.metadata.attempt}`, intent.id);
+  for (const refund of l.refunds) if (refund.metadata?.refund_id) add(`refund:${refund.metadata.refund_id}`, refund.id);
+  const twice = [...groups].filter(([, ids]) => ids.length > 1).map(([key, ids]) => ({ key, objects: ids }));
+
+  return [
+    result('once: one accepted add_project per paid order', addProject),
+    result('once: one refund_completed per succeeded refund', refundCompleted),
+    result('once: one Stripe object per attempt and per refund', twice),
+  ];
+}
+
+/** 3. Nothing is left behind after the day's reconciliation pass. */
+async function leftBehind(world: World): Promise<InvariantResult[]> {
+  const l = ledger(world);
+  const db = world.app.db;
+  const { rows: events } = await db.query(`select id, type, status, last_error from stripe_events where status not in ('applied', 'ignored')`);
+  const { rows: provisional } = await db.query(`select id::text, status, sync_attempts from orders where sync_state = 'provisional'`);
+  const objectIds = [...l.intents.map((i) => i.id), ...l.sessions.map((s) => s.id)];
+  const { rows: known } = await db.query<{ id: string }>(
+    `select x.id from unnest($1::text[]) as x(id)
+      where exists (select 1 from payment_attempts where stripe_object_id = x.id)
+         or exists (select 1 from payments where stripe_payment_intent_id = x.id)
+         or exists (select 1 from orders where payment_intent_id = x.id or checkout_session_id = x.id)`,
+    [objectIds],
+  );
+  const recorded = new Set(known.map((k) => k.id));
+  const sessionIntents = new Set(l.sessions.map((s) => s.payment_intent).filter(Boolean));
+  const unrecorded = [
+    ...l.intents.filter((i) => !recorded.has(i.id) && !sessionIntents.has(i.id) && !['canceled'].includes(i.status)).map((i) => ({ object: i.id, status: i.status })),
+    ...l.sessions.filter((s) => !recorded.has(s.id) && s.status === 'open').map((s) => ({ object: s.id, status: s.status })),
+  ];
+  const { rows: outbox } = await db.query(`select id::text, kind, status, attempts from make_deliveries where status not in ('delivered')`);
+  return [
+    result('left: every stored event applied or ignored', events),
+    result('left: no order provisional after the pass', provisional),
+    result('left: no open Stripe object without a record', unrecorded),
+    result('left: every Make delivery delivered', outbox),
+  ];
+}
+
+function result(name: string, rows: unknown[]): InvariantResult {
+  return { name, ok: rows.length === 0, rows };
+}
+
+export async function checkInvariants(world: World, day: number, extra: ExtraInvariant[] = []): Promise<InvariantResult[]> {
+  const results = [...(await books(world)), ...(await once(world)), ...(await leftBehind(world))];
+  for (const [i, check] of extra.entries()) results.push(result(`extra ${i + 1} (test hook)`, await check(world, { day })));
+  return results;
+}

@@ -1,0 +1,220 @@
+// What the simulated business's customers and staff do, each through the real server's public doors:
+// the storefront's GraphQL mutations, the sandbox's hosted Checkout and 3-D Secure pages, Stripe.js's
+// confirm (the browser's own Stripe client), and the console's staff mutations.
+import type Stripe from 'stripe';
+import type { Prng } from './prng';
+import type { World } from './world';
+
+export const TRACKS = ['business_plan_builder', 'social_media_email_campaign', 'website_audit_feedback'] as const;
+export const PRICES: Record<(typeof TRACKS)[number], number> = { business_plan_builder: 9900, social_media_email_campaign: 4900, website_audit_feedback: 7900 };
+
+/** One customer's journey, as drawn by the generator. */
+export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned'] as const;
+export type Journey = (typeof JOURNEYS)[number];
+
+export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice'] as const;
+export type StaffAction = (typeof STAFF_ACTIONS)[number];
+
+/** The simulator's own record of an order it made: its reference (in the order's metadata) and id. */
+export interface SimOrder {
+  ref: string;
+  day: number;
+  track: (typeof TRACKS)[number];
+  orderId: string | undefined;
+  journey: Journey;
+}
+
+const ORDER = 'order { id status }';
+const CREATE_SESSION = `mutation ($input: CheckoutInput!) { createCheckoutSession(input: $input) { ${ORDER} checkoutSessionId url error { code } } }`;
+const CREATE_INTENT = `mutation ($input: CheckoutInput!) { createPaymentIntent(input: $input) { ${ORDER} paymentIntentId error { code } } }`;
+const CONFIRM = `mutation ($input: ConfirmPaymentInput!) { confirmPayment(input: $input) { outcome nextActionUrl ${ORDER} error { code } } }`;
+const REFUND = `mutation ($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { id status amount { amount } } error { code } isRepeat } }`;
+const SYNC = `mutation ($input: SyncOrderInput!) { syncOrder(input: $input) { outcome isRepeat error { code } } }`;
+const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { id status } error { code } isRepeat } }`;
+const RETRY_MAKE = `mutation ($input: MakeDeliveryActionInput!) { retryMakeDelivery(input: $input) { delivery { id status } error { code } isRepeat } }`;
+
+const RETURN_URL = 'https://shop.simulated.test/checkout/return';
+const CARDS = { visa: '4242424242424242', declined: '4000000000000002', threeDS: '4000000000003220' };
+
+/** Thrown when the server answered with a GraphQL error (an injected fault may cause one): the journey stops there. */
+export class OperationFailed extends Error {
+  override name = 'OperationFailed';
+}
+
+/** Both presses of a double press: the second may be told the first is still working (a CONFLICT the client waits out). */
+async function twice(first: Promise<unknown>, second: Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled([first, second]);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const inProgress = (r: PromiseRejectedResult) => String((r.reason as Error).message).includes('is in use by a call still working');
+  if (failed.length === 2 || failed.some((r) => !inProgress(r))) throw failed.find((r) => !inProgress(r))?.reason ?? failed[0]!.reason;
+}
+
+async function call(world: World, query: string, input: Record<string, unknown>, auth: 'storefront' | 'admin'): Promise<any> {
+  const response = await world.graphql(query, { input }, auth);
+  if (response.errors?.length) throw new OperationFailed(response.errors.map((e) => `${e.extensions?.code ?? ''} ${e.message}`).join('; '));
+  return Object.values(response.data ?? {})[0];
+}
+
+function checkoutInput(prng: Prng, order: SimOrder): Record<string, unknown> {
+  return { idempotencyKey: prng.uuid(), track: order.track, email: `${order.ref}@customers.simulated.test`, name: `Customer ${order.ref}`, metadata: [{ key: 'sim_ref', value: order.ref }] };
+}
+
+async function payOnHostedPage(url: string, card: string): Promise<{ status: number; location: string | null }> {
+  const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ card_number: card, email: 'payer@customers.simulated.test', name: 'Payer' }), redirect: 'manual' });
+  await response.arrayBuffer();
+  return { status: response.status, location: response.headers.get('location') };
+}
+
+async function authenticate(url: string, outcome: 'succeed' | 'fail'): Promise<string | null> {
+  const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ outcome }), redirect: 'manual' });
+  await response.arrayBuffer();
+  return response.headers.get('location');
+}
+
+/** Stripe.js in the customer's browser: confirm with a test payment method; a decline is an answer, not a failure. */
+async function confirmInBrowser(world: World, intentId: string, paymentMethod: string): Promise<void> {
+  await world.browser.paymentIntents.confirm(intentId, { payment_method: paymentMethod, return_url: RETURN_URL }).catch((error: Stripe.errors.StripeError) => {
+    if (error.type !== 'StripeCardError') throw error;
+  });
+}
+
+/** The storefront's return page: confirmPayment with the session or intent; the customer may close the tab first. */
+async function returnPage(world: World, prng: Prng, input: { checkoutSessionId?: string | null; paymentIntentId?: string }): Promise<any> {
+  if (!prng.chance(0.85)) return undefined;
+  return call(world, CONFIRM, input, 'storefront');
+}
+
+export async function runJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  if (order.journey.startsWith('checkout_')) return checkoutJourney(world, prng, order);
+  return elementsJourney(world, prng, order);
+}
+
+async function checkoutJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  const created = await call(world, CREATE_SESSION, checkoutInput(prng, order), 'storefront');
+  order.orderId = created.order?.id;
+  if (!created.url) return;
+  const sessionId = created.checkoutSessionId as string;
+  switch (order.journey) {
+    case 'checkout_abandoned':
+      return;
+    case 'checkout_declined_then_paid': {
+      const declined = await payOnHostedPage(created.url, CARDS.declined);
+      if (declined.status === 303) throw new OperationFailed(`a declined card was accepted on the hosted page (${declined.location})`);
+      break;
+    }
+    case 'checkout_3ds': {
+      const challenged = await payOnHostedPage(created.url, CARDS.threeDS);
+      if (challenged.location) await authenticate(challenged.location, 'succeed');
+      await returnPage(world, prng, { checkoutSessionId: sessionId });
+      return;
+    }
+  }
+  await payOnHostedPage(created.url, CARDS.visa);
+  await returnPage(world, prng, { checkoutSessionId: sessionId });
+}
+
+async function elementsJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  const created = await call(world, CREATE_INTENT, checkoutInput(prng, order), 'storefront');
+  order.orderId = created.order?.id;
+  const intentId = created.paymentIntentId as string | null;
+  if (!intentId || order.journey === 'elements_abandoned') return;
+  switch (order.journey) {
+    case 'elements_paid':
+      await confirmInBrowser(world, intentId, 'pm_card_visa');
+      await returnPage(world, prng, { paymentIntentId: intentId });
+      return;
+    case 'elements_declined':
+      await confirmInBrowser(world, intentId, 'pm_card_chargeDeclined');
+      await returnPage(world, prng, { paymentIntentId: intentId });
+      return;
+    case 'elements_declined_then_paid': {
+      await confirmInBrowser(world, intentId, 'pm_card_chargeDeclined');
+      await returnPage(world, prng, { paymentIntentId: intentId });
+      // The customer tries again on the same order: the storefront asks for its payment again.
+      const again = await call(world, CREATE_INTENT, { idempotencyKey: prng.uuid(), orderId: order.orderId }, 'storefront');
+      if (!again.paymentIntentId) return;
+      await confirmInBrowser(world, again.paymentIntentId, 'pm_card_visa');
+      await returnPage(world, prng, { paymentIntentId: again.paymentIntentId });
+      return;
+    }
+    case 'elements_3ds':
+    case 'elements_3ds_failed': {
+      await confirmInBrowser(world, intentId, 'pm_card_threeDSecure2Required');
+      const pending = await call(world, CONFIRM, { paymentIntentId: intentId }, 'storefront');
+      if (pending.nextActionUrl) await authenticate(pending.nextActionUrl, order.journey === 'elements_3ds' ? 'succeed' : 'fail');
+      await returnPage(world, prng, { paymentIntentId: intentId });
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Staff.
+
+/** Orders the staff may act on today: paid ones by the database, in the simulator's order. */
+export async function paidOrders(world: World, orders: SimOrder[]): Promise<Array<SimOrder & { amount: number; refundable: number }>> {
+  const ids = orders.map((o) => o.orderId).filter((id): id is string => Boolean(id));
+  const { rows } = await world.app.db.query<{ id: string; amount: number; refunded: number }>(
+    `select o.id::text, o.amount::int as amount,
+            coalesce((select sum(r.amount) from refunds r where r.order_id = o.id and r.status in ('creating', 'pending', 'requires_action', 'succeeded')), 0)::int as refunded
+       from orders o where o.id = any($1::uuid[]) and o.status in ('paid', 'partially_refunded')`,
+    [ids],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return orders.filter((o) => o.orderId && byId.has(o.orderId)).map((o) => ({ ...o, amount: byId.get(o.orderId!)!.amount, refundable: byId.get(o.orderId!)!.amount - byId.get(o.orderId!)!.refunded }));
+}
+
+const refund = (world: World, orderId: string, amount: number | undefined, key: string) =>
+  call(world, REFUND, { orderId, amount, reason: 'REQUESTED_BY_CUSTOMER', note: 'simulated', idempotencyKey: key }, 'admin');
+
+export async function runStaffAction(world: World, prng: Prng, action: StaffAction, order: SimOrder & { amount: number; refundable: number }): Promise<void> {
+  const orderId = order.orderId!;
+  switch (action) {
+    case 'refund_partial':
+      await refund(world, orderId, prng.int(100, Math.max(100, Math.floor(order.refundable / 2))), prng.uuid());
+      return;
+    case 'refund_full':
+      await refund(world, orderId, undefined, prng.uuid());
+      return;
+    case 'refund_race': {
+      // Two staff members refund a third each at the same moment: both fit, so both must be made, once.
+      const third = Math.floor(order.amount / 3);
+      const [a, b] = [prng.uuid(), prng.uuid()];
+      await Promise.all([refund(world, orderId, third, a), refund(world, orderId, third, b)]);
+      return;
+    }
+    case 'refund_double_press': {
+      // One press sent twice (a double click): one refund.
+      const key = prng.uuid();
+      const amount = prng.int(100, Math.max(100, Math.floor(order.refundable / 2)));
+      await twice(refund(world, orderId, amount, key), refund(world, orderId, amount, key));
+      return;
+    }
+    case 'sync_twice': {
+      const key = prng.uuid();
+      await twice(call(world, SYNC, { orderId, idempotencyKey: key }, 'admin'), call(world, SYNC, { orderId, idempotencyKey: key }, 'admin'));
+      return;
+    }
+    case 'replay_twice': {
+      const { rows } = await world.app.db.query<{ id: string }>(
+        `select e.id from stripe_events e join orders o on o.payment_intent_id = e.object_id where o.id = $1 and e.type = 'payment_intent.succeeded' limit 1`,
+        [orderId],
+      );
+      if (!rows[0]) return;
+      const [a, b] = [prng.uuid(), prng.uuid()];
+      await call(world, REPLAY, { id: rows[0].id, idempotencyKey: a }, 'admin');
+      await call(world, REPLAY, { id: rows[0].id, idempotencyKey: b }, 'admin');
+      return;
+    }
+  }
+}
+
+/** Staff press retry on every Make delivery still waiting or dead, twice (one key: a double press). Answers how many. */
+export async function retryStuckDeliveries(world: World, prng: Prng): Promise<number> {
+  const { rows } = await world.app.db.query<{ id: string }>(`select id::text from make_deliveries where status in ('pending', 'dead') and attempts > 0 order by id`);
+  for (const row of rows) {
+    const key = prng.uuid();
+    await twice(call(world, RETRY_MAKE, { id: row.id, idempotencyKey: key }, 'admin'), call(world, RETRY_MAKE, { id: row.id, idempotencyKey: key }, 'admin'));
+  }
+  return rows.length;
+}

@@ -1,0 +1,244 @@
+// One simulation run: a plan drawn from the seed (simulation/plan.ts), played day by day against the
+// real server (simulation/world.ts), the invariants checked after every day, and a digest of the end
+// state. Returns everything the CLI prints and the tests assert on.
+import { runReconciliation } from '../server/reconcile/janitor';
+import type { Db } from '../server/platform/db/db';
+import { digestState } from './digest';
+import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
+import { OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, type SimOrder } from './operations';
+import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
+import { Prng } from './prng';
+import { startWorld, type World } from './world';
+
+export interface RunOptions extends SimOptions {
+  /** A fresh, empty or migrated database for this run (startApp migrates it). */
+  openDb: () => Promise<{ db: Db; close: () => Promise<void> }>;
+  /** Checks added by tests (a deliberately broken invariant, to exercise shrinking). */
+  extraInvariants?: ExtraInvariant[];
+  /** Progress lines (the CLI prints them; tests pass nothing). */
+  log?: (line: string) => void;
+  /** Stop at the first day whose invariants fail (shrinking needs no more). */
+  stopAtViolation?: boolean;
+}
+
+export interface Failure {
+  seed: number;
+  day: number;
+  step: string;
+  invariant: string;
+  rows: unknown[];
+}
+
+export interface RunResult {
+  seed: number;
+  days: number;
+  operations: Record<string, number>;
+  outcomes: Record<string, number>;
+  faults: Record<string, number>;
+  /** Each invariant: on how many days it held, and the first failure. */
+  invariants: Array<{ name: string; daysHeld: number; daysChecked: number }>;
+  failures: Failure[];
+  digest: string;
+  wallMs: number;
+  /** Wall-clock milliseconds by phase: where the time goes. */
+  timings: Record<string, number>;
+  payments: number;
+}
+
+export async function runSimulation(options: RunOptions, plan: RunPlan = planRun(options)): Promise<RunResult> {
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[phase] = (timings[phase] ?? 0) + (performance.now() - t0);
+    }
+  };
+  const { db, close } = await timed('start', options.openDb);
+  const world = await timed('start', () => startWorld({ db, stripeRetries: options.stripeRetries, makeTimeoutMs: options.makeTimeoutMs }));
+  const operations: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  const faults: Record<string, number> = {};
+  const count = (table: Record<string, number>, key: string, n = 1) => (table[key] = (table[key] ?? 0) + n);
+  const held = new Map<string, { daysHeld: number; daysChecked: number }>();
+  const failures: Failure[] = [];
+  const orders: SimOrder[] = [];
+  let digest = '';
+  try {
+    for (const day of plan.days) {
+      await playDay(world, day, orders, { count, operations, outcomes, faults, timed, log: options.log });
+      const results = await timed('invariants', () => checkInvariants(world, day.day, options.extraInvariants));
+      recordResults(results, held, failures, plan.seed, day.day);
+      options.log?.(`day ${day.day}: ${day.customers.length} customers, ${day.staff.length} staff actions, ${day.faults.length} faults; invariants ${results.every((r) => r.ok) ? 'hold' : 'FAIL'}`);
+      if (options.stopAtViolation && failures.length > 0) break;
+    }
+    digest = await timed('digest', () => digestState(world, { operations, faults }));
+  } finally {
+    await world.close();
+    await close();
+  }
+  return {
+    seed: plan.seed,
+    days: plan.days.length,
+    operations,
+    outcomes,
+    faults,
+    invariants: [...held].map(([name, h]) => ({ name, ...h })),
+    failures,
+    digest,
+    wallMs: performance.now() - started,
+    timings,
+    payments: plan.days.reduce((n, d) => n + d.customers.length, 0),
+  };
+}
+
+function recordResults(results: InvariantResult[], held: Map<string, { daysHeld: number; daysChecked: number }>, failures: Failure[], seed: number, day: number) {
+  for (const r of results) {
+    const h = held.get(r.name) ?? { daysHeld: 0, daysChecked: 0 };
+    h.daysChecked += 1;
+    if (r.ok) h.daysHeld += 1;
+    else failures.push({ seed, day, step: 'end of day (after the reconciliation pass)', invariant: r.name, rows: r.rows.slice(0, 20) });
+    held.set(r.name, h);
+  }
+}
+
+interface DayContext {
+  count: (table: Record<string, number>, key: string, n?: number) => void;
+  operations: Record<string, number>;
+  outcomes: Record<string, number>;
+  faults: Record<string, number>;
+  timed: <T>(phase: string, fn: () => Promise<T>) => Promise<T>;
+  log?: (line: string) => void;
+}
+
+async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayContext): Promise<void> {
+  const todays: SimOrder[] = [];
+  const steps = day.customers.length + day.staff.length;
+  const faultsAt = new Map<number, FaultStep[]>();
+  for (const f of day.faults) if (f.step < steps) faultsAt.set(f.step, [...(faultsAt.get(f.step) ?? []), f]);
+  let makeBackAt = -1;
+  for (let step = 0; step < steps; step++) {
+    if (step === makeBackAt) world.make.mode = 'up';
+    for (const fault of faultsAt.get(step) ?? []) {
+      ctx.count(ctx.faults, fault.kind);
+      const until = await ctx.timed('faults', () => injectFault(world, fault));
+      if (until !== undefined) makeBackAt = step + until;
+    }
+    const customer = day.customers[step];
+    try {
+      if (customer) {
+        const order: SimOrder = { ref: customer.ref, day: day.day, track: customer.track, journey: customer.journey, orderId: undefined };
+        todays.push(order);
+        orders.push(order);
+        ctx.count(ctx.operations, `customer: ${customer.journey}`);
+        await ctx.timed('customers', () => runJourney(world, new Prng(customer.seed), order));
+      } else {
+        const action = day.staff[step - day.customers.length]!;
+        const prng = new Prng(action.seed);
+        const candidates = await paidOrders(world, orders);
+        if (candidates.length === 0) continue;
+        ctx.count(ctx.operations, `staff: ${action.action}`);
+        await ctx.timed('staff', () => runStaffAction(world, prng, action.action, prng.pick(candidates)));
+      }
+      ctx.count(ctx.outcomes, 'completed');
+    } catch (error) {
+      // An injected fault may fail a request (the server's answer is an error): the journey stops, as
+      // a customer's would, and the books must still balance.
+      ctx.count(ctx.outcomes, error instanceof OperationFailed ? 'stopped by an error answer' : `stopped: ${(error as Error).name}`);
+      ctx.log?.(`day ${day.day} step ${step} stopped${isExpectedFailure(error) || error instanceof OperationFailed ? '' : ' (unexpected)'}: ${(error as Error).message}`);
+    }
+    // What the server's jobs would do between customers: deliver the webhooks, apply them, post Make.
+    await ctx.timed('webhooks', async () => {
+      await world.app.stripeSandbox!.flushWebhooks();
+      await world.app.webhookApplier.drain();
+    });
+    resetStepFaults(world);
+    if (step % 5 === 4) await ctx.timed('make outbox', () => world.app.makeOutbox.drain());
+  }
+  await endOfDay(world, day, ctx);
+}
+
+/** Network failures between the simulator (customer, staff) and the server an injected fault can cause. */
+const isExpectedFailure = (error: unknown) => ['StripeConnectionError', 'StripeAPIError', 'StripeRateLimitError', 'TypeError'].includes((error as Error).name) || (error as { type?: string }).type !== undefined;
+
+/** Applies one fault; answers for how many steps Make stays down or slow. */
+async function injectFault(world: World, fault: FaultStep): Promise<number | undefined> {
+  const sandbox = world.app.stripeSandbox!;
+  switch (fault.kind) {
+    case 'webhook_drop':
+      sandbox.webhookFaults.dropNext += fault.size;
+      return undefined;
+    case 'webhook_duplicate':
+      sandbox.webhookFaults.duplicateNext += fault.size;
+      return undefined;
+    case 'webhook_reorder':
+      sandbox.webhookFaults.reorder = true;
+      return undefined;
+    case 'webhook_delay':
+      sandbox.webhookFaults.delaySeconds = fault.size * 3600;
+      return undefined;
+    case 'stripe_429':
+      sandbox.failNext(...Array.from({ length: fault.size }, () => 'rate_limit' as const));
+      return undefined;
+    case 'stripe_500':
+      sandbox.failNext(...Array.from({ length: fault.size }, () => 'api_error' as const));
+      return undefined;
+    case 'stripe_connection_reset':
+      sandbox.failNext(...Array.from({ length: fault.size }, () => 'connection_reset' as const));
+      return undefined;
+    case 'db_statement':
+      world.faults.failNext(new RegExp(fault.statement!));
+      return undefined;
+    case 'make_down':
+      world.make.mode = 'down';
+      return fault.size;
+    case 'make_slow':
+      world.make.mode = 'slow';
+      return fault.size;
+    case 'restart':
+      await world.restart();
+      return undefined;
+  }
+}
+
+/** Faults that last one step: reordering and delay apply to the step's deliveries only. */
+function resetStepFaults(world: World) {
+  const f = world.app.stripeSandbox!.webhookFaults;
+  f.reorder = false;
+  f.delaySeconds = 0;
+}
+
+/** The day ends: time moves on (delayed webhooks arrive, sessions expire), staff clear the Make queue, the janitor runs. */
+async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<void> {
+  const sandbox = world.app.stripeSandbox!;
+  world.make.mode = 'up';
+  world.faults.disarm();
+  Object.assign(sandbox.webhookFaults, { dropNext: 0, duplicateNext: 0, reorder: false, delaySeconds: 0 });
+  // Sandbox time: a day, in four steps, with the applier running after each (as its job would).
+  await ctx.timed('clock', async () => {
+    for (let i = 0; i < 4; i++) {
+      await sandbox.advanceClock(6 * 3600);
+      await world.app.webhookApplier.drain();
+    }
+  });
+  const prng = new Prng(day.endSeed);
+  await ctx.timed('make outbox', async () => {
+    await world.app.makeOutbox.drain();
+    ctx.count(ctx.operations, 'staff: retry Make delivery twice', await retryStuckDeliveries(world, prng));
+    await world.app.makeOutbox.drain();
+  });
+  const pass = await ctx.timed('reconciliation', () => runReconciliation(world.app.reconciliation, { trigger: 'schedule', actor: 'janitor' }));
+  ctx.count(ctx.operations, 'reconciliation pass');
+  if (pass.outcome !== 'succeeded') ctx.count(ctx.outcomes, `reconciliation ${pass.outcome}`);
+  await ctx.timed('webhooks', async () => {
+    await sandbox.flushWebhooks();
+    await world.app.webhookApplier.drain();
+  });
+  await ctx.timed('make outbox', async () => {
+    await world.app.makeOutbox.drain();
+    ctx.count(ctx.operations, 'staff: retry Make delivery twice', await retryStuckDeliveries(world, prng));
+    await world.app.makeOutbox.drain();
+  });
+}

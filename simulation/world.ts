@@ -1,0 +1,223 @@
+// The world a simulation runs in: the real server (server/compose.ts's startApp, as tests/helpers/server.ts
+// starts it) in this process, its built-in Stripe sandbox, a Make receiver the simulator controls, and
+// a fault-injecting decorator over the database. The server's background jobs are off: the simulator
+// runs the webhook applier, the Make outbox and the reconciliation pass itself at chosen steps, so a
+// seed replays the same schedule (and a fault queued "for the next call" meets the same call).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import Stripe from 'stripe';
+import { createApiKey } from '../server/auth/apiKeys';
+import { signStaffToken } from '../server/auth/staffTokens';
+import { startApp, type RunningApp } from '../server/compose';
+import { loadConfig } from '../server/config';
+import type { Db, Queryable } from '../server/platform/db/db';
+import { createLogger } from '../server/platform/observability/logger';
+
+export const JWT_SECRET = 'simulation-jwt-secret-0123456789abcdef0123';
+export const MAKE_SIGNING_SECRET = 'simulation-make-signing-secret';
+/** Make kinds the simulated business routes to its scenarios (the receiver below). */
+export const MAKE_KINDS = ['add_project', 'refund_completed', 'payment_request_completed'] as const;
+
+// ---------------------------------------------------------------------------------------------------
+// The database, with one injectable fault: the next statement matching a pattern fails.
+
+export class InjectedDbError extends Error {
+  override name = 'InjectedDbError';
+}
+
+export interface FaultyDb {
+  db: Db;
+  failNext: (match: RegExp) => void;
+  /** Armed faults not yet fired (a fault whose statement never ran is disarmed at the day's end). */
+  armed: () => number;
+  disarm: () => void;
+  fired: string[];
+}
+
+export function faultyDb(real: Db): FaultyDb {
+  let faults: RegExp[] = [];
+  const fired: string[] = [];
+  const check = (sql: string) => {
+    const index = faults.findIndex((f) => f.test(sql));
+    if (index < 0) return;
+    const [fault] = faults.splice(index, 1);
+    fired.push(String(fault));
+    throw new InjectedDbError(`injected database failure: ${fault}`);
+  };
+  const wrap = (target: Queryable): Queryable => ({
+    query: async (sql, params) => {
+      check(sql);
+      return target.query(sql, params);
+    },
+    exec: async (sql) => {
+      check(sql);
+      return target.exec(sql);
+    },
+  });
+  const db: Db = {
+    engine: real.engine,
+    ...wrap(real),
+    transaction: (fn) => real.transaction((tx) => fn(wrap(tx))),
+    ...(real.listen ? { listen: real.listen.bind(real) } : {}),
+    close: () => real.close(),
+  };
+  return { db, failNext: (match) => faults.push(match), armed: () => faults.length, disarm: () => (faults = []), fired };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Make: a local HTTP receiver answering as a Make custom webhook does, or down, or slower than the
+// outbox's timeout, as the simulator sets it.
+
+export interface MakeReceipt {
+  kind: string;
+  deliveryId: string;
+  accepted: boolean;
+  body: { type?: string; data?: { order_id?: string; refund?: { id?: string }; payment_request?: { id?: string } } & Record<string, unknown> };
+}
+
+export interface MakeReceiver {
+  url: string;
+  mode: 'up' | 'down' | 'slow';
+  receipts: MakeReceipt[];
+  close: () => Promise<void>;
+}
+
+export async function startMakeReceiver(slowMs: number): Promise<MakeReceiver> {
+  const receiver = { mode: 'up', receipts: [] } as unknown as MakeReceiver;
+  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const kind = (request.url ?? '/').slice(1);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      const deliveryId = String(request.headers['x-delivery-id'] ?? '');
+      const mode = receiver.mode;
+      if (mode === 'down') {
+        receiver.receipts.push({ kind, deliveryId, accepted: false, body });
+        response.writeHead(503).end('Scenario is off');
+        return;
+      }
+      const answer = () => {
+        // A slow answer arrives after the outbox gave up waiting: Make queued it, the outbox does not know.
+        receiver.receipts.push({ kind, deliveryId, accepted: !response.destroyed && !request.destroyed, body });
+        if (!response.destroyed) response.writeHead(200).end('Accepted');
+      };
+      if (mode === 'slow') setTimeout(answer, slowMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receiver.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return receiver;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server: started, and "restarted" (everything in memory dropped; the database and the sandbox's
+// state kept, the sandbox's through its state file as `npm start` keeps it).
+
+/** Log lines at error level, kept for the report (the server logs what it survives). */
+class ErrorLines extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.includes('"level":50') || line.includes('"level":60')) this.lines.push(line);
+    done();
+  }
+}
+
+export interface World {
+  app: RunningApp;
+  faults: FaultyDb;
+  make: MakeReceiver;
+  /** The storefront's API key and an admin's token. */
+  storefrontKey: string;
+  adminToken: string;
+  /** The customer's browser at Stripe (Stripe.js): its own client, not the server's. */
+  browser: Stripe;
+  errorLines: string[];
+  graphql: (query: string, variables: Record<string, unknown>, auth: 'storefront' | 'admin') => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  restart: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export interface WorldOptions {
+  db: Db;
+  /** Stripe SDK retries of the server (a 429 or 500 the SDK absorbs below this many in a row). */
+  stripeRetries: number;
+  makeTimeoutMs: number;
+}
+
+export async function startWorld(options: WorldOptions): Promise<World> {
+  const faults = faultyDb(options.db);
+  const make = await startMakeReceiver(options.makeTimeoutMs + 200);
+  const stateDir = mkdtempSync(join(tmpdir(), 'simulate-'));
+  const stateFile = join(stateDir, 'stripe-sandbox.json');
+  const errors = new ErrorLines();
+  const logger = createLogger({ level: 'error', destination: errors });
+  const routes = Object.fromEntries(MAKE_KINDS.filter((k) => k !== 'add_project').map((k) => [k, `${make.url}/${k}`]));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CONSOLE_DIST_DIR: './dist/console',
+    RECONCILE_INTERVAL: 'off',
+    JOBS_ENABLED: 'false',
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+    STRIPE_MAX_NETWORK_RETRIES: String(options.stripeRetries),
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    MAKE_SIGNING_SECRET,
+    MAKE_TIMEOUT_MS: String(options.makeTimeoutMs),
+    MAKE_ADD_PROJECT_WEBHOOK_URL: `${make.url}/add_project`,
+    MAKE_WEBHOOK_URLS: JSON.stringify(routes),
+    RATE_LIMIT_API_KEY_PER_MINUTE: '0',
+  });
+  const start = async () => {
+    const app = await startApp(config, logger, { db: faults.db, stripeSandboxFile: stateFile });
+    // Deliveries go out when the simulator flushes them, not on the sandbox's real-time timer.
+    app.stripeSandbox!.core.events.stopAutoDelivery();
+    return app;
+  };
+  const app = await start();
+  const { key } = await createApiKey(options.db, 'simulated storefront', 'storefront');
+  const adminToken = await signStaffToken(JWT_SECRET, { userId: '00000000-0000-4000-a000-00000000ad01', email: 'admin@simulated.test', staffRole: 'admin', audience: config.auth.audience, issuer: config.auth.issuer, expiresIn: '24h' });
+  const browserFor = (url: string) => {
+    const u = new URL(url);
+    return new Stripe('sk_test_simulated_browser', { host: u.hostname, port: Number(u.port), protocol: 'http', maxNetworkRetries: 0 });
+  };
+  const world: World = {
+    app,
+    faults,
+    make,
+    storefrontKey: key,
+    adminToken,
+    browser: browserFor(app.url),
+    errorLines: errors.lines,
+    async graphql(query, variables, auth) {
+      const response = await fetch(`${world.app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth === 'admin' ? { authorization: `Bearer ${adminToken}` } : { 'x-api-key': key }) },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as never;
+    },
+    async restart() {
+      await world.app.stop();
+      world.app = await start();
+      world.browser = browserFor(world.app.url);
+    },
+    async close() {
+      await world.app.stop();
+      await make.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
