@@ -1,37 +1,39 @@
 // Webhook benchmark: POST /webhooks/stripe, the production route with real signature verification,
-// over loopback HTTP, with signed `payment_intent.succeeded` events (tests/webhooks/fixtures/, ~2.4 KB
-// pretty-printed as Stripe sends them, each with its own event and PaymentIntent id):
-//   * acknowledged events per second and acknowledgement latency at 1, 16 and 64 concurrent senders
-//     (closed loop, one keep-alive connection each). These events carry another integration's
-//     metadata, so the applier, running as in production, records them as "not ours";
-//   * sustained applied events per second and acknowledged-to-applied latency: a batch of events for
-//     orders of ours (made beforehand with the checkout SQL functions, not measured), sent as fast as
-//     16 senders can, timed from the database clock: applied/s = applied / (max(applied_at) -
-//     min(received_at)); each latency is applied_at - received_at. Both are now() of their
-//     transaction, i.e. its start: the last apply transaction's own duration is not counted. The
-//     orders must end paid and confirmed, and the run says how many did. A wait gives up after
-//     STALL_MS without progress and reports what is left (e.g. an applier that applies nothing);
+// over loopback HTTP, with signed `payment_intent.succeeded` events (tests/webhooks/fixtures/, ~2.5 KB
+// pretty-printed as Stripe sends them, each with its own event and PaymentIntent id), from one sender
+// process (this one) on keep-alive connections to receivers in processes of their own:
+//   * ours as users run it: server/main.ts (compiled JavaScript from `dist/bench-server` when it
+//     builds, else tsx; the run says which), on PostgreSQL twice: acknowledging alone (applier off,
+//     JOBS_ENABLED=false) and acknowledging and applying (the default, every job on);
+//   * the peer as it is deployed: @supabase/stripe-sync-engine behind a minimal node:http server
+//     (bench/peers/stripe-sync-server.mjs), and, as a second row, the same library called in this
+//     process (processWebhook(): verify, then upsert into its own `stripe` schema; no HTTP).
+// Each receiver has a throwaway database of its own on the PostgreSQL server at DATABASE_URL, so that
+// the CPU of the PostgreSQL backends serving it (pg_stat_activity's pids, /proc/<pid>/stat) is its own.
+// Measured, alternating the receivers in each of BENCH_ROUNDS rounds so that drift in machine load hits
+// all alike, medians printed with the machine's load average:
+//   * closed loop: events/s and latency at 1, 16 and 64 senders (one keep-alive connection each);
+//     events of another integration, which the applier records as not ours;
+//   * CPU per event at 16 senders: utime+stime of the receiver's process and of its database backends
+//     over the run, divided by the events. For ours with the applier on, the window lasts until the
+//     applier has finished the run's events, so applying them is counted too;
+//   * paced (open loop): 500 and 1,000 events/s for BENCH_PACED_SECONDS (10) s on 16 connections,
+//     latency from each event's scheduled send time (a send waiting for a free connection waits on
+//     the clock); for ours, events for orders of ours and acknowledged-to-applied latency from the
+//     database's received_at and applied_at;
+//   * applied: a batch of BENCH_WEBHOOK_EVENTS (2000) events for orders of ours (made beforehand with
+//     the checkout SQL functions, not measured) sent by 16 senders, timed from the database clock:
+//     applied/s = applied / (max(applied_at) - min(received_at)). The orders must end paid and
+//     confirmed, and the run says how many did. A wait gives up after STALL_MS without progress;
 //   * the ordering check: payment_intent.succeeded and .processing for one PaymentIntent in the same
 //     second, delivered in both orders, each applied before the next is sent.
-// On in-memory PGlite; with DATABASE_URL set, again on a throwaway database on that PostgreSQL server,
-// where the peer runs too: @supabase/stripe-sync-engine, fed the same signed events through its
-// processWebhook() (verify, then upsert into its own `stripe` schema) with 1 and 16 calls in flight.
-// The peer acknowledges and applies in one call and has no HTTP in front of it, so its events/s is
-// compared with both our acknowledged and our applied figures. Goals (issue 5), at 16 senders on
-// PostgreSQL: acknowledged ≥ 3x the peer's events/s, applied ≥ 1.5x, acknowledgement p99 < 10 ms.
+// Goals (issue 23) printed as met or not. On in-memory PGlite (no DATABASE_URL) ours runs in a child
+// of this file (SERVE_FLAG: startApp as main.ts calls it, under tsx), which answers this process's SQL
+// over IPC since an in-memory PGlite can only be reached from its own process; the peer needs PostgreSQL.
 //
-// Our server runs in a child process (this file with SERVE_FLAG: startApp as main.ts calls it, with
-// an in-memory PGlite or DATABASE_URL), and the load generator in this one. The sender is not free:
-// making, signing and sending an event costs it 150-250 µs of CPU at 16 senders, against 400-600 µs
-// for our server (measured from /proc). Sharing one event loop, the server would be charged for the
-// sender's work and each would delay the other; in separate processes they share only the 2 cores,
-// as autocannon and the server do in the other benchmarks. Autocannon itself cannot serve here: every
-// request needs its own signature over its own body (see KeepAliveConnections in load.ts).
-// The child answers this process's SQL over IPC (setup, and reading the results), since an in-memory
-// PGlite can only be reached from its own process. The peer is a library and runs in this process.
-//
-// BENCH_WEBHOOK_EVENTS sets the applied batch (default 2000: the applier's rate makes it the longest
-// part of the run); BENCH_CPU_PROF_DIR writes a CPU profile of the server process (node --cpu-prof).
+// The sender is not free: making, signing and sending an event costs it 100-250 µs of CPU, on the same
+// 2 cores. Autocannon cannot serve here: every request needs its own signature over its own body (see
+// KeepAliveConnections in load.ts). BENCH_CPU_PROF_DIR writes a CPU profile of the PGlite server child.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -42,21 +44,26 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { StripeSync } from '@supabase/stripe-sync-engine';
-import { createThrowawayDatabase } from './throwawayDatabase';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
 import { openPglite } from '../server/platform/db/pglite';
 import { createLogger } from '../server/platform/observability/logger';
-import { closedLoop, KeepAliveConnections, type LoopResult, median, printTable } from './load';
+import { closedLoop, KeepAliveConnections, type LoopResult, median } from './load';
+import { type CpuSpent, DatabaseCpu, machineLoad, measureCpu, OBSERVER, pacedRun, type PacedResult, processMemory, startRealServer, startScript } from './processes';
+import { createThrowawayDatabase, type ThrowawayDatabase } from './throwawayDatabase';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 /** Events in each applied batch (one batch per round). */
 const BATCH = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
 const SENDERS = [1, 16, 64];
-const PEER_IN_FLIGHT = [1, 16];
-const GOAL = { senders: 16, ackRatio: 3, appliedRatio: 1.5, ackP99Ms: 10 };
+const RATES = [500, 1000];
+const CONNECTIONS = 16;
+/** Issue 23's goals, on PostgreSQL with 16 senders, against the peer behind HTTP in the same run. */
+const GOAL = { senders: 16, ackRatio: 1.5, ackP99Ms: 10, cpuFraction: 1 / 3, appliedVsInProcess: 1, pacedRate: 1000, appliedP99Ms: 100 };
 /** How long the applier may make no progress before a wait gives up and reports what is left. */
 const STALL_MS = 10_000;
 
@@ -68,8 +75,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = new URL('../tests/webhooks/fixtures/', import.meta.url);
 
 export async function benchWebhooks() {
-  await benchOn(await pgliteEngine());
-  if (process.env.DATABASE_URL) await benchOn(await postgresEngine(process.env.DATABASE_URL));
+  await benchPglite();
+  if (process.env.DATABASE_URL) await benchPostgres(process.env.DATABASE_URL);
   else console.log('\nWebhooks: set DATABASE_URL for the PostgreSQL run and the peer (stripe-sync-engine needs PostgreSQL).');
 }
 
@@ -174,7 +181,7 @@ const randomUuidLike = (n: number) => `${(n % 0xffffffff).toString(16).padStart(
 const newTag = () => randomBytes(8).toString('base64url').replace(/[^a-z0-9]/gi, 'x').toLowerCase().slice(0, 8);
 
 // ---------------------------------------------------------------------------------------------------
-// Our server, in a child process.
+// Our server, in a child process: on in-memory PGlite, this file's child answering SQL over IPC.
 
 type ServerCall = { op: 'query'; sql: string; params: unknown[] } | { op: 'memory' } | { op: 'stop' };
 type ServerRequest = ServerCall & { id: number };
@@ -232,7 +239,26 @@ async function serveForBench() {
   send({ type: 'ready', url: app.url });
 }
 
-class ServerProcess {
+/** Our server as the benchmark drives it: its URL, its process, SQL on its database, its memory. */
+interface OurServer extends Sql {
+  url: string;
+  pid: number;
+  /** How it runs (compiled or tsx, the role), for the output. */
+  how: string;
+  /** False when the applier is off: the run's events stay received. */
+  applies: boolean;
+  memory(): Promise<Memory | undefined>;
+  stop(): Promise<void>;
+}
+
+interface Sql {
+  query<Row>(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+class ServerProcess implements OurServer {
+  readonly how = 'in a child of the benchmark (startApp as main.ts calls it, under tsx; in-memory PGlite)';
+  readonly applies = true;
+
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private readonly kill = () => this.child.kill('SIGKILL');
@@ -253,6 +279,10 @@ class ServerProcess {
       for (const waiting of this.pending.values()) waiting.reject(new Error(`the server process exited (${signal ?? code})`));
       this.pending.clear();
     });
+  }
+
+  get pid() {
+    return this.child.pid!;
   }
 
   static async start(databaseUrl: string | undefined): Promise<ServerProcess> {
@@ -305,28 +335,70 @@ class ServerProcess {
   }
 }
 
+/**
+ * Our server as users run it (server/main.ts, compiled when it builds) on a PostgreSQL database of its
+ * own; the benchmark's SQL goes through a connection of its own, named OBSERVER so that its CPU is not
+ * counted as the server's database work.
+ */
+class RealServer implements OurServer {
+  private constructor(
+    private readonly server: Awaited<ReturnType<typeof startRealServer>>,
+    private readonly pool: pg.Pool,
+    readonly applies: boolean,
+    readonly database: DatabaseCpu,
+  ) {}
+
+  get url() {
+    return this.server.url;
+  }
+
+  get pid() {
+    return this.server.pid;
+  }
+
+  get how() {
+    return `server/main.ts as ${this.server.runner}, ${this.applies ? 'applier on (every job)' : 'applier off (JOBS_ENABLED=false)'}`;
+  }
+
+  static async start(databaseUrl: string, applies: boolean): Promise<RealServer> {
+    const server = await startRealServer({ DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: SECRET, ...(applies ? {} : { JOBS_ENABLED: 'false' }) });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: OBSERVER });
+    pool.on('error', () => {});
+    return new RealServer(server, pool, applies, new DatabaseCpu(pool));
+  }
+
+  async query<Row>(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.pool.query(sql, params)).rows as Row[];
+  }
+
+  async memory() {
+    return processMemory(this.pid);
+  }
+
+  async stop() {
+    await this.server.stop();
+    await this.pool.end();
+  }
+}
+
+/** The peer behind node:http (bench/peers/stripe-sync-server.mjs) on a database of its own. */
+async function startPeerServer(databaseUrl: string) {
+  const server = await startScript('peers/stripe-sync-server.mjs', { DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: SECRET });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: OBSERVER });
+  pool.on('error', () => {});
+  return {
+    ...server,
+    database: new DatabaseCpu(pool),
+    stop: async () => {
+      await server.stop();
+      await pool.end();
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
-// Engines: where our server keeps its data (and, on PostgreSQL, the peer its own).
-
-interface Engine {
-  label: string;
-  /** Unset: in-memory PGlite inside the server process. */
-  databaseUrl: string | undefined;
-  close: () => Promise<void>;
-}
-
-async function pgliteEngine(): Promise<Engine> {
-  return { label: 'PGlite', databaseUrl: undefined, close: async () => {} };
-}
-
-/** A throwaway database on the PostgreSQL server at DATABASE_URL, dropped afterwards. */
-async function postgresEngine(serverUrl: string): Promise<Engine> {
-  const database = await createThrowawayDatabase(serverUrl, 'bench_webhooks');
-  return { label: 'PostgreSQL', databaseUrl: database.url, close: database.drop };
-}
-
 // ---------------------------------------------------------------------------------------------------
-// The peer: stripe-sync-engine as a library (its CommonJS build), in its own schema of the same database.
+// The peer in process: stripe-sync-engine as a library (its CommonJS build), in its own `stripe` schema.
 
 class Peer {
   private constructor(private readonly sync: StripeSync) {}
@@ -376,30 +448,47 @@ class Peer {
 // ---------------------------------------------------------------------------------------------------
 // Measurements.
 
-/** Closed loop of signed deliveries to our endpoint; `next` makes the i-th (undefined: done). */
-async function sendToServer(server: ServerProcess, senders: number, next: (i: number) => Delivery | undefined, seconds?: number): Promise<LoopResult> {
-  const connections = new KeepAliveConnections(server.url, senders);
+const deliveryHeaders = (delivery: Delivery) => ({
+  'Content-Type': 'application/json; charset=utf-8',
+  'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+  'Stripe-Signature': delivery.signature,
+});
+
+/** Closed loop of signed deliveries to a webhook endpoint; `next` makes the i-th (undefined: done). */
+async function sendHttp(url: string, senders: number, next: (i: number) => Delivery | undefined, seconds?: number): Promise<LoopResult> {
+  const connections = new KeepAliveConnections(url, senders);
   try {
     return await closedLoop({
       concurrency: senders,
       seconds,
       next,
-      call: async (worker, delivery) => {
-        const headers = { 'Content-Type': 'application/json; charset=utf-8', 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', 'Stripe-Signature': delivery.signature };
-        const status = await connections.post(worker, WEBHOOK_PATH, headers, delivery.body);
-        return status === 200;
-      },
+      call: async (worker, delivery) => (await connections.post(worker, WEBHOOK_PATH, deliveryHeaders(delivery), delivery.body)) === 200,
     });
   } finally {
     connections.close();
   }
 }
 
-async function sendToPeer(peer: Peer, inFlight: number, next: (i: number) => Delivery | undefined, seconds: number): Promise<LoopResult> {
+async function sendToPeer(peer: Peer, inFlight: number, next: (i: number) => Delivery | undefined, seconds?: number): Promise<LoopResult> {
   return closedLoop({ concurrency: inFlight, seconds, next, call: async (_worker, delivery) => (await peer.process(delivery), true) });
 }
 
-function checkLoop(what: string, result: LoopResult) {
+/** Paced deliveries to a webhook endpoint on CONNECTIONS keep-alive connections. */
+async function pacedHttp(url: string, rate: number, deliveries: Delivery[]): Promise<PacedResult> {
+  const connections = new KeepAliveConnections(url, CONNECTIONS);
+  try {
+    return await pacedRun({
+      rate,
+      items: deliveries,
+      connections: CONNECTIONS,
+      call: async (connection, delivery) => (await connections.post(connection, WEBHOOK_PATH, deliveryHeaders(delivery), delivery.body)) === 200,
+    });
+  } finally {
+    connections.close();
+  }
+}
+
+function checkLoop(what: string, result: Pick<LoopResult, 'failed' | 'errors'>) {
   if (result.failed + result.errors > 0) throw new Error(`${what}: ${result.failed} non-2xx answers and ${result.errors} errors during the benchmark`);
 }
 
@@ -411,7 +500,7 @@ interface EventCounts {
   failed: number;
 }
 
-const countEvents = async (server: ServerProcess, tag: string) =>
+const countEvents = async (server: Sql, tag: string) =>
   (
     await server.query<EventCounts>(
       `select count(*)::int as total, (count(*) filter (where status = 'received'))::int as received,
@@ -426,7 +515,7 @@ const countEvents = async (server: ServerProcess, tag: string) =>
  * Waits until none of the run's events is left `received`, or until the applier made no progress for
  * STALL_MS (then reports what is left instead of hanging).
  */
-async function waitForApplier(server: ServerProcess, tag: string): Promise<EventCounts & { stalled: boolean }> {
+async function waitForApplier(server: Sql, tag: string): Promise<EventCounts & { stalled: boolean }> {
   let counts = await countEvents(server, tag);
   let lastProgress = performance.now();
   while (counts.received > 0) {
@@ -440,7 +529,7 @@ async function waitForApplier(server: ServerProcess, tag: string): Promise<Event
 }
 
 /** Removes a finished run's events, so that the table (and an in-memory PGlite) stays small. */
-async function forgetEvents(server: ServerProcess, tag: string) {
+async function forgetEvents(server: Sql, tag: string) {
   await server.query('delete from stripe_events where id like $1', [`evt\\_${tag}%`]);
   await server.query('vacuum stripe_events');
 }
@@ -449,7 +538,7 @@ async function forgetEvents(server: ServerProcess, tag: string) {
  * One order of ours per event, through the checkout SQL functions (each order as a storefront makes
  * it: customer, order, payment attempt with its PaymentIntent, log rows), two statements in all.
  */
-async function createOrders(server: ServerProcess, tag: string, count: number): Promise<Owner[]> {
+async function createOrders(server: Sql, tag: string, count: number): Promise<Owner[]> {
   const begun = await server.query<{ n: number; attempt_id: string | null; outcome: string }>(
     `select n, r->>'outcome' as outcome, r->'attempt'->>'id' as attempt_id
        from (select n, checkout_begin(jsonb_build_object(
@@ -487,7 +576,7 @@ interface OrderStates {
   paid: number;
 }
 
-async function orderStates(server: ServerProcess, tag: string): Promise<OrderStates> {
+async function orderStates(server: Sql, tag: string): Promise<OrderStates> {
   const [row] = await server.query<OrderStates>(
     `select count(*)::int as orders, (count(*) filter (where o.status = 'paid' and o.sync_state = 'confirmed'))::int as paid
        from payment_attempts a join orders o on o.id = a.order_id
@@ -495,6 +584,24 @@ async function orderStates(server: ServerProcess, tag: string): Promise<OrderSta
     [`pi\\_${tag}%`],
   );
   return row!;
+}
+
+interface AppliedTiming {
+  span_s: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** A run's applied span and acknowledged-to-applied latencies, from the database clock. */
+async function appliedTiming(server: Sql, tag: string): Promise<AppliedTiming | undefined> {
+  const [timing] = await server.query<AppliedTiming>(
+    `select extract(epoch from max(applied_at) - min(received_at))::float8 as span_s,
+            1000 * percentile_cont(0.5) within group (order by extract(epoch from applied_at - received_at)::float8) as p50_ms,
+            1000 * percentile_cont(0.99) within group (order by extract(epoch from applied_at - received_at)::float8) as p99_ms
+       from stripe_events where id like $1 and applied_at is not null`,
+    [`evt\\_${tag}%`],
+  );
+  return timing;
 }
 
 interface Applied {
@@ -508,20 +615,14 @@ interface Applied {
 }
 
 /** A batch of BATCH events for orders of ours, sent by 16 senders; waits until they are applied. */
-async function appliedBatch(server: ServerProcess, events: Events): Promise<Applied> {
+async function appliedBatch(server: OurServer, events: Events): Promise<Applied> {
   const tag = newTag();
   const owners = await createOrders(server, tag, BATCH);
   const deliveries = owners.map((owner, i) => events.delivery('payment_intent.succeeded', tag, i + 1, owner));
-  const sent = await sendToServer(server, GOAL.senders, (i) => deliveries[i]);
+  const sent = await sendHttp(server.url, GOAL.senders, (i) => deliveries[i]);
   checkLoop('the applied batch', sent);
   const counts = await waitForApplier(server, tag);
-  const [timing] = await server.query<{ span_s: number | null; p50_ms: number | null; p99_ms: number | null }>(
-    `select extract(epoch from max(applied_at) - min(received_at))::float8 as span_s,
-            1000 * percentile_cont(0.5) within group (order by extract(epoch from applied_at - received_at)::float8) as p50_ms,
-            1000 * percentile_cont(0.99) within group (order by extract(epoch from applied_at - received_at)::float8) as p99_ms
-       from stripe_events where id like $1`,
-    [`evt\\_${tag}%`],
-  );
+  const timing = await appliedTiming(server, tag);
   const orders = await orderStates(server, tag);
   await forgetEvents(server, tag);
   const applied = counts.applied > 0 && timing?.span_s ? counts.applied / timing.span_s : undefined;
@@ -540,7 +641,7 @@ interface Ordering {
  * payment_intent.succeeded and .processing for one PaymentIntent with the same `created`, delivered
  * in both orders, each applied before the next is sent. The right final state is paid/succeeded.
  */
-async function orderingCheck(server: ServerProcess, events: Events, peer: Peer | undefined): Promise<Ordering[]> {
+async function orderingCheck(server: OurServer, events: Events, peer: Peer | undefined): Promise<Ordering[]> {
   const sequences: EventType[][] = [
     ['payment_intent.succeeded', 'payment_intent.processing'],
     ['payment_intent.processing', 'payment_intent.succeeded'],
@@ -553,7 +654,7 @@ async function orderingCheck(server: ServerProcess, events: Events, peer: Peer |
     const deliveries = sequence.map((type, i) => events.delivery(type, tag, 1, owner!, created, i + 1));
     let oursState: string | undefined;
     for (const delivery of deliveries) {
-      const sent = await sendToServer(server, 1, (i) => (i === 0 ? delivery : undefined));
+      const sent = await sendHttp(server.url, 1, (i) => (i === 0 ? delivery : undefined));
       checkLoop('the ordering check', sent);
       const counts = await waitForApplier(server, tag);
       if (counts.stalled) {
@@ -576,139 +677,369 @@ async function orderingCheck(server: ServerProcess, events: Events, peer: Peer |
   }
   return results;
 }
+// ---------------------------------------------------------------------------------------------------
+// Receivers and runs: each run measures the CPU its receiver spent on it.
+
+interface Receiver {
+  name: string;
+  /** The process whose CPU is the receiver's (undefined: it shares this one, with the sender). */
+  pid: number | undefined;
+  database: DatabaseCpu | undefined;
+  closed(senders: number, next: (i: number) => Delivery | undefined, seconds?: number): Promise<LoopResult>;
+  paced?(rate: number, deliveries: Delivery[]): Promise<PacedResult>;
+  /** Ours with the applier on: waits until a run's events are applied (inside the run's CPU window). */
+  settle?(tag: string): Promise<unknown>;
+  /** Ours: removes a run's events (outside the window), so that the tables stay small. */
+  forget?(tag: string): Promise<void>;
+  /** Ours: the server, for orders of ours and the database's timestamps. */
+  server?: OurServer;
+}
+
+function ourReceiver(name: string, server: OurServer, database: DatabaseCpu | undefined): Receiver {
+  return {
+    name,
+    pid: server.pid,
+    database,
+    server,
+    closed: (senders, next, seconds) => sendHttp(server.url, senders, next, seconds),
+    paced: (rate, deliveries) => pacedHttp(server.url, rate, deliveries),
+    settle: server.applies ? (tag) => waitForApplier(server, tag) : undefined,
+    forget: (tag) => forgetEvents(server, tag),
+  };
+}
+
+interface ClosedRun {
+  loop: LoopResult;
+  cpu: CpuSpent;
+}
+
+const foreign = (events: Events, tag: string) => (i: number) => events.delivery('payment_intent.succeeded', tag, i + 1, null);
+
+async function closedRun(receiver: Receiver, events: Events, senders: number, seconds: number): Promise<ClosedRun> {
+  const tag = newTag();
+  const { result: loop, cpu } = await measureCpu(receiver.pid, receiver.database, async () => {
+    const loop = await receiver.closed(senders, foreign(events, tag), seconds);
+    checkLoop(`${receiver.name}, ${senders} senders`, loop);
+    await receiver.settle?.(tag);
+    return loop;
+  });
+  await receiver.forget?.(tag);
+  return { loop, cpu };
+}
+
+interface PacedRunResult {
+  paced: PacedResult;
+  cpu: CpuSpent;
+  /** Ours with the applier on: acknowledged-to-applied latencies and the orders' end states. */
+  applied?: AppliedTiming;
+  orders?: OrderStates;
+}
+
+/** RATE x PACED_SECONDS events, all made and signed before the clock starts; for ours, for orders of ours. */
+async function pacedRunOn(receiver: Receiver, events: Events, rate: number): Promise<PacedRunResult> {
+  const count = Math.round(rate * PACED_SECONDS);
+  const tag = newTag();
+  const server = receiver.settle ? receiver.server : undefined;
+  const owners = server ? await createOrders(server, tag, count) : undefined;
+  const deliveries = Array.from({ length: count }, (_, i) => events.delivery('payment_intent.succeeded', tag, i + 1, owners?.[i] ?? null));
+  const { result: paced, cpu } = await measureCpu(receiver.pid, receiver.database, async () => {
+    const paced = await receiver.paced!(rate, deliveries);
+    checkLoop(`${receiver.name}, paced at ${rate}/s`, paced);
+    await receiver.settle?.(tag);
+    return paced;
+  });
+  const applied = server ? await appliedTiming(server, tag) : undefined;
+  const orders = server ? await orderStates(server, tag) : undefined;
+  await receiver.forget?.(tag);
+  return { paced, cpu, applied, orders };
+}
+
+interface Results {
+  label: string;
+  receivers: Receiver[];
+  closed: Map<string, ClosedRun[]>;
+  paced: Map<string, PacedRunResult[]>;
+  batches: Applied[];
+  ordering: Ordering[];
+  memory: Memory | undefined;
+  loadBefore: string;
+}
+
+const runKey = (receiver: Receiver, setting: number) => `${receiver.name}@${setting}`;
+
+function record<T>(map: Map<string, T[]>, key: string, value: T) {
+  map.set(key, [...(map.get(key) ?? []), value]);
+}
 
 // ---------------------------------------------------------------------------------------------------
-// The run on one engine.
+// The runs on each engine.
 
-async function benchOn(engine: Engine) {
+async function benchPglite() {
   const events = new Events();
-  let server: ServerProcess | undefined;
-  let peer: Peer | undefined;
+  const loadBefore = machineLoad();
+  const server = await ServerProcess.start(undefined);
   try {
-    server = await ServerProcess.start(engine.databaseUrl);
-    if (engine.databaseUrl) peer = await Peer.start(engine.databaseUrl);
-    const ordering = await orderingCheck(server, events, peer);
+    const ordering = await orderingCheck(server, events, undefined);
     const applierAvailable = ordering.every((o) => o.oursCorrect !== undefined);
+    const ours = ourReceiver('ours', server, undefined);
+    if (!applierAvailable) ours.settle = undefined;
+    const results: Results = { label: 'PGlite', receivers: [ours], closed: new Map(), paced: new Map(), batches: [], ordering, memory: undefined, loadBefore };
+    await closedRun(ours, events, GOAL.senders, 1); // warm-up (JIT, pools), not counted
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const senders of SENDERS) record(results.closed, runKey(ours, senders), await closedRun(ours, events, senders, SECONDS));
+    }
+    await appliedBatches(server, events, results.batches);
+    results.memory = await server.memory();
+    printResults(results);
+  } finally {
+    await server.stop();
+  }
+}
 
-    // Other integrations' events for the acknowledgement runs: each run's own tag and ids.
-    const foreign = (tag: string) => (i: number) => events.delivery('payment_intent.succeeded', tag, i + 1, null);
-    const ackRun = async (senders: number, seconds: number) => {
-      const tag = newTag();
-      const result = await sendToServer(server!, senders, foreign(tag), seconds);
-      checkLoop(`${engine.label}, ${senders} senders`, result);
-      // Let the applier finish this run's events before the next run starts, then drop them.
-      if (applierAvailable) await waitForApplier(server!, tag);
-      await forgetEvents(server!, tag);
-      return result;
+/** One applied batch per round, or one alone when nothing gets applied. */
+async function appliedBatches(server: OurServer, events: Events, batches: Applied[]) {
+  for (let round = 0; round < ROUNDS; round++) {
+    const batch = await appliedBatch(server, events);
+    batches.push(batch);
+    if (batch.rate === undefined) break;
+  }
+}
+
+async function benchPostgres(serverUrl: string) {
+  const events = new Events();
+  const loadBefore = machineLoad();
+  const databases: ThrowawayDatabase[] = [];
+  const database = async (name: string) => {
+    const created = await createThrowawayDatabase(serverUrl, `bench_webhooks_${name}`);
+    databases.push(created);
+    return created.url;
+  };
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const ack = await RealServer.start(await database('ack'), false);
+    stops.push(() => ack.stop());
+    const all = await RealServer.start(await database('all'), true);
+    stops.push(() => all.stop());
+    const peerServer = await startPeerServer(await database('peer'));
+    stops.push(() => peerServer.stop());
+    const inProcessUrl = await database('peer_inprocess');
+    const peer = await Peer.start(inProcessUrl);
+    const inProcessPool = new pg.Pool({ connectionString: inProcessUrl, max: 1, application_name: OBSERVER });
+    inProcessPool.on('error', () => {});
+    stops.push(async () => {
+      await peer.close();
+      await inProcessPool.end();
+    });
+    console.log(`\nWebhooks on PostgreSQL: ours ${all.how.replace(', applier on (every job)', '')}; peer stripe-sync-engine behind node:http (plain node) and in this process`);
+
+    const ordering = await orderingCheck(all, events, peer);
+    const applying = ourReceiver('ours', all, all.database);
+    if (!ordering.every((o) => o.oursCorrect !== undefined)) applying.settle = undefined;
+    const acknowledging = ourReceiver('ours, ack only', ack, ack.database);
+    const peerHttp: Receiver = {
+      name: 'peer, HTTP',
+      pid: peerServer.pid,
+      database: peerServer.database,
+      closed: (senders, next, seconds) => sendHttp(peerServer.url, senders, next, seconds),
+      paced: (rate, deliveries) => pacedHttp(peerServer.url, rate, deliveries),
     };
-    const peerRun = async (inFlight: number, seconds: number) => {
-      const result = await sendToPeer(peer!, inFlight, foreign(newTag()), seconds);
-      checkLoop(`the peer, ${inFlight} in flight`, result);
-      return result;
-    };
+    const peerInProcess: Receiver = { name: 'peer, in process', pid: undefined, database: new DatabaseCpu(inProcessPool), closed: (senders, next, seconds) => sendToPeer(peer, senders, next, seconds) };
+    const receivers = [acknowledging, applying, peerHttp, peerInProcess];
+    const results: Results = { label: 'PostgreSQL', receivers, closed: new Map(), paced: new Map(), batches: [], ordering, memory: undefined, loadBefore };
 
-    // Warm-up (JIT, connection pools), not counted.
-    await ackRun(GOAL.senders, 1);
-    if (peer) await peerRun(GOAL.senders, 1);
-
-    // Alternate ours and the peer in each round, so drift in machine load hits both alike.
-    const ours = new Map<number, LoopResult[]>(SENDERS.map((n) => [n, []]));
-    const theirs = new Map<number, LoopResult[]>(PEER_IN_FLIGHT.map((n) => [n, []]));
+    for (const receiver of receivers) await closedRun(receiver, events, GOAL.senders, 1); // warm-up, not counted
     for (let round = 0; round < ROUNDS; round++) {
       for (const senders of SENDERS) {
-        ours.get(senders)!.push(await ackRun(senders, SECONDS));
-        if (peer && theirs.has(senders)) theirs.get(senders)!.push(await peerRun(senders, SECONDS));
+        const these = senders === GOAL.senders ? receivers : [applying, peerHttp];
+        for (const receiver of these) record(results.closed, runKey(receiver, senders), await closedRun(receiver, events, senders, SECONDS));
       }
+      for (const rate of RATES) {
+        for (const receiver of [applying, peerHttp]) record(results.paced, runKey(receiver, rate), await pacedRunOn(receiver, events, rate));
+      }
+      const batch = await appliedBatch(all, events);
+      results.batches.push(batch);
     }
-
-    // Applied batches: one per round, or one alone when nothing gets applied.
-    const batches: Applied[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const batch = await appliedBatch(server, events);
-      batches.push(batch);
-      if (batch.rate === undefined) break;
-    }
-    const memory = await server.memory();
-
-    printResults(engine.label, ours, peer ? theirs : undefined, batches, ordering, memory, events);
+    results.memory = await all.memory();
+    printResults(results);
   } finally {
-    await server?.stop();
-    await peer?.close();
-    await engine.close();
+    for (const stop of stops.reverse()) await stop().catch((error) => console.error(`stopping a receiver: ${error instanceof Error ? error.message : error}`));
+    for (const created of databases) await created.drop().catch(() => {});
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Output.
 
-const m = (results: LoopResult[] | undefined, metric: 'rps' | 'p50' | 'p99') => (results?.length ? median(results.map((r) => r[metric])) : undefined);
 const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
-const fmt = (value: number | undefined, digits = 1) => (value === undefined ? '-' : value.toFixed(digits));
+const fmt = (value: number | undefined, digits = 1) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits));
 const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
+const medianOf = <T>(runs: T[] | undefined, pick: (run: T) => number | undefined) => {
+  const values = (runs ?? []).map(pick).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+  return values.length ? median(values) : undefined;
+};
 
-function printResults(
-  label: string,
-  ours: Map<number, LoopResult[]>,
-  peer: Map<number, LoopResult[]> | undefined,
-  batches: Applied[],
-  ordering: Ordering[],
-  memory: Memory,
-  events: Events,
-) {
-  const size = Buffer.byteLength(events.delivery('payment_intent.succeeded', 'size', 1, null).body);
-  const peerNote = peer ? 'peer: stripe-sync-engine processWebhook() in process, same events' : 'peer: on PostgreSQL only';
-  const rows: Array<[string, number, number | undefined, string]> = [];
-  for (const senders of SENDERS) {
-    const theirs = peer?.get(senders);
-    rows.push([`events/s, ${plural(senders, 'sender')}`, m(ours.get(senders), 'rps')!, m(theirs, 'rps'), ''], [`  p50`, m(ours.get(senders), 'p50')!, m(theirs, 'p50'), ' ms'], [`  p99`, m(ours.get(senders), 'p99')!, m(theirs, 'p99'), ' ms']);
+/** µs of CPU per event: the process's, the database backends', and both. */
+function cpuPerEvent(cpu: CpuSpent, events: number) {
+  const per = (ms: number | undefined) => (ms === undefined || events === 0 ? undefined : (ms * 1000) / events);
+  const server = per(cpu.serverMs);
+  const database = per(cpu.databaseMs);
+  return { server, database, total: server === undefined && database === undefined ? undefined : (server ?? 0) + (database ?? 0) };
+}
+
+type Row = [string, Array<number | undefined>, string];
+
+/** A table with a column per receiver and, when both are there, the ratio of columns `ratio[0]` / `ratio[1]`. */
+function printColumns(title: string, columns: string[], rows: Row[], ratio?: [number, number]) {
+  const width = Math.max(14, ...columns.map((c) => c.length + 2));
+  console.log(`\n${title}`);
+  const ratioTitle = ratio ? `${columns[ratio[0]]}/${columns[ratio[1]]}` : '';
+  console.log(`${'metric'.padEnd(26)}${columns.map((c) => c.padStart(width)).join('')}${ratio ? `  ${ratioTitle}` : ''}`);
+  for (const [name, values, unit] of rows) {
+    const cells = values.map((v) => (v === undefined || Number.isNaN(v) ? '-' : `${Math.round(v * 10) / 10}${unit}`).padStart(width)).join('');
+    const [a, b] = ratio ? [values[ratio[0]], values[ratio[1]]] : [undefined, undefined];
+    console.log(`${name.padEnd(26)}${cells}${a !== undefined && b ? `  ${(a / b).toFixed(2)}` : ''}`);
   }
-  printTable(`Stripe webhooks acknowledged, ${label}: POST ${WEBHOOK_PATH} over loopback HTTP, signed ${size}-byte events, median of ${ROUNDS} x ${SECONDS}s (${peerNote})`, rows);
+}
 
+function printResults(results: Results) {
+  const { label, receivers } = results;
+  const names = receivers.map((r) => r.name);
+  const ratio: [number, number] | undefined = names.includes('peer, HTTP') ? [names.indexOf('ours'), names.indexOf('peer, HTTP')] : undefined;
+  const closed = (receiver: Receiver, senders: number) => results.closed.get(runKey(receiver, senders));
+  const size = Buffer.byteLength(new Events().delivery('payment_intent.succeeded', 'size', 1, null).body);
+  console.log(`\nmachine at the start of the ${label} run: ${results.loadBefore}; at the end: ${machineLoad()}`);
+  for (const receiver of receivers) if (receiver.server) console.log(`  ${receiver.name}: ${receiver.server.how}`);
+
+  const rows: Row[] = [];
+  for (const senders of SENDERS) {
+    rows.push(
+      [`events/s, ${plural(senders, 'sender')}`, receivers.map((r) => medianOf(closed(r, senders), (run) => run.loop.rps)), ''],
+      ['  p50', receivers.map((r) => medianOf(closed(r, senders), (run) => run.loop.p50)), ' ms'],
+      ['  p99', receivers.map((r) => medianOf(closed(r, senders), (run) => run.loop.p99)), ' ms'],
+    );
+  }
+  printColumns(`Stripe webhooks acknowledged, ${label}: POST ${WEBHOOK_PATH} over loopback HTTP, signed ${size}-byte events, closed loop, median of ${ROUNDS} x ${SECONDS}s`, names, rows, ratio);
+
+  const cpu = (receiver: Receiver, pick: 'server' | 'database' | 'total') =>
+    medianOf(closed(receiver, GOAL.senders), (run) => cpuPerEvent(run.cpu, run.loop.ok)[pick]);
+  printColumns(
+    `CPU per event, ${label}, ${GOAL.senders} senders (µs; process: utime+stime of the receiver's process${label === 'PGlite' ? ', the embedded database included' : ''}; ` +
+      `database: its PostgreSQL backends; ours with the applier on: until the run's events are applied; the in-process peer shares this process with the sender, so only its database is counted)`,
+    names,
+    [
+      ['process', receivers.map((r) => cpu(r, 'server')), ' µs'],
+      ['database', receivers.map((r) => cpu(r, 'database')), ' µs'],
+      ['process + database', receivers.map((r) => cpu(r, 'total')), ' µs'],
+    ],
+    ratio,
+  );
+
+  const pacedReceivers = receivers.filter((r) => results.paced.has(runKey(r, RATES[0]!)));
+  if (pacedReceivers.length) {
+    const pacedNames = pacedReceivers.map((r) => r.name);
+    const pacedRatio: [number, number] | undefined = pacedNames.includes('peer, HTTP') && pacedNames.includes('ours') ? [pacedNames.indexOf('ours'), pacedNames.indexOf('peer, HTTP')] : undefined;
+    const pacedRows: Row[] = [];
+    for (const rate of RATES) {
+      const runs = (r: Receiver) => results.paced.get(runKey(r, rate));
+      pacedRows.push(
+        [`${rate}/s: achieved`, pacedReceivers.map((r) => medianOf(runs(r), (run) => run.paced.achieved)), '/s'],
+        ['  p50 from schedule', pacedReceivers.map((r) => medianOf(runs(r), (run) => run.paced.p50)), ' ms'],
+        ['  p99 from schedule', pacedReceivers.map((r) => medianOf(runs(r), (run) => run.paced.p99)), ' ms'],
+        ['  max from schedule', pacedReceivers.map((r) => medianOf(runs(r), (run) => run.paced.max)), ' ms'],
+        ['  CPU per event', pacedReceivers.map((r) => medianOf(runs(r), (run) => cpuPerEvent(run.cpu, run.paced.ok).total)), ' µs'],
+        ['  ack to applied p50', pacedReceivers.map((r) => medianOf(runs(r), (run) => run.applied?.p50_ms ?? undefined)), ' ms'],
+        ['  ack to applied p99', pacedReceivers.map((r) => medianOf(runs(r), (run) => run.applied?.p99_ms ?? undefined)), ' ms'],
+      );
+    }
+    printColumns(
+      `Stripe webhooks paced (open loop), ${label}: ${PACED_SECONDS} s at each rate on ${CONNECTIONS} connections, latency from each event's scheduled send time, median of ${ROUNDS} (ours: events for orders of ours, applied; peer: upserted)`,
+      pacedNames,
+      pacedRows,
+      pacedRatio,
+    );
+    const incomplete = pacedReceivers.flatMap((r) => RATES.flatMap((rate) => results.paced.get(runKey(r, rate)) ?? [])).filter((run) => run.orders && run.orders.paid !== run.orders.orders);
+    if (incomplete.length) console.log(`paced runs whose orders did NOT all end paid and confirmed: ${incomplete.map((run) => `${run.orders!.paid}/${run.orders!.orders}`).join(', ')}`);
+  }
+
+  const peerInProcess = receivers.find((r) => r.name === 'peer, in process');
+  const peerInProcessRate = peerInProcess ? medianOf(closed(peerInProcess, GOAL.senders), (run) => run.loop.rps) : undefined;
+  const batches = results.batches;
   const applied = batches.filter((b) => b.rate !== undefined);
-  const peer16 = m(peer?.get(GOAL.senders), 'rps');
-  const last = batches[batches.length - 1]!;
-  if (applied.length === 0) {
+  const last = batches[batches.length - 1];
+  if (last && applied.length === 0) {
     console.log(
       `\nStripe webhooks applied, ${label}: NOT APPLIED: 0 of ${BATCH} events applied ` +
         `(received ${last.counts.received}, ignored ${last.counts.ignored}, failed ${last.counts.failed}; gave up after ${STALL_MS / 1000} s without progress); ` +
         `orders paid and confirmed: ${last.orders.paid} of ${last.orders.orders}`,
     );
-  } else {
-    const median_ = (pick: (b: Applied) => number | undefined) => median(applied.map((b) => pick(b) ?? NaN));
-    printTable(`Stripe webhooks applied, ${label}: ${BATCH} events for orders of ours sent by ${GOAL.senders} senders, median of ${plural(applied.length, 'batch', 'batches')} (peer: its events/s at ${GOAL.senders} in flight)`, [
-      ['applied/s', median_((b) => b.rate), peer16, ''],
-      ['ack to applied p50', median_((b) => b.p50), undefined, ' ms'],
-      ['ack to applied p99', median_((b) => b.p99), undefined, ' ms'],
-      ['acknowledged/s', median_((b) => b.sent.rps), peer16, ''],
-    ]);
+  } else if (last) {
+    printColumns(
+      `Stripe webhooks applied, ${label}: ${BATCH} events for orders of ours sent by ${GOAL.senders} senders, median of ${plural(applied.length, 'batch', 'batches')} (peer: its events/s in process at ${GOAL.senders} in flight)`,
+      ['ours', 'peer, in process'],
+      [
+        ['applied/s', [medianOf(applied, (b) => b.rate), peerInProcessRate], ''],
+        ['ack to applied p50', [medianOf(applied, (b) => b.p50), undefined], ' ms'],
+        ['ack to applied p99', [medianOf(applied, (b) => b.p99), undefined], ' ms'],
+        ['acknowledged/s', [medianOf(applied, (b) => b.sent.rps), undefined], ''],
+      ],
+      [0, 1],
+    );
     const incomplete = batches.filter((b) => b.counts.applied !== BATCH || b.orders.paid !== BATCH);
     const states = batches.map((b) => `${b.orders.paid}/${b.orders.orders}`).join(', ');
     console.log(`orders paid and confirmed after each batch: ${states}${incomplete.length ? ` (NOT all: ${incomplete.map((b) => `applied ${b.counts.applied}, received ${b.counts.received}, ignored ${b.counts.ignored}, failed ${b.counts.failed}${b.counts.stalled ? ', stalled' : ''}`).join('; ')})` : ''}`);
   }
 
-  const ack16 = m(ours.get(GOAL.senders), 'rps')!;
-  const p99 = m(ours.get(GOAL.senders), 'p99')!;
-  const appliedRate = applied.length ? median(applied.map((b) => b.rate!)) : undefined;
-  const goals = [`ack p99 under ${GOAL.ackP99Ms} ms: ${fmt(p99)} ms, ${verdict(p99 < GOAL.ackP99Ms)}`];
-  if (peer16 !== undefined) {
-    const ackRatio = ack16 / peer16;
-    goals.unshift(`acknowledged/s at least ${GOAL.ackRatio}x the peer's: ${fmt(ack16, 0)} vs ${fmt(peer16, 0)} = ${fmt(ackRatio, 2)}x, ${verdict(ackRatio >= GOAL.ackRatio)}`);
-    const appliedRatio = appliedRate === undefined ? undefined : appliedRate / peer16;
-    goals.splice(1, 0, `applied/s at least ${GOAL.appliedRatio}x the peer's: ${appliedRate === undefined ? 'nothing applied' : `${fmt(appliedRate, 0)} vs ${fmt(peer16, 0)} = ${fmt(appliedRatio, 2)}x`}, ${verdict(appliedRatio !== undefined && appliedRatio >= GOAL.appliedRatio)}`);
-  } else {
-    goals.push('the ratio goals are measured on PostgreSQL, against the peer');
-  }
-  console.log(`\ngoals (${label}, ${GOAL.senders} senders): ${goals.join('; ')}`);
+  printGoals(results, peerInProcessRate);
 
   console.log(`\nsame-second events (one PaymentIntent, payment_intent.succeeded and .processing with one \`created\`), each applied before the next is sent (${label}):`);
-  for (const o of ordering) {
+  for (const o of results.ordering) {
     const oursVerdict = o.oursCorrect === undefined ? '' : o.oursCorrect ? ' (correct)' : ' (WRONG: should be paid, confirmed)';
     console.log(`  ${o.sequence}: ours ${o.ours}${oursVerdict}${o.peer ? `; peer ${o.peer}${o.peer.includes("'succeeded'") ? ' (correct)' : ' (stale: Stripe says succeeded)'}` : ''}`);
   }
+  const memory = results.memory;
   console.log(
-    `\nserver process memory (${label}): rss ${Math.round(memory.rssMiB)} MiB at the end, peak ${Math.round(memory.peakRssMiB)} MiB ` +
-      `(${label === 'PGlite' ? 'our server and the embedded database' : "our server alone; PostgreSQL's own processes not counted"})`,
+    `\nserver process memory (${label}): rss ${memory ? Math.round(memory.rssMiB) : '-'} MiB at the end, peak ${memory ? Math.round(memory.peakRssMiB) : '-'} MiB ` +
+      `(${label === 'PGlite' ? 'our server and the embedded database' : "our server with the applier on; PostgreSQL's own processes not counted"})`,
   );
+}
+
+/** Issue 23's goals, on PostgreSQL against the peer behind HTTP in the same run. */
+function printGoals(results: Results, peerInProcessRate: number | undefined) {
+  const find = (name: string) => results.receivers.find((r) => r.name === name);
+  const ours = find('ours')!;
+  const closed = (receiver: Receiver | undefined) => (receiver ? results.closed.get(runKey(receiver, GOAL.senders)) : undefined);
+  const ackRate = medianOf(closed(ours), (run) => run.loop.rps);
+  const ackP99 = medianOf(closed(ours), (run) => run.loop.p99);
+  const goals = [`ack p99 under ${GOAL.ackP99Ms} ms: ${fmt(ackP99)} ms, ${verdict(ackP99 !== undefined && ackP99 < GOAL.ackP99Ms)}`];
+  const peerHttp = find('peer, HTTP');
+  if (peerHttp) {
+    const peerRate = medianOf(closed(peerHttp), (run) => run.loop.rps);
+    const ackOnly = find('ours, ack only');
+    const ackOnlyRate = medianOf(closed(ackOnly), (run) => run.loop.rps);
+    const ratio = ackRate !== undefined && peerRate ? ackRate / peerRate : undefined;
+    goals.unshift(
+      `acknowledged/s at least ${GOAL.ackRatio}x the peer's behind HTTP: ${fmt(ackRate, 0)} vs ${fmt(peerRate, 0)} = ${fmt(ratio, 2)}x ` +
+        `(applier off: ${fmt(ackOnlyRate, 0)} = ${fmt(ackOnlyRate !== undefined && peerRate ? ackOnlyRate / peerRate : undefined, 2)}x), ${verdict(ratio !== undefined && ratio >= GOAL.ackRatio)}`,
+    );
+    const cpu = (receiver: Receiver | undefined, pick: 'server' | 'total') => medianOf(closed(receiver), (run) => cpuPerEvent(run.cpu, run.loop.ok)[pick]);
+    const oursAck = cpu(ackOnly, 'total');
+    const peerCpu = cpu(peerHttp, 'total');
+    const cpuRatio = oursAck !== undefined && peerCpu ? oursAck / peerCpu : undefined;
+    goals.push(
+      `CPU per acknowledged event (process + database, applier off) at most 1/3 of the peer's: ${fmt(oursAck, 0)} vs ${fmt(peerCpu, 0)} µs = ${fmt(cpuRatio, 2)}x ` +
+        `(our process alone ${fmt(cpu(ackOnly, 'server'), 0)} µs = ${fmt(cpu(ackOnly, 'server')! / peerCpu!, 2)}x; with applying ${fmt(cpu(ours, 'total'), 0)} µs), ${verdict(cpuRatio !== undefined && cpuRatio <= GOAL.cpuFraction)}`,
+    );
+    const appliedRate = medianOf(results.batches.filter((b) => b.rate !== undefined), (b) => b.rate);
+    goals.push(
+      `applied/s at least the peer's in-process events/s: ${appliedRate === undefined ? 'nothing applied' : fmt(appliedRate, 0)} vs ${fmt(peerInProcessRate, 0)}, ` +
+        verdict(appliedRate !== undefined && peerInProcessRate !== undefined && appliedRate >= peerInProcessRate * GOAL.appliedVsInProcess),
+    );
+    const appliedP99 = medianOf(results.paced.get(runKey(ours, GOAL.pacedRate)), (run) => run.applied?.p99_ms ?? undefined);
+    goals.push(`ack to applied p99 under ${GOAL.appliedP99Ms} ms at ${GOAL.pacedRate}/s paced: ${fmt(appliedP99)} ms, ${verdict(appliedP99 !== undefined && appliedP99 < GOAL.appliedP99Ms)}`);
+  } else {
+    goals.push('the goals against the peer are measured on PostgreSQL');
+  }
+  console.log(`\ngoals (${results.label}, ${GOAL.senders} senders):\n  ${goals.join('\n  ')}`);
 }
 
 if (process.argv.includes(SERVE_FLAG)) await serveForBench();
