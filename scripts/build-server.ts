@@ -1,5 +1,6 @@
-// `npm run build:server`: compiles the server to plain JavaScript in dist/, so production runs
-// `node dist/server/main.js` without tsx (no TypeScript compiler in the image, no compile at each start).
+// Compiles the server to plain JavaScript in dist/, so that it runs as `node dist/server/main.js`
+// without tsx (no TypeScript compiler in the image, no compile at each start). scripts/prepare.ts runs
+// it: `npm run build:server` and `npm run build` always, `npm start` when the server's sources changed.
 //
 // Why esbuild file by file and not `tsc` or one bundle: the sources import each other without
 // extensions (`moduleResolution: bundler`), which Node's ESM loader refuses, so tsc's output would not
@@ -10,6 +11,9 @@
 // files, packages left as imports of node_modules; and schema.graphql and supabase/migrations are
 // copied to dist/ where those two files look for them. dist/ is then whole: with the production
 // dependencies and package.json (for "type": "module") it runs anywhere (the Dockerfile copies it).
+// A file of ours outside server/ and stripe-sandbox/ that the server imports (console/src/lib/money.ts,
+// shared with the console) is inlined into its importer instead: written to dist/console/… it would
+// land in the console build's folder, which Vite empties at every console build.
 //
 // esbuild is what tsx and vite already use (a dependency of both), so this adds no package. It strips
 // types without checking them: `npm run typecheck` is the check.
@@ -24,6 +28,8 @@ const OUT = join(ROOT, 'dist');
 const ENTRIES = ['server/main.ts', 'server/cli/main.ts'];
 /** What the build writes, and so what it removes first: dist/console is the console build's. */
 const OUTPUTS = ['server', 'stripe-sandbox', 'schema.graphql', 'supabase'];
+/** The folders whose files become files of their own under dist/; others the server imports are inlined. */
+const OWN = ['server/', 'stripe-sandbox/'];
 /** Read at run time relative to the compiled files (see above). */
 const DATA = ['schema.graphql', 'supabase/migrations'];
 const SOURCE = /\.(ts|tsx|mts)$/;
@@ -38,6 +44,8 @@ async function reachableSources(): Promise<string[]> {
   return Object.keys(result.metafile.inputs).filter((file) => SOURCE.test(file));
 }
 
+const isOwn = (file: string) => OWN.some((folder) => file.split(sep).join('/').startsWith(folder));
+
 /** Relative imports stay imports, of the sibling .js file the same build writes; JSON is inlined. */
 const relativeImportsToJs: Plugin = {
   name: 'relative-imports-to-js',
@@ -47,6 +55,7 @@ const relativeImportsToJs: Plugin = {
       const resolved = await plugin.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
       if (resolved.errors.length > 0) return { errors: resolved.errors };
       if (!SOURCE.test(resolved.path)) return undefined; // JSON and the like: bundled into the importer
+      if (!isOwn(relative(ROOT, resolved.path))) return undefined; // e.g. console/src/lib/money.ts: inlined (see above)
       if (args.kind === 'entry-point') return undefined;
       let target = relative(dirname(args.importer), resolved.path).replace(SOURCE, '.js').split(sep).join('/');
       if (!target.startsWith('.')) target = `./${target}`;
@@ -59,14 +68,14 @@ const relativeImportsToJs: Plugin = {
  * Compiles into `outDir` (dist/ by default; a test builds into a directory of its own under dist/,
  * where Node still finds node_modules and package.json by walking up).
  */
-export async function buildServer(outDir: string = OUT): Promise<{ files: number }> {
+export async function buildServer(outDir: string = OUT): Promise<{ files: number; sources: string[] }> {
   const sources = await reachableSources();
   const outside = sources.filter((file) => file.startsWith('..'));
   if (outside.length > 0) throw new BuildError(`the server imports files outside the repository: ${outside.join(', ')}`);
   for (const output of OUTPUTS) rmSync(join(outDir, output), { recursive: true, force: true });
   await build({
     absWorkingDir: ROOT,
-    entryPoints: sources,
+    entryPoints: sources.filter(isOwn),
     outdir: outDir,
     outbase: '.',
     bundle: true, // only so that the plugin sees every import; each file still imports the others
@@ -82,15 +91,5 @@ export async function buildServer(outDir: string = OUT): Promise<{ files: number
     mkdirSync(dirname(join(outDir, data)), { recursive: true });
     cpSync(join(ROOT, data), join(outDir, data), { recursive: true });
   }
-  return { files: sources.length };
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  buildServer().then(
-    ({ files }) => process.stdout.write(`dist/server: ${files} files compiled; run with node ${join('dist', 'server', 'main.js')}\n`),
-    (error: unknown) => {
-      process.stderr.write(`build:server: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  return { files: sources.filter(isOwn).length, sources };
 }
