@@ -1031,6 +1031,15 @@ begin
     raise exception 'payment attempt % of share order % is % (order %): its Stripe object % is not recorded', a.id, o.id, a.status, o.status, p->>'object_id'
       using errcode = '55000', hint = 'share_closed_meanwhile';
   end if;
+  -- Any order's attempt closed while Stripe was making its object (the janitor found nothing at Stripe
+  -- yet and abandoned it, or another request retired it): completing the caller's key with it would
+  -- answer that key for good with an attempt nobody can pay, and leave the object Stripe made payable
+  -- with no record of ours. Refused; the caller (createAtStripe) cancels or expires the object at Stripe
+  -- and begins again with the order's next attempt (errcode 55000, hint attempt_closed_meanwhile).
+  if p->>'object_id' is not null and a.status in ('abandoned', 'canceled', 'expired', 'needs_cleanup') then
+    raise exception 'payment attempt % of order % is %: its Stripe object % is not recorded', a.id, a.order_id, a.status, p->>'object_id'
+      using errcode = '55000', hint = 'attempt_closed_meanwhile';
+  end if;
   o := null;
   if a.status = 'creating' then
     update payment_attempts

@@ -19,7 +19,7 @@ import { isUuid } from '../platform/ids';
 import type { OrderRow } from '../orders/orders.sql';
 import { type PaymentError, PROVIDER_UNAVAILABLE } from '../stripe/payments';
 import type { PaymentAttempt } from './checkout.sql';
-import { closeOpenAttempt, createAtStripe, type CheckoutDeps } from './startPayment';
+import { closeOpenAttempt, createUnlessClosedMeanwhile, type CheckoutDeps } from './startPayment';
 
 export interface ChangeTrackInput {
   idempotencyKey: string;
@@ -111,7 +111,9 @@ async function closeAttempt(deps: CheckoutDeps, actor: string, order: OrderRow, 
   if (open.status === 'creating') {
     // Not yet recorded (its creator is at it, or crashed): creating it with its own Stripe key gives
     // the same object (or a new one nobody has seen), recorded so that it can then be closed.
-    const created = await createAtStripe(deps, { scope: actor, key: null, actor }, order, open);
+    const created = await createUnlessClosedMeanwhile(deps, { scope: actor, key: null, actor }, order, open);
+    // Closed while Stripe was making it (and its object closed at Stripe since): nothing left to close.
+    if (created === null) return null;
     if (created.error) return { order: created.order ?? order, previousTrack: null, isRepeat: false, error: created.error };
     open = created.attempt!;
   }

@@ -67,6 +67,14 @@ export const recordAttempt = (
   },
 ) => call<{ attempt: PaymentAttempt; order: OrderRow }>(db, 'checkout_record_attempt', record);
 
+/**
+ * checkout_record_attempt's refusal of an attempt closed while Stripe was making its object (the
+ * janitor abandoned it, or another request retired it): the object must be closed at Stripe, and the
+ * caller begins again with the order's next attempt.
+ */
+export const isAttemptClosedMeanwhile = (error: unknown): boolean =>
+  (error as { code?: unknown })?.code === '55000' && (error as { hint?: unknown })?.hint === 'attempt_closed_meanwhile';
+
 export const markAttempt = (
   db: Queryable,
   mark: { attempt_id: string; status: 'canceled' | 'expired' | 'needs_cleanup' | 'abandoned' | null; error?: string; object_id?: string; actor: string },

@@ -6,7 +6,9 @@
 //      gets the same object back. An open attempt is reused while Stripe still has it open.
 //   3. checkout_record_attempt() stores the object and completes the idempotency key.
 //   If step 3 fails, the object is cancelled (or expired) at once and the error returned; if that
-//   fails too, the attempt is marked needs_cleanup for the janitor.
+//   fails too, the attempt is marked needs_cleanup for the janitor. If step 3 finds the attempt closed
+//   meanwhile (the janitor abandoned it while Stripe was still making its object), the object is
+//   closed the same way and the call begins again at step 1 with the order's next attempt.
 import type Stripe from 'stripe';
 import type { Viewer } from '../auth/viewer';
 import { CatalogUnavailableError } from '../catalog/stripeProducts';
@@ -16,7 +18,7 @@ import { idempotencyKeyReused } from '../idempotency/keys';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import type { Logger } from '../platform/observability/logger';
 import type { OrderRow } from '../orders/orders.sql';
-import { applyPayment, beginCheckout, type BeginResult, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
+import { applyPayment, beginCheckout, type BeginResult, isAttemptClosedMeanwhile, markAttempt, type PaymentAttempt, type PaymentFacts, recordAttempt } from './checkout.sql';
 import type { CheckoutUrls } from './returnUrls';
 import { type AttemptKind, type CheckoutInputFields, type CheckoutMode, type CheckoutRequest, parseCheckoutInput } from './input';
 import { createCheckoutSession, paymentIntentParams } from './stripeObjects';
@@ -65,13 +67,17 @@ export async function startPayment(deps: CheckoutDeps, kind: AttemptKind, viewer
     if (begun.outcome === 'conflict') throw idempotencyKeyReused(request.key, begun.operation);
     const { order, attempt } = begun;
     if (begun.outcome === 'repeat') return { order, attempt, isRepeat: true, error: null };
-    if (attempt.status === 'creating' && attempt.kind === request.kind) return createAtStripe(deps, request, order, attempt);
+    if (attempt.status === 'creating' && attempt.kind === request.kind) {
+      const created = await createUnlessClosedMeanwhile(deps, request, order, attempt);
+      if (created) return created;
+      continue;
+    }
     if (attempt.status === 'creating') {
       // The order's live attempt is of the other kind and not yet recorded (being created right now, or
       // its creator crashed). Creating it with its own Stripe key yields the same object, which the
       // next round can then close: an order is never payable through two objects at once.
-      const other = await createAtStripe(deps, { ...request, key: null }, order, attempt);
-      if (other.error) return other;
+      const other = await createUnlessClosedMeanwhile(deps, { ...request, key: null }, order, attempt);
+      if (other?.error) return other;
       continue;
     }
 
@@ -155,6 +161,26 @@ export async function createAtStripe(
   return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
 }
 
+/**
+ * createAtStripe, or null when the attempt was closed while Stripe was making its object (the janitor
+ * abandoned it as having nothing at Stripe, or another request retired it): the object has been closed
+ * at Stripe by then (if Stripe refused, the janitor's sweep for objects we hold no record of finds it),
+ * it is never this call's answer, and the caller begins again with the order's next attempt.
+ */
+export async function createUnlessClosedMeanwhile(
+  deps: CheckoutDeps,
+  request: Parameters<typeof createAtStripe>[1],
+  order: OrderRow,
+  attempt: PaymentAttempt,
+): Promise<StartPaymentResult | null> {
+  try {
+    return await createAtStripe(deps, request, order, attempt);
+  } catch (error) {
+    if (isAttemptClosedMeanwhile(error)) return null;
+    throw error;
+  }
+}
+
 async function noteAttemptError(deps: CheckoutDeps, attempt: PaymentAttempt, error: string, actor: string) {
   try {
     await markAttempt(deps.db, { attempt_id: attempt.id, status: null, error, actor });
@@ -169,7 +195,8 @@ async function noteAttemptError(deps: CheckoutDeps, attempt: PaymentAttempt, err
  */
 async function compensate(deps: CheckoutDeps, attempt: PaymentAttempt, objectId: string, actor: string, cause: unknown) {
   const log = deps.logger.child({ orderId: attempt.order_id, attempt: attempt.attempt, stripeObjectId: objectId });
-  log.error({ err: cause }, 'recording a created Stripe object failed: compensating');
+  if (isAttemptClosedMeanwhile(cause)) log.warn('the attempt was closed while Stripe was making its object: closing the object');
+  else log.error({ err: cause }, 'recording a created Stripe object failed: compensating');
   let status: 'canceled' | 'expired' | 'needs_cleanup';
   let note = `record step failed: ${cause instanceof Error ? cause.message : String(cause)}`;
   try {
@@ -208,8 +235,14 @@ async function reuseOpenAttempt(deps: CheckoutDeps, request: CheckoutRequest, or
   const { reading } = read;
   const stillOpen = reading.outcome !== 'CANCELED' && reading.outcome !== 'EXPIRED';
   if (stillOpen && attempt.kind === request.kind && !expiresSoon(attempt)) {
-    const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: attempt.stripe_object_id!, scope: request.scope, key: request.key, actor: request.actor });
-    return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
+    try {
+      const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: attempt.stripe_object_id!, scope: request.scope, key: request.key, actor: request.actor });
+      return { order: recorded.order, attempt: recorded.attempt, isRepeat: false, error: null };
+    } catch (error) {
+      // Retired by another request (which closed it at Stripe) since we read it: begin again.
+      if (isAttemptClosedMeanwhile(error)) return null;
+      throw error;
+    }
   }
   // Still open but of the other kind (the customer switched between hosted Checkout and Elements) or
   // about to expire: close it first, so that the order is never payable through two objects at once.

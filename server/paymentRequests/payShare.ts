@@ -14,7 +14,7 @@
 //      paid or processing meanwhile → recorded and refused; canceled or gone → retired, and step 1 again
 //      makes attempt n+1.
 import Stripe from 'stripe';
-import { applyPayment, markAttempt, type PaymentAttempt, recordAttempt } from '../checkout/checkout.sql';
+import { applyPayment, isAttemptClosedMeanwhile, markAttempt, type PaymentAttempt, recordAttempt } from '../checkout/checkout.sql';
 import { type CheckoutDeps, closeOpenAttempt, createAtStripe, factsFrom } from '../checkout/startPayment';
 import { requestHash } from '../idempotency/requestHash';
 import type { Db } from '../platform/db/db';
@@ -88,6 +88,8 @@ export async function payMemberShare(deps: PaymentRequestDeps, token: string, id
         // The share was closed while Stripe made its PaymentIntent (the record step refused it, and
         // createAtStripe canceled it at Stripe): nothing to pay.
         if (isShareClosedMeanwhile(error)) return { outcome: 'refused', isRepeat: false, share: null, error: shareError('REQUEST_NOT_PAYABLE') };
+        // The attempt was closed meanwhile but the share may still be payable: begin again as it stands.
+        if (isAttemptClosedMeanwhile(error)) continue;
         if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
         return await refusedByStripe(deps, share, attempt, error, actor);
       }
@@ -176,8 +178,14 @@ async function reuseOpenAttempt(
     throw error;
   }
   if (PAYABLE.has(intent.status)) {
-    const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, ...request });
-    return paid(share, recorded.attempt, false);
+    try {
+      const recorded = await recordAttempt(deps.db, { attempt_id: attempt.id, object_id: objectId, ...request });
+      return paid(share, recorded.attempt, false);
+    } catch (error) {
+      // Retired since we read it (and closed at Stripe by whoever retired it): begin again.
+      if (isAttemptClosedMeanwhile(error)) return null;
+      throw error;
+    }
   }
   if (intent.status === 'canceled') {
     await markAttempt(deps.db, { attempt_id: attempt.id, status: 'canceled', actor: request.actor });

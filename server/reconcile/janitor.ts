@@ -16,7 +16,7 @@ import type { Job } from '../platform/jobs/runner';
 import type { Logger } from '../platform/observability/logger';
 import { settleCreatingRefunds } from '../refunds/settleCreating';
 import { expireDuePaymentRequests } from '../paymentRequests/expire';
-import { applyPayment, type ApplyResult, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
+import { applyPayment, type ApplyResult, isAttemptClosedMeanwhile, markAttempt, type PaymentFacts, recordAttempt } from '../checkout/checkout.sql';
 import { factsFrom, retrievePayment } from '../checkout/startPayment';
 import { cancelPaymentIntentKey, expireCheckoutSessionKey } from '../idempotency/stripeKeys';
 import { isUuid } from '../platform/ids';
@@ -394,17 +394,7 @@ export class Pass {
       return;
     }
     const orderWantsIt = attempt.status === 'creating' && ['pending', 'requires_action', 'failed'].includes(attempt.order_status);
-    if (orderWantsIt) {
-      // The request that made it died before recording it: recorded now, the customer's retry gets it.
-      const session = attempt.kind === 'checkout_session' ? (object as Stripe.Checkout.Session) : null;
-      await recordAttempt(db, {
-        attempt_id: attempt.id,
-        object_id: object.id,
-        client_secret: attempt.kind === 'payment_intent' ? (object as Stripe.PaymentIntent).client_secret : null,
-        url: session?.url ?? null,
-        expires_at: session ? new Date(session.expires_at * 1000).toISOString() : null,
-        actor: this.actor,
-      });
+    if (orderWantsIt && (await this.recordFound(attempt, object))) {
       this.counters.synced += 1;
       await log('recorded');
       return;
@@ -418,6 +408,28 @@ export class Pass {
     await markAttempt(db, { attempt_id: attempt.id, status: attempt.kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: this.actor });
     this.counters.canceled += 1;
     await log('canceled');
+  }
+
+  /**
+   * The request that made the object died before recording it: recorded now, the customer's retry gets
+   * it. False when the attempt was closed since this pass read it (the object is then closed below).
+   */
+  private async recordFound(attempt: UnsettledAttempt, object: Stripe.PaymentIntent | Stripe.Checkout.Session): Promise<boolean> {
+    const session = attempt.kind === 'checkout_session' ? (object as Stripe.Checkout.Session) : null;
+    try {
+      await recordAttempt(this.deps.db, {
+        attempt_id: attempt.id,
+        object_id: object.id,
+        client_secret: attempt.kind === 'payment_intent' ? (object as Stripe.PaymentIntent).client_secret : null,
+        url: session?.url ?? null,
+        expires_at: session ? new Date(session.expires_at * 1000).toISOString() : null,
+        actor: this.actor,
+      });
+      return true;
+    } catch (error) {
+      if (isAttemptClosedMeanwhile(error)) return false;
+      throw error;
+    }
   }
 
   /** The attempt's object: by its recorded id, or by our metadata among the objects created since the attempt (never a create). */
