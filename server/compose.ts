@@ -2,6 +2,7 @@
 // main.ts calls it for `npm start`; tests call it to run the real server on a free port.
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { ApolloServer } from '@apollo/server';
 import { createTokenVerifier } from './auth/staffTokens';
@@ -16,7 +17,8 @@ import { createApolloServer } from './api/graphql/server';
 import { createWebhookApplier, STRIPE_EVENTS_NOTIFY_CHANNEL, type WebhookApplier } from './webhooks/applier';
 import { EventStore } from './webhooks/eventStore';
 import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './api/http/webhookRoute';
-import { createHttpApp } from './api/http/httpApp';
+import { createHttpApp, createRateLimits } from './api/http/httpApp';
+import { createWebhookListener } from './api/http/webhookListener';
 import { createWorkerHttpApp } from './api/http/workerHttpApp';
 import { type Job, JobRunner } from './platform/jobs/runner';
 import type { Logger } from './platform/observability/logger';
@@ -68,6 +70,8 @@ export interface RunningApp {
   reconciler: Reconciliation;
   /** Drains in-flight requests, stops jobs, closes the database. Safe to call twice. */
   stop: () => Promise<void>;
+  /** The Hono app alone, without the webhook listener in front of it: tests compare the two. */
+  honoFetch: (request: Request) => Promise<Response>;
 }
 
 export interface StartOptions {
@@ -180,8 +184,10 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       })(),
     },
   };
+  const rateLimits = createRateLimits(config);
   const app = apollo
     ? createHttpApp({
+    rateLimits,
     apollo,
     auth: { db, verifyToken },
     db,
@@ -193,7 +199,23 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     webhooks,
   })
     : createWorkerHttpApp({ db, logger, isAcceptingTraffic: () => accepting });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  // Stripe's deliveries are answered by a node:http listener in front of Hono (webhookListener.ts).
+  const webhookListener = apollo
+    ? await createWebhookListener(
+        { config, logger, rateLimits, isAcceptingTraffic: () => accepting, ...webhooks, secrets: () => getServices().webhookSecrets },
+        (req, res) => honoListener(req, res),
+      )
+    : undefined;
+  let honoListener: RequestListener = () => {};
+  const server = serve({
+    fetch: app.fetch,
+    port: config.port,
+    hostname: config.host,
+    createServer: ((options: ServerOptions, listener: RequestListener) => {
+      honoListener = listener;
+      return createServer(options, webhookListener ?? listener);
+    }) as typeof createServer,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -320,7 +342,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await flushSentry();
     })());
 
-  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, reconciliation, reconciler, stop };
+  return { url, db, devCredentials, jobs, stripe: services.stripe, stripeSandbox, sandboxWebhookSecret: sandboxWebhookEndpoint?.secret, webhookCounters: webhooks.counters, webhookApplier, makeOutbox, makeSink, reconciliation, reconciler, stop, honoFetch: async (request) => app.fetch(request) };
 }
 
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {

@@ -8,8 +8,13 @@ import type { AppEnv } from './types';
 
 export function clientAddress(c: Context<AppEnv>, trustProxyHops: number): string {
   const peer = c.env?.incoming ? getConnInfo(c as never).remote.address : undefined;
+  return clientAddressOf(peer, c.req.header('x-forwarded-for'), trustProxyHops);
+}
+
+/** The same rule from the socket's peer and the X-Forwarded-For header (the webhook listener has no Hono context). */
+export function clientAddressOf(peer: string | undefined, forwardedFor: string | undefined, trustProxyHops: number): string {
   if (trustProxyHops > 0) {
-    const forwarded = (c.req.header('x-forwarded-for') ?? '')
+    const forwarded = (forwardedFor ?? '')
       .split(',')
       .map((entry) => entry.trim())
       .filter(Boolean);

@@ -25,9 +25,15 @@ export interface HttpAppDeps extends GraphQLRouteDeps {
   /** Sandbox mode only: the Stripe emulator, the dev sign-in, the demo storefront and the Make sink. */
   sandboxMode?: SandboxModeDeps;
   webhooks: { store: EventStore; counters: WebhookCounters };
+  /** Shared with the webhook listener in front of Hono (webhookListener.ts); made here when not given. */
+  rateLimits?: RateLimits;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+/** The limits per client this process keeps (in memory): one instance for Hono and the webhook listener. */
+export const createRateLimits = (config: HttpAppDeps['config']) => new RateLimits({ ...config.rateLimits, trustProxyHops: config.http.trustProxyHops });
+
+/** An X-Request-Id a client sends is kept when it looks like one (webhookListener.ts checks it too). */
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 const CONSOLE_PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Payments ops console</title></head>
 <body><main><h1>Payments ops console</h1><p>The console has not been built. Run <code>npm run build:console</code> (npm start does it for you).</p></main></body></html>`;
@@ -54,7 +60,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AppEnv> {
   });
 
   app.use('*', securityHeaders({ supabaseUrl: deps.config.auth.supabaseUrl, trustProxyHops: deps.config.http.trustProxyHops }));
-  const rateLimits = new RateLimits({ ...deps.config.rateLimits, trustProxyHops: deps.config.http.trustProxyHops });
+  const rateLimits = deps.rateLimits ?? createRateLimits(deps.config);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 

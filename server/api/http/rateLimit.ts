@@ -87,21 +87,27 @@ export class RateLimits {
    * Verification is one HMAC over the body, which is read anyway, so refusing earlier would save little.
    */
   webhook(): MiddlewareHandler<AppEnv> {
-    const limiter = this.webhookUnverified;
-    const points = this.options.webhookUnverifiedPerMinute;
     return async (c, next) => {
       await next();
-      if (!limiter || c.res.status !== 400 || !(await failedVerification(c.res))) return;
-      const address = clientAddress(c, this.options.trustProxyHops);
-      // penalty() adds without refusing: over the limit, this refusal becomes a 429.
-      const state = await limiter.penalty(address, 1);
-      if (state.consumedPoints <= points) return;
+      if (!this.webhookUnverified || c.res.status !== 400 || !(await failedVerification(c.res))) return;
+      const retryAfter = await this.webhookRefused(clientAddress(c, this.options.trustProxyHops));
+      if (retryAfter === undefined) return;
       // Hono copies the route's headers (request id, security headers) onto the replacement.
-      c.res = new Response(JSON.stringify({ error: 'rate_limited', message: 'Too many refused deliveries from this address' }), {
-        status: 429,
-        headers: { 'content-type': 'application/json', 'retry-after': String(retryAfterSeconds(state)) },
-      });
+      c.res = new Response(JSON.stringify(WEBHOOK_RATE_LIMITED), { status: 429, headers: { 'content-type': 'application/json', 'retry-after': String(retryAfter) } });
     };
+  }
+
+  /**
+   * Counts a webhook delivery from this address that failed verification; resolves with the seconds
+   * for Retry-After once the address is over its limit (the refusal becomes a 429), else undefined.
+   * webhook() above and the Node listener (webhookListener.ts) share it.
+   */
+  async webhookRefused(address: string): Promise<number | undefined> {
+    const limiter = this.webhookUnverified;
+    if (!limiter) return undefined;
+    // penalty() adds without refusing: over the limit, this refusal becomes a 429.
+    const state = await limiter.penalty(address, 1);
+    return state.consumedPoints <= this.options.webhookUnverifiedPerMinute ? undefined : retryAfterSeconds(state);
   }
 
   /** Ahead of POST /_sandbox/dev-sign-in. */
@@ -119,6 +125,12 @@ export class RateLimits {
 
 /** The webhook route answers 400 with `{ error: <reason> }`; the reasons of an unverified delivery. */
 const UNVERIFIED = /signature|timestamp|too_large/;
+
+/** Whether a refusal's reason is one of an unverified delivery (counted by webhookRefused). */
+export const isUnverifiedReason = (reason: string) => UNVERIFIED.test(reason);
+
+/** The body of the 429 an address over its limit of unverified deliveries gets. */
+export const WEBHOOK_RATE_LIMITED = { error: 'rate_limited', message: 'Too many refused deliveries from this address' };
 
 async function failedVerification(response: Response): Promise<boolean> {
   try {

@@ -36,24 +36,30 @@ export interface WebhookEndpointDeps {
   secrets: () => readonly string[];
 }
 
-export function webhookRoute(deps: WebhookEndpointDeps) {
+/** What the endpoint answers a delivery: the status, the JSON body, and whether to close the connection. */
+export interface WebhookAnswer {
+  status: 200 | 400 | 500;
+  body: { received: true; duplicate?: true } | { error: string; message: string };
+  /** A body too large was left unread: the connection cannot carry another request. */
+  closeConnection?: true;
+}
+
+/**
+ * The endpoint without its framework: a delivery's raw body (or the BodyTooLargeError reading it
+ * threw) and its Stripe-Signature header in, the answer out. The Hono route below and the Node
+ * listener in front of Hono (webhookListener.ts) both answer with it.
+ */
+export function webhookHandler(deps: WebhookEndpointDeps): (raw: string | BodyTooLargeError, signature: string | undefined) => Promise<WebhookAnswer> {
   // Test and sandbox keys see test events; a live key sees live ones. The other mode's events are
   // stored and flagged, never applied.
   const expectLive = deps.config.stripe.mode === 'live';
-  return async (c: Context<AppEnv>) => {
-    let raw: string;
-    try {
-      raw = await readBodyText(c, deps.config.http.bodyLimitBytes);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      c.header('Connection', 'close');
-      return reject(c, deps, new WebhookRejection('body_too_large', error.message));
-    }
+  return async (raw, signature) => {
+    if (raw instanceof BodyTooLargeError) return { ...reject(deps, new WebhookRejection('body_too_large', raw.message)), closeConnection: true };
     let event;
     try {
-      event = verifyDelivery(raw, c.req.header('stripe-signature'), deps.secrets());
+      event = verifyDelivery(raw, signature, deps.secrets());
     } catch (error) {
-      if (error instanceof WebhookRejection) return reject(c, deps, error);
+      if (error instanceof WebhookRejection) return reject(deps, error);
       throw error;
     }
 
@@ -65,22 +71,39 @@ export function webhookRoute(deps: WebhookEndpointDeps) {
       const { isNew } = await deps.store.store(event, ignoredReason, facts);
       if (isNew) deps.counters.received += 1;
       else deps.counters.duplicates += 1;
-      return c.json({ received: true, ...(isNew ? {} : { duplicate: true }) });
+      return { status: 200, body: isNew ? { received: true } : { received: true, duplicate: true } };
     } catch (error) {
       if (error instanceof UnstorableEventError) {
         // verify.ts refuses the shapes we know of before they reach the database; one that still
         // got this far is a shape to add there, hence an error in the log rather than a warning.
         deps.logger.error({ err: error.cause, eventId: event.id, sqlState: error.sqlState }, 'the database refused a verified webhook event');
-        return reject(c, deps, new WebhookRejection('unstorable_event', `The event holds a value the database cannot store (SQLSTATE ${error.sqlState})`));
+        return reject(deps, new WebhookRejection('unstorable_event', `The event holds a value the database cannot store (SQLSTATE ${error.sqlState})`));
       }
       deps.logger.error({ err: error, eventId: event.id }, 'could not store a webhook event: Stripe will retry');
-      return c.json({ error: 'unavailable', message: 'The event could not be stored; retry later' }, 500);
+      return { status: 500, body: { error: 'unavailable', message: 'The event could not be stored; retry later' } };
     }
   };
 }
 
-function reject(c: Context<AppEnv>, deps: WebhookEndpointDeps, rejection: WebhookRejection) {
+/** POST /webhooks/stripe on Hono: what app.fetch serves (the Node listener takes the route first when served over HTTP). */
+export function webhookRoute(deps: WebhookEndpointDeps) {
+  const handle = webhookHandler(deps);
+  return async (c: Context<AppEnv>) => {
+    let raw: string | BodyTooLargeError;
+    try {
+      raw = await readBodyText(c, deps.config.http.bodyLimitBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      raw = error;
+    }
+    const answer = await handle(raw, c.req.header('stripe-signature'));
+    if (answer.closeConnection) c.header('Connection', 'close');
+    return c.json(answer.body, answer.status);
+  };
+}
+
+function reject(deps: WebhookEndpointDeps, rejection: WebhookRejection): WebhookAnswer {
   deps.counters.rejected[rejection.reason] += 1;
   deps.logger.warn({ reason: rejection.reason }, 'webhook delivery refused');
-  return c.json({ error: rejection.reason, message: rejection.message }, 400);
+  return { status: 400, body: { error: rejection.reason, message: rejection.message } };
 }
