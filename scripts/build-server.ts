@@ -1,5 +1,5 @@
 // Compiles the server to plain JavaScript in dist/, so that it runs as `node dist/server/main.js`
-// without tsx (no TypeScript compiler in the image, no compile at each start). scripts/prepare.ts runs
+// without tsx (no TypeScript compiler in the image, no compile at each start). scripts/prepare.js runs
 // it: `npm run build:server` and `npm run build` always, `npm start` when the server's sources changed.
 //
 // Why esbuild file by file and not `tsc` or one bundle: the sources import each other without

@@ -72,6 +72,10 @@ describe('the compiled server (npm run build:server)', () => {
     expect(existsSync(join(outDir, 'server', 'platform', 'db', 'migrate.js'))).toBe(true);
     expect(readFileSync(join(outDir, 'schema.graphql'), 'utf8')).toBe(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
     expect(existsSync(join(outDir, 'supabase', 'migrations', '20261122000000_supabase_shim.sql'))).toBe(true);
+    // The server imports nothing from the console (tests/architecture.test.ts): nothing lands in
+    // dist/console, which belongs to the console's build and is emptied by each one.
+    expect(existsSync(join(outDir, 'console'))).toBe(false);
+    expect(readFileSync(join(outDir, 'server', 'sandboxMode', 'paymentRequestPages.js'), 'utf8')).not.toMatch(/from "[^"]*console\//);
   });
 
   it('starts under plain node, answers /healthz, /readyz and GraphQL, and exits 0 on SIGTERM', async () => {

@@ -1,19 +1,17 @@
-// scripts/prepare.ts, the step `npm start` runs before the server: the console is built only when what
+// scripts/prepare.js, the step `npm start` runs before the server: the console is built only when what
 // it is built from changed since its last build. Run as npm runs it (a child process, from the project's
 // folder), with the real vite.config.ts, on a tiny console of the test's own so that each build takes a
 // second and the repository's dist/ is left alone. The real console goes through the same code in
 // `npm run test:e2e` and `npm start`; the server's build in tests/deploy.test.ts.
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const PREPARE = join(ROOT, 'scripts', 'prepare.ts');
+const PREPARE = join(ROOT, 'scripts', 'prepare.js');
 
 let project: string;
 
@@ -41,10 +39,10 @@ interface Run {
   output: string;
 }
 
-/** `node --import tsx scripts/prepare.ts console`, as `npm start` runs it, from the project's folder. */
+/** `node scripts/prepare.js console`, as `npm start` runs it, from the project's folder. */
 function prepareConsole(env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX_LOADER, PREPARE, 'console'], { cwd: project, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [PREPARE, 'console'], { cwd: project, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}` });
     });
   });
@@ -59,7 +57,7 @@ function builtScripts(): string {
     .join('\n');
 }
 
-describe('npm start builds the console only when its sources changed (scripts/prepare.ts)', () => {
+describe('npm start builds the console only when its sources changed (scripts/prepare.js)', () => {
   it('builds the first time, saying so and how long it took', async () => {
     const run = await prepareConsole();
     expect(run.code, run.output).toBe(0);
