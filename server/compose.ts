@@ -3,12 +3,14 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createServer, type RequestListener, type ServerOptions } from 'node:http';
-import { serve } from '@hono/node-server';
+import { serve, type ServerType } from '@hono/node-server';
 import type { ApolloServer } from '@apollo/server';
 import { createTokenVerifier } from './auth/staffTokens';
 import type { Config } from './config';
 import type { Db } from './platform/db/db';
 import { migrate } from './platform/db/migrate';
+import { StartAbortedError, untilDatabaseAvailable } from './platform/db/untilAvailable';
+import { startingHttpHandler } from './api/http/startingHttpApp';
 import { openDb } from './platform/db/open';
 import { checkoutReturnUrls } from './checkout/returnUrls';
 import { syncStripeCatalog } from './catalog/stripeProducts';
@@ -82,6 +84,8 @@ export interface StartOptions {
   /** Where sandbox mode keeps the Stripe sandbox's state across restarts; undefined keeps it in memory only. */
   stripeSandboxFile?: string;
   jobs?: Job[];
+  /** Aborted when the process is told to stop before its start is over (SIGTERM while it waits for the database). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_DEV_CREDENTIALS_FILE = join('.data', 'dev-credentials.json');
@@ -89,43 +93,119 @@ export const DEFAULT_STRIPE_SANDBOX_FILE = join('.data', 'stripe-sandbox.json');
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApp> {
   const db = options.db ?? (await openDb(config.database, logger));
-  const migrated = await migrate(db);
+  // The port is taken first and answers as a starting process (/healthz 200, /readyz 503), so that a
+  // process waiting for its database is seen as alive and not ready; its app is served once started.
+  const http = await listenWhileStarting(config).catch(async (error: unknown) => {
+    if (!options.db) await db.close();
+    throw error;
+  });
+  try {
+    return await startOnPort(config, logger, options, db, http);
+  } catch (error) {
+    await http.close();
+    // Told to stop while the database is away: a connection still being attempted would hold close()
+    // up to its connect timeout, and the process exits anyway.
+    const closing = options.db ? Promise.resolve() : db.close().catch(() => undefined);
+    if (!(error instanceof StartAbortedError)) await closing;
+    throw error;
+  }
+}
+
+interface StartingHttp {
+  server: ServerType;
+  url: string;
+  /**
+   * Serves the started app in place of the starting answers: its fetch, and optionally a node:http
+   * listener in front of it, given the listener that runs the fetch.
+   */
+  serveApp: (fetch: FetchHandler, inFront?: (honoListener: RequestListener) => RequestListener) => void;
+  close: () => Promise<void>;
+}
+
+type FetchHandler = Parameters<typeof serve>[0]['fetch'];
+
+async function listenWhileStarting(config: Config): Promise<StartingHttp> {
+  let handler: FetchHandler = startingHttpHandler(config.role);
+  let honoListener: RequestListener = () => {};
+  let listener: RequestListener = (req, res) => honoListener(req, res);
+  const server = serve({
+    fetch: (request, env) => handler(request, env),
+    port: config.port,
+    hostname: config.host,
+    createServer: ((serverOptions: ServerOptions, hono: RequestListener) => {
+      honoListener = hono;
+      return createServer(serverOptions, (req, res) => listener(req, res));
+    }) as typeof createServer,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`,
+    serveApp: (fetch, inFront) => {
+      handler = fetch;
+      if (inFront) listener = inFront(honoListener);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * The start-up steps that need the database, each retried while it cannot be reached (a process
+ * started during an outage waits for it, saying so), with the checks every process must pass against
+ * the others: migrations applied once (under their lock), Make routes and retention limits agreed.
+ */
+async function seatSharedState(config: Config, logger: Logger, options: StartOptions, db: Db, url: string): Promise<void> {
+  const untilAvailable = <T>(step: string, run: () => Promise<T>) => untilDatabaseAvailable(step, run, { logger, signal: options.signal });
+  const migrated = await untilAvailable('migrations', () => migrate(db));
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
   // Before anything is served: a process routing Make otherwise than the others refuses to start.
   const isSandboxRoute = (route: string) => URL.canParse(route) && new URL(route).pathname.startsWith(`${MAKE_SINK_PATH}/`);
   if (!config.make.useSandboxSink) {
-    const seated = await seatMakeRoutes(db, config.make.routes, { overwrite: config.make.overwriteRoutes, isSandboxRoute }).catch(async (error: unknown) => {
-      if (!options.db) await db.close();
-      throw error;
-    });
+    const seated = await untilAvailable('make routes', () => seatMakeRoutes(db, config.make.routes, { overwrite: config.make.overwriteRoutes, isSandboxRoute }));
     if (seated.outcome === 'overwritten') logger.warn({ kinds: seated.kinds }, 'Make routes replaced (MAKE_ROUTES_OVERWRITE=true): unset it, and give every process these routes');
   } else {
-    // Sandbox mode seats its sink routes below, once its URL is known: never over configured routes.
-    await checkSandboxMayRoute(db, isSandboxRoute).catch(async (error: unknown) => {
-      if (!options.db) await db.close();
-      throw error;
+    // Sandbox mode routes to its own sink, at this process's URL: never over configured routes.
+    await untilAvailable('make routes', async () => {
+      await checkSandboxMayRoute(db, isSandboxRoute);
+      if (config.make.signingSecret) await syncMakeRoutes(db, sandboxMakeRoutes(url));
     });
   }
 
   // The retention limits pg_cron's run reads (where pg_cron schedules it): seated by the processes that
   // run jobs, which must agree (a web process's RETENTION_* are not its business: it writes nothing).
   if (config.jobsEnabled) {
-    const seated = await seatRetentionSettings(db, config.retention, { overwrite: config.retention.overwriteSettings }).catch(async (error: unknown) => {
-      if (!options.db) await db.close();
-      throw error;
-    });
+    const seated = await untilAvailable('retention settings', () => seatRetentionSettings(db, config.retention, { overwrite: config.retention.overwriteSettings }));
     if (seated === 'overwritten') logger.warn('retention settings replaced (RETENTION_SETTINGS_OVERWRITE=true): unset it, and give every job process these RETENTION_* values');
   }
+}
+
+async function startOnPort(config: Config, logger: Logger, options: StartOptions, db: Db, http: StartingHttp): Promise<RunningApp> {
+  const { server, url } = http;
+  await seatSharedState(config, logger, options, db, url);
 
   // Dev tokens are HS256, so they are made only where HS256 tokens are accepted (not with a JWKS).
   const devCredentials =
     config.stripe.mode === 'sandbox' && !config.isProduction && !config.auth.jwksUrl
-      ? await ensureDevCredentials(db, {
-          file: options.devCredentialsFile,
-          jwtSecret: config.auth.jwtSecret,
-          audience: config.auth.audience,
-          issuer: config.auth.issuer,
-        })
+      ? await untilDatabaseAvailable(
+          'dev credentials',
+          () =>
+            ensureDevCredentials(db, {
+              file: options.devCredentialsFile,
+              jwtSecret: config.auth.jwtSecret,
+              audience: config.auth.audience,
+              issuer: config.auth.issuer,
+            }),
+          { logger, signal: options.signal },
+        )
       : undefined;
   const verifyToken = createTokenVerifier({
     jwtSecret: config.auth.jwtSecret ?? devCredentials?.jwtSecret,
@@ -207,22 +287,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       )
     : undefined;
   let honoListener: RequestListener = () => {};
-  const server = serve({
-    fetch: app.fetch,
-    port: config.port,
-    hostname: config.host,
-    createServer: ((options: ServerOptions, listener: RequestListener) => {
+  // The port has been answering since the start (listenWhileStarting); the app is served at the end.
+  const serveApp = () =>
+    http.serveApp(app.fetch, (listener) => {
       honoListener = listener;
-      return createServer(options, webhookListener ?? listener);
-    }) as typeof createServer,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+      return webhookListener ?? listener;
+    });
 
   // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
   // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
@@ -265,8 +335,6 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const catalogSynced = syncStripeCatalog({ db, stripe: services.stripe, logger });
   if (stripeSandbox) await catalogSynced.then(() => stripeSandbox.flushWebhooks());
 
-  // Sandbox mode's sink is at this process's own URL, known only now (configured routes were seated above).
-  if (makeSink) await syncMakeRoutes(db, sandboxMakeRoutes(url));
   const makeOutbox = createMakeOutbox({ db, config: config.make, logger, wakeForRetries: config.jobsEnabled });
   let stopListening: (() => Promise<void>) | undefined;
 
@@ -309,6 +377,9 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     const janitor = reconcileJob(reconciliation);
     if (janitor) jobs.start([janitor]);
   }
+
+  // Started: the app's routes replace the starting answers (/readyz now checks the database).
+  serveApp();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -5,6 +5,7 @@ import { SANDBOX_STOREFRONT_PATH } from './checkout/returnUrls';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createLogger } from './platform/observability/logger';
 import { initSentry } from './platform/observability/sentry';
+import { StartAbortedError } from './platform/db/untilAvailable';
 
 /** Beyond SHUTDOWN_TIMEOUT_MS: time to close the database and flush Sentry once the drain has ended. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -65,8 +66,6 @@ async function main() {
   }
   const logger = createLogger({ level: config.logLevel });
   initSentry(config.sentry);
-  const app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE, stripeSandboxFile: DEFAULT_STRIPE_SANDBOX_FILE });
-  process.stdout.write(banner(config, app));
 
   // The first SIGTERM or SIGINT starts the drain (app.stop(): stop accepting, finish the requests and
   // job runs in flight within SHUTDOWN_TIMEOUT_MS, close the database), then the process exits 0. A
@@ -75,19 +74,14 @@ async function main() {
   // that escalate to SIGKILL on their own. The listeners stay on (not `once`): with none left, Node,
   // or tsx's own handler, would end the process at the second signal. The drain is bounded anyway, and
   // a watchdog exits (1) should closing something hang past it.
+  // The listeners are on from the start: a process still starting (waiting for its database, say) is
+  // stopped at once, with exit code 0, as a supervisor expects of SIGTERM.
+  let app: RunningApp | undefined;
+  const starting = new AbortController();
   let draining = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (draining) {
-      logger.warn({ signal }, 'already shutting down: the drain ends within SHUTDOWN_TIMEOUT_MS');
-      return;
-    }
-    draining = true;
+  const drain = (signal: NodeJS.Signals, running: RunningApp) => {
     logger.info({ signal, timeoutMs: config.http.shutdownTimeoutMs }, 'shutting down: draining requests and stopping jobs');
-    setTimeout(() => {
-      logger.error({ signal }, 'shutdown did not finish in time: exiting without it');
-      process.exit(1);
-    }, config.http.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
-    app.stop().then(
+    running.stop().then(
       () => {
         logger.info({ signal }, 'shut down cleanly');
         process.exit(0);
@@ -98,8 +92,35 @@ async function main() {
       },
     );
   };
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (draining) {
+      logger.warn({ signal }, 'already shutting down: the drain ends within SHUTDOWN_TIMEOUT_MS');
+      return;
+    }
+    draining = true;
+    setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish in time: exiting without it');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+    if (app) return drain(signal, app);
+    logger.info({ signal }, 'shutting down while starting: the start is abandoned');
+    starting.abort();
+  };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+
+  try {
+    app = await startApp(config, logger, { devCredentialsFile: DEFAULT_DEV_CREDENTIALS_FILE, stripeSandboxFile: DEFAULT_STRIPE_SANDBOX_FILE, signal: starting.signal });
+  } catch (error) {
+    if (error instanceof StartAbortedError) {
+      logger.info('stopped before the start was over');
+      process.exit(0);
+    }
+    throw error;
+  }
+  // A signal that came after the last step that heeds it: the start is over, so it drains as usual.
+  if (starting.signal.aborted) return drain('SIGTERM', app);
+  process.stdout.write(banner(config, app));
 }
 
 main().catch((error) => {

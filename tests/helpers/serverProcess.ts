@@ -40,6 +40,17 @@ export interface ServerProcess {
 /** Every process started here and not yet exited, for afterAll to kill whatever a failed test left. */
 const running = new Set<ServerProcess>();
 
+/** A server process spawned and not (necessarily) started yet: what a test can watch while it starts. */
+export interface SpawnedServerProcess {
+  pid: number;
+  /** Everything the process wrote so far (stdout, then stderr). */
+  output: () => string;
+  exited: Promise<Exit>;
+  kill: (signal: 'SIGKILL' | 'SIGTERM') => Promise<Exit>;
+  /** Resolves once the banner names the URL; rejects if the process exits first or prints none in time. */
+  started: Promise<ServerProcess>;
+}
+
 /**
  * Starts server/main.ts with exactly this environment (plus PATH and the test defaults below, the janitor off among them: nothing
  * else leaks in from the test run) and resolves once its banner names its URL. `cwd` should be a
@@ -47,6 +58,11 @@ const running = new Set<ServerProcess>();
  * credentials in `.data/` under it.
  */
 export async function startServerProcess(env: Record<string, string>, options: { cwd: string; startTimeoutMs?: number }): Promise<ServerProcess> {
+  return spawnServerProcess(env, options).started;
+}
+
+/** As startServerProcess, but hands the process over at once, for a test that acts while it starts. */
+export function spawnServerProcess(env: Record<string, string>, options: { cwd: string; startTimeoutMs?: number }): SpawnedServerProcess {
   const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, MAIN], {
     cwd: options.cwd,
     env: {
@@ -69,9 +85,17 @@ export async function startServerProcess(env: Record<string, string>, options: {
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const kill = async (signal: 'SIGKILL' | 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  // Until the banner, this process is killed by killServerProcesses too.
+  const spawned: ServerProcess = { url: '', pid: child.pid!, output, exited, kill };
+  running.add(spawned);
+  void exited.then(() => running.delete(spawned));
 
   const timeoutMs = options.startTimeoutMs ?? 90_000;
-  const url = await new Promise<string>((resolve, reject) => {
+  const started = new Promise<ServerProcess>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the server process printed no banner within ${timeoutMs} ms\n${output()}`));
@@ -82,7 +106,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
-      resolve(match[1]!);
+      spawned.url = match[1]!;
+      resolve(spawned);
     };
     child.stdout!.on('data', onData);
     void exited.then((exit) => {
@@ -90,20 +115,9 @@ export async function startServerProcess(env: Record<string, string>, options: {
       reject(new Error(`the server process exited before it started (${JSON.stringify(exit)})\n${output()}`));
     });
   });
-
-  const server: ServerProcess = {
-    url,
-    pid: child.pid!,
-    output,
-    exited,
-    async kill(signal) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-  running.add(server);
-  void exited.then(() => running.delete(server));
-  return server;
+  // A caller that watches `exited` instead must not see an unhandled rejection.
+  started.catch(() => undefined);
+  return { pid: child.pid!, output, exited, kill, started };
 }
 
 /** Kills (SIGKILL) every server process this file started that is still running. */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db';
+import { isDatabaseUnavailable } from './errors';
 
 export const DEFAULT_MIGRATIONS_DIR = new URL('../../../supabase/migrations/', import.meta.url).pathname;
 
@@ -98,6 +99,9 @@ export async function migrate(db: Db, dir: string = DEFAULT_MIGRATIONS_DIR): Pro
       try {
         await tx.exec(m.sql);
       } catch (error) {
+        // The database gone mid-migration is no fault of the file: the transaction rolls back, and the
+        // start retries (untilAvailable.ts) once it is back.
+        if (isDatabaseUnavailable(error)) throw error;
         throw new MigrationError(`Migration ${m.version}_${m.name}.sql failed: ${(error as Error).message}`);
       }
       await tx.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
