@@ -17,6 +17,7 @@ export async function canonicalState(world: World, tables: { operations: Record<
               'track', o.product_id, 'status', o.status, 'sync_state', o.sync_state, 'amount', o.amount,
               'payments', (select coalesce(jsonb_agg(jsonb_build_array(p.status, p.amount, p.amount_refunded) order by p.status, p.amount, p.amount_refunded), '[]') from payments p where p.order_id = o.id),
               'refunds', (select coalesce(jsonb_agg(jsonb_build_array(r.status, r.amount) order by r.status, r.amount), '[]') from refunds r where r.order_id = o.id),
+              'disputes', (select coalesce(jsonb_agg(jsonb_build_array(d.status, d.amount) order by d.status, d.amount), '[]') from disputes d where d.order_id = o.id),
               'make', (select coalesce(jsonb_agg(jsonb_build_array(m.kind, m.status) order by m.kind, m.status), '[]') from make_deliveries m where m.order_id = o.id)
             ) as row
        from orders o`,

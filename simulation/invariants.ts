@@ -24,6 +24,7 @@ interface SandboxLedger {
   intents: Stripe.PaymentIntent[];
   charges: Map<string, Stripe.Charge>;
   refunds: Stripe.Refund[];
+  disputes: Stripe.Dispute[];
   sessions: Array<{ id: string; status: string | null; metadata: Record<string, string> | null; payment_intent: string | null }>;
 }
 
@@ -34,6 +35,7 @@ function ledger(world: World): SandboxLedger {
     intents: store.collection<Stripe.PaymentIntent>('payment_intent').all(),
     charges,
     refunds: store.collection<Stripe.Refund>('refund').all(),
+    disputes: store.collection<Stripe.Dispute>('dispute').all(),
     sessions: store.collection<never>('checkout.session').all() as never,
   };
 }
@@ -99,8 +101,18 @@ async function books(world: World): Promise<InvariantResult[]> {
     const got = shown.get(t) ?? { gross: 0, refunded: 0 };
     if (want.gross !== got.gross || want.refunded !== got.refunded) overviewRows.push({ track: t, stripe: want, overview: got });
   }
+  // Disputes: every one Stripe holds, with its amount and status, and none it does not.
+  const { rows: ourDisputes } = await db.query<{ id: string; status: string; amount: number }>(`select id, status, amount::int as amount from disputes`);
+  const disputeRows: unknown[] = [];
+  const theirs = new Map(l.disputes.map((d) => [d.id, d]));
+  for (const d of l.disputes) {
+    const ours = ourDisputes.find((o) => o.id === d.id);
+    if (!ours || ours.status !== d.status || ours.amount !== d.amount) disputeRows.push({ dispute: d.id, stripe: { status: d.status, amount: d.amount }, ours: ours ?? null });
+  }
+  for (const o of ourDisputes) if (!theirs.has(o.id)) disputeRows.push({ dispute: o.id, ours: o, stripe: null });
   return [
     result('books: payments equal Stripe', paymentRows),
+    result('books: disputes equal Stripe', disputeRows),
     result('books: refunds equal Stripe', refundRows),
     result('books: orders paid iff Stripe holds their payment', orderRows),
     result('books: Overview revenue equals Stripe', overviewRows),

@@ -9,7 +9,7 @@ export const TRACKS = ['business_plan_builder', 'social_media_email_campaign', '
 export const PRICES: Record<(typeof TRACKS)[number], number> = { business_plan_builder: 9900, social_media_email_campaign: 4900, website_audit_feedback: 7900 };
 
 /** One customer's journey, as drawn by the generator. */
-export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned'] as const;
+export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned', 'elements_disputed'] as const;
 export type Journey = (typeof JOURNEYS)[number];
 
 export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice'] as const;
@@ -123,6 +123,11 @@ async function elementsJourney(world: World, prng: Prng, order: SimOrder): Promi
       await confirmInBrowser(world, intentId, 'pm_card_visa');
       await returnPage(world, prng, { paymentIntentId: intentId });
       return;
+    case 'elements_disputed':
+      // Paid with the test card whose charge the cardholder disputes a moment later.
+      await confirmInBrowser(world, intentId, 'pm_card_createDispute');
+      await returnPage(world, prng, { paymentIntentId: intentId });
+      return;
     case 'elements_declined':
       await confirmInBrowser(world, intentId, 'pm_card_chargeDeclined');
       await returnPage(world, prng, { paymentIntentId: intentId });
@@ -207,6 +212,31 @@ export async function runStaffAction(world: World, prng: Prng, action: StaffActi
       return;
     }
   }
+}
+
+/**
+ * Staff close open disputes in Stripe's dashboard (accepting them: lost), each with this chance; the
+ * webhooks tell the server. Answers how many.
+ */
+export async function closeSomeDisputes(world: World, prng: Prng, chance: number): Promise<number> {
+  const store = world.app.stripeSandbox!.core.store;
+  // In the simulator's order (its reference on the disputed payment), not by Stripe's random ids.
+  const refOf = (d: Stripe.Dispute) => {
+    const intent = typeof d.payment_intent === 'string' ? store.collection<Stripe.PaymentIntent>('payment_intent').get(d.payment_intent) : undefined;
+    return intent?.metadata.sim_ref ?? '';
+  };
+  const open = store
+    .collection<Stripe.Dispute>('dispute')
+    .all()
+    .filter((d) => ['needs_response', 'warning_needs_response'].includes(d.status))
+    .sort((a, b) => refOf(a).localeCompare(refOf(b)));
+  let closed = 0;
+  for (const dispute of open) {
+    if (!prng.chance(chance)) continue;
+    await world.browser.disputes.close(dispute.id);
+    closed += 1;
+  }
+  return closed;
 }
 
 /** Staff press retry on every Make delivery still waiting or dead, twice (one key: a double press). Answers how many. */

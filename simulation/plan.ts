@@ -37,6 +37,7 @@ export const DEFAULT_MIX: Record<Journey, number> = {
   elements_3ds: 5,
   elements_3ds_failed: 3,
   elements_abandoned: 4,
+  elements_disputed: 2,
 };
 
 export const DEFAULT_OPTIONS: Omit<SimOptions, 'seed'> = { days: 3, customersPerDay: 12, staffPer10: 3, faultRate: 0.25, mix: DEFAULT_MIX, stripeRetries: 1, makeTimeoutMs: 300 };

@@ -5,7 +5,7 @@ import { runReconciliation } from '../server/reconcile/janitor';
 import type { Db } from '../server/platform/db/db';
 import { digestState } from './digest';
 import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
-import { OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, type SimOrder } from './operations';
+import { closeSomeDisputes, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, type SimOrder } from './operations';
 import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
 import { Prng } from './prng';
 import { startWorld, type World } from './world';
@@ -224,9 +224,10 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
     }
   });
   const prng = new Prng(day.endSeed);
+  ctx.count(ctx.operations, 'staff: close a dispute at Stripe', await ctx.timed('staff', () => closeSomeDisputes(world, prng, 0.5)));
   await ctx.timed('make outbox', async () => {
     await world.app.makeOutbox.drain();
-    ctx.count(ctx.operations, 'staff: retry Make delivery twice', await retryStuckDeliveries(world, prng));
+    ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
     await world.app.makeOutbox.drain();
   });
   const pass = await ctx.timed('reconciliation', () => runReconciliation(world.app.reconciliation, { trigger: 'schedule', actor: 'janitor' }));
@@ -238,7 +239,7 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
   });
   await ctx.timed('make outbox', async () => {
     await world.app.makeOutbox.drain();
-    ctx.count(ctx.operations, 'staff: retry Make delivery twice', await retryStuckDeliveries(world, prng));
+    ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
     await world.app.makeOutbox.drain();
   });
 }
