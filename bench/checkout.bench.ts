@@ -1,192 +1,288 @@
-// Checkout benchmark: the mutation createPaymentIntent over HTTP through our whole stack (Hono, API-key
-// auth, Apollo, the checkout SQL, one Stripe call) at 1, 16 and 64 concurrent clients,
-// against the peer: that Stripe call alone (POST /v1/payment_intents straight to the sandbox) at the
-// same concurrency. The sandbox answers at once, so ours minus the peer is our own overhead. Then the
-// idempotent repeat (same key, same input: answered from the database, Stripe not called) against the
-// create. Goal (the issue): our p99 overhead under 15 ms at 16 clients, and repeats faster than creates.
-// On in-memory PGlite; with DATABASE_URL set, again on a throwaway database on that PostgreSQL server.
-//
-// The sandbox runs in a child process (`npm run sandbox`'s script, reached through STRIPE_API_BASE), not
-// inside our server as in sandbox mode: its CPU time must not be spent on our event loop, where it would
-// be counted as our overhead. Autocannon, as in every benchmark here, has a process of its own too.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { createThrowawayDatabase } from './throwawayDatabase';
-import { startApp } from '../server/compose';
+// Checkout benchmark: the mutation createPaymentIntent over HTTP through our whole stack (the real
+// server as users run it: server/main.ts, compiled when it builds; API-key auth, Apollo, the checkout
+// SQL, one Stripe call), paced (open loop) at 20, 50 and 100 checkouts/s for BENCH_PACED_SECONDS (10) s
+// each, latency from each checkout's scheduled send time. The Stripe sandbox runs in a process of its
+// own (bench/timedSandbox.ts, reached through STRIPE_API_BASE) and times its own work on each
+// PaymentIntent it creates: our overhead for a checkout is its latency minus that time (so the
+// sandbox's HTTP parsing and answering, about 0.1 ms, is counted as ours).
+// CPU per checkout: utime+stime of our server's process and of its PostgreSQL backends (/proc) over
+// the run, divided by the checkouts. Peer (PostgreSQL only): the naive handler a shop might write
+// (bench/peers/naive-checkout-server.mjs: node:http, stripe.paymentIntents.create against the same
+// sandbox, one order row on a database of its own on the same server), measured alike. Then the
+// idempotent repeat (same key and input: answered from the database, no Stripe call) at 50/s.
+// Goals (issue 23): our CPU per checkout at most 1.5x the naive handler's, while we also claim the key,
+// write the attempt and the logs and return the order; our p99 overhead under 25 ms at 50/s.
+// On PGlite (a data directory of its own, the default engine's way), and again on throwaway databases
+// when DATABASE_URL points at a PostgreSQL server. Medians of BENCH_ROUNDS rounds, machine load printed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 import { createApiKey } from '../server/auth/apiKeys';
-import { loadConfig } from '../server/config';
 import type { Db } from '../server/platform/db/db';
 import { migrate } from '../server/platform/db/migrate';
 import { openPglite } from '../server/platform/db/pglite';
-import { openPostgres } from '../server/platform/db/postgres';
-import { createLogger } from '../server/platform/observability/logger';
-import { load, type LoadOptions, type LoadResult, median, printTable } from './load';
+import { KeepAliveConnections, median } from './load';
+import { type CpuSpent, DatabaseCpu, machineLoad, measureCpu, OBSERVER, pacedRun, type PacedResult, startRealServer, startScript, type ChildServer } from './processes';
+import { createThrowawayDatabase } from './throwawayDatabase';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const CLIENTS = [1, 16, 64];
-const GOAL = { clients: 16, p99OverheadMs: 15 };
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
+const RATES = [20, 50, 100];
+const CONNECTIONS = 16;
+const GOAL = { rate: 50, cpuRatio: 1.5, p99OverheadMs: 25 };
+const STRIPE_KEY = 'sk_test_benchCheckout0001';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MUTATION =
   'mutation ($input: CheckoutInput!) { createPaymentIntent(input: $input) { order { id status } paymentIntentId clientSecret isRepeat error { code message } } }';
-// `[<id>]` becomes a fresh id in every request (see load.ts); it must not end the body or a header.
-const UNIQUE_KEY = 'bench-[<id>]-key';
-const REPEAT_KEY = 'bench-repeat';
-
 const checkoutBody = (idempotencyKey: string) =>
   JSON.stringify({ query: MUTATION, variables: { input: { idempotencyKey, track: 'business_plan_builder', email: 'bench@example.com' } } });
 
+/** One checkout endpoint: how to ask it for a checkout, and how to read the PaymentIntent from its answer. */
 interface Target {
+  name: string;
   url: string;
+  path: string;
   headers: Record<string, string>;
+  body: (idempotencyKey: string) => string;
+  /** The PaymentIntent id from a successful answer; undefined: the checkout failed. */
+  paymentIntent: (answer: string) => string | undefined;
+  pid: number;
+  database: DatabaseCpu | undefined;
 }
 
-interface Runs {
-  create: LoadResult[];
-  stripeAlone: LoadResult[];
-  repeat: LoadResult[];
+interface Sandbox extends ChildServer {
+  /** The sandbox's own ms per PaymentIntent created since the last call, by id. */
+  timings: () => Promise<Record<string, number>>;
 }
 
 export async function benchCheckout() {
-  const sandbox = await startSandbox();
+  const server = await startScript('timedSandbox.ts', {});
+  const sandbox: Sandbox = { ...server, timings: async () => (await fetch(`${server.url}/_bench/timings`)).json() as Promise<Record<string, number>> };
   try {
-    await benchOn(await pgliteDb(), sandbox.url);
-    if (process.env.DATABASE_URL) await benchOn(await postgresDb(process.env.DATABASE_URL), sandbox.url);
+    await benchPglite(sandbox);
+    if (process.env.DATABASE_URL) await benchPostgres(process.env.DATABASE_URL, sandbox);
+    else console.log('\nCheckout: set DATABASE_URL for the PostgreSQL run and the naive peer.');
   } finally {
     await sandbox.stop();
   }
 }
 
-interface BenchDb {
-  label: string;
-  db: Db;
-  close: () => Promise<void>;
-}
+// ---------------------------------------------------------------------------------------------------
+// Engines.
 
-async function benchOn(database: BenchDb, sandboxUrl: string) {
-  const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_API_KEY_PER_MINUTE: '0', STRIPE_API_BASE: sandboxUrl });
-  const { db } = database;
-  try {
-    await migrate(db);
-    const { key } = await createApiKey(db, 'bench', 'storefront');
-    const ours = await startApp(config, silent, { db });
-    try {
-      const graphql: Target = { url: `${ours.url}/graphql`, headers: { 'content-type': 'application/json', 'x-api-key': key } };
-      const repeatBody = await prepareRepeat(graphql, sandboxUrl);
-      const results = new Map<number, Runs>();
-      for (const clients of CLIENTS) {
-        const runs = await benchAt(clients, db, graphql, sandboxUrl, repeatBody);
-        printRuns(`${database.label}, ${clients} client${clients === 1 ? '' : 's'}`, runs);
-        results.set(clients, runs);
-      }
-      printGoal(database.label, results.get(GOAL.clients)!);
-      const { rss, heapUsed } = process.memoryUsage();
-      console.log(`memory after load: rss ${Math.round(rss / 1048576)} MiB, heap used ${Math.round(heapUsed / 1048576)} MiB (this process: our server${database.label === 'PGlite' ? ' and the embedded database' : ''}; the sandbox has its own)`);
-    } finally {
-      await ours.stop();
-    }
-  } finally {
-    await database.close();
-  }
-}
+const ourEnv = (sandbox: Sandbox) => ({ STRIPE_SECRET_KEY: STRIPE_KEY, STRIPE_API_BASE: sandbox.url, STRIPE_WEBHOOK_SECRET: 'whsec_benchCheckoutSigningSecret01' });
 
-async function pgliteDb(): Promise<BenchDb> {
-  const db = await openPglite();
-  return { label: 'PGlite', db, close: () => db.close() };
-}
-
-/** A throwaway database on the PostgreSQL server at DATABASE_URL, dropped afterwards. */
-async function postgresDb(serverUrl: string): Promise<BenchDb> {
-  const database = await createThrowawayDatabase(serverUrl, 'bench_checkout');
-  const db = openPostgres(database.url);
+function ourTarget(url: string, pid: number, key: string, database: DatabaseCpu | undefined): Target {
   return {
-    label: 'PostgreSQL',
-    db,
-    close: async () => {
-      await db.close();
-      await database.drop();
+    name: 'ours',
+    url,
+    path: '/graphql',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: checkoutBody,
+    paymentIntent: (answer) => {
+      const payload = JSON.parse(answer)?.data?.createPaymentIntent;
+      return !payload || payload.error || !payload.order?.id ? undefined : payload.paymentIntentId?.startsWith('pi_') ? payload.paymentIntentId : undefined;
     },
+    pid,
+    database,
   };
 }
 
-/** Alternates create, Stripe alone and repeat in each round, so drift in machine load hits all alike. */
-async function benchAt(clients: number, db: Db, graphql: Target, sandboxUrl: string, repeatBody: string): Promise<Runs> {
-  const runs: Runs = { create: [], stripeAlone: [], repeat: [] };
-  const common = { seconds: SECONDS, connections: clients };
+/** A PGlite data directory of its own: migrated and given an API key here, then the server's. */
+async function benchPglite(sandbox: Sandbox) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-checkout-pglite-'));
+  try {
+    const key = await withPglite(dataDir, async (db) => {
+      await migrate(db);
+      return (await createApiKey(db, 'bench', 'storefront')).key;
+    });
+    const server = await startRealServer({ ...ourEnv(sandbox), PGLITE_DATA_DIR: dataDir });
+    let results: Results;
+    try {
+      results = await runAll('PGlite', server.runner, [ourTarget(server.url, server.pid, key, undefined)], sandbox);
+    } finally {
+      await server.stop();
+    }
+    const counts = await withPglite(dataDir, attemptCounts);
+    printResults(results, counts);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function withPglite<T>(dataDir: string, use: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openPglite(dataDir);
+  try {
+    return await use(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function benchPostgres(serverUrl: string, sandbox: Sandbox) {
+  const ours = await createThrowawayDatabase(serverUrl, 'bench_checkout');
+  const naive = await createThrowawayDatabase(serverUrl, 'bench_checkout_naive');
+  const pools: pg.Pool[] = [];
+  const observer = (url: string) => {
+    const pool = new pg.Pool({ connectionString: url, max: 1, application_name: OBSERVER });
+    pool.on('error', () => {});
+    pools.push(pool);
+    return pool;
+  };
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const oursPool = observer(ours.url);
+    const server = await startRealServer({ ...ourEnv(sandbox), DATABASE_URL: ours.url });
+    stops.push(server.stop);
+    const { key } = await createApiKey({ query: (sql: string, params?: unknown[]) => oursPool.query(sql, params) } as never, 'bench', 'storefront');
+    const peer = await startScript('peers/naive-checkout-server.mjs', { DATABASE_URL: naive.url, STRIPE_API_BASE: sandbox.url });
+    stops.push(peer.stop);
+    const naiveTarget: Target = {
+      name: 'naive peer',
+      url: peer.url,
+      path: '/checkout',
+      headers: { 'content-type': 'application/json' },
+      body: (idempotencyKey) => JSON.stringify({ idempotencyKey, email: 'bench@example.com' }),
+      paymentIntent: (answer) => {
+        const payload = JSON.parse(answer);
+        return payload.orderId && payload.paymentIntentId?.startsWith('pi_') ? payload.paymentIntentId : undefined;
+      },
+      pid: peer.pid,
+      database: new DatabaseCpu(observer(naive.url)),
+    };
+    const results = await runAll('PostgreSQL', server.runner, [ourTarget(server.url, server.pid, key, new DatabaseCpu(oursPool)), naiveTarget], sandbox);
+    const counts = await attemptCounts({ query: (sql: string) => oursPool.query(sql) } as never);
+    printResults(results, counts);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const pool of pools) await pool.end().catch(() => {});
+    await ours.drop().catch(() => {});
+    await naive.drop().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs.
+
+interface PacedCheckouts {
+  paced: PacedResult;
+  cpu: CpuSpent;
+  /** ms: latency from the schedule minus the sandbox's own time, per checkout. */
+  overheadP50: number;
+  overheadP99: number;
+  sandboxP50: number;
+}
+
+interface Results {
+  label: string;
+  runner: string;
+  targets: Target[];
+  runs: Map<string, PacedCheckouts[]>;
+  repeats: PacedResult[];
+  loadBefore: string;
+}
+
+const runKey = (target: Target, rate: number) => `${target.name}@${rate}`;
+
+async function runAll(label: string, runner: string, targets: Target[], sandbox: Sandbox): Promise<Results> {
+  const results: Results = { label, runner, targets, runs: new Map(), repeats: [], loadBefore: machineLoad() };
+  for (const target of targets) await pacedCheckouts(target, sandbox, 20, 2); // warm-up, not counted
+  const ours = targets[0]!;
+  const repeatAnswer = await prepareRepeat(ours);
+  // Alternate the targets at each rate in each round, so drift in machine load hits both alike.
   for (let round = 0; round < ROUNDS; round++) {
-    runs.create.push(await countedCreates(db, { ...graphql, ...common, body: checkoutBody(UNIQUE_KEY), uniqueIds: true }));
-    runs.stripeAlone.push(await load({ ...stripeAlone(sandboxUrl), ...common }));
-    const attempts = await attemptCounts(db);
-    runs.repeat.push(await load({ ...graphql, ...common, body: checkoutBody(REPEAT_KEY), expectBody: repeatBody }));
-    if ((await attemptCounts(db)).total !== attempts.total) throw new Error('repeats created payment attempts');
+    for (const rate of RATES) {
+      for (const target of targets) results.runs.set(runKey(target, rate), [...(results.runs.get(runKey(target, rate)) ?? []), await pacedCheckouts(target, sandbox, rate, PACED_SECONDS)]);
+    }
+    results.repeats.push(await pacedRepeats(ours, repeatAnswer, GOAL.rate));
   }
-  const bad = [...runs.create, ...runs.stripeAlone, ...runs.repeat].reduce((n, r) => n + r.errors + r.non2xx + r.mismatches, 0);
-  if (bad > 0) throw new Error(`checkout at ${clients} clients: ${bad} failed requests or unexpected responses during the benchmark`);
-  return runs;
+  return results;
 }
 
-/** The Stripe call of a checkout on its own, each with its own idempotency key (ours adds a description, email and metadata). */
-const stripeAlone = (sandboxUrl: string): Omit<LoadOptions, 'seconds' | 'connections'> => ({
-  url: `${sandboxUrl}/v1/payment_intents`,
-  body: 'amount=9900&currency=usd&automatic_payment_methods[enabled]=true',
-  headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer sk_test_sandbox', 'idempotency-key': UNIQUE_KEY },
-  uniqueIds: true,
-});
-
-/**
- * Creates the payment intent the repeats ask for again and checks the first repeat: `isRepeat: true`, the
- * same PaymentIntent, which exists in the separate sandbox. Returns the repeat's body, which every
- * repeat under load must match exactly.
- */
-async function prepareRepeat(graphql: Target, sandboxUrl: string): Promise<string> {
-  const created = await createPaymentIntent(graphql, REPEAT_KEY);
-  const repeat = await createPaymentIntent(graphql, REPEAT_KEY);
-  const id = created.payload.paymentIntentId;
-  if (!id?.startsWith('pi_') || created.payload.isRepeat || !repeat.payload.isRepeat || repeat.payload.paymentIntentId !== id) {
-    throw new Error(`unexpected create or repeat: ${created.text} then ${repeat.text}`);
+/** rate x seconds checkouts, each with its own idempotency key; overhead = latency - the sandbox's time for its PaymentIntent. */
+async function pacedCheckouts(target: Target, sandbox: Sandbox, rate: number, seconds: number): Promise<PacedCheckouts> {
+  const tag = `${target.name.replace(/\W/g, '')}-${rate}-${Date.now()}`;
+  const items = Array.from({ length: Math.round(rate * seconds) }, (_, i) => target.body(`bench-${tag}-${i}`));
+  const intents: string[] = [];
+  const latencies: number[] = [];
+  await sandbox.timings(); // forget earlier ones
+  const connections = new KeepAliveConnections(target.url, CONNECTIONS);
+  let failure: string | undefined;
+  try {
+    const { result: paced, cpu } = await measureCpu(target.pid, target.database, () =>
+      pacedRun({
+        rate,
+        items,
+        connections: CONNECTIONS,
+        call: async (connection, body, index) => {
+          const answer = await connections.request(connection, target.path, target.headers, body);
+          const text = answer.body.toString('utf8');
+          const intent = answer.status === 200 ? target.paymentIntent(text) : undefined;
+          if (!intent) failure ??= `HTTP ${answer.status} ${text.slice(0, 300)}`;
+          else intents[index] = intent;
+          return intent !== undefined;
+        },
+        onLatency: (index, ms) => (latencies[index] = ms),
+      }),
+    );
+    if (paced.failed + paced.errors > 0) throw new Error(`${target.name} at ${rate}/s: ${paced.failed} failed checkouts and ${paced.errors} errors (first: ${failure})`);
+    const timings = await sandbox.timings();
+    const overheads: number[] = [];
+    const own: number[] = [];
+    latencies.forEach((ms, i) => {
+      const sandboxMs = timings[intents[i]!];
+      if (sandboxMs === undefined) throw new Error(`${target.name}: the sandbox has no timing for ${intents[i]}: is STRIPE_API_BASE the timed sandbox?`);
+      overheads.push(ms - sandboxMs);
+      own.push(sandboxMs);
+    });
+    return { paced, cpu, overheadP50: quantile(overheads, 0.5), overheadP99: quantile(overheads, 0.99), sandboxP50: quantile(own, 0.5) };
+  } finally {
+    connections.close();
   }
-  const atStripe = await fetch(`${sandboxUrl}/v1/payment_intents/${id}`, { headers: { authorization: 'Bearer sk_test_sandbox' } });
-  if (atStripe.status !== 200) throw new Error(`the payment intent is not in the separate sandbox (HTTP ${atStripe.status}): is STRIPE_API_BASE used?`);
-  return repeat.text;
 }
 
-async function createPaymentIntent(graphql: Target, idempotencyKey: string) {
-  const response = await fetch(graphql.url, { method: 'POST', headers: graphql.headers, body: checkoutBody(idempotencyKey) });
-  const text = await response.text();
-  const json = JSON.parse(text);
-  if (response.status !== 200 || json.errors || !json.data?.createPaymentIntent || json.data.createPaymentIntent.error) {
-    throw new Error(`createPaymentIntent failed: HTTP ${response.status} ${text.slice(0, 500)}`);
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+};
+
+const REPEAT_KEY = 'bench-repeat';
+
+/** Creates the checkout the repeats ask for again and checks the first repeat; returns the answer every repeat must match. */
+async function prepareRepeat(ours: Target): Promise<string> {
+  const ask = async () => (await fetch(`${ours.url}${ours.path}`, { method: 'POST', headers: ours.headers, body: ours.body(REPEAT_KEY) })).text();
+  const created = await ask();
+  const repeat = await ask();
+  const first = JSON.parse(created).data?.createPaymentIntent;
+  const again = JSON.parse(repeat).data?.createPaymentIntent;
+  if (!first?.paymentIntentId || first.isRepeat || !again?.isRepeat || again.paymentIntentId !== first.paymentIntentId) {
+    throw new Error(`unexpected create or repeat: ${created.slice(0, 300)} then ${repeat.slice(0, 300)}`);
   }
-  return { text, payload: json.data.createPaymentIntent as { paymentIntentId: string | null; isRepeat: boolean } };
+  return repeat;
 }
 
-/**
- * Runs creates and checks them in the database: every request sent made exactly one payment attempt,
- * open with a PaymentIntent of its own, for an order of its own. (Autocannon does not read GraphQL
- * errors, which come with status 200; a request that failed would have no open attempt.) Requests still
- * in flight when the run ends are finished by the server, so their attempts are awaited.
- */
-async function countedCreates(db: Db, options: LoadOptions): Promise<LoadResult> {
-  const before = (await attemptCounts(db)).total;
-  const result = await load(options);
-  const all = before + result.sent;
-  let counts = await attemptCounts(db);
-  for (let waited = 0; counts.open < all && waited < 10_000; waited += 50) {
-    await sleep(50);
-    counts = await attemptCounts(db);
+async function pacedRepeats(ours: Target, expected: string, rate: number): Promise<PacedResult> {
+  const connections = new KeepAliveConnections(ours.url, CONNECTIONS);
+  try {
+    const body = ours.body(REPEAT_KEY);
+    const result = await pacedRun({
+      rate,
+      items: Array.from({ length: Math.round(rate * PACED_SECONDS) }, () => body),
+      connections: CONNECTIONS,
+      call: async (connection, item) => {
+        const answer = await connections.request(connection, ours.path, ours.headers, item);
+        return answer.status === 200 && answer.body.toString('utf8') === expected;
+      },
+    });
+    if (result.failed + result.errors > 0) throw new Error(`repeats: ${result.failed} answers differed from the first repeat's, ${result.errors} errors`);
+    return result;
+  } finally {
+    connections.close();
   }
-  if (counts.total !== all || counts.open !== all || counts.objects !== all || counts.orders !== all) {
-    throw new Error(`after ${result.sent} creates (${result.ok} answered): ${JSON.stringify(counts)} payment attempts, expected ${all} of each`);
-  }
-  return result;
 }
 
-async function attemptCounts(db: Db) {
+async function attemptCounts(db: Pick<Db, 'query'>) {
   const { rows } = await db.query<{ total: number; open: number; objects: number; orders: number }>(
     `select count(*)::int as total,
             (count(*) filter (where status = 'open' and stripe_object_id like 'pi\\_%' and client_secret is not null))::int as open,
@@ -197,76 +293,67 @@ async function attemptCounts(db: Db) {
   return rows[0]!;
 }
 
-function printRuns(setting: string, runs: Runs) {
-  const m = (results: LoadResult[], metric: 'rps' | 'p50' | 'p99') => median(results.map((r) => r[metric]));
-  const span = `${setting}, median of ${ROUNDS} x ${SECONDS}s`;
-  printTable(`Checkout createPaymentIntent: ${span} (peer: POST /v1/payment_intents to the sandbox alone)`, [
-    ['throughput', m(runs.create, 'rps'), m(runs.stripeAlone, 'rps'), ' req/s'],
-    ['latency p50', m(runs.create, 'p50'), m(runs.stripeAlone, 'p50'), ' ms'],
-    ['latency p99', m(runs.create, 'p99'), m(runs.stripeAlone, 'p99'), ' ms'],
-    ['our overhead p50', m(runs.create, 'p50') - m(runs.stripeAlone, 'p50'), undefined, ' ms'],
-    ['our overhead p99', m(runs.create, 'p99') - m(runs.stripeAlone, 'p99'), undefined, ' ms'],
-  ]);
-  printTable(
-    `Checkout repeat (same key and input, no Stripe call): ${span}`,
-    [
-      ['throughput', m(runs.repeat, 'rps'), m(runs.create, 'rps'), ' req/s'],
-      ['latency p50', m(runs.repeat, 'p50'), m(runs.create, 'p50'), ' ms'],
-      ['latency p99', m(runs.repeat, 'p99'), m(runs.create, 'p99'), ' ms'],
-    ],
-    ['repeat', 'create'],
-  );
+// ---------------------------------------------------------------------------------------------------
+// Output.
+
+const fmt = (value: number | undefined, digits = 1) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits));
+const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+
+function cpuPerCheckout(run: PacedCheckouts) {
+  const per = (ms: number | undefined) => (ms === undefined ? undefined : ms / run.paced.ok);
+  const server = per(run.cpu.serverMs);
+  const database = per(run.cpu.databaseMs);
+  return { server, database, total: (server ?? 0) + (database ?? 0) };
 }
 
-function printGoal(label: string, runs: Runs) {
-  const p = (results: LoadResult[], metric: 'p50' | 'p99') => median(results.map((r) => r[metric]));
-  const overhead = p(runs.create, 'p99') - p(runs.stripeAlone, 'p99');
-  const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
-  console.log(
-    `\ngoal (${label}, ${GOAL.clients} clients): our p99 overhead under ${GOAL.p99OverheadMs} ms: ${overhead} ms, ${verdict(overhead < GOAL.p99OverheadMs)}; ` +
-      `repeats faster than creates: p50 ${p(runs.repeat, 'p50')} vs ${p(runs.create, 'p50')} ms, p99 ${p(runs.repeat, 'p99')} vs ${p(runs.create, 'p99')} ms, ` +
-      verdict(p(runs.repeat, 'p50') < p(runs.create, 'p50') && p(runs.repeat, 'p99') <= p(runs.create, 'p99')),
-  );
-}
-
-/** `npm run sandbox`'s script in a child process on a free port; stop() ends it (also done if we exit first). */
-export async function startSandbox(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'stripe-sandbox/standalone.ts', '--port', '0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const kill = () => child.kill('SIGTERM');
-  process.once('exit', kill);
-  const stop = async () => {
-    process.off('exit', kill);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    kill();
-    await exited;
+function printResults(results: Results, counts: { total: number; open: number; objects: number; orders: number }) {
+  const { label, targets } = results;
+  const m = (target: Target, rate: number, pick: (run: PacedCheckouts) => number | undefined) => {
+    const values = (results.runs.get(runKey(target, rate)) ?? []).map(pick).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+    return values.length ? median(values) : undefined;
   };
-  try {
-    return { url: await listeningUrl(child), stop };
-  } catch (error) {
-    await stop();
-    throw error;
+  console.log(`\nCheckout on ${label}: ours is server/main.ts as ${results.runner}; machine at the start: ${results.loadBefore}; at the end: ${machineLoad()}`);
+  const header = `${'metric'.padEnd(28)}${targets.map((t) => t.name.padStart(14)).join('')}${targets.length > 1 ? `  ${targets[0]!.name}/${targets[1]!.name}` : ''}`;
+  console.log(
+    `\nCheckout createPaymentIntent, ${label}: paced ${PACED_SECONDS} s at each rate on ${CONNECTIONS} connections, latency from each checkout's scheduled send time, median of ${ROUNDS} ` +
+      `(overhead: latency minus the sandbox's own time for its PaymentIntent; CPU: the server's process${label === 'PGlite' ? ', the embedded database included' : ' and its PostgreSQL backends'})`,
+  );
+  console.log(header);
+  const row = (name: string, values: Array<number | undefined>, unit: string) => {
+    const cells = values.map((v) => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(v >= 100 ? 0 : 2)}${unit}`).padStart(14)).join('');
+    const ratio = values.length > 1 && values[0] !== undefined && values[1] ? `  ${(values[0] / values[1]).toFixed(2)}` : '';
+    console.log(`${name.padEnd(28)}${cells}${ratio}`);
+  };
+  for (const rate of RATES) {
+    row(`${rate}/s: achieved`, targets.map((t) => m(t, rate, (r) => r.paced.achieved)), '/s');
+    row('    p50', targets.map((t) => m(t, rate, (r) => r.paced.p50)), ' ms');
+    row('    p99', targets.map((t) => m(t, rate, (r) => r.paced.p99)), ' ms');
+    row('  sandbox own time p50', targets.map((t) => m(t, rate, (r) => r.sandboxP50)), ' ms');
+    row('  overhead p50', targets.map((t) => m(t, rate, (r) => r.overheadP50)), ' ms');
+    row('  overhead p99', targets.map((t) => m(t, rate, (r) => r.overheadP99)), ' ms');
+    row('  CPU/checkout, process', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).server)), ' ms');
+    if (label !== 'PGlite') row('  CPU/checkout, database', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).database)), ' ms');
+    row('  CPU/checkout, total', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).total)), ' ms');
   }
-}
+  const repeatP = (pick: (r: PacedResult) => number) => median(results.repeats.map(pick));
+  const ours = targets[0]!;
+  console.log(
+    `repeats (same key and input, no Stripe call) at ${GOAL.rate}/s: p50 ${fmt(repeatP((r) => r.p50))} ms, p99 ${fmt(repeatP((r) => r.p99))} ms, ` +
+      `against creates' p50 ${fmt(m(ours, GOAL.rate, (r) => r.paced.p50))} ms, p99 ${fmt(m(ours, GOAL.rate, (r) => r.paced.p99))} ms`,
+  );
+  const all = counts.total === counts.open && counts.open === counts.objects && counts.objects === counts.orders;
+  console.log(`payment attempts in our database afterwards: ${counts.total}, each open with a PaymentIntent of its own for an order of its own: ${all ? 'yes' : `NO (${JSON.stringify(counts)})`}`);
 
-function listeningUrl(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error('the Stripe sandbox did not start within 30 s')), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the Stripe sandbox exited (code ${code}) before listening`));
-    });
-  });
+  const overheadP99 = m(ours, GOAL.rate, (r) => r.overheadP99);
+  const goals = [`p99 overhead under ${GOAL.p99OverheadMs} ms at ${GOAL.rate}/s: ${fmt(overheadP99)} ms, ${verdict(overheadP99 !== undefined && overheadP99 < GOAL.p99OverheadMs)}`];
+  const naive = targets[1];
+  if (naive) {
+    const oursCpu = m(ours, GOAL.rate, (r) => cpuPerCheckout(r).total);
+    const naiveCpu = m(naive, GOAL.rate, (r) => cpuPerCheckout(r).total);
+    const ratio = oursCpu !== undefined && naiveCpu ? oursCpu / naiveCpu : undefined;
+    goals.unshift(`CPU per checkout (process + database) at most ${GOAL.cpuRatio}x the naive handler's, at ${GOAL.rate}/s: ${fmt(oursCpu, 2)} vs ${fmt(naiveCpu, 2)} ms = ${fmt(ratio, 2)}x, ${verdict(ratio !== undefined && ratio <= GOAL.cpuRatio)}`);
+  } else {
+    goals.push('the CPU goal against the naive handler is measured on PostgreSQL');
+  }
+  console.log(`\ngoals (${label}):\n  ${goals.join('\n  ')}`);
 }

@@ -148,7 +148,12 @@ export class KeepAliveConnections {
   }
 
   /** POSTs on the worker's connection; resolves with the status. Reconnects after an error. */
-  post(worker: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
+  async post(worker: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
+    return (await this.request(worker, path, headers, body)).status;
+  }
+
+  /** POSTs on the worker's connection; resolves with the status and the answer's body. */
+  request(worker: number, path: string, headers: Record<string, string>, body: string): Promise<RawAnswer> {
     const length = Buffer.byteLength(body);
     let head = `POST ${path} HTTP/1.1\r\nHost: ${this.connections[worker]!.host}\r\nContent-Length: ${length}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
@@ -160,10 +165,16 @@ export class KeepAliveConnections {
   }
 }
 
+export interface RawAnswer {
+  status: number;
+  /** The body as sent (a chunked one with its chunk framing removed). */
+  body: Buffer;
+}
+
 class RawConnection {
   private socket: Socket | null = null;
   private buffered: Buffer = Buffer.alloc(0);
-  private waiting: { resolve: (status: number) => void; reject: (error: Error) => void } | null = null;
+  private waiting: { resolve: (answer: RawAnswer) => void; reject: (error: Error) => void } | null = null;
 
   constructor(
     private readonly hostname: string,
@@ -174,7 +185,7 @@ class RawConnection {
     return `${this.hostname}:${this.port}`;
   }
 
-  send(request: string): Promise<number> {
+  send(request: string): Promise<RawAnswer> {
     if (this.waiting) return Promise.reject(new Error('one request at a time per connection'));
     const socket = (this.socket ??= this.connect());
     return new Promise((resolve, reject) => {
@@ -214,20 +225,36 @@ class RawConnection {
     const status = Number(head.slice(9, 12));
     const length = /\r\ncontent-length: *(\d+)/i.exec(head);
     let total: number;
+    let chunked = false;
     if (length) {
       total = end + 4 + Number(length[1]);
     } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
       const last = this.buffered.indexOf('\r\n0\r\n\r\n', end);
       if (last < 0) return;
       total = last + 7;
+      chunked = true;
     } else {
       total = end + 4;
     }
     if (this.buffered.length < total) return;
+    const raw = this.buffered.subarray(end + 4, total);
     this.buffered = this.buffered.subarray(total);
     const waiting = this.waiting;
     this.waiting = null;
     if (/\r\nconnection: *close/i.test(head)) this.close();
-    waiting?.resolve(status);
+    waiting?.resolve({ status, body: chunked ? dechunk(raw) : raw });
+  }
+}
+
+/** The data of a chunked body (size line, data, CRLF, ..., then the zero-size chunk). */
+function dechunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', at);
+    const size = parseInt(raw.toString('latin1', at, lineEnd), 16);
+    if (!(size > 0)) return Buffer.concat(parts);
+    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
   }
 }

@@ -183,7 +183,7 @@ startRealServer.warned = false;
  * loader sits between them and Node; a .ts script (the timed sandbox) runs under tsx.
  */
 export async function startScript(script: string, env: Record<string, string>): Promise<ChildServer> {
-  const path = join(ROOT, 'bench', script);
+  const path = join(ROOT, 'bench', script); // a path relative to bench/
   const child = spawnChild(script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), path] : [path], ROOT, env);
   const stop = stopper(child);
   try {
@@ -194,8 +194,21 @@ export async function startScript(script: string, env: Record<string, string>): 
   }
 }
 
+/** `npm run sandbox`'s script (the Stripe sandbox alone) in a child process on a free port. */
+export function startSandbox(): Promise<ChildServer> {
+  return startScript('../stripe-sandbox/standalone.ts', { STRIPE_SANDBOX_PORT: '0' });
+}
+
+/**
+ * Children get only what they are given, over a few variables of the system: the benchmark's own
+ * environment (DATABASE_URL for one) must not configure a server (a PGlite run would otherwise use
+ * the PostgreSQL server's own database).
+ */
+const SYSTEM_VARIABLES = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+
 function spawnChild(args: string[], cwd: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const system = Object.fromEntries(SYSTEM_VARIABLES.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]!]));
+  return spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...system, ...env } });
 }
 
 /** SIGTERM, then SIGKILL after 15 s; also SIGKILL if this process exits first. */

@@ -47,7 +47,7 @@ import { createLogger } from '../server/platform/observability/logger';
 import { runReconciliation } from '../server/reconcile/janitor';
 import { readPaymentIntent } from '../server/stripe/payments';
 import { EventStore } from '../server/webhooks/eventStore';
-import { startSandbox } from './checkout.bench';
+import { startSandbox } from './processes';
 import { median } from './load';
 import { createThrowawayDatabase } from './throwawayDatabase';
 
