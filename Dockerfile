@@ -28,6 +28,8 @@ ARG SUPABASE_ANON_KEY
 RUN npm run build:console && npm run build:server
 
 # --- runtime: node, the production dependencies and dist/; no compiler, no sources, not root -----
+# --enable-source-maps: stack traces name the TypeScript lines, for a little CPU at each stack capture
+# (docs/deploy.md, "Without a container"); -e NODE_OPTIONS= turns it off.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
