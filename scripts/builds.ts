@@ -2,7 +2,7 @@
 // the console by Vite into dist/console, the server by scripts/build-server.ts into dist/server.
 // Loaded through tsx only when something is to be built, so that a start with nothing changed does not
 // pay for registering tsx.
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Plugin } from 'vite';
 import { buildServer } from './build-server';
 
@@ -13,11 +13,30 @@ export interface Built {
   readFiles?: string[];
 }
 
-/** Vite, from `root` (the working directory: vite.config.ts reads its paths and .env files from there). */
+/**
+ * Vite, from `root` (the working directory: vite.config.ts reads its paths and .env files from there).
+ * Returns every file of ours it bundled, so that one outside console/ (the console shares code with
+ * the server) is hashed too.
+ */
 export async function buildConsole(root: string): Promise<Built> {
   const { build } = await import('vite');
-  await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn', plugins: [progress()] });
-  return {};
+  const read = new Set<string>();
+  await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn', plugins: [progress(), recordModules(root, read)] });
+  return { readFiles: [...read] };
+}
+
+/** Collects the project's own files among the modules Vite parsed: not packages, not virtual modules. */
+function recordModules(root: string, read: Set<string>): Plugin {
+  return {
+    name: 'payments-ops:record-modules',
+    moduleParsed(info) {
+      const file = info.id.split('?')[0]!;
+      if (file.startsWith('\0') || !isAbsolute(file)) return;
+      const path = relative(root, file);
+      if (path.startsWith('..') || path.split(sep).includes('node_modules')) return;
+      read.add(path.split(sep).join('/'));
+    },
+  };
 }
 
 export async function compileServer(outDir: string): Promise<Built> {

@@ -67,7 +67,8 @@ function consoleTarget(root) {
     stampFile: join(root, 'dist', 'console.build.json'),
     output: join(root, 'dist', 'console', 'index.html'),
     // Everything Vite reads that is ours: the console's folder (pages, sources, public files), its
-    // config, the TypeScript settings it compiles with, and the lockfile for the packages it bundles.
+    // config, the TypeScript settings it compiles with, the lockfile for the packages it bundles, and
+    // (remembered in the stamp from the last build) the files of ours it bundled from outside console/.
     inputs: { dirs: ['console'], files: ['vite.config.ts', 'tsconfig.json', 'package.json', 'package-lock.json'], values: { [CONSOLE_SETTINGS.join(' and ')]: JSON.stringify(settings) } },
     building: 'Building the console',
     built: 'Console built',

@@ -16,7 +16,10 @@ const PREPARE = join(ROOT, 'scripts', 'prepare.js');
 let project: string;
 
 /** The tiny console's script: a version to find in the build, and the Supabase settings vite.config.ts bakes in. */
-const mainSource = (version: string) => `declare const __SUPABASE_CONFIG__: unknown;\ndocument.body.append('${version}', JSON.stringify(__SUPABASE_CONFIG__));\n`;
+const mainSource = (version: string) =>
+  `import { shared } from '../../shared/text';\ndeclare const __SUPABASE_CONFIG__: unknown;\ndocument.body.append('${version}', shared, JSON.stringify(__SUPABASE_CONFIG__));\n`;
+/** A file outside console/ that the console imports, as console/src/lib/money.ts imports the server's. */
+const sharedSource = (text: string) => `export const shared = '${text}';\n`;
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'prepare-test-'));
@@ -25,6 +28,8 @@ beforeAll(() => {
   writeFileSync(join(project, 'console', 'index.html'), '<!doctype html><title>console</title><script type="module" src="./src/main.ts"></script>\n');
   writeFileSync(join(project, 'console', 'explorer.html'), '<!doctype html><title>explorer</title><p>explorer</p>\n');
   writeFileSync(join(project, 'console', 'src', 'main.ts'), mainSource('first version'));
+  mkdirSync(join(project, 'shared'));
+  writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('first shared text'));
   copyFileSync(join(ROOT, 'vite.config.ts'), join(project, 'vite.config.ts'));
   copyFileSync(join(ROOT, 'package.json'), join(project, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');
@@ -82,6 +87,13 @@ describe('npm start builds the console only when its sources changed (scripts/pr
     expect(run.output).toContain('Building the console (console/src/main.ts changed)');
     expect(builtScripts()).toContain('second version');
     expect((await prepareConsole()).output).toBe('');
+  }, 120_000);
+
+  it('builds again when a file outside console/ that the console imports changed', async () => {
+    writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('second shared text'));
+    const run = await prepareConsole();
+    expect(run.output).toContain('Building the console (shared/text.ts changed)');
+    expect(builtScripts()).toContain('second shared text');
   }, 120_000);
 
   it('builds again when a file is added to the console, or a setting the build bakes in changed', async () => {
