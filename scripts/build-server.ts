@@ -11,9 +11,9 @@
 // files, packages left as imports of node_modules; and schema.graphql and supabase/migrations are
 // copied to dist/ where those two files look for them. dist/ is then whole: with the production
 // dependencies and package.json (for "type": "module") it runs anywhere (the Dockerfile copies it).
-// A file of ours outside server/ and stripe-sandbox/ that the server imports (console/src/lib/money.ts,
-// shared with the console) is inlined into its importer instead: written to dist/console/… it would
-// land in the console build's folder, which Vite empties at every console build.
+// A file of ours outside server/ and stripe-sandbox/ that the server imports (say, a helper shared with
+// the console) is inlined into its importer instead, with what it imports: written to dist/console/…
+// it would land in the console build's folder, which Vite empties at every console build.
 //
 // esbuild is what tsx and vite already use (a dependency of both), so this adds no package. It strips
 // types without checking them: `npm run typecheck` is the check.
@@ -55,7 +55,9 @@ const relativeImportsToJs: Plugin = {
       const resolved = await plugin.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
       if (resolved.errors.length > 0) return { errors: resolved.errors };
       if (!SOURCE.test(resolved.path)) return undefined; // JSON and the like: bundled into the importer
-      if (!isOwn(relative(ROOT, resolved.path))) return undefined; // e.g. console/src/lib/money.ts: inlined (see above)
+      if (!isOwn(relative(ROOT, resolved.path))) return undefined; // a file from elsewhere: inlined (see above)
+      // What an inlined file imports is inlined with it: a path relative to it would be wrong in its importer's output.
+      if (args.importer && !isOwn(relative(ROOT, args.importer))) return undefined;
       if (args.kind === 'entry-point') return undefined;
       let target = relative(dirname(args.importer), resolved.path).replace(SOURCE, '.js').split(sep).join('/');
       if (!target.startsWith('.')) target = `./${target}`;
