@@ -22,7 +22,7 @@
 // dev dependencies (Vite) and should run what was built and tested: it stops with one line when a
 // build is missing and warns when the sources have moved on since; `npm run build` makes it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
@@ -31,6 +31,8 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Settings vite.config.ts bakes into the console, read as it reads them (environment first, then these files). */
 const CONSOLE_SETTINGS = ['SUPABASE_URL', 'SUPABASE_ANON_KEY'];
 const VITE_ENV_FILES = ['.env', '.env.local', '.env.production', '.env.production.local'];
+/** How long a start waits for another one's build of dist/ (a first console build takes 10-30 s on a busy machine). */
+const LOCK_WAIT_MS = 300_000;
 
 /**
  * @typedef {Record<string, string>} Fingerprint  path (relative to the root, `/`-separated) or `value:<name>` → SHA-256 hex; a missing file is `missing`
@@ -174,16 +176,90 @@ async function loadBuilds() {
   return builds;
 }
 
+/** Why the target is to be built now, or null when its build is current. @param {Target} target @param {boolean} force */
+function buildReason(target, force) {
+  if (force) return 'asked for';
+  if (!existsSync(target.output)) return 'no build yet';
+  const previous = readStamp(target.stampFile);
+  return staleReason(previous, fingerprint(target, previous));
+}
+
+/**
+ * Runs `build` holding dist/.prepare.lock, a directory (made atomically) with the holder's pid in it:
+ * docs/scaling.md starts `npm run start:web &` twice and `start:worker &` at once, and two builds
+ * writing dist/ together would leave it half made. A lock whose holder is gone (killed mid-build) is
+ * taken over.
+ * @param {string} root @param {() => Promise<void>} build
+ */
+async function withBuildLock(root, build) {
+  const lock = join(root, 'dist', '.prepare.lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'EEXIST') throw error;
+      if (lockHolderGone(lock)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new PrepareError(`another build still holds ${lock} after ${LOCK_WAIT_MS / 1000} s; remove it if no build is running`);
+      if (!told) process.stdout.write('Waiting for another start to finish building dist/…\n');
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    await build();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** @param {string} lock */
+function lockHolderGone(lock) {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    // No pid yet: the holder is between making the directory and writing it, unless that was long ago.
+    try {
+      return Date.now() - statSync(lock).mtimeMs > 10_000;
+    } catch {
+      return true; // gone meanwhile
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'ESRCH';
+  }
+}
+
 /** @param {Target} target @param {{ force: boolean, production: boolean }} options */
 async function prepare(target, options) {
-  const previous = readStamp(target.stampFile);
-  const reason = options.force ? 'asked for' : !existsSync(target.output) ? 'no build yet' : staleReason(previous, fingerprint(target, previous));
+  const reason = buildReason(target, options.force);
   if (reason === null) return;
   if (options.production && !options.force) {
     if (!existsSync(target.output)) throw new PrepareError(`${target.output} is missing: run \`npm run build\` first (with NODE_ENV=production, npm start runs the build and never makes it)`);
     process.stdout.write(`Warning: the ${target.name} in dist/ is older than its sources (${reason}); run \`npm run build\` to rebuild it.\n`);
     return;
   }
+  await withBuildLock(target.root, async () => {
+    // Another start may have built it while this one waited for the lock.
+    const stillReason = options.force ? reason : buildReason(target, false);
+    if (stillReason !== null) await build(target, stillReason);
+  });
+}
+
+/** @param {Target} target @param {string} reason */
+async function build(target, reason) {
+  const previous = readStamp(target.stampFile);
   process.stdout.write(`${target.building} (${reason})…\n`);
   const started = performance.now();
   rmSync(target.stampFile, { force: true });

@@ -3,7 +3,7 @@
 // folder), with the real vite.config.ts, on a tiny console of the test's own so that each build takes a
 // second and the repository's dist/ is left alone. The real console goes through the same code in
 // `npm run test:e2e` and `npm start`; the server's build in tests/deploy.test.ts.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,27 @@ describe('npm start builds the console only when its sources changed (scripts/pr
     const run = await prepareConsole({ SUPABASE_URL: 'https://example.supabase.co', SUPABASE_ANON_KEY: 'anon-key-0123456789abcdef' });
     expect(run.output).toContain('Building the console (SUPABASE_URL and SUPABASE_ANON_KEY changed)');
     expect(builtScripts()).toContain('https://example.supabase.co');
+  }, 120_000);
+
+  it('builds once when several starts find the same change at once (docs/scaling.md starts three)', async () => {
+    writeFileSync(join(project, 'console', 'src', 'main.ts'), mainSource('concurrent version'));
+    const runs = await Promise.all([prepareConsole(), prepareConsole(), prepareConsole()]);
+    expect(runs.map((run) => run.code)).toEqual([0, 0, 0]);
+    const output = runs.map((run) => run.output).join('\n');
+    expect(output.match(/Building the console/g), output).toHaveLength(1);
+    expect(builtScripts()).toContain('concurrent version');
+    expect(existsSync(join(project, 'dist', '.prepare.lock'))).toBe(false);
+  }, 120_000);
+
+  it('takes over the lock of a start that was killed while building', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+    mkdirSync(join(project, 'dist', '.prepare.lock'));
+    writeFileSync(join(project, 'dist', '.prepare.lock', 'pid'), String(dead));
+    writeFileSync(join(project, 'console', 'src', 'main.ts'), mainSource('after a killed build'));
+    const run = await prepareConsole();
+    expect(run.code, run.output).toBe(0);
+    expect(builtScripts()).toContain('after a killed build');
+    expect(existsSync(join(project, 'dist', '.prepare.lock'))).toBe(false);
   }, 120_000);
 
   it('rebuilds when the output is gone, even with a current stamp', async () => {
