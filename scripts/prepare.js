@@ -259,12 +259,12 @@ async function prepare(target, options) {
 
 /** @param {Target} target @param {string} reason */
 async function build(target, reason) {
-  const previous = readStamp(target.stampFile);
   process.stdout.write(`${target.building} (${reason})…\n`);
   const started = performance.now();
   rmSync(target.stampFile, { force: true });
   const { summary, readFiles } = await target.build(await loadBuilds());
-  writeStamp(target.stampFile, fingerprint(target, previous, readFiles));
+  // What this build read, not what the last one did: a file no longer imported stops counting.
+  writeStamp(target.stampFile, fingerprint(target, undefined, readFiles));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(`${target.built} in ${seconds} s${summary ? ` (${summary})` : ''}.\n`);
 }

@@ -94,6 +94,13 @@ describe('npm start builds the console only when its sources changed (scripts/pr
     const run = await prepareConsole();
     expect(run.output).toContain('Building the console (shared/text.ts changed)');
     expect(builtScripts()).toContain('second shared text');
+
+    // Once the console no longer imports it, it no longer counts.
+    const imports = mainSource('first version');
+    writeFileSync(join(project, 'console', 'src', 'main.ts'), imports.replace(/^import .*\n/, "const shared = 'inline';\n"));
+    expect((await prepareConsole()).output).toContain('Building the console (console/src/main.ts changed)');
+    writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('third shared text'));
+    expect((await prepareConsole()).output).toBe('');
   }, 120_000);
 
   it('builds again when a file is added to the console, or a setting the build bakes in changed', async () => {
