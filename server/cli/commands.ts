@@ -6,8 +6,8 @@
 import { API_KEY_SCOPES, createApiKey } from '../auth/apiKeys';
 import { type ApiKeyScope, listApiKeys, revokeApiKey } from '../auth/apiKeys.sql';
 import type { Viewer } from '../auth/viewer';
-import { keeps, parseNote, parseSince } from '../api/graphql/resolvers/reconciliation';
-import { parseRefundAmount, parseRefundNote } from '../api/graphql/resolvers/refunds';
+import { keeps, parseNote, parseSince } from '../reconcile/arguments';
+import { parseRefundAmount, parseRefundNote } from '../refunds/arguments';
 import { idempotencyKeyReused, parseIdempotencyKey } from '../idempotency/keys';
 import { objectOperationHash } from '../idempotency/requestHash';
 import { runStaffAction } from '../idempotency/staffAction';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../../server/auth/apiKeys';
 import { signStaffToken } from '../../../server/auth/staffTokens';
-import { parseSince } from '../../../server/api/graphql/resolvers/reconciliation';
+import { parseSince } from '../../../server/reconcile/arguments';
 import { staffActionHash } from '../../../server/idempotency/staffAction';
 import { runReconciliation } from '../../../server/reconcile/janitor';
 import { type CheckoutServer, JWT_SECRET, newKey, startCheckoutServer } from '../../helpers/checkout';

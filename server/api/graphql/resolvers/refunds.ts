@@ -9,6 +9,7 @@ import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/
 import { findOrder } from '../../../orders/orders.sql';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
 import { REFUND_ID, listRefunds, refundableAmount, refundsOfOrder } from '../../../refunds/read.sql';
+import { parseRefundAmount, parseRefundNote } from '../../../refunds/arguments';
 import type { RefundReason as RefundRowReason, RefundResult, RefundStatus as RefundRowStatus } from '../../../refunds/service';
 import { allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
@@ -35,35 +36,9 @@ const ADMINS: readonly Role[] = ['ADMIN'];
 // have no business with them.
 const REFUND_READERS: readonly Role[] = ['CUSTOMER', 'SUPPORT', 'ADMIN'];
 
-/** Stripe refuses larger amounts for a card payment anyway (its max is 99,999,999 in the minor unit). */
-export const MAX_REFUND_AMOUNT = 99_999_999;
-export const NOTE_MAX_CHARACTERS = 500;
-
 const REFUND_REASONS: ReadonlySet<string> = new Set(['requested_by_customer', 'duplicate', 'fraudulent', 'other']);
 
 const parseOrderId = (id: string, field: string) => parseUuidArgument(id, field, 'an order', 'INVALID_ORDER_ID');
-
-/** `amount`: null (the whole remainder) or an integer from 1 to 99,999,999 in the minor unit. */
-export function parseRefundAmount(amount: number | null | undefined): number | null {
-  if (amount === null || amount === undefined) return null;
-  if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_REFUND_AMOUNT) {
-    throw new BadUserInputError(`amount must be a whole number of the minor unit (cents) from 1 to ${MAX_REFUND_AMOUNT}, or omitted for the whole refundable remainder; got ${amount}`, {
-      reason: 'INVALID_AMOUNT',
-      field: 'input.amount',
-    });
-  }
-  return amount;
-}
-
-/** `note`: up to 500 characters (code points, as a person counts them); blank is no note. */
-export function parseRefundNote(note: string | null | undefined): string | null {
-  if (note === null || note === undefined) return null;
-  const length = Array.from(note).length;
-  if (length > NOTE_MAX_CHARACTERS) {
-    throw new BadUserInputError(`note must be at most ${NOTE_MAX_CHARACTERS} characters; got ${length}`, { reason: 'NOTE_TOO_LONG', field: 'input.note' });
-  }
-  return note.trim() === '' ? null : note;
-}
 
 function parseEvidenceDueBefore(value: string | null | undefined): Date | null {
   if (value === null || value === undefined) return null;
