@@ -16,6 +16,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('customers', { type: 'number', default: DEFAULT_OPTIONS.customersPerDay, describe: 'customers (payment attempts) per day' })
   .option('fault-rate', { type: 'number', default: DEFAULT_OPTIONS.faultRate, describe: 'probability of a fault at each step, 0 to 1' })
   .option('staff-per-10', { type: 'number', default: DEFAULT_OPTIONS.staffPer10, describe: 'staff actions per 10 customers' })
+  .option('concurrency', { type: 'number', default: 1, describe: 'customers served at once (above 1: faster, no longer an exact replay)' })
   .option('engine', { choices: ['pglite', 'postgres'] as const, default: 'pglite' as const, describe: 'postgres: a throwaway database on DATABASE_URL' })
   .option('shrink', { type: 'boolean', default: true, describe: 'on a violation, look for the smallest run that still fails' })
   .check((a) => {
@@ -23,6 +24,7 @@ const argv = await yargs(hideBin(process.argv))
     if (!Number.isInteger(a.days) || a.days < 1 || a.days > 365) throw new Error('--days: an integer from 1 to 365');
     if (!Number.isInteger(a.customers) || a.customers < 0 || a.customers > 100_000) throw new Error('--customers: an integer from 0 to 100000');
     if (!(a['fault-rate'] >= 0 && a['fault-rate'] <= 1)) throw new Error('--fault-rate: a number from 0 to 1');
+    if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) throw new Error('--concurrency: an integer from 1 to 64');
     if (!(a['staff-per-10'] >= 0 && a['staff-per-10'] <= 10)) throw new Error('--staff-per-10: a number from 0 to 10');
     return true;
   })
@@ -41,6 +43,7 @@ const options = {
   customersPerDay: argv.customers,
   faultRate: argv['fault-rate'],
   staffPer10: argv['staff-per-10'],
+  concurrency: argv.concurrency,
   openDb: () => openDatabase(argv.engine),
   log: (line: string) => process.stderr.write(`${line}\n`),
 };
