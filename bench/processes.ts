@@ -117,7 +117,7 @@ export const machineLoad = () =>
 // ---------------------------------------------------------------------------------------------------
 // Our server as users run it: `node dist/server/main.js` (compiled), else `node --import tsx server/main.ts`.
 
-export type Runner = 'compiled JavaScript (esbuild, dist/bench-server)' | 'tsx (TypeScript compiled at load)';
+export type Runner = 'compiled JavaScript (esbuild, dist/bench-server; --enable-source-maps as the image runs it)' | 'tsx (TypeScript compiled at load)';
 
 let compiled: Promise<{ main: string | undefined; why: string }> | undefined;
 
@@ -170,7 +170,7 @@ export async function startRealServer(env: Record<string, string>): Promise<Real
   const stop = stopper(child, () => rmSync(cwd, { recursive: true, force: true }));
   try {
     const url = await listeningUrl(child, /Health\s+(http:\/\/\S+)\/healthz/, 'our server');
-    return { url, pid: child.pid!, stop, runner: main ? 'compiled JavaScript (esbuild, dist/bench-server)' : 'tsx (TypeScript compiled at load)' };
+    return { url, pid: child.pid!, stop, runner: main ? 'compiled JavaScript (esbuild, dist/bench-server; --enable-source-maps as the image runs it)' : 'tsx (TypeScript compiled at load)' };
   } catch (error) {
     await stop();
     throw error;
