@@ -39,6 +39,7 @@ import { runSubscriptionSwitch } from './subscriptions/switch';
 import { syncMakeRoutes } from './make/deliveries.sql';
 import { createMakeOutbox, MAKE_NOTIFY_CHANNEL, type MakeOutbox } from './make/outbox';
 import { checkSandboxMayRoute, seatMakeRoutes } from './make/routes';
+import { seatMakeSigningSecret } from './make/signingSecret';
 import { createMakeSink, MAKE_SINK_PATH, type MakeSink, sandboxMakeRoutes } from './sandboxMode/make/sink';
 import { createAlertMonitor } from './ops/alertMonitor';
 import { retentionJob, seatRetentionSettings } from './retention/retention';
@@ -172,6 +173,12 @@ async function seatSharedState(config: Config, logger: Logger, options: StartOpt
   if (!config.make.useSandboxSink) {
     const seated = await untilAvailable('make routes', () => seatMakeRoutes(db, config.make.routes, { overwrite: config.make.overwriteRoutes, isSandboxRoute }));
     if (seated.outcome === 'overwritten') logger.warn({ kinds: seated.kinds }, 'Make routes replaced (MAKE_ROUTES_OVERWRITE=true): unset it, and give every process these routes');
+    // The secret its deliveries are signed with, beside the routes: compared by fingerprint.
+    const secret = config.make.signingSecret;
+    if (secret) {
+      const seatedSecret = await untilAvailable('make signing secret', () => seatMakeSigningSecret(db, secret, { overwrite: config.make.overwriteSigningSecret }));
+      if (seatedSecret === 'overwritten') logger.warn('Make signing secret replaced (MAKE_SIGNING_SECRET_OVERWRITE=true): unset it, and give every process this MAKE_SIGNING_SECRET');
+    }
   } else {
     // Sandbox mode routes to its own sink, at this process's URL: never over configured routes.
     await untilAvailable('make routes', async () => {

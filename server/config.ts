@@ -196,6 +196,9 @@ const envSchema = z.object({
   // Every process must route Make deliveries alike: one whose routes differ from the database's refuses
   // to start, unless this is true (then its routes replace the database's: set it once, on one process).
   MAKE_ROUTES_OVERWRITE: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'false'),
+  // The same for MAKE_SIGNING_SECRET, compared by a fingerprint the database keeps (never the secret):
+  // true replaces it (a rotation: set it once, on one process).
+  MAKE_SIGNING_SECRET_OVERWRITE: withDefault(z.enum(['true', 'false'], { error: 'true or false' }), 'false'),
   MAKE_SIGNING_SECRET: optional(z.string().min(16, { error: 'a secret of at least 16 characters' }).max(500, { error: 'a secret of at most 500 characters' })),
   MAKE_API_KEY: optional(z.string().regex(/^[\x21-\x7e]{1,500}$/, { error: "Make's API key: 1 to 500 printable characters without spaces" })),
   MAKE_TIMEOUT_MS: withDefault(integer(100, 120_000), 10_000),
@@ -294,6 +297,8 @@ export interface Config {
     routes: Partial<Record<MakeKind, string>>;
     /** Replace the routes the database holds when they differ from these (MAKE_ROUTES_OVERWRITE). */
     overwriteRoutes: boolean;
+    /** Replace the signing secret's fingerprint the database holds when it differs (MAKE_SIGNING_SECRET_OVERWRITE). */
+    overwriteSigningSecret: boolean;
     /** Sandbox mode without configured URLs: every kind goes to the Make sink this server serves. */
     useSandboxSink: boolean;
     /** Signs every delivery (X-Signature); sandbox mode has a fixed dev secret. Never logged. */
@@ -450,6 +455,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     make: {
       routes: makeRoutes,
       overwriteRoutes: e.MAKE_ROUTES_OVERWRITE === 'true',
+      overwriteSigningSecret: e.MAKE_SIGNING_SECRET_OVERWRITE === 'true',
       useSandboxSink,
       signingSecret: e.MAKE_SIGNING_SECRET ?? (stripeMode === 'sandbox' ? SANDBOX_MAKE_SIGNING_SECRET : undefined),
       apiKey: e.MAKE_API_KEY,

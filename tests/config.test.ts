@@ -177,6 +177,7 @@ describe('loadConfig: Make.com forwarding', () => {
     expect(make).toEqual({
       routes: {},
       overwriteRoutes: false,
+      overwriteSigningSecret: false,
       useSandboxSink: true,
       signingSecret: expect.any(String),
       apiKey: undefined,
@@ -197,6 +198,7 @@ describe('loadConfig: Make.com forwarding', () => {
     expect(make).toEqual({
       routes: { add_project: HOOK, refund_completed: 'https://hook.eu1.make.com/refunds', dispute_opened: 'http://localhost:9000/disputes' },
       overwriteRoutes: false,
+      overwriteSigningSecret: false,
       useSandboxSink: false,
       signingSecret: 'a-signing-secret-0001',
       apiKey: 'make-api-key-1',
