@@ -3072,30 +3072,10 @@ CREATE OR REPLACE FUNCTION public.stripe_event_apply_one(f jsonb)
  LANGUAGE plpgsql
 AS $function$
 declare
-  v_result jsonb;
-  v_status text;
-  v_note text;
+  v_outcome jsonb := stripe_event_outcome(f);
 begin
-  if f->>'error' is not null then
-    raise exception '%', f->>'error';
-  end if;
-  v_result := stripe_event_effect(f);
-  v_note := v_result->>'note';
-  if v_result->>'outcome' = 'retrieve' then
-    update stripe_events set next_attempt_at = now() + interval '1 minute', outcome = 'retrieving the object from Stripe'
-     where id = f->>'event_id';
-    v_status := 'received';
-  else
-    v_status := case when v_result->>'outcome' = 'ignored' then 'ignored' else 'applied' end;
-    update stripe_events
-       set status = v_status,
-           outcome = left(case when v_note is null then v_result->>'outcome' else (v_result->>'outcome') || ': ' || v_note end, 300),
-           ignored_reason = case when v_status = 'ignored' then left(v_note, 200) end,
-           applied_at = case when v_status = 'applied' then now() end,
-           attempts = attempts + 1, last_error = null, failed_at = null
-     where id = f->>'event_id';
-  end if;
-  return jsonb_build_object('event_id', f->>'event_id', 'status', v_status, 'outcome', v_result->>'outcome');
+  perform stripe_events_mark(array[v_outcome->>'event_id'], array[v_outcome->>'status'], array[v_outcome->>'outcome'], array[v_outcome->>'note']);
+  return v_outcome - 'note';
 end
 $function$;
 
@@ -3302,6 +3282,25 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.stripe_event_outcome(f jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_result jsonb;
+begin
+  if f->>'error' is not null then
+    raise exception '%', f->>'error';
+  end if;
+  v_result := stripe_event_effect(f);
+  return jsonb_build_object(
+    'event_id', f->>'event_id',
+    'status', case v_result->>'outcome' when 'retrieve' then 'received' when 'ignored' then 'ignored' else 'applied' end,
+    'outcome', v_result->>'outcome',
+    'note', v_result->>'note');
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.stripe_event_record_error(p_event_id text, p_error text, max_attempts integer)
  RETURNS jsonb
  LANGUAGE sql
@@ -3401,10 +3400,35 @@ begin
     if v_facts[i] is null then
       v_untranslated := v_untranslated || v_ids[i];
     else
-      v_out := v_out || stripe_event_apply_one(v_facts[i]);
+      v_out := v_out || stripe_event_outcome(v_facts[i]);
     end if;
   end loop;
-  return jsonb_build_object('results', to_jsonb(v_out), 'untranslated', to_jsonb(v_untranslated));
+  if array_length(v_out, 1) > 0 then
+    perform stripe_events_mark(array(select o->>'event_id' from unnest(v_out) as o), array(select o->>'status' from unnest(v_out) as o),
+                               array(select o->>'outcome' from unnest(v_out) as o), array(select o->>'note' from unnest(v_out) as o));
+  end if;
+  return jsonb_build_object('results', (select coalesce(jsonb_agg(o - 'note' order by n), '[]') from unnest(v_out) with ordinality as u(o, n)),
+                            'untranslated', to_jsonb(v_untranslated));
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stripe_events_mark(p_ids text[], p_statuses text[], p_outcomes text[], p_notes text[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+begin
+  update stripe_events e
+     set status = case when o.outcome = 'retrieve' then e.status else o.status end,
+         outcome = case when o.outcome = 'retrieve' then 'retrieving the object from Stripe'
+                        else left(case when o.note is null then o.outcome else o.outcome || ': ' || o.note end, 300) end,
+         ignored_reason = case when o.outcome = 'retrieve' then e.ignored_reason when o.status = 'ignored' then left(o.note, 200) end,
+         applied_at = case when o.outcome = 'retrieve' then e.applied_at when o.status = 'applied' then now() end,
+         next_attempt_at = case when o.outcome = 'retrieve' then now() + interval '1 minute' else e.next_attempt_at end,
+         attempts = case when o.outcome = 'retrieve' then e.attempts else e.attempts + 1 end,
+         last_error = case when o.outcome = 'retrieve' then e.last_error end,
+         failed_at = case when o.outcome = 'retrieve' then e.failed_at end
+    from unnest(p_ids, p_statuses, p_outcomes, p_notes) as o(event_id, status, outcome, note)
+   where e.id = o.event_id;
 end
 $function$;
 
