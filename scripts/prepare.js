@@ -222,10 +222,13 @@ async function withBuildLock(root, build) {
 
 /** @param {string} lock */
 function lockHolderGone(lock) {
-  let pid;
+  let pid = 0;
   try {
     pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
   } catch {
+    // Read below as no pid yet.
+  }
+  if (!Number.isInteger(pid) || pid <= 0) {
     // No pid yet: the holder is between making the directory and writing it, unless that was long ago.
     try {
       return Date.now() - statSync(lock).mtimeMs > 10_000;
