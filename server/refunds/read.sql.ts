@@ -77,3 +77,22 @@ export async function refundableAmount(db: Queryable, orderId: string): Promise<
   );
   return rows[0] ?? null;
 }
+
+/**
+ * Who requested each refund in words, by refund id: the name its refund.create audit row recorded
+ * (the staff member's email when they asked), as the order's timeline says it; null when none was.
+ * Ids without a refund are answered null. One query for a page of refunds (the API's loader).
+ */
+export async function requesterNamesOfRefunds(db: Queryable, ids: readonly string[]): Promise<Array<string | null>> {
+  const { rows } = await db.query<{ id: string; name: string | null }>(
+    `select r.id,
+            (select g.details->>'actor_name' from audit_log g
+              where g.target_type = 'order' and g.target_id = r.order_id::text
+                and g.action = 'refund.create' and g.details->>'refund_id' = r.id
+              order by g.created_at limit 1) as name
+       from refunds r where r.id = any($1::text[])`,
+    [[...ids]],
+  );
+  const names = new Map(rows.map((row) => [row.id, row.name]));
+  return ids.map((id) => names.get(id) ?? null);
+}

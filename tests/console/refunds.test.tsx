@@ -346,6 +346,16 @@ describe('Refund… (admins)', () => {
 });
 
 describe("the order's refunds", () => {
+  it('names who requested a refund when the server knows their name, with their staff id on hover', async () => {
+    const refunds = [refund({ id: 'r3', requestedByName: 'admin@staff.test' })];
+    renderConsole(`/orders?open=${ORDER_ID}`, { as: 'support', handlers: handlers({ order: order({ status: 'PARTIALLY_REFUNDED', refundableAmount: money(6900), refunds }) }) });
+    const panel = await screen.findByRole('complementary', { name: 'Order' });
+    const [item] = within(await within(panel).findByRole('list', { name: 'Refunds' })).getAllByRole('listitem');
+    const who = within(item!).getByText('admin@staff.test');
+    expect(who.getAttribute('title')).toBe('staff:00000000-0000-4000-8000-00000000a002');
+    expect(item!.textContent).not.toContain('staff:00000000');
+  });
+
   it('shows support every refund with status, amount, reason, who and when, and no Refund button', async () => {
     const refunds = [
       refund({ id: 'r2', amount: money(1000), status: 'FAILED', reason: 'REQUESTED_BY_CUSTOMER', failureReason: 'expired_or_canceled_card', createdAt: '2026-12-07T11:00:00.000Z' }),

@@ -7,6 +7,7 @@ import type { Queryable } from '../../platform/db/db';
 import { findOrders, type OrderRow } from '../../orders/orders.sql';
 import { invoicesOfSubscriptions, type SubscriptionInvoiceRecord } from '../../subscriptions/read.sql';
 import { membersOfRequests } from '../../paymentRequests/read.sql';
+import { requesterNamesOfRefunds } from '../../refunds/read.sql';
 import type { PaymentRequestMemberRow } from '../../paymentRequests/service';
 
 export interface Loaders {
@@ -16,6 +17,8 @@ export interface Loaders {
   order: DataLoader<string, OrderRow | null>;
   /** A payment request's members, in the order they were given, by the request's id. */
   paymentRequestMembers: DataLoader<string, PaymentRequestMemberRow[]>;
+  /** Who requested a refund, in words (its refund.create audit row's name), by the refund's id. */
+  refundRequesterName: DataLoader<string, string | null>;
 }
 
 export function createLoaders(db: Queryable): Loaders {
@@ -23,5 +26,6 @@ export function createLoaders(db: Queryable): Loaders {
     subscriptionInvoices: new DataLoader((ids: readonly string[]) => invoicesOfSubscriptions(db, ids)),
     order: new DataLoader((ids: readonly string[]) => findOrders(db, ids)),
     paymentRequestMembers: new DataLoader((ids: readonly string[]) => membersOfRequests(db, ids)),
+    refundRequesterName: new DataLoader((ids: readonly string[]) => requesterNamesOfRefunds(db, ids)),
   };
 }

@@ -94,6 +94,7 @@ const REFUND_FIELDS = 'id stripeRefundId orderId amount { amount currency format
 const DISPUTE_FIELDS = 'id orderId order { id } amount { amount currency } reason status isOpen evidenceDueBy isChargeRefundable createdAt updatedAt';
 const ORDER_REFUNDS = `query ($id: ID!) { order(id: $id) { id refunds { ${REFUND_FIELDS} } } }`;
 const ORDER_REFUNDS_BY = `query ($id: ID!) { order(id: $id) { id refunds { id requestedBy } } }`;
+const ORDER_REFUNDS_BY_NAME = `query ($id: ID!) { order(id: $id) { id refunds { id requestedBy requestedByName } } }`;
 const ORDER_REFUNDABLE = `query ($id: ID!) { order(id: $id) { id refundableAmount { amount currency formatted } } }`;
 const ORDER_DISPUTES = `query ($id: ID!) { order(id: $id) { id disputes { ${DISPUTE_FIELDS} } } }`;
 const REFUNDS = `query ($filter: RefundFilter, $first: Int, $after: String) {
@@ -134,6 +135,7 @@ describe('who may read and act', () => {
   const matrix: Array<{ name: string; query: string; variables: () => Record<string, unknown>; allowed: Caller[]; hidden?: Caller[] }> = [
     { name: 'Order.refunds', query: ORDER_REFUNDS, variables: () => ({ id: seededOrderId }), allowed: ['customer', 'support', 'admin'] },
     { name: 'Order.refunds.requestedBy', query: ORDER_REFUNDS_BY, variables: () => ({ id: seededOrderId }), allowed: ['support', 'admin'] },
+    { name: 'Order.refunds.requestedByName', query: ORDER_REFUNDS_BY_NAME, variables: () => ({ id: seededOrderId }), allowed: ['support', 'admin'] },
     { name: 'Order.refundableAmount', query: ORDER_REFUNDABLE, variables: () => ({ id: seededOrderId }), allowed: ['support', 'admin'] },
     { name: 'Order.disputes', query: ORDER_DISPUTES, variables: () => ({ id: seededOrderId }), allowed: ['support', 'admin'] },
     { name: 'refunds', query: REFUNDS, variables: () => ({}), allowed: ['support', 'admin'] },
@@ -364,6 +366,20 @@ describe('refundPayment through the Refunds service and the sandbox', () => {
     // A fully refunded order is no longer refundable.
     // An amount asked of a refunded order is more than the remainder (0), as for a loser of a race.
     expect(ok(await refund({ orderId, amount: 1 })).refundPayment).toMatchObject({ refund: null, error: { code: 'REFUND_EXCEEDS_REMAINING' }, refundableAmount: { amount: 0, currency: 'usd' } });
+  });
+
+  it('staff see who requested a refund in words (requestedByName, as the request recorded it); one made at Stripe names nobody', async () => {
+    const { orderId } = await paidOrder();
+    const made = ok(await refund({ orderId, amount: 1000 })).refundPayment.refund;
+    // A refund made in Stripe's dashboard, as its webhook records it: no one of ours asked.
+    await server.app.db.query(
+      `insert into refunds (id, order_id, payment_id, amount, currency, status) select $1, order_id, id, 500, 'usd', 'succeeded' from payments where order_id = $2`,
+      [`re_byName${randomUUID().slice(0, 8)}`, orderId],
+    );
+    const order = ok(await gql(ORDER_REFUNDS_BY_NAME, { id: orderId }, 'support')).order;
+    expect(order.refunds).toHaveLength(2);
+    expect(order.refunds).toContainEqual({ id: made.id, requestedBy: `staff:${adminId}`, requestedByName: 'admin@staff.test' });
+    expect(order.refunds.find((r: { id: string }) => r.id !== made.id)).toMatchObject({ requestedBy: null, requestedByName: null });
   });
 
   it('more than the remainder is REFUND_EXCEEDS_REMAINING with what may still be refunded, and writes no refund', async () => {

@@ -665,16 +665,16 @@ export type OrdersQueryVariables = Exact<{
 
 export type OrdersQuery = { orders: { nodes: Array<{ id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }> }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
-export type RefundFragment = { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } };
+export type RefundFragment = { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } };
 
-export type OrderRefundsFragment = { refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> };
+export type OrderRefundsFragment = { refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> };
 
 export type OrderQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null };
+export type OrderQuery = { order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null };
 
 export type StripeModeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -686,14 +686,14 @@ export type SyncOrderMutationVariables = Exact<{
 }>;
 
 
-export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
+export type SyncOrderMutation = { syncOrder: { outcome: SyncOrderOutcome, isRepeat: boolean, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: ReconciliationErrorCode, message: string } | null } };
 
 export type RefundPaymentMutationVariables = Exact<{
   input: RefundPaymentInput;
 }>;
 
 
-export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
+export type RefundPaymentMutation = { refundPayment: { isRepeat: boolean, refund: { id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } } | null, order: { id: string, status: OrderStatus, syncState: SyncState | null, track: string, trackName: string, checkoutSessionId: string | null, paymentIntentId: string | null, createdAt: string, updatedAt: string, syncAttempts: number, lastSyncAt: string | null, amount: { amount: number, currency: string, formatted: string }, customer: { id: string, email: string, name: string | null }, payment: { paymentIntentId: string, chargeId: string | null, status: string, amount: { amount: number, currency: string, formatted: string }, amountRefunded: { amount: number, currency: string, formatted: string } } | null, metadata: Array<{ key: string, value: string }>, refundableAmount: { amount: number, currency: string, formatted: string }, refunds: Array<{ id: string, stripeRefundId: string | null, orderId: string, status: RefundStatus, reason: RefundReason | null, failureReason: string | null, requestedBy: string | null, requestedByName: string | null, createdAt: string, updatedAt: string, amount: { amount: number, currency: string, formatted: string } }>, disputes: Array<{ id: string, status: DisputeStatus, isOpen: boolean, reason: string | null, evidenceDueBy: string | null, isChargeRefundable: boolean, amount: { amount: number, currency: string, formatted: string } }> } | null, error: { code: RefundErrorCode, message: string } | null, refundableAmount: { amount: number, currency: string, formatted: string } | null } };
 
 export type OpsOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1189,6 +1189,7 @@ export const RefundFragmentDoc = new TypedDocumentString(`
   reason
   failureReason
   requestedBy
+  requestedByName
   createdAt
   updatedAt
 }
@@ -1230,6 +1231,7 @@ export const OrderRefundsFragmentDoc = new TypedDocumentString(`
   reason
   failureReason
   requestedBy
+  requestedByName
   createdAt
   updatedAt
 }`, {"fragmentName":"OrderRefunds"}) as unknown as TypedDocumentString<OrderRefundsFragment, unknown>;
@@ -2057,6 +2059,7 @@ fragment Refund on Refund {
   reason
   failureReason
   requestedBy
+  requestedByName
   createdAt
   updatedAt
 }
@@ -2157,6 +2160,7 @@ fragment Refund on Refund {
   reason
   failureReason
   requestedBy
+  requestedByName
   createdAt
   updatedAt
 }
@@ -2257,6 +2261,7 @@ fragment Refund on Refund {
   reason
   failureReason
   requestedBy
+  requestedByName
   createdAt
   updatedAt
 }

@@ -1696,6 +1696,8 @@ export type Refund = {
   failureReason?: Maybe<Scalars['String']['output']>;
   /** staff:<id> for refunds made here; null for those made at Stripe. Staff only. */
   requestedBy?: Maybe<Scalars['String']['output']>;
+  /** Who requested it in words: the staff member's name (their email) as recorded when they asked; null for refunds made at Stripe, or when no name was known. Staff only. */
+  requestedByName?: Maybe<Scalars['String']['output']>;
   /** ISO 8601. */
   createdAt: Scalars['String']['output'];
   updatedAt: Scalars['String']['output'];
@@ -3070,6 +3072,7 @@ export type RefundResolvers<ContextType = GraphQLContext, ParentType extends Res
   reason?: Resolver<Maybe<ResolversTypes['RefundReason']>, ParentType, ContextType>;
   failureReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   requestedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requestedByName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;

@@ -139,6 +139,8 @@ export const refundResolvers: Resolvers = {
     failureReason: (refund) => refund.failure_reason,
     // Which staff member refunded is internal: a customer sees that a refund was made, not by whom.
     requestedBy: allow(STAFF_ROLES, (refund) => refund.requested_by),
+    // Refunds made at Stripe name nobody: no read for them.
+    requestedByName: allow(STAFF_ROLES, (refund, _args, { loaders }) => (refund.requested_by === null ? null : loaders.refundRequesterName.load(refund.id))),
     createdAt: (refund) => iso(refund.created_at),
     updatedAt: (refund) => iso(refund.updated_at),
   }),

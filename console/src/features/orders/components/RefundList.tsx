@@ -21,7 +21,7 @@ export function RefundList({ refunds }: { refunds: Refund[] }) {
             {refund.failureReason && `: ${refund.failureReason}`}
           </div>
           <div className="muted">
-            by <span className="mono">{refundedBy(refund.requestedBy)}</span>, {formatDateTime(refund.createdAt)}
+            by <span className="mono" title={refund.requestedByName ? (refund.requestedBy ?? undefined) : undefined}>{refundedBy(refund)}</span>, {formatDateTime(refund.createdAt)}
           </div>
           {refund.stripeRefundId && (
             <div className="muted">

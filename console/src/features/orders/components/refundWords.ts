@@ -28,9 +28,12 @@ export function refundConfirmation(amount: string, orderTotal: string, email: st
   return `Refund ${amount} of ${orderTotal} to ${email}`;
 }
 
-/** requestedBy in words: staff:<id> made here, nothing for a refund made in Stripe's dashboard. */
-export function refundedBy(requestedBy: string | null): string {
-  return requestedBy ?? "at Stripe (its dashboard)";
+/**
+ * Who requested a refund, in words: the staff member's name when the server knows it, else their
+ * staff:<id>; a refund made in Stripe's dashboard names nobody of ours.
+ */
+export function refundedBy(refund: { requestedBy: string | null; requestedByName?: string | null }): string {
+  return refund.requestedByName ?? refund.requestedBy ?? "at Stripe (its dashboard)";
 }
 
 /** A typed error in words, with what to do next. */
