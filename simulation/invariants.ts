@@ -25,6 +25,9 @@ interface SandboxLedger {
   charges: Map<string, Stripe.Charge>;
   refunds: Stripe.Refund[];
   disputes: Stripe.Dispute[];
+  /** PaymentIntents that pay a subscription invoice: kept as invoices of ours, not as payments. */
+  invoiceIntents: Map<string, Stripe.Invoice>;
+  subscriptions: Stripe.Subscription[];
   sessions: Array<{ id: string; status: string | null; metadata: Record<string, string> | null; payment_intent: string | null }>;
 }
 
@@ -36,6 +39,14 @@ function ledger(world: World): SandboxLedger {
     charges,
     refunds: store.collection<Stripe.Refund>('refund').all(),
     disputes: store.collection<Stripe.Dispute>('dispute').all(),
+    invoiceIntents: new Map(
+      store
+        .collection<Stripe.InvoicePayment>('invoice_payment')
+        .all()
+        .filter((p) => p.payment.payment_intent)
+        .map((p) => [String(p.payment.payment_intent), store.collection<Stripe.Invoice>('invoice').get(String(p.invoice))!]),
+    ),
+    subscriptions: store.collection<Stripe.Subscription>('subscription').all(),
     sessions: store.collection<never>('checkout.session').all() as never,
   };
 }
@@ -53,6 +64,7 @@ async function books(world: World): Promise<InvariantResult[]> {
   const byPi = new Map(payments.map((p) => [p.pi, p]));
   const paymentRows: unknown[] = [];
   for (const intent of l.intents) {
+    if (l.invoiceIntents.has(intent.id)) continue; // checked with its invoice below
     const ours = byPi.get(intent.id);
     if (intent.status !== 'succeeded') {
       if (ours?.status === 'succeeded') paymentRows.push({ pi: intent.id, stripe: intent.status, ours: ours.status });
@@ -79,13 +91,24 @@ async function books(world: World): Promise<InvariantResult[]> {
 
   // An order is paid (in any of its after-payment states) exactly when Stripe holds a payment for it.
   const { rows: orders } = await db.query<{ id: string; status: string; amount: number }>(`select id::text, status, amount::int as amount from orders`);
-  const paidAtStripe = new Set(l.intents.filter((i) => i.status === 'succeeded').map((i) => i.metadata.order_id));
+  const paidAtStripe = new Set(l.intents.filter((i) => i.status === 'succeeded' && !l.invoiceIntents.has(i.id)).map((i) => i.metadata.order_id));
+  // A subscription's order is paid by its first invoice (our metadata is on the subscription).
+  const subscriptionOf = (invoice: Stripe.Invoice) => l.subscriptions.find((sub) => sub.id === (invoice.parent?.subscription_details?.subscription ?? (invoice as { subscription?: string }).subscription));
+  for (const invoice of l.invoiceIntents.values()) {
+    const order = invoice.status === 'paid' ? subscriptionOf(invoice)?.metadata.order_id : undefined;
+    if (order) paidAtStripe.add(order);
+  }
   const orderRows = orders.filter((o) => SUCCEEDED_ORDER_STATUSES.includes(o.status) !== paidAtStripe.has(o.id)).map((o) => ({ order: o.id, status: o.status, paidAtStripe: paidAtStripe.has(o.id) }));
 
   // The Overview's revenue (30 days: the whole run in wall-clock time) per track, against Stripe's.
   const expected = new Map<string, { gross: number; refunded: number }>();
   const track = (t: string) => expected.get(t) ?? expected.set(t, { gross: 0, refunded: 0 }).get(t)!;
-  for (const intent of l.intents) if (intent.status === 'succeeded' && intent.metadata.track) track(intent.metadata.track).gross += intent.amount_received;
+  for (const intent of l.intents) if (intent.status === 'succeeded' && !l.invoiceIntents.has(intent.id) && intent.metadata.track) track(intent.metadata.track).gross += intent.amount_received;
+  for (const [intentId, invoice] of l.invoiceIntents) {
+    const sub = subscriptionOf(invoice);
+    const intent = l.intents.find((i) => i.id === intentId);
+    if (intent?.status === 'succeeded' && sub?.metadata.track) track(sub.metadata.track).gross += intent.amount_received;
+  }
   const intentById = new Map(l.intents.map((i) => [i.id, i]));
   for (const refund of l.refunds) {
     const intent = typeof refund.payment_intent === 'string' ? intentById.get(refund.payment_intent) : undefined;
@@ -110,7 +133,31 @@ async function books(world: World): Promise<InvariantResult[]> {
     if (!ours || ours.status !== d.status || ours.amount !== d.amount) disputeRows.push({ dispute: d.id, stripe: { status: d.status, amount: d.amount }, ours: ours ?? null });
   }
   for (const o of ourDisputes) if (!theirs.has(o.id)) disputeRows.push({ dispute: o.id, ours: o, stripe: null });
+  // Subscriptions and their invoices: status, price and period end flag; each invoice's status and amount paid.
+  const store = world.app.stripeSandbox!.core.store;
+  const { rows: ourSubs } = await db.query<{ id: string; status: string; price: string | null; cancel_at_period_end: boolean }>(
+    `select id, status, stripe_price_id as price, cancel_at_period_end from subscriptions`,
+  );
+  const subscriptionRows: unknown[] = [];
+  const stripeSubs = store.collection<Stripe.Subscription>('subscription').all();
+  for (const sub of stripeSubs) {
+    const ours = ourSubs.find((o) => o.id === sub.id);
+    const price = sub.items.data[0]?.price.id ?? null;
+    if (!ours || ours.status !== sub.status || ours.price !== price || ours.cancel_at_period_end !== sub.cancel_at_period_end) {
+      subscriptionRows.push({ subscription: sub.id, stripe: { status: sub.status, price, cancel_at_period_end: sub.cancel_at_period_end }, ours: ours ?? null });
+    }
+  }
+  for (const o of ourSubs) if (!stripeSubs.some((s) => s.id === o.id)) subscriptionRows.push({ subscription: o.id, ours: o, stripe: null });
+  const { rows: ourInvoices } = await db.query<{ id: string; status: string; amount_paid: number }>(`select id, status, amount_paid::int as amount_paid from subscription_invoices`);
+  const invoiceRows: unknown[] = [];
+  const stripeInvoices = store.collection<Stripe.Invoice>('invoice').all().filter((i) => i.status !== 'draft');
+  for (const invoice of stripeInvoices) {
+    const ours = ourInvoices.find((o) => o.id === invoice.id);
+    if (!ours || ours.status !== invoice.status || ours.amount_paid !== invoice.amount_paid) invoiceRows.push({ invoice: invoice.id, stripe: { status: invoice.status, amount_paid: invoice.amount_paid }, ours: ours ?? null });
+  }
   return [
+    result('books: subscriptions equal Stripe', subscriptionRows),
+    result('books: subscription invoices equal Stripe', invoiceRows),
     result('books: payments equal Stripe', paymentRows),
     result('books: disputes equal Stripe', disputeRows),
     result('books: refunds equal Stripe', refundRows),
@@ -175,7 +222,7 @@ async function leftBehind(world: World): Promise<InvariantResult[]> {
   const recorded = new Set(known.map((k) => k.id));
   const sessionIntents = new Set(l.sessions.map((s) => s.payment_intent).filter(Boolean));
   const unrecorded = [
-    ...l.intents.filter((i) => !recorded.has(i.id) && !sessionIntents.has(i.id) && !['canceled'].includes(i.status)).map((i) => ({ object: i.id, status: i.status })),
+    ...l.intents.filter((i) => !recorded.has(i.id) && !sessionIntents.has(i.id) && !l.invoiceIntents.has(i.id) && !['canceled'].includes(i.status)).map((i) => ({ object: i.id, status: i.status })),
     ...l.sessions.filter((s) => !recorded.has(s.id) && s.status === 'open').map((s) => ({ object: s.id, status: s.status })),
   ];
   const { rows: outbox } = await db.query(`select id::text, kind, status, attempts from make_deliveries where status not in ('delivered')`);

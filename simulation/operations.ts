@@ -9,10 +9,10 @@ export const TRACKS = ['business_plan_builder', 'social_media_email_campaign', '
 export const PRICES: Record<(typeof TRACKS)[number], number> = { business_plan_builder: 9900, social_media_email_campaign: 4900, website_audit_feedback: 7900 };
 
 /** One customer's journey, as drawn by the generator. */
-export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned', 'elements_disputed'] as const;
+export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned', 'elements_disputed', 'subscription_started'] as const;
 export type Journey = (typeof JOURNEYS)[number];
 
-export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice'] as const;
+export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice', 'subscription_switch', 'subscription_pause', 'subscription_resume', 'subscription_cancel'] as const;
 export type StaffAction = (typeof STAFF_ACTIONS)[number];
 
 /** The simulator's own record of an order it made: its reference (in the order's metadata) and id. */
@@ -29,6 +29,12 @@ const CREATE_SESSION = `mutation ($input: CheckoutInput!) { createCheckoutSessio
 const CREATE_INTENT = `mutation ($input: CheckoutInput!) { createPaymentIntent(input: $input) { ${ORDER} paymentIntentId error { code } } }`;
 const CONFIRM = `mutation ($input: ConfirmPaymentInput!) { confirmPayment(input: $input) { outcome nextActionUrl ${ORDER} error { code } } }`;
 const REFUND = `mutation ($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { id status amount { amount } } error { code } isRepeat } }`;
+const CREATE_SUBSCRIPTION = `mutation ($input: SubscriptionCheckoutInput!) { createSubscriptionCheckout(input: $input) { ${ORDER} checkoutSessionId url error { code } } }`;
+const PREVIEW_SWITCH = `query ($id: ID!, $track: ID!) { previewSubscriptionSwitch(subscriptionId: $id, track: $track) { preview { price { id unitAmount { amount } } prorationDate } error { code } } }`;
+const SWITCH = `mutation ($input: SwitchSubscriptionInput!) { switchSubscription(input: $input) { subscription { id status } error { code } isRepeat } }`;
+const PAUSE = `mutation ($input: PauseSubscriptionInput!) { pauseSubscription(input: $input) { subscription { id status } error { code } isRepeat } }`;
+const RESUME = `mutation ($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { subscription { id status } error { code } isRepeat } }`;
+const CANCEL = `mutation ($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { subscription { id status } error { code } isRepeat } }`;
 const SYNC = `mutation ($input: SyncOrderInput!) { syncOrder(input: $input) { outcome isRepeat error { code } } }`;
 const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { id status } error { code } isRepeat } }`;
 const RETRY_MAKE = `mutation ($input: MakeDeliveryActionInput!) { retryMakeDelivery(input: $input) { delivery { id status } error { code } isRepeat } }`;
@@ -85,6 +91,7 @@ async function returnPage(world: World, prng: Prng, input: { checkoutSessionId?:
 }
 
 export async function runJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  if (order.journey === 'subscription_started') return subscriptionJourney(world, prng, order);
   if (order.journey.startsWith('checkout_')) return checkoutJourney(world, prng, order);
   return elementsJourney(world, prng, order);
 }
@@ -111,6 +118,51 @@ async function checkoutJourney(world: World, prng: Prng, order: SimOrder): Promi
   }
   await payOnHostedPage(created.url, CARDS.visa);
   await returnPage(world, prng, { checkoutSessionId: sessionId });
+}
+
+/** A monthly subscription to the track through hosted Checkout (its first invoice pays the order). */
+async function subscriptionJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  const created = await call(world, CREATE_SUBSCRIPTION, { idempotencyKey: prng.uuid(), track: order.track, email: `${order.ref}@customers.simulated.test`, name: `Customer ${order.ref}` }, 'storefront');
+  order.orderId = created.order?.id;
+  if (!created.url) return;
+  await payOnHostedPage(created.url, CARDS.visa);
+  await returnPage(world, prng, { checkoutSessionId: created.checkoutSessionId });
+}
+
+/** Subscriptions staff may act on, in the simulator's order (its reference is the customer's email). */
+export async function subscriptionsFor(world: World, statuses: string[], paused?: boolean): Promise<string[]> {
+  const { rows } = await world.app.db.query<{ id: string }>(
+    `select s.id from subscriptions s join customers c on c.id = s.customer_id
+      where s.status = any($1::text[]) and s.cancel_at_period_end = false and ($2::boolean is null or (s.pause_behavior is not null) = $2)
+      order by c.email, s.id limit 1000`,
+    [statuses, paused ?? null],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function runSubscriptionAction(world: World, prng: Prng, action: StaffAction): Promise<boolean> {
+  const candidates = await subscriptionsFor(world, ['active', 'trialing'], action === 'subscription_resume' ? true : action === 'subscription_pause' ? false : undefined);
+  if (candidates.length === 0) return false;
+  const subscriptionId = prng.pick(candidates);
+  switch (action) {
+    case 'subscription_switch': {
+      const track = prng.pick(TRACKS);
+      const preview = (await world.graphql(PREVIEW_SWITCH, { id: subscriptionId, track }, 'admin'));
+      const shown = preview.data?.previewSubscriptionSwitch?.preview;
+      if (!shown) return true; // SAME_TRACK, or not switchable: the preview said so
+      await call(world, SWITCH, { idempotencyKey: prng.uuid(), subscriptionId, track, priceId: shown.price.id, unitAmount: shown.price.unitAmount.amount, prorationDate: shown.prorationDate, prorationBehavior: prng.pick(['CREATE_PRORATIONS', 'ALWAYS_INVOICE']) }, 'admin');
+      return true;
+    }
+    case 'subscription_pause':
+      await call(world, PAUSE, { idempotencyKey: prng.uuid(), subscriptionId, behavior: prng.pick(['VOID', 'KEEP_AS_DRAFT', 'MARK_UNCOLLECTIBLE']) }, 'admin');
+      return true;
+    case 'subscription_resume':
+      await call(world, RESUME, { idempotencyKey: prng.uuid(), subscriptionId }, 'admin');
+      return true;
+    default:
+      await call(world, CANCEL, { idempotencyKey: prng.uuid(), subscriptionId, atPeriodEnd: prng.chance(0.5) }, 'admin');
+      return true;
+  }
 }
 
 async function elementsJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {

@@ -38,6 +38,7 @@ export const DEFAULT_MIX: Record<Journey, number> = {
   elements_3ds_failed: 3,
   elements_abandoned: 4,
   elements_disputed: 2,
+  subscription_started: 6,
 };
 
 export const DEFAULT_OPTIONS: Omit<SimOptions, 'seed'> = { days: 3, customersPerDay: 12, staffPer10: 3, faultRate: 0.25, mix: DEFAULT_MIX, stripeRetries: 1, makeTimeoutMs: 300 };
@@ -73,7 +74,7 @@ export interface RunPlan {
   days: DayPlan[];
 }
 
-const STAFF_WEIGHTS: Record<StaffAction, number> = { refund_partial: 3, refund_full: 3, refund_race: 2, refund_double_press: 2, sync_twice: 2, replay_twice: 1 };
+const STAFF_WEIGHTS: Record<StaffAction, number> = { refund_partial: 3, refund_full: 3, refund_race: 2, refund_double_press: 2, sync_twice: 2, replay_twice: 1, subscription_switch: 2, subscription_pause: 1, subscription_resume: 1, subscription_cancel: 1 };
 const FAULT_WEIGHTS: Record<FaultKind, number> = {
   webhook_drop: 3,
   webhook_duplicate: 3,

@@ -5,7 +5,7 @@ import { runReconciliation } from '../server/reconcile/janitor';
 import type { Db } from '../server/platform/db/db';
 import { digestState } from './digest';
 import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
-import { closeSomeDisputes, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, type SimOrder } from './operations';
+import { closeSomeDisputes, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, runSubscriptionAction, type SimOrder } from './operations';
 import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
 import { Prng } from './prng';
 import { startWorld, type World } from './world';
@@ -137,6 +137,11 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
       } else {
         const action = day.staff[step - day.customers.length]!;
         const prng = new Prng(action.seed);
+        if (action.action.startsWith('subscription_')) {
+          if (await runSubscriptionAction(world, prng, action.action)) ctx.count(ctx.operations, `staff: ${action.action}`);
+          ctx.count(ctx.outcomes, 'completed');
+          return;
+        }
         // The last thousand orders: what staff see on their first pages.
         const candidates = await paidOrders(world, orders.slice(-1000));
         if (candidates.length === 0) return;
@@ -168,13 +173,13 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
     // What the server's jobs would do between customers: deliver the webhooks, apply them, post Make.
     await ctx.timed('webhooks', async () => {
       await world.app.stripeSandbox!.flushWebhooks();
-      await world.app.webhookApplier.drain();
+      await job(ctx, 'webhook applier', () => world.app.webhookApplier.drain());
     });
     resetStepFaults(world);
     sinceOutbox += size;
     if (sinceOutbox >= 5) {
       sinceOutbox = 0;
-      await ctx.timed('make outbox', () => world.app.makeOutbox.drain());
+      await ctx.timed('make outbox', () => job(ctx, 'make outbox', () => world.app.makeOutbox.drain()));
     }
     step += size;
   }
@@ -241,26 +246,47 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
   await ctx.timed('clock', async () => {
     for (let i = 0; i < 4; i++) {
       await sandbox.advanceClock(6 * 3600);
-      await world.app.webhookApplier.drain();
+      await job(ctx, 'webhook applier', () => world.app.webhookApplier.drain());
     }
   });
   const prng = new Prng(day.endSeed);
   ctx.count(ctx.operations, 'staff: close a dispute at Stripe', await ctx.timed('staff', () => closeSomeDisputes(world, prng, 0.5)));
   await ctx.timed('make outbox', async () => {
-    await world.app.makeOutbox.drain();
+    await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
     ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
-    await world.app.makeOutbox.drain();
+    await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
   });
   const pass = await ctx.timed('reconciliation', () => runReconciliation(world.app.reconciliation, { trigger: 'schedule', actor: 'janitor' }));
   ctx.count(ctx.operations, 'reconciliation pass');
   if (pass.outcome !== 'succeeded') ctx.count(ctx.outcomes, `reconciliation ${pass.outcome}`);
   await ctx.timed('webhooks', async () => {
     await sandbox.flushWebhooks();
-    await world.app.webhookApplier.drain();
+    await job(ctx, 'webhook applier', () => world.app.webhookApplier.drain());
   });
   await ctx.timed('make outbox', async () => {
-    await world.app.makeOutbox.drain();
+    await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
+    // An attempt whose record failed (an injected database fault) keeps its lease (30 s of wall
+    // clock, the outbox's own time) and is claimed again when it ends: wait that out, as the job would.
+    await waitForMakeLeases(world);
     ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
-    await world.app.makeOutbox.drain();
+    await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
   });
+}
+
+/** Runs one job's drain as the job runner does: a failed run is logged (counted) and the next one goes on. */
+async function job(ctx: DayContext, name: string, drain: () => Promise<unknown>): Promise<void> {
+  try {
+    await drain();
+  } catch (error) {
+    ctx.count(ctx.outcomes, `${name} run failed (retried by its next run)`);
+    ctx.log?.(`${name} run failed: ${(error as Error).message}`);
+  }
+}
+
+async function waitForMakeLeases(world: World): Promise<void> {
+  const { rows } = await world.app.db.query<{ wait_ms: number | null }>(
+    `select ceil(extract(epoch from max(next_attempt_at) - now()) * 1000)::int as wait_ms from make_deliveries where status = 'delivering'`,
+  );
+  const waitMs = rows[0]?.wait_ms;
+  if (waitMs !== null && waitMs !== undefined && waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + 100, 35_000)));
 }
