@@ -1,6 +1,9 @@
-// What an admin gives a refund, checked one way wherever it comes from: the GraphQL API
-// (server/api/graphql/resolvers/refunds.ts) and the operator's CLI (server/cli/commands.ts).
+// What staff give about refunds, checked one way wherever it comes from: the GraphQL API
+// (server/api/graphql/resolvers/refunds.ts), the operator's CLI (server/cli/commands.ts) and the
+// CSV export (server/api/http/export/).
 import { BadUserInputError } from '../platform/errors';
+import { isUuid } from '../platform/ids';
+import type { RefundStatus } from './service';
 
 /** Stripe refuses larger amounts for a card payment anyway (its max is 99,999,999 in the minor unit). */
 export const MAX_REFUND_AMOUNT = 99_999_999;
@@ -26,4 +29,19 @@ export function parseRefundNote(note: string | null | undefined): string | null 
     throw new BadUserInputError(`note must be at most ${NOTE_MAX_CHARACTERS} characters; got ${length}`, { reason: 'NOTE_TOO_LONG', field: 'input.note' });
   }
   return note.trim() === '' ? null : note;
+}
+
+/** The refunds list's filter as given: the schema's RefundFilter, or the export's query parameters. */
+export interface RefundFilterInput {
+  status?: Uppercase<RefundStatus> | null;
+  orderId?: string | null;
+}
+
+/** The list's filter, checked: an order id must be a UUID (BAD_USER_INPUT naming the field). */
+export function parseRefundFilter(filter: RefundFilterInput | null | undefined): { status: RefundStatus | null; orderId: string | null } {
+  const orderId = filter?.orderId ?? null;
+  if (orderId !== null && !isUuid(orderId)) {
+    throw new BadUserInputError('filter.orderId must be an order id (a UUID)', { reason: 'INVALID_ORDER_ID', field: 'filter.orderId' });
+  }
+  return { status: filter?.status ? (filter.status.toLowerCase() as RefundStatus) : null, orderId: orderId === null ? null : orderId.toLowerCase() };
 }

@@ -1,11 +1,11 @@
 import { type Role, STAFF_ROLES, type Viewer } from '../../../auth/viewer';
 import { parsePaymentReference } from '../../../checkout/confirmPayment';
 import { BadUserInputError } from '../../../platform/errors';
-import { findOrder, findOrderByPayment, listOrders, type OrderListFilter, type OrderRow } from '../../../orders/orders.sql';
+import { parseOrderFilter } from '../../../orders/filters';
+import { findOrder, findOrderByPayment, listOrders, type OrderRow } from '../../../orders/orders.sql';
 import { allow, inheritAccess } from '../access';
-import type { OrderConnectionResolvers, OrderFilter, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
+import type { OrderConnectionResolvers, OrderResolvers, OrderStatus, PaymentResolvers, Resolvers, SyncState } from '../generated/resolvers-types';
 import { encodeCursor, parsePage } from '../pagination';
-import { parseSearchArgument } from './paymentLogs';
 import { UUID, isUuid } from '../../../platform/ids';
 
 const ORDER_READERS: readonly Role[] = ['STOREFRONT', 'CUSTOMER', 'SUPPORT', 'ADMIN'];
@@ -14,16 +14,6 @@ const visibleTo = (viewer: Viewer, order: OrderRow | null) =>
   order && (viewer.role !== 'CUSTOMER' || order.customer_user_id === viewer.id) ? order : null;
 
 const upper = <T extends string>(value: string) => value.toUpperCase() as T;
-const lower = <T extends string>(value: string) => value.toLowerCase() as T;
-
-/** The list's filter, checked; the CSV export reads the same one. */
-export function parseOrderFilter(filter: OrderFilter | null | undefined): OrderListFilter {
-  return {
-    status: filter?.status ? lower<NonNullable<OrderListFilter['status']>>(filter.status) : null,
-    syncState: filter?.syncState ? lower<NonNullable<OrderListFilter['syncState']>>(filter.syncState) : null,
-    search: parseSearchArgument(filter?.search, 'filter.search'),
-  };
-}
 
 export const orderResolvers: Resolvers = {
   Query: {

@@ -9,8 +9,8 @@ import { idempotencyKeyReused, parseIdempotencyKey } from '../../../idempotency/
 import { findOrder } from '../../../orders/orders.sql';
 import { BadUserInputError, ForbiddenError } from '../../../platform/errors';
 import { REFUND_ID, listRefunds, refundableAmount, refundsOfOrder } from '../../../refunds/read.sql';
-import { parseRefundAmount, parseRefundNote } from '../../../refunds/arguments';
-import type { RefundReason as RefundRowReason, RefundResult, RefundStatus as RefundRowStatus } from '../../../refunds/service';
+import { parseRefundAmount, parseRefundFilter, parseRefundNote } from '../../../refunds/arguments';
+import type { RefundReason as RefundRowReason, RefundResult } from '../../../refunds/service';
 import { allow, inheritAccess } from '../access';
 import type { GraphQLContext } from '../context';
 import type {
@@ -20,7 +20,6 @@ import type {
   DisputeStatus,
   OrderResolvers,
   RefundConnectionResolvers,
-  RefundFilter,
   RefundReason,
   RefundResolvers,
   RefundStatus,
@@ -53,13 +52,6 @@ function parseEvidenceDueBefore(value: string | null | undefined): Date | null {
 }
 
 /** The list's filter, checked; the CSV export reads the same one. */
-export function parseRefundFilter(filter: RefundFilter | null | undefined) {
-  return {
-    status: filter?.status ? (filter.status.toLowerCase() as RefundRowStatus) : null,
-    orderId: filter?.orderId === null || filter?.orderId === undefined ? null : parseOrderId(filter.orderId, 'filter.orderId'),
-  };
-}
-
 function parseDisputePage(args: { first?: number | null; after?: string | null }): { first: number; after: DisputeKey | null } {
   const first = parseFirst(args.first);
   if (args.after === null || args.after === undefined) return { first, after: null };

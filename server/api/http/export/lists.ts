@@ -2,15 +2,14 @@
 // the URL's query with the very parser its GraphQL field uses, and its rows read in keyset batches of
 // EXPORT_BATCH_SIZE through the list's own SQL, so an export holds one batch in memory however many
 // rows it has (PGlite has no server-side cursor; a keyset batch is as cheap and works on both).
-import { parseOrderFilter } from '../../graphql/resolvers/orders';
-import { parseFilter as parsePaymentLogFilter } from '../../graphql/resolvers/paymentLogs';
-import { parseRefundFilter } from '../../graphql/resolvers/refunds';
-import type { OrderStatus, RefundStatus, SyncState } from '../../graphql/generated/resolvers-types';
+import { type OrderFilterInput, parseOrderFilter } from '../../../orders/filters';
 import { listOrders } from '../../../orders/orders.sql';
+import { parsePaymentLogFilter } from '../../../paymentLogs/filter';
 import { listPaymentLogs } from '../../../paymentLogs/paymentLogs.sql';
 import type { Queryable } from '../../../platform/db/db';
 import type { ListKey } from '../../../platform/db/keysetList';
 import { BadUserInputError } from '../../../platform/errors';
+import { parseRefundFilter, type RefundFilterInput } from '../../../refunds/arguments';
 import { listRefunds } from '../../../refunds/read.sql';
 import type { CsvValue } from './csv';
 
@@ -41,6 +40,10 @@ function enumParam<T extends string>(value: string | undefined, allowed: readonl
   if (!allowed.includes(upper)) throw new BadUserInputError(`${field} must be one of ${allowed.join(', ')}`, { reason: 'INVALID_FILTER', field });
   return upper;
 }
+
+type OrderStatus = NonNullable<OrderFilterInput['status']>;
+type SyncState = NonNullable<OrderFilterInput['syncState']>;
+type RefundStatus = NonNullable<RefundFilterInput['status']>;
 
 const ORDER_STATUSES: readonly OrderStatus[] = ['PENDING', 'REQUIRES_ACTION', 'PROCESSING', 'PAID', 'FAILED', 'CANCELED', 'REFUNDED', 'PARTIALLY_REFUNDED', 'DISPUTED'];
 const SYNC_STATES: readonly SyncState[] = ['PROVISIONAL', 'CONFIRMED', 'FAILED'];
