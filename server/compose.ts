@@ -294,12 +294,13 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
       )
     : undefined;
   let honoListener: RequestListener = () => {};
-  // The port has been answering since the start (listenWhileStarting); the app is served at the end.
-  const serveApp = () =>
-    http.serveApp(app.fetch, (listener) => {
-      honoListener = listener;
-      return webhookListener ?? listener;
-    });
+  // The port has been answering since the start (listenWhileStarting); once the database is seated
+  // and the app built, its routes replace the starting answers (/readyz now checks the database).
+  // Before the catalog sync below: in sandbox mode the Stripe API the sync calls is this port.
+  http.serveApp(app.fetch, (listener) => {
+    honoListener = listener;
+    return webhookListener ?? listener;
+  });
 
   // The sandbox delivers events to this server's webhook endpoint, as Stripe would once the
   // endpoint is registered in its dashboard; its signing secret is accepted alongside any configured.
@@ -384,9 +385,6 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
     const janitor = reconcileJob(reconciliation);
     if (janitor) jobs.start([janitor]);
   }
-
-  // Started: the app's routes replace the starting answers (/readyz now checks the database).
-  serveApp();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
