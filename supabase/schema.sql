@@ -1000,7 +1000,12 @@ begin
   update payment_attempts
      set status = coalesce(p->>'status', status), last_error = left(p->>'error', 1000),
          stripe_object_id = coalesce(stripe_object_id, p->>'object_id'), updated_at = now()
-   where id = (p->>'attempt_id')::uuid and status in ('creating', 'open', 'needs_cleanup')
+   where id = (p->>'attempt_id')::uuid
+     and (status in ('creating', 'open', 'needs_cleanup')
+          -- Abandoned while Stripe was making its object: the object, closed (or to be closed by the
+          -- janitor) by whoever made it, is recorded on it.
+          or (status = 'abandoned' and stripe_object_id is null and p->>'object_id' is not null
+              and p->>'status' in ('canceled', 'expired', 'needs_cleanup')))
    returning * into a;
   if not found then
     select * into a from payment_attempts where id = (p->>'attempt_id')::uuid;
@@ -1430,6 +1435,7 @@ declare
   v_sync text;
   v_event text;
   v_unpaid constant text[] := array['pending', 'requires_action', 'processing', 'failed'];
+  v_dead_recorded boolean := false;
   -- The webhook applier does not read the order back: building its view costs more than the change.
   v_view constant boolean := p->>'source' is distinct from 'webhook';
 begin
@@ -1498,13 +1504,19 @@ begin
   end if;
 
   if a.id is not null and a.stripe_object_id is null then
-    update payment_attempts set stripe_object_id = p->>'object_id', status = 'open', updated_at = now()
+    -- Found by our metadata: the attempt gets its object. Only a `creating` attempt becomes `open`; a
+    -- dead one (abandoned while Stripe was making the object) is never revived beside the order's
+    -- next, live attempt (payment_attempts_one_live_per_order).
+    v_dead_recorded := a.status = 'abandoned';
+    update payment_attempts
+       set stripe_object_id = p->>'object_id', status = case when status = 'creating' then 'open' else status end, updated_at = now()
      where id = a.id returning * into a;
   end if;
   if p->>'attempt_status' in ('canceled', 'expired') then
     -- The object can no longer be paid: the next request for the order starts a new attempt.
     -- (A PaymentIntent Checkout made is canceled with its session: the session's own event says so.)
-    if a.id is null or a.status not in ('creating', 'open') or a.kind <> p->>'kind' then
+    -- An abandoned attempt whose object this event just recorded is settled as the object is.
+    if a.id is null or (a.status not in ('creating', 'open') and not v_dead_recorded) or a.kind <> p->>'kind' then
       return jsonb_build_object('outcome', 'unchanged', 'order', case when v_view then order_view(o.id) end);
     end if;
     update payment_attempts set status = p->>'attempt_status', updated_at = now() where id = a.id returning * into a;
@@ -2322,7 +2334,8 @@ CREATE OR REPLACE FUNCTION public.payment_request_member_intent()
  LANGUAGE plpgsql
 AS $function$
 begin
-  if new.kind = 'payment_intent' and new.stripe_object_id is not null and new.stripe_object_id is distinct from old.stripe_object_id then
+  if new.kind = 'payment_intent' and new.stripe_object_id is not null and new.stripe_object_id is distinct from old.stripe_object_id
+     and old.status is distinct from 'abandoned' then
     update payment_request_members m
        set stripe_payment_intent_id = new.stripe_object_id, updated_at = now()
       from orders o

@@ -164,8 +164,9 @@ export async function createAtStripe(
 /**
  * createAtStripe, or null when the attempt was closed while Stripe was making its object (the janitor
  * abandoned it as having nothing at Stripe, or another request retired it): the object has been closed
- * at Stripe by then (if Stripe refused, the janitor's sweep for objects we hold no record of finds it),
- * it is never this call's answer, and the caller begins again with the order's next attempt.
+ * at Stripe by then and recorded on the dead attempt (canceled/expired; needs_cleanup if Stripe refused,
+ * so the janitor closes it), it is never this call's answer, and the caller begins again with the
+ * order's next attempt.
  */
 export async function createUnlessClosedMeanwhile(
   deps: CheckoutDeps,

@@ -78,13 +78,13 @@ describe('an attempt the janitor abandons while Stripe is making its object', ()
     expect(answer).toMatchObject({ isRepeat: false, error: null, paymentIntentId: expect.stringMatching(/^pi_/), clientSecret: expect.stringMatching(/_secret_/) });
 
     const orderId = answer.order.id;
-    expect(await attemptsOf(input.email)).toEqual([
-      { attempt: 1, order_id: orderId, status: 'abandoned', stripe_object_id: null },
-      { attempt: 2, order_id: orderId, status: 'open', stripe_object_id: answer.paymentIntentId },
-    ]);
-    // Stripe made two: the late one is canceled, so nobody can pay through it; the one handed out is live.
+    // Stripe made two: the late one is canceled (and recorded so on its attempt), so nobody can pay through it; the one handed out is live.
     const intents = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.filter((pi) => pi.metadata.order_id === orderId);
     const byAttempt = new Map(intents.map((pi) => [pi.metadata.attempt, pi]));
+    expect(await attemptsOf(input.email)).toEqual([
+      { attempt: 1, order_id: orderId, status: 'canceled', stripe_object_id: byAttempt.get('1')?.id },
+      { attempt: 2, order_id: orderId, status: 'open', stripe_object_id: answer.paymentIntentId },
+    ]);
     expect(intents).toHaveLength(2);
     expect(byAttempt.get('1')!.status).toBe('canceled');
     expect(byAttempt.get('2')).toMatchObject({ id: answer.paymentIntentId, status: 'requires_payment_method' });
@@ -104,12 +104,12 @@ describe('an attempt the janitor abandons while Stripe is making its object', ()
     expect(answer).toMatchObject({ isRepeat: false, error: null, checkoutSessionId: expect.stringMatching(/^cs_/), url: expect.any(String) });
 
     const orderId = answer.order.id;
-    expect(await attemptsOf(input.email)).toEqual([
-      { attempt: 1, order_id: orderId, status: 'abandoned', stripe_object_id: null },
-      { attempt: 2, order_id: orderId, status: 'open', stripe_object_id: answer.checkoutSessionId },
-    ]);
     const listed = (await sessions.list({ limit: 100 })).data.filter((s: Stripe.Checkout.Session) => s.metadata?.order_id === orderId);
     const byAttempt = new Map(listed.map((s) => [s.metadata!.attempt, s]));
+    expect(await attemptsOf(input.email)).toEqual([
+      { attempt: 1, order_id: orderId, status: 'expired', stripe_object_id: byAttempt.get('1')?.id },
+      { attempt: 2, order_id: orderId, status: 'open', stripe_object_id: answer.checkoutSessionId },
+    ]);
     expect(listed).toHaveLength(2);
     expect(byAttempt.get('1')!.status).toBe('expired');
     expect(byAttempt.get('2')).toMatchObject({ id: answer.checkoutSessionId, status: 'open' });

@@ -54,10 +54,10 @@ describe('a share closed while its PaymentIntent is being created', () => {
     expect(await service.payShare(member!.token, key)).toMatchObject({ outcome: 'refused', error: { code: 'REQUEST_NOT_PAYABLE' } });
     expect(await requestRow(server, request.id)).toMatchObject({ status: 'canceled' });
     expect(await memberRow(server, member!.id)).toMatchObject({ status: 'canceled', order_status: 'canceled', stripe_payment_intent_id: null });
-    expect(await attemptsOf(server, member!.orderId)).toMatchObject([{ status: 'abandoned', stripe_object_id: null }]);
-    // Stripe made it; it is canceled, so the member cannot pay it.
+    // Stripe made it; it is canceled, so the member cannot pay it, and recorded canceled on its attempt.
     const intents = await intentsOf(server, member!.id);
     expect(intents.map((intent) => intent.status)).toEqual(['canceled']);
+    expect(await attemptsOf(server, member!.orderId)).toMatchObject([{ status: 'canceled', stripe_object_id: intents[0]!.id }]);
     // The key holds no answer: the same key again is refused as the request now stands.
     const { rows } = await server.app.db.query<{ status: string }>('select status from idempotency_keys where scope = $1 and key = $2', [`member:${member!.id}`, key]);
     expect(rows.map((r) => r.status)).not.toContain('completed');

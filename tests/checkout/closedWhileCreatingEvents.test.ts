@@ -1,0 +1,187 @@
+// What follows an attempt the janitor abandoned while Stripe was making its object X (the story of
+// closedWhileCreating.test.ts), with Stripe's events delivered: the late object X is closed at Stripe and
+// recorded on its attempt (canceled/expired, or needs_cleanup when Stripe refuses the cancel), the call
+// carries on with the order's next attempt, and X's canceled/expired event is applied without touching
+// that live attempt. It used to find the abandoned attempt by X's metadata and set it `open` next to
+// the live one: 23505 on the one-live-attempt index, the event retried and finally failed.
+import { randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runReconciliation } from '../../server/reconcile/janitor';
+import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
+
+let server: CheckoutServer;
+beforeAll(async () => {
+  server = await startCheckoutServer({ RECONCILE_INTERVAL: 'off' });
+});
+afterAll(() => server?.stop());
+
+const sandbox = () => server.app.stripeSandbox!;
+const guest = () => ({ idempotencyKey: newKey(), track: 'business_plan_builder', email: `guest-${randomUUID()}@example.com` });
+
+async function janitorPassAfterFiveMinutes() {
+  await sandbox().advanceClock(301);
+  await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+}
+
+/**
+ * Runs `meanwhile` before the first create of `resource` reaches the sandbox (Stripe still at work),
+ * then lets it through and runs `after` once Stripe answered; later creates go straight.
+ */
+async function withCreateHeldBack<T>(
+  resource: { create: (...args: never[]) => Promise<unknown> },
+  meanwhile: () => Promise<void>,
+  run: () => Promise<T>,
+  after: () => void = () => {},
+): Promise<T> {
+  const original = resource.create;
+  let first = true;
+  resource.create = async (...args: never[]) => {
+    if (!first) return original.apply(resource, args);
+    first = false;
+    await meanwhile();
+    const created = await original.apply(resource, args);
+    after();
+    return created;
+  };
+  try {
+    return await run();
+  } finally {
+    delete (resource as { create?: unknown }).create;
+    if (resource.create !== original) resource.create = original;
+  }
+}
+
+/** Every event the sandbox has to deliver reaches the endpoint and is applied. */
+async function settleWebhooks() {
+  await sandbox().flushWebhooks();
+  await server.app.webhookApplier.drain();
+}
+
+async function attemptsOf(orderId: string) {
+  const { rows } = await server.app.db.query<{ attempt: number; status: string; stripe_object_id: string | null }>(
+    'select attempt, status, stripe_object_id from payment_attempts where order_id = $1 order by attempt',
+    [orderId],
+  );
+  return rows;
+}
+
+async function eventsFor(objectId: string) {
+  const { rows } = await server.app.db.query<{ type: string; status: string; last_error: string | null }>(
+    'select type, status, last_error from stripe_events where object_id = $1 order by created, type',
+    [objectId],
+  );
+  return rows;
+}
+
+async function unappliedEvents() {
+  const { rows } = await server.app.db.query("select type, status, last_error from stripe_events where status not in ('applied', 'ignored')");
+  return rows;
+}
+
+describe('an attempt abandoned while Stripe made its object, with Stripe’s events delivered', () => {
+  it('PaymentIntent: the late object is recorded canceled on its attempt, its event applies, and the next attempt stays live', async () => {
+    const input = guest();
+    const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input));
+    expect(result.body.errors).toBeUndefined();
+    const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; error: unknown; order: { id: string } };
+    expect(answer).toMatchObject({ error: null, paymentIntentId: expect.stringMatching(/^pi_/) });
+    const orderId = answer.order.id;
+    const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
+    expect(late.status).toBe('canceled');
+
+    await settleWebhooks();
+    expect(await unappliedEvents()).toEqual([]);
+    expect(await eventsFor(late.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'payment_intent.canceled', status: 'applied' })]),
+    );
+    expect(await attemptsOf(orderId)).toEqual([
+      { attempt: 1, status: 'canceled', stripe_object_id: late.id },
+      { attempt: 2, status: 'open', stripe_object_id: answer.paymentIntentId },
+    ]);
+    // The order is still payable through attempt 2.
+    const again = await server.createPaymentIntent(guestAgain(input));
+    expect(again.body.data.createPaymentIntent).toMatchObject({ isRepeat: true, paymentIntentId: answer.paymentIntentId });
+    await server.app.stripe.paymentIntents.confirm(answer.paymentIntentId, { payment_method: 'pm_card_visa', return_url: 'https://shop.test/return' });
+    await settleWebhooks();
+    expect(await unappliedEvents()).toEqual([]);
+    const { rows } = await server.app.db.query('select status from orders where id = $1', [orderId]);
+    expect(rows[0]).toEqual({ status: 'paid' });
+    expect((await attemptsOf(orderId)).map((a) => a.status)).toEqual(['canceled', 'succeeded']);
+  });
+
+  it('Checkout Session: the late session is recorded expired on its attempt, its event applies, and the next attempt stays open', async () => {
+    const input = guest();
+    const sessions = server.app.stripe.checkout.sessions;
+    const result = await withCreateHeldBack(sessions, janitorPassAfterFiveMinutes, () => server.createCheckoutSession(input));
+    expect(result.body.errors).toBeUndefined();
+    const answer = result.body.data.createCheckoutSession as { checkoutSessionId: string; error: unknown; order: { id: string } };
+    expect(answer).toMatchObject({ error: null, checkoutSessionId: expect.stringMatching(/^cs_/) });
+    const orderId = answer.order.id;
+    const late = (await sessions.list({ limit: 100 })).data.find((s: Stripe.Checkout.Session) => s.metadata?.order_id === orderId && s.metadata?.attempt === '1')!;
+    expect(late.status).toBe('expired');
+
+    await settleWebhooks();
+    expect(await unappliedEvents()).toEqual([]);
+    expect(await eventsFor(late.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'checkout.session.expired', status: 'applied' })]),
+    );
+    expect(await attemptsOf(orderId)).toEqual([
+      { attempt: 1, status: 'expired', stripe_object_id: late.id },
+      { attempt: 2, status: 'open', stripe_object_id: answer.checkoutSessionId },
+    ]);
+  });
+
+  it('the cancel at Stripe fails: the late object is recorded needs_cleanup, and a janitor pass cancels it', async () => {
+    const input = guest();
+    // Once Stripe has made the late object, its next call (the compensating cancel, and its retry) fails.
+    const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input), () =>
+      sandbox().failNext('api_error', 'api_error'),
+    );
+    expect(result.body.errors).toBeUndefined();
+    const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; error: unknown; order: { id: string } };
+    expect(answer).toMatchObject({ error: null, paymentIntentId: expect.stringMatching(/^pi_/) });
+    const orderId = answer.order.id;
+    const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
+    expect(late.status).toBe('requires_payment_method');
+    expect(await attemptsOf(orderId)).toEqual([
+      { attempt: 1, status: 'needs_cleanup', stripe_object_id: late.id },
+      { attempt: 2, status: 'open', stripe_object_id: answer.paymentIntentId },
+    ]);
+
+    await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+    expect((await server.app.stripe.paymentIntents.retrieve(late.id)).status).toBe('canceled');
+    await settleWebhooks();
+    expect(await unappliedEvents()).toEqual([]);
+    expect(await attemptsOf(orderId)).toEqual([
+      { attempt: 1, status: 'canceled', stripe_object_id: late.id },
+      { attempt: 2, status: 'open', stripe_object_id: answer.paymentIntentId },
+    ]);
+  });
+
+  it('an event for the late object of an abandoned attempt with no object recorded (as left before this fix) settles it, never reviving it', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const input = guest();
+      const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input));
+      const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
+      const orderId = answer.order.id;
+      // What the record of the late object used to be: none, the attempt abandoned.
+      await server.app.db.query("update payment_attempts set status = 'abandoned', stripe_object_id = null where order_id = $1 and attempt = 1", [orderId]);
+      const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
+
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+      expect(await eventsFor(late.id)).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'payment_intent.canceled', status: 'applied' })]));
+      expect(await attemptsOf(orderId)).toEqual([
+        { attempt: 1, status: 'canceled', stripe_object_id: late.id },
+        { attempt: 2, status: 'open', stripe_object_id: answer.paymentIntentId },
+      ]);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+});
+
+/** The same call again (same key): the storefront retrying. */
+const guestAgain = (input: ReturnType<typeof guest>) => ({ ...input });
