@@ -71,6 +71,13 @@ async function payOnHostedPage(url: string, card: string): Promise<{ status: num
   return { status: response.status, location: response.headers.get('location') };
 }
 
+/** Checkout's hosted 3-D Secure challenge, passed: its form posts outcome=complete. */
+async function authenticateOnHostedPage(url: string): Promise<string | null> {
+  const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ outcome: 'complete' }), redirect: 'manual' });
+  await response.arrayBuffer();
+  return response.headers.get('location');
+}
+
 async function authenticate(url: string, outcome: 'succeed' | 'fail'): Promise<string | null> {
   const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ outcome }), redirect: 'manual' });
   await response.arrayBuffer();
@@ -111,7 +118,8 @@ async function checkoutJourney(world: World, prng: Prng, order: SimOrder): Promi
     }
     case 'checkout_3ds': {
       const challenged = await payOnHostedPage(created.url, CARDS.threeDS);
-      if (challenged.location) await authenticate(challenged.location, 'succeed');
+      // The hosted page's challenge form answers outcome=complete|fail (Stripe.js's next-action page: succeed|fail).
+      if (challenged.location) await authenticateOnHostedPage(challenged.location);
       await returnPage(world, prng, { checkoutSessionId: sessionId });
       return;
     }
