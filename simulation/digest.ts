@@ -7,8 +7,15 @@ import type Stripe from 'stripe';
 import type { World } from './world';
 
 export async function digestState(world: World, tables: { operations: Record<string, number>; faults: Record<string, number> }): Promise<string> {
-  return createHash('sha256').update(JSON.stringify(await canonicalState(world, tables))).digest('hex').slice(0, 32);
+  return digestOf(await canonicalState(world, tables));
 }
+
+/** The hash of a canonical state: what the report prints and two runs of one seed must share. */
+export function digestOf(state: CanonicalState): string {
+  return createHash('sha256').update(JSON.stringify(state)).digest('hex').slice(0, 32);
+}
+
+export type CanonicalState = Awaited<ReturnType<typeof canonicalState>>;
 
 export async function canonicalState(world: World, tables: { operations: Record<string, number>; faults: Record<string, number> }) {
   const { rows } = await world.app.db.query<{ ref: string | null; row: unknown }>(

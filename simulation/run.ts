@@ -3,7 +3,7 @@
 // state. Returns everything the CLI prints and the tests assert on.
 import { runReconciliation } from '../server/reconcile/janitor';
 import type { Db } from '../server/platform/db/db';
-import { digestState } from './digest';
+import { canonicalState, type CanonicalState, digestOf } from './digest';
 import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
 import { closeSomeDisputes, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, runSubscriptionAction, type SimOrder } from './operations';
 import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
@@ -44,6 +44,8 @@ export interface RunResult {
   invariants: Array<{ name: string; daysHeld: number; daysChecked: number }>;
   failures: Failure[];
   digest: string;
+  /** What the digest hashes (simulation/digest.ts): two runs of a seed are compared row by row, so a mismatch shows its rows. */
+  state: CanonicalState | undefined;
   wallMs: number;
   /** Wall-clock milliseconds by phase: where the time goes. */
   timings: Record<string, number>;
@@ -71,6 +73,7 @@ export async function runSimulation(options: RunOptions, plan: RunPlan = planRun
   const failures: Failure[] = [];
   const orders: SimOrder[] = [];
   let digest = '';
+  let state: CanonicalState | undefined;
   try {
     for (const day of plan.days) {
       await playDay(world, day, orders, { concurrency: options.concurrency ?? 1, count, operations, outcomes, faults, timed, log: options.log });
@@ -79,7 +82,8 @@ export async function runSimulation(options: RunOptions, plan: RunPlan = planRun
       options.log?.(`day ${day.day}: ${day.customers.length} customers, ${day.staff.length} staff actions, ${day.faults.length} faults; invariants ${results.every((r) => r.ok) ? 'hold' : 'FAIL'}`);
       if (options.stopAtViolation && failures.length > 0) break;
     }
-    digest = await timed('digest', () => digestState(world, { operations, faults }));
+    state = await timed('digest', () => canonicalState(world, { operations, faults }));
+    digest = digestOf(state);
   } finally {
     await world.close();
     await close();
@@ -93,6 +97,7 @@ export async function runSimulation(options: RunOptions, plan: RunPlan = planRun
     invariants: [...held].map(([name, h]) => ({ name, ...h })),
     failures,
     digest,
+    state,
     wallMs: performance.now() - started,
     timings,
     payments: plan.days.reduce((n, d) => n + d.customers.length, 0),
