@@ -148,6 +148,14 @@ export async function subscriptionsFor(world: World, statuses: string[], paused?
   return rows.map((r) => r.id);
 }
 
+/** Staff actions that act on no paid order of the day's picking: subscriptions and payment requests. */
+export const isOrderlessAction = (action: StaffAction): boolean => action.startsWith('subscription_') || action.startsWith('payment_request_');
+
+/** Runs an orderless action; answers whether it found something to act on. */
+export async function runOrderlessAction(world: World, prng: Prng, action: StaffAction, _orders: SimOrder[]): Promise<boolean> {
+  return runSubscriptionAction(world, prng, action);
+}
+
 export async function runSubscriptionAction(world: World, prng: Prng, action: StaffAction): Promise<boolean> {
   const candidates = await subscriptionsFor(world, ['active', 'trialing'], action === 'subscription_resume' ? true : action === 'subscription_pause' ? false : undefined);
   if (candidates.length === 0) return false;

@@ -5,7 +5,7 @@ import { runReconciliation } from '../server/reconcile/janitor';
 import type { Db } from '../server/platform/db/db';
 import { canonicalState, type CanonicalState, digestOf } from './digest';
 import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
-import { closeSomeDisputes, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runStaffAction, runSubscriptionAction, type SimOrder } from './operations';
+import { closeSomeDisputes, isOrderlessAction, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runOrderlessAction, runStaffAction, type SimOrder } from './operations';
 import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
 import { Prng } from './prng';
 import { startWorld, type World } from './world';
@@ -142,8 +142,8 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
       } else {
         const action = day.staff[step - day.customers.length]!;
         const prng = new Prng(action.seed);
-        if (action.action.startsWith('subscription_')) {
-          if (await runSubscriptionAction(world, prng, action.action)) ctx.count(ctx.operations, `staff: ${action.action}`);
+        if (isOrderlessAction(action.action)) {
+          if (await runOrderlessAction(world, prng, action.action, orders)) ctx.count(ctx.operations, `staff: ${action.action}`);
           ctx.count(ctx.outcomes, 'completed');
           return;
         }
