@@ -47,12 +47,20 @@ export function wantsExplorer(c: Context<AppEnv>): boolean {
   return c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html') && c.req.query('query') === undefined;
 }
 
-export function isHttps(c: Context<AppEnv>, trustProxyHops: number): boolean {
-  if (new URL(c.req.url).protocol === 'https:') return true;
+/**
+ * Whether the client reached us over TLS: this connection's own (`tls`), or, behind trusted proxies,
+ * the X-Forwarded-Proto they set. Shared by the Hono middleware below and the node:http webhook
+ * listener (webhookListener.ts), which must choose the same security headers.
+ */
+export function isHttps(request: { tls: boolean; forwardedProto: string | undefined }, trustProxyHops: number): boolean {
+  if (request.tls) return true;
   if (trustProxyHops === 0) return false;
   // The proxy that terminates TLS is the one the client reached: the first value when several proxies append.
-  const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
-  return proto === 'https';
+  return request.forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https';
+}
+
+function isHttpsContext(c: Context<AppEnv>, trustProxyHops: number): boolean {
+  return isHttps({ tls: new URL(c.req.url).protocol === 'https:', forwardedProto: c.req.header('x-forwarded-proto') }, trustProxyHops);
 }
 
 export function securityHeaders(options: SecurityHeadersOptions): MiddlewareHandler<AppEnv> {
@@ -102,7 +110,7 @@ export function securityHeaders(options: SecurityHeadersOptions): MiddlewareHand
 
   return async (c, next) => {
     const surface = surfaceOf(c);
-    const middleware = (isHttps(c, options.trustProxyHops) ? overTls : plain)[surface];
+    const middleware = (isHttpsContext(c, options.trustProxyHops) ? overTls : plain)[surface];
     await middleware(c, next);
     // Hashed assets are immutable (set where they are served); everything else is fetched fresh.
     if (surface !== 'console') c.header('Cache-Control', 'no-store');

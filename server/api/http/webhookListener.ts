@@ -19,7 +19,7 @@ import { captureError } from '../../platform/observability/sentry';
 import { BodyTooLargeError, readIncomingText } from './body';
 import { clientAddressOf } from './clientAddress';
 import { isUnverifiedReason, type RateLimits, WEBHOOK_RATE_LIMITED } from './rateLimit';
-import { securityHeaders } from './securityHeaders';
+import { isHttps, securityHeaders } from './securityHeaders';
 import { WEBHOOK_PATH, type WebhookAnswer, webhookHandler, type WebhookEndpointDeps } from './webhookRoute';
 import { REQUEST_ID } from './httpApp';
 
@@ -43,7 +43,8 @@ export async function createWebhookListener(deps: WebhookListenerDeps, fallback:
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const started = performance.now();
-    const security = isHttps(req, trustProxyHops) ? headers.overTls : headers.plain;
+    const tls = (req.socket as TLSSocket).encrypted === true;
+    const security = isHttps({ tls, forwardedProto: header(req, 'x-forwarded-proto') }, trustProxyHops) ? headers.overTls : headers.plain;
     void withLogScope({ requestId }, async () => {
       let status: number;
       try {
@@ -104,13 +105,6 @@ async function apiSecurityHeaders(config: Config): Promise<{ plain: Headers; ove
     return Object.fromEntries([...response.headers].filter(([name]) => name !== 'content-type' && name !== 'content-length'));
   };
   return { plain: await read('http://localhost'), overTls: await read('https://localhost') };
-}
-
-/** As securityHeaders.isHttps: a TLS socket, or a trusted proxy's X-Forwarded-Proto. */
-function isHttps(req: IncomingMessage, trustProxyHops: number): boolean {
-  if ((req.socket as TLSSocket).encrypted) return true;
-  if (trustProxyHops === 0) return false;
-  return header(req, 'x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() === 'https';
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -77,6 +77,8 @@ describe('HSTS', () => {
   it('is not sent over plain http, nor because an untrusted client claims https', async () => {
     expect((await get('/', { accept: 'text/html' })).headers.get('strict-transport-security')).toBeNull();
     expect((await get('/healthz', { 'x-forwarded-proto': 'https' })).headers.get('strict-transport-security')).toBeNull();
+    const webhook = await fetch(`${server.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: '{}' });
+    expect(webhook.headers.get('strict-transport-security')).toBeNull();
   });
 
   it('is sent when a trusted proxy (TRUST_PROXY_HOPS) says the client used https', async () => {
@@ -86,6 +88,11 @@ describe('HSTS', () => {
       expect(overTls.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
       const plain = await fetch(`${behindProxy.url}/`, { headers: { accept: 'text/html', 'x-forwarded-proto': 'http' } });
       expect(plain.headers.get('strict-transport-security')).toBeNull();
+      // The webhook route, served on node:http before Hono (webhookListener.ts), decides the same way.
+      const webhook = (proto: string) =>
+        fetch(`${behindProxy.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': proto }, body: '{}' });
+      expect((await webhook('https')).headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+      expect((await webhook('http')).headers.get('strict-transport-security')).toBeNull();
     } finally {
       await behindProxy.stop();
     }
