@@ -185,3 +185,122 @@ describe('an attempt abandoned while Stripe made its object, with Stripe’s eve
 
 /** The same call again (same key): the storefront retrying. */
 const guestAgain = (input: ReturnType<typeof guest>) => ({ ...input });
+
+// The late object of an abandoned attempt is paid after all (it was payable: the process died between
+// Stripe's answer and the compensation, so nothing closed it or recorded it). Stripe holds the money,
+// so we must record it, once, against the order: the order's payment if the order is unpaid, a
+// duplicate to refund (a finding for staff) if another attempt already paid it.
+describe('the late object of an abandoned attempt is paid at Stripe', () => {
+  /** An order whose attempt 1 is abandoned with its late PaymentIntent payable and unrecorded, and attempt 2 open. */
+  async function abandonedWithPayableLateObject() {
+    const input = guest();
+    // The compensating cancel fails (twice: the SDK's retry too), as a crash before it would leave it.
+    const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input), () =>
+      sandbox().failNext('api_error', 'api_error'),
+    );
+    const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
+    const orderId = answer.order.id;
+    // What a crash between Stripe's answer and the compensation leaves: the attempt as the janitor left it.
+    await server.app.db.query("update payment_attempts set status = 'abandoned', stripe_object_id = null where order_id = $1 and attempt = 1", [orderId]);
+    const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
+    expect(late.status).toBe('requires_payment_method');
+    return { orderId, late, live: answer.paymentIntentId };
+  }
+
+  const pay = (paymentIntentId: string) =>
+    server.app.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: 'pm_card_visa', return_url: 'https://shop.test/return' });
+
+  async function paymentsOf(orderId: string) {
+    const { rows } = await server.app.db.query<{ stripe_payment_intent_id: string; status: string; amount: string; finding: string | null }>(
+      'select stripe_payment_intent_id, status, amount::text, finding from payments where order_id = $1 order by created_at, stripe_payment_intent_id',
+      [orderId],
+    );
+    return rows;
+  }
+
+  async function orderRow(orderId: string) {
+    const { rows } = await server.app.db.query<{ status: string; sync_state: string | null; payment_intent_id: string | null; amount: string }>(
+      'select status, sync_state, payment_intent_id, amount::text from orders where id = $1',
+      [orderId],
+    );
+    return rows[0]!;
+  }
+
+  it('unpaid order: the storefront’s confirmPayment, then the webhook, record the money once and the order ends paid by it', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const { orderId, late } = await abandonedWithPayableLateObject();
+      await pay(late.id);
+
+      const confirmed = await server.confirmPayment({ paymentIntentId: late.id });
+      expect(confirmed.body.errors).toBeUndefined();
+      expect(confirmed.body.data.confirmPayment).toMatchObject({ outcome: 'SUCCEEDED', error: null, order: { id: orderId, status: 'PAID', paymentIntentId: late.id } });
+
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+      expect(await eventsFor(late.id)).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'payment_intent.succeeded', status: 'applied' })]));
+      const order = await orderRow(orderId);
+      expect(order).toMatchObject({ status: 'paid', sync_state: 'confirmed', payment_intent_id: late.id });
+      expect(await paymentsOf(orderId)).toEqual([{ stripe_payment_intent_id: late.id, status: 'succeeded', amount: order.amount, finding: null }]);
+      // The attempt that made the paying object holds it (its status stays as the janitor left it).
+      expect((await attemptsOf(orderId))[0]).toMatchObject({ attempt: 1, stripe_object_id: late.id });
+
+      // A janitor pass afterwards changes none of it.
+      await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+      await settleWebhooks();
+      expect(await orderRow(orderId)).toEqual(order);
+      expect(await paymentsOf(orderId)).toHaveLength(1);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+
+  it('unpaid order, the webhook alone (no storefront call): the money is recorded once and the order ends paid', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const { orderId, late } = await abandonedWithPayableLateObject();
+      await pay(late.id);
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+      const order = await orderRow(orderId);
+      expect(order).toMatchObject({ status: 'paid', sync_state: 'confirmed', payment_intent_id: late.id });
+      expect(await paymentsOf(orderId)).toEqual([{ stripe_payment_intent_id: late.id, status: 'succeeded', amount: order.amount, finding: null }]);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+
+  it('order already paid by its live attempt: the late payment is recorded as a duplicate to refund, for staff, and the order stays paid by the first', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const { orderId, late, live } = await abandonedWithPayableLateObject();
+      await pay(live);
+      await settleWebhooks();
+      expect(await orderRow(orderId)).toMatchObject({ status: 'paid', sync_state: 'confirmed', payment_intent_id: live });
+
+      await pay(late.id);
+      const confirmed = await server.confirmPayment({ paymentIntentId: late.id });
+      expect(confirmed.body.errors).toBeUndefined();
+      expect(confirmed.body.data.confirmPayment).toMatchObject({ outcome: 'SUCCEEDED', order: { id: orderId, status: 'PAID', paymentIntentId: live } });
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+
+      const order = await orderRow(orderId);
+      expect(order).toMatchObject({ status: 'paid', sync_state: 'failed', payment_intent_id: live });
+      expect(await paymentsOf(orderId)).toEqual(
+        expect.arrayContaining([
+          { stripe_payment_intent_id: live, status: 'succeeded', amount: order.amount, finding: null },
+          { stripe_payment_intent_id: late.id, status: 'succeeded', amount: order.amount, finding: 'duplicate' },
+        ]),
+      );
+      expect(await paymentsOf(orderId)).toHaveLength(2);
+      const { rows: flagged } = await server.app.db.query<{ metadata: { payment_intent_id: string; to_refund: boolean } }>(
+        "select metadata from payment_logs where order_id = $1 and event_type = 'payment.duplicate'",
+        [orderId],
+      );
+      expect(flagged).toEqual([{ metadata: expect.objectContaining({ payment_intent_id: late.id, to_refund: true }) }]);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+});
