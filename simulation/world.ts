@@ -14,59 +14,14 @@ import { createApiKey } from '../server/auth/apiKeys';
 import { signStaffToken } from '../server/auth/staffTokens';
 import { startApp, type RunningApp } from '../server/compose';
 import { loadConfig } from '../server/config';
-import type { Db, Queryable } from '../server/platform/db/db';
+import type { Db } from '../server/platform/db/db';
+import { type FaultyDb, faultyDb } from '../server/platform/db/faultyDb';
 import { createLogger } from '../server/platform/observability/logger';
 
 export const JWT_SECRET = 'simulation-jwt-secret-0123456789abcdef0123';
 export const MAKE_SIGNING_SECRET = 'simulation-make-signing-secret';
 /** Make kinds the simulated business routes to its scenarios (the receiver below). */
 export const MAKE_KINDS = ['add_project', 'refund_completed', 'payment_request_completed'] as const;
-
-// ---------------------------------------------------------------------------------------------------
-// The database, with one injectable fault: the next statement matching a pattern fails.
-
-export class InjectedDbError extends Error {
-  override name = 'InjectedDbError';
-}
-
-export interface FaultyDb {
-  db: Db;
-  failNext: (match: RegExp) => void;
-  /** Armed faults not yet fired (a fault whose statement never ran is disarmed at the day's end). */
-  armed: () => number;
-  disarm: () => void;
-  fired: string[];
-}
-
-export function faultyDb(real: Db): FaultyDb {
-  let faults: RegExp[] = [];
-  const fired: string[] = [];
-  const check = (sql: string) => {
-    const index = faults.findIndex((f) => f.test(sql));
-    if (index < 0) return;
-    const [fault] = faults.splice(index, 1);
-    fired.push(String(fault));
-    throw new InjectedDbError(`injected database failure: ${fault}`);
-  };
-  const wrap = (target: Queryable): Queryable => ({
-    query: async (sql, params) => {
-      check(sql);
-      return target.query(sql, params);
-    },
-    exec: async (sql) => {
-      check(sql);
-      return target.exec(sql);
-    },
-  });
-  const db: Db = {
-    engine: real.engine,
-    ...wrap(real),
-    transaction: (fn) => real.transaction((tx) => fn(wrap(tx))),
-    ...(real.listen ? { listen: real.listen.bind(real) } : {}),
-    close: () => real.close(),
-  };
-  return { db, failNext: (match) => faults.push(match), armed: () => faults.length, disarm: () => (faults = []), fired };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Make: a local HTTP receiver answering as a Make custom webhook does, or down, or slower than the

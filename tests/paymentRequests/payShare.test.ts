@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentRequests } from '../../server/paymentRequests/service';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb } from '../../server/platform/db/faultyDb';
 import {
   attemptsOf,
   confirmAs,

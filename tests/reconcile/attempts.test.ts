@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb } from '../../server/platform/db/faultyDb';
 
 let server: CheckoutServer;
 let faults: FaultyDb;

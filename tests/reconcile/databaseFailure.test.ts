@@ -1,6 +1,6 @@
 // The database failing in the middle of a janitor pass (issue 17): one statement refused, or the
 // database going away altogether, while the pass has already settled part of what it found. Real
-// server in sandbox mode; the faults come from a decorator over the real engine (tests/helpers/faultyDb).
+// server in sandbox mode; the faults come from a decorator over the real engine (server/platform/db/faultyDb.ts).
 // What must hold: the pass ends failed (or, when not even its end can be written, this process
 // records it failed before its next pass), nothing is half-written (every finding and reconcile.* log names a run that
 // exists, every paid order has its one payment), the cursors stay where they were, and the next pass
@@ -12,7 +12,7 @@ import { DatabaseUnavailableError } from '../../server/platform/db/errors';
 import { runReconciliation } from '../../server/reconcile/janitor';
 import { readCursors } from '../../server/reconcile/reconcile.sql';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { type FaultyDb, faultyDb, InjectedDbError } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb, InjectedDbError } from '../../server/platform/db/faultyDb';
 
 /**
  * The database is unreachable while `down` is set (every statement fails, as when it stops), and

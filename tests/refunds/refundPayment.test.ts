@@ -14,7 +14,7 @@ import type { RefundRequest } from '../../server/refunds/service';
 import { settleCreatingRefunds } from '../../server/refunds/settleCreating';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { faultyDb } from '../helpers/faultyDb';
+import { faultyDb } from '../../server/platform/db/faultyDb';
 import { makeEnv } from '../make/makeHelpers';
 
 const RETURN_URL = 'https://shop.test/checkout/return';

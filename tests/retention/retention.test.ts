@@ -9,7 +9,7 @@ import { createLogger } from '../../server/platform/observability/logger';
 import { RetentionError, type RetentionLimits, retentionJob, runRetention } from '../../server/retention/retention';
 import { SandboxClock } from '../../stripe-sandbox/clock';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../helpers/db';
-import { faultyDb } from '../helpers/faultyDb';
+import { faultyDb } from '../../server/platform/db/faultyDb';
 
 const DAY_S = 86_400;
 const LIMITS: RetentionLimits = { paymentLogsDays: 730, idempotencyKeysDays: 7, webhookPayloadDays: 90, makeAttemptsDays: 90, batchSize: 3 };

@@ -4,7 +4,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb } from '../../server/platform/db/faultyDb';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { translateEvent } from '../../server/webhooks/translate';
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import type { Db } from '../../server/platform/db/db';
-import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb } from '../../server/platform/db/faultyDb';
 import { FIXTURE_IDS } from '../helpers/webhookFixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { eventRow, newStory, seedSandbox, storeEvents, storeEventsUntranslated, storyState, WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
 import { EventStore, UnstorableEventError } from '../../server/webhooks/eventStore';
 import type { VerifiedEvent } from '../../server/webhooks/verify';
-import { faultyDb, InjectedDbError } from '../helpers/faultyDb';
+import { faultyDb, InjectedDbError } from '../../server/platform/db/faultyDb';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const SECRET = 'whsec_poisonedTestSecret0001';

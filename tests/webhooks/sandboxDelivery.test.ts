@@ -13,7 +13,7 @@ import { signatureHeader } from '../../stripe-sandbox/signing';
 import type { StripeSandbox } from '../../stripe-sandbox/sandbox';
 import { WEBHOOK_PATH } from '../../server/api/http/webhookRoute';
 import { type CheckoutServer, newKey, startCheckoutServer } from '../helpers/checkout';
-import { type FaultyDb, faultyDb } from '../helpers/faultyDb';
+import { type FaultyDb, faultyDb } from '../../server/platform/db/faultyDb';
 
 /** Sandbox seconds every delivery waits before its first attempt; settle() moves the clock on by as much. */
 const DELAY = 600;
