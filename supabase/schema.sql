@@ -3403,6 +3403,10 @@ declare
   v_facts jsonb[];
   v_out jsonb[] := '{}';
   v_untranslated text[] := '{}';
+  v_mark_ids text[];
+  v_mark_statuses text[];
+  v_mark_outcomes text[];
+  v_mark_notes text[];
 begin
   -- Only the ids and facts: the payloads stay where they are.
   select coalesce(array_agg(d.id order by d.next_attempt_at), '{}'), coalesce(array_agg(d.facts order by d.next_attempt_at), '{}')
@@ -3417,8 +3421,12 @@ begin
     end if;
   end loop;
   if array_length(v_out, 1) > 0 then
-    perform stripe_events_mark(array(select o->>'event_id' from unnest(v_out) as o), array(select o->>'status' from unnest(v_out) as o),
-                               array(select o->>'outcome' from unnest(v_out) as o), array(select o->>'note' from unnest(v_out) as o));
+    -- One pass: the four arrays are zipped because each row gives one element to each.
+    select array_agg(o->>'event_id' order by n), array_agg(o->>'status' order by n),
+           array_agg(o->>'outcome' order by n), array_agg(o->>'note' order by n)
+      into v_mark_ids, v_mark_statuses, v_mark_outcomes, v_mark_notes
+      from unnest(v_out) with ordinality as u(o, n);
+    perform stripe_events_mark(v_mark_ids, v_mark_statuses, v_mark_outcomes, v_mark_notes);
   end if;
   return jsonb_build_object('results', (select coalesce(jsonb_agg(o - 'note' order by n), '[]') from unnest(v_out) with ordinality as u(o, n)),
                             'untranslated', to_jsonb(v_untranslated));
