@@ -9,7 +9,7 @@ import { createTokenVerifier } from './auth/staffTokens';
 import type { Config } from './config';
 import type { Db } from './platform/db/db';
 import { migrate } from './platform/db/migrate';
-import { StartAbortedError, untilDatabaseAvailable } from './platform/db/untilAvailable';
+import { untilDatabaseAvailable } from './platform/db/untilAvailable';
 import { startingHttpHandler } from './api/http/startingHttpApp';
 import { openDb } from './platform/db/open';
 import { checkoutReturnUrls } from './checkout/returnUrls';
@@ -104,10 +104,11 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     return await startOnPort(config, logger, options, db, http);
   } catch (error) {
     await http.close();
-    // Told to stop while the database is away: a connection still being attempted would hold close()
-    // up to its connect timeout, and the process exits anyway.
-    const closing = options.db ? Promise.resolve() : db.close().catch(() => undefined);
-    if (!(error instanceof StartAbortedError)) await closing;
+    // Closed before the error goes up, a start abandoned on a signal included: the process exits right
+    // after, and an on-disk PGlite cut off there is left mid-write, as a crash leaves it (close waits
+    // for the statement in flight, then shuts Postgres down). On PostgreSQL a connection still being
+    // attempted holds this up to its connect timeout (10 s), within main.ts's shutdown watchdog.
+    if (!options.db) await db.close().catch(() => undefined);
     throw error;
   }
 }

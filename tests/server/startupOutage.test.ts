@@ -5,15 +5,22 @@
 // 200 and /readyz 503 meanwhile, and become ready once the database is back; SIGTERM while it waits
 // ends it with exit code 0.
 //
-// PostgreSQL suite only. The database is reached through a TCP proxy of this test's own, which is not
+// On an on-disk PGlite (the PGlite suite), SIGTERM while the first start migrates a fresh directory
+// closes the database before the process exits 0: the directory is released and whole.
+//
+// The outage tests: PostgreSQL suite only. The database is reached through a TCP proxy of this test's own, which is not
 // listening yet, or cuts every connection after a number of statements: the shared PostgreSQL server
 // that other test files use is never stopped.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
+import { PGLITE_LOCK_FILE } from '../../server/platform/db/pgliteLock';
 import { TEST_ENGINE } from '../helpers/db';
 import { type ExternalSandbox, startExternalSandbox } from '../helpers/externalSandbox';
-import { createProcessDatabase, killServerProcesses, type ProcessDatabase, spawnServerProcess, type SpawnedServerProcess } from '../helpers/serverProcess';
+import { createProcessDatabase, killServerProcesses, type ProcessDatabase, spawnServerProcess, type SpawnedServerProcess, startServerProcess } from '../helpers/serverProcess';
 import { WEBHOOK_TEST_SECRET } from '../helpers/webhookStory';
 
 const PASSWORD = 'start-outage-db-password-9f3k';
@@ -206,3 +213,45 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('a process whose database is away wh
     expect(server.output()).not.toContain(PASSWORD);
   });
 });
+
+describe.skipIf(TEST_ENGINE === 'postgres')('a process told to stop while it starts on an on-disk PGlite', () => {
+  let workDir: string;
+  beforeAll(() => {
+    workDir = mkdtempSync(join(tmpdir(), 'payments-ops-aborted-start-'));
+  });
+  afterAll(async () => {
+    await killServerProcesses();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('closes the database before it exits 0: the directory is released, and the next start opens it and finishes the migrations', { timeout: 240_000 }, async () => {
+    const dataDir = join(workDir, 'pglite');
+    const port = await freePort();
+    // A fresh directory: its first start makes it and applies every migration, which takes seconds.
+    const server = spawnServerProcess({ PGLITE_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' }, { cwd: workDir });
+    // Listening while it migrates: alive, not ready.
+    await expect.poll(async () => health(`http://127.0.0.1:${port}`).catch((error: Error) => error.message), { timeout: 90_000, interval: 50 }).toEqual({
+      healthz: 200,
+      readyz: 503,
+      ready: expect.objectContaining({ status: 'starting' }),
+    });
+    expect(await server.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('stopped before the start was over');
+    // The database was closed before the exit: Postgres shut down (a shutdown checkpoint), not left
+    // running as a crash leaves it, for the next start to recover.
+    expect(controlFileState(dataDir), server.output()).toBe(DB_SHUTDOWNED);
+    expect(existsSync(join(dataDir, PGLITE_LOCK_FILE))).toBe(false);
+
+    const again = await startServerProcess({ PGLITE_DATA_DIR: dataDir }, { cwd: workDir });
+    expect(await health(again.url)).toMatchObject({ healthz: 200, readyz: 200, ready: { status: 'ready' } });
+    expect(controlFileState(dataDir)).toBe(DB_IN_PRODUCTION);
+    expect(await again.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(controlFileState(dataDir)).toBe(DB_SHUTDOWNED);
+  });
+});
+
+// Postgres's DBState (src/include/catalog/pg_control.h): what global/pg_control says of the directory.
+const DB_SHUTDOWNED = 1;
+const DB_IN_PRODUCTION = 6;
+/** ControlFileData.state: after system_identifier (uint64), pg_control_version and catalog_version_no (uint32 each); little-endian in WASM. */
+const controlFileState = (dataDir: string) => readFileSync(join(dataDir, 'global', 'pg_control')).readInt32LE(16);
