@@ -329,7 +329,7 @@ CREATE INDEX payment_logs_customer_created_idx ON public.payment_logs USING btre
 CREATE INDEX payment_logs_order_idx ON public.payment_logs USING btree (order_id);
 CREATE INDEX payment_logs_status_created_idx ON public.payment_logs USING btree (status, created_at DESC, id DESC);
 CREATE INDEX payment_logs_type_created_idx ON public.payment_logs USING btree (event_type, created_at DESC, id DESC);
-CREATE INDEX payment_logs_user_created_idx ON public.payment_logs USING btree (user_id, created_at DESC, id DESC);
+CREATE INDEX payment_logs_user_created_idx ON public.payment_logs USING btree (user_id, created_at DESC, id DESC) WHERE (user_id IS NOT NULL);
 create policy payment_logs_own_rows on public.payment_logs for select to authenticated using ((user_id = auth.uid()));
 grant select on table public.payment_logs to authenticated;
 
@@ -823,6 +823,8 @@ declare
   v_attempt integer;
   -- 'subscription': createSubscriptionCheckout, a Checkout Session for the track's monthly price.
   v_mode text := coalesce(nullif(p->>'mode', ''), 'payment');
+  -- This call made the order: it has no attempts yet, so its first is attempt 1.
+  v_new_order boolean := false;
 begin
   select * into k from idempotency_keys where scope = p->>'scope' and key = p->>'key';
   if not found then
@@ -933,7 +935,16 @@ begin
       returning * into c;
     elsif c.id is null then
       -- ---- A guest, or an account with a verified email: the row that owns the email, taken over
-      -- by the verified account when it is a guest's.
+      -- by the verified account when it is a guest's. A returning customer whose row the upsert would
+      -- not change (a guest's purchase, or the row already this account's; no name to fill in) is read,
+      -- not rewritten: the upsert below would write a new version of the row on every checkout and hold
+      -- its lock until commit, queueing that customer's concurrent checkouts behind each other.
+      select * into c from customers where lower(email) = lower(v_email) and email_owner;
+      if c.id is not null and ((v_user is not null and c.user_id is distinct from v_user) or (c.name is null and nullif(p->>'name', '') is not null)) then
+        c := null;
+      end if;
+    end if;
+    if c.id is null and (v_user is null or v_verified) then
       insert into customers (user_id, email, name)
       values (v_user, v_email, nullif(p->>'name', ''))
       on conflict (lower(email)) where email_owner do update
@@ -951,6 +962,7 @@ begin
     returning * into o;
     perform payment_log_for_order(o, 'order.created', o.status,
       jsonb_build_object('actor', p->>'actor', 'track', o.product_id, 'price_id', o.price_id, 'idempotency_key', p->>'key'));
+    v_new_order := true;
   end if;
 
   update idempotency_keys set order_id = o.id where scope = p->>'scope' and key = p->>'key' and order_id is null;
@@ -960,9 +972,15 @@ begin
     return jsonb_build_object('outcome', 'error', 'error', 'order_not_payable', 'order', order_view(o.id), 'status', o.status);
   end if;
 
-  select * into a from payment_attempts where order_id = o.id and status in ('creating', 'open');
-  if not found then
-    select coalesce(max(attempt), 0) + 1 into v_attempt from payment_attempts where order_id = o.id;
+  if not v_new_order then
+    select * into a from payment_attempts where order_id = o.id and status in ('creating', 'open');
+  end if;
+  if a.id is null then
+    if v_new_order then
+      v_attempt := 1;
+    else
+      select coalesce(max(attempt), 0) + 1 into v_attempt from payment_attempts where order_id = o.id;
+    end if;
     insert into payment_attempts (order_id, attempt, kind, stripe_idempotency_key)
     values (o.id, v_attempt, p->>'kind', format('create_%s:%s:%s', p->>'kind', o.id, v_attempt))
     returning * into a;
@@ -1028,7 +1046,9 @@ declare
   a payment_attempts;
   o orders;
 begin
-  perform checkout_lock_attempt_order((p->>'attempt_id')::uuid);
+  -- The order's row locked and read in one statement (checkout_lock_attempt_order and a second read
+  -- before); lock order as before: the order, then its attempt.
+  select * into o from orders where id = (select order_id from payment_attempts where id = (p->>'attempt_id')::uuid) for update;
   select * into a from payment_attempts where id = (p->>'attempt_id')::uuid for update;
   if not found then
     raise exception 'payment attempt % does not exist', p->>'attempt_id';
@@ -1040,7 +1060,6 @@ begin
   -- abandoned it, then the request was canceled or expired): recording nothing and completing the
   -- caller's key would leave a payable PaymentIntent on a closed share, unknown to us. Refused; the caller
   -- (createAtStripe) cancels the object at Stripe and payMemberShare answers REQUEST_NOT_PAYABLE.
-  select * into o from orders where id = a.order_id;
   if o.payment_request_id is not null and p->>'object_id' is not null
      and ((a.status <> 'creating' and a.stripe_object_id is null) or (a.status = 'creating' and o.status = 'canceled')) then
     raise exception 'payment attempt % of share order % is % (order %): its Stripe object % is not recorded', a.id, o.id, a.status, o.status, p->>'object_id'
@@ -1922,26 +1941,29 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.order_view(p_order_id uuid)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  select jsonb_build_object(
-           'id', o.id, 'status', o.status, 'sync_state', o.sync_state, 'product_id', o.product_id,
-           'product_name', p.name, 'amount', o.amount, 'currency', o.currency,
-           'checkout_session_id', o.checkout_session_id, 'payment_intent_id', o.payment_intent_id,
-           'metadata', o.metadata, 'created_at', o.created_at, 'updated_at', o.updated_at,
-           'sync_attempts', o.sync_attempts, 'last_sync_at', o.last_sync_at,
-           'customer_id', c.id, 'customer_email', c.email, 'customer_name', c.name, 'customer_user_id', c.user_id,
-           'payment', (select jsonb_build_object(
-                               'payment_intent_id', pay.stripe_payment_intent_id, 'charge_id', pay.stripe_charge_id,
-                               'status', pay.status, 'amount', pay.amount, 'amount_refunded', pay.amount_refunded,
-                               'currency', pay.currency)
-                         from payments pay where pay.order_id = o.id
-                        order by pay.created_at desc limit 1))
-    from orders o
-    join customers c on c.id = o.customer_id
-    join products p on p.id = o.product_id
-   where o.id = p_order_id
+begin
+  return (
+    select jsonb_build_object(
+             'id', o.id, 'status', o.status, 'sync_state', o.sync_state, 'product_id', o.product_id,
+             'product_name', p.name, 'amount', o.amount, 'currency', o.currency,
+             'checkout_session_id', o.checkout_session_id, 'payment_intent_id', o.payment_intent_id,
+             'metadata', o.metadata, 'created_at', o.created_at, 'updated_at', o.updated_at,
+             'sync_attempts', o.sync_attempts, 'last_sync_at', o.last_sync_at,
+             'customer_id', c.id, 'customer_email', c.email, 'customer_name', c.name, 'customer_user_id', c.user_id,
+             'payment', (select jsonb_build_object(
+                                 'payment_intent_id', pay.stripe_payment_intent_id, 'charge_id', pay.stripe_charge_id,
+                                 'status', pay.status, 'amount', pay.amount, 'amount_refunded', pay.amount_refunded,
+                                 'currency', pay.currency)
+                           from payments pay where pay.order_id = o.id
+                          order by pay.created_at desc limit 1))
+      from orders o
+      join customers c on c.id = o.customer_id
+      join products p on p.id = o.product_id
+     where o.id = p_order_id);
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.payment_for_charge(p jsonb)
