@@ -16,7 +16,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('customers', { type: 'number', default: DEFAULT_OPTIONS.customersPerDay, describe: 'customers (payment attempts) per day' })
   .option('fault-rate', { type: 'number', default: DEFAULT_OPTIONS.faultRate, describe: 'probability of a fault at each step, 0 to 1' })
   .option('staff-per-10', { type: 'number', default: DEFAULT_OPTIONS.staffPer10, describe: 'staff actions per 10 customers' })
-  .option('concurrency', { type: 'number', default: 1, describe: 'customers served at once (above 1: faster, no longer an exact replay)' })
+  .option('concurrency', { type: 'number', default: 1, describe: 'customers served at once (the replay is exact at any number: a step with a fault runs alone)' })
   .option('engine', { choices: ['pglite', 'postgres'] as const, default: 'pglite' as const, describe: 'postgres: a throwaway database on DATABASE_URL' })
   .option('shrink', { type: 'boolean', default: true, describe: 'on a violation, look for the smallest run that still fails' })
   .check((a) => {

@@ -84,6 +84,8 @@ export interface StartOptions {
   devCredentialsFile?: string;
   /** Where sandbox mode keeps the Stripe sandbox's state across restarts; undefined keeps it in memory only. */
   stripeSandboxFile?: string;
+  /** How long a change to the sandbox waits before that file is written (the sandbox's default: 200 ms). */
+  stripeSandboxFileDebounceMs?: number;
   jobs?: Job[];
   /** Aborted when the process is told to stop before its start is over (SIGTERM while it waits for the database). */
   signal?: AbortSignal;
@@ -91,6 +93,8 @@ export interface StartOptions {
 
 export const DEFAULT_DEV_CREDENTIALS_FILE = join('.data', 'dev-credentials.json');
 export const DEFAULT_STRIPE_SANDBOX_FILE = join('.data', 'stripe-sandbox.json');
+/** Who owns the sandbox's webhook endpoint for this server (sandbox mode registers it at each start). */
+export const SANDBOX_ENDPOINT_OWNER = 'payments-ops-server';
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApp> {
   const db = options.db ?? (await openDb(config.database, logger));
@@ -228,7 +232,7 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
   // Sandbox mode: the Stripe emulator lives in this server; its public URL is known after listen.
   const stripeSandbox =
     config.stripe.mode === 'sandbox' && !config.isProduction
-      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), stateFile: options.stripeSandboxFile })
+      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), stateFile: options.stripeSandboxFile, stateFileDebounceMs: options.stripeSandboxFileDebounceMs })
       : undefined;
   // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
   // once the port is known, before the first request is served.
@@ -425,7 +429,7 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
 function registerSandboxWebhook(sandbox: StripeSandbox, serverUrl: string) {
   sandbox.core.publicUrl = serverUrl;
   // One endpoint for this server, kept (with its secret) across restarts of a persisted sandbox.
-  const endpoint = sandbox.ensureWebhookEndpoint('payments-ops-server', `${serverUrl}${WEBHOOK_PATH}`, ['*']);
+  const endpoint = sandbox.ensureWebhookEndpoint(SANDBOX_ENDPOINT_OWNER, `${serverUrl}${WEBHOOK_PATH}`, ['*']);
   sandbox.core.events.startAutoDelivery();
   return endpoint;
 }

@@ -18,8 +18,11 @@ export interface RunOptions extends SimOptions {
   /** Progress lines (the CLI prints them; tests pass nothing). */
   log?: (line: string) => void;
   /**
-   * Customers served at once (default 1). Above 1 the run is faster but no longer replays exactly: a
-   * fault queued for "the next Stripe call" meets whichever customer's call comes first.
+   * Customers served at once (default 1). The replay stays exact at any concurrency: a customer with a
+   * fault planned at its step, and every customer while a fault waits for "the next call" (an API fault,
+   * a webhook to drop or duplicate, a database statement a customer's step runs), is served alone, so
+   * the fault meets the same call as one at a time would. Batches of customers with no fault pending
+   * interleave; what they do does not depend on the interleaving (each has its own order and keys).
    */
   concurrency?: number;
   /** Stop at the first day whose invariants fail (shrinking needs no more). */
@@ -163,8 +166,12 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
   };
   let sinceOutbox = 0;
   for (let step = 0; step < steps; ) {
-    // Customers arrive `concurrency` at a time (1: one after another, the deterministic default); staff act alone.
-    const size = step < day.customers.length ? Math.min(ctx.concurrency, day.customers.length - step) : 1;
+    // Customers arrive up to `concurrency` at a time; staff act alone. A step with a fault planned, and
+    // any step while a fault still waits for "the next call", goes alone (see RunOptions.concurrency).
+    let size = 1;
+    if (step < day.customers.length && !faultsAt.has(step) && !nextCallFaultPending(world)) {
+      while (size < ctx.concurrency && step + size < day.customers.length && !faultsAt.has(step + size)) size += 1;
+    }
     for (let s = step; s < step + size; s++) {
       if (s === makeBackAt) world.make.mode = 'up';
       for (const fault of faultsAt.get(s) ?? []) {
@@ -189,6 +196,21 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
     step += size;
   }
   await endOfDay(world, day, ctx);
+}
+
+/**
+ * Database statements no customer's step runs (nor the webhook deliveries and applications after it):
+ * staff refunds' and the Make outbox's, whose drain runs between steps. A fault armed for one of these
+ * cannot meet a customer's call, so customers may still be served together while it waits.
+ */
+const STATEMENTS_NO_CUSTOMER_RUNS = ['refund_claim', 'refund_record', 'make_delivery_record'];
+
+/** A fault injected for "the next call" that no call has met yet: the next steps must run alone until one does. */
+function nextCallFaultPending(world: World): boolean {
+  const sandbox = world.app.stripeSandbox!;
+  const { dropNext, duplicateNext } = sandbox.webhookFaults;
+  if (sandbox.pendingFaultCount() > 0 || dropNext > 0 || duplicateNext > 0) return true;
+  return world.faults.armedPatterns().some((fault) => !STATEMENTS_NO_CUSTOMER_RUNS.some((statement) => fault.test(statement)));
 }
 
 /** Network failures between the simulator (customer, staff) and the server an injected fault can cause. */
@@ -246,6 +268,9 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
   const sandbox = world.app.stripeSandbox!;
   world.make.mode = 'up';
   world.faults.disarm();
+  // API faults a day's last steps left unmet too: they would fail the day's end's own calls (a staff
+  // member's dispute close in Stripe's dashboard has no retry) instead of the customers' they were for.
+  sandbox.clearPendingFaults();
   Object.assign(sandbox.webhookFaults, { dropNext: 0, duplicateNext: 0, reorder: false, delaySeconds: 0 });
   // Sandbox time: a day, in four steps, with the applier running after each (as its job would).
   await ctx.timed('clock', async () => {
@@ -271,8 +296,9 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
   await ctx.timed('make outbox', async () => {
     await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
     // An attempt whose record failed (an injected database fault) keeps its lease (30 s of wall
-    // clock, the outbox's own time) and is claimed again when it ends: wait that out, as the job would.
-    await waitForMakeLeases(world);
+    // clock, the outbox's own time) and is claimed again when it ends: the lease is ended as that
+    // time passing would end it, and the drain below claims it again, as the job would.
+    await expireMakeLeases(world);
     ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
     await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
   });
@@ -288,10 +314,12 @@ async function job(ctx: DayContext, name: string, drain: () => Promise<unknown>)
   }
 }
 
-async function waitForMakeLeases(world: World): Promise<void> {
-  const { rows } = await world.app.db.query<{ wait_ms: number | null }>(
-    `select ceil(extract(epoch from max(next_attempt_at) - now()) * 1000)::int as wait_ms from make_deliveries where status = 'delivering'`,
-  );
-  const waitMs = rows[0]?.wait_ms;
-  if (waitMs !== null && waitMs !== undefined && waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + 100, 35_000)));
+/**
+ * Ends the leases of Make deliveries left `delivering` (make_deliveries_claim: while a row is
+ * delivering, next_attempt_at is its lease), as their 30 s of wall clock passing would: sleeping them
+ * out cost up to 35 s of a run's wall clock a day, minutes in a month. Only at the day's end, after a
+ * drain has finished, so no attempt is in flight: a row still delivering is one whose record failed.
+ */
+async function expireMakeLeases(world: World): Promise<void> {
+  await world.app.db.query(`update make_deliveries set next_attempt_at = now() where status = 'delivering' and next_attempt_at > now()`);
 }

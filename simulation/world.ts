@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
+import { WEBHOOK_PATH } from '../server/api/http/webhookRoute';
 import { createApiKey } from '../server/auth/apiKeys';
 import { signStaffToken } from '../server/auth/staffTokens';
-import { startApp, type RunningApp } from '../server/compose';
+import { SANDBOX_ENDPOINT_OWNER, startApp, type RunningApp } from '../server/compose';
 import { loadConfig } from '../server/config';
 import type { Db } from '../server/platform/db/db';
 import { type FaultyDb, faultyDb } from '../server/platform/db/faultyDb';
 import { createLogger } from '../server/platform/observability/logger';
+import { HANDLED_EVENT_TYPES } from '../server/webhooks/translate';
 
 export const JWT_SECRET = 'simulation-jwt-secret-0123456789abcdef0123';
 export const MAKE_SIGNING_SECRET = 'simulation-make-signing-secret';
@@ -103,6 +105,22 @@ export interface World {
   close: () => Promise<void>;
 }
 
+/**
+ * The server's Stripe SDK still retries an injected 429, 500 or reset (as many times, with the same
+ * idempotency key), but without its real backoff of 0.5 to 5 s a retry: simulated time does not pass
+ * while the simulator sleeps, so the wait would only slow the run. The SDK reads the delays from these
+ * two methods of its instance (stripe-node's RequestSender._getSleepTimeInMS); a later SDK without them
+ * fails the start here rather than sleeping again unnoticed.
+ */
+function withoutRetryDelays(stripe: Stripe): void {
+  const delays = stripe as unknown as { getInitialNetworkRetryDelay?: () => number; getMaxNetworkRetryDelay?: () => number };
+  if (typeof delays.getInitialNetworkRetryDelay !== 'function' || typeof delays.getMaxNetworkRetryDelay !== 'function') {
+    throw new Error('the Stripe SDK no longer reads its retry delays from getInitialNetworkRetryDelay/getMaxNetworkRetryDelay: see simulation/world.ts');
+  }
+  delays.getInitialNetworkRetryDelay = () => 0;
+  delays.getMaxNetworkRetryDelay = () => 0;
+}
+
 export interface WorldOptions {
   db: Db;
   /** Stripe SDK retries of the server (a 429 or 500 the SDK absorbs below this many in a row). */
@@ -135,9 +153,17 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     RATE_LIMIT_API_KEY_PER_MINUTE: '0',
   });
   const start = async () => {
-    const app = await startApp(config, logger, { db: faults.db, stripeSandboxFile: stateFile });
+    // The state file is read only at a restart, after stop() has flushed it: written on every change
+    // (every 200 ms of a busy run), it would serialise every object the sandbox holds, a cost that grows
+    // with the run (a month's sandbox is tens of thousands of objects).
+    const app = await startApp(config, logger, { db: faults.db, stripeSandboxFile: stateFile, stripeSandboxFileDebounceMs: 24 * 3600_000 });
     // Deliveries go out when the simulator flushes them, not on the sandbox's real-time timer.
     app.stripeSandbox!.core.events.stopAutoDelivery();
+    // The endpoint takes the event types the server applies, as production's is registered
+    // (`npm run stripe:events`, docs/deploy.md), not every type: sandbox mode's '*' doubled the
+    // deliveries (payment_intent.created, charge.succeeded, invoice.created...), each stored as ignored.
+    app.stripeSandbox!.ensureWebhookEndpoint(SANDBOX_ENDPOINT_OWNER, `${app.url}${WEBHOOK_PATH}`, [...HANDLED_EVENT_TYPES]);
+    withoutRetryDelays(app.stripe);
     return app;
   };
   const app = await start();

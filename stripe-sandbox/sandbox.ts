@@ -25,6 +25,10 @@ export interface StripeSandbox {
   ensureWebhookEndpoint: (owner: string, url: string, enabledEvents?: string[]) => Stripe.WebhookEndpoint;
   /** Fail the next API calls, in order, with these faults. */
   failNext: (...faults: ApiFault[]) => void;
+  /** How many of those faults no call has met yet. */
+  pendingFaultCount: () => number;
+  /** Forgets the faults no call has met yet. */
+  clearPendingFaults: () => void;
   webhookFaults: WebhookFaults;
   /** Delivers every webhook due now; resolves when all attempts are done. */
   flushWebhooks: () => Promise<void>;
@@ -41,6 +45,11 @@ export interface StripeSandboxOptions extends SandboxCoreOptions {
    * creation and written as it changes. Without it the sandbox lives in memory only.
    */
   stateFile?: string;
+  /**
+   * The longest a change waits before the state file is written (200 ms). The simulator, which only
+   * reads the file after a stop (which flushes it), sets it far out: each write serialises every object.
+   */
+  stateFileDebounceMs?: number;
 }
 
 const OWNER_METADATA_KEY = 'sandbox_owner';
@@ -50,7 +59,7 @@ export function createStripeSandbox(options: StripeSandboxOptions): StripeSandbo
   const router = new Router(core);
   router.add(resourceRoutes);
   if (options.extraRoutes) router.add(options.extraRoutes);
-  const stateFile = options.stateFile ? new SandboxStateFile(core, router, { file: options.stateFile, log: core.log }) : undefined;
+  const stateFile = options.stateFile ? new SandboxStateFile(core, router, { file: options.stateFile, log: core.log, debounceMs: options.stateFileDebounceMs }) : undefined;
   if (stateFile) {
     stateFile.load();
     core.onChange = () => stateFile.changed();
@@ -101,6 +110,8 @@ export function createStripeSandbox(options: StripeSandboxOptions): StripeSandbo
       return endpoint;
     },
     failNext: (...faults) => router.pendingFaults.push(...faults),
+    pendingFaultCount: () => router.pendingFaults.length,
+    clearPendingFaults: () => void (router.pendingFaults.length = 0),
     webhookFaults: core.events.faults,
     flushWebhooks: () => core.events.flush(),
     async advanceClock(seconds) {
