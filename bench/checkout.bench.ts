@@ -6,7 +6,12 @@
 // PaymentIntent it creates: our overhead for a checkout is its latency minus that time (so the
 // sandbox's HTTP parsing and answering, about 0.1 ms, is counted as ours).
 // CPU per checkout: utime+stime of our server's process and of its PostgreSQL backends (/proc) over
-// the run, divided by the checkouts. Peer (PostgreSQL only): the naive handler a shop might write
+// the run, divided by the checkouts. On PostgreSQL ours runs as production scales it (docs/scaling.md):
+// a web process (PROCESS_ROLE=web) answers the checkouts and a worker beside it runs the jobs (webhook
+// applier, Make outbox, janitor, alerts, retention), whose polling is no part of a checkout: the worker
+// and its backends (told apart by application_name) are measured over the same window and printed as
+// a row of their own, not added to the checkout's CPU. The sandbox has no webhook endpoint, so no
+// event reaches either process during the run (the naive handler gets none either). Peer (PostgreSQL only): the naive handler a shop might write
 // (bench/peers/naive-checkout-server.mjs: node:http, stripe.paymentIntents.create against the same
 // sandbox, one order row on a database of its own on the same server), measured alike. Then the
 // idempotent repeat (same key and input: answered from the database, no Stripe call) at 50/s.
@@ -49,6 +54,8 @@ interface Target {
   paymentIntent: (answer: string) => string | undefined;
   pid: number;
   database: DatabaseCpu | undefined;
+  /** The worker running our jobs beside a web process: measured over the same window, reported apart. */
+  jobs?: { pid: number; database: DatabaseCpu };
 }
 
 interface Sandbox extends ChildServer {
@@ -73,7 +80,7 @@ export async function benchCheckout() {
 
 const ourEnv = (sandbox: Sandbox) => ({ STRIPE_SECRET_KEY: STRIPE_KEY, STRIPE_API_BASE: sandbox.url, STRIPE_WEBHOOK_SECRET: 'whsec_benchCheckoutSigningSecret01' });
 
-function ourTarget(url: string, pid: number, key: string, database: DatabaseCpu | undefined): Target {
+function ourTarget(url: string, pid: number, key: string, database: DatabaseCpu | undefined, jobs?: Target['jobs']): Target {
   return {
     name: 'ours',
     url,
@@ -86,6 +93,7 @@ function ourTarget(url: string, pid: number, key: string, database: DatabaseCpu 
     },
     pid,
     database,
+    ...(jobs ? { jobs } : {}),
   };
 }
 
@@ -133,8 +141,11 @@ async function benchPostgres(serverUrl: string, sandbox: Sandbox) {
   const stops: Array<() => Promise<void>> = [];
   try {
     const oursPool = observer(ours.url);
-    const server = await startRealServer({ ...ourEnv(sandbox), DATABASE_URL: ours.url });
+    // The web process first: it migrates the throwaway database before the worker starts on it.
+    const server = await startRealServer({ ...ourEnv(sandbox), DATABASE_URL: ours.url, PROCESS_ROLE: 'web' });
     stops.push(server.stop);
+    const worker = await startRealServer({ ...ourEnv(sandbox), DATABASE_URL: ours.url, PROCESS_ROLE: 'worker' });
+    stops.push(worker.stop);
     const { key } = await createApiKey({ query: (sql: string, params?: unknown[]) => oursPool.query(sql, params) } as never, 'bench', 'storefront');
     const peer = await startScript('peers/naive-checkout-server.mjs', { DATABASE_URL: naive.url, STRIPE_API_BASE: sandbox.url });
     stops.push(peer.stop);
@@ -151,7 +162,11 @@ async function benchPostgres(serverUrl: string, sandbox: Sandbox) {
       pid: peer.pid,
       database: new DatabaseCpu(observer(naive.url)),
     };
-    const results = await runAll('PostgreSQL', server.runner, [ourTarget(server.url, server.pid, key, new DatabaseCpu(oursPool)), naiveTarget], sandbox);
+    const ourTargetPg = ourTarget(server.url, server.pid, key, new DatabaseCpu(oursPool, 'payments-ops:web'), {
+      pid: worker.pid,
+      database: new DatabaseCpu(oursPool, 'payments-ops:worker'),
+    });
+    const results = await runAll('PostgreSQL', `${server.runner}, a web process with a worker beside it`, [ourTargetPg, naiveTarget], sandbox);
     const counts = await attemptCounts({ query: (sql: string) => oursPool.query(sql) } as never);
     printResults(results, counts);
   } finally {
@@ -168,6 +183,8 @@ async function benchPostgres(serverUrl: string, sandbox: Sandbox) {
 interface PacedCheckouts {
   paced: PacedResult;
   cpu: CpuSpent;
+  /** The worker's (ours on PostgreSQL) over the same window: not a checkout's, reported apart. */
+  jobsCpu?: CpuSpent;
   /** ms: latency from the schedule minus the sandbox's own time, per checkout. */
   overheadP50: number;
   overheadP99: number;
@@ -210,8 +227,15 @@ async function pacedCheckouts(target: Target, sandbox: Sandbox, rate: number, se
   const connections = new KeepAliveConnections(target.url, CONNECTIONS);
   let failure: string | undefined;
   try {
-    const { result: paced, cpu } = await measureCpu(target.pid, target.database, () =>
-      pacedRun({
+    let jobsCpu: CpuSpent | undefined;
+    const { result: paced, cpu } = await measureCpu(target.pid, target.database, async () => {
+      if (!target.jobs) return run();
+      const jobs = await measureCpu(target.jobs.pid, target.jobs.database, run);
+      jobsCpu = jobs.cpu;
+      return jobs.result;
+    });
+    function run() {
+      return pacedRun({
         rate,
         items,
         connections: CONNECTIONS,
@@ -224,8 +248,8 @@ async function pacedCheckouts(target: Target, sandbox: Sandbox, rate: number, se
           return intent !== undefined;
         },
         onLatency: (index, ms) => (latencies[index] = ms),
-      }),
-    );
+      });
+    }
     if (paced.failed + paced.errors > 0) throw new Error(`${target.name} at ${rate}/s: ${paced.failed} failed checkouts and ${paced.errors} errors (first: ${failure})`);
     const timings = await sandbox.timings();
     const overheads: number[] = [];
@@ -236,7 +260,7 @@ async function pacedCheckouts(target: Target, sandbox: Sandbox, rate: number, se
       overheads.push(ms - sandboxMs);
       own.push(sandboxMs);
     });
-    return { paced, cpu, overheadP50: quantile(overheads, 0.5), overheadP99: quantile(overheads, 0.99), sandboxP50: quantile(own, 0.5) };
+    return { paced, cpu, ...(jobsCpu ? { jobsCpu } : {}), overheadP50: quantile(overheads, 0.5), overheadP99: quantile(overheads, 0.99), sandboxP50: quantile(own, 0.5) };
   } finally {
     connections.close();
   }
@@ -334,6 +358,11 @@ function printResults(results: Results, counts: { total: number; open: number; o
     row('  CPU/checkout, process', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).server)), ' ms');
     if (label !== 'PGlite') row('  CPU/checkout, database', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).database)), ' ms');
     row('  CPU/checkout, total', targets.map((t) => m(t, rate, (r) => cpuPerCheckout(r).total)), ' ms');
+    if (targets.some((t) => t.jobs)) {
+      // The worker's jobs over the same window, per checkout: background work, not the checkout's.
+      const jobs = (r: PacedCheckouts) => (r.jobsCpu ? ((r.jobsCpu.serverMs ?? 0) + (r.jobsCpu.databaseMs ?? 0)) / r.paced.ok : undefined);
+      row('  jobs apart (worker+db)', targets.map((t) => (t.jobs ? m(t, rate, jobs) : undefined)), ' ms');
+    }
   }
   const repeatP = (pick: (r: PacedResult) => number) => median(results.repeats.map(pick));
   const ours = targets[0]!;

@@ -66,13 +66,18 @@ export const OBSERVER = 'bench-observer';
  * Autovacuum and PostgreSQL's background processes are not counted.
  */
 export class DatabaseCpu {
-  constructor(private readonly client: pg.Pool | pg.Client) {}
+  /** applicationPrefix: only the backends whose application_name starts with it (one process's, e.g. `payments-ops:web`). */
+  constructor(
+    private readonly client: pg.Pool | pg.Client,
+    private readonly applicationPrefix = '',
+  ) {}
 
   private async backends(): Promise<number[]> {
     const { rows } = await this.client.query<{ pid: number }>(
       `select pid from pg_stat_activity
-        where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid() and application_name <> $1`,
-      [OBSERVER],
+        where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid() and application_name <> $1
+          and starts_with(application_name, $2)`,
+      [OBSERVER, this.applicationPrefix],
     );
     return rows.map((row) => row.pid);
   }

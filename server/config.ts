@@ -236,7 +236,12 @@ export interface Config {
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  /**
+   * applicationName: what pg_stat_activity shows for this process's connections; a web or worker
+   * process says which (payments-ops:web, payments-ops:worker), so that the database's work can be
+   * told apart by process (the checkout benchmark counts the web process's backends alone).
+   */
+  database: { kind: 'postgres'; url: string; poolMax: number; applicationName?: string } | { kind: 'pglite'; dataDir: string };
   stripe: {
     mode: StripeMode;
     secretKey: string | undefined;
@@ -413,7 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, ...(e.PROCESS_ROLE === 'all' ? {} : { applicationName: `payments-ops:${e.PROCESS_ROLE}` }) }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     stripe: {
       mode: stripeMode,

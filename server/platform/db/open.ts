@@ -6,5 +6,5 @@ import { openPostgres } from './postgres';
 
 /** The configured database; the logger hears of connections lost outside any statement (PostgreSQL). */
 export async function openDb(database: Config['database'], logger?: Logger): Promise<Db> {
-  return database.kind === 'postgres' ? openPostgres(database.url, { max: database.poolMax, logger }) : openPglite(database.dataDir);
+  return database.kind === 'postgres' ? openPostgres(database.url, { max: database.poolMax, logger, applicationName: database.applicationName }) : openPglite(database.dataDir);
 }
