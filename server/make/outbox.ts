@@ -90,6 +90,8 @@ interface InFlight extends HeldAttempt {
 /** A busy period, from a pass's first claim to idle: one pass of the drain loop. */
 interface Run {
   attempts: number;
+  /** Attempts whose record was not `delivered` (a retry, dead, a lease lost): the run ends by looking for the next retry. */
+  undelivered: number;
   error: unknown;
   promise: Promise<number>;
   resolve: (attempts: number) => void;
@@ -116,6 +118,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   async function attempt(delivery: ClaimedDelivery, held: InFlight): Promise<RecordedOutcome> {
     const record = await post(delivery, held.abort.signal);
     const recorded = await recordAttempt(db, record);
+    if (recorded !== 'delivered' && run) run.undelivered += 1;
     const log = { deliveryId: delivery.id, kind: delivery.kind, attempt: delivery.attempt, statusCode: record.status_code, error: record.error };
     if (recorded === 'dead') logger.warn(log, 'make delivery dead: it waits for a staff replay');
     else if (recorded === 'retry') logger.info({ ...log, retryInMs: record.retry_in_ms }, 'make delivery failed: will retry');
@@ -266,7 +269,12 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
     const finished = run;
     if (!finished) return;
     run = null;
-    scheduleNextRetry()
+    // A run whose every attempt was delivered left no retry of its own, and any timer set for an
+    // earlier one still stands: looking again would be one more statement per busy period, which at
+    // a trickle of paid orders is one per delivery. Retries of other processes are the job's (3 s).
+    // A run that posted nothing (it found only leases held elsewhere) looks, for when they end.
+    const looks = finished.attempts === 0 || finished.undelivered > 0 || finished.error !== undefined;
+    (looks ? scheduleNextRetry() : Promise.resolve())
       .catch((error: unknown) => (finished.error ??= error))
       .then(() => (finished.error ? finished.reject(finished.error) : finished.resolve(finished.attempts)));
   }
@@ -295,7 +303,7 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
         resolve = res;
         reject = rej;
       });
-      run = { attempts: 0, error: undefined, promise, resolve, reject };
+      run = { attempts: 0, undelivered: 0, error: undefined, promise, resolve, reject };
       mayHaveMore = true;
       void fill();
       return promise;

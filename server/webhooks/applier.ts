@@ -92,9 +92,11 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
   /** Applies due events (or the given ones); resolves with how many were claimed. */
   async function applyBatch(ids?: readonly string[]): Promise<number> {
     if (ids) return applyIsolated(ids);
-    let claimed: { count: number; toRetrieve: string[] };
+    let claimed: { count: number; toRetrieve: string[]; untranslated: string[] };
     try {
-      claimed = await deps.db.transaction((tx) => applyDue(tx));
+      // One statement, its own transaction: no BEGIN and COMMIT around it, which were two of the three
+      // round trips of every batch (and of every wake that found nothing due).
+      claimed = await applyDue(deps.db);
     } catch (error) {
       // The database is away: the one-by-one path would fail the same way. The job backs off and the
       // next stored batch, or the job once its backoff ends, wakes the applier when it is back.
@@ -105,18 +107,20 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
       return applyIsolated();
     }
     await retrieveAndApply(claimed.toRetrieve);
-    return claimed.count;
+    // Claimed and left received (their locks ended with the statement): locked again, translated and
+    // applied event by event, as a replay is. Still received, so no other process has applied them.
+    if (claimed.untranslated.length > 0) await applyIsolated(claimed.untranslated);
+    return claimed.count + claimed.untranslated.length;
   }
 
   /**
    * The common path: one statement claims due events and applies the facts the endpoint stored with
    * them. Events without facts (stored by an older server, replayed, unreadable at ingest) are
-   * translated here, in the same transaction, and applied event by event.
+   * returned untouched, for the caller to translate and apply.
    */
-  async function applyDue(tx: Queryable): Promise<{ count: number; toRetrieve: string[] }> {
-    const { results, untranslated } = await applyDueEvents(tx, batchSize);
-    if (untranslated.length > 0) results.push(...(await applyFacts(tx, await translateStored(tx, untranslated))));
-    return { count: results.length, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
+  async function applyDue(db: Queryable): Promise<{ count: number; toRetrieve: string[]; untranslated: string[] }> {
+    const { results, untranslated } = await applyDueEvents(db, batchSize);
+    return { count: results.length, untranslated, toRetrieve: results.filter((result) => result.outcome === 'retrieve').map((result) => result.event_id) };
   }
 
   /** Each event in its own subtransaction: due events, or the given ones (a replay). */
@@ -158,14 +162,16 @@ export function createWebhookApplier(deps: WebhookApplierDeps): WebhookApplier {
     });
   }
 
-  // A pass applies batch after batch until one finds nothing due.
+  // A pass applies batch after batch until one claims less than a full batch: it took every event due
+  // that no other process holds, so a further claim would find nothing (one more statement per wake,
+  // which at a trickle of events was one per event). Events stored meanwhile wake the loop again.
   const loop = createDrainLoop({
     async pass() {
       let total = 0;
       for (;;) {
         const applied = await applyBatch();
         total += applied;
-        if (applied === 0 || loop.stopped) return total;
+        if (applied < batchSize || loop.stopped) return total;
       }
     },
     onWakeError: (error) => deps.logger.error({ err: error }, 'webhook applier failed: the timer will try again'),
