@@ -100,23 +100,24 @@ async function books(world: World): Promise<InvariantResult[]> {
   }
   const orderRows = orders.filter((o) => SUCCEEDED_ORDER_STATUSES.includes(o.status) !== paidAtStripe.has(o.id)).map((o) => ({ order: o.id, status: o.status, paidAtStripe: paidAtStripe.has(o.id) }));
 
-  // The Overview's revenue (30 days: the whole run in wall-clock time) per track, against Stripe's.
+  // The Overview's revenue (30 days: the whole run in wall-clock time) per track and currency (a
+  // payment request may be in another currency than the catalog's), against Stripe's.
   const expected = new Map<string, { gross: number; refunded: number }>();
-  const track = (t: string) => expected.get(t) ?? expected.set(t, { gross: 0, refunded: 0 }).get(t)!;
-  for (const intent of l.intents) if (intent.status === 'succeeded' && !l.invoiceIntents.has(intent.id) && intent.metadata.track) track(intent.metadata.track).gross += intent.amount_received;
+  const track = (t: string, currency: string) => expected.get(`${t} ${currency}`) ?? expected.set(`${t} ${currency}`, { gross: 0, refunded: 0 }).get(`${t} ${currency}`)!;
+  for (const intent of l.intents) if (intent.status === 'succeeded' && !l.invoiceIntents.has(intent.id) && intent.metadata.track) track(intent.metadata.track, intent.currency).gross += intent.amount_received;
   for (const [intentId, invoice] of l.invoiceIntents) {
     const sub = subscriptionOf(invoice);
     const intent = l.intents.find((i) => i.id === intentId);
-    if (intent?.status === 'succeeded' && sub?.metadata.track) track(sub.metadata.track).gross += intent.amount_received;
+    if (intent?.status === 'succeeded' && sub?.metadata.track) track(sub.metadata.track, intent.currency).gross += intent.amount_received;
   }
   const intentById = new Map(l.intents.map((i) => [i.id, i]));
   for (const refund of l.refunds) {
     const intent = typeof refund.payment_intent === 'string' ? intentById.get(refund.payment_intent) : undefined;
-    if (refund.status === 'succeeded' && intent?.metadata.track) track(intent.metadata.track).refunded += refund.amount;
+    if (refund.status === 'succeeded' && intent?.metadata.track) track(intent.metadata.track, refund.currency).refunded += refund.amount;
   }
-  const overview = await world.graphql(`query { opsActivity(period: MONTH) { revenueByTrack { track gross { amount } refunded { amount } } } }`, {}, 'admin');
+  const overview = await world.graphql(`query { opsActivity(period: MONTH) { revenueByTrack { track gross { amount currency } refunded { amount } } } }`, {}, 'admin');
   const shown = new Map<string, { gross: number; refunded: number }>(
-    (overview.data?.opsActivity.revenueByTrack ?? []).map((r: any) => [r.track, { gross: r.gross.amount, refunded: r.refunded.amount }]),
+    (overview.data?.opsActivity.revenueByTrack ?? []).map((r: any) => [`${r.track} ${r.gross.currency}`, { gross: r.gross.amount, refunded: r.refunded.amount }]),
   );
   const overviewRows: unknown[] = overview.errors ? [{ errors: overview.errors }] : [];
   for (const t of new Set([...expected.keys(), ...shown.keys()])) {
@@ -148,21 +149,81 @@ async function books(world: World): Promise<InvariantResult[]> {
     }
   }
   for (const o of ourSubs) if (!stripeSubs.some((s) => s.id === o.id)) subscriptionRows.push({ subscription: o.id, ours: o, stripe: null });
-  const { rows: ourInvoices } = await db.query<{ id: string; status: string; amount_paid: number }>(`select id, status, amount_paid::int as amount_paid from subscription_invoices`);
+  // A declined renewal is an open invoice at Stripe with nothing paid (and its subscription past_due,
+  // checked above): ours must say the same, to the amount due.
+  const { rows: ourInvoices } = await db.query<{ id: string; status: string; amount_due: number; amount_paid: number }>(`select id, status, amount_due::int as amount_due, amount_paid::int as amount_paid from subscription_invoices`);
   const invoiceRows: unknown[] = [];
   const stripeInvoices = store.collection<Stripe.Invoice>('invoice').all().filter((i) => i.status !== 'draft');
   for (const invoice of stripeInvoices) {
     const ours = ourInvoices.find((o) => o.id === invoice.id);
-    if (!ours || ours.status !== invoice.status || ours.amount_paid !== invoice.amount_paid) invoiceRows.push({ invoice: invoice.id, stripe: { status: invoice.status, amount_paid: invoice.amount_paid }, ours: ours ?? null });
+    if (!ours || ours.status !== invoice.status || ours.amount_paid !== invoice.amount_paid || ours.amount_due !== invoice.amount_due) {
+      invoiceRows.push({ invoice: invoice.id, billing_reason: invoice.billing_reason, stripe: { status: invoice.status, amount_due: invoice.amount_due, amount_paid: invoice.amount_paid }, ours: ours ?? null });
+    }
   }
+  // An invoice's PaymentIntent (a renewal's, paid or declined) is an invoice of ours, never an order's payment.
+  const invoicePaymentRows = payments.filter((p) => l.invoiceIntents.has(p.pi)).map((p) => ({ pi: p.pi, invoice: l.invoiceIntents.get(p.pi)!.id, ours: p }));
   return [
     result('books: subscriptions equal Stripe', subscriptionRows),
     result('books: subscription invoices equal Stripe', invoiceRows),
+    result('books: no order payment from an invoice (renewals paid or declined)', invoicePaymentRows),
     result('books: payments equal Stripe', paymentRows),
     result('books: disputes equal Stripe', disputeRows),
     result('books: refunds equal Stripe', refundRows),
     result('books: orders paid iff Stripe holds their payment', orderRows),
     result('books: Overview revenue equals Stripe', overviewRows),
+    ...(await paymentRequestBooks(world, l)),
+  ];
+}
+
+const SHARE_PAID = ['paid', 'refunded'];
+
+/**
+ * Payment requests (issue 20): each member's share recorded as paid is one succeeded PaymentIntent at
+ * Stripe of the share's amount, and a share not recorded as paid has none; no share has two; a request
+ * is paid exactly when every share is (a canceled or expired request keeps its status, with its unpaid
+ * shares canceled).
+ */
+async function paymentRequestBooks(world: World, l: SandboxLedger): Promise<InvariantResult[]> {
+  const { rows: members } = await world.app.db.query<{ id: string; request_id: string; ref: string | null; position: number; amount: number; status: string; request_status: string }>(
+    `select m.id::text, m.payment_request_id::text as request_id, r.metadata->>'sim_ref' as ref, m.position, m.amount_pence::int as amount, m.status, r.status as request_status
+       from payment_request_members m join payment_requests r on r.id = m.payment_request_id`,
+  );
+  const succeeded = new Map<string, Stripe.PaymentIntent[]>();
+  for (const intent of l.intents) {
+    const member = intent.metadata.payment_request_member_id;
+    if (member && intent.status === 'succeeded') succeeded.set(member, [...(succeeded.get(member) ?? []), intent]);
+  }
+  const shareRows: unknown[] = [];
+  const twiceRows: unknown[] = [];
+  for (const m of members) {
+    const paidAtStripe = succeeded.get(m.id) ?? [];
+    const name = { member: m.id, ref: m.ref, position: m.position, amount: m.amount, status: m.status, stripe: paidAtStripe.map((i) => ({ pi: i.id, amount: i.amount_received })) };
+    if (paidAtStripe.length > 1) twiceRows.push(name);
+    if (SHARE_PAID.includes(m.status) ? paidAtStripe.length !== 1 || paidAtStripe[0]!.amount_received !== m.amount : paidAtStripe.length > 0) shareRows.push(name);
+  }
+  const memberIds = new Set(members.map((m) => m.id));
+  for (const [member, intents] of succeeded) if (!memberIds.has(member)) shareRows.push({ member, ours: null, stripe: intents.map((i) => ({ pi: i.id, amount: i.amount_received })) });
+
+  const byRequest = new Map<string, typeof members>();
+  for (const m of members) byRequest.set(m.request_id, [...(byRequest.get(m.request_id) ?? []), m]);
+  const requestRows: unknown[] = [];
+  for (const [id, shares] of byRequest) {
+    const status = shares[0]!.request_status;
+    const statuses = shares.map((m) => m.status);
+    const allPaid = statuses.every((s) => s === 'paid');
+    const anyMoved = statuses.some((s) => ['paid', 'processing', 'refunded'].includes(s));
+    const ok =
+      status === 'paid'
+        ? statuses.every((s) => SHARE_PAID.includes(s))
+        : status === 'canceled' || status === 'expired'
+          ? statuses.every((s) => [...SHARE_PAID, 'canceled'].includes(s))
+          : status === (allPaid ? 'paid' : anyMoved ? 'partially_paid' : 'open');
+    if (!ok) requestRows.push({ request: id, ref: shares[0]!.ref, status, members: statuses });
+  }
+  return [
+    result('books: member shares paid equal Stripe', shareRows),
+    result('books: no member share paid twice at Stripe', twiceRows),
+    result('books: a payment request is paid exactly when all its shares are', requestRows),
   ];
 }
 
@@ -172,22 +233,43 @@ async function once(world: World): Promise<InvariantResult[]> {
   const accepted = new Map<string, Set<string>>();
   for (const r of world.make.receipts) {
     if (!r.accepted) continue;
-    const subject = r.kind === 'refund_completed' ? r.body.data?.refund?.id : r.kind === 'add_project' ? r.body.data?.order_id : r.body.data?.payment_request?.id;
+    // A payment request's add_project names no order (its shares are orders of their own): it is the request's.
+    const request = r.body.data?.payment_request?.id;
+    const subject = r.kind === 'refund_completed' ? r.body.data?.refund?.id : r.kind === 'add_project' ? (r.body.data?.order_id ?? `payment_request:${request}`) : request;
     const key = `${r.kind}:${subject}`;
     if (!accepted.has(key)) accepted.set(key, new Set());
     accepted.get(key)!.add(r.deliveryId);
   }
   const count = (kind: string, subject: string) => accepted.get(`${kind}:${subject}`)?.size ?? 0;
 
-  const { rows: orders } = await world.app.db.query<{ id: string; status: string }>(`select id::text, status from orders`);
+  // A share's order enqueues no add_project of its own: its request does, once, when it completes.
+  const { rows: orders } = await world.app.db.query<{ id: string; status: string; share: boolean }>(`select id::text, status, payment_request_id is not null as share from orders`);
   const addProject = orders
-    .map((o) => ({ order: o.id, status: o.status, accepted: count('add_project', o.id), want: SUCCEEDED_ORDER_STATUSES.includes(o.status) ? 1 : 0 }))
+    .map((o) => ({ order: o.id, status: o.status, accepted: count('add_project', o.id), want: SUCCEEDED_ORDER_STATUSES.includes(o.status) && !o.share ? 1 : 0 }))
     .filter((o) => o.accepted !== o.want);
+
+  // One payment_request_completed per completed request and none for the others; for a track, one add_project too.
+  const { rows: requests } = await world.app.db.query<{ id: string; ref: string | null; status: string; track: string | null }>(
+    `select id::text, metadata->>'sim_ref' as ref, status, product_id as track from payment_requests`,
+  );
+  const requestCompleted = requests
+    .map((r) => ({ request: r.id, ref: r.ref, status: r.status, completed: count('payment_request_completed', r.id), add_project: count('add_project', `payment_request:${r.id}`), want: r.status === 'paid' ? 1 : 0, track: r.track }))
+    .filter((r) => r.completed !== r.want || r.add_project !== (r.track ? r.want : 0));
+
 
   const { rows: refunds } = await world.app.db.query<{ id: string; status: string }>(`select id::text, status from refunds`);
   const refundCompleted = refunds
     .map((r) => ({ refund: r.id, status: r.status, accepted: count('refund_completed', r.id), want: r.status === 'succeeded' ? 1 : 0 }))
     .filter((r) => r.accepted !== r.want);
+
+  // Every effect Make accepted names something of ours: an order, a refund or a request (none for a
+  // renewal, paid or declined, which makes no order).
+  const known = new Set([
+    ...orders.map((o) => `add_project:${o.id}`),
+    ...refunds.map((r) => `refund_completed:${r.id}`),
+    ...requests.flatMap((r) => [`add_project:payment_request:${r.id}`, `payment_request_completed:${r.id}`]),
+  ]);
+  const strays = [...accepted.keys()].filter((key) => !known.has(key)).map((key) => ({ effect: key, deliveries: accepted.get(key)!.size }));
 
   // One Stripe object per attempt (the attempt's idempotency key made it), one refund per refund row.
   const groups = new Map<string, string[]>();
@@ -201,6 +283,8 @@ async function once(world: World): Promise<InvariantResult[]> {
   return [
     result('once: one accepted add_project per paid order', addProject),
     result('once: one refund_completed per succeeded refund', refundCompleted),
+    result('once: one payment_request_completed (and add_project for a track) per completed request', requestCompleted),
+    result('once: every accepted Make effect names an order, refund or request of ours', strays),
     result('once: one Stripe object per attempt and per refund', twice),
   ];
 }
@@ -226,11 +310,17 @@ async function leftBehind(world: World): Promise<InvariantResult[]> {
     ...l.sessions.filter((s) => !recorded.has(s.id) && s.status === 'open').map((s) => ({ object: s.id, status: s.status })),
   ];
   const { rows: outbox } = await db.query(`select id::text, kind, status, attempts from make_deliveries where status not in ('delivered')`);
+  // The pass expires requests past their expiry by Stripe's clock (an hour's margin: the check runs a
+  // few real seconds after the pass, and the sandbox's clock follows them).
+  const { rows: unexpired } = await db.query(`select id::text, metadata->>'sim_ref' as ref, status, expires_at from payment_requests where status in ('open', 'partially_paid') and expires_at <= to_timestamp($1) - interval '1 hour'`, [
+    world.app.stripeSandbox!.core.clock.now(),
+  ]);
   return [
     result('left: every stored event applied or ignored', events),
     result('left: no order provisional after the pass', provisional),
     result('left: no open Stripe object without a record', unrecorded),
     result('left: every Make delivery delivered', outbox),
+    result('left: no payment request open past its expiry', unexpired),
   ];
 }
 

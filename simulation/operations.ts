@@ -2,17 +2,18 @@
 // the storefront's GraphQL mutations, the sandbox's hosted Checkout and 3-D Secure pages, Stripe.js's
 // confirm (the browser's own Stripe client), and the console's staff mutations.
 import type Stripe from 'stripe';
+import { signStaffToken } from '../server/auth/staffTokens';
 import type { Prng } from './prng';
-import type { World } from './world';
+import { JWT_SECRET, type World } from './world';
 
 export const TRACKS = ['business_plan_builder', 'social_media_email_campaign', 'website_audit_feedback'] as const;
 export const PRICES: Record<(typeof TRACKS)[number], number> = { business_plan_builder: 9900, social_media_email_campaign: 4900, website_audit_feedback: 7900 };
 
 /** One customer's journey, as drawn by the generator. */
-export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned', 'elements_disputed', 'subscription_started'] as const;
+export const JOURNEYS = ['checkout_paid', 'checkout_declined_then_paid', 'checkout_3ds', 'checkout_abandoned', 'elements_paid', 'elements_declined', 'elements_declined_then_paid', 'elements_3ds', 'elements_3ds_failed', 'elements_abandoned', 'elements_disputed', 'subscription_started', 'subscription_renewal_declined', 'payment_request'] as const;
 export type Journey = (typeof JOURNEYS)[number];
 
-export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice', 'subscription_switch', 'subscription_pause', 'subscription_resume', 'subscription_cancel'] as const;
+export const STAFF_ACTIONS = ['refund_partial', 'refund_full', 'refund_race', 'refund_double_press', 'sync_twice', 'replay_twice', 'subscription_switch', 'subscription_pause', 'subscription_resume', 'subscription_cancel', 'payment_request_cancel', 'payment_request_late_member'] as const;
 export type StaffAction = (typeof STAFF_ACTIONS)[number];
 
 /** The simulator's own record of an order it made: its reference (in the order's metadata) and id. */
@@ -22,6 +23,15 @@ export interface SimOrder {
   track: (typeof TRACKS)[number];
   orderId: string | undefined;
   journey: Journey;
+  /** A payment_request journey's request and the members who come back to their pay link on a later day. */
+  request?: { id: string; latePayers: SimShare[] };
+}
+
+/** A member's pay link as the simulator holds it (the token is the member's only credential). */
+export interface SimShare {
+  ref: string;
+  token: string;
+  paid: boolean;
 }
 
 const ORDER = 'order { id status }';
@@ -39,6 +49,10 @@ const SYNC = `mutation ($input: SyncOrderInput!) { syncOrder(input: $input) { ou
 const REPLAY = `mutation ($input: ReplayWebhookEventInput!) { replayWebhookEvent(input: $input) { event { id status } error { code } isRepeat } }`;
 const RETRY_MAKE = `mutation ($input: MakeDeliveryActionInput!) { retryMakeDelivery(input: $input) { delivery { id status } error { code } isRepeat } }`;
 
+const CREATE_REQUEST = `mutation ($input: CreatePaymentRequestInput!) { createPaymentRequest(input: $input) { paymentRequest { id status } payLinks { memberId email payUrl } isRepeat error { code } } }`;
+const PAY_SHARE = `mutation ($input: PayMemberShareInput!) { payMemberShare(input: $input) { paymentIntentId isRepeat error { code } } }`;
+const CANCEL_REQUEST = `mutation ($input: PaymentRequestActionInput!) { cancelPaymentRequest(input: $input) { paymentRequest { id status } isRepeat error { code } } }`;
+
 const RETURN_URL = 'https://shop.simulated.test/checkout/return';
 const CARDS = { visa: '4242424242424242', declined: '4000000000000002', threeDS: '4000000000003220' };
 
@@ -55,10 +69,16 @@ async function twice(first: Promise<unknown>, second: Promise<unknown>): Promise
   if (failed.length === 2 || failed.some((r) => !inProgress(r))) throw failed.find((r) => !inProgress(r))?.reason ?? failed[0]!.reason;
 }
 
-async function call(world: World, query: string, input: Record<string, unknown>, auth: 'storefront' | 'admin'): Promise<any> {
-  const response = await world.graphql(query, { input }, auth);
+async function call(world: World, query: string, input: Record<string, unknown>, auth: 'storefront' | 'admin' | { bearer: string }): Promise<any> {
+  const response = typeof auth === 'string' ? await world.graphql(query, { input }, auth) : await asCustomer(world, query, { input }, auth.bearer);
   if (response.errors?.length) throw new OperationFailed(response.errors.map((e) => `${e.extensions?.code ?? ''} ${e.message}`).join('; '));
   return Object.values(response.data ?? {})[0];
+}
+
+/** A signed-in storefront customer's request: their own bearer token (a customer has no staff role). */
+async function asCustomer(world: World, query: string, variables: Record<string, unknown>, bearer: string): Promise<Awaited<ReturnType<World['graphql']>>> {
+  const response = await fetch(`${world.app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify({ query, variables }) });
+  return (await response.json()) as never;
 }
 
 function checkoutInput(prng: Prng, order: SimOrder): Record<string, unknown> {
@@ -98,7 +118,8 @@ async function returnPage(world: World, prng: Prng, input: { checkoutSessionId?:
 }
 
 export async function runJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
-  if (order.journey === 'subscription_started') return subscriptionJourney(world, prng, order);
+  if (order.journey === 'subscription_started' || order.journey === 'subscription_renewal_declined') return subscriptionJourney(world, prng, order);
+  if (order.journey === 'payment_request') return paymentRequestJourney(world, prng, order);
   if (order.journey.startsWith('checkout_')) return checkoutJourney(world, prng, order);
   return elementsJourney(world, prng, order);
 }
@@ -135,6 +156,13 @@ async function subscriptionJourney(world: World, prng: Prng, order: SimOrder): P
   if (!created.url) return;
   await payOnHostedPage(created.url, CARDS.visa);
   await returnPage(world, prng, { checkoutSessionId: created.checkoutSessionId });
+  if (order.journey !== 'subscription_renewal_declined') return;
+  // Later, in Stripe's customer portal, the customer renews on another card: one that attaches and
+  // whose every charge is declined (4000 0000 0000 0341), so each renewal by the clock fails and the
+  // subscription goes past_due. Our server hears of it only through Stripe's webhooks.
+  const session = await world.browser.checkout.sessions.retrieve(created.checkoutSessionId);
+  const subscriptionId = typeof session.subscription === 'string' ? session.subscription : session.subscription?.id;
+  if (subscriptionId) await world.browser.subscriptions.update(subscriptionId, { default_payment_method: 'pm_card_chargeCustomerFail' });
 }
 
 /** Subscriptions staff may act on, in the simulator's order (its reference is the customer's email). */
@@ -152,12 +180,16 @@ export async function subscriptionsFor(world: World, statuses: string[], paused?
 export const isOrderlessAction = (action: StaffAction): boolean => action.startsWith('subscription_') || action.startsWith('payment_request_');
 
 /** Runs an orderless action; answers whether it found something to act on. */
-export async function runOrderlessAction(world: World, prng: Prng, action: StaffAction, _orders: SimOrder[]): Promise<boolean> {
+export async function runOrderlessAction(world: World, prng: Prng, action: StaffAction, orders: SimOrder[]): Promise<boolean> {
+  if (action === 'payment_request_cancel') return cancelSomeRequest(world, prng);
+  if (action === 'payment_request_late_member') return lateMemberPays(world, prng, orders);
   return runSubscriptionAction(world, prng, action);
 }
 
 export async function runSubscriptionAction(world: World, prng: Prng, action: StaffAction): Promise<boolean> {
-  const candidates = await subscriptionsFor(world, ['active', 'trialing'], action === 'subscription_resume' ? true : action === 'subscription_pause' ? false : undefined);
+  // A past_due subscription (a declined renewal) may still be switched or canceled; pause and resume are for ones in good standing.
+  const statuses = action === 'subscription_switch' || action === 'subscription_cancel' ? ['active', 'trialing', 'past_due'] : ['active', 'trialing'];
+  const candidates = await subscriptionsFor(world, statuses, action === 'subscription_resume' ? true : action === 'subscription_pause' ? false : undefined);
   if (candidates.length === 0) return false;
   const subscriptionId = prng.pick(candidates);
   switch (action) {
@@ -315,4 +347,118 @@ export async function retryStuckDeliveries(world: World, prng: Prng): Promise<nu
     await twice(call(world, RETRY_MAKE, { id: row.id, idempotencyKey: key }, 'admin'), call(world, RETRY_MAKE, { id: row.id, idempotencyKey: key }, 'admin'));
   }
   return rows.length;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Payment requests (issue 20): a request split among 2 to 5 members, each paying their share on their
+// own pay link (payMemberShare, then Stripe.js's confirm from the member's browser, as the storefront's
+// pay page does), or declining then paying again, or never paying, or coming back on a later day.
+
+/** What one member does with their pay link. */
+const MEMBER_BEHAVIOURS = { pays: 45, pays_double_press: 8, declines_then_pays: 15, declines: 7, never: 12, later: 13 } as const;
+type MemberBehaviour = keyof typeof MEMBER_BEHAVIOURS;
+
+/** The request's creator: the storefront for a guest, a signed-in customer, or staff in the console. */
+async function creatorAuth(prng: Prng, order: SimOrder): Promise<'storefront' | 'admin' | { bearer: string }> {
+  const kind = prng.pick(['storefront', 'customer', 'staff'] as const);
+  if (kind === 'storefront') return 'storefront';
+  if (kind === 'staff') return 'admin';
+  const bearer = await signStaffToken(JWT_SECRET, { userId: prng.uuid(), email: `${order.ref}@customers.simulated.test`, audience: 'authenticated', expiresIn: '24h' });
+  return { bearer };
+}
+
+async function paymentRequestJourney(world: World, prng: Prng, order: SimOrder): Promise<void> {
+  const auth = await creatorAuth(prng, order);
+  const count = prng.int(2, 5);
+  const members = Array.from({ length: count }, (_, i) => ({ email: `${order.ref}m${i + 1}@members.simulated.test`, name: `Member ${i + 1} of ${order.ref}`, amount: prng.int(6, 60) * 100 + prng.int(0, 99) }));
+  const behaviours = members.map(() => prng.weighted(MEMBER_BEHAVIOURS) as MemberBehaviour);
+  const withTrack = prng.chance(0.6);
+  // Mostly the catalog's currency; some in pounds, which the Overview reports apart.
+  const currency = prng.chance(0.75) ? 'usd' : 'gbp';
+  // Some requests expire: at midday of a later simulated day by Stripe's clock (the sandbox moves a day
+  // per simulated day, and the janitor's pass at a day's end expires what is past due).
+  const expiresInDays = prng.chance(0.35) ? prng.int(1, 3) : 0;
+  const expiresAt = expiresInDays ? new Date((world.app.stripeSandbox!.core.clock.now() + expiresInDays * 86_400 - 12 * 3600) * 1000).toISOString() : undefined;
+  const created = await call(
+    world,
+    CREATE_REQUEST,
+    {
+      idempotencyKey: prng.uuid(),
+      title: `Split ${order.ref}`,
+      ...(withTrack ? { track: order.track } : { description: `A workshop split between ${count} friends` }),
+      currency,
+      members,
+      ...(expiresAt ? { expiresAt } : {}),
+      metadata: [{ key: 'sim_ref', value: order.ref }],
+    },
+    auth,
+  );
+  if (!created.paymentRequest) return;
+  const links = created.payLinks as Array<{ email: string; payUrl: string }>;
+  const shares: SimShare[] = members.map((m, i) => ({ ref: `${order.ref}m${i + 1}`, token: new URL(links.find((l) => l.email === m.email)!.payUrl).searchParams.get('token')!, paid: false }));
+  order.request = { id: created.paymentRequest.id, latePayers: shares.filter((_, i) => behaviours[i] === 'later') };
+  // Each member is a person of their own: one stopped by an error answer does not stop the next.
+  let stopped: unknown;
+  for (const [i, share] of shares.entries()) {
+    try {
+      await payShare(world, prng, share, behaviours[i]!);
+    } catch (error) {
+      stopped ??= error;
+    }
+  }
+  if (stopped) throw stopped;
+}
+
+/** One member on their pay page: payMemberShare, then the card confirmed against the share's PaymentIntent. */
+async function payShare(world: World, prng: Prng, share: SimShare, behaviour: MemberBehaviour): Promise<void> {
+  if (behaviour === 'never' || behaviour === 'later') return;
+  const start = async () => {
+    const key = prng.uuid();
+    if (behaviour !== 'pays_double_press') return call(world, PAY_SHARE, { token: share.token, idempotencyKey: key }, 'storefront');
+    // Pay pressed twice: one key, one PaymentIntent (the second press may be told the first is still working).
+    const presses = [call(world, PAY_SHARE, { token: share.token, idempotencyKey: key }, 'storefront'), call(world, PAY_SHARE, { token: share.token, idempotencyKey: key }, 'storefront')];
+    await twice(presses[0]!, presses[1]!);
+    const answers = (await Promise.allSettled(presses)).map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    return answers.find((a) => a?.paymentIntentId) ?? answers.find(Boolean);
+  };
+  const first = await start();
+  if (!first?.paymentIntentId) return; // refused (not payable, paid meanwhile): the page says so
+  if (behaviour === 'declines' || behaviour === 'declines_then_pays') {
+    await confirmInBrowser(world, first.paymentIntentId, 'pm_card_chargeDeclined');
+    await returnPage(world, prng, { paymentIntentId: first.paymentIntentId });
+    if (behaviour === 'declines') return;
+    // The member presses Pay again: the same PaymentIntent, payable again after the decline.
+    const again = await call(world, PAY_SHARE, { token: share.token, idempotencyKey: prng.uuid() }, 'storefront');
+    if (!again?.paymentIntentId) return;
+    await confirmInBrowser(world, again.paymentIntentId, 'pm_card_visa');
+    await returnPage(world, prng, { paymentIntentId: again.paymentIntentId });
+    share.paid = true;
+    return;
+  }
+  await confirmInBrowser(world, first.paymentIntentId, 'pm_card_visa');
+  await returnPage(world, prng, { paymentIntentId: first.paymentIntentId });
+  share.paid = true;
+}
+
+/** A member comes back to their pay link on a later step (the request may have completed, been canceled or expired since). */
+async function lateMemberPays(world: World, prng: Prng, orders: SimOrder[]): Promise<boolean> {
+  const waiting = orders.flatMap((o) => o.request?.latePayers.filter((s) => !s.paid) ?? []);
+  if (waiting.length === 0) return false;
+  const share = prng.pick(waiting);
+  share.paid = true; // whatever the page answers, this member does not come back again
+  await payShare(world, prng, share, prng.chance(0.25) ? 'declines_then_pays' : 'pays');
+  return true;
+}
+
+/** Staff cancel an open request from the console (some pressed twice with one key), in the simulator's order. */
+async function cancelSomeRequest(world: World, prng: Prng): Promise<boolean> {
+  const { rows } = await world.app.db.query<{ id: string }>(
+    `select id::text from payment_requests where status in ('open', 'partially_paid') order by metadata->>'sim_ref', id limit 1000`,
+  );
+  if (rows.length === 0) return false;
+  const id = prng.pick(rows).id;
+  const key = prng.uuid();
+  if (prng.chance(0.3)) await twice(call(world, CANCEL_REQUEST, { id, idempotencyKey: key }, 'admin'), call(world, CANCEL_REQUEST, { id, idempotencyKey: key }, 'admin'));
+  else await call(world, CANCEL_REQUEST, { id, idempotencyKey: key }, 'admin');
+  return true;
 }

@@ -8,8 +8,8 @@ import { Prng } from './prng';
 export const FAULT_KINDS = ['webhook_drop', 'webhook_duplicate', 'webhook_reorder', 'webhook_delay', 'stripe_429', 'stripe_500', 'stripe_connection_reset', 'db_statement', 'make_down', 'make_slow', 'restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Statements a db_statement fault fails once: storing and applying events, checkout, refunds, Make. */
-export const FAULTY_STATEMENTS = ['stripe_events_store', 'stripe_events_apply', 'checkout_begin', 'checkout_record_attempt', 'order_apply_payment', 'refund_claim', 'refund_record', 'make_delivery_record'];
+/** Statements a db_statement fault fails once: storing and applying events, checkout, refunds, Make, payment requests. */
+export const FAULTY_STATEMENTS = ['stripe_events_store', 'stripe_events_apply', 'checkout_begin', 'checkout_record_attempt', 'order_apply_payment', 'refund_claim', 'refund_record', 'make_delivery_record', 'payment_request_create', 'payment_request_pay_begin', 'payment_request_cancel_finish'];
 
 export interface SimOptions {
   seed: number;
@@ -38,7 +38,9 @@ export const DEFAULT_MIX: Record<Journey, number> = {
   elements_3ds_failed: 3,
   elements_abandoned: 4,
   elements_disputed: 2,
-  subscription_started: 6,
+  subscription_started: 5,
+  subscription_renewal_declined: 2,
+  payment_request: 6,
 };
 
 export const DEFAULT_OPTIONS: Omit<SimOptions, 'seed'> = { days: 3, customersPerDay: 12, staffPer10: 3, faultRate: 0.25, mix: DEFAULT_MIX, stripeRetries: 1, makeTimeoutMs: 300 };
@@ -74,7 +76,7 @@ export interface RunPlan {
   days: DayPlan[];
 }
 
-const STAFF_WEIGHTS: Record<StaffAction, number> = { refund_partial: 3, refund_full: 3, refund_race: 2, refund_double_press: 2, sync_twice: 2, replay_twice: 1, subscription_switch: 2, subscription_pause: 1, subscription_resume: 1, subscription_cancel: 1 };
+const STAFF_WEIGHTS: Record<StaffAction, number> = { refund_partial: 3, refund_full: 3, refund_race: 2, refund_double_press: 2, sync_twice: 2, replay_twice: 1, subscription_switch: 2, subscription_pause: 1, subscription_resume: 1, subscription_cancel: 1, payment_request_cancel: 1, payment_request_late_member: 2 };
 const FAULT_WEIGHTS: Record<FaultKind, number> = {
   webhook_drop: 3,
   webhook_duplicate: 3,
