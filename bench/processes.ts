@@ -160,7 +160,9 @@ export async function startRealServer(env: Record<string, string>): Promise<Real
     startRealServer.warned = true;
     console.log(`(our server runs under tsx: ${why})`);
   }
-  const args = main ? ['--enable-source-maps', main] : ['--import', import.meta.resolve('tsx'), join(ROOT, 'server', 'main.ts')];
+  // BENCH_SERVER_NODE_ARGS: more node flags for our server (say --cpu-prof --cpu-prof-dir=…, which NODE_OPTIONS refuses).
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const args = [...nodeArgs, ...(main ? ['--enable-source-maps', main] : ['--import', import.meta.resolve('tsx'), join(ROOT, 'server', 'main.ts')])];
   const cwd = mkdtempSync(join(tmpdir(), 'bench-server-'));
   const child = spawnChild(args, cwd, {
     NODE_ENV: 'test',
