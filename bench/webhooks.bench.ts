@@ -60,7 +60,7 @@ const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 /** Events in each applied batch (one batch per round). */
 const BATCH = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
 const SENDERS = [1, 16, 64];
-const RATES = [500, 1000];
+const RATES = process.env.BENCH_PACED_RATES ? process.env.BENCH_PACED_RATES.split(',').map(Number) : [500, 1000];
 const CONNECTIONS = 16;
 /** Issue 23's goals, on PostgreSQL with 16 senders, against the peer behind HTTP in the same run. */
 const GOAL = { senders: 16, ackRatio: 1.5, ackP99Ms: 10, cpuFraction: 1 / 3, appliedVsInProcess: 1, pacedRate: 1000, appliedP99Ms: 100 };
@@ -77,6 +77,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = new URL('../tests/webhooks/fixtures/', import.meta.url);
 
 export async function benchWebhooks() {
+  if (process.env.BENCH_WEBHOOKS_PROBE && process.env.DATABASE_URL) return probePostgres(process.env.DATABASE_URL);
   await benchPglite();
   if (process.env.DATABASE_URL) await benchPostgres(process.env.DATABASE_URL);
   else console.log('\nWebhooks: set DATABASE_URL for the PostgreSQL run and the peer (stripe-sync-engine needs PostgreSQL).');
@@ -363,8 +364,8 @@ class RealServer implements OurServer {
     return `server/main.ts as ${this.server.runner}, ${this.applies ? 'applier on (every job)' : 'applier off (JOBS_ENABLED=false)'}`;
   }
 
-  static async start(databaseUrl: string, applies: boolean): Promise<RealServer> {
-    const server = await startRealServer({ DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: SECRET, ...(applies ? {} : { JOBS_ENABLED: 'false' }) });
+  static async start(databaseUrl: string, applies: boolean, env: Record<string, string> = {}): Promise<RealServer> {
+    const server = await startRealServer({ DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: SECRET, ...(applies ? {} : { JOBS_ENABLED: 'false' }), ...env });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: OBSERVER });
     pool.on('error', () => {});
     return new RealServer(server, pool, applies, new DatabaseCpu(pool));
@@ -739,8 +740,8 @@ interface PacedRunResult {
 }
 
 /** RATE x PACED_SECONDS events, all made and signed before the clock starts; for ours, for orders of ours. */
-async function pacedRunOn(receiver: Receiver, events: Events, rate: number): Promise<PacedRunResult> {
-  const count = Math.round(rate * PACED_SECONDS);
+async function pacedRunOn(receiver: Receiver, events: Events, rate: number, seconds = PACED_SECONDS): Promise<PacedRunResult> {
+  const count = Math.round(rate * seconds);
   const tag = newTag();
   const server = receiver.settle ? receiver.server : undefined;
   const owners = server ? await createOrders(server, tag, count) : undefined;
@@ -821,7 +822,11 @@ async function benchPostgres(serverUrl: string) {
   try {
     const ack = await RealServer.start(await database('ack'), false);
     stops.push(() => ack.stop());
-    const all = await RealServer.start(await database('all'), true);
+    // Make as in production, another party's server: the sandbox's sink would put Make's side of every
+    // paid order's POST (a whole HTTP request through the app) in our process's CPU.
+    const make = await startScript('peers/make-receiver.mjs', {});
+    stops.push(() => make.stop());
+    const all = await RealServer.start(await database('all'), true, makeRoutedTo(make.url));
     stops.push(() => all.stop());
     const peerServer = await startPeerServer(await database('peer'));
     stops.push(() => peerServer.stop());
@@ -851,6 +856,9 @@ async function benchPostgres(serverUrl: string) {
     const results: Results = { label: 'PostgreSQL', receivers, closed: new Map(), paced: new Map(), batches: [], ordering, memory: undefined, loadBefore };
 
     for (const receiver of receivers) await closedRun(receiver, events, GOAL.senders, 1); // warm-up, not counted
+    // The closed loops send events of another integration: the applier's and the outbox's code for
+    // events of ours is first run by the paced runs, whose first round then paid for its compilation.
+    await pacedRunOn(applying, events, RATES[0]!, 1); // warm-up, not counted
     for (let round = 0; round < ROUNDS; round++) {
       for (const senders of SENDERS) {
         const these = senders === GOAL.senders ? receivers : [applying, peerHttp];
@@ -867,6 +875,80 @@ async function benchPostgres(serverUrl: string) {
   } finally {
     for (const stop of stops.reverse()) await stop().catch((error) => console.error(`stopping a receiver: ${error instanceof Error ? error.message : error}`));
     for (const created of databases) await created.drop().catch(() => {});
+  }
+}
+
+/** Our server's environment for Make deliveries (a paid order's add_project) to `url`, signed. */
+const makeRoutedTo = (url: string): Record<string, string> => ({ MAKE_ADD_PROJECT_WEBHOOK_URL: `${url}/add_project`, MAKE_SIGNING_SECRET: 'bench-make-signing-secret-0001' });
+
+/**
+ * BENCH_WEBHOOKS_PROBE=1: ours alone (applier on), events for orders of ours, paced at RATES and as a
+ * burst of BATCH from 16 senders, each run's CPU per event (process, database) and ack-to-applied
+ * printed as it ends: the quick loop for finding where an applied event's CPU goes.
+ * BENCH_PROBE_ENV (JSON) adds to the server's environment.
+ */
+async function probePostgres(serverUrl: string) {
+  const events = new Events();
+  const created = await createThrowawayDatabase(serverUrl, 'bench_webhooks_probe');
+  const extra = JSON.parse(process.env.BENCH_PROBE_ENV ?? '{}') as Record<string, string>;
+  const make = process.env.BENCH_PROBE_MAKE === 'sink' ? undefined : await startScript('peers/make-receiver.mjs', {});
+  const makeEnv = make ? makeRoutedTo(make.url) : {};
+  console.log(`Make: ${make ? 'a node:http receiver in a process of its own' : "the sandbox's sink in our process"}`);
+  // track_functions for the server's sessions only: how many calls of each SQL function a run made.
+  const all = await RealServer.start(created.url, true, { PGOPTIONS: '-c track_functions=all', ...makeEnv, ...extra });
+  const COUNTED = ['stripe_events_store', 'stripe_events_apply_due', 'make_deliveries_claim', 'make_delivery_record'];
+  const calls = async () =>
+    new Map((await all.query<{ funcname: string; calls: number }>('select funcname, calls::int from pg_stat_user_functions where funcname = any($1)', [COUNTED])).map((r) => [r.funcname, r.calls]));
+  try {
+    const applying = ourReceiver('ours', all, all.database);
+    let before = await calls();
+    const line = async (what: string, ok: number, cpu: CpuSpent, applied?: AppliedTiming) => {
+      const per = cpuPerEvent(cpu, ok);
+      await sleep(600); // the backends report their function counts at most every 500 ms
+      const after = await calls();
+      const perEvent = COUNTED.map((name) => `${name.replace(/^stripe_events_|^make_deliver(ies|y)_/, '')} ${(((after.get(name) ?? 0) - (before.get(name) ?? 0)) / ok).toFixed(2)}`).join(', ');
+      before = after;
+      console.log(
+        `${what.padEnd(14)} ${String(ok).padStart(6)} events  CPU/event process ${fmt(per.server, 0)} µs, database ${fmt(per.database, 0)} µs, total ${fmt(per.total, 0)} µs` +
+          `  ack-to-applied p50 ${fmt(applied?.p50_ms ?? undefined)} p99 ${fmt(applied?.p99_ms ?? undefined)} ms; calls per event: ${perEvent}  (${machineLoad()})`,
+      );
+    };
+    // BENCH_PROBE_FLOOR=1: ours acknowledging alone against the bare receiver (verify, answer 200), closed loop.
+    const floor = process.env.BENCH_PROBE_FLOOR ? await startScript('peers/bare-receiver.mjs', { STRIPE_WEBHOOK_SECRET: SECRET }) : undefined;
+    const ackDatabase = floor ? await createThrowawayDatabase(serverUrl, 'bench_webhooks_probe_ack') : undefined;
+    const ackOnly = ackDatabase ? await RealServer.start(ackDatabase.url, false) : undefined;
+    for (let round = 0; floor && ackOnly && round < ROUNDS; round++) {
+      const bare: Receiver = { name: 'bare', pid: floor.pid, database: undefined, closed: (senders, next, seconds) => sendHttp(floor.url, senders, next, seconds) };
+      for (const receiver of [bare, ourReceiver('ours, ack only', ackOnly, ackOnly.database)]) {
+        const run = await closedRun(receiver, events, GOAL.senders, SECONDS);
+        const per = cpuPerEvent(run.cpu, run.loop.ok);
+        console.log(`${receiver.name.padEnd(14)} ${String(run.loop.ok).padStart(6)} events  ${Math.round(run.loop.rps)}/s p99 ${fmt(run.loop.p99)} ms  CPU/event process ${fmt(per.server, 0)} µs, database ${fmt(per.database, 0)} µs  (${machineLoad()})`);
+      }
+    }
+    await ackOnly?.stop();
+    await ackDatabase?.drop().catch(() => {});
+    await floor?.stop();
+    if (floor) return;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const rate of RATES) {
+        const run = await pacedRunOn(applying, events, rate);
+        await line(`paced ${rate}/s`, run.paced.ok, run.cpu, run.applied);
+      }
+      const tag = newTag();
+      const owners = await createOrders(all, tag, BATCH);
+      const deliveries = owners.map((owner, i) => events.delivery('payment_intent.succeeded', tag, i + 1, owner));
+      const { result: sent, cpu } = await measureCpu(all.pid, all.database, async () => {
+        const sent = await sendHttp(all.url, GOAL.senders, (i) => deliveries[i]);
+        await waitForApplier(all, tag);
+        return sent;
+      });
+      await line('burst x16', sent.ok, cpu, await appliedTiming(all, tag));
+      await forgetEvents(all, tag);
+    }
+  } finally {
+    await all.stop();
+    await make?.stop();
+    await created.drop().catch(() => {});
   }
 }
 
