@@ -47,6 +47,7 @@ export async function benchSimulation(): Promise<void> {
       .sort(([, a], [, b]) => b - a)
       .map(([k, v]) => `${k} ${((100 * v) / simulatedMs).toFixed(0)}%`);
     console.log(`    wall clock by phase: ${phases.join(', ')}`);
+    for (const f of result.failures.slice(0, 5)) console.log(`    VIOLATION day ${f.day}: ${f.invariant} (${f.rows.length} rows) ${JSON.stringify(f.rows.slice(0, 3))}`);
   }
 }
 
