@@ -133,8 +133,12 @@ export interface ActivityFigures {
 
 /**
  * The Overview's chart and revenue by track for a period. Payments are the payment log's outcomes (as
- * opsOverview's hourly counts); gross is the amount of each order paid in the period, counted once
- * however many payment.paid rows it has; refunded is the refunds that succeeded in the period.
+ * opsOverview's hourly counts): orders' payments, a subscription's first invoice among them, not its
+ * later invoices. Gross is the amount of each order paid in the period, counted once however many
+ * payment.paid rows it has, plus every subscription invoice paid in the period after the first (a
+ * switch invoiced at once, a renewal), on the track of the subscription's price; refunded is the
+ * refunds that succeeded in the period (all of them orders': invoices after the first are not refunded
+ * through us).
  */
 export async function opsActivity(db: Queryable, period: OpsPeriod): Promise<ActivityFigures> {
   const spec = PERIODS[period];
@@ -154,6 +158,25 @@ export async function opsActivity(db: Queryable, period: OpsPeriod): Promise<Act
          from orders o where o.id in (select order_id from outcomes where event_type = 'payment.paid' and order_id is not null)
         group by 1, 2
      ),
+     -- Every paid subscription invoice, by when it was paid, on the track of the subscription's price,
+     -- except the one that paid the subscription's order (its first; 20261207001900): that payment is
+     -- counted above, as its order's amount, once the order has a payment.paid row. A first invoice
+     -- whose order is not paid (an amount mismatch, or no order of ours) counts here instead.
+     invoiced as (
+       select p.product_id, i.currency, sum(i.amount_paid) as amount
+         from subscription_invoices i
+         join subscriptions s on s.id = i.subscription_id
+         join stripe_prices sp on sp.stripe_price_id = s.stripe_price_id
+         join prices p on p.id = sp.price_id
+        where i.status = 'paid' and i.paid_at >= ${first}
+          and not (s.order_id is not null
+                   and i.id = (select f.id from subscription_invoices f where f.subscription_id = i.subscription_id order by f.stripe_created, f.seq limit 1)
+                   and exists (select 1 from payment_logs l where l.order_id = s.order_id and l.event_type = 'payment.paid'))
+        group by 1, 2
+     ),
+     earned as (
+       select product_id, currency, sum(amount) as amount from (select * from gross union all select * from invoiced) as x group by 1, 2
+     ),
      refunded as (
        select o.product_id, r.currency, sum(r.amount) as amount
          from refunds r join orders o on o.id = r.order_id
@@ -170,7 +193,7 @@ export async function opsActivity(db: Queryable, period: OpsPeriod): Promise<Act
                               order by t.gross desc, t.product_id, t.currency)
                from (select coalesce(g.product_id, r.product_id) as product_id, coalesce(g.currency, r.currency) as currency,
                             coalesce(g.amount, 0) as gross, coalesce(r.amount, 0) as refunded
-                       from gross g full join refunded r on r.product_id = g.product_id and r.currency = g.currency) as t
+                       from earned g full join refunded r on r.product_id = g.product_id and r.currency = g.currency) as t
                join products p on p.id = t.product_id) as revenue`,
   );
   const row = rows[0]!;

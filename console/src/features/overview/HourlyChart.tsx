@@ -9,7 +9,11 @@ function bucketLabel(start: string, period: OpsPeriod): string {
   return period === 'DAY' ? `${date.getUTCHours().toString().padStart(2, '0')}:00` : date.toISOString().slice(5, 10);
 }
 
-/** Payments succeeded and failed per hour (24 hours) or per UTC day (7 or 30 days), the width of its frame. */
+/**
+ * Payments succeeded and failed per hour (24 hours) or per UTC day (7 or 30 days), the width of its
+ * frame: orders' payments (a subscription's first invoice pays its order; its later invoices are in the
+ * revenue, not here).
+ */
 export function HourlyChart({ buckets, period }: { buckets: PaymentBucket[]; period: OpsPeriod }) {
   const data = buckets.map((b) => ({ ...b, label: bucketLabel(b.start, period) }));
   const total = buckets.reduce((sum, b) => sum + b.succeeded + b.failed, 0);
@@ -28,7 +32,7 @@ export function HourlyChart({ buckets, period }: { buckets: PaymentBucket[]; per
         </BarChart>
       </ResponsiveContainer>
       <figcaption className="muted">
-        Payments per {unit}, {SPAN[period]} (UTC): {total} in all. {total === 0 && 'No payments in this window.'}
+        Payments per {unit}, {SPAN[period]} (UTC): {total} in all. {total === 0 && 'No payments in this window.'} Orders' payments: a subscription's renewals and switches are in the revenue.
       </figcaption>
     </figure>
   );

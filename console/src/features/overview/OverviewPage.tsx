@@ -68,7 +68,7 @@ export function OverviewPage() {
             </p>
           )}
           <Tiles>
-            <Tile label="Payments today" value={String(data.paymentsToday)} hint="succeeded since midnight UTC" to={paymentLogsPath} />
+            <Tile label="Payments today" value={String(data.paymentsToday)} hint="orders paid since midnight UTC" to={paymentLogsPath} />
             <Tile
               label="Payment failure rate"
               value={formatPercent(data.failureRate)}
@@ -113,6 +113,10 @@ export function OverviewPage() {
             </Suspense>
           ) : null}
           <h3>Revenue by track</h3>
+          <p className="muted">
+            Gross: orders paid in the period and every later subscription invoice paid in it (switches, renewals), on the subscription's current track. Refunded: refunds that succeeded in the
+            period.
+          </p>
           {activity.isPending && <Loading what="the revenue" />}
           {activity.isError && <ErrorState error={activity.error} what="the revenue" onRetry={() => void activity.refetch()} />}
           {activity.data && <RevenueTable activity={activity.data} span={span.toLowerCase()} />}

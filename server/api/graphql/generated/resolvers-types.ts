@@ -1304,7 +1304,7 @@ export type OpsPeriod =
   /** The last 30 days (UTC days, today included), in days. */
   | 'MONTH';
 
-/** Payments in one bucket of the Overview's chart. */
+/** Payments in one bucket of the Overview's chart: orders' payments, as paymentsToday counts them. */
 export type PaymentBucket = {
   __typename?: 'PaymentBucket';
   /** The bucket's start (ISO 8601): an hour for DAY, a UTC day for WEEK and MONTH. */
@@ -1319,7 +1319,11 @@ export type TrackRevenue = {
   /** The product id. */
   track: Scalars['String']['output'];
   trackName: Scalars['String']['output'];
-  /** What its payments that succeeded in the period were for (the orders' amounts). */
+  /**
+   * What it earned in the period: the amount of each order paid in it (a subscription's order is paid by
+   * its first invoice), and every subscription invoice after the first paid in it (a switch invoiced at
+   * once, a renewal), on the track of the subscription's current price. Each payment once.
+   */
   gross: Money;
   /** Its refunds that succeeded in the period (of any order, paid in the period or before). */
   refunded: Money;
@@ -1379,7 +1383,7 @@ export type OpsAlert = {
 /** The console's Overview. */
 export type OpsOverview = {
   __typename?: 'OpsOverview';
-  /** Payments that succeeded since midnight UTC. */
+  /** Orders' payments that succeeded since midnight UTC (a subscription's first invoice among them; its later invoices are not payments here but are in the revenue). */
   paymentsToday: Scalars['Int']['output'];
   /** Failed payments over succeeded and failed ones in the last 24 hours, 0 to 1. */
   failureRate: Scalars['Float']['output'];
