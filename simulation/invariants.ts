@@ -105,10 +105,13 @@ async function books(world: World): Promise<InvariantResult[]> {
   const expected = new Map<string, { gross: number; refunded: number }>();
   const track = (t: string, currency: string) => expected.get(`${t} ${currency}`) ?? expected.set(`${t} ${currency}`, { gross: 0, refunded: 0 }).get(`${t} ${currency}`)!;
   for (const intent of l.intents) if (intent.status === 'succeeded' && !l.invoiceIntents.has(intent.id) && intent.metadata.track) track(intent.metadata.track, intent.currency).gross += intent.amount_received;
+  // A subscription's first invoice is its order's payment, on the track bought (the metadata's); every
+  // later one (a switch invoiced at once, a renewal) is on the track of the subscription's price now.
   for (const [intentId, invoice] of l.invoiceIntents) {
     const sub = subscriptionOf(invoice);
     const intent = l.intents.find((i) => i.id === intentId);
-    if (intent?.status === 'succeeded' && sub?.metadata.track) track(sub.metadata.track, intent.currency).gross += intent.amount_received;
+    const onTrack = invoice.billing_reason === 'subscription_create' ? sub?.metadata.track : (sub?.items.data[0]?.price.metadata.track ?? sub?.metadata.track);
+    if (intent?.status === 'succeeded' && onTrack) track(onTrack, intent.currency).gross += intent.amount_received;
   }
   const intentById = new Map(l.intents.map((i) => [i.id, i]));
   for (const refund of l.refunds) {
