@@ -30,6 +30,8 @@ export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'customer.subscription.resumed',
   'invoice.paid',
   'invoice.payment_failed',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
 ]);
 
 /** An object's state for object order: equal states are the same; rank orders same-second events. */
@@ -419,8 +421,11 @@ export function subscriptionEffect(subscription: Stripe.Subscription): Effect {
   return { effect: 'subscription', object: state(subscription.id, 'subscription', value, SUBSCRIPTION_RANK, SUBSCRIPTION_TERMINAL, facts.status), subscription: facts };
 }
 
-const INVOICE_RANK: Record<string, number> = { draft: 0, open: 1, paid: 2, uncollectible: 2, void: 2 };
-const INVOICE_TERMINAL = new Set(['paid', 'uncollectible', 'void']);
+// Stripe's invoice progression: draft, open, then paid or void, which are final. Uncollectible is not:
+// Stripe lets an uncollectible invoice still be paid or voided, so a later paid or void event moves it on
+// (and in the same second its higher rank does), while nothing moves a paid or void invoice back.
+const INVOICE_RANK: Record<string, number> = { draft: 0, open: 1, uncollectible: 2, paid: 3, void: 3 };
+const INVOICE_TERMINAL = new Set(['paid', 'void']);
 
 function invoiceEffect(invoice: Stripe.Invoice): Effect {
   const status = String(invoice.status);
@@ -437,7 +442,8 @@ function invoiceEffect(invoice: Stripe.Invoice): Effect {
       stripe_customer_id: idOf(invoice.customer),
       customer_id: text(details?.metadata?.customer_id) ?? text(invoice.metadata?.customer_id),
       subscription_id: idOf(details?.subscription) ?? idOf(legacySubscription),
-      failure: paid ? null : { attempt_count: invoice.attempt_count ?? 0, next_payment_attempt: invoice.next_payment_attempt ?? null },
+      // Only an open invoice is waiting on a payment that failed; a void or uncollectible one is not.
+      failure: status === 'open' ? { attempt_count: invoice.attempt_count ?? 0, next_payment_attempt: invoice.next_payment_attempt ?? null } : null,
       amount_due: amountOf(invoice.amount_due, 'amount_due'),
       amount_paid: amountOf(invoice.amount_paid, 'amount_paid'),
       hosted_invoice_url: text(invoice.hosted_invoice_url),

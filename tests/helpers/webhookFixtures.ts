@@ -10,7 +10,9 @@
 // disputes the charge (dp_fixture0001): evidence submitted, dispute lost. Alongside, the customer
 // takes a monthly subscription (sub_fixture0001, 9900/month) with a 7-day trial and no payment
 // method: it pauses at the trial's end, our resume's invoice (in_fixture0001) is declined then paid,
-// the subscription resumes, is set to cancel at period end, and ends.
+// the subscription resumes, is set to cancel at period end, and ends. While collection is paused with
+// mark_uncollectible, a switch of track invoiced at once makes a proration invoice (in_fixture0002,
+// 4900) that Stripe marks uncollectible as it is finalized; it is later voided from the dashboard.
 // Other endings of the same session, at the time they would happen: paid by US bank account instead
 // (payment_intent.processing, checkout.session.async_payment_succeeded / _failed), or abandoned
 // (checkout.session.expired, then payment_intent.canceled). `created` increases in FIXTURE_TYPES' order.
@@ -40,6 +42,8 @@ export const FIXTURE_TYPES = [
   'invoice.paid',
   'customer.subscription.resumed',
   'refund.failed',
+  'invoice.marked_uncollectible',
+  'invoice.voided',
   'charge.dispute.created',
   'charge.dispute.updated',
   'customer.subscription.updated',
@@ -67,6 +71,8 @@ export const FIXTURE_IDS = {
   customer: 'cus_fixture0001',
   subscription: 'sub_fixture0001',
   invoice: 'in_fixture0001',
+  /** The proration invoice marked uncollectible, then voided. */
+  prorationInvoice: 'in_fixture0002',
 } as const;
 
 /** Objects merge key by key; anything else (arrays included) replaces. */

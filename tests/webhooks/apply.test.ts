@@ -39,6 +39,15 @@ async function logTypes(story: Story): Promise<string[]> {
   return rows.map((row) => row.event_type);
 }
 
+/** The story's subscription invoices as the subscription's invoice list shows them. */
+async function invoiceRows(story: Story) {
+  const { rows } = await db.query<{ id: string; status: string; amount_due: number; amount_paid: number }>(
+    `select id, status, amount_due::int as amount_due, amount_paid::int as amount_paid from subscription_invoices where subscription_id = $1 order by id`,
+    [story.id(FIXTURE_IDS.subscription)],
+  );
+  return rows;
+}
+
 type Expectation = (story: Story) => Promise<void>;
 
 const orderIs = (status: string, syncState: string | null): Expectation => async (story) => {
@@ -131,6 +140,16 @@ const ALONE: Record<FixtureType, Expectation> = {
   },
   // A dispute names no order of ours, and here no payment of ours is known yet: the applier asks
   // Stripe, whose dispute (by the story's end, lost) names the order through its PaymentIntent.
+  // A proration invoice Stripe marked uncollectible as it was finalized (collection paused with
+  // mark_uncollectible): recorded with what is due and nothing paid, though no earlier event named it.
+  'invoice.marked_uncollectible': async (story) => {
+    expect(await invoiceRows(story)).toEqual([{ id: story.id(FIXTURE_IDS.prorationInvoice), status: 'uncollectible', amount_due: 4900, amount_paid: 0 }]);
+    expect(await logTypes(story)).toContain('invoice.marked_uncollectible');
+  },
+  'invoice.voided': async (story) => {
+    expect(await invoiceRows(story)).toEqual([{ id: story.id(FIXTURE_IDS.prorationInvoice), status: 'void', amount_due: 4900, amount_paid: 0 }]);
+    expect(await logTypes(story)).toContain('invoice.voided');
+  },
   'charge.dispute.created': async (story) => {
     await orderIs('disputed', 'confirmed')(story);
     expect((await storyState(db, story)).disputes).toEqual([{ id: story.id(FIXTURE_IDS.dispute), status: 'lost' }]);
@@ -196,6 +215,8 @@ describe('the whole story, in order', () => {
       'customer.subscription.resumed',
       'refund.failed',
       'order.paid',
+      'invoice.marked_uncollectible',
+      'invoice.voided',
       'dispute.needs_response',
       'order.disputed',
       'dispute.under_review',
@@ -203,6 +224,50 @@ describe('the whole story, in order', () => {
       'customer.subscription.deleted',
       'dispute.lost',
     ]);
+  });
+});
+
+describe('invoices voided or marked uncollectible follow Stripe, never back', () => {
+  /** Delivers one event made for the test (not a fixture as it stands) and waits for the applier. */
+  async function sendEvent(event: ReturnType<Story['event']>) {
+    expect(await deliver(server.url, event)).toEqual({ status: 200, body: { received: true } });
+    await server.app.webhookApplier.drain();
+  }
+
+  it('the whole story leaves the paid invoice paid and the proration invoice void', async () => {
+    const story = await newStory(db);
+    seedSandbox(server.app.stripeSandbox!, story);
+    await send(story, ...FIXTURE_TYPES);
+    expect(await invoiceRows(story)).toEqual([
+      { id: story.id(FIXTURE_IDS.invoice), status: 'paid', amount_due: 9900, amount_paid: 9900 },
+      { id: story.id(FIXTURE_IDS.prorationInvoice), status: 'void', amount_due: 4900, amount_paid: 0 },
+    ]);
+  });
+
+  it('a stale uncollectible after the void changes nothing; an open invoice voided is void', async () => {
+    const story = await newStory(db);
+    await send(story, 'invoice.voided', 'invoice.marked_uncollectible');
+    expect(await eventRow(db, story.event('invoice.marked_uncollectible').id)).toMatchObject({ status: 'applied', outcome: 'stale' });
+    expect(await invoiceRows(story)).toMatchObject([{ status: 'void' }]);
+
+    const open = await newStory(db);
+    await send(open, 'invoice.payment_failed');
+    const voided = open.event('invoice.voided', { freshId: true, overrides: { created: 1794600000, data: { object: { id: FIXTURE_IDS.invoice, amount_due: 9900, amount_remaining: 0 } } } });
+    await sendEvent(voided);
+    expect(await invoiceRows(open)).toEqual([{ id: open.id(FIXTURE_IDS.invoice), status: 'void', amount_due: 9900, amount_paid: 0 }]);
+  });
+
+  it('an uncollectible invoice paid later is paid; a paid one is never marked uncollectible again', async () => {
+    const story = await newStory(db);
+    await send(story, 'invoice.marked_uncollectible');
+    const paid = story.event('invoice.paid', { freshId: true, overrides: { created: 1794750000, data: { object: { id: FIXTURE_IDS.prorationInvoice, amount_due: 4900, amount_paid: 4900 } } } });
+    await sendEvent(paid);
+    expect(await invoiceRows(story)).toEqual([{ id: story.id(FIXTURE_IDS.prorationInvoice), status: 'paid', amount_due: 4900, amount_paid: 4900 }]);
+    // The same second as the payment, delivered after it: paid is final.
+    const late = story.event('invoice.marked_uncollectible', { freshId: true, overrides: { created: 1794750000 } });
+    await sendEvent(late);
+    expect(await eventRow(db, late.id)).toMatchObject({ status: 'applied', outcome: 'stale' });
+    expect(await invoiceRows(story)).toMatchObject([{ status: 'paid' }]);
   });
 });
 

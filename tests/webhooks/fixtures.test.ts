@@ -41,8 +41,9 @@ const OUR_METADATA = { order_id: PLACEHOLDERS.orderId, customer_id: PLACEHOLDERS
 describe('the fixture files', () => {
   it('are one file per event type we handle, named by type, and nothing else', () => {
     expect(files.every((f) => f.endsWith('.json'))).toBe(true);
-    // FIXTURE_TYPES is issue 5's list of handled event types (22, each once).
-    expect(new Set(FIXTURE_TYPES).size).toBe(22);
+    // FIXTURE_TYPES is issue 5's list of handled event types, with invoice.marked_uncollectible and
+    // invoice.voided (24, each once).
+    expect(new Set(FIXTURE_TYPES).size).toBe(24);
     expect(files.map((f) => f.slice(0, -'.json'.length)).sort()).toEqual([...FIXTURE_TYPES].sort());
     for (const type of FIXTURE_TYPES) expect(fixture(type).type, type).toBe(type);
   });
@@ -190,6 +191,12 @@ describe('one order’s story', () => {
     expect(object('invoice.payment_failed')).toMatchObject({ ...invoice, status: 'open', amount_paid: 0, attempted: true });
     expect(object('invoice.paid')).toMatchObject({ ...invoice, status: 'paid', amount_paid: 9900, amount_remaining: 0 });
     expect(object('invoice.paid')).not.toHaveProperty('subscription');
+    // The proration invoice: marked uncollectible as it was finalized, then voided; nothing ever paid.
+    const proration = { ...invoice, id: FIXTURE_IDS.prorationInvoice, amount_due: 4900, amount_paid: 0, billing_reason: 'subscription_update', attempted: false };
+    expect(object('invoice.marked_uncollectible')).toMatchObject({ ...proration, status: 'uncollectible', amount_remaining: 4900 });
+    expect(object('invoice.marked_uncollectible').status_transitions).toMatchObject({ marked_uncollectible_at: fixture('invoice.marked_uncollectible').created, voided_at: null });
+    expect(object('invoice.voided')).toMatchObject({ ...proration, status: 'void', amount_remaining: 0 });
+    expect(object('invoice.voided').status_transitions).toMatchObject({ voided_at: fixture('invoice.voided').created });
   });
 
   it('placeholders appear where stated and nowhere else', () => {

@@ -12,7 +12,7 @@ const event = (type: FixtureType, overrides?: object) => loadFixture(type, { ord
 const facts = (type: FixtureType, overrides?: object) => translateEvent(event(type, overrides), { expectLive: false });
 
 describe('which events are applied', () => {
-  it('handles exactly the 22 types the fixtures cover', () => {
+  it('handles exactly the 24 types the fixtures cover', () => {
     expect([...HANDLED_EVENT_TYPES].sort()).toEqual([...FIXTURE_TYPES].sort());
   });
 
@@ -108,6 +108,19 @@ describe('refunds, disputes, subscriptions, invoices', () => {
   it('an invoice: what was paid, or what is due, and its subscription', () => {
     expect(facts('invoice.paid')).toMatchObject({ effect: 'invoice', object: { state: 'paid', terminal: true }, invoice: { amount: 9900, subscription_id: 'sub_fixture0001', customer_id: CUSTOMER, failure: null } });
     expect(facts('invoice.payment_failed')).toMatchObject({ object: { state: 'open', terminal: false }, invoice: { failure: { attempt_count: expect.any(Number) } } });
+  });
+
+  it('an invoice marked uncollectible or voided: its status, what is due and nothing paid; only void is final', () => {
+    const invoice = { amount: 4900, amount_due: 4900, amount_paid: 0, subscription_id: 'sub_fixture0001', customer_id: CUSTOMER, failure: null };
+    const uncollectible = facts('invoice.marked_uncollectible');
+    expect(uncollectible).toMatchObject({ effect: 'invoice', object: { id: 'in_fixture0002', state: 'uncollectible', terminal: false }, invoice: { ...invoice, status: 'uncollectible' } });
+    const voided = facts('invoice.voided');
+    expect(voided).toMatchObject({ effect: 'invoice', object: { id: 'in_fixture0002', state: 'void', terminal: true }, invoice: { ...invoice, status: 'void' } });
+    // Stripe still lets an uncollectible invoice be paid or voided: those rank above it, open below it.
+    const rank = (f: ReturnType<typeof facts>) => (f as { object: { rank: number } }).object.rank;
+    expect(rank(facts('invoice.paid'))).toBeGreaterThan(rank(uncollectible));
+    expect(rank(voided)).toBeGreaterThan(rank(uncollectible));
+    expect(rank(uncollectible)).toBeGreaterThan(rank(facts('invoice.payment_failed')));
   });
 });
 
