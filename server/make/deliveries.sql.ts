@@ -72,6 +72,22 @@ export async function recordAttempt(db: Queryable, record: AttemptRecord): Promi
   return rows[0]!.outcome;
 }
 
+/**
+ * Records several attempts in one statement, each exactly as recordAttempt does (its own outcome, its
+ * own lease check), committed together: the POSTs a worker has in flight finish close together, and
+ * one statement each was a round trip and a commit per delivery. Rows are locked in id order, so two
+ * workers recording overlapping rows cannot deadlock. One record the database refuses fails them all:
+ * the caller then records them one by one. Returns each outcome by heldKey.
+ */
+export async function recordAttempts(db: Queryable, records: readonly AttemptRecord[]): Promise<Map<string, RecordedOutcome>> {
+  const { rows } = await db.query<HeldAttempt & { outcome: RecordedOutcome }>(
+    `select r->>'id' as id, (r->>'attempt')::int as attempt, make_delivery_record(r) as outcome
+       from (select r from jsonb_array_elements($1::jsonb) as r order by r->>'id', (r->>'attempt')::int offset 0) as ordered`,
+    [JSON.stringify(records)],
+  );
+  return new Map(rows.map((row) => [heldKey(row), row.outcome]));
+}
+
 export type ResendAction = 'retry' | 'replay';
 
 export type ResendResult =

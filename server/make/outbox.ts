@@ -24,6 +24,7 @@ import {
   type HeldAttempt,
   heldKey,
   recordAttempt,
+  recordAttempts,
   type RecordedOutcome,
 } from './deliveries.sql';
 import { type BackoffOptions, classifyStatus, DEFAULT_BACKOFF, parseRetryAfter, retryDelay } from './retryPolicy';
@@ -115,9 +116,44 @@ export function createMakeOutbox(deps: MakeOutboxDeps): MakeOutbox {
   let retryTimer: NodeJS.Timeout | undefined;
   let idle: (() => void)[] = [];
 
+  // Group commit of attempt records: the records that come while one statement is being written
+  // share the next one (under load a burst of POSTs finishes together; alone, a record is written at
+  // once, as before).
+  let recordQueue: Array<{ record: AttemptRecord; resolve: (outcome: RecordedOutcome) => void; reject: (error: unknown) => void }> = [];
+  let recording = false;
+
+  function recordGrouped(record: AttemptRecord): Promise<RecordedOutcome> {
+    return new Promise((resolve, reject) => {
+      recordQueue.push({ record, resolve, reject });
+      if (!recording) {
+        recording = true;
+        setImmediate(() => void writeRecords());
+      }
+    });
+  }
+
+  async function writeRecords(): Promise<void> {
+    try {
+      while (recordQueue.length > 0) {
+        const batch = recordQueue;
+        recordQueue = [];
+        let outcomes: Map<string, RecordedOutcome> | undefined;
+        if (batch.length > 1) outcomes = await recordAttempts(db, batch.map((queued) => queued.record)).catch(() => undefined);
+        for (const queued of batch) {
+          const outcome = outcomes?.get(heldKey(queued.record));
+          if (outcome) queued.resolve(outcome);
+          // Alone, or the shared statement failed: this record's own statement, its own error.
+          else await recordAttempt(db, queued.record).then(queued.resolve, queued.reject);
+        }
+      }
+    } finally {
+      recording = false;
+    }
+  }
+
   async function attempt(delivery: ClaimedDelivery, held: InFlight): Promise<RecordedOutcome> {
     const record = await post(delivery, held.abort.signal);
-    const recorded = await recordAttempt(db, record);
+    const recorded = await recordGrouped(record);
     if (recorded !== 'delivered' && run) run.undelivered += 1;
     const log = { deliveryId: delivery.id, kind: delivery.kind, attempt: delivery.attempt, statusCode: record.status_code, error: record.error };
     if (recorded === 'dead') logger.warn(log, 'make delivery dead: it waits for a staff replay');

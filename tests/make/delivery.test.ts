@@ -6,7 +6,7 @@
 import { HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
-import { claimDeliveries, recordAttempt, syncMakeRoutes } from '../../server/make/deliveries.sql';
+import { claimDeliveries, recordAttempt, recordAttempts, syncMakeRoutes } from '../../server/make/deliveries.sql';
 import { createMakeOutbox, type MakeOutbox, type MakeOutboxDeps } from '../../server/make/outbox';
 import { createLogger } from '../../server/platform/observability/logger';
 import { LogCapture } from '../helpers/server';
@@ -288,6 +288,58 @@ describe('a worker that dies between claiming and recording', () => {
     expect(await recordAttempt(db, { ...base, attempt: first!.attempt, outcome: 'delivered', status_code: 200 })).toBe('lease_lost');
     expect((await row(id)).status).toBe('delivering');
     expect(await recordAttempt(db, { ...base, attempt: second!.attempt, outcome: 'delivered', status_code: 200 })).toBe('delivered');
+  });
+});
+
+describe('attempts recorded together (one statement for the POSTs that finish together)', () => {
+  it('each gets its own outcome and attempt row, as if recorded alone: delivered, retry, dead, lease lost', async () => {
+    const ids = [await paidOrder(), await paidOrder(), await paidOrder(), await paidOrder()];
+    const [stale] = await claimDeliveries(db, 1, 50); // the oldest: its lease ends, and it is claimed again below
+    await delay(80);
+    const claimed = await claimDeliveries(db, 10, 60_000);
+    const attemptOf = (id: string) => claimed.find((c) => c.id === id)!.attempt;
+    expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+    const base = { horizon_ms: HORIZON_MS, started_at: new Date().toISOString(), latency_ms: 3 };
+    const outcomes = await recordAttempts(db, [
+      { ...base, id: ids[1]!, attempt: attemptOf(ids[1]!), outcome: 'delivered', status_code: 200, response: 'Accepted' },
+      { ...base, id: ids[2]!, attempt: attemptOf(ids[2]!), outcome: 'retry', retry_in_ms: 60_000, status_code: 503, error: 'Make answered 503' },
+      { ...base, id: ids[3]!, attempt: attemptOf(ids[3]!), outcome: 'dead', status_code: 410, error: 'Make answered 410: not retried' },
+      { ...base, id: stale!.id, attempt: stale!.attempt, outcome: 'delivered', status_code: 200 },
+    ]);
+    expect(outcomes).toEqual(
+      new Map([
+        [`${ids[1]}:1`, 'delivered'],
+        [`${ids[2]}:1`, 'retry'],
+        [`${ids[3]}:1`, 'dead'],
+        [`${stale!.id}:1`, 'lease_lost'],
+      ]),
+    );
+    expect(await row(ids[1]!)).toMatchObject({ status: 'delivered', last_status_code: 200 });
+    expect(await row(ids[2]!)).toMatchObject({ status: 'pending', last_status_code: 503 });
+    expect(secondsUntil((await row(ids[2]!)).next_attempt_at)).toBeGreaterThan(50);
+    expect(await row(ids[3]!)).toMatchObject({ status: 'dead', last_status_code: 410 });
+    expect(await row(stale!.id)).toMatchObject({ status: 'delivering', attempts: 2 }); // the newer claim still holds it
+    expect((await attemptsOf(db, stale!.id)).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'lease_lost']]);
+  });
+
+  it('one the database refuses fails the statement, and the outbox then records each alone: the others are recorded', async () => {
+    const ids = [await paidOrder(), await paidOrder(), await paidOrder()];
+    // The first delivery vanishes while its POST is in flight (make_delivery_record refuses an unknown
+    // id); Make answers each after the same wait, so that the three POSTs finish together.
+    let vanished: string | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      hook.script.push(async (request) => {
+        if (!vanished) {
+          vanished = request.headers.get('x-delivery-id')!;
+          await db.query('delete from make_deliveries where id = $1', [vanished]);
+        }
+        await delay(150);
+        return new HttpResponse('Accepted', { status: 200 });
+      });
+    }
+    await outbox().drain().catch(() => undefined); // the vanished one's record fails the drain
+    for (const id of ids.filter((id) => id !== vanished)) expect(await row(id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(vanished).toBeDefined();
   });
 });
 
