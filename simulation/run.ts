@@ -286,6 +286,11 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
     ctx.count(ctx.outcomes, 'Make deliveries staff retried (pressed twice)', await retryStuckDeliveries(world, prng));
     await job(ctx, 'make outbox', () => world.app.makeOutbox.drain());
   });
+  // The pass settles a refund left creating (its Stripe call failed past the SDK's retries) once it has
+  // been untouched for 5 minutes by the database's clock (settleCreating.ts), a wall clock the run
+  // covers in seconds: a simulated day has passed since, so it is aged as that day would age it.
+  // Without this a short run never settled one, and a long one did or not by how fast it ran.
+  await ageCreatingRefunds(world);
   const pass = await ctx.timed('reconciliation', () => runReconciliation(world.app.reconciliation, { trigger: 'schedule', actor: 'janitor' }));
   ctx.count(ctx.operations, 'reconciliation pass');
   if (pass.outcome !== 'succeeded') ctx.count(ctx.outcomes, `reconciliation ${pass.outcome}`);
@@ -312,6 +317,11 @@ async function job(ctx: DayContext, name: string, drain: () => Promise<unknown>)
     ctx.count(ctx.outcomes, `${name} run failed (retried by its next run)`);
     ctx.log?.(`${name} run failed: ${(error as Error).message}`);
   }
+}
+
+/** Refunds still creating, aged by a day (updated_at is the only clock settleCreating.ts reads). Staff have finished: none is in flight. */
+async function ageCreatingRefunds(world: World): Promise<void> {
+  await world.app.db.query(`update refunds set updated_at = updated_at - interval '1 day' where status = 'creating'`);
 }
 
 /**
