@@ -27,9 +27,10 @@
 //     confirmed, and the run says how many did. A wait gives up after STALL_MS without progress;
 //   * the ordering check: payment_intent.succeeded and .processing for one PaymentIntent in the same
 //     second, delivered in both orders, each applied before the next is sent.
-// Goals (issue 23) printed as met or not. On in-memory PGlite (no DATABASE_URL) ours runs in a child
-// of this file (SERVE_FLAG: startApp as main.ts calls it, under tsx), which answers this process's SQL
-// over IPC since an in-memory PGlite can only be reached from its own process; the peer needs PostgreSQL.
+// Goals (issue 23) printed as met or not. On PGlite (no DATABASE_URL) ours runs in a child of this file
+// (SERVE_FLAG: startApp as main.ts calls it, under tsx) on a data directory of its own with the malloc
+// settings `npm start` gives (the embedded default as users run it), and answers this process's SQL over
+// IPC since a PGlite directory is one process's; the peer needs PostgreSQL.
 //
 // The sender is not free: making, signing and sending an event costs it 100-250 µs of CPU, on the same
 // 2 cores. Autocannon cannot serve here: every request needs its own signature over its own body (see
@@ -37,9 +38,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +50,7 @@ import pg from 'pg';
 import Stripe from 'stripe';
 import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
-import { openPglite } from '../server/platform/db/pglite';
+import { MALLOC_TUNABLES, openPglite } from '../server/platform/db/pglite';
 import { createLogger } from '../server/platform/observability/logger';
 import { closedLoop, KeepAliveConnections, type LoopResult, median } from './load';
 import { type CpuSpent, DatabaseCpu, machineLoad, measureCpu, OBSERVER, pacedRun, type PacedResult, processMemory, startRealServer, startScript } from './processes';
@@ -64,6 +66,8 @@ const RATES = process.env.BENCH_PACED_RATES ? process.env.BENCH_PACED_RATES.spli
 const CONNECTIONS = 16;
 /** Issue 23's goals, on PostgreSQL with 16 senders, against the peer behind HTTP in the same run. */
 const GOAL = { senders: 16, ackRatio: 1.5, ackP99Ms: 10, cpuFraction: 1 / 3, appliedVsInProcess: 1, pacedRate: 1000, appliedP99Ms: 100 };
+/** Issue 23's memory goal: the embedded default's server process under 400 MiB RSS at the end of the run. */
+const PGLITE_RSS_GOAL_MIB = 400;
 /** How long a server may take to start. */
 const START_TIMEOUT_MS = 180_000;
 /** How long the applier may make no progress before a wait gives up and reports what is left. */
@@ -184,7 +188,7 @@ const randomUuidLike = (n: number) => `${(n % 0xffffffff).toString(16).padStart(
 const newTag = () => randomBytes(8).toString('base64url').replace(/[^a-z0-9]/gi, 'x').toLowerCase().slice(0, 8);
 
 // ---------------------------------------------------------------------------------------------------
-// Our server, in a child process: on in-memory PGlite, this file's child answering SQL over IPC.
+// Our server, in a child process: on PGlite, this file's child answering SQL over IPC.
 
 type ServerCall = { op: 'query'; sql: string; params: unknown[] } | { op: 'memory' } | { op: 'stop' };
 type ServerRequest = ServerCall & { id: number };
@@ -198,6 +202,7 @@ interface Memory {
 /** The child's side: our server as main.ts starts it, answering the parent's SQL until told to stop. */
 async function serveForBench() {
   const databaseUrl = process.env.BENCH_WEBHOOKS_DATABASE_URL || undefined;
+  const pgliteDir = process.env.BENCH_WEBHOOKS_PGLITE_DIR || undefined;
   const silent = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -207,7 +212,7 @@ async function serveForBench() {
     STRIPE_WEBHOOK_SECRET: SECRET,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   });
-  const pglite = databaseUrl ? undefined : await openPglite();
+  const pglite = databaseUrl ? undefined : await openPglite(pgliteDir);
   const app = await startApp(config, silent, pglite ? { db: pglite } : {});
   // Sandbox mode (no Stripe key): only what the benchmark sends reaches the endpoint.
   app.stripeSandbox?.core.events.stopAutoDelivery();
@@ -259,7 +264,7 @@ interface Sql {
 }
 
 class ServerProcess implements OurServer {
-  readonly how = 'in a child of the benchmark (startApp as main.ts calls it, under tsx; in-memory PGlite)';
+  readonly how = `in a child of the benchmark (startApp as main.ts calls it, under tsx; PGlite on a data directory of its own, GLIBC_TUNABLES as npm start sets them)`;
   readonly applies = true;
 
   private nextId = 0;
@@ -291,11 +296,14 @@ class ServerProcess implements OurServer {
   static async start(databaseUrl: string | undefined): Promise<ServerProcess> {
     // BENCH_CPU_PROF_DIR: a CPU profile of the server process (node --cpu-prof), written when it exits.
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+    // On PGlite, as `npm start` runs it: on disk (a new directory, removed at stop) with its malloc settings.
+    const dataDir = databaseUrl ? '' : mkdtempSync(join(tmpdir(), 'bench-webhooks-pglite-'));
     const child = spawn(process.execPath, [...profile, '--import', 'tsx', THIS_FILE, SERVE_FLAG], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, BENCH_WEBHOOKS_DATABASE_URL: databaseUrl ?? '' },
+      env: { ...process.env, BENCH_WEBHOOKS_DATABASE_URL: databaseUrl ?? '', BENCH_WEBHOOKS_PGLITE_DIR: dataDir, ...(databaseUrl ? {} : { GLIBC_TUNABLES: MALLOC_TUNABLES }) },
     });
+    child.once('exit', () => dataDir && rmSync(dataDir, { recursive: true, force: true }));
     const url = await new Promise<string>((resolve, reject) => {
       // Generous: on the shared 2-core machine under load, starting under tsx has taken over a minute.
       const timer = setTimeout(() => reject(new Error(`the benchmark server did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -1084,7 +1092,8 @@ function printResults(results: Results) {
   const memory = results.memory;
   console.log(
     `\nserver process memory (${label}): rss ${memory ? Math.round(memory.rssMiB) : '-'} MiB at the end, peak ${memory ? Math.round(memory.peakRssMiB) : '-'} MiB ` +
-      `(${label === 'PGlite' ? 'our server and the embedded database' : "our server with the applier on; PostgreSQL's own processes not counted"})`,
+      `(${label === 'PGlite' ? 'our server and the embedded database' : "our server with the applier on; PostgreSQL's own processes not counted"})` +
+      (label === 'PGlite' ? `; under ${PGLITE_RSS_GOAL_MIB} MiB at the end: ${verdict(memory !== undefined && memory.rssMiB < PGLITE_RSS_GOAL_MIB)}` : ''),
   );
 }
 

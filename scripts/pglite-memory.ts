@@ -3,15 +3,23 @@
 // over loopback HTTP (other integrations' events, then events for orders of ours), lets the applier
 // drain them, and prints the server process's memory at each step: RSS, V8 heap in use, external and
 // ArrayBuffer memory, the size of PGlite's WebAssembly memory and of the files of its in-memory
-// filesystem (the data directory, WAL included), which live in ArrayBuffers outside the WASM heap.
+// filesystem (the data directory, WAL included), which live in ArrayBuffers outside the WASM heap,
+// and the server process's CPU per event over each step.
 //
-//   npx tsx scripts/pglite-memory.ts              in-memory PGlite, as the benchmark runs it
-//   PGLITE_MEMORY_DIR=/tmp/x npx tsx scripts/...  PGlite on disk, as `npm start` runs it
-//   PGLITE_MEMORY_DEFAULTS=1                      PGlite with its own settings and no checkpointer (before issue 23)
+//   npx tsx scripts/pglite-memory.ts              the embedded default as `npm start` runs it: PGlite on
+//                                                 disk (a new directory, removed after), glibc malloc
+//                                                 tuned by GLIBC_TUNABLES as package.json's start sets it
+//   PGLITE_MEMORY_DIR=/tmp/x                      on disk in that directory (new or existing), kept
+//   PGLITE_MEMORY_IN_MEMORY=1                     in-memory PGlite, as the tests and the webhook benchmark run it
+//   GLIBC_TUNABLES=... (or empty: glibc's own)    the server process's malloc settings instead of npm start's
+//   PGLITE_MEMORY_DEFAULTS=1                      PGlite with its own settings, its initdb in the server process,
+//                                                 no checkpointer, glibc's malloc settings (before issue 23)
 //   PGLITE_MEMORY_EVENTS=2000 (per applied batch), PGLITE_MEMORY_ROUNDS=3, PGLITE_MEMORY_SECONDS=3
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +28,7 @@ import Stripe from 'stripe';
 import { closedLoop, KeepAliveConnections } from '../bench/load';
 import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
-import { openPglite, openPgliteWith } from '../server/platform/db/pglite';
+import { MALLOC_TUNABLES, openPglite, openPgliteWith } from '../server/platform/db/pglite';
 import { createLogger } from '../server/platform/observability/logger';
 
 const SECRET = 'whsec_pgliteMemorySigningSecret0001';
@@ -48,6 +56,8 @@ interface Memory {
   wasm: number | undefined;
   fsFiles: number | undefined;
   wal: number | undefined;
+  /** utime+stime of the server process so far, µs. */
+  cpuMicros: number;
 }
 
 type Call = { id: number; op: 'query'; sql: string; params: unknown[] } | { id: number; op: 'memory' | 'files' | 'stop' };
@@ -152,6 +162,7 @@ async function serve() {
       wasm: heap?.byteLength,
       fsFiles: fs?.files,
       wal: fs?.wal,
+      cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
     };
   };
   process.on('message', async (call: Call) => {
@@ -188,8 +199,8 @@ class Server {
       else w?.reject(new Error(m.error));
     });
   }
-  static async start(): Promise<Server> {
-    const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, SERVE_FLAG], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  static async start(env: NodeJS.ProcessEnv): Promise<Server> {
+    const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, SERVE_FLAG], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     process.once('exit', () => child.kill('SIGKILL'));
     const url = await new Promise<string>((resolve, reject) => {
       child.once('message', (m: { ready: string }) => resolve(m.ready));
@@ -303,19 +314,33 @@ async function createOrders(server: Server, tag: string, count: number): Promise
 
 const mib = (bytes: number | undefined) => (bytes === undefined ? '-' : String(Math.round(bytes / MiB)));
 
+/** The server's CPU time and the events sent at the last report, for the CPU per event since. */
+let last = { cpuMicros: 0, events: 0 };
+
 async function report(server: Server, label: string, events: number) {
   const m = await server.call<Memory>({ op: 'memory' });
+  const cpu = events > last.events ? `  cpu ${String(Math.round((m.cpuMicros - last.cpuMicros) / (events - last.events))).padStart(5)} µs/ev` : '';
+  last = { cpuMicros: m.cpuMicros, events };
   console.log(
     `${label.padEnd(26)} ${String(events).padStart(5)} ev  rss ${mib(m.rss).padStart(4)} (peak ${mib(m.peakRss).padStart(4)})  heap ${mib(m.heapUsed).padStart(3)}/${mib(m.heapTotal).padStart(3)}` +
       `  arrayBuffers ${mib(m.arrayBuffers).padStart(4)}  wasm ${mib(m.wasmResident).padStart(3)}/${mib(m.wasm).padStart(3)}  malloc ${mib(m.mallocResident).padStart(3)}` +
-      `  fs ${mib(m.fsFiles).padStart(3)} (wal ${mib(m.wal)}) MiB`,
+      `  fs ${mib(m.fsFiles).padStart(3)} (wal ${mib(m.wal)}) MiB${cpu}`,
   );
 }
 
 async function main() {
-  const settings = process.env.PGLITE_MEMORY_DEFAULTS ? "PGlite's own settings, no checkpointer" : 'openPglite()';
-  console.log(`PGlite ${process.env.PGLITE_MEMORY_DIR ? `on disk at ${process.env.PGLITE_MEMORY_DIR}` : 'in memory'}, ${settings}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  const server = await Server.start();
+  const defaults = Boolean(process.env.PGLITE_MEMORY_DEFAULTS);
+  const settings = defaults ? "PGlite's own settings, initdb in the server process, no checkpointer" : 'openPglite()';
+  const madeDir = process.env.PGLITE_MEMORY_DIR || process.env.PGLITE_MEMORY_IN_MEMORY ? undefined : mkdtempSync(join(tmpdir(), 'pglite-memory-'));
+  const dataDir = process.env.PGLITE_MEMORY_IN_MEMORY ? '' : process.env.PGLITE_MEMORY_DIR || madeDir!;
+  // npm start's malloc settings unless told otherwise (an empty GLIBC_TUNABLES is glibc's own).
+  const tunables = process.env.GLIBC_TUNABLES ?? (defaults ? '' : MALLOC_TUNABLES);
+  console.log(
+    `PGlite ${dataDir ? `on disk at ${dataDir}` : 'in memory'}, ${settings}, GLIBC_TUNABLES=${tunables || "(glibc's own)"}; ` +
+      `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
+  process.once('exit', () => madeDir && rmSync(madeDir, { recursive: true, force: true }));
+  const server = await Server.start({ ...process.env, PGLITE_MEMORY_DIR: dataDir, GLIBC_TUNABLES: tunables });
   let sent = 0;
   await report(server, 'started (migrated)', sent);
   // Other integrations' events, closed loop at 1, 16 and 64 senders, as the acknowledgement runs.

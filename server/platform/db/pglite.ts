@@ -1,4 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assertChannel, type Db, type Queryable, type QueryResult, type SqlParam } from './db';
 import { startPgliteCheckpointer } from './pgliteCheckpointer';
@@ -40,6 +44,19 @@ export function pgliteStartParams(inMemory: boolean): string[] {
 }
 
 /**
+ * glibc malloc settings for the process running the embedded database, which `npm start` puts in the
+ * environment (package.json: glibc reads them once, before node starts; other C libraries ignore them).
+ * Much of what PGlite's process allocates is big and short-lived (V8's background WebAssembly compiles,
+ * PGlite's copies of its files and messages); with glibc's defaults, freed memory stayed with malloc
+ * for the process's life (issue 23: about 60 MiB of RSS under the webhook benchmark's load):
+ * - mmap_threshold 128 KiB, fixed: blocks from 128 KiB are mapped apart and unmapped when freed; by
+ *   default the threshold rises after each such free (up to 32 MiB), and freed big blocks then stay;
+ * - trim_threshold 128 KiB, fixed: free memory at the top of a heap above that is given back at once.
+ * Tried and not kept: arena_max=2 (the brk heap grew by more than the arenas shrank).
+ */
+export const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
+
+/**
  * When the checkpointer (pgliteCheckpointer.ts) checkpoints: in memory, after 32 MiB of WAL, which
  * bounds the WAL held in memory to about that and a segment; on disk, after 256 MiB (a quarter of
  * Postgres's max_wal_size), where the WAL costs disk space and recovery time, not memory.
@@ -59,12 +76,35 @@ export async function openPglite(dataDir?: string): Promise<Db> {
   const lock = lockPgliteDir(dataDir);
   let db: Db;
   try {
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await initdbInChild(dataDir);
     db = openTuned(await PGlite.create({ dataDir, startParams: pgliteStartParams(false) }), CHECKPOINT_WAL_BYTES.onDisk);
   } catch (error) {
     lock.release();
     throw error;
   }
   return { ...db, close: () => db.close().finally(lock.release) };
+}
+
+/**
+ * Makes a new data directory in a short-lived child process (PGlite's initdb), so that the server opens
+ * an existing one. PGlite's initdb runs a second Postgres instance beside the first, in memory of this
+ * process; what it frees stays with glibc's malloc (about 100 MiB of RSS for the server's life, issue
+ * 23), whereas a child's memory goes back to the system when it exits. A directory with PG_VERSION is
+ * complete: PGlite writes the data files first, and an interrupted initdb leaves a directory that a
+ * second attempt finishes (PGlite tolerates a non-empty directory) or reports.
+ */
+async function initdbInChild(dataDir: string): Promise<void> {
+  // CommonJS and the package's resolved path, so the child needs no loader and no working directory.
+  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const script =
+    'const { PGlite } = require(process.argv[1]);' +
+    'PGlite.create({ dataDir: process.argv[2] }).then((pg) => pg.close()).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });';
+  try {
+    await promisify(execFile)(process.execPath, ['-e', script, pglite, dataDir], { maxBuffer: 16 * MiB });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`Could not create the PGlite data directory ${dataDir}${stderr ? `: ${stderr}` : ''}`, { cause: error });
+  }
 }
 
 /** The Db port over a PGlite this module started, with the checkpoints single-user mode never makes. */

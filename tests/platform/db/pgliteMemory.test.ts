@@ -2,10 +2,13 @@
 // buffer pool and, in memory, without recycled WAL segments or full-page images; and, since Postgres
 // in single-user mode has no checkpointer, the checkpointer (pgliteCheckpointer.ts) checkpoints once
 // enough WAL was written, after which the WAL segments a checkpoint no longer needs are gone.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { Db } from '../../../server/platform/db/db';
-import { openPglite, openPgliteWith, pgliteStartParams } from '../../../server/platform/db/pglite';
+import { MALLOC_TUNABLES, openPglite, openPgliteWith, pgliteStartParams } from '../../../server/platform/db/pglite';
 import { startPgliteCheckpointer } from '../../../server/platform/db/pgliteCheckpointer';
 import { TEST_ENGINE } from '../../helpers/db';
 
@@ -51,7 +54,38 @@ describe.runIf(runsHere)('openPglite in memory', () => {
   });
 });
 
+describe('the malloc settings of the embedded default', () => {
+  it("npm start gives the server process glibc's malloc settings (they must be set before node starts)", () => {
+    const { scripts } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.start).toContain(`&& GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/server/main.js`);
+  });
+});
+
 describe.runIf(runsHere)('on disk', () => {
+  it("makes a new directory in a child process (initdb's freed memory is the child's) and opens it in this one", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pglite-initdb-'));
+    const create = PGlite.create.bind(PGlite);
+    const found: boolean[] = [];
+    // Whether the directory was already made when this process's PGlite opened it.
+    (PGlite as unknown as { create: unknown }).create = (options: PGliteOptions) => {
+      found.push(existsSync(join(options.dataDir ?? '', 'PG_VERSION')));
+      return create(options);
+    };
+    try {
+      const db = await openPglite(dataDir);
+      try {
+        expect((await db.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await db.close();
+      }
+      expect(found).toEqual([true]);
+    } finally {
+      (PGlite as unknown as { create: unknown }).create = create;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+
   it('keeps the WAL safe for crash recovery: full-page images on, segments recycled', () => {
     const params = pgliteStartParams(false);
     expect(params).toEqual(expect.arrayContaining(['shared_buffers=32MB']));
