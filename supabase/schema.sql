@@ -269,6 +269,7 @@ CREATE INDEX orders_payment_request_idx ON public.orders USING btree (payment_re
 CREATE INDEX orders_provisional_idx ON public.orders USING btree (last_sync_at NULLS FIRST, id) WHERE (sync_state = 'provisional'::text);
 CREATE INDEX orders_status_created_idx ON public.orders USING btree (status, created_at DESC, id DESC);
 CREATE TRIGGER make_on_order_change AFTER INSERT OR UPDATE OF status ON orders FOR EACH ROW EXECUTE FUNCTION make_on_order_change();
+CREATE TRIGGER order_close_superseded_attempts AFTER UPDATE OF status ON orders FOR EACH ROW WHEN ((old.status = ANY (ARRAY['pending'::text, 'requires_action'::text, 'processing'::text, 'failed'::text])) AND (new.status = ANY (ARRAY['paid'::text, 'processing'::text])) AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION order_close_superseded_attempts();
 CREATE TRIGGER payment_request_on_share_order AFTER UPDATE OF status ON orders FOR EACH ROW WHEN (new.payment_request_id IS NOT NULL AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION payment_request_on_share_order();
 create policy orders_own_rows on public.orders for select to authenticated using ((customer_id IN ( SELECT c.id
    FROM customers c
@@ -1654,6 +1655,38 @@ begin
     'source', p->>'source', 'actor', p->>'actor', 'sync_state', o.sync_state, 'stripe_object_id', p->>'object_id',
     'payment_intent_id', v_pi, 'attempt', a.attempt, 'failure', p->'failure')));
   return jsonb_build_object('outcome', 'applied', 'order', case when v_view then order_view(o.id) end);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.order_close_superseded_attempts()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+  a payment_attempts;
+  v_paid_by text := coalesce(new.payment_intent_id, new.checkout_session_id);
+begin
+  -- In the normal flow the paying attempt is `succeeded` by now and the order has no live attempt: one
+  -- read of payment_attempts_one_live_per_order, without setting up an UPDATE that finds nothing.
+  if not exists (select 1 from payment_attempts where order_id = new.id and status in ('creating', 'open')) then
+    return null;
+  end if;
+  for a in
+    update payment_attempts
+       set status = 'needs_cleanup',
+           last_error = left(format('the order became %s by %s, not this attempt''s object: to be closed at Stripe by the janitor', new.status, coalesce(v_paid_by, 'another object')), 1000),
+           updated_at = now()
+     where order_id = new.id and status in ('creating', 'open')
+       -- Never the object that pays the order (a session's attempt when its PaymentIntent pays).
+       and (stripe_object_id is null
+            or (stripe_object_id is distinct from new.payment_intent_id and stripe_object_id is distinct from new.checkout_session_id))
+    returning *
+  loop
+    perform payment_log_for_order(new, 'checkout.attempt_needs_cleanup', a.status, jsonb_build_object(
+      'actor', 'system', 'attempt', a.attempt, 'kind', a.kind, 'stripe_object_id', a.stripe_object_id,
+      'reason', 'order_paid_by_another_object', 'order_status', new.status, 'paid_by', v_paid_by));
+  end loop;
+  return null;
 end
 $function$;
 

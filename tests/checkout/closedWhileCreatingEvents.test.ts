@@ -186,30 +186,30 @@ describe('an attempt abandoned while Stripe made its object, with Stripe’s eve
 /** The same call again (same key): the storefront retrying. */
 const guestAgain = (input: ReturnType<typeof guest>) => ({ ...input });
 
+/** An order whose attempt 1 is abandoned with its late PaymentIntent payable and unrecorded, and attempt 2 open. */
+async function abandonedWithPayableLateObject() {
+  const input = guest();
+  // The compensating cancel fails (twice: the SDK's retry too), as a crash before it would leave it.
+  const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input), () =>
+    sandbox().failNext('api_error', 'api_error'),
+  );
+  const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
+  const orderId = answer.order.id;
+  // What a crash between Stripe's answer and the compensation leaves: the attempt as the janitor left it.
+  await server.app.db.query("update payment_attempts set status = 'abandoned', stripe_object_id = null where order_id = $1 and attempt = 1", [orderId]);
+  const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
+  expect(late.status).toBe('requires_payment_method');
+  return { orderId, late, live: answer.paymentIntentId };
+}
+
+const pay = (paymentIntentId: string) =>
+  server.app.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: 'pm_card_visa', return_url: 'https://shop.test/return' });
+
 // The late object of an abandoned attempt is paid after all (it was payable: the process died between
 // Stripe's answer and the compensation, so nothing closed it or recorded it). Stripe holds the money,
 // so we must record it, once, against the order: the order's payment if the order is unpaid, a
 // duplicate to refund (a finding for staff) if another attempt already paid it.
 describe('the late object of an abandoned attempt is paid at Stripe', () => {
-  /** An order whose attempt 1 is abandoned with its late PaymentIntent payable and unrecorded, and attempt 2 open. */
-  async function abandonedWithPayableLateObject() {
-    const input = guest();
-    // The compensating cancel fails (twice: the SDK's retry too), as a crash before it would leave it.
-    const result = await withCreateHeldBack(server.app.stripe.paymentIntents, janitorPassAfterFiveMinutes, () => server.createPaymentIntent(input), () =>
-      sandbox().failNext('api_error', 'api_error'),
-    );
-    const answer = result.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
-    const orderId = answer.order.id;
-    // What a crash between Stripe's answer and the compensation leaves: the attempt as the janitor left it.
-    await server.app.db.query("update payment_attempts set status = 'abandoned', stripe_object_id = null where order_id = $1 and attempt = 1", [orderId]);
-    const late = (await server.app.stripe.paymentIntents.list({ limit: 100 })).data.find((pi) => pi.metadata.order_id === orderId && pi.metadata.attempt === '1')!;
-    expect(late.status).toBe('requires_payment_method');
-    return { orderId, late, live: answer.paymentIntentId };
-  }
-
-  const pay = (paymentIntentId: string) =>
-    server.app.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: 'pm_card_visa', return_url: 'https://shop.test/return' });
-
   async function paymentsOf(orderId: string) {
     const { rows } = await server.app.db.query<{ stripe_payment_intent_id: string; status: string; amount: string; finding: string | null }>(
       'select stripe_payment_intent_id, status, amount::text, finding from payments where order_id = $1 order by created_at, stripe_payment_intent_id',
@@ -301,6 +301,149 @@ describe('the late object of an abandoned attempt is paid at Stripe', () => {
       expect(flagged).toEqual([{ metadata: expect.objectContaining({ payment_intent_id: late.id, to_refund: true }) }]);
     } finally {
       sandbox().core.events.startAutoDelivery();
+    }
+  });
+});
+
+// The order paid by that late object still had its live attempt (attempt n+1, its own PaymentIntent or
+// Session): payable at Stripe on a paid order, nothing closed it, and the customer could be charged
+// twice (the second a duplicate to refund). The order becoming paid (or processing) by another object
+// hands its live attempt to the janitor (needs_cleanup), which closes the object with the attempt's key.
+describe('an order paid by an object that is not its live attempt’s', () => {
+  /** The customer pays on the sandbox's hosted Checkout page (as checkoutSession.test.ts does). */
+  async function payOnHostedPage(url: string) {
+    const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ card_number: '4242424242424242', email: 'payer@example.com', name: 'Payer' }), redirect: 'manual' });
+    expect(response.status).toBe(303);
+  }
+
+  async function orderState(orderId: string) {
+    const { rows: [order] } = await server.app.db.query<{ status: string; sync_state: string | null; payment_intent_id: string | null; amount: string }>(
+      'select status, sync_state, payment_intent_id, amount::text from orders where id = $1',
+      [orderId],
+    );
+    const { rows: payments } = await server.app.db.query<{ stripe_payment_intent_id: string; status: string; finding: string | null }>(
+      'select stripe_payment_intent_id, status, finding from payments where order_id = $1',
+      [orderId],
+    );
+    const { rows: logs } = await server.app.db.query<{ event_type: string; status: string; metadata: Record<string, unknown> }>(
+      `select event_type, status, metadata from payment_logs
+        where order_id = $1 and (event_type = 'payment.duplicate' or metadata->>'reason' = 'order_paid_by_another_object')
+        order by created_at, id`,
+      [orderId],
+    );
+    return { order: order!, payments, logs };
+  }
+
+  it('the late PaymentIntent paid: the live attempt is handed to cleanup, the janitor cancels its PaymentIntent, and the order keeps one payment', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const { orderId, late, live } = await abandonedWithPayableLateObject();
+      await pay(late.id);
+      const confirmed = await server.confirmPayment({ paymentIntentId: late.id });
+      expect(confirmed.body.data.confirmPayment).toMatchObject({ outcome: 'SUCCEEDED', error: null, order: { status: 'PAID', paymentIntentId: late.id } });
+
+      // Handed to cleanup in the transaction that paid the order, and the log says why.
+      expect(await attemptsOf(orderId)).toEqual([
+        { attempt: 1, status: 'abandoned', stripe_object_id: late.id },
+        { attempt: 2, status: 'needs_cleanup', stripe_object_id: live },
+      ]);
+      const { logs } = await orderState(orderId);
+      expect(logs).toEqual([
+        {
+          event_type: 'checkout.attempt_needs_cleanup',
+          status: 'needs_cleanup',
+          metadata: expect.objectContaining({ actor: 'system', attempt: 2, stripe_object_id: live, reason: 'order_paid_by_another_object', paid_by: late.id, order_status: 'paid' }),
+        },
+      ]);
+      // Nobody is handed the live PaymentIntent again: the order is paid.
+      const again = await server.createPaymentIntent({ idempotencyKey: newKey(), orderId });
+      expect(again.body.data.createPaymentIntent).toMatchObject({ error: { code: 'ORDER_ALREADY_PAID' }, paymentIntentId: null });
+
+      await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+      expect((await server.app.stripe.paymentIntents.retrieve(live)).status).toBe('canceled');
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+      expect(await attemptsOf(orderId)).toEqual([
+        { attempt: 1, status: 'abandoned', stripe_object_id: late.id },
+        { attempt: 2, status: 'canceled', stripe_object_id: live },
+      ]);
+      const after = await orderState(orderId);
+      expect(after.order).toMatchObject({ status: 'paid', sync_state: 'confirmed', payment_intent_id: late.id });
+      expect(after.payments).toEqual([{ stripe_payment_intent_id: late.id, status: 'succeeded', finding: null }]);
+      expect(after.logs.map((l) => l.event_type)).toEqual(['checkout.attempt_needs_cleanup']);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+
+  it('the live attempt still being created when the late PaymentIntent pays the order: its object is closed and the caller told the order is paid', async () => {
+    sandbox().core.events.stopAutoDelivery();
+    try {
+      const { orderId, late, live } = await abandonedWithPayableLateObject();
+      // The customer switches to hosted Checkout: attempt 2 is retired, attempt 3's session is being made
+      // at Stripe when the late PaymentIntent is paid and confirmed.
+      let confirmed: unknown;
+      let meanwhile: Awaited<ReturnType<typeof attemptsOf>> = [];
+      const result = await withCreateHeldBack(
+        server.app.stripe.checkout.sessions,
+        async () => {
+          await pay(late.id);
+          confirmed = (await server.confirmPayment({ paymentIntentId: late.id })).body.data.confirmPayment;
+          meanwhile = await attemptsOf(orderId);
+        },
+        () => server.createCheckoutSession({ idempotencyKey: newKey(), orderId }),
+      );
+      expect(confirmed).toMatchObject({ outcome: 'SUCCEEDED', order: { status: 'PAID' } });
+      expect(meanwhile[2]).toEqual({ attempt: 3, status: 'needs_cleanup', stripe_object_id: null });
+      expect(result.body.errors).toBeUndefined();
+      expect(result.body.data.createCheckoutSession).toMatchObject({ error: { code: 'ORDER_ALREADY_PAID' }, checkoutSessionId: null, url: null });
+      const session = (await server.app.stripe.checkout.sessions.list({ limit: 100 })).data.find((s: Stripe.Checkout.Session) => s.metadata?.order_id === orderId)!;
+      expect(session.status).toBe('expired');
+      expect(await attemptsOf(orderId)).toEqual([
+        { attempt: 1, status: 'abandoned', stripe_object_id: late.id },
+        { attempt: 2, status: 'canceled', stripe_object_id: live },
+        { attempt: 3, status: 'expired', stripe_object_id: session.id },
+      ]);
+
+      await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+      await settleWebhooks();
+      expect(await unappliedEvents()).toEqual([]);
+      const after = await orderState(orderId);
+      expect(after.order).toMatchObject({ status: 'paid', sync_state: 'confirmed', payment_intent_id: late.id });
+      expect(after.payments).toEqual([{ stripe_payment_intent_id: late.id, status: 'succeeded', finding: null }]);
+      expect(after.logs).toEqual([expect.objectContaining({ event_type: 'checkout.attempt_needs_cleanup', metadata: expect.objectContaining({ attempt: 3 }) })]);
+    } finally {
+      sandbox().core.events.startAutoDelivery();
+    }
+  });
+
+  it('paid by its live attempt (Elements, hosted Checkout, and Checkout after a switch from Elements): nothing is handed to cleanup', async () => {
+    const elements = await server.createPaymentIntent(guest());
+    const pi = elements.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
+    await pay(pi.paymentIntentId);
+
+    const hosted = await server.createCheckoutSession(guest());
+    const cs = hosted.body.data.createCheckoutSession as { url: string; order: { id: string } };
+    await payOnHostedPage(cs.url);
+
+    const first = await server.createPaymentIntent(guest());
+    const switched = first.body.data.createPaymentIntent as { paymentIntentId: string; order: { id: string } };
+    const then = await server.createCheckoutSession({ idempotencyKey: newKey(), orderId: switched.order.id });
+    const switchedTo = then.body.data.createCheckoutSession as { url: string };
+    await payOnHostedPage(switchedTo.url);
+
+    await settleWebhooks();
+    expect(await unappliedEvents()).toEqual([]);
+    await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
+    await settleWebhooks();
+    expect((await attemptsOf(pi.order.id)).map((a) => a.status)).toEqual(['succeeded']);
+    expect((await attemptsOf(cs.order.id)).map((a) => a.status)).toEqual(['succeeded']);
+    expect((await attemptsOf(switched.order.id)).map((a) => a.status)).toEqual(['canceled', 'succeeded']);
+    for (const orderId of [pi.order.id, cs.order.id, switched.order.id]) {
+      const { order, payments, logs } = await orderState(orderId);
+      expect(order).toMatchObject({ status: 'paid', sync_state: 'confirmed' });
+      expect(payments).toEqual([expect.objectContaining({ status: 'succeeded', finding: null })]);
+      expect(logs).toEqual([]);
     }
   });
 });
