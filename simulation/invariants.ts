@@ -2,6 +2,7 @@
 // our database with the sandbox's own objects (what Stripe holds) and with what the Make receiver
 // accepted, and answers the rows that disagree: an empty list is a pass.
 import type Stripe from 'stripe';
+import { invoicePriceId } from '../server/webhooks/translate';
 import type { World } from './world';
 
 export interface Violation {
@@ -106,11 +107,14 @@ async function books(world: World): Promise<InvariantResult[]> {
   const track = (t: string, currency: string) => expected.get(`${t} ${currency}`) ?? expected.set(`${t} ${currency}`, { gross: 0, refunded: 0 }).get(`${t} ${currency}`)!;
   for (const intent of l.intents) if (intent.status === 'succeeded' && !l.invoiceIntents.has(intent.id) && intent.metadata.track) track(intent.metadata.track, intent.currency).gross += intent.amount_received;
   // A subscription's first invoice is its order's payment, on the track bought (the metadata's); every
-  // later one (a switch invoiced at once, a renewal) is on the track of the subscription's price now.
+  // later one (a switch invoiced at once, a renewal) is on the track of the price it billed, named by its
+  // lines as the translator names it (else the subscription's price now, as the Overview falls back).
+  const prices = world.app.stripeSandbox!.core.store.collection<Stripe.Price>('price');
   for (const [intentId, invoice] of l.invoiceIntents) {
     const sub = subscriptionOf(invoice);
     const intent = l.intents.find((i) => i.id === intentId);
-    const onTrack = invoice.billing_reason === 'subscription_create' ? sub?.metadata.track : (sub?.items.data[0]?.price.metadata.track ?? sub?.metadata.track);
+    const billed = invoicePriceId(invoice);
+    const onTrack = invoice.billing_reason === 'subscription_create' ? sub?.metadata.track : ((billed ? prices.get(billed)?.metadata.track : undefined) ?? sub?.items.data[0]?.price.metadata.track ?? sub?.metadata.track);
     if (intent?.status === 'succeeded' && onTrack) track(onTrack, intent.currency).gross += intent.amount_received;
   }
   const intentById = new Map(l.intents.map((i) => [i.id, i]));

@@ -136,7 +136,8 @@ export interface ActivityFigures {
  * opsOverview's hourly counts): orders' payments, a subscription's first invoice among them, not its
  * later invoices. Gross is the amount of each order paid in the period, counted once however many
  * payment.paid rows it has, plus every subscription invoice paid in the period after the first (a
- * switch invoiced at once, a renewal), on the track of the subscription's price; refunded is the
+ * switch invoiced at once, a renewal), on the track of the price it billed (the subscription's price
+ * for a row recorded without one); refunded is the
  * refunds that succeeded in the period (all of them orders': invoices after the first are not refunded
  * through us).
  */
@@ -158,15 +159,17 @@ export async function opsActivity(db: Queryable, period: OpsPeriod): Promise<Act
          from orders o where o.id in (select order_id from outcomes where event_type = 'payment.paid' and order_id is not null)
         group by 1, 2
      ),
-     -- Every paid subscription invoice, by when it was paid, on the track of the subscription's price,
-     -- except the one that paid the subscription's order (its first; 20261207001900): that payment is
-     -- counted above, as its order's amount, once the order has a payment.paid row. A first invoice
-     -- whose order is not paid (an amount mismatch, or no order of ours) counts here instead.
+     -- Every paid subscription invoice, by when it was paid, on the track of the price it billed
+     -- (20261207003600: a renewal paid before a switch stays on the old track), or for a row without one
+     -- (recorded before, or no line named a price) of the subscription's price now; except the one that
+     -- paid the subscription's order (its first; 20261207001900): that payment is counted above, as its
+     -- order's amount, once the order has a payment.paid row. A first invoice whose order is not paid
+     -- (an amount mismatch, or no order of ours) counts here instead.
      invoiced as (
        select p.product_id, i.currency, sum(i.amount_paid) as amount
          from subscription_invoices i
          join subscriptions s on s.id = i.subscription_id
-         join stripe_prices sp on sp.stripe_price_id = s.stripe_price_id
+         join stripe_prices sp on sp.stripe_price_id = coalesce(i.stripe_price_id, s.stripe_price_id)
          join prices p on p.id = sp.price_id
         where i.status = 'paid' and i.paid_at >= ${first}
           and not (s.order_id is not null

@@ -126,6 +126,8 @@ type Effect =
         period_start: number | null;
         period_end: number | null;
         invoice_created: number | null;
+        /** The Stripe price the invoice billed, from its own lines (invoicePriceId); null when no line names one. */
+        price_id: string | null;
       };
     };
 
@@ -450,6 +452,32 @@ function invoiceEffect(invoice: Stripe.Invoice): Effect {
       period_start: typeof invoice.period_start === 'number' ? invoice.period_start : null,
       period_end: typeof invoice.period_end === 'number' ? invoice.period_end : null,
       invoice_created: typeof invoice.created === 'number' ? invoice.created : null,
+      price_id: invoicePriceId(invoice),
     },
   };
+}
+
+/**
+ * The price a subscription invoice billed, from its own lines, so the invoice keeps the track it was paid
+ * on after the subscription moves to another price (the Overview's revenue by track). Only the
+ * subscription's item lines count (parent subscription_item_details; the price in pricing.price_details).
+ * A line that is not a proration is the period's charge (a first invoice, a renewal, a switch that
+ * restarts the period) and names the price, even when the renewal also carries a switch's pending
+ * prorations; an invoice of prorations alone (a switch invoiced at once) is named by its largest positive
+ * line, the new price's remaining time, not the old price's credit. Null when no line qualifies (a
+ * credit-only invoice, no lines in the payload): the Overview falls back to the subscription's price.
+ * Stripe's payload embeds the first page of lines; a one-item subscription's invoice fits in it.
+ */
+export function invoicePriceId(invoice: Pick<Stripe.Invoice, 'lines'>): string | null {
+  let best: { price: string; proration: boolean; amount: number } | null = null;
+  for (const line of invoice.lines?.data ?? []) {
+    const item = line.parent?.type === 'subscription_item_details' ? line.parent.subscription_item_details : null;
+    const price = text(line.pricing?.price_details?.price);
+    if (!item || !price || typeof line.amount !== 'number') continue;
+    const proration = item.proration === true;
+    if (proration && line.amount <= 0) continue;
+    // A period's charge beats any proration; then the larger amount.
+    if (!best || (best.proration && !proration) || (best.proration === proration && line.amount > best.amount)) best = { price, proration, amount: line.amount };
+  }
+  return best?.price ?? null;
 }

@@ -110,6 +110,31 @@ describe('refunds, disputes, subscriptions, invoices', () => {
     expect(facts('invoice.payment_failed')).toMatchObject({ object: { state: 'open', terminal: false }, invoice: { failure: { attempt_count: expect.any(Number) } } });
   });
 
+  it("an invoice's price is the one its own lines billed: the period's charge, else a proration invoice's positive line", () => {
+    expect(facts('invoice.paid')).toMatchObject({ invoice: { price_id: 'price_fixture0002' } });
+    // A switch invoiced at once: the old price's unused time credited, the new price's remaining time charged.
+    const paid = event('invoice.paid');
+    const [line] = (paid.data.object as Stripe.Invoice).lines.data as [Stripe.InvoiceLineItem];
+    const lineOf = (price: string, amount: number, proration: boolean): Stripe.InvoiceLineItem => ({
+      ...line,
+      amount,
+      pricing: { ...line.pricing!, price_details: { ...line.pricing!.price_details!, price } },
+      parent: { ...line.parent!, subscription_item_details: { ...line.parent!.subscription_item_details!, proration } },
+    });
+    const withLines = (...lines: Stripe.InvoiceLineItem[]) => {
+      const e = structuredClone(paid);
+      (e.data.object as Stripe.Invoice).lines.data = lines;
+      return translateEvent(e, { expectLive: false });
+    };
+    expect(withLines(lineOf('price_old', -2600, true), lineOf('price_new', 6200, true))).toMatchObject({ invoice: { price_id: 'price_new' } });
+    // A renewal carrying a switch's pending prorations: the period's charge names the price, not a larger proration.
+    expect(withLines(lineOf('price_old', -2600, true), lineOf('price_new', 16200, true), lineOf('price_new2', 9900, false))).toMatchObject({ invoice: { price_id: 'price_new2' } });
+    // A line that is not the subscription's item's (a one-off invoice item) names nothing; neither does a credit alone.
+    expect(withLines({ ...lineOf('price_other', 9900, false), parent: { type: 'invoice_item_details', invoice_item_details: null, subscription_item_details: null } } as never)).toMatchObject({ invoice: { price_id: null } });
+    expect(withLines(lineOf('price_old', -2600, true))).toMatchObject({ invoice: { price_id: null } });
+    expect(withLines()).toMatchObject({ invoice: { price_id: null } });
+  });
+
   it('an invoice marked uncollectible or voided: its status, what is due and nothing paid; only void is final', () => {
     const invoice = { amount: 4900, amount_due: 4900, amount_paid: 0, subscription_id: 'sub_fixture0001', customer_id: CUSTOMER, failure: null };
     const uncollectible = facts('invoice.marked_uncollectible');
