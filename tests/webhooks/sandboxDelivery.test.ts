@@ -278,7 +278,18 @@ describe('events delivered by the sandbox, each twice, delayed and newest first'
     expect(sandbox.core.events.log.find((record) => ids.has(record.eventId))?.eventType).toBe('charge.dispute.created');
     const outcome = (type: string) => events.filter((event) => event.type === type).map(({ status, outcome }) => ({ status, outcome }));
     expect(outcome('charge.dispute.created')).toEqual([{ status: 'applied', outcome: 'applied' }]);
-    expect(outcome('payment_intent.succeeded')).toEqual([{ status: 'applied', outcome: 'unchanged' }]);
+    // The payment's event changes nothing exactly when it is applied after the dispute. Which comes
+    // first depends on whether its delivery was stored before the applier claimed the dispute's: alone,
+    // the dispute (its payment not known yet) is applied with the state retrieved from Stripe, and the
+    // payment's event then finds it all recorded; claimed in one batch, the dispute waits for that
+    // retrieval while the payment's event is applied in the batch (seen once in CI on PostgreSQL).
+    // Either way each is applied once and the order ends disputed with one payment (above).
+    const eventId = (type: string) => events.find((event) => event.type === type)!.id;
+    const { rows: order } = await server.app.db.query<{ payment_after_dispute: boolean }>(
+      'select (select applied_at from stripe_events where id = $1) > (select applied_at from stripe_events where id = $2) as payment_after_dispute',
+      [eventId('payment_intent.succeeded'), eventId('charge.dispute.created')],
+    );
+    expect(outcome('payment_intent.succeeded')).toEqual([{ status: 'applied', outcome: order[0]!.payment_after_dispute ? 'unchanged' : 'applied' }]);
   });
 
   it('a delivery Stripe dropped changes nothing until it is resent, late; then it is applied once', async () => {
