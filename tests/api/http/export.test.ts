@@ -36,7 +36,8 @@ function countingDb(real: Db): Db {
   const wrap = (target: Queryable): Queryable => ({
     query: async (sql, params) => {
       if (failExportAudit && /insert into audit_log/.test(sql) && /export\.csv/.test(sql)) throw new Error('audit_log unavailable');
-      if (/from payment_logs l/.test(sql)) {
+      // The list's SELECT only: the alerts check also reads `from payment_logs l`, on its own schedule.
+      if (/from payment_logs l\s+left join customers c/.test(sql)) {
         logBatchReads.push(sql);
         if (batchGate && logBatchReads.length > 1) await batchGate;
       }
