@@ -2,6 +2,7 @@
 // the 400. The signature is Stripe's scheme (HMAC-SHA256 over `t.body`, compared in constant time by
 // the SDK), checked against each configured secret, so secrets can be rotated without downtime.
 import Stripe from 'stripe';
+import type { EventFacts } from './translate';
 
 export type RejectionReason =
   | 'missing_signature'
@@ -209,4 +210,59 @@ function refuseText(text: string, path: string) {
 function printable(key: string): string {
   const escaped = JSON.stringify(key.slice(0, 40)).slice(1, -1);
   return key.length > 40 ? `${escaped}…` : escaped;
+}
+
+/**
+ * The values of an event's facts (translate.ts) that the applier writes to a column of bounded length
+ * (the length checks in supabase/migrations), and the bound: Stripe's ids are far shorter, but one
+ * longer would pass the endpoint and fail every time it is applied (a CHECK violation, retried, then
+ * failed), so it is refused here like the other values the database cannot take.
+ */
+function boundedValues(facts: EventFacts): Array<[what: string, value: string | null, max: number]> {
+  const object = 'object' in facts ? facts.object : null;
+  const values: Array<[string, string | null, number]> = [];
+  // stripe_objects.id and the id columns of disputes, refunds, subscriptions and subscription_invoices.
+  if (object) values.push([`The ${object.type} id`, object.id, ID_MAX], [`The ${object.type}'s state`, object.state, 500]);
+  switch (facts.effect) {
+    case 'payment':
+      // An order made from the payment records an attempt keyed 'made_from_webhook:<object id>'
+      // (order_create_from_payment; payment_attempts.stripe_idempotency_key is 255 at most).
+      values.push([`The ${facts.payment.kind} id`, facts.payment.object_id, ID_MAX - 'made_from_webhook:'.length]);
+      break;
+    case 'refunds':
+      for (const refund of facts.refunds) {
+        values.push(['The refund id', refund.object.id, ID_MAX], ['The refund reason', refund.reason, 100], ['The refund failure_reason', refund.failure_reason, 100]);
+      }
+      break;
+    case 'dispute':
+      values.push(['The dispute reason', facts.dispute.reason, 100]);
+      break;
+    case 'subscription':
+      values.push(["The subscription's price id", facts.subscription.price_id, ID_MAX]);
+      break;
+    case 'invoice':
+      values.push(
+        ["The invoice's subscription id", facts.invoice.subscription_id, ID_MAX],
+        ["The invoice's price id", facts.invoice.price_id, ID_MAX],
+        ["The invoice's hosted_invoice_url", facts.invoice.hosted_invoice_url, 2048],
+      );
+      break;
+  }
+  return values;
+}
+
+const ID_MAX = 255;
+
+/**
+ * Refuses an event whose facts hold a value longer than the column the applier writes it to. Called
+ * with the facts the endpoint (and the janitor's backfill) stores; null facts are translated again by
+ * the applier, which records why it could not.
+ */
+export function checkFactsStorable(facts: EventFacts | null): void {
+  if (!facts) return;
+  for (const [what, value, max] of boundedValues(facts)) {
+    if (value !== null && value.length > max) {
+      throw new WebhookRejection('unstorable_event', `${what} is ${value.length} characters long, more than the ${max} we store`);
+    }
+  }
 }

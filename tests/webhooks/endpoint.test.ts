@@ -161,6 +161,28 @@ const nested = (depth: number) => {
   return value;
 };
 
+/** A customer.subscription.updated event whose item is on `priceId`. */
+const subscriptionUpdated = (priceId: string) =>
+  eventBody({
+    type: 'customer.subscription.updated',
+    data: { object: { id: `sub_${randomBytes(8).toString('hex')}`, object: 'subscription', status: 'active', customer: 'cus_x', metadata: {}, items: { object: 'list', data: [{ id: 'si_x', price: { id: priceId }, current_period_start: nowSeconds(), current_period_end: nowSeconds() + 2_592_000 }] } } },
+  });
+/** An invoice.paid event of a subscription, its one line on `price`. */
+const invoicePaid = ({ price = 'price_x', url = 'https://invoice.stripe.com/i/x' }: { price?: string; url?: string }) =>
+  eventBody({
+    type: 'invoice.paid',
+    data: {
+      object: {
+        id: `in_${randomBytes(8).toString('hex')}`, object: 'invoice', status: 'paid', amount_due: 900, amount_paid: 900, currency: 'usd', customer: 'cus_x', hosted_invoice_url: url,
+        parent: { type: 'subscription_details', subscription_details: { subscription: 'sub_x', metadata: {} } },
+        lines: { object: 'list', data: [{ amount: 900, parent: { type: 'subscription_item_details', subscription_item_details: { proration: false } }, pricing: { price_details: { price } } }] },
+      },
+    },
+  });
+/** A charge.dispute.created event with `reason`. */
+const disputeCreated = (reason: string) => () =>
+  eventBody({ type: 'charge.dispute.created', data: { object: { id: `dp_${randomBytes(8).toString('hex')}`, object: 'dispute', amount: 9900, currency: 'usd', status: 'needs_response', reason, charge: 'ch_x', payment_intent: 'pi_x', metadata: {} } } });
+
 /**
  * Correctly signed events PostgreSQL cannot store (tried on PGlite and PostgreSQL): jsonb refuses
  * \u0000 (22P05) and unpaired surrogates (22P02), to_timestamp a `created` past the year 294276
@@ -175,6 +197,13 @@ const POISONED: Array<[string, () => string, RegExp]> = [
   ['a negative created', () => eventBody({ created: -1 }), /created must be a Unix time/],
   ['created past what timestamptz holds', () => eventBody({ created: 9_300_000_000_000 }), /created must be a Unix time/],
   ['a payload nested 300 levels deep', () => JSON.stringify({ ...JSON.parse(eventBody()), extra: nested(300) }), /nests deeper than 256 levels/],
+  // Stored as the event is, but longer than the column the applier writes it to: it would fail every apply.
+  ['a subscription price id of 300 characters', () => subscriptionUpdated(`price_${'x'.repeat(294)}`), /subscription's price id is 300 characters long, more than the 255/],
+  ['an invoice price id of 300 characters', () => invoicePaid({ price: `price_${'x'.repeat(294)}` }), /invoice's price id is 300 characters long, more than the 255/],
+  ['an invoice url of 3,000 characters', () => invoicePaid({ url: `https://invoice.stripe.com/i/${'x'.repeat(2971)}` }), /hosted_invoice_url is 3000 characters long, more than the 2048/],
+  ['a dispute reason of 101 characters', disputeCreated('r'.repeat(101)), /dispute reason is 101 characters long, more than the 100/],
+  // An order made from it is keyed 'made_from_webhook:<id>' in a column of 255.
+  ['a PaymentIntent id of 240 characters', () => eventBody({ data: { object: { id: `pi_${'x'.repeat(237)}`, object: 'payment_intent', amount: 9900, currency: 'usd', status: 'succeeded', metadata: {} } } }), /payment_intent id is 240 characters long, more than the 237/],
   // Not known to verify.ts: the database refuses it, and the store's retry per event isolates it.
   ['a number past what jsonb holds (1e200000)', withLiteral('1e200000'), /cannot store \(SQLSTATE 22003\)/],
 ];

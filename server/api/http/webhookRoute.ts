@@ -9,7 +9,7 @@ import { BodyTooLargeError, readBodyText } from './body';
 import type { Logger } from '../../platform/observability/logger';
 import { type EventStore, UnstorableEventError } from '../../webhooks/eventStore';
 import { factsAtIngest } from '../../webhooks/translate';
-import { REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from '../../webhooks/verify';
+import { checkFactsStorable, REJECTION_REASONS, type RejectionReason, verifyDelivery, WebhookRejection } from '../../webhooks/verify';
 
 export const WEBHOOK_PATH = '/webhooks/stripe';
 
@@ -56,17 +56,20 @@ export function webhookHandler(deps: WebhookEndpointDeps): (raw: string | BodyTo
   return async (raw, signature) => {
     if (raw instanceof BodyTooLargeError) return { ...reject(deps, new WebhookRejection('body_too_large', raw.message)), closeConnection: true };
     let event;
+    let ingest;
     try {
       event = verifyDelivery(raw, signature, deps.secrets());
+      // Stored either way; flagged here so the applier never has to look at them. The others are
+      // translated now, while the payload is parsed: the applier applies the stored facts without
+      // reading the payload back. One it cannot read is left to the applier, which records the error.
+      ingest = factsAtIngest(event.payload, expectLive);
+      // A value longer than its column would fail every time the event is applied: refused now.
+      checkFactsStorable(ingest.facts);
     } catch (error) {
       if (error instanceof WebhookRejection) return reject(deps, error);
       throw error;
     }
-
-    // Stored either way; flagged here so the applier never has to look at them. The others are
-    // translated now, while the payload is parsed: the applier applies the stored facts without
-    // reading the payload back. One it cannot read is left to the applier, which records the error.
-    const { ignoredReason, facts } = factsAtIngest(event.payload, expectLive);
+    const { ignoredReason, facts } = ingest;
     try {
       const { isNew } = await deps.store.store(event, ignoredReason, facts);
       if (isNew) deps.counters.received += 1;
