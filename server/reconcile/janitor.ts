@@ -101,6 +101,8 @@ export const CURSOR_OVERLAP_SECONDS = 300;
 /** With no cursor yet, the first pass looks back this far (Stripe keeps events 30 days). */
 export const FIRST_PASS_LOOKBACK_SECONDS = 86_400;
 const PAGE = 100;
+/** Order statuses that mean an object paid the order, or is paying it (a bank debit in processing). */
+const ORDER_PAID_STATUSES: ReadonlySet<string> = new Set(['paid', 'processing', 'refunded', 'partially_refunded', 'disputed']);
 /**
  * Due provisional orders step 3 can settle from the objects it lists anyway, with no retrieve each:
  * held for one pass, so bounded (a few hundred bytes each); those past it are retrieved in step 1.
@@ -403,7 +405,13 @@ export class Pass {
     const ref = { order_id: attempt.order_id, attempt: attempt.attempt };
     if (this.options.dryRun) {
       // Counted as done: what the pass would cancel, with nothing sent.
-    } else if (attempt.kind === 'payment_intent') await stripe.paymentIntents.cancel(object.id, { cancellation_reason: 'abandoned' }, { idempotencyKey: cancelPaymentIntentKey(ref) });
+    } else if (attempt.kind === 'payment_intent') {
+      // Stripe's reasons a caller gives: 'duplicate' for a second live PaymentIntent of an order another
+      // object paid (or is paying: the trigger of 20261207003500 hands such attempts here); 'abandoned'
+      // for one the order dropped unpaid (a failed record's compensation, a retired attempt).
+      const reason = ORDER_PAID_STATUSES.has(attempt.order_status) ? 'duplicate' : 'abandoned';
+      await stripe.paymentIntents.cancel(object.id, { cancellation_reason: reason }, { idempotencyKey: cancelPaymentIntentKey(ref) });
+    }
     else await stripe.checkout.sessions.expire(object.id, {}, { idempotencyKey: expireCheckoutSessionKey(ref) });
     await markAttempt(db, { attempt_id: attempt.id, status: attempt.kind === 'payment_intent' ? 'canceled' : 'expired', object_id: object.id, actor: this.actor });
     this.counters.canceled += 1;

@@ -360,7 +360,8 @@ describe('an order paid by an object that is not its live attempt’s', () => {
       expect(again.body.data.createPaymentIntent).toMatchObject({ error: { code: 'ORDER_ALREADY_PAID' }, paymentIntentId: null });
 
       await runReconciliation(server.app.reconciliation, { trigger: 'manual', actor: 'test' });
-      expect((await server.app.stripe.paymentIntents.retrieve(live)).status).toBe('canceled');
+      // A second live PaymentIntent of a paid order: Stripe's 'duplicate', not 'abandoned'.
+      expect(await server.app.stripe.paymentIntents.retrieve(live)).toMatchObject({ status: 'canceled', cancellation_reason: 'duplicate' });
       await settleWebhooks();
       expect(await unappliedEvents()).toEqual([]);
       expect(await attemptsOf(orderId)).toEqual([

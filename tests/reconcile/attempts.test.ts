@@ -49,7 +49,8 @@ describe('step 2: our attempts without a known object', () => {
 
     const result = await pass();
     expect(result.run.counters).toMatchObject({ canceled: 1 });
-    expect((await server.app.stripe.paymentIntents.retrieve(stuck!.stripe_object_id!)).status).toBe('canceled');
+    // The order was never paid: the PaymentIntent was abandoned, not a duplicate.
+    expect(await server.app.stripe.paymentIntents.retrieve(stuck!.stripe_object_id!)).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned' });
     expect(await attemptsOf(input.email)).toMatchObject([{ status: 'canceled', stripe_object_id: stuck!.stripe_object_id }]);
     expect(await janitorLogs(stuck!.order_id)).toEqual(['reconcile.attempt_canceled']);
   });
