@@ -3,9 +3,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
+import { MALLOC_TUNABLES } from '../server/platform/db/pglite';
 
 const tsx = fileURLToPath(import.meta.resolve('tsx/cli'));
-const server = spawn(process.execPath, [tsx, 'watch', 'server/main.ts'], { stdio: 'inherit' });
+// glibc's malloc settings of `npm start` (server/platform/db/pglite.ts says why), unless the environment has its own.
+const server = spawn(process.execPath, [tsx, 'watch', 'server/main.ts'], { stdio: 'inherit', env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env } });
 const vite = await createServer({ configFile: 'vite.config.ts' });
 await vite.listen();
 vite.printUrls();

@@ -45,7 +45,9 @@ export function pgliteStartParams(inMemory: boolean): string[] {
 
 /**
  * glibc malloc settings for the process running the embedded database, which `npm start` puts in the
- * environment (package.json: glibc reads them once, before node starts; other C libraries ignore them).
+ * environment (package.json: glibc reads them once, before node starts; other C libraries ignore them),
+ * as do `npm run dev` (scripts/dev.ts) and, for one way of starting the server, `start:web` and
+ * `start:worker`, whose processes run on PostgreSQL, where big short-lived blocks are rarer.
  * Much of what PGlite's process allocates is big and short-lived (V8's background WebAssembly compiles,
  * PGlite's copies of its files and messages); with glibc's defaults, freed memory stayed with malloc
  * for the process's life (issue 23: about 60 MiB of RSS under the webhook benchmark's load):

@@ -58,6 +58,14 @@ describe('the malloc settings of the embedded default', () => {
   it("npm start gives the server process glibc's malloc settings (they must be set before node starts)", () => {
     const { scripts } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
     expect(scripts.start).toContain(`&& GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/server/main.js`);
+    // The web and worker processes too, in the same sh syntax (npm runs scripts with sh on Linux).
+    expect(scripts['start:web']).toContain(`&& PROCESS_ROLE=web GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/server/main.js`);
+    expect(scripts['start:worker']).toContain(`&& PROCESS_ROLE=worker GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/server/main.js`);
+  });
+
+  it('npm run dev starts its server with them, unless the environment has its own', () => {
+    const dev = readFileSync(new URL('../../../scripts/dev.ts', import.meta.url), 'utf8');
+    expect(dev).toMatch(/spawn\(process\.execPath, \[tsx, 'watch', 'server\/main\.ts'\], \{[^}]*env: \{ GLIBC_TUNABLES: MALLOC_TUNABLES, \.\.\.process\.env \}/);
   });
 });
 
