@@ -23,6 +23,8 @@ const SUCCEEDED_ORDER_STATUSES = ['paid', 'refunded', 'partially_refunded', 'dis
 
 interface SandboxLedger {
   intents: Stripe.PaymentIntent[];
+  /** The same PaymentIntents by id: every check looks one up per row of ours (a list search would be quadratic over a month). */
+  intentById: Map<string, Stripe.PaymentIntent>;
   charges: Map<string, Stripe.Charge>;
   refunds: Stripe.Refund[];
   disputes: Stripe.Dispute[];
@@ -35,8 +37,10 @@ interface SandboxLedger {
 function ledger(world: World): SandboxLedger {
   const store = world.app.stripeSandbox!.core.store;
   const charges = new Map(store.collection<Stripe.Charge>('charge').all().map((c) => [c.id, c]));
+  const intents = store.collection<Stripe.PaymentIntent>('payment_intent').all();
   return {
-    intents: store.collection<Stripe.PaymentIntent>('payment_intent').all(),
+    intents,
+    intentById: new Map(intents.map((i) => [i.id, i])),
     charges,
     refunds: store.collection<Stripe.Refund>('refund').all(),
     disputes: store.collection<Stripe.Dispute>('dispute').all(),
@@ -55,8 +59,7 @@ function ledger(world: World): SandboxLedger {
 const chargeOf = (l: SandboxLedger, intent: Stripe.PaymentIntent) => (typeof intent.latest_charge === 'string' ? l.charges.get(intent.latest_charge) : (intent.latest_charge ?? undefined));
 
 /** 1. The books balance to the cent: payments and refunds per object, orders, and the Overview's revenue. */
-async function books(world: World): Promise<InvariantResult[]> {
-  const l = ledger(world);
+async function books(world: World, l: SandboxLedger): Promise<InvariantResult[]> {
   const db = world.app.db;
   const { rows: payments } = await db.query<{ pi: string; status: string; amount: number; amount_refunded: number; order_id: string; order_status: string }>(
     `select p.stripe_payment_intent_id as pi, p.status, p.amount::int as amount, p.amount_refunded::int as amount_refunded, p.order_id::text, o.status as order_status
@@ -77,7 +80,7 @@ async function books(world: World): Promise<InvariantResult[]> {
       paymentRows.push({ pi: intent.id, stripe: { status: intent.status, ...held, order_id: intent.metadata.order_id }, ours: ours ?? null });
     }
   }
-  for (const p of payments) if (p.status === 'succeeded' && !l.intents.some((i) => i.id === p.pi && i.status === 'succeeded')) paymentRows.push({ pi: p.pi, ours: p, stripe: 'not succeeded' });
+  for (const p of payments) if (p.status === 'succeeded' && l.intentById.get(p.pi)?.status !== 'succeeded') paymentRows.push({ pi: p.pi, ours: p, stripe: 'not succeeded' });
 
   const { rows: refunds } = await db.query<{ id: string; stripe_refund_id: string | null; status: string; amount: number }>(`select id::text, stripe_refund_id, status, amount::int as amount from refunds`);
   const ourRefund = new Map(refunds.filter((r) => r.stripe_refund_id).map((r) => [r.stripe_refund_id!, r]));
@@ -88,13 +91,18 @@ async function books(world: World): Promise<InvariantResult[]> {
       refundRows.push({ refund: refund.id, stripe: { status: refund.status, amount: refund.amount }, ours: ours ?? null });
     }
   }
-  for (const r of refunds) if (r.status === 'succeeded' && !l.refunds.some((s) => s.id === r.stripe_refund_id && s.status === 'succeeded')) refundRows.push({ ours: r, stripe: 'not succeeded' });
+  const stripeRefund = new Map(l.refunds.map((s) => [s.id, s]));
+  for (const r of refunds) if (r.status === 'succeeded' && (!r.stripe_refund_id || stripeRefund.get(r.stripe_refund_id)?.status !== 'succeeded')) refundRows.push({ ours: r, stripe: 'not succeeded' });
 
   // An order is paid (in any of its after-payment states) exactly when Stripe holds a payment for it.
   const { rows: orders } = await db.query<{ id: string; status: string; amount: number }>(`select id::text, status, amount::int as amount from orders`);
   const paidAtStripe = new Set(l.intents.filter((i) => i.status === 'succeeded' && !l.invoiceIntents.has(i.id)).map((i) => i.metadata.order_id));
   // A subscription's order is paid by its first invoice (our metadata is on the subscription).
-  const subscriptionOf = (invoice: Stripe.Invoice) => l.subscriptions.find((sub) => sub.id === (invoice.parent?.subscription_details?.subscription ?? (invoice as { subscription?: string }).subscription));
+  const subscriptionById = new Map(l.subscriptions.map((sub) => [sub.id, sub]));
+  const subscriptionOf = (invoice: Stripe.Invoice) => {
+    const id = invoice.parent?.subscription_details?.subscription ?? (invoice as { subscription?: string }).subscription;
+    return typeof id === 'string' ? subscriptionById.get(id) : undefined;
+  };
   for (const invoice of l.invoiceIntents.values()) {
     const order = invoice.status === 'paid' ? subscriptionOf(invoice)?.metadata.order_id : undefined;
     if (order) paidAtStripe.add(order);
@@ -112,14 +120,13 @@ async function books(world: World): Promise<InvariantResult[]> {
   const prices = world.app.stripeSandbox!.core.store.collection<Stripe.Price>('price');
   for (const [intentId, invoice] of l.invoiceIntents) {
     const sub = subscriptionOf(invoice);
-    const intent = l.intents.find((i) => i.id === intentId);
+    const intent = l.intentById.get(intentId);
     const billed = invoicePriceId(invoice);
     const onTrack = invoice.billing_reason === 'subscription_create' ? sub?.metadata.track : ((billed ? prices.get(billed)?.metadata.track : undefined) ?? sub?.items.data[0]?.price.metadata.track ?? sub?.metadata.track);
     if (intent?.status === 'succeeded' && onTrack) track(onTrack, intent.currency).gross += intent.amount_received;
   }
-  const intentById = new Map(l.intents.map((i) => [i.id, i]));
   for (const refund of l.refunds) {
-    const intent = typeof refund.payment_intent === 'string' ? intentById.get(refund.payment_intent) : undefined;
+    const intent = typeof refund.payment_intent === 'string' ? l.intentById.get(refund.payment_intent) : undefined;
     if (refund.status === 'succeeded' && intent?.metadata.track) track(intent.metadata.track, refund.currency).refunded += refund.amount;
   }
   const overview = await world.graphql(`query { opsActivity(period: MONTH) { revenueByTrack { track gross { amount currency } refunded { amount } } } }`, {}, 'admin');
@@ -136,8 +143,9 @@ async function books(world: World): Promise<InvariantResult[]> {
   const { rows: ourDisputes } = await db.query<{ id: string; status: string; amount: number }>(`select id, status, amount::int as amount from disputes`);
   const disputeRows: unknown[] = [];
   const theirs = new Map(l.disputes.map((d) => [d.id, d]));
+  const ourDispute = new Map(ourDisputes.map((o) => [o.id, o]));
   for (const d of l.disputes) {
-    const ours = ourDisputes.find((o) => o.id === d.id);
+    const ours = ourDispute.get(d.id);
     if (!ours || ours.status !== d.status || ours.amount !== d.amount) disputeRows.push({ dispute: d.id, stripe: { status: d.status, amount: d.amount }, ours: ours ?? null });
   }
   for (const o of ourDisputes) if (!theirs.has(o.id)) disputeRows.push({ dispute: o.id, ours: o, stripe: null });
@@ -147,22 +155,24 @@ async function books(world: World): Promise<InvariantResult[]> {
     `select id, status, stripe_price_id as price, cancel_at_period_end from subscriptions`,
   );
   const subscriptionRows: unknown[] = [];
-  const stripeSubs = store.collection<Stripe.Subscription>('subscription').all();
+  const stripeSubs = l.subscriptions;
+  const ourSub = new Map(ourSubs.map((o) => [o.id, o]));
   for (const sub of stripeSubs) {
-    const ours = ourSubs.find((o) => o.id === sub.id);
+    const ours = ourSub.get(sub.id);
     const price = sub.items.data[0]?.price.id ?? null;
     if (!ours || ours.status !== sub.status || ours.price !== price || ours.cancel_at_period_end !== sub.cancel_at_period_end) {
       subscriptionRows.push({ subscription: sub.id, stripe: { status: sub.status, price, cancel_at_period_end: sub.cancel_at_period_end }, ours: ours ?? null });
     }
   }
-  for (const o of ourSubs) if (!stripeSubs.some((s) => s.id === o.id)) subscriptionRows.push({ subscription: o.id, ours: o, stripe: null });
+  for (const o of ourSubs) if (!subscriptionById.has(o.id)) subscriptionRows.push({ subscription: o.id, ours: o, stripe: null });
   // A declined renewal is an open invoice at Stripe with nothing paid (and its subscription past_due,
   // checked above): ours must say the same, to the amount due.
   const { rows: ourInvoices } = await db.query<{ id: string; status: string; amount_due: number; amount_paid: number }>(`select id, status, amount_due::int as amount_due, amount_paid::int as amount_paid from subscription_invoices`);
   const invoiceRows: unknown[] = [];
   const stripeInvoices = store.collection<Stripe.Invoice>('invoice').all().filter((i) => i.status !== 'draft');
+  const ourInvoice = new Map(ourInvoices.map((o) => [o.id, o]));
   for (const invoice of stripeInvoices) {
-    const ours = ourInvoices.find((o) => o.id === invoice.id);
+    const ours = ourInvoice.get(invoice.id);
     if (!ours || ours.status !== invoice.status || ours.amount_paid !== invoice.amount_paid || ours.amount_due !== invoice.amount_due) {
       invoiceRows.push({ invoice: invoice.id, billing_reason: invoice.billing_reason, stripe: { status: invoice.status, amount_due: invoice.amount_due, amount_paid: invoice.amount_paid }, ours: ours ?? null });
     }
@@ -235,8 +245,7 @@ async function paymentRequestBooks(world: World, l: SandboxLedger): Promise<Inva
 }
 
 /** 2. Every effect happened once. */
-async function once(world: World): Promise<InvariantResult[]> {
-  const l = ledger(world);
+async function once(world: World, l: SandboxLedger): Promise<InvariantResult[]> {
   const accepted = new Map<string, Set<string>>();
   for (const r of world.make.receipts) {
     if (!r.accepted) continue;
@@ -297,8 +306,7 @@ async function once(world: World): Promise<InvariantResult[]> {
 }
 
 /** 3. Nothing is left behind after the day's reconciliation pass. */
-async function leftBehind(world: World): Promise<InvariantResult[]> {
-  const l = ledger(world);
+async function leftBehind(world: World, l: SandboxLedger): Promise<InvariantResult[]> {
   const db = world.app.db;
   const { rows: events } = await db.query(`select id, type, status, last_error from stripe_events where status not in ('applied', 'ignored')`);
   const { rows: provisional } = await db.query(`select id::text, status, sync_attempts from orders where sync_state = 'provisional'`);
@@ -336,7 +344,9 @@ function result(name: string, rows: unknown[]): InvariantResult {
 }
 
 export async function checkInvariants(world: World, day: number, extra: ExtraInvariant[] = []): Promise<InvariantResult[]> {
-  const results = [...(await books(world)), ...(await once(world)), ...(await leftBehind(world))];
+  // One copy of the sandbox's objects for the three groups: nothing changes the sandbox while they run.
+  const l = ledger(world);
+  const results = [...(await books(world, l)), ...(await once(world, l)), ...(await leftBehind(world, l))];
   for (const [i, check] of extra.entries()) results.push(result(`extra ${i + 1} (test hook)`, await check(world, { day })));
   return results;
 }
