@@ -58,6 +58,12 @@ export class EventBus {
   readonly faults: WebhookFaults = noWebhookFaults();
   /** Every delivery attempt, newest last: what tests and the console can inspect. */
   readonly log: DeliveryRecord[] = [];
+  /**
+   * How many deliveries a flush posts at once (1: one at a time, in the order they fall due, as tests
+   * expect). More keeps each object's deliveries in order and lets different objects' overlap: a
+   * receiver sees them in an order Stripe does not promise anyway. The simulator posts a batch's 8 at once.
+   */
+  deliveryConcurrency = 1;
   private queue: Delivery[] = [];
   /** Taken off the queue and not yet attempted to the end: a snapshot keeps them, as still to deliver. */
   private attempting = new Set<Delivery>();
@@ -245,30 +251,66 @@ export class EventBus {
       this.queue = this.queue.filter((d) => d.dueAt > now);
       if (this.faults.reorder) due.reverse();
       for (const delivery of due) this.attempting.add(delivery);
-      for (const delivery of due) {
+      // Which deliveries the drop and duplicate faults take is decided here, in the order they are
+      // due, so it does not depend on how concurrent posts interleave.
+      const planned = due.map((delivery) => ({ delivery, copies: this.sendable(delivery) ? this.copiesOf() : (1 as const) }));
+      const one = async ({ delivery, copies }: (typeof planned)[number]) => {
         try {
-          await this.attempt(delivery);
+          await this.attempt(delivery, copies);
         } finally {
           this.attempting.delete(delivery);
         }
+      };
+      if (this.deliveryConcurrency <= 1) {
+        for (const p of planned) await one(p);
+      } else {
+        // One lane per object (an event's data.object id), its deliveries in order; up to
+        // deliveryConcurrency lanes at once, taken in the order their first delivery is due.
+        const lanes = new Map<string, Array<(typeof planned)[number]>>();
+        for (const p of planned) {
+          const key = (this.events.get(p.delivery.eventId)?.data.object as { id?: string } | undefined)?.id ?? p.delivery.eventId;
+          const lane = lanes.get(key);
+          if (lane) lane.push(p);
+          else lanes.set(key, [p]);
+        }
+        const queue = [...lanes.values()];
+        const worker = async () => {
+          for (let lane = queue.shift(); lane; lane = queue.shift()) for (const p of lane) await one(p);
+        };
+        await Promise.all(Array.from({ length: Math.min(this.deliveryConcurrency, queue.length) }, worker));
       }
       this.changed();
     }
   }
 
-  private async attempt(delivery: Delivery): Promise<void> {
+  /** A delivery whose event, endpoint and secret still exist (one that does not is skipped, taking no fault). */
+  private sendable(delivery: Delivery): boolean {
+    return this.events.get(delivery.eventId) !== undefined && this.endpoints.get(delivery.endpointId) !== undefined && this.secrets.has(delivery.endpointId);
+  }
+
+  /** Applies the drop and duplicate faults to the next delivery: 0 copies sent (dropped), 1, or 2. */
+  private copiesOf(): 0 | 1 | 2 {
+    if (this.faults.dropNext > 0) {
+      this.faults.dropNext--;
+      return 0;
+    }
+    if (this.faults.duplicateNext > 0) {
+      this.faults.duplicateNext--;
+      return 2;
+    }
+    return 1;
+  }
+
+  private async attempt(delivery: Delivery, copies: 0 | 1 | 2): Promise<void> {
     const event = this.events.get(delivery.eventId);
     const endpoint = this.endpoints.get(delivery.endpointId);
     const secret = this.secrets.get(delivery.endpointId);
     if (!event || !endpoint || !secret) return;
     const record = { eventId: event.id, eventType: event.type, endpointId: endpoint.id, url: endpoint.url, attempt: delivery.attempt, at: this.clock.now() };
-    if (this.faults.dropNext > 0) {
-      this.faults.dropNext--;
+    if (copies === 0) {
       this.log.push({ ...record, status: 'dropped' });
       return;
     }
-    const copies = this.faults.duplicateNext > 0 ? 2 : 1;
-    if (copies === 2) this.faults.duplicateNext--;
     let ok = false;
     for (let i = 0; i < copies; i++) {
       const status = await this.post(endpoint.url, event, secret);
