@@ -86,6 +86,12 @@ export interface StartOptions {
   stripeSandboxFile?: string;
   /** How long a change to the sandbox waits before that file is written (the sandbox's default: 200 ms). */
   stripeSandboxFileDebounceMs?: number;
+  /**
+   * Sandbox mode: serve this sandbox (its objects, clock and queued webhooks as they are) instead of
+   * making one. The simulator restarts the server around the same sandbox, as Stripe outlives our
+   * process, rather than writing and reading back every object at each restart.
+   */
+  stripeSandbox?: StripeSandbox;
   jobs?: Job[];
   /** Aborted when the process is told to stop before its start is over (SIGTERM while it waits for the database). */
   signal?: AbortSignal;
@@ -232,7 +238,7 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
   // Sandbox mode: the Stripe emulator lives in this server; its public URL is known after listen.
   const stripeSandbox =
     config.stripe.mode === 'sandbox' && !config.isProduction
-      ? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), stateFile: options.stripeSandboxFile, stateFileDebounceMs: options.stripeSandboxFileDebounceMs })
+      ? options.stripeSandbox ?? createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), stateFile: options.stripeSandboxFile, stateFileDebounceMs: options.stripeSandboxFileDebounceMs })
       : undefined;
   // In sandbox mode the Stripe client and Checkout's return pages point at this server: they are made
   // once the port is known, before the first request is served.

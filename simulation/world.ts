@@ -5,9 +5,6 @@
 // seed replays the same schedule (and a fault queued "for the next call" meets the same call).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
 import { WEBHOOK_PATH } from '../server/api/http/webhookRoute';
@@ -19,10 +16,14 @@ import type { Db } from '../server/platform/db/db';
 import { type FaultyDb, faultyDb } from '../server/platform/db/faultyDb';
 import { createLogger } from '../server/platform/observability/logger';
 import { HANDLED_EVENT_TYPES } from '../server/webhooks/translate';
+import { createStripeSandbox } from '../stripe-sandbox/sandbox';
+import { noWebhookFaults } from '../stripe-sandbox/webhooks';
 
 export const JWT_SECRET = 'simulation-jwt-secret-0123456789abcdef0123';
 export const MAKE_SIGNING_SECRET = 'simulation-make-signing-secret';
 /** Make kinds the simulated business routes to its scenarios (the receiver below). */
+/** Webhook deliveries the sandbox posts at once when the simulator flushes them (stripe-sandbox/webhooks.ts). */
+export const WEBHOOK_DELIVERY_CONCURRENCY = 8;
 export const MAKE_KINDS = ['add_project', 'refund_completed', 'payment_request_completed'] as const;
 
 // ---------------------------------------------------------------------------------------------------
@@ -78,8 +79,8 @@ export async function startMakeReceiver(slowMs: number): Promise<MakeReceiver> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The server: started, and "restarted" (everything in memory dropped; the database and the sandbox's
-// state kept, the sandbox's through its state file as `npm start` keeps it).
+// The server: started, and "restarted" (everything in memory dropped; the database and the sandbox
+// kept, as Stripe keeps its objects while our process restarts).
 
 /** Log lines at error level, kept for the report (the server logs what it survives). */
 class ErrorLines extends Writable {
@@ -131,8 +132,6 @@ export interface WorldOptions {
 export async function startWorld(options: WorldOptions): Promise<World> {
   const faults = faultyDb(options.db);
   const make = await startMakeReceiver(options.makeTimeoutMs + 200);
-  const stateDir = mkdtempSync(join(tmpdir(), 'simulate-'));
-  const stateFile = join(stateDir, 'stripe-sandbox.json');
   const errors = new ErrorLines();
   const logger = createLogger({ level: 'error', destination: errors });
   const routes = Object.fromEntries(MAKE_KINDS.filter((k) => k !== 'add_project').map((k) => [k, `${make.url}/${k}`]));
@@ -152,13 +151,19 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     MAKE_WEBHOOK_URLS: JSON.stringify(routes),
     RATE_LIMIT_API_KEY_PER_MINUTE: '0',
   });
+  // Stripe (the sandbox) outlives our server: a restart stops the server and starts a new one on the
+  // same database and the same sandbox, its objects, clock and queued deliveries as they are. Through
+  // the sandbox's state file, as `npm start` keeps it, each restart serialised and parsed every object
+  // the sandbox holds, a cost growing with the run: at 1,000 payments a day, a sixth of the process's
+  // CPU by day 2 and most of it by the month's end (docs/simulation.md, "Figures so far").
+  const sandbox = createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) });
   const start = async () => {
-    // The state file is read only at a restart, after stop() has flushed it: written on every change
-    // (every 200 ms of a busy run), it would serialise every object the sandbox holds, a cost that grows
-    // with the run (a month's sandbox is tens of thousands of objects).
-    const app = await startApp(config, logger, { db: faults.db, stripeSandboxFile: stateFile, stripeSandboxFileDebounceMs: 24 * 3600_000 });
+    const app = await startApp(config, logger, { db: faults.db, stripeSandbox: sandbox });
     // Deliveries go out when the simulator flushes them, not on the sandbox's real-time timer.
     app.stripeSandbox!.core.events.stopAutoDelivery();
+    // A batch of customers' deliveries go out 8 at a time (each object's still in order), as Stripe
+    // sends them, rather than one POST after another while the process waits on each answer.
+    app.stripeSandbox!.core.events.deliveryConcurrency = WEBHOOK_DELIVERY_CONCURRENCY;
     // The endpoint takes the event types the server applies, as production's is registered
     // (`npm run stripe:events`, docs/deploy.md), not every type: sandbox mode's '*' doubled the
     // deliveries (payment_intent.created, charge.succeeded, invoice.created...), each stored as ignored.
@@ -191,13 +196,16 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     },
     async restart() {
       await world.app.stop();
+      // What a new sandbox read from its state file did not have, and so what a restart has always
+      // dropped: API faults queued for the next call and the webhook faults not met yet.
+      sandbox.clearPendingFaults();
+      Object.assign(sandbox.webhookFaults, noWebhookFaults());
       world.app = await start();
       world.browser = browserFor(world.app.url);
     },
     async close() {
       await world.app.stop();
       await make.close();
-      rmSync(stateDir, { recursive: true, force: true });
     },
   };
   return world;
