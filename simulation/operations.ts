@@ -3,6 +3,7 @@
 // confirm (the browser's own Stripe client), and the console's staff mutations.
 import type Stripe from 'stripe';
 import { signStaffToken } from '../server/auth/staffTokens';
+import type { ApiFaultMatch } from '../stripe-sandbox/router';
 import type { Prng } from './prng';
 import { JWT_SECRET, type World } from './world';
 
@@ -55,6 +56,17 @@ const CANCEL_REQUEST = `mutation ($input: PaymentRequestActionInput!) { cancelPa
 
 const RETURN_URL = 'https://shop.simulated.test/checkout/return';
 const CARDS = { visa: '4242424242424242', declined: '4000000000000002', threeDS: '4000000000003220' };
+
+/** The API faults planned at a step (simulation/run.ts): armed for the calls the step names, once. */
+export interface StepApiFaults {
+  arm: (match: ApiFaultMatch) => void;
+}
+
+/**
+ * Staff actions that send two calls to Stripe at once and arm their step's API faults themselves, for
+ * the one of the two they name; every other step's are armed for any call before it starts.
+ */
+export const targetsItsOwnApiFaults = (action: StaffAction): boolean => action === 'refund_race';
 
 /** Thrown when the server answered with a GraphQL error (an injected fault may cause one): the journey stops there. */
 export class OperationFailed extends Error {
@@ -272,7 +284,7 @@ export async function paidOrders(world: World, orders: SimOrder[]): Promise<Arra
 const refund = (world: World, orderId: string, amount: number | undefined, key: string) =>
   call(world, REFUND, { orderId, amount, reason: 'REQUESTED_BY_CUSTOMER', note: 'simulated', idempotencyKey: key }, 'admin');
 
-export async function runStaffAction(world: World, prng: Prng, action: StaffAction, order: SimOrder & { amount: number; refundable: number }): Promise<void> {
+export async function runStaffAction(world: World, prng: Prng, action: StaffAction, order: SimOrder & { amount: number; refundable: number }, faults?: StepApiFaults): Promise<void> {
   const orderId = order.orderId!;
   switch (action) {
     case 'refund_partial':
@@ -282,10 +294,21 @@ export async function runStaffAction(world: World, prng: Prng, action: StaffActi
       await refund(world, orderId, undefined, prng.uuid());
       return;
     case 'refund_race': {
-      // Two staff members refund a third each at the same moment: both fit, so both must be made, once.
-      const third = Math.floor(order.amount / 3);
+      // Two staff members refund about a third of what is left each at the same moment: both fit, so
+      // both must be made, once. The amounts differ by a cent, so the step's faults can name one of the
+      // two calls: the first's Stripe create (and the SDK's retry of it, the same parameters) meets the
+      // API faults, and a database fault waiting for refund_claim fails the first's claim (its key),
+      // whichever of the two the server reaches first.
+      if (order.refundable < 3) return; // not two refunds' worth left (a cent each, and a cent apart)
+      const first = Math.floor(order.refundable / 3);
       const [a, b] = [prng.uuid(), prng.uuid()];
-      await Promise.all([refund(world, orderId, third, a), refund(world, orderId, third, b)]);
+      faults?.arm({ method: 'POST', path: '/v1/refunds', params: { amount: String(first), 'metadata[order_id]': orderId } });
+      world.faults.narrow('refund_claim', (params) => JSON.stringify(params ?? []).includes(a));
+      // Both answered before the step ends, even when one is an error: a call still under way would
+      // meet the next step's faults.
+      const answers = await Promise.allSettled([refund(world, orderId, first, a), refund(world, orderId, first - 1, b)]);
+      const failed = answers.find((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
+      if (failed) throw failed.reason;
       return;
     }
     case 'refund_double_press': {

@@ -5,7 +5,8 @@ import { runReconciliation } from '../server/reconcile/janitor';
 import type { Db } from '../server/platform/db/db';
 import { canonicalState, type CanonicalState, digestOf } from './digest';
 import { checkInvariants, type ExtraInvariant, type InvariantResult } from './invariants';
-import { closeSomeDisputes, isOrderlessAction, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runOrderlessAction, runStaffAction, type SimOrder } from './operations';
+import type { ApiFault } from '../stripe-sandbox/router';
+import { closeSomeDisputes, isOrderlessAction, OperationFailed, paidOrders, retryStuckDeliveries, runJourney, runOrderlessAction, runStaffAction, type SimOrder, type StepApiFaults, targetsItsOwnApiFaults } from './operations';
 import { type DayPlan, type FaultStep, planRun, type RunPlan, type SimOptions } from './plan';
 import { Prng } from './prng';
 import { startWorld, type World } from './world';
@@ -19,10 +20,11 @@ export interface RunOptions extends SimOptions {
   log?: (line: string) => void;
   /**
    * Customers served at once (default 1). The replay stays exact at any concurrency: a customer with a
-   * fault planned at its step, and every customer while a fault waits for "the next call" (an API fault,
-   * a webhook to drop or duplicate, a database statement a customer's step runs), is served alone, so
-   * the fault meets the same call as one at a time would. Batches of customers with no fault pending
-   * interleave; what they do does not depend on the interleaving (each has its own order and keys).
+   * fault planned at its step, and every customer while a fault waits for "the next call" (a webhook to
+   * drop or duplicate, a database statement a customer's step runs), is served alone, so the fault meets
+   * the same call as one at a time would. API faults are their step's own, for the calls it names
+   * (stepApiFaults), and never wait past it. Batches of customers with no fault pending interleave; what
+   * they do does not depend on the interleaving (each has its own order and keys).
    */
   concurrency?: number;
   /** Stop at the first day whose invariants fail (shrinking needs no more). */
@@ -133,10 +135,15 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
   const faultsAt = new Map<number, FaultStep[]>();
   for (const f of day.faults) if (f.step < steps) faultsAt.set(f.step, [...(faultsAt.get(f.step) ?? []), f]);
   let makeBackAt = -1;
+  // The API faults planned at each step, armed by the step itself for the calls it names (see
+  // stepApiFaults), and forgotten when the step and its webhooks are done.
+  const apiFaultsAt = new Map<number, ApiFault[]>();
   const runStep = async (step: number) => {
     const customer = day.customers[step];
+    const faults = stepApiFaults(world, apiFaultsAt.get(step) ?? []);
     try {
       if (customer) {
+        faults.arm({});
         const order: SimOrder = { ref: customer.ref, day: day.day, track: customer.track, journey: customer.journey, orderId: undefined };
         todays.push(order);
         orders.push(order);
@@ -145,6 +152,7 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
       } else {
         const action = day.staff[step - day.customers.length]!;
         const prng = new Prng(action.seed);
+        if (!targetsItsOwnApiFaults(action.action)) faults.arm({});
         if (isOrderlessAction(action.action)) {
           if (await runOrderlessAction(world, prng, action.action, orders)) ctx.count(ctx.operations, `staff: ${action.action}`);
           ctx.count(ctx.outcomes, 'completed');
@@ -154,7 +162,7 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
         const candidates = await paidOrders(world, orders.slice(-1000));
         if (candidates.length === 0) return;
         ctx.count(ctx.operations, `staff: ${action.action}`);
-        await runStaffAction(world, prng, action.action, prng.pick(candidates));
+        await runStaffAction(world, prng, action.action, prng.pick(candidates), faults);
       }
       ctx.count(ctx.outcomes, 'completed');
     } catch (error) {
@@ -176,6 +184,10 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
       if (s === makeBackAt) world.make.mode = 'up';
       for (const fault of faultsAt.get(s) ?? []) {
         ctx.count(ctx.faults, fault.kind);
+        if (isApiFault(fault.kind)) {
+          apiFaultsAt.set(s, [...(apiFaultsAt.get(s) ?? []), ...Array.from({ length: fault.size }, () => API_FAULTS[fault.kind as keyof typeof API_FAULTS])]);
+          continue;
+        }
         const until = await ctx.timed('faults', () => injectFault(world, fault));
         if (until !== undefined) makeBackAt = s + until;
       }
@@ -188,6 +200,11 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
       await job(ctx, 'webhook applier', () => world.app.webhookApplier.drain());
     });
     resetStepFaults(world);
+    // A step's API faults are its own: those none of its calls (nor its webhooks' application) met
+    // are forgotten, rather than left for whichever call comes next.
+    const unmet = world.app.stripeSandbox!.pendingFaultCount();
+    if (unmet > 0) ctx.count(ctx.outcomes, 'API faults no call of their step met', unmet);
+    world.app.stripeSandbox!.clearPendingFaults();
     sinceOutbox += size;
     if (sinceOutbox >= 5) {
       sinceOutbox = 0;
@@ -205,12 +222,39 @@ async function playDay(world: World, day: DayPlan, orders: SimOrder[], ctx: DayC
  */
 const STATEMENTS_NO_CUSTOMER_RUNS = ['refund_claim', 'refund_record', 'make_delivery_record'];
 
-/** A fault injected for "the next call" that no call has met yet: the next steps must run alone until one does. */
+/**
+ * A fault injected for "the next call" that no call has met yet: the next steps must run alone until one
+ * does. (API faults never wait past their step: it forgets those unmet, so the sandbox's count is 0 here.)
+ */
 function nextCallFaultPending(world: World): boolean {
   const sandbox = world.app.stripeSandbox!;
   const { dropNext, duplicateNext } = sandbox.webhookFaults;
   if (sandbox.pendingFaultCount() > 0 || dropNext > 0 || duplicateNext > 0) return true;
   return world.faults.armedPatterns().some((fault) => !STATEMENTS_NO_CUSTOMER_RUNS.some((statement) => fault.test(statement)));
+}
+
+/** The sandbox's API fault for each planned kind. */
+const API_FAULTS = { stripe_429: 'rate_limit', stripe_500: 'api_error', stripe_connection_reset: 'connection_reset' } as const satisfies Partial<Record<FaultStep['kind'], ApiFault>>;
+const isApiFault = (kind: FaultStep['kind']): boolean => kind in API_FAULTS;
+
+/**
+ * A step's planned API faults (429, 500, connection reset), armed for the calls the step names: a
+ * customer, or a staff action with one call to Stripe at a time, for any call (the step runs alone:
+ * its calls come one after another, so the same call meets them in every run); a step that sends two
+ * calls at once (a refund race) for one of the two by what tells it apart (its amount), so the same one
+ * meets them in every interleaving. Queued for "the next call", which of the two met them, and so
+ * whether one refund failed past the SDK's retries or both were retried once and made, depended on
+ * which reached the sandbox first. Armed once; unmet ones are forgotten at the step's end.
+ */
+function stepApiFaults(world: World, faults: ApiFault[]): StepApiFaults {
+  let armed = faults.length === 0;
+  return {
+    arm(match) {
+      if (armed) return;
+      armed = true;
+      world.app.stripeSandbox!.failMatching(match, ...faults);
+    },
+  };
 }
 
 /** Network failures between the simulator (customer, staff) and the server an injected fault can cause. */
@@ -233,13 +277,9 @@ async function injectFault(world: World, fault: FaultStep): Promise<number | und
       sandbox.webhookFaults.delaySeconds = fault.size * 3600;
       return undefined;
     case 'stripe_429':
-      sandbox.failNext(...Array.from({ length: fault.size }, () => 'rate_limit' as const));
-      return undefined;
     case 'stripe_500':
-      sandbox.failNext(...Array.from({ length: fault.size }, () => 'api_error' as const));
-      return undefined;
     case 'stripe_connection_reset':
-      sandbox.failNext(...Array.from({ length: fault.size }, () => 'connection_reset' as const));
+      // Armed by the step they are planned at (stepApiFaults), for the calls it names.
       return undefined;
     case 'db_statement':
       world.faults.failNext(new RegExp(fault.statement!));
@@ -268,8 +308,8 @@ async function endOfDay(world: World, day: DayPlan, ctx: DayContext): Promise<vo
   const sandbox = world.app.stripeSandbox!;
   world.make.mode = 'up';
   world.faults.disarm();
-  // API faults a day's last steps left unmet too: they would fail the day's end's own calls (a staff
-  // member's dispute close in Stripe's dashboard has no retry) instead of the customers' they were for.
+  // No API fault is left: each step forgets its own unmet ones. Cleared all the same, since one would
+  // fail the day's end's own calls (a dispute closed in Stripe's dashboard has no retry).
   sandbox.clearPendingFaults();
   Object.assign(sandbox.webhookFaults, { dropNext: 0, duplicateNext: 0, reorder: false, delaySeconds: 0 });
   // Sandbox time: a day, in four steps, with the applier running after each (as its job would).

@@ -33,6 +33,27 @@ interface CompiledRoute extends Route {
 
 export type ApiFault = 'rate_limit' | 'api_error' | 'connection_reset';
 
+/**
+ * Which API calls injected faults are for: a call meets them only if it matches every field given (no
+ * field: any call). Faults for "the next call" go to whichever call comes first, which under
+ * concurrent calls (two refunds at once, customers served together) depends on their interleaving;
+ * faults for the calls a test or the simulator names meet the same calls in every interleaving. The
+ * SDK's retry of a faulted call sends the same parameters, so it matches too.
+ */
+export interface ApiFaultMatch {
+  method?: HttpMethod;
+  /** The request's path: exactly (`/v1/refunds`) or by a pattern. */
+  path?: string | RegExp;
+  /** Parameters the call carries with these values, named as in its form: `amount`, `metadata[order_id]`. */
+  params?: Record<string, string>;
+}
+
+/** Faults queued for the calls one match describes, met in order. */
+export interface QueuedApiFaults {
+  match: ApiFaultMatch;
+  faults: ApiFault[];
+}
+
 export interface StoredIdempotentResponse {
   fingerprint: string;
   status: number;
@@ -46,8 +67,8 @@ export class Router {
   private readonly routes: CompiledRoute[] = [];
   private readonly idempotent = new Map<string, StoredIdempotentResponse>();
   private readonly inFlight = new Set<string>();
-  /** Faults to inject into the next API calls, in order. */
-  readonly pendingFaults: ApiFault[] = [];
+  /** Faults to inject into API calls, each queue into the calls its match describes, oldest queue first. */
+  readonly pendingFaults: QueuedApiFaults[] = [];
 
   constructor(private readonly core: SandboxCore) {}
 
@@ -91,7 +112,7 @@ export class Router {
       const body = method === 'GET' ? '' : await request.text();
       const params = parseParams(method === 'GET' || method === 'DELETE' ? url.search.slice(1) + (body ? `&${body}` : '') : body);
 
-      const fault = this.pendingFaults.shift();
+      const fault = this.takeFault(method, url.pathname, params);
       if (fault === 'connection_reset') return Response.error();
       if (fault === 'rate_limit') throw rateLimited();
       if (fault === 'api_error') throw apiError();
@@ -108,6 +129,16 @@ export class Router {
       this.core.log(`sandbox: unexpected error: ${(error as Error).stack ?? String(error)}`);
       return this.respond(500, JSON.stringify({ error: { type: 'api_error', message: 'An unexpected error occurred in the Stripe sandbox.' } }), headers);
     }
+  }
+
+  /** The first fault queued for a call like this one, taken off its queue; undefined when none is. */
+  private takeFault(method: HttpMethod, pathname: string, params: Params): ApiFault | undefined {
+    const index = this.pendingFaults.findIndex((queued) => queued.faults.length > 0 && faultMatches(queued.match, method, pathname, params));
+    if (index < 0) return undefined;
+    const queued = this.pendingFaults[index]!;
+    const fault = queued.faults.shift();
+    if (queued.faults.length === 0) this.pendingFaults.splice(index, 1);
+    return fault;
   }
 
   private authenticate(request: Request): void {
@@ -204,6 +235,18 @@ export class Router {
   private respond(status: number, body: string, headers: Record<string, string>): Response {
     return new Response(body, { status, headers: { ...headers, 'content-type': 'application/json' } });
   }
+}
+
+function faultMatches(match: ApiFaultMatch, method: HttpMethod, pathname: string, params: Params): boolean {
+  if (match.method && match.method !== method) return false;
+  if (match.path !== undefined && !(typeof match.path === 'string' ? match.path === pathname : match.path.test(pathname))) return false;
+  for (const [name, value] of Object.entries(match.params ?? {})) {
+    // `metadata[order_id]` names params.metadata.order_id, as the form's brackets nest it.
+    let found: unknown = params;
+    for (const part of name.split(/[[\]]+/).filter(Boolean)) found = found !== null && typeof found === 'object' ? (found as Record<string, unknown>)[part] : undefined;
+    if (found !== value) return false;
+  }
+  return true;
 }
 
 /** Parameters in a canonical order, so key order in the form does not count as a difference. */

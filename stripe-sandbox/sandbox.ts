@@ -3,7 +3,7 @@
 // through host/port/protocol) and tests mount the same handler under msw.
 import type Stripe from 'stripe';
 import { SandboxCore, type SandboxCoreOptions } from './core';
-import { type ApiFault, type Route, Router } from './router';
+import { type ApiFault, type ApiFaultMatch, type Route, Router } from './router';
 import { clockHandlers, resourceRoutes, timerHandlers } from './resources';
 import { handleHostedPage, HOSTED_PAGE_PREFIX } from './resources/checkoutPage';
 import { handleThreeDSecurePage } from './resources/paymentIntents';
@@ -23,9 +23,14 @@ export interface StripeSandbox {
    * an endpoint configured once in Stripe's dashboard; created when there is none.
    */
   ensureWebhookEndpoint: (owner: string, url: string, enabledEvents?: string[]) => Stripe.WebhookEndpoint;
-  /** Fail the next API calls, in order, with these faults. */
+  /** Fail the next API calls, in order, with these faults (whichever calls come first). */
   failNext: (...faults: ApiFault[]) => void;
-  /** How many of those faults no call has met yet. */
+  /**
+   * Fail the next API calls that match, in order, with these faults: calls named by their method,
+   * path and parameters meet them in every interleaving of concurrent calls (see ApiFaultMatch).
+   */
+  failMatching: (match: ApiFaultMatch, ...faults: ApiFault[]) => void;
+  /** How many of the faults queued (by failNext or failMatching) no call has met yet. */
   pendingFaultCount: () => number;
   /** Forgets the faults no call has met yet. */
   clearPendingFaults: () => void;
@@ -109,8 +114,11 @@ export function createStripeSandbox(options: StripeSandboxOptions): StripeSandbo
       core.changed();
       return endpoint;
     },
-    failNext: (...faults) => router.pendingFaults.push(...faults),
-    pendingFaultCount: () => router.pendingFaults.length,
+    failNext: (...faults) => sandbox.failMatching({}, ...faults),
+    failMatching: (match, ...faults) => {
+      if (faults.length > 0) router.pendingFaults.push({ match, faults: [...faults] });
+    },
+    pendingFaultCount: () => router.pendingFaults.reduce((n, queued) => n + queued.faults.length, 0),
     clearPendingFaults: () => void (router.pendingFaults.length = 0),
     webhookFaults: core.events.faults,
     flushWebhooks: () => core.events.flush(),
@@ -135,6 +143,20 @@ async function onClockAdvanced(core: SandboxCore) {
   for (const handler of clockHandlers) await handler(core);
 }
 
+/** The control API's `match` ({"method", "path", "params"}, each optional): the match, or what is wrong with it. */
+function readFaultMatch(value: unknown): ApiFaultMatch | string {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'match must be an object with method, path and params';
+  const { method, path, params, ...rest } = value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) return `match has unknown fields: ${Object.keys(rest).join(', ')}`;
+  if (method !== undefined && !['GET', 'POST', 'DELETE'].includes(method as string)) return 'match.method must be GET, POST or DELETE';
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) return 'match.path must be a path starting with /';
+  if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params) || !Object.values(params).every((v) => typeof v === 'string'))) {
+    return 'match.params must map parameter names to string values';
+  }
+  return { ...(method ? { method: method as ApiFaultMatch['method'] } : {}), ...(path ? { path: path as string } : {}), ...(params ? { params: params as Record<string, string> } : {}) };
+}
+
 /** The control API for tests and people driving the sandbox over HTTP (never part of Stripe's API). */
 async function control(sandbox: StripeSandbox, request: Request, url: URL): Promise<Response> {
   const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -155,7 +177,9 @@ async function control(sandbox: StripeSandbox, request: Request, url: URL): Prom
       if (!Array.isArray(faults) || !faults.every((f) => ['rate_limit', 'api_error', 'connection_reset'].includes(f))) {
         return json({ error: 'faults must be a list of rate_limit, api_error, connection_reset' }, 400);
       }
-      sandbox.failNext(...(faults as ApiFault[]));
+      const match = readFaultMatch(body.match);
+      if (typeof match === 'string') return json({ error: match }, 400);
+      sandbox.failMatching(match, ...(faults as ApiFault[]));
       return json({ ok: true });
     }
     case '/_sandbox/faults/webhooks': {

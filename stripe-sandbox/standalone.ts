@@ -25,7 +25,7 @@ async function main() {
       `Stripe sandbox listening on ${served.url}`,
       `  API:        ${served.url}/v1 (any sk_test_ key; e.g. stripe-node: new Stripe('sk_test_x', { host: '127.0.0.1', port: ${new URL(served.url).port}, protocol: 'http' }))`,
       `  Webhooks:   POST ${served.url}/v1/webhook_endpoints with url and enabled_events[]; the response holds the signing secret`,
-      `  Control:    POST ${served.url}/_sandbox/reset | /_sandbox/clock/advance {"seconds":N} | /_sandbox/faults/api {"faults":[...]} | /_sandbox/faults/webhooks`,
+      `  Control:    POST ${served.url}/_sandbox/reset | /_sandbox/clock/advance {"seconds":N} | /_sandbox/faults/api {"faults":[...],"match":{...}} | /_sandbox/faults/webhooks`,
       '',
     ].join('\n'),
   );

@@ -76,4 +76,49 @@ describe('API fault injection', () => {
     expect(confirmed.status).toBe('succeeded');
     expect((await h.stripe.charges.list({ payment_intent: pi.id })).data).toHaveLength(1);
   });
+
+  describe('faults for the calls a match names', () => {
+    it('meet only matching calls, and the same one of two concurrent calls whichever reaches the sandbox first', async () => {
+      const made = await h.stripe.paymentIntents.create(params);
+      // Two refunds of one PaymentIntent at once, a cent apart: the fault is for the larger one only.
+      for (const order of [[0, 1], [1, 0]]) {
+        h.sandbox.failMatching({ method: 'POST', path: '/v1/refunds', params: { amount: '300', 'metadata[race]': 'r' } }, 'api_error');
+        const calls = [300, 299].map((amount) => () => noRetries.refunds.create({ payment_intent: made.id, amount, metadata: { race: 'r' } }).then(() => 'made', (e: Stripe.errors.StripeError) => e.type));
+        const answers: string[] = [];
+        await Promise.all(order.map(async (i) => (answers[i] = await calls[i]!())));
+        expect(answers).toEqual(['StripeAPIError', 'made']);
+        expect(h.sandbox.pendingFaultCount()).toBe(0);
+      }
+    });
+
+    it('wait for a matching call, while others go through; failNext still takes the next call of any kind', async () => {
+      h.sandbox.failMatching({ method: 'POST', path: /^\/v1\/refunds$/ }, 'rate_limit', 'rate_limit');
+      const intent = await noRetries.paymentIntents.create(params);
+      expect(intent.status).toBe('succeeded');
+      expect(h.sandbox.pendingFaultCount()).toBe(2);
+      await expect(noRetries.refunds.create({ payment_intent: intent.id, amount: 100 })).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+      h.sandbox.failNext('connection_reset');
+      // The queue armed first that matches goes first: the refund's second rate_limit, then the reset.
+      await expect(noRetries.refunds.create({ payment_intent: intent.id, amount: 100 })).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+      await expect(noRetries.refunds.create({ payment_intent: intent.id, amount: 100 })).rejects.toBeInstanceOf(Stripe.errors.StripeConnectionError);
+      expect(h.sandbox.pendingFaultCount()).toBe(0);
+      h.sandbox.failMatching({ params: { amount: '100' } }, 'api_error');
+      h.sandbox.clearPendingFaults();
+      expect((await noRetries.refunds.create({ payment_intent: intent.id, amount: 100 })).status).toBe('succeeded');
+    });
+
+    it('over the control API: a match is taken, and a bad one refused with nothing queued', async () => {
+      const control = (body: unknown) => h.sandbox.handle(new Request('https://sandbox.stripe.test/_sandbox/faults/api', { method: 'POST', body: JSON.stringify(body) }));
+      for (const match of [{ method: 'PUT' }, { path: 'v1/refunds' }, { params: { amount: 100 } }, { other: 1 }, []]) {
+        const refused = await control({ faults: ['api_error'], match });
+        expect(refused.status).toBe(400);
+        expect((await refused.json()).error).toMatch(/^match/);
+      }
+      expect(h.sandbox.pendingFaultCount()).toBe(0);
+      expect((await control({ faults: ['api_error'], match: { method: 'POST', path: '/v1/refunds', params: { amount: '100' } } })).status).toBe(200);
+      const intent = await noRetries.paymentIntents.create(params);
+      await expect(noRetries.refunds.create({ payment_intent: intent.id, amount: 99 })).resolves.toMatchObject({ status: 'succeeded' });
+      await expect(noRetries.refunds.create({ payment_intent: intent.id, amount: 100 })).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
+    });
+  });
 });
