@@ -180,8 +180,10 @@ export class Router {
 
   private async run(route: CompiledRoute, ctx: RouteContext): Promise<string> {
     const result = await route.handler(ctx);
-    const expanded = this.core.expand(structuredClone(result), expandList(ctx.params));
-    return JSON.stringify(expanded, null, 2);
+    // expand[] replaces ids in place, so it works on a copy; without it the stored object is
+    // serialised as it is, rather than copied for nothing on every answer.
+    const paths = expandList(ctx.params);
+    return JSON.stringify(paths.length > 0 ? this.core.expand(structuredClone(result), paths) : result, null, 2);
   }
 
   /**
