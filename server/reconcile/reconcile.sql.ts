@@ -230,6 +230,16 @@ export async function logAction(db: Queryable, p: { eventType: `reconcile.${stri
   }
 }
 
+/** payment_logs rows of the janitor's on no order, in this order, in one statement (a backfilled page's events). */
+export async function logActionsWithoutOrder(db: Queryable, rows: Array<{ eventType: `reconcile.${string}`; status: string; metadata: Record<string, unknown> }>): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into payment_logs (event_type, status, metadata)
+     select r->>'event_type', r->>'status', r->'metadata' from jsonb_array_elements($1::jsonb) with ordinality as t(r, n) order by n`,
+    [JSON.stringify(rows.map((row) => ({ event_type: row.eventType, status: row.status, metadata: row.metadata })))],
+  );
+}
+
 /** Which of these event ids are stored already (delivered, or backfilled by an earlier pass): one statement for a page of Stripe's list. */
 export async function storedEventIds(db: Queryable, ids: string[]): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>('select id from stripe_events where id = any($1::text[])', [ids]);
