@@ -907,6 +907,14 @@ async function probePostgres(serverUrl: string) {
   const COUNTED = ['stripe_events_store', 'stripe_events_apply_due', 'make_deliveries_claim', 'make_delivery_record'];
   const calls = async () =>
     new Map((await all.query<{ funcname: string; calls: number }>('select funcname, calls::int from pg_stat_user_functions where funcname = any($1)', [COUNTED])).map((r) => [r.funcname, r.calls]));
+  // BENCH_PROBE_FUNCTIONS=1: each SQL function's own time per event (wall time in the backend, so an
+  // upper bound of its CPU under load), and make_deliveries' updates and how many were HOT.
+  const selfTimes = async () =>
+    new Map((await all.query<{ funcname: string; self_ms: number }>('select funcname, self_time as self_ms from pg_stat_user_functions')).map((r) => [r.funcname, r.self_ms]));
+  const hot = async () =>
+    (await all.query<{ upd: number; hot: number }>(`select n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_user_tables where relname = 'make_deliveries'`))[0];
+  let timesBefore = process.env.BENCH_PROBE_FUNCTIONS ? await selfTimes() : undefined;
+  let hotBefore = timesBefore ? await hot() : undefined;
   try {
     const applying = ourReceiver('ours', all, all.database);
     let before = await calls();
@@ -916,6 +924,15 @@ async function probePostgres(serverUrl: string) {
       const after = await calls();
       const perEvent = COUNTED.map((name) => `${name.replace(/^stripe_events_|^make_deliver(ies|y)_/, '')} ${(((after.get(name) ?? 0) - (before.get(name) ?? 0)) / ok).toFixed(2)}`).join(', ');
       before = after;
+      if (timesBefore && hotBefore) {
+        const times = await selfTimes();
+        const hotAfter = await hot();
+        const spent = [...times].map(([name, ms]) => [name, ((ms - (timesBefore!.get(name) ?? 0)) * 1000) / ok] as const).filter(([, us]) => us >= 5).sort((a, b) => b[1] - a[1]);
+        console.log(`  own time per event (µs): ${spent.map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ')}`);
+        if (hotAfter) console.log(`  make_deliveries updates per event ${((hotAfter.upd - hotBefore.upd) / ok).toFixed(2)}, HOT ${((hotAfter.hot - hotBefore.hot) / ok).toFixed(2)}`);
+        timesBefore = times;
+        hotBefore = hotAfter;
+      }
       console.log(
         `${what.padEnd(14)} ${String(ok).padStart(6)} events  CPU/event process ${fmt(per.server, 0)} µs, database ${fmt(per.database, 0)} µs, total ${fmt(per.total, 0)} µs` +
           `  ack-to-applied p50 ${fmt(applied?.p50_ms ?? undefined)} p99 ${fmt(applied?.p99_ms ?? undefined)} ms; calls per event: ${perEvent}  (${machineLoad()})`,

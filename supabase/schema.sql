@@ -1113,8 +1113,11 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.make_deliveries_claim(p_limit integer, p_lease_ms integer)
  RETURNS TABLE(id uuid, kind text, url text, payload jsonb, attempt integer, created_at timestamp with time zone)
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+#variable_conflict use_column
+begin
+  return query
   with due as (
     select d.id from make_deliveries d
      where d.status in ('pending', 'delivering') and d.next_attempt_at <= now()
@@ -1130,7 +1133,8 @@ AS $function$
     returning d.id, d.kind, d.payload, d.attempts, d.created_at
   )
   select c.id, c.kind, r.url, c.payload, c.attempts, c.created_at
-    from claimed c left join make_routes r on r.kind = c.kind
+    from claimed c left join make_routes r on r.kind = c.kind;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.make_deliveries_extend(p jsonb, p_lease_ms integer)
@@ -1185,6 +1189,66 @@ begin
          updated_at = now()
    where id = d.id;
   return v_outcome;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.make_delivery_records(p jsonb)
+ RETURNS TABLE(id uuid, attempt integer, outcome text)
+ LANGUAGE plpgsql
+AS $function$
+#variable_conflict use_column
+declare
+  v_ids uuid[];
+  v_locked integer;
+  v_missing uuid;
+begin
+  -- Every statement below reaches make_deliveries through its primary key with these ids (= any, or
+  -- a lateral lookup per attempt): a join the planner was free to shape read the whole table (a
+  -- function's rows are estimated at 100, so a hash join looked cheaper), at a cost growing with it.
+  select coalesce(array_agg(distinct x.id), '{}') into v_ids from jsonb_to_recordset(p) as x (id uuid);
+  perform 1 from make_deliveries d where d.id = any (v_ids) order by d.id for update;
+  get diagnostics v_locked = row_count;
+  if v_locked <> cardinality(v_ids) then
+    select x.id into v_missing from unnest(v_ids) as x (id)
+     where not exists (select 1 from make_deliveries d where d.id = x.id) limit 1;
+    raise exception 'make delivery % does not exist', v_missing;
+  end if;
+
+  -- One statement: the CTE r reads each locked row once; the attempt rows and the moves are written
+  -- from it. Two attempts of one delivery cannot both hold it (a row holds one attempt number).
+  return query
+  with r as (
+    select x.id, x.attempt, x.outcome as asked, x.status_code, x.started_at, x.latency_ms, x.error, x.response,
+           case when x.outcome = 'retry' then now() + coalesce(x.retry_in_ms, 0) * interval '1 millisecond' end as next,
+           case
+             when d.status <> 'delivering' or d.attempts <> x.attempt then 'lease_lost'
+             when x.outcome = 'retry'
+                  and now() + coalesce(x.retry_in_ms, 0) * interval '1 millisecond' > d.retry_window_from + x.horizon_ms * interval '1 millisecond'
+               then 'dead'
+             else x.outcome
+           end as applied
+      from jsonb_to_recordset(p) as x (id uuid, attempt integer, outcome text, retry_in_ms bigint, horizon_ms bigint,
+                                       started_at timestamptz, latency_ms integer, status_code integer, error text, response text)
+     cross join lateral (select d.status, d.attempts, d.retry_window_from from make_deliveries d where d.id = x.id offset 0) as d
+  ), attempts as (
+    insert into make_delivery_attempts (delivery_id, attempt, started_at, finished_at, status_code, latency_ms, outcome, error, response)
+    select r.id, r.attempt, r.started_at, now(), r.status_code, greatest(r.latency_ms, 0), r.applied, left(r.error, 1000), left(r.response, 2048)
+      from r
+    on conflict on constraint make_delivery_attempts_pkey do nothing
+  ), moved as (
+    update make_deliveries d
+       set status = case r.applied when 'delivered' then 'delivered' when 'dead' then 'dead' else 'pending' end,
+           next_attempt_at = coalesce(r.next, now()),
+           last_status_code = r.status_code,
+           last_error = left(r.error, 1000),
+           last_response = left(r.response, 2048),
+           delivered_at = case when r.applied = 'delivered' then now() else d.delivered_at end,
+           dead_at = case when r.applied = 'dead' then now() end,
+           updated_at = now()
+      from r
+     where d.id = any (v_ids) and d.id = r.id and r.applied <> 'lease_lost'
+  )
+  select r.id, r.attempt, r.applied from r;
 end
 $function$;
 
@@ -3529,15 +3593,18 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.stripe_events_store(events jsonb)
  RETURNS SETOF text
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+begin
+  return query
   insert into stripe_events (id, type, object_type, object_id, created, livemode, api_version, payload, status, ignored_reason, facts, source)
   select e->>'id', e->>'type', e->>'object_type', e->>'object_id', to_timestamp((e->>'created')::bigint),
          (e->>'livemode')::boolean, e->>'api_version', e->'payload', e->>'status', e->>'ignored_reason', e->'facts',
          coalesce(e->>'source', 'endpoint')
     from jsonb_array_elements(events) as e
   on conflict (id) do nothing
-  returning id
+  returning id;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.stripe_minimum_charge(p_currency text)

@@ -1,7 +1,8 @@
 // Make deliveries in the database: syncing the routes, the worker's claim and record, staff resends,
 // and what staff read (the list with keyset pagination, one delivery with its attempts, the status
 // figures). The multi-row changes are SQL functions in 20261122000600_make_outbox.sql (and the lease
-// extension in 20261207000200_make_lease_extend.sql).
+// extension in 20261207000200_make_lease_extend.sql, attempts recorded as a set in
+// 20261207003800_event_sql_cost.sql).
 import type { Queryable } from '../platform/db/db';
 import { keysetList, type ListKey, type ListPage, pageOf } from '../platform/db/keysetList';
 import type { MakeKind } from '../config';
@@ -73,18 +74,16 @@ export async function recordAttempt(db: Queryable, record: AttemptRecord): Promi
 }
 
 /**
- * Records several attempts in one statement, each exactly as recordAttempt does (its own outcome, its
- * own lease check), committed together: the POSTs a worker has in flight finish close together, and
- * one statement each was a round trip and a commit per delivery. Rows are locked in id order, so two
- * workers recording overlapping rows cannot deadlock. One record the database refuses fails them all:
- * the caller then records them one by one. Returns each outcome by heldKey.
+ * Records several attempts in one set-based statement (make_delivery_records, migration
+ * 20261207003800), each exactly as recordAttempt does (its own outcome, its own lease check),
+ * committed together: the POSTs a worker has in flight finish close together, and one statement each
+ * was a round trip and a commit per delivery; one call per attempt inside a statement still cost
+ * twice the set's database time. Rows are locked in id order, so two workers recording overlapping
+ * rows cannot deadlock. One record the database refuses (its delivery is gone) fails them all and
+ * records nothing: the caller then records them one by one. Returns each outcome by heldKey.
  */
 export async function recordAttempts(db: Queryable, records: readonly AttemptRecord[]): Promise<Map<string, RecordedOutcome>> {
-  const { rows } = await db.query<HeldAttempt & { outcome: RecordedOutcome }>(
-    `select r->>'id' as id, (r->>'attempt')::int as attempt, make_delivery_record(r) as outcome
-       from (select r from jsonb_array_elements($1::jsonb) as r order by r->>'id', (r->>'attempt')::int offset 0) as ordered`,
-    [JSON.stringify(records)],
-  );
+  const { rows } = await db.query<HeldAttempt & { outcome: RecordedOutcome }>('select id, attempt, outcome from make_delivery_records($1::jsonb)', [JSON.stringify(records)]);
   return new Map(rows.map((row) => [heldKey(row), row.outcome]));
 }
 

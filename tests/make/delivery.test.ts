@@ -6,7 +6,7 @@
 import { HttpResponse, delay } from 'msw';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/platform/db/db';
-import { claimDeliveries, recordAttempt, recordAttempts, syncMakeRoutes } from '../../server/make/deliveries.sql';
+import { type AttemptRecord, claimDeliveries, recordAttempt, recordAttempts, syncMakeRoutes } from '../../server/make/deliveries.sql';
 import { createMakeOutbox, type MakeOutbox, type MakeOutboxDeps } from '../../server/make/outbox';
 import { createLogger } from '../../server/platform/observability/logger';
 import { LogCapture } from '../helpers/server';
@@ -322,9 +322,79 @@ describe('attempts recorded together (one statement for the POSTs that finish to
     expect((await attemptsOf(db, stale!.id)).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'lease_lost']]);
   });
 
+  it('writes every field as recording each alone does: delivered, retry, a retry past the horizon, dead, lease lost', async () => {
+    // The same five attempts twice: one set recorded alone (make_delivery_record), one together
+    // (make_delivery_records, 20261207003800). Rows and attempt rows must come out the same.
+    type Case = 'delivered' | 'retry' | 'past_horizon' | 'dead' | 'lease_lost';
+    const CASES: Case[] = ['delivered', 'retry', 'past_horizon', 'dead', 'lease_lost'];
+    const setUp = async () => {
+      const ids = Object.fromEntries(await Promise.all(CASES.map(async (c) => [c, await paidOrder()] as const))) as Record<Case, string>;
+      await db.query(`update make_deliveries set retry_window_from = now() - interval '23 hours 59 minutes' where id = $1`, [ids.past_horizon]);
+      // lease_lost: its first claim's lease ends and a second claim takes it; the first records late.
+      const others = Object.values(ids).filter((id) => id !== ids.lease_lost);
+      await db.query(`update make_deliveries set next_attempt_at = now() + interval '1 hour' where id = any($1::uuid[])`, [others]);
+      const [stale] = await claimDeliveries(db, 10, 50);
+      expect(stale).toMatchObject({ id: ids.lease_lost, attempt: 1 });
+      await db.query(`update make_deliveries set next_attempt_at = now() where id = any($1::uuid[])`, [others]);
+      await delay(80);
+      const claimed = await claimDeliveries(db, 10, 60_000);
+      expect(claimed.map((c) => c.id).sort()).toEqual(Object.values(ids).sort());
+      const base = { horizon_ms: HORIZON_MS, started_at: new Date().toISOString(), latency_ms: 7 };
+      const records: AttemptRecord[] = [
+        { ...base, id: ids.delivered, attempt: 1, outcome: 'delivered', status_code: 200, response: 'Accepted' },
+        { ...base, id: ids.retry, attempt: 1, outcome: 'retry', retry_in_ms: 60_000, status_code: 503, error: 'Make answered 503', response: 'busy' },
+        { ...base, id: ids.past_horizon, attempt: 1, outcome: 'retry', retry_in_ms: 120_000, status_code: 500, error: 'Make answered 500' },
+        { ...base, id: ids.dead, attempt: 1, outcome: 'dead', status_code: 410, error: 'Make answered 410: not retried', response: 'x'.repeat(3000) },
+        { ...base, id: ids.lease_lost, attempt: 1, outcome: 'delivered', status_code: 200 },
+      ];
+      return { ids, records };
+    };
+    const what = async (id: string) => {
+      const r = await row(id);
+      return {
+        status: r.status,
+        attempts: r.attempts,
+        last_status_code: r.last_status_code,
+        last_error: r.last_error,
+        last_response: r.last_response,
+        delivered: r.delivered_at !== null,
+        dead: r.dead_at !== null,
+        dueInMinutes: Math.round(secondsUntil(r.next_attempt_at) / 60),
+        attemptRows: await attemptsOf(db, id),
+      };
+    };
+
+    const alone = await setUp();
+    const aloneOutcomes = [];
+    for (const record of alone.records) aloneOutcomes.push(await recordAttempt(db, record));
+    const together = await setUp();
+    const togetherOutcomes = await recordAttempts(db, together.records);
+
+    expect(aloneOutcomes).toEqual(['delivered', 'retry', 'dead', 'dead', 'lease_lost']);
+    expect(together.records.map((r) => togetherOutcomes.get(`${r.id}:${r.attempt}`))).toEqual(aloneOutcomes);
+    for (const c of CASES) expect({ case: c, ...(await what(together.ids[c])) }).toEqual({ case: c, ...(await what(alone.ids[c])) });
+    // And what that is, so that both cannot drift together unnoticed.
+    expect(await what(together.ids.retry)).toMatchObject({ status: 'pending', last_status_code: 503, last_error: 'Make answered 503', dueInMinutes: 1, delivered: false, dead: false });
+    expect(await what(together.ids.dead)).toMatchObject({ status: 'dead', dead: true, attemptRows: [expect.objectContaining({ outcome: 'dead', latency_ms: 7, response: 'x'.repeat(2048) })] });
+    expect((await row(together.ids.dead)).last_response).toHaveLength(2048);
+    expect(await what(together.ids.lease_lost)).toMatchObject({ status: 'delivering', attempts: 2, attemptRows: [expect.objectContaining({ attempt: 1, outcome: 'lease_lost' })] });
+  });
+
+  it('a set naming a delivery that is gone records nothing and says which', async () => {
+    const ids = [await paidOrder(), await paidOrder()];
+    await claimDeliveries(db, 10, 60_000);
+    const gone = '00000000-0000-4000-8000-000000000001';
+    const base = { attempt: 1, outcome: 'delivered' as const, horizon_ms: HORIZON_MS, started_at: new Date().toISOString(), latency_ms: 1, status_code: 200 };
+    await expect(recordAttempts(db, [...ids.map((id) => ({ ...base, id })), { ...base, id: gone }])).rejects.toThrow(`make delivery ${gone} does not exist`);
+    for (const id of ids) {
+      expect(await row(id)).toMatchObject({ status: 'delivering', attempts: 1 });
+      expect(await attemptsOf(db, id)).toEqual([]);
+    }
+  });
+
   it('one the database refuses fails the statement, and the outbox then records each alone: the others are recorded', async () => {
     const ids = [await paidOrder(), await paidOrder(), await paidOrder()];
-    // The first delivery vanishes while its POST is in flight (make_delivery_record refuses an unknown
+    // The first delivery vanishes while its POST is in flight (make_delivery_records refuses an unknown
     // id); Make answers each after the same wait, so that the three POSTs finish together.
     let vanished: string | undefined;
     for (let i = 0; i < ids.length; i++) {

@@ -100,6 +100,8 @@ export interface DeliveryRow {
   last_status_code: number | null;
   last_error: string | null;
   last_response: string | null;
+  delivered_at: Date | null;
+  dead_at: Date | null;
 }
 
 export async function deliveries(db: Db, where = 'true', params: unknown[] = []): Promise<DeliveryRow[]> {
