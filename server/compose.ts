@@ -20,6 +20,7 @@ import { createWebhookApplier, STRIPE_EVENTS_NOTIFY_CHANNEL, type WebhookApplier
 import { EventStore } from './webhooks/eventStore';
 import { newWebhookCounters, WEBHOOK_PATH, type WebhookCounters } from './api/http/webhookRoute';
 import { createHttpApp, createRateLimits } from './api/http/httpApp';
+import { createGraphQLListener } from './api/http/graphqlListener';
 import { createWebhookListener } from './api/http/webhookListener';
 import { createWorkerHttpApp } from './api/http/workerHttpApp';
 import { type Job, JobRunner } from './platform/jobs/runner';
@@ -297,11 +298,18 @@ async function startOnPort(config: Config, logger: Logger, options: StartOptions
     webhooks,
   })
     : createWorkerHttpApp({ db, logger, isAcceptingTraffic: () => accepting });
-  // Stripe's deliveries are answered by a node:http listener in front of Hono (webhookListener.ts).
+  // Stripe's deliveries and POST /graphql are answered by node:http listeners in front of Hono
+  // (webhookListener.ts, graphqlListener.ts): the routes served at a rate where the framework's share shows.
+  const graphqlListener = apollo
+    ? await createGraphQLListener(
+        { rateLimits, apollo, auth: { db, verifyToken }, db, config, logger, isAcceptingTraffic: () => accepting, services: getServices },
+        (req, res) => honoListener(req, res),
+      )
+    : undefined;
   const webhookListener = apollo
     ? await createWebhookListener(
         { config, logger, rateLimits, isAcceptingTraffic: () => accepting, ...webhooks, secrets: () => getServices().webhookSecrets },
-        (req, res) => honoListener(req, res),
+        (req, res) => (graphqlListener ?? honoListener)(req, res),
       )
     : undefined;
   let honoListener: RequestListener = () => {};

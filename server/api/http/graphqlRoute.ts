@@ -138,63 +138,112 @@ function operationsOf(body: unknown, search: URLSearchParams): Array<{ query: un
   return [{ query: search.get('query'), variables }];
 }
 
-export function graphqlRoute(deps: GraphQLRouteDeps) {
-  return async (c: Context<AppEnv>) => {
+/**
+ * A GraphQL request as the handler needs it, from Hono's context (graphqlRoute below) or straight from
+ * node:http (graphqlListener.ts, which answers POST /graphql without Web Request wrapping).
+ */
+export interface GraphQLHttpRequest {
+  method: string;
+  /** A request header by its lower-case name; several values joined with ', ' as Web Headers does. */
+  header: (name: string) => string | undefined;
+  /** Every request header, for Apollo. */
+  headers: () => Iterable<[string, string]>;
+  /** The query string with its '?', or ''. */
+  search: string;
+  /** POST only: the body as text under the limit; rejects with BodyTooLargeError over it. */
+  readBody: () => Promise<string>;
+  requestId: string;
+}
+
+/** The answer, before the request id, the security headers and the log line every answer gets. */
+export interface GraphQLHttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The body was over the limit and is left unread: the connection cannot be reused. */
+  closeConnection?: boolean;
+}
+
+const JSON_CONTENT = { 'content-type': 'application/json' };
+const jsonAnswer = (status: number, body: unknown, headers: Record<string, string> = {}): GraphQLHttpAnswer => ({
+  status,
+  headers: { ...JSON_CONTENT, ...headers },
+  body: JSON.stringify(body),
+});
+
+/** The GraphQL endpoint's work for one request, the same whichever way it arrived. */
+export function graphqlHandler(deps: GraphQLRouteDeps): (request: GraphQLHttpRequest) => Promise<GraphQLHttpAnswer> {
+  return async (request) => {
     let body: unknown;
-    if (c.req.method === 'POST') {
+    if (request.method === 'POST') {
       let text: string;
       try {
-        text = await readBodyText(c, deps.config.http.bodyLimitBytes);
+        text = await request.readBody();
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
-        c.header('Connection', 'close');
-        return c.json(errorBody(error.message, 'BAD_USER_INPUT'), 413);
+        return { ...jsonAnswer(413, errorBody(error.message, 'BAD_USER_INPUT')), closeConnection: true };
       }
-      const contentType = c.req.header('content-type') ?? '';
+      const contentType = request.header('content-type') ?? '';
       if (contentType.includes('application/json')) {
         try {
           body = JSON.parse(text);
         } catch {
-          return c.json(errorBody('The request body is not valid JSON', 'BAD_USER_INPUT'), 400);
+          return jsonAnswer(400, errorBody('The request body is not valid JSON', 'BAD_USER_INPUT'));
         }
       } else {
         body = text;
       }
     }
 
-    const badText = checkText(body, new URL(c.req.url).searchParams);
+    const badText = checkText(body, new URLSearchParams(request.search));
     if (badText) {
-      return c.json({ errors: [{ message: badText.message, extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TEXT', field: badText.field } }] }, 400);
+      return jsonAnswer(400, { errors: [{ message: badText.message, extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TEXT', field: badText.field } }] });
     }
 
     let viewer;
     try {
-      viewer = await authenticate(deps.auth, { authorization: c.req.header('authorization'), apiKey: c.req.header('x-api-key') });
+      viewer = await authenticate(deps.auth, { authorization: request.header('authorization'), apiKey: request.header('x-api-key') });
     } catch (error) {
-      if (error instanceof AppError) {
-        c.header('WWW-Authenticate', 'Bearer');
-        return c.json(errorBody(error.message, error.code), error.httpStatus as 401);
-      }
+      if (error instanceof AppError) return jsonAnswer(error.httpStatus, errorBody(error.message, error.code), { 'WWW-Authenticate': 'Bearer' });
       throw error;
     }
 
-    const limited = await deps.rateLimits?.graphql(c, viewer, body);
-    if (limited) return limited;
+    const limited = await deps.rateLimits?.graphql(viewer, body);
+    if (limited) return jsonAnswer(429, limited.body, { 'Retry-After': String(limited.retryAfterSeconds) });
 
     const headers = new HeaderMap();
-    c.req.raw.headers.forEach((value, key) => headers.set(key, value));
-    const requestId = c.get('requestId');
+    for (const [key, value] of request.headers()) headers.set(key, value);
+    const { requestId } = request;
     const result = await deps.apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: c.req.method.toUpperCase(), headers, search: new URL(c.req.url).search, body },
+      httpGraphQLRequest: { method: request.method.toUpperCase(), headers, search: request.search, body },
       context: async () => ({ viewer, db: deps.db, logger: deps.logger.child({ requestId }), requestId, config: deps.config, loaders: createLoaders(deps.db), ...deps.services() }),
     });
 
-    for (const [key, value] of result.headers) c.header(key, value);
-    c.status((result.status ?? 200) as 200);
-    if (result.body.kind === 'complete') return c.body(result.body.string);
+    const answerHeaders: Record<string, string> = {};
+    for (const [key, value] of result.headers) answerHeaders[key] = value;
+    const status = result.status ?? 200;
+    if (result.body.kind === 'complete') return { status, headers: answerHeaders, body: result.body.string };
     // Incremental delivery (@defer) is not enabled; should it be, stream the chunks as they come.
     const chunks: string[] = [];
     for await (const chunk of result.body.asyncIterator) chunks.push(chunk);
-    return c.body(chunks.join(''));
+    return { status, headers: answerHeaders, body: chunks.join('') };
+  };
+}
+
+/** The endpoint in Hono: every GET, and a POST that reaches Hono without the node:http listener (app.fetch). */
+export function graphqlRoute(deps: GraphQLRouteDeps) {
+  const handle = graphqlHandler(deps);
+  return async (c: Context<AppEnv>) => {
+    const answer = await handle({
+      method: c.req.method,
+      header: (name) => c.req.header(name),
+      headers: () => c.req.raw.headers.entries(),
+      search: new URL(c.req.url).search,
+      readBody: () => readBodyText(c, deps.config.http.bodyLimitBytes),
+      requestId: c.get('requestId'),
+    });
+    for (const [key, value] of Object.entries(answer.headers)) c.header(key, value);
+    if (answer.closeConnection) c.header('Connection', 'close');
+    return c.body(answer.body, answer.status as 200);
   };
 }

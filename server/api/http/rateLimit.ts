@@ -16,7 +16,7 @@
 //
 // A limit of 0 turns that limit off.
 import { getOperationAST, parse } from 'graphql';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Viewer } from '../../auth/viewer';
 import { clientAddress } from './clientAddress';
@@ -62,21 +62,21 @@ export class RateLimits {
   }
 
   /**
-   * For a storefront API key or a customer sending a mutation: the 429 to answer instead of running it,
-   * or undefined. A body that does not parse is left for Apollo to refuse (and is not counted).
+   * For a storefront API key or a customer sending a mutation: the 429 to answer instead of running it
+   * (its Retry-After seconds and body), or undefined. A body that does not parse is left for Apollo to
+   * refuse (and is not counted).
    */
-  async graphql(c: Context<AppEnv>, viewer: Viewer, body: unknown): Promise<Response | undefined> {
+  async graphql(viewer: Viewer, body: unknown): Promise<{ retryAfterSeconds: number; body: object } | undefined> {
     const limiter = viewer.role === 'STOREFRONT' ? this.apiKey : viewer.role === 'CUSTOMER' ? this.customer : null;
     if (!limiter || !viewer.id || !isMutation(body)) return undefined;
     const state = await consume(limiter, `${viewer.role}:${viewer.id}`);
     if (!state) return undefined;
     const seconds = retryAfterSeconds(state);
-    c.header('Retry-After', String(seconds));
     const who = viewer.role === 'STOREFRONT' ? 'this API key' : 'this customer';
-    return c.json(
-      { errors: [{ message: `Too many requests from ${who}: retry in ${seconds} s`, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds } }] },
-      429,
-    );
+    return {
+      retryAfterSeconds: seconds,
+      body: { errors: [{ message: `Too many requests from ${who}: retry in ${seconds} s`, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds } }] },
+    };
   }
 
   /**
@@ -141,14 +141,27 @@ async function failedVerification(response: Response): Promise<boolean> {
   }
 }
 
+// Whether a document (and operation name) is a mutation, by the text: a storefront sends the same few
+// documents again and again, and parsing one costs more than the rest of the limit's check. Bounded:
+// emptied when full, so a client sending endless distinct documents cannot grow it.
+const mutationByDocument = new Map<string, boolean>();
+const MUTATION_CACHE_SIZE = 500;
+
 function isMutation(body: unknown): boolean {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   const { query, operationName } = body as { query?: unknown; operationName?: unknown };
   if (typeof query !== 'string') return false;
+  const name = typeof operationName === 'string' ? operationName : undefined;
+  const key = `${name ?? ''}\u0000${query}`;
+  const known = mutationByDocument.get(key);
+  if (known !== undefined) return known;
+  let mutation: boolean;
   try {
-    const operation = getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined);
-    return operation?.operation === 'mutation';
+    mutation = getOperationAST(parse(query), name)?.operation === 'mutation';
   } catch {
-    return false;
+    mutation = false;
   }
+  if (mutationByDocument.size >= MUTATION_CACHE_SIZE) mutationByDocument.clear();
+  mutationByDocument.set(key, mutation);
+  return mutation;
 }

@@ -95,24 +95,27 @@ function write(res: ServerResponse, status: number, body: unknown, headers: Head
   res.end(json);
 }
 
-/** The security headers Hono's middleware gives an API answer, over plain HTTP and over TLS (HSTS). */
-async function apiSecurityHeaders(config: Config): Promise<{ plain: Headers; overTls: Headers }> {
+/**
+ * The security headers Hono's middleware gives an API answer (a POST to `path`), over plain HTTP and
+ * over TLS (HSTS). Also read by the GraphQL listener (graphqlListener.ts).
+ */
+export async function apiSecurityHeaders(config: Config, path = WEBHOOK_PATH): Promise<{ plain: Headers; overTls: Headers }> {
   const probe = new Hono();
   probe.use('*', securityHeaders({ supabaseUrl: config.auth.supabaseUrl, trustProxyHops: 0 }));
-  probe.post(WEBHOOK_PATH, (c) => c.body(null, 200));
+  probe.post(path, (c) => c.body(null, 200));
   const read = async (origin: string) => {
-    const response = await probe.request(`${origin}${WEBHOOK_PATH}`, { method: 'POST' });
+    const response = await probe.request(`${origin}${path}`, { method: 'POST' });
     return Object.fromEntries([...response.headers].filter(([name]) => name !== 'content-type' && name !== 'content-length'));
   };
   return { plain: await read('http://localhost'), overTls: await read('https://localhost') };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function pathOf(url: string | undefined): string {
+export function pathOf(url: string | undefined): string {
   if (!url) return '';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
