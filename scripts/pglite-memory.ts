@@ -15,6 +15,10 @@
 //   PGLITE_MEMORY_DEFAULTS=1                      PGlite with its own settings, its initdb in the server process,
 //                                                 no checkpointer, glibc's malloc settings (before issue 23)
 //   PGLITE_MEMORY_EVENTS=2000 (per applied batch), PGLITE_MEMORY_ROUNDS=3, PGLITE_MEMORY_SECONDS=3
+//   PGLITE_MEMORY_NODE_FLAGS='--optimize-for-size'   node (V8) flags for the server process
+//   PGLITE_MEMORY_VACUUM=1                        a database-wide VACUUM after each step (as a periodic one would)
+//   PGLITE_MEMORY_HEAP_SNAPSHOT=/tmp/x.heapsnapshot   the server's V8 heap written there at the end (after a GC),
+//                                                 and a summary printed of what holds it (scripts/heapSummary.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +27,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import Stripe from 'stripe';
 import { closedLoop, KeepAliveConnections } from '../bench/load';
@@ -30,6 +35,7 @@ import { startApp } from '../server/compose';
 import { loadConfig } from '../server/config';
 import { MALLOC_TUNABLES, openPglite, openPgliteWith } from '../server/platform/db/pglite';
 import { createLogger } from '../server/platform/observability/logger';
+import { summarizeHeapSnapshot } from './heapSummary';
 
 const SECRET = 'whsec_pgliteMemorySigningSecret0001';
 const SERVE_FLAG = '--serve-for-pglite-memory';
@@ -60,7 +66,7 @@ interface Memory {
   cpuMicros: number;
 }
 
-type Call = { id: number; op: 'query'; sql: string; params: unknown[] } | { id: number; op: 'memory' | 'files' | 'stop' };
+type Call = { id: number; op: 'query'; sql: string; params: unknown[] } | { id: number; op: 'snapshot'; path: string } | { id: number; op: 'memory' | 'files' | 'stop' };
 
 /** The largest files of the in-memory data directory: path and MiB. */
 function largestFiles(pg: PGlite): string[] {
@@ -169,6 +175,7 @@ async function serve() {
     try {
       if (call.op === 'query') process.send!({ id: call.id, ok: true, result: (await app.db.query(call.sql, call.params as never)).rows });
       else if (call.op === 'memory') process.send!({ id: call.id, ok: true, result: memory() });
+      else if (call.op === 'snapshot') process.send!({ id: call.id, ok: true, result: writeHeapSnapshot(call.path) });
       else if (call.op === 'files') process.send!({ id: call.id, ok: true, result: pg && !process.env.PGLITE_MEMORY_DIR ? largestFiles(pg) : [] });
       else {
         await app.stop();
@@ -200,7 +207,8 @@ class Server {
     });
   }
   static async start(env: NodeJS.ProcessEnv): Promise<Server> {
-    const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, SERVE_FLAG], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const flags = (process.env.PGLITE_MEMORY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', THIS_FILE, SERVE_FLAG], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     process.once('exit', () => child.kill('SIGKILL'));
     const url = await new Promise<string>((resolve, reject) => {
       child.once('message', (m: { ready: string }) => resolve(m.ready));
@@ -283,7 +291,7 @@ async function drained(server: Server, tag: string) {
 
 async function forget(server: Server, tag: string) {
   await server.query('delete from stripe_events where id like $1', [`evt\\_${tag}%`]);
-  await server.query('vacuum stripe_events');
+  await server.query(process.env.PGLITE_MEMORY_VACUUM ? 'vacuum' : 'vacuum stripe_events');
 }
 
 /** Orders of ours through the checkout SQL functions, as the benchmark makes them. */
@@ -336,7 +344,8 @@ async function main() {
   // npm start's malloc settings unless told otherwise (an empty GLIBC_TUNABLES is glibc's own).
   const tunables = process.env.GLIBC_TUNABLES ?? (defaults ? '' : MALLOC_TUNABLES);
   console.log(
-    `PGlite ${dataDir ? `on disk at ${dataDir}` : 'in memory'}, ${settings}, GLIBC_TUNABLES=${tunables || "(glibc's own)"}; ` +
+    `PGlite ${dataDir ? `on disk at ${dataDir}` : 'in memory'}, ${settings}, GLIBC_TUNABLES=${tunables || "(glibc's own)"}` +
+      `${process.env.PGLITE_MEMORY_NODE_FLAGS ? `, node ${process.env.PGLITE_MEMORY_NODE_FLAGS}` : ''}${process.env.PGLITE_MEMORY_VACUUM ? ', VACUUM after each step' : ''}; ` +
       `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
   );
   process.once('exit', () => madeDir && rmSync(madeDir, { recursive: true, force: true }));
@@ -376,6 +385,11 @@ async function main() {
   console.log(`largest files (MiB): ${(await server.call<string[]>({ op: 'files' })).join(', ')}`);
   console.log(`largest relations: ${largest.map((r) => `${r.relation} ${r.mib} MiB${r.dead === null ? '' : ` (${r.dead} dead)`}`).join(', ')}`);
   console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  const snapshot = process.env.PGLITE_MEMORY_HEAP_SNAPSHOT;
+  if (snapshot) {
+    await server.call({ op: 'snapshot', path: snapshot });
+    console.log(`heap snapshot: ${snapshot}\n${summarizeHeapSnapshot(snapshot)}`);
+  }
   await server.call({ op: 'stop' });
 }
 
