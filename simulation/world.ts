@@ -3,7 +3,7 @@
 // a fault-injecting decorator over the database. The server's background jobs are off: the simulator
 // runs the webhook applier, the Make outbox and the reconciliation pass itself at chosen steps, so a
 // seed replays the same schedule (and a fault queued "for the next call" meets the same call).
-import { Agent, createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
@@ -76,34 +76,6 @@ export async function startMakeReceiver(slowMs: number): Promise<MakeReceiver> {
       server.close(() => resolve());
     });
   return receiver;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The simulator's own HTTP client (the customers' and staff's GraphQL calls, the sandbox's webhook
-// posts): node:http over kept-alive connections rather than the global fetch, whose machinery (undici)
-// was a tenth of the process's busy samples in a CPU profile at 600 payments a day. Still real
-// HTTP to the real server. The connections are dropped at each restart (no request is in flight then),
-// so none outlives the server it was opened to.
-
-interface HttpAnswer {
-  status: number;
-  body: Buffer;
-}
-
-function httpPost(agent: Agent, url: string, headers: Record<string, string>, body: string | Buffer, timeoutMs: number): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    // A network failure is a TypeError, as fetch's is: the simulator counts it as an expected failure.
-    const failed = (cause: unknown) => reject(Object.assign(new TypeError('fetch failed'), { cause }));
-    const request = httpRequest(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      response.on('error', failed);
-    });
-    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    request.on('error', failed);
-    request.end(body);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -183,14 +155,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
   // same database and the same sandbox, its objects, clock and queued deliveries as they are. Through
   // the sandbox's state file, as `npm start` keeps it, each restart serialised and parsed every object
   // the sandbox holds, a cost growing with the run: at 1,000 payments a day, a sixth of the process's
-  // CPU by day 2 (docs/simulation.md, "Figures so far").
-  let agent = new Agent({ keepAlive: true });
-  // The sandbox's webhook posts, as EventBus.post reads an answer: its status and its body.
-  const webhookFetch = (async (url: string, init: RequestInit) => {
-    const answer = await httpPost(agent, url, init.headers as Record<string, string>, init.body as string, 10_000);
-    return { status: answer.status, arrayBuffer: async () => answer.body } as unknown as Response;
-  }) as typeof fetch;
-  const sandbox = createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line), fetch: webhookFetch });
+  // CPU by day 2 and most of it by the month's end (docs/simulation.md, "Figures so far").
+  const sandbox = createStripeSandbox({ publicUrl: 'http://127.0.0.1', log: (line) => logger.error(line) });
   const start = async () => {
     const app = await startApp(config, logger, { db: faults.db, stripeSandbox: sandbox });
     // Deliveries go out when the simulator flushes them, not on the sandbox's real-time timer.
@@ -221,14 +187,15 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     browser: browserFor(app.url),
     errorLines: errors.lines,
     async graphql(query, variables, auth) {
-      const headers = { 'content-type': 'application/json', ...(auth === 'admin' ? { authorization: `Bearer ${adminToken}` } : { 'x-api-key': key }) };
-      const answer = await httpPost(agent, `${world.app.url}/graphql`, headers, JSON.stringify({ query, variables }), 300_000);
-      return JSON.parse(answer.body.toString('utf8')) as never;
+      const response = await fetch(`${world.app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth === 'admin' ? { authorization: `Bearer ${adminToken}` } : { 'x-api-key': key }) },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as never;
     },
     async restart() {
       await world.app.stop();
-      agent.destroy();
-      agent = new Agent({ keepAlive: true });
       // What a new sandbox read from its state file did not have, and so what a restart has always
       // dropped: API faults queued for the next call and the webhook faults not met yet.
       sandbox.clearPendingFaults();
@@ -238,7 +205,6 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     },
     async close() {
       await world.app.stop();
-      agent.destroy();
       await make.close();
     },
   };
