@@ -255,8 +255,9 @@ const ID_MAX = 255;
 
 /**
  * Refuses an event whose facts hold a value longer than the column the applier writes it to. Called
- * with the facts the endpoint (and the janitor's backfill) stores; null facts are translated again by
- * the applier, which records why it could not.
+ * by the endpoint with the facts it stores; null facts are translated again by the applier, which
+ * records why it could not. The janitor's backfill does not call it yet: such an event it stores fails
+ * at apply time, visible as a failed event (Stripe's own ids are far shorter than these bounds).
  */
 export function checkFactsStorable(facts: EventFacts | null): void {
   if (!facts) return;

@@ -110,7 +110,7 @@ export async function apiSecurityHeaders(config: Config, path = WEBHOOK_PATH): P
   return { plain: await read('http://localhost'), overTls: await read('https://localhost') };
 }
 
-export function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
